@@ -1,0 +1,170 @@
+/**
+ * The experiment file, as TypeScript types. `Experiment` is the resolved form: `extends` merged,
+ * `--set` overrides applied, every default filled in. schemas/experiment.schema.json describes the
+ * same shape as written by users (where most keys are optional); the loader turns one into the other.
+ */
+import type {
+  Activation,
+  CalibrationMethod,
+  DataSource,
+  IdxFile,
+  IoType,
+  KdLoss,
+  MetricName,
+  OptimizerName,
+  Padding,
+  QuantMode,
+} from '../names.ts';
+
+/** A remote file of a `download` source. */
+export interface DownloadFile {
+  url: string;
+  /** Hex sha256 of the file as downloaded (gzipped or not). The file is never used unverified. */
+  sha256: string;
+}
+
+export interface DataConfig {
+  source: DataSource;
+  /** `idx`: paths of the four IDX files (relative to the experiment file), gzipped or not. */
+  files?: Record<IdxFile, string>;
+  /** `download`: URL and sha256 of each of the four IDX files. */
+  urls?: Record<IdxFile, DownloadFile>;
+  /** `download`: where downloaded files are kept (default `runs/.data`). */
+  cacheDir?: string;
+  /** `fashion-mnist`: folder of the IDX .gz files (default /usr/share/datasets/fashion-mnist). */
+  dir?: string;
+  /** Use only the first N training images (null: all). */
+  trainLimit: number | null;
+  /** Use only the first N test images (null: all). */
+  testLimit: number | null;
+  /** Fraction of the training images held out for validation, chosen by a seeded shuffle. */
+  validationSplit: number;
+}
+
+export interface Conv2dLayer {
+  type: 'conv2d';
+  filters: number;
+  kernelSize: number | [number, number];
+  strides: number | [number, number];
+  padding: Padding;
+  activation: Activation;
+  useBias: boolean;
+}
+export interface DepthwiseConv2dLayer {
+  type: 'depthwiseConv2d';
+  kernelSize: number | [number, number];
+  depthMultiplier: number;
+  strides: number | [number, number];
+  padding: Padding;
+  activation: Activation;
+  useBias: boolean;
+}
+export interface Pooling2dLayer {
+  type: 'maxPooling2d' | 'averagePooling2d';
+  poolSize: number | [number, number];
+  /** Default: poolSize. */
+  strides: number | [number, number] | null;
+  padding: Padding;
+}
+export interface GlobalAveragePooling2dLayer {
+  type: 'globalAveragePooling2d';
+}
+export interface FlattenLayer {
+  type: 'flatten';
+}
+export interface DenseLayer {
+  type: 'dense';
+  units: number;
+  activation: Activation;
+  useBias: boolean;
+}
+export interface DropoutLayer {
+  type: 'dropout';
+  rate: number;
+}
+export interface BatchNormalizationLayer {
+  type: 'batchNormalization';
+  momentum: number;
+  epsilon: number;
+}
+export interface ActivationLayer {
+  type: 'activation';
+  activation: Activation;
+}
+
+export type LayerSpec =
+  | Conv2dLayer
+  | DepthwiseConv2dLayer
+  | Pooling2dLayer
+  | GlobalAveragePooling2dLayer
+  | FlattenLayer
+  | DenseLayer
+  | DropoutLayer
+  | BatchNormalizationLayer
+  | ActivationLayer;
+
+export interface TrainingConfig {
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerName;
+  learningRate: number;
+  /** sgd only. */
+  momentum: number;
+  /** Shuffle the training set every epoch with the run's seeded PRNG. */
+  shuffle: boolean;
+}
+
+/**
+ * A network. Its layers compute logits: a `softmax` is allowed only as the very last activation
+ * (the notebook's style) and means the same thing, since kdq trains on logits and every exported
+ * .tflite file ends in SOFTMAX anyway.
+ */
+export interface ModelConfig {
+  layers: LayerSpec[];
+  training: TrainingConfig;
+}
+
+export interface DistillationConfig {
+  /** Softmax temperature T of the soft term (> 0). */
+  temperature: number;
+  /** Weight of CE(y, softmax(s)). */
+  hardWeight: number;
+  /** Weight of the soft term. */
+  softWeight: number;
+  loss: KdLoss;
+  /** `kl` only: multiply the soft term by T^2 (Hinton et al. 2015), so its gradients keep their scale as T changes. */
+  temperatureSquared: boolean;
+  /** Also train the same student without KD (cross-entropy only) for comparison. */
+  baseline: boolean;
+}
+
+export interface QuantizationConfig {
+  mode: QuantMode;
+  /** Training images used to calibrate activation ranges (int8). */
+  calibrationSamples: number;
+  calibration: CalibrationMethod;
+  /** `percentile` calibration: the percentile of |activation| kept, e.g. 99.99. */
+  percentile: number;
+  /** Per-channel scales for dense weights too (conv weights are always per channel). */
+  perChannel: boolean;
+  inputType: IoType;
+  outputType: IoType;
+}
+
+export interface EvaluationConfig {
+  /** Repeat the learning stages once per seed; metrics report each seed and mean / std. */
+  seeds: number[];
+  metrics: MetricName[];
+}
+
+export interface Experiment {
+  name: string;
+  description: string;
+  seed: number;
+  data: DataConfig;
+  teacher: ModelConfig;
+  student: ModelConfig;
+  distillation: DistillationConfig;
+  quantization: QuantizationConfig;
+  evaluation: EvaluationConfig;
+}

@@ -1,0 +1,59 @@
+/**
+ * The one source of every list of names kdq accepts. The JSON schema's enums, the layer and
+ * optimizer registries, the CLI's help and the stage graph all derive from these lists, and
+ * test/names.test.ts checks that the schema and the registries agree with them.
+ */
+
+/** Layer kinds of a `layers:` list (tf.js layer names, camelCase). */
+export const LAYER_TYPES = [
+  'conv2d',
+  'depthwiseConv2d',
+  'maxPooling2d',
+  'averagePooling2d',
+  'globalAveragePooling2d',
+  'flatten',
+  'dense',
+  'dropout',
+  'batchNormalization',
+  'activation',
+] as const;
+export type LayerType = (typeof LAYER_TYPES)[number];
+
+/** Activation functions, as a layer's `activation:` or an `activation` layer. */
+export const ACTIVATIONS = ['linear', 'relu', 'relu6', 'tanh', 'sigmoid', 'softmax'] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
+
+export const PADDINGS = ['valid', 'same'] as const;
+export type Padding = (typeof PADDINGS)[number];
+
+export const OPTIMIZERS = ['adam', 'sgd', 'rmsprop'] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+
+/** Soft-term losses: `kl` on temperature-softened probabilities, `mse` on raw logits. */
+export const KD_LOSSES = ['kl', 'mse'] as const;
+export type KdLoss = (typeof KD_LOSSES)[number];
+
+export const QUANT_MODES = ['none', 'dynamic-range', 'float16', 'int8'] as const;
+export type QuantMode = (typeof QUANT_MODES)[number];
+
+/** Activation-range calibration methods for full-integer quantization. */
+export const CALIBRATION_METHODS = ['minmax', 'percentile'] as const;
+export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
+
+/** Input/output tensor types of a full-integer .tflite file. */
+export const IO_TYPES = ['float32', 'int8', 'uint8'] as const;
+export type IoType = (typeof IO_TYPES)[number];
+
+export const DATA_SOURCES = ['mnist', 'fashion-mnist', 'idx', 'download'] as const;
+export type DataSource = (typeof DATA_SOURCES)[number];
+
+/** The four files of an IDX dataset, as keys of `data.files`. */
+export const IDX_FILES = ['trainImages', 'trainLabels', 'testImages', 'testLabels'] as const;
+export type IdxFile = (typeof IDX_FILES)[number];
+
+export const BACKENDS = ['node', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/** Metrics a run can report (`evaluation.metrics`). */
+export const METRICS = ['accuracy', 'agreement', 'size', 'latency', 'perClass', 'confusion'] as const;
+export type MetricName = (typeof METRICS)[number];
