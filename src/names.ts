@@ -57,3 +57,16 @@ export type BackendName = (typeof BACKENDS)[number];
 /** Metrics a run can report (`evaluation.metrics`). */
 export const METRICS = ['accuracy', 'agreement', 'size', 'latency', 'perClass', 'confusion'] as const;
 export type MetricName = (typeof METRICS)[number];
+
+/**
+ * Stage kinds of the pipeline DAG. `data` fingerprints and loads the dataset; `teacher`, `student`
+ * (distilled) and `baseline` (same student, cross-entropy only) train; `soft-labels` computes the
+ * teacher's logits once; `export` writes a float32 or quantized .tflite file; `evaluate` runs an
+ * exported file in a TFLite runtime; `report` assembles metrics.json in the run folder.
+ */
+export const STAGE_KINDS = ['data', 'teacher', 'soft-labels', 'student', 'baseline', 'export', 'evaluate', 'report'] as const;
+export type StageKind = (typeof STAGE_KINDS)[number];
+
+/** Models a run reports, as keys of metrics.json `models`. */
+export const MODEL_ROLES = ['teacher', 'student', 'student_baseline', 'student_int8'] as const;
+export type ModelRole = (typeof MODEL_ROLES)[number];
