@@ -1,0 +1,94 @@
+/**
+ * Layer specs -> a tf.js model that outputs logits. Initial weights depend only on the seed: every
+ * layer's initializers (and dropout masks) get their own seed, derived from the model seed and the
+ * layer's index, so the same seed gives bit-identical weights and editing one layer leaves the
+ * others' initial weights unchanged.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { LayerSpec } from '../config/types.ts';
+import { KdqError } from '../errors.ts';
+import type { LayerType } from '../names.ts';
+import { deriveSeed } from '../util/random.ts';
+import { LAYER_REGISTRY, type LayerContext, type LayerFactory, type SpecOf } from './layer-registry.ts';
+
+export { modelSummary, type ModelSummary, type LayerSummary } from './summary.ts';
+
+export interface BuildOptions {
+  /** Prefix of layer names, e.g. `teacher` gives `teacher_0_conv2d`. Default `model`. */
+  role?: string;
+}
+
+function makeLayer<K extends LayerType>(spec: SpecOf<K>, ctx: LayerContext): tf.layers.Layer {
+  // TypeScript cannot correlate `spec.type` with the registry key, hence the one cast.
+  return (LAYER_REGISTRY[spec.type as K] as LayerFactory<K>)(spec, ctx);
+}
+
+/**
+ * The specs actually built: a `softmax` activation is allowed only on the last layer and is dropped
+ * there (an `activation` layer is removed, a dense/conv layer becomes linear), because kdq trains
+ * on logits and every exported file appends its own softmax.
+ */
+export function logitSpecs(layers: LayerSpec[], role = 'model'): { spec: LayerSpec; index: number }[] {
+  const out: { spec: LayerSpec; index: number }[] = [];
+  layers.forEach((spec, index) => {
+    const act = 'activation' in spec ? spec.activation : undefined;
+    if (act !== 'softmax') {
+      out.push({ spec, index });
+      return;
+    }
+    if (index !== layers.length - 1) {
+      throw new KdqError(
+        'E_CONFIG',
+        `${role}.layers.${index} (${spec.type}): activation 'softmax' is allowed only on the last layer, ` +
+          `because kdq trains on logits; use 'relu' (or 'linear') here`,
+      );
+    }
+    if (spec.type !== 'activation') out.push({ spec: { ...spec, activation: 'linear' } as LayerSpec, index });
+  });
+  return out;
+}
+
+/** Builds `layers` for images of `inputShape` ([h, w, c]); the model's output is logits. */
+export function buildModel(
+  layers: LayerSpec[],
+  inputShape: [number, number, number],
+  seed: number,
+  options: BuildOptions = {},
+): tf.Sequential {
+  const role = options.role ?? 'model';
+  const specs = logitSpecs(layers, role);
+  if (specs.length === 0) {
+    throw new KdqError('E_CONFIG', `${role}.layers is empty; list at least a flatten and a dense layer`);
+  }
+  const model = tf.sequential({ name: role });
+  specs.forEach(({ spec, index }, position) => {
+    const ctx: LayerContext = {
+      name: `${role}_${index}_${spec.type}`,
+      seed: deriveSeed(seed, `${role}-layer-${index}`),
+      inputShape: position === 0 ? [...inputShape] : undefined,
+    };
+    try {
+      model.add(makeLayer(spec as SpecOf<LayerType>, ctx));
+    } catch (err) {
+      model.dispose();
+      const why = err instanceof Error ? err.message : String(err);
+      throw new KdqError(
+        'E_CONFIG',
+        `${role}.layers.${index} (${spec.type}) cannot be built on its input ` +
+          `(image ${inputShape.join('x')}): ${why}; check its kernel/pool sizes and strides`,
+        { cause: err },
+      );
+    }
+  });
+  const outShape = model.outputs[0].shape;
+  if (outShape.length !== 2) {
+    model.dispose();
+    throw new KdqError(
+      'E_CONFIG',
+      `${role}.layers must end in one logit per class, but the output has shape [${outShape
+        .map((d) => d ?? 'batch')
+        .join(', ')}]; end the list with flatten (or globalAveragePooling2d) and dense with units = classes`,
+    );
+  }
+  return model;
+}
