@@ -1,0 +1,150 @@
+/**
+ * Turns a resolved experiment into the stage DAG. Each stage gets only its slice of the config,
+ * because the slice is what is hashed: a key that no longer varies with unrelated settings is what
+ * lets a temperature change keep the teacher and the baseline cached.
+ */
+import type { Experiment } from '../config/types.ts';
+import { buildGraph, type Stage, type StageGraph } from './graph.ts';
+
+/** Config of an `export:*` stage; `mode: 'none'` is a float32 export. */
+export interface ExportStageConfig {
+  mode: Experiment['quantization']['mode'];
+  [k: string]: unknown;
+}
+
+/** Config of an `evaluate:*` stage. */
+export interface EvaluateStageConfig {
+  metrics: Experiment['evaluation']['metrics'];
+  /** Roles whose model stages this one is compared with (agreement), in `deps` too. */
+  compareWith: string[];
+}
+
+/** Config of the `report` stage. */
+export interface ReportStageConfig {
+  name: string;
+  description: string;
+  seeds: number[];
+  metrics: Experiment['evaluation']['metrics'];
+  /** Roles reported, in order. */
+  roles: string[];
+}
+
+const at = (base: string, seed: number) => `${base}@s${seed}`;
+
+/**
+ * The stages of one experiment:
+ * - `data` once, or `data@s<seed>` per seed when a validation split makes the data depend on the seed;
+ * - per seed: `teacher`, `soft-labels`, `student` (distilled), `baseline` (if `distillation.baseline`),
+ *   `export:<role>` per model role (quantized student unless `quantization.mode: none`),
+ *   `evaluate:<role>`;
+ * - one `report` depending on every evaluate.
+ */
+export function planExperiment(exp: Experiment): StageGraph {
+  const stages: Stage[] = [];
+  const seeds = exp.evaluation.seeds;
+  const dataPerSeed = exp.data.validationSplit > 0;
+  if (!dataPerSeed) stages.push({ id: 'data', kind: 'data', config: { ...exp.data }, deps: [] });
+
+  const { baseline: withBaseline, ...distillation } = exp.distillation;
+  const quantMode = exp.quantization.mode;
+  const quantRole = quantMode === 'none' ? null : `student_${quantMode}`;
+  const roles = ['teacher', 'student', ...(withBaseline ? ['student_baseline'] : []), ...(quantRole ? [quantRole] : [])];
+  const evaluates: string[] = [];
+
+  for (const seed of seeds) {
+    const data = dataPerSeed ? at('data', seed) : 'data';
+    if (dataPerSeed) stages.push({ id: data, kind: 'data', config: { ...exp.data, seed }, deps: [], seed });
+
+    const teacher = at('teacher', seed);
+    const softLabels = at('soft-labels', seed);
+    const student = at('student', seed);
+    const baseline = at('baseline', seed);
+    stages.push({
+      id: teacher,
+      kind: 'teacher',
+      config: { layers: exp.teacher.layers, training: exp.teacher.training, seed },
+      deps: [data],
+      seed,
+      role: 'teacher',
+    });
+    // The teacher's logits on the training set depend only on the teacher and the data.
+    stages.push({ id: softLabels, kind: 'soft-labels', config: {}, deps: [teacher, data], seed });
+    stages.push({
+      id: student,
+      kind: 'student',
+      config: { layers: exp.student.layers, training: exp.student.training, distillation, seed },
+      deps: [softLabels, data],
+      seed,
+      role: 'student',
+    });
+    if (withBaseline) {
+      // No distillation settings here: the baseline must not retrain when only the KD loss changes.
+      stages.push({
+        id: baseline,
+        kind: 'baseline',
+        config: { layers: exp.student.layers, training: exp.student.training, seed },
+        deps: [data],
+        seed,
+        role: 'student_baseline',
+      });
+    }
+
+    const modelStage: Record<string, string> = { teacher, student, student_baseline: baseline };
+    const floatExport = (role: string): Stage => ({
+      id: at(`export:${role}`, seed),
+      kind: 'export',
+      config: { mode: 'none' } satisfies ExportStageConfig,
+      deps: [modelStage[role] as string],
+      seed,
+      role,
+    });
+    stages.push(floatExport('teacher'), floatExport('student'));
+    if (withBaseline) stages.push(floatExport('student_baseline'));
+    if (quantRole) {
+      stages.push({
+        id: at(`export:${quantRole}`, seed),
+        kind: 'export',
+        config: { ...exp.quantization } satisfies ExportStageConfig,
+        // The training images calibrate the activation ranges.
+        deps: [student, data],
+        seed,
+        role: quantRole,
+      });
+    }
+
+    // Agreement compares a student with its teacher, and a quantized student with its float self too.
+    const compareWith: Record<string, string[]> = {
+      teacher: [],
+      student: ['teacher'],
+      student_baseline: ['teacher'],
+      ...(quantRole ? { [quantRole]: ['teacher', 'student'] } : {}),
+    };
+    for (const role of roles) {
+      const id = at(`evaluate:${role}`, seed);
+      const refs = compareWith[role] ?? [];
+      stages.push({
+        id,
+        kind: 'evaluate',
+        config: { metrics: exp.evaluation.metrics, compareWith: refs } satisfies EvaluateStageConfig,
+        deps: [at(`export:${role}`, seed), ...refs.map((r) => modelStage[r] as string), data],
+        seed,
+        role,
+      });
+      evaluates.push(id);
+    }
+  }
+
+  stages.push({
+    id: 'report',
+    kind: 'report',
+    config: {
+      name: exp.name,
+      description: exp.description,
+      seeds,
+      metrics: exp.evaluation.metrics,
+      roles,
+    } satisfies ReportStageConfig,
+    deps: evaluates,
+  });
+  return buildGraph(stages);
+}

@@ -1,0 +1,100 @@
+/**
+ * The folder of one run, `runs/<name>/<run-id>/`, with run ids that sort by time
+ * (`YYYYMMDD-HHMMSS-<4 hex>`, UTC). Files are written atomically, and `finish()` repoints
+ * `runs/<name>/latest` at the run with a symlink made under a temp name and renamed over the old.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, symlink } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
+import { KdqError } from '../errors.ts';
+import { tempSibling, writeFileAtomic } from './atomic-write.ts';
+
+export interface RunFolder {
+  /** `YYYYMMDD-HHMMSS-<4 hex>`. */
+  id: string;
+  /** Absolute path of the run folder. */
+  dir: string;
+  /** Writes `rel` (inside the run folder) atomically; returns its absolute path. */
+  writeFile(rel: string, data: string | Uint8Array): Promise<string>;
+  /** `writeFile` of pretty-printed JSON with a trailing newline. */
+  writeJson(rel: string, value: unknown): Promise<string>;
+  /** Absolute path of `rel`, refusing paths that leave the run folder. */
+  path(rel: string): string;
+  /** Points `runs/<name>/latest` at this run. */
+  finish(): Promise<void>;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** `YYYYMMDD-HHMMSS-<4 hex>` in UTC. */
+export function makeRunId(now: Date = new Date(), hex: string = randomBytes(2).toString('hex')): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const date = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}`;
+  const time = `${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
+  return `${date}-${time}-${hex}`;
+}
+
+export async function createRunFolder(runsDir: string, name: string, opts: { now?: Date } = {}): Promise<RunFolder> {
+  if (!NAME_RE.test(name) || name.includes('..')) {
+    throw new KdqError(
+      'E_USAGE',
+      `experiment name "${name}" cannot name a folder under ${runsDir}; use letters, digits, '.', '_' and '-' only (no '/', no '..'), e.g. "kd-mnist"`,
+    );
+  }
+  const base = join(resolve(runsDir), name);
+  let id = '';
+  let dir = '';
+  try {
+    await mkdir(base, { recursive: true });
+    // mkdir without `recursive` fails on an existing folder, so two runs in the same second get different ids.
+    for (let attempt = 0; ; attempt++) {
+      id = makeRunId(opts.now);
+      dir = join(base, id);
+      try {
+        await mkdir(dir);
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 20) throw e;
+      }
+    }
+  } catch (e) {
+    throw new KdqError('E_IO', `cannot create a run folder under ${base}: ${(e as Error).message}; check that the runs folder is writable`, { cause: e });
+  }
+
+  const path = (rel: string): string => {
+    const p = normalize(join(dir, rel));
+    if (isAbsolute(rel) || !p.startsWith(dir + sep)) {
+      throw new KdqError('E_INTERNAL', `"${rel}" is outside the run folder ${dir}; pass a path relative to it without '..'`);
+    }
+    return p;
+  };
+  const writeFile = async (rel: string, data: string | Uint8Array): Promise<string> => {
+    const p = path(rel);
+    try {
+      await mkdir(dirname(p), { recursive: true });
+      await writeFileAtomic(p, data);
+    } catch (e) {
+      throw new KdqError('E_IO', `cannot write ${p}: ${(e as Error).message}`, { cause: e });
+    }
+    return p;
+  };
+  return {
+    id,
+    dir,
+    path,
+    writeFile,
+    writeJson: (rel, value) => writeFile(rel, `${JSON.stringify(value, null, 2)}\n`),
+    async finish() {
+      const latest = join(base, 'latest');
+      const tmp = tempSibling(latest);
+      try {
+        // A relative target keeps the link valid when the runs folder is moved or mounted elsewhere.
+        await symlink(id, tmp);
+        await rename(tmp, latest);
+      } catch (e) {
+        await rm(tmp, { force: true });
+        throw new KdqError('E_IO', `cannot point ${latest} at ${id}: ${(e as Error).message}; if "latest" is a real folder, move it away`, { cause: e });
+      }
+    },
+  };
+}
