@@ -14,7 +14,7 @@ import type { KdLoss } from '../names.ts';
  * `CE = -1/N sum_i sum_k y_ik log softmax(s_i)_k`. Its gradient is (softmax(s) - y) / N.
  */
 export function crossEntropyFromLogits(oneHot: tf.Tensor2D, logits: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))));
+  return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar);
 }
 
 export interface SoftTermArgs {
@@ -48,7 +48,7 @@ export const SOFT_LOSS_REGISTRY: Record<KdLoss, SoftTerm> = {
       const logP = tf.logSoftmax(tf.div(teacher, temperature));
       const logQ = tf.logSoftmax(tf.div(student, temperature));
       const kl = tf.mean(tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logQ)), 1));
-      return temperatureSquared ? tf.mul(kl, temperature * temperature) : kl;
+      return (temperatureSquared ? tf.mul(kl, temperature * temperature) : kl) as tf.Scalar;
     }),
   /**
    * `mse`: `1/(N C) sum_ik (s_ik - t_ik)^2` on raw logits (Ba & Caruana 2014); the temperature does
