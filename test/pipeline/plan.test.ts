@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { buildGraph, selectStages, topologicalOrder, withDependents } from '../../src/pipeline/graph.ts';
+import { planExperiment } from '../../src/pipeline/plan.ts';
+import { experiment } from './fixtures/experiment.ts';
+
+describe('planExperiment', () => {
+  it('plans data, the three models, exports, evaluates and one report, with the deps of the design', () => {
+    const g = planExperiment(experiment());
+    expect(g.roots).toEqual(['data']);
+    expect(g.dependencies).toEqual({
+      data: [],
+      'teacher@s1': ['data'],
+      'soft-labels@s1': ['teacher@s1', 'data'],
+      'student@s1': ['soft-labels@s1', 'data'],
+      'baseline@s1': ['data'],
+      'export:teacher@s1': ['teacher@s1'],
+      'export:student@s1': ['student@s1'],
+      'export:student_baseline@s1': ['baseline@s1'],
+      'export:student_int8@s1': ['student@s1', 'data'],
+      'evaluate:teacher@s1': ['export:teacher@s1', 'data'],
+      'evaluate:student@s1': ['export:student@s1', 'teacher@s1', 'data'],
+      'evaluate:student_baseline@s1': ['export:student_baseline@s1', 'teacher@s1', 'data'],
+      'evaluate:student_int8@s1': ['export:student_int8@s1', 'teacher@s1', 'student@s1', 'data'],
+      report: ['evaluate:teacher@s1', 'evaluate:student@s1', 'evaluate:student_baseline@s1', 'evaluate:student_int8@s1'],
+    });
+    for (const s of Object.values(g.stages)) expect(g.dependencies[s.id]).toEqual(s.deps);
+    expect(g.stages['export:student_int8@s1'].role).toBe('student_int8');
+  });
+
+  it('gives each stage only its slice of the config', () => {
+    const exp = experiment();
+    const g = planExperiment(exp);
+    const { baseline: _b, ...kd } = exp.distillation;
+    expect(g.stages['teacher@s1'].config).toEqual({ layers: exp.teacher.layers, training: exp.teacher.training, seed: 1 });
+    expect(g.stages['student@s1'].config).toEqual({ layers: exp.student.layers, training: exp.student.training, distillation: kd, seed: 1 });
+    expect(g.stages['baseline@s1'].config).toEqual({ layers: exp.student.layers, training: exp.student.training, seed: 1 });
+    expect(g.stages['soft-labels@s1'].config).toEqual({});
+    expect(g.stages['export:student_int8@s1'].config).toEqual(exp.quantization);
+    expect(g.stages['export:teacher@s1'].config).toEqual({ mode: 'none' });
+    expect(g.stages.data.config).toEqual(exp.data);
+    expect(g.stages.report.config).toMatchObject({ name: 'kd-mnist', seeds: [1], roles: ['teacher', 'student', 'student_baseline', 'student_int8'] });
+  });
+
+  it('repeats the learning stages per seed and splits data per seed only with a validation split', () => {
+    const exp = experiment();
+    exp.evaluation.seeds = [1, 2];
+    const shared = planExperiment(exp);
+    expect(shared.roots).toEqual(['data']);
+    expect(shared.stages['teacher@s2'].deps).toEqual(['data']);
+    expect(shared.stages.report.deps).toHaveLength(8);
+
+    exp.data.validationSplit = 0.1;
+    const split = planExperiment(exp);
+    expect(split.roots).toEqual(['data@s1', 'data@s2']);
+    expect(split.stages['data@s2'].config).toEqual({ ...exp.data, seed: 2 });
+    expect(split.stages['student@s2'].deps).toEqual(['soft-labels@s2', 'data@s2']);
+  });
+
+  it('leaves out the baseline without distillation.baseline and the quantized export with mode none', () => {
+    const exp = experiment();
+    exp.distillation.baseline = false;
+    exp.quantization.mode = 'none';
+    const ids = Object.keys(planExperiment(exp).stages);
+    expect(ids).toEqual([
+      'data',
+      'teacher@s1',
+      'soft-labels@s1',
+      'student@s1',
+      'export:teacher@s1',
+      'export:student@s1',
+      'evaluate:teacher@s1',
+      'evaluate:student@s1',
+      'report',
+    ]);
+    exp.quantization.mode = 'float16';
+    expect(Object.keys(planExperiment(exp).stages)).toContain('evaluate:student_float16@s1');
+  });
+});
+
+describe('graph helpers', () => {
+  const g = planExperiment(experiment());
+
+  it('orders every stage after its deps, keeping plan order among ready stages', () => {
+    const order = topologicalOrder(g);
+    expect(order[0]).toBe('data');
+    expect(order.at(-1)).toBe('report');
+    for (const [id, deps] of Object.entries(g.dependencies)) for (const d of deps) expect(order.indexOf(d)).toBeLessThan(order.indexOf(id));
+  });
+
+  it('finds dependents transitively and selects by id or kind', () => {
+    expect([...withDependents(g, ['baseline@s1'])].sort()).toEqual(
+      ['baseline@s1', 'evaluate:student_baseline@s1', 'export:student_baseline@s1', 'report'].sort(),
+    );
+    expect([...selectStages(g, ['export'])].sort()).toEqual(Object.keys(g.stages).filter((id) => id.startsWith('export:')).sort());
+    expect(() => selectStages(g, ['techer'])).toThrow(/"techer" matches no stage/);
+  });
+
+  it('rejects duplicate ids, unknown deps and cycles', () => {
+    expect(() => buildGraph([{ id: 'a', kind: 'data', config: {}, deps: [] }, { id: 'a', kind: 'data', config: {}, deps: [] }])).toThrow(/planned twice/);
+    expect(() => buildGraph([{ id: 'a', kind: 'data', config: {}, deps: ['b'] }])).toThrow(/depends on "b"/);
+    expect(() =>
+      buildGraph([
+        { id: 'r', kind: 'data', config: {}, deps: [] },
+        { id: 'a', kind: 'teacher', config: {}, deps: ['r', 'b'] },
+        { id: 'b', kind: 'teacher', config: {}, deps: ['a'] },
+      ]),
+    ).toThrow(/cycle among: a, b/);
+  });
+});
