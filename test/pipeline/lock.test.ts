@@ -1,0 +1,90 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { acquireLock, isProcessAlive, staleReason } from '../../src/pipeline/lock.ts';
+
+let root: string;
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'kdq-lock-'));
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+/** The pid of a process that has exited (and was reaped), so it is surely dead. */
+function deadPid(): number {
+  return Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).toString());
+}
+
+describe('acquireLock', () => {
+  it('writes pid, host and time with O_EXCL and deletes the file on release', async () => {
+    const path = join(root, 'locks', 'k.lock');
+    const lock = await acquireLock(path);
+    const info = JSON.parse(await readFile(path, 'utf8'));
+    expect(info).toMatchObject({ pid: process.pid, host: hostname(), token: lock.info.token });
+    expect(Date.parse(info.time)).toBeGreaterThan(Date.now() - 60_000);
+    await lock.release();
+    await expect(stat(path)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('makes a second taker wait until the first releases', async () => {
+    const path = join(root, 'k.lock');
+    const first = await acquireLock(path);
+    const waited: unknown[] = [];
+    let got = false;
+    const second = acquireLock(path, { onWait: (h) => waited.push(h) }).then((l) => {
+      got = true;
+      return l;
+    });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(got).toBe(false);
+    expect(waited).toEqual([expect.objectContaining({ pid: process.pid, token: first.info.token })]);
+    await first.release();
+    const l2 = await second;
+    expect(got).toBe(true);
+    expect(JSON.parse(await readFile(path, 'utf8')).token).toBe(l2.info.token);
+    await l2.release();
+  });
+
+  it('recovers a stale lock whose process is dead', async () => {
+    const path = join(root, 'k.lock');
+    const pid = deadPid();
+    expect(isProcessAlive(pid)).toBe(false);
+    await writeFile(path, JSON.stringify({ pid, host: hostname(), time: new Date().toISOString(), token: 'old' }));
+    // Not stale by age (default 10 min): only the dead pid can free it before the timeout.
+    const lock = await acquireLock(path, { timeoutMs: 5000 });
+    expect(lock.info.token).not.toBe('old');
+    await lock.release();
+  });
+
+  it('recovers a lock whose heartbeat is older than staleMs, even with a live pid', async () => {
+    const path = join(root, 'k.lock');
+    await writeFile(path, JSON.stringify({ pid: process.pid, host: 'elsewhere', time: '2020-01-01T00:00:00Z', token: 'old' }));
+    await utimes(path, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+    expect(staleReason({ pid: process.pid, host: 'elsewhere', time: '', token: 'old' }, Date.now() - 120_000, 60_000)).toMatch(/heartbeat is 120 s old/);
+    const lock = await acquireLock(path, { staleMs: 60_000, timeoutMs: 5000 });
+    await lock.release();
+  });
+
+  it('keeps a live lock fresh with its heartbeat, and times out a waiter with a useful message', async () => {
+    const path = join(root, 'k.lock');
+    const lock = await acquireLock(path, { staleMs: 400, heartbeatMs: 50 });
+    await utimes(path, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(Date.now() - (await stat(path)).mtimeMs).toBeLessThan(1000);
+    await expect(acquireLock(path, { staleMs: 5000, timeoutMs: 300 })).rejects.toThrow(
+      new RegExp(`timed out after 300 ms waiting for lock .* held by pid ${process.pid}`),
+    );
+    await lock.release();
+  });
+
+  it('does not delete a lock that was taken over by someone else', async () => {
+    const path = join(root, 'k.lock');
+    const lock = await acquireLock(path);
+    await writeFile(path, JSON.stringify({ pid: process.pid, host: hostname(), time: '', token: 'someone-else' }));
+    await lock.release();
+    expect(JSON.parse(await readFile(path, 'utf8')).token).toBe('someone-else');
+  });
+});
