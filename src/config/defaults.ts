@@ -1,0 +1,188 @@
+/**
+ * Fills every default into a schema-valid experiment, producing the resolved `Experiment`. Each
+ * key is copied explicitly (never spread) so the result has one fixed key order and no stray
+ * keys: a file that writes a default and one that omits it resolve to deep-equal objects, and
+ * therefore to the same stage hashes.
+ */
+import type {
+  DataConfig,
+  DistillationConfig,
+  EvaluationConfig,
+  Experiment,
+  LayerSpec,
+  ModelConfig,
+  QuantizationConfig,
+  TrainingConfig,
+} from './types.ts';
+import { IDX_FILES, METRICS, type Activation, type Padding } from '../names.ts';
+
+/** Defaults of the experiment file, also stated in schemas/experiment.schema.json and docs/experiment-file.md. */
+export const DEFAULTS = {
+  seed: 1,
+  description: '',
+  data: { source: 'mnist', trainLimit: null, testLimit: null, validationSplit: 0 },
+  training: { epochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001, momentum: 0.9, shuffle: true },
+  distillation: { temperature: 5, hardWeight: 0.5, softWeight: 0.5, loss: 'kl', temperatureSquared: true, baseline: true },
+  quantization: {
+    mode: 'int8',
+    calibrationSamples: 100,
+    calibration: 'minmax',
+    percentile: 99.99,
+    perChannel: false,
+    inputType: 'float32',
+    outputType: 'float32',
+  },
+  layer: { strides: 1, padding: 'valid', activation: 'linear', useBias: true, poolSize: 2, depthMultiplier: 1, bnMomentum: 0.99, bnEpsilon: 0.001 },
+} as const;
+
+type Raw = Record<string, unknown>;
+type Size = number | [number, number];
+
+function obj(v: unknown): Raw {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Raw) : {};
+}
+function pick<T>(raw: Raw, key: string, dflt: T): T {
+  return raw[key] === undefined ? dflt : (raw[key] as T);
+}
+/** `[3, 3]` and `3` mean the same window; keep the written form (tf.js accepts both). */
+function size(v: unknown, dflt: Size): Size {
+  if (v === undefined) return dflt;
+  return Array.isArray(v) ? [v[0] as number, v[1] as number] : (v as number);
+}
+
+export function resolveLayer(rawLayer: unknown): LayerSpec {
+  const r = obj(rawLayer);
+  const L = DEFAULTS.layer;
+  const type = r.type as LayerSpec['type'];
+  const padding = pick<Padding>(r, 'padding', L.padding);
+  const activation = pick<Activation>(r, 'activation', L.activation);
+  const useBias = pick(r, 'useBias', L.useBias);
+  switch (type) {
+    case 'conv2d':
+      return { type, filters: r.filters as number, kernelSize: size(r.kernelSize, 1), strides: size(r.strides, L.strides), padding, activation, useBias };
+    case 'depthwiseConv2d':
+      return {
+        type,
+        kernelSize: size(r.kernelSize, 1),
+        depthMultiplier: pick(r, 'depthMultiplier', L.depthMultiplier),
+        strides: size(r.strides, L.strides),
+        padding,
+        activation,
+        useBias,
+      };
+    case 'maxPooling2d':
+    case 'averagePooling2d': {
+      const poolSize = size(r.poolSize, L.poolSize);
+      // tf.js pools with strides = poolSize when none is given; resolve it so both spellings hash alike.
+      const strides = r.strides === undefined || r.strides === null ? poolSize : size(r.strides, poolSize);
+      return { type, poolSize, strides, padding };
+    }
+    case 'globalAveragePooling2d':
+    case 'flatten':
+      return { type };
+    case 'dense':
+      return { type, units: r.units as number, activation, useBias };
+    case 'dropout':
+      return { type, rate: r.rate as number };
+    case 'batchNormalization':
+      return { type, momentum: pick(r, 'momentum', L.bnMomentum), epsilon: pick(r, 'epsilon', L.bnEpsilon) };
+    case 'activation':
+      return { type, activation: r.activation as Activation };
+  }
+}
+
+function resolveTraining(raw: unknown): TrainingConfig {
+  const r = obj(raw);
+  const T = DEFAULTS.training;
+  return {
+    epochs: pick(r, 'epochs', T.epochs),
+    batchSize: pick(r, 'batchSize', T.batchSize),
+    optimizer: pick(r, 'optimizer', T.optimizer),
+    learningRate: pick(r, 'learningRate', T.learningRate),
+    momentum: pick(r, 'momentum', T.momentum),
+    shuffle: pick(r, 'shuffle', T.shuffle),
+  };
+}
+
+function resolveModel(raw: unknown): ModelConfig {
+  const r = obj(raw);
+  return { layers: (Array.isArray(r.layers) ? r.layers : []).map(resolveLayer), training: resolveTraining(r.training) };
+}
+
+function resolveData(raw: unknown): DataConfig {
+  const r = obj(raw);
+  const D = DEFAULTS.data;
+  const out: DataConfig = {
+    source: pick(r, 'source', D.source),
+    trainLimit: pick(r, 'trainLimit', D.trainLimit),
+    testLimit: pick(r, 'testLimit', D.testLimit),
+    validationSplit: pick(r, 'validationSplit', D.validationSplit),
+  };
+  // Source-specific keys appear only with their source, so an irrelevant leftover cannot change a hash.
+  if (out.source === 'idx' && r.files) {
+    const f = obj(r.files);
+    out.files = Object.fromEntries(IDX_FILES.map((k) => [k, f[k] as string])) as DataConfig['files'];
+  }
+  if (out.source === 'download' && r.urls) {
+    const u = obj(r.urls);
+    out.urls = Object.fromEntries(
+      IDX_FILES.map((k) => [k, { url: obj(u[k]).url as string, sha256: (obj(u[k]).sha256 as string).toLowerCase() }]),
+    ) as DataConfig['urls'];
+    out.cacheDir = pick(r, 'cacheDir', 'runs/.data');
+  }
+  if (out.source === 'fashion-mnist') out.dir = pick(r, 'dir', '/usr/share/datasets/fashion-mnist');
+  return out;
+}
+
+function resolveDistillation(raw: unknown): DistillationConfig {
+  const r = obj(raw);
+  const D = DEFAULTS.distillation;
+  return {
+    temperature: pick(r, 'temperature', D.temperature),
+    hardWeight: pick(r, 'hardWeight', D.hardWeight),
+    softWeight: pick(r, 'softWeight', D.softWeight),
+    loss: pick(r, 'loss', D.loss),
+    temperatureSquared: pick(r, 'temperatureSquared', D.temperatureSquared),
+    baseline: pick(r, 'baseline', D.baseline),
+  };
+}
+
+function resolveQuantization(raw: unknown): QuantizationConfig {
+  const r = obj(raw);
+  const Q = DEFAULTS.quantization;
+  return {
+    mode: pick(r, 'mode', Q.mode),
+    calibrationSamples: pick(r, 'calibrationSamples', Q.calibrationSamples),
+    calibration: pick(r, 'calibration', Q.calibration),
+    percentile: pick(r, 'percentile', Q.percentile),
+    perChannel: pick(r, 'perChannel', Q.perChannel),
+    inputType: pick(r, 'inputType', Q.inputType),
+    outputType: pick(r, 'outputType', Q.outputType),
+  };
+}
+
+function resolveEvaluation(raw: unknown, seed: number): EvaluationConfig {
+  const r = obj(raw);
+  return {
+    seeds: Array.isArray(r.seeds) ? [...(r.seeds as number[])] : [seed],
+    // Metrics are a set: report them in the canonical order whatever order the file lists.
+    metrics: Array.isArray(r.metrics) ? METRICS.filter((m) => (r.metrics as string[]).includes(m)) : [...METRICS],
+  };
+}
+
+/** The resolved experiment for a schema-valid merged document (`extends` already removed). */
+export function resolveDefaults(raw: unknown): Experiment {
+  const r = obj(raw);
+  const seed = pick(r, 'seed', DEFAULTS.seed);
+  return {
+    name: r.name as string,
+    description: pick(r, 'description', DEFAULTS.description),
+    seed,
+    data: resolveData(r.data),
+    teacher: resolveModel(r.teacher),
+    student: resolveModel(r.student),
+    distillation: resolveDistillation(r.distillation),
+    quantization: resolveQuantization(r.quantization),
+    evaluation: resolveEvaluation(r.evaluation, seed),
+  };
+}

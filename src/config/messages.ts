@@ -1,0 +1,157 @@
+/**
+ * Turns ajv's raw errors ("must be > 0") into messages that say what was expected, what was
+ * written and how to fix it ("must be > 0, got -1: the temperature divides the logits").
+ */
+import type { ErrorObject } from 'ajv';
+import { LAYER_TYPES } from '../names.ts';
+import { didYouMean } from '../util/suggest.ts';
+
+/** A schema problem at a key path, before it is given a file position. */
+export interface PathIssue {
+  path: (string | number)[];
+  message: string;
+  /** Point at the key (unknown or missing keys) rather than the value. */
+  prefer: 'key' | 'value';
+}
+
+/** Why a bound exists, by key name, appended to range errors. */
+const WHY: Record<string, string> = {
+  temperature: 'the temperature divides the logits',
+  epochs: 'training needs at least one pass over the data',
+  batchSize: 'a batch needs at least one image',
+  learningRate: 'a zero or negative step size does not learn',
+  momentum: 'momentum is a fraction in [0, 1)',
+  validationSplit: 'hold out less than half of the training images for validation',
+  rate: 'a dropout rate of 1 would drop every input',
+  hardWeight: 'loss weights cannot be negative',
+  softWeight: 'loss weights cannot be negative',
+  calibrationSamples: 'calibration needs at least one image',
+  percentile: 'a percentile is in (0, 100]',
+  trainLimit: 'null uses every image',
+  testLimit: 'null uses every image',
+  filters: 'a layer needs at least one output channel',
+  units: 'a layer needs at least one output unit',
+  epsilon: 'epsilon keeps the variance away from zero',
+  seed: 'seeds are unsigned 32-bit integers',
+};
+
+const SIZE_KEYS = new Set(['kernelSize', 'strides', 'poolSize']);
+
+/** A short rendering of a written value for messages. */
+export function show(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return `'${v}'`;
+  if (Array.isArray(v)) return v.length <= 4 ? JSON.stringify(v) : `a list of ${v.length} items`;
+  if (typeof v === 'object') return 'a mapping';
+  return String(v);
+}
+
+function expectedType(type: string | string[], key: string | undefined): string {
+  const types = Array.isArray(type) ? type : [type];
+  if (types.includes('array') && types.includes('integer') && key && SIZE_KEYS.has(key)) {
+    return `a positive integer or a pair [height, width]${types.includes('null') ? ' or null' : ''}`;
+  }
+  const words: Record<string, string> = {
+    integer: 'a whole number',
+    number: 'a number',
+    string: 'a string',
+    boolean: 'true or false',
+    object: 'a mapping of keys',
+    array: 'a list',
+    null: 'null',
+  };
+  return types.map((t) => words[t] ?? t).join(' or ');
+}
+
+function describeFix(key: string | undefined, parentDescription: string | undefined): string {
+  const m = parentDescription?.match(/^Arguments of a '(\w+)' layer/);
+  return m ? ` for a ${m[1]} layer` : key ? ` in '${key}'` : ' at the top level';
+}
+
+/** The user-facing issue for one ajv error, or undefined for errors that only echo others. */
+export function translateAjvError(e: ErrorObject): PathIssue | undefined {
+  const path: (string | number)[] = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+  const last = path[path.length - 1];
+  const key = typeof last === 'string' ? last : typeof path[path.length - 2] === 'string' ? String(path[path.length - 2]) : undefined;
+  const parent = e.parentSchema as { description?: string; properties?: Record<string, unknown> } | undefined;
+  const got = show(e.data);
+  const why = key && WHY[key] ? `: ${WHY[key]}` : '';
+  switch (e.keyword) {
+    case 'if':
+      // "must match then schema" adds nothing to the errors of the branch itself.
+      return undefined;
+    case 'additionalProperties': {
+      const prop = String((e.params as { additionalProperty: string }).additionalProperty);
+      const allowed = Object.keys(parent?.properties ?? {});
+      return {
+        path: [...path, prop],
+        prefer: 'key',
+        message: `unknown key '${prop}'${describeFix(typeof last === 'string' ? last : undefined, parent?.description)}${didYouMean(prop, allowed)}${didYouMean(prop, allowed) ? '' : `; allowed keys: ${allowed.join(', ')}`}`,
+      };
+    }
+    case 'required': {
+      const missing = String((e.params as { missingProperty: string }).missingProperty);
+      let hint = '';
+      if (missing === 'name') hint = ': every experiment needs a name, e.g. name: kd-mnist';
+      else if (missing === 'files') hint = ": source 'idx' needs the paths of trainImages, trainLabels, testImages and testLabels";
+      else if (missing === 'urls') hint = ": source 'download' needs url and sha256 of trainImages, trainLabels, testImages and testLabels";
+      else if (missing === 'layers') hint = ': list the layers of the network';
+      return { path: [...path, missing], prefer: 'key', message: `missing required key '${missing}'${describeFix(typeof last === 'string' ? last : undefined, parent?.description)}${hint}` };
+    }
+    case 'enum': {
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
+      const isLayerType = last === 'type' && path[path.length - 3] === 'layers';
+      const what = isLayerType ? 'layer type' : key === undefined ? 'value' : typeof last === 'number' ? `${key} item` : key;
+      if (typeof e.data !== 'string') return { path, prefer: 'value', message: `must be one of ${allowed.join(', ')}; got ${got}` };
+      const dym = didYouMean(e.data, isLayerType ? LAYER_TYPES : allowed);
+      return { path, prefer: 'value', message: `unknown ${what} ${got}${dym || `; expected one of ${allowed.join(', ')}`}` };
+    }
+    case 'type': {
+      const t = (e.params as { type: string | string[] }).type;
+      const expected = expectedType(t, key);
+      const nonInteger = t === 'integer' && typeof e.data === 'number';
+      return { path, prefer: 'value', message: nonInteger ? `must be a whole number, got ${got}` : `must be ${expected}, got ${got}` };
+    }
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum': {
+      const { comparison, limit } = e.params as { comparison: string; limit: number };
+      return { path, prefer: 'value', message: `must be ${comparison} ${limit}, got ${got}${why}` };
+    }
+    case 'pattern': {
+      if (key === 'name') {
+        return { path, prefer: 'value', message: `${got} is not a valid name: use lowercase letters, digits, '.', '_' and '-', starting with a letter or digit and without '..' (it becomes a folder name)` };
+      }
+      if (key === 'sha256') return { path, prefer: 'value', message: `${got} is not a sha256: write the 64 hex digits of the file's checksum` };
+      if (key === 'url') return { path, prefer: 'value', message: `${got} is not an http(s) URL` };
+      return { path, prefer: 'value', message: `${got} does not match ${(e.params as { pattern: string }).pattern}` };
+    }
+    case 'minItems':
+    case 'maxItems': {
+      if (key && SIZE_KEYS.has(key)) return { path, prefer: 'value', message: `must be a positive integer or a pair [height, width], got ${got}` };
+      const limit = (e.params as { limit: number }).limit;
+      if (e.keyword === 'minItems') {
+        return { path, prefer: 'key', message: `must list at least ${limit} item${limit === 1 ? '' : 's'}, got an empty list${key === 'seeds' ? '; write e.g. seeds: [1] or remove the key to use the experiment seed' : ''}` };
+      }
+      return { path, prefer: 'key', message: `must list at most ${limit} items, got ${got}` };
+    }
+    case 'uniqueItems': {
+      const { i, j } = e.params as { i: number; j: number };
+      const list = e.data as unknown[];
+      return { path, prefer: 'key', message: `lists ${show(list[i])} twice (items ${j} and ${i}); remove the duplicate` };
+    }
+    case 'minLength':
+      return { path, prefer: 'value', message: 'must not be empty' };
+    case 'maxLength':
+      return { path, prefer: 'value', message: `must be at most ${(e.params as { limit: number }).limit} characters` };
+    case 'const':
+      return { path, prefer: 'value', message: `must be ${show((e.params as { allowedValue: unknown }).allowedValue)}, got ${got}` };
+    default:
+      return { path, prefer: 'value', message: `${e.message ?? 'is invalid'}, got ${got}` };
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Parses one YAML text into plain data plus the line and column of every key and value, so that
+ * an error found later (by the schema or a semantic check) can point at the spot the user wrote.
+ * Nothing in a config runs as code: explicit tags other than YAML's core ones are rejected, alias
+ * expansion is bounded, and oversized documents are refused before parsing.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Node } from 'yaml';
+import type { ConfigIssue } from '../errors.ts';
+
+/** Experiment files are a few KB; anything larger is a mistake or an attack. */
+export const MAX_FILE_BYTES = 1024 * 1024;
+/** Aliases a document may expand; a "billion laughs" document needs far more. */
+export const MAX_ALIAS_COUNT = 100;
+
+/** Tags YAML's core schema resolves to plain data; any other explicit tag is refused. */
+const CORE_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'seq', 'map'].map((t) => `tag:yaml.org,2002:${t}`));
+
+export interface Position {
+  line: number;
+  col: number;
+}
+
+/** Where a value was written: its key (absent for list items) and the value itself. */
+export interface NodeLocation {
+  key?: Position;
+  value: Position;
+  /** The value is a mapping or a list (errors about it read better at its key). */
+  collection: boolean;
+}
+
+export interface ParsedYaml {
+  file: string;
+  /** Plain data, or undefined when the text could not be parsed. */
+  value: unknown;
+  /** Locations keyed by dotted path ('' is the document). */
+  locations: Map<string, NodeLocation>;
+  issues: ConfigIssue[];
+}
+
+/** Joins path segments the way ConfigIssue.path is written. */
+export function joinPath(path: readonly (string | number)[]): string {
+  return path.join('.');
+}
+
+/** Parses YAML `text` (from `file`, used in issues). Never throws: problems become issues. */
+export function parseYamlText(text: string, file: string): ParsedYaml {
+  const locations = new Map<string, NodeLocation>();
+  const issues: ConfigIssue[] = [];
+  const at = (pos: Position, path: string, message: string): void => {
+    issues.push({ file, line: pos.line, col: pos.col, path, message });
+  };
+  if (Buffer.byteLength(text, 'utf8') > MAX_FILE_BYTES) {
+    at({ line: 0, col: 0 }, '', `file is larger than ${MAX_FILE_BYTES} bytes; an experiment file is a few KB, check that this is the right file`);
+    return { file, value: undefined, locations, issues };
+  }
+  const lc = new LineCounter();
+  const pos = (offset: number): Position => lc.linePos(offset);
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  for (const e of doc.errors) {
+    const p = pos(e.pos[0]);
+    const message =
+      e.code === 'DUPLICATE_KEY'
+        ? `duplicate key '${text.slice(e.pos[0], e.pos[1])}': each key may appear once per mapping; remove or rename one of them`
+        : `YAML syntax error: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
+    at(p, '', message);
+  }
+  if (doc.errors.length > 0) return { file, value: undefined, locations, issues };
+
+  let firstAlias: Position | undefined;
+  visit(doc, {
+    Node(_, node) {
+      if (isAlias(node)) {
+        firstAlias ??= pos(node.range?.[0] ?? 0);
+        return;
+      }
+      const tag = (node as { tag?: string }).tag;
+      if (tag !== undefined && !CORE_TAGS.has(tag)) {
+        at(pos(node.range?.[0] ?? 0), '', `custom tag '${tag.replace('tag:yaml.org,2002:', '!!')}' is not allowed: an experiment file is plain data and nothing in it runs as code; remove the tag`);
+      }
+    },
+  });
+  if (issues.length > 0) return { file, value: undefined, locations, issues };
+
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    at(firstAlias ?? { line: 1, col: 1 }, '', `aliases expand too much (${why}); write the values out instead of nesting aliases`);
+    return { file, value: undefined, locations, issues };
+  }
+
+  const walk = (node: unknown, path: (string | number)[], keyPos: Position | undefined): void => {
+    if (!node || typeof node !== 'object') return;
+    const n = node as Node;
+    const valuePos = n.range ? pos(n.range[0]) : (keyPos ?? { line: 1, col: 1 });
+    const collection = isMap(n) || isSeq(n);
+    locations.set(joinPath(path), keyPos ? { key: keyPos, value: valuePos, collection } : { value: valuePos, collection });
+    // Aliases are not followed: an error inside one points at the alias, and walking could
+    // revisit a shared subtree many times.
+    if (isMap(n)) {
+      for (const item of n.items) {
+        if (!isPair(item)) continue;
+        const k = item.key;
+        const name = isScalar(k) ? String(k.value) : String(k);
+        const kp = isScalar(k) && k.range ? pos(k.range[0]) : valuePos;
+        if (item.value) walk(item.value, [...path, name], kp);
+        else locations.set(joinPath([...path, name]), { key: kp, value: kp, collection: false });
+      }
+    } else if (isSeq(n)) {
+      n.items.forEach((item, i) => walk(item, [...path, i], undefined));
+    }
+  };
+  walk(doc.contents, [], undefined);
+  return { file, value, locations, issues };
+}
+
+/** Reads and parses a YAML file; an unreadable or oversized file becomes an issue, not an exception. */
+export async function readYamlFile(file: string): Promise<ParsedYaml> {
+  const fail = (message: string): ParsedYaml => ({
+    file,
+    value: undefined,
+    locations: new Map(),
+    issues: [{ file, line: 0, col: 0, path: '', message }],
+  });
+  try {
+    // Checked before reading so that a huge file is never loaded into memory.
+    const info = await stat(file);
+    if (!info.isFile()) return fail(`'${file}' is not a file; give the path of an experiment .yaml file`);
+    if (info.size > MAX_FILE_BYTES) {
+      return fail(`file is ${info.size} bytes, over the ${MAX_FILE_BYTES}-byte limit; an experiment file is a few KB, check that this is the right file`);
+    }
+    return parseYamlText(await readFile(file, 'utf8'), file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return fail(`file '${file}' does not exist; check the path`);
+    return fail(`cannot read '${file}': ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
