@@ -107,6 +107,8 @@ function parseUrl(url: string, role: string): URL {
 
 interface FetchState {
   timeoutMs: number;
+  /** Set when the idle timeout destroyed the request, so the error can say so instead of 'aborted'. */
+  stalled?: boolean;
   redirectsLeft: number;
   role: string;
   originalUrl: string;
@@ -144,9 +146,12 @@ async function downloadTo(url: URL, dest: string, st: FetchState): Promise<strin
     await pipeline(res, tap, createWriteStream(dest));
   } catch (err) {
     if (err instanceof KdqError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const closed = code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error).message === 'aborted';
+    const why = st.stalled ? `no data for ${st.timeoutMs} ms` : closed ? 'the server closed the connection' : (err as Error).message;
     throw new KdqError(
       'E_DATA',
-      `${st.role}: the download of ${url} broke off after ${received} bytes (${(err as Error).message}); try again, or check the server`,
+      `${st.role}: the download of ${url} broke off after ${received} bytes (${why}); try again, or check the server`,
       { cause: err },
     );
   }
@@ -171,6 +176,7 @@ function get(url: URL, st: FetchState): Promise<http.IncomingMessage> {
     // The socket's idle timeout covers connect, headers and body alike: a stalled body must not
     // hang the run. Destroying the request also fails the response stream being piped.
     req.setTimeout(st.timeoutMs, () => {
+      st.stalled = true;
       req.destroy(new Error(`no data for ${st.timeoutMs} ms`));
     });
     req.on('error', (err) => {
