@@ -1,0 +1,252 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Experiment } from '../../src/config/types.ts';
+import { Cache } from '../../src/pipeline/cache.ts';
+import { PipelineError } from '../../src/pipeline/pipeline-error.ts';
+import { planExperiment } from '../../src/pipeline/plan.ts';
+import { runGraph, type RunOptions, type RunResult, type StageEvent } from '../../src/pipeline/run.ts';
+import { experiment } from './fixtures/experiment.ts';
+import { toyDefs, type ToyOptions } from './fixtures/toy-defs.ts';
+
+const env = { backend: 'cpu', tfjs: '4.22.0' };
+let root: string;
+let cache: Cache;
+let warnings: string[];
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'kdq-run-'));
+  warnings = [];
+  cache = new Cache(join(root, 'cache'), { onWarn: (w) => warnings.push(w) });
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+/** Runs an experiment with toy stages; returns the result and the stage ids that actually ran. */
+async function run(exp: Experiment, opts: Partial<RunOptions> = {}, toy: ToyOptions = {}): Promise<{ result: RunResult; calls: string[] }> {
+  const calls: string[] = [];
+  const result = await runGraph(planExperiment(exp), toyDefs({ ...toy, calls }), { cache, env, scratchDir: join(root, 'scratch'), ...opts });
+  return { result, calls };
+}
+const status = (r: RunResult) => Object.fromEntries(r.stages.map((s) => [s.id, s.status]));
+const ran = (r: RunResult) => r.stages.filter((s) => s.status === 'ran').map((s) => s.id);
+
+const ALL = [
+  'data',
+  'teacher@s1',
+  'soft-labels@s1',
+  'student@s1',
+  'baseline@s1',
+  'export:teacher@s1',
+  'export:student@s1',
+  'export:student_baseline@s1',
+  'export:student_int8@s1',
+  'evaluate:teacher@s1',
+  'evaluate:student@s1',
+  'evaluate:student_baseline@s1',
+  'evaluate:student_int8@s1',
+  'report',
+];
+
+describe('runGraph', () => {
+  it('runs every stage once, then serves all but the report from the cache without running them (spy)', async () => {
+    const first = await run(experiment());
+    expect(first.calls).toEqual(ALL);
+    expect(ran(first.result)).toEqual(ALL);
+    expect(first.result.ok).toBe(true);
+
+    const defs = toyDefs();
+    const teacherRun = vi.spyOn(defs.teacher!, 'run');
+    const studentRun = vi.spyOn(defs.student!, 'run');
+    const reportRun = vi.spyOn(defs.report!, 'run');
+    const second = await runGraph(planExperiment(experiment()), defs, { cache, env, scratchDir: join(root, 'scratch') });
+    expect(teacherRun).not.toHaveBeenCalled();
+    expect(studentRun).not.toHaveBeenCalled();
+    expect(reportRun).toHaveBeenCalledTimes(1); // not cacheable
+    expect(ran(second)).toEqual(['report']);
+    for (const [i, s] of second.stages.entries()) {
+      expect(s.key).toBe(first.result.stages[i].key);
+      if (s.id === 'report') continue;
+      expect(s.status).toBe('cached');
+      expect(s.reason).toBe('cache hit');
+      expect(s.outDir).toBe(first.result.stages[i].outDir);
+    }
+    // The cached entries hold what the first run wrote, and the report read them.
+    const report = await readFile(join(second.stages.at(-1)!.outDir!, 'out.txt'), 'utf8');
+    expect(report).toBe(await readFile(join(first.result.stages.at(-1)!.outDir!, 'out.txt'), 'utf8'));
+    expect(report).toContain('<evaluate:student_int8@s1: ');
+  });
+
+  it('a fully cached run costs milliseconds in the walker', async () => {
+    await run(experiment());
+    const t = performance.now();
+    const { result } = await run(experiment());
+    const ms = performance.now() - t;
+    console.log(`fully cached run of ${result.stages.length} stages: ${ms.toFixed(1)} ms`);
+    // Generous for a loaded 2-core machine; typically ~10 ms.
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('a temperature change reruns only the distilled student, its exports, its evaluates and the report', async () => {
+    const exp = experiment();
+    const first = await run(exp);
+    exp.distillation.temperature = 2;
+    const second = await run(exp, { previous: first.result });
+    expect(second.calls).toEqual([
+      'student@s1',
+      'export:student@s1',
+      'export:student_int8@s1',
+      'evaluate:student@s1',
+      'evaluate:student_int8@s1',
+      'report',
+    ]);
+    expect(status(second.result)).toMatchObject({
+      'teacher@s1': 'cached',
+      'soft-labels@s1': 'cached',
+      'baseline@s1': 'cached',
+      'export:student_baseline@s1': 'cached',
+      'evaluate:student_baseline@s1': 'cached',
+    });
+    const reason = (id: string) => second.result.stages.find((s) => s.id === id)!.reason;
+    expect(reason('student@s1')).toBe('no entry for key (config changed)');
+    expect(reason('export:student_int8@s1')).toBe('no entry for key (dep:student@s1 changed)');
+    expect(reason('report')).toBe('not cacheable');
+  });
+
+  it('a teacher change reruns everything downstream of the teacher', async () => {
+    const exp = experiment();
+    await run(exp);
+    exp.teacher.training.epochs = 3;
+    const { calls } = await run(exp);
+    expect(calls).toEqual([
+      'teacher@s1',
+      'soft-labels@s1',
+      'student@s1',
+      'export:teacher@s1',
+      'export:student@s1',
+      'export:student_int8@s1',
+      'evaluate:teacher@s1',
+      'evaluate:student@s1',
+      'evaluate:student_baseline@s1',
+      'evaluate:student_int8@s1',
+      'report',
+    ]);
+  });
+
+  it('a changed data fingerprint reruns everything', async () => {
+    await run(experiment(), {}, { dataSha: 'one' });
+    const { calls } = await run(experiment(), {}, { dataSha: 'two' });
+    expect(calls).toEqual(ALL);
+  });
+
+  it('force reruns all; forceStages reruns the named stages (by id or kind) and their dependents', async () => {
+    await run(experiment());
+    expect((await run(experiment(), { force: true })).calls).toEqual(ALL);
+    const byId = await run(experiment(), { forceStages: ['baseline@s1'] });
+    expect(byId.calls).toEqual(['baseline@s1', 'export:student_baseline@s1', 'evaluate:student_baseline@s1', 'report']);
+    const reasons = Object.fromEntries(byId.result.stages.map((s) => [s.id, s.reason]));
+    expect(reasons['baseline@s1']).toBe('forced (--force-stage)');
+    expect(reasons['export:student_baseline@s1']).toBe('forced (depends on a forced stage)');
+    const byKind = await run(experiment(), { forceStages: ['export'] });
+    expect(byKind.calls).toEqual([
+      'export:teacher@s1',
+      'export:student@s1',
+      'export:student_baseline@s1',
+      'export:student_int8@s1',
+      'evaluate:teacher@s1',
+      'evaluate:student@s1',
+      'evaluate:student_baseline@s1',
+      'evaluate:student_int8@s1',
+      'report',
+    ]);
+    await expect(run(experiment(), { forceStages: ['techer'] })).rejects.toThrow(/"techer" matches no stage/);
+  });
+
+  it('dryRun computes keys and says what would run and why, running and writing nothing', async () => {
+    const exp = experiment();
+    const cold = await run(exp, { dryRun: true });
+    expect(cold.calls).toEqual([]);
+    expect(new Set(Object.values(status(cold.result)))).toEqual(new Set(['would-run']));
+    expect(await readdir(root)).toEqual([]); // not even the cache folder
+
+    const real = await run(exp);
+    expect(cold.result.stages.map((s) => s.key)).toEqual(real.result.stages.map((s) => s.key));
+    exp.distillation.temperature = 8;
+    const dry = await run(exp, { dryRun: true, previous: real.result });
+    expect(dry.calls).toEqual([]);
+    expect(dry.result.stages.filter((s) => s.status === 'would-run').map((s) => s.id)).toEqual([
+      'student@s1',
+      'export:student@s1',
+      'export:student_int8@s1',
+      'evaluate:student@s1',
+      'evaluate:student_int8@s1',
+      'report',
+    ]);
+    expect(dry.result.stages.find((s) => s.id === 'evaluate:student@s1')!.reason).toBe('no entry for key (dep:export:student@s1 changed)');
+    // The dry run's prediction is what a real run then does.
+    expect((await run(exp)).calls).toEqual(dry.result.stages.filter((s) => s.status === 'would-run').map((s) => s.id));
+  });
+
+  it('a failing stage skips its dependents, lets independent stages finish, throws, and leaves no entry', async () => {
+    const events: StageEvent[] = [];
+    const err = await run(experiment(), { onEvent: (e) => events.push(e) }, { failing: new Set(['teacher@s1']) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PipelineError);
+    const pe = err as PipelineError;
+    expect(pe.code).toBe('E_INTERNAL');
+    expect(pe.message).toMatch(/stage "teacher@s1" failed: toy failure in teacher@s1\nskipped because of it: soft-labels@s1, student@s1/);
+    const st = status(pe.result);
+    expect(st).toMatchObject({
+      data: 'ran',
+      'teacher@s1': 'failed',
+      'soft-labels@s1': 'skipped',
+      'baseline@s1': 'ran',
+      'export:student_baseline@s1': 'ran',
+      'evaluate:student_baseline@s1': 'skipped',
+      report: 'skipped',
+    });
+    expect(pe.result.ok).toBe(false);
+    expect(pe.result.stages.find((s) => s.id === 'student@s1')!.reason).toBe('dependency soft-labels@s1 was skipped');
+    expect(pe.result.stages.find((s) => s.id === 'soft-labels@s1')!.reason).toBe('dependency teacher@s1 failed');
+    const teacherKey = pe.result.stages.find((s) => s.id === 'teacher@s1')!.key;
+    expect(await cache.get(teacherKey)).toBeNull();
+    expect(await readdir(join(root, 'cache', 'tmp'))).toEqual([]);
+    expect(await readdir(join(root, 'cache', 'locks'))).toEqual([]);
+    expect(events.filter((e) => e.type === 'start').map((e) => (e as { id: string }).id)).toEqual(['data', 'teacher@s1', 'baseline@s1', 'export:student_baseline@s1']);
+
+    // Fixed, the next run reuses what the failed run finished.
+    const { calls } = await run(experiment());
+    expect(calls).not.toContain('data');
+    expect(calls).not.toContain('baseline@s1');
+    expect(calls).toContain('teacher@s1');
+  });
+
+  it('passes a data error through with its code, so the CLI exits 2', async () => {
+    const defs = toyDefs();
+    defs.data = { ...defs.data!, fingerprint: async () => { const { KdqError } = await import('../../src/errors.ts'); throw new KdqError('E_DATA', 'missing train-images.idx'); } };
+    const err = (await runGraph(planExperiment(experiment()), defs, { cache, env }).catch((e: unknown) => e)) as PipelineError;
+    expect(err.code).toBe('E_DATA');
+    expect(err.exitCode).toBe(2);
+    expect(new Set(err.result.stages.slice(1).map((s) => s.status))).toEqual(new Set(['skipped']));
+  });
+
+  it('gives stages their inputs, keys, a shared memo and a log', async () => {
+    const memo = new Map<string, unknown>();
+    const seen: Record<string, unknown> = {};
+    const logs: string[] = [];
+    await run(experiment(), { memo, onEvent: (e) => e.type === 'log' && logs.push(`${e.id}: ${e.message}`) }, {
+      during: async (ctx) => {
+        if (ctx.stage.kind === 'data') memo.set(ctx.key, 'the dataset');
+        if (ctx.stage.id === 'teacher@s1') {
+          seen.dataset = ctx.memo.get(ctx.inputKeys.data);
+          seen.inputs = Object.keys(ctx.inputs);
+          seen.outDirEmpty = (await readdir(ctx.outDir)).length === 0;
+          ctx.log('epoch 1/2');
+        }
+      },
+    });
+    expect(seen).toEqual({ dataset: 'the dataset', inputs: ['data'], outDirEmpty: true });
+    expect(logs).toEqual(['teacher@s1: epoch 1/2']);
+  });
+});
