@@ -1,0 +1,128 @@
+/**
+ * The command layer: parses argv, calls src/api.ts, prints, and turns errors into exit codes.
+ * The only place in kdq that prints errors. Heavy modules (tf.js, the runtimes) are imported
+ * lazily by the api functions, so `kdq validate` and `--help` start fast.
+ */
+import type { Writable } from 'node:stream';
+import { COMMANDS, helpText, parseArgs, parseAge, type ParsedArgs } from './cli/args.ts';
+import { KdqError, ConfigError, formatIssue } from './errors.ts';
+
+export interface CliIo {
+  stdout: Writable;
+  stderr: Writable;
+}
+
+const EXIT_OK = 0;
+const EXIT_FAIL = 1;
+const EXIT_INVALID = 2;
+
+function str(v: ParsedArgs['options'][keyof ParsedArgs['options']]): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+function list(v: ParsedArgs['options'][keyof ParsedArgs['options']]): string[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/** Runs kdq with the given arguments; returns the process exit code. */
+export async function main(argv: readonly string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const out = (s: string) => io.stdout.write(s.endsWith('\n') ? s : s + '\n');
+  const err = (s: string) => io.stderr.write(s.endsWith('\n') ? s : s + '\n');
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    return report(e, argv.includes('--debug'), err);
+  }
+  const debug = args.options.debug === true;
+  if (args.positionals[0] === '--version' && args.command === null) {
+    const { readFile } = await import('node:fs/promises');
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
+    out(`kdq ${pkg.version}`);
+    return EXIT_OK;
+  }
+  if (args.options.help || args.command === null) {
+    out(helpText(args.command));
+    return EXIT_OK;
+  }
+  const api = await import('./api.ts');
+  const o = args.options;
+  const common = {
+    set: list(o.set),
+    cacheDir: str(o['cache-dir']),
+    runsDir: str(o['runs-dir']),
+    backend: str(o.backend) as 'node' | 'wasm' | 'cpu' | undefined,
+  };
+  try {
+    switch (args.command) {
+      case 'validate': {
+        let failed = 0;
+        for (const file of args.positionals) {
+          try {
+            const r = await api.validate(file, { set: common.set });
+            out(`${file}: ok (${r.stages} stages, ${r.seeds} seed${r.seeds === 1 ? '' : 's'})`);
+          } catch (e) {
+            if (!(e instanceof ConfigError)) throw e;
+            failed++;
+            for (const issue of e.issues) err(formatIssue(issue));
+          }
+        }
+        if (failed > 0) {
+          err(`${failed} of ${args.positionals.length} file(s) invalid`);
+          return EXIT_INVALID;
+        }
+        return EXIT_OK;
+      }
+      case 'run': {
+        const r = await api.run(args.positionals[0], {
+          ...common,
+          force: o.force === true,
+          forceStages: list(o['force-stage']),
+          dryRun: o['dry-run'] === true,
+          log: err,
+        });
+        out(r.summary);
+        return EXIT_OK;
+      }
+      case 'graph': {
+        out(await api.graph(args.positionals[0], { ...common, dot: o.dot === true, explain: o.explain === true }));
+        return EXIT_OK;
+      }
+      case 'inspect': {
+        out(await api.inspect(args.positionals[0]));
+        return EXIT_OK;
+      }
+      case 'cache': {
+        const sub = args.positionals[0];
+        if (sub === 'ls') out(await api.cacheLs(common));
+        else if (sub === 'gc') {
+          const olderThanMs = str(o['older-than']) === undefined ? undefined : parseAge(str(o['older-than'])!);
+          out(await api.cacheGc({ ...common, olderThanMs }));
+        } else throw new KdqError('E_USAGE', `unknown cache command '${sub}': use 'kdq cache ls' or 'kdq cache gc'`);
+        return EXIT_OK;
+      }
+      default: {
+        const never: never = args.command;
+        throw new KdqError('E_USAGE', `unhandled command ${String(never)} (commands: ${Object.keys(COMMANDS).join(', ')})`);
+      }
+    }
+  } catch (e) {
+    return report(e, debug, err);
+  }
+}
+
+/** Prints an error the way users should see it: no stack trace unless --debug. */
+function report(e: unknown, debug: boolean, err: (s: string) => void): number {
+  if (e instanceof ConfigError) {
+    for (const issue of e.issues) err(formatIssue(issue));
+    if (debug) err(e.stack ?? '');
+    return EXIT_INVALID;
+  }
+  if (e instanceof KdqError) {
+    err(`kdq: ${e.message}`);
+    if (debug) err(e.stack ?? '');
+    return e.exitCode;
+  }
+  err(`kdq: internal error: ${(e as Error)?.message ?? String(e)}`);
+  err(debug ? ((e as Error)?.stack ?? '') : 'This is a bug in kdq; rerun with --debug for a stack trace and report it.');
+  return EXIT_FAIL;
+}

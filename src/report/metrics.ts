@@ -1,0 +1,106 @@
+/**
+ * metrics.json: the run's results as plain, stable data. Keys are sorted and floats rounded to a
+ * fixed precision, so two runs of the same file, seed and backend are byte-identical and CI can
+ * diff them. What varies between identical runs (timings, host, dates) goes to stages.json instead.
+ */
+import type { ModelRole } from '../names.ts';
+
+/** A .tflite file as evaluated by a TFLite runtime on the test set. */
+export interface TfliteMetrics {
+  file: string;
+  bytes: number;
+  accuracy: number;
+  /** Top-1 agreement with the float tf.js student / teacher. */
+  agreement_with_student?: number;
+  agreement_with_teacher?: number;
+  runtime: string;
+  mode: string;
+  input_type: string;
+  output_type: string;
+}
+
+export interface ModelMetrics {
+  params?: number;
+  /** Accuracy of the tf.js model on the test set (fraction). */
+  accuracy?: number;
+  per_class_accuracy?: number[];
+  tflite?: TfliteMetrics;
+}
+
+export type ModelsMetrics = Partial<Record<ModelRole, ModelMetrics>>;
+
+export interface SeedMetrics {
+  seed: number;
+  models: ModelsMetrics;
+  /** student accuracy minus student_baseline accuracy, when both were trained. */
+  kd_gain?: number;
+}
+
+export interface Stat {
+  mean: number;
+  std: number;
+  n: number;
+}
+
+export interface Metrics {
+  experiment: string;
+  seed: number;
+  backend: { name: string; tfjs: string };
+  data: { source: string; train: number; test: number; sha256: string };
+  /** The first seed's models: the contract CI diffs. */
+  models: ModelsMetrics;
+  kd_gain?: number;
+  /** Present when evaluation.seeds has more than one seed. */
+  seeds?: SeedMetrics[];
+  summary?: Record<string, Stat>;
+}
+
+/** Decimal places kept for every float in metrics.json. */
+export const FLOAT_DIGITS = 6;
+
+/** Sample mean and standard deviation (n - 1 in the denominator; 0 for one value). */
+export function stat(values: number[]): Stat {
+  const n = values.length;
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const varSum = values.reduce((a, b) => a + (b - mean) * (b - mean), 0);
+  return { mean, std: n > 1 ? Math.sqrt(varSum / (n - 1)) : 0, n };
+}
+
+/** Mean and std over seeds of every accuracy in the per-seed metrics, plus the KD gain. */
+export function summarizeSeeds(seeds: SeedMetrics[]): Record<string, Stat> {
+  const series = new Map<string, number[]>();
+  const add = (k: string, v: number | undefined) => {
+    if (v === undefined) return;
+    series.set(k, [...(series.get(k) ?? []), v]);
+  };
+  for (const s of seeds) {
+    for (const [role, m] of Object.entries(s.models)) {
+      add(`${role}.accuracy`, m?.accuracy);
+      add(`${role}.tflite.accuracy`, m?.tflite?.accuracy);
+    }
+    add('kd_gain', s.kd_gain);
+  }
+  return Object.fromEntries([...series].map(([k, v]) => [k, stat(v)]));
+}
+
+/** Recursively sorts keys and rounds floats: the canonical form written to disk. */
+export function canonicalMetrics(v: unknown): unknown {
+  if (typeof v === 'number') {
+    if (Number.isInteger(v)) return v;
+    return Number(v.toFixed(FLOAT_DIGITS));
+  }
+  if (Array.isArray(v)) return v.map(canonicalMetrics);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x !== undefined) out[k] = canonicalMetrics(x);
+    }
+    return out;
+  }
+  return v;
+}
+
+export function serializeMetrics(m: Metrics): string {
+  return JSON.stringify(canonicalMetrics(m), null, 2) + '\n';
+}

@@ -1,0 +1,31 @@
+/** The table `kdq run` prints at the end: sizes and accuracies side by side. */
+import type { Metrics, ModelMetrics } from './metrics.ts';
+
+const pct = (v: number | undefined) => (v === undefined ? '-' : `${(v * 100).toFixed(2)}%`);
+const kb = (v: number | undefined) => (v === undefined ? '-' : `${(v / 1024).toFixed(1)} KB`);
+
+export function formatSummary(m: Metrics, runDir: string): string {
+  const rows: string[][] = [['model', 'params', 'tf.js acc', 'tflite acc', 'tflite size', 'agree w/ student', 'agree w/ teacher']];
+  for (const [role, v] of Object.entries(m.models) as [string, ModelMetrics][]) {
+    rows.push([
+      role,
+      v.params === undefined ? '-' : String(v.params),
+      pct(v.accuracy),
+      pct(v.tflite?.accuracy),
+      kb(v.tflite?.bytes),
+      pct(v.tflite?.agreement_with_student),
+      pct(v.tflite?.agreement_with_teacher),
+    ]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const lines = rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+  lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
+  if (m.kd_gain !== undefined) lines.push('', `KD gain (student - baseline): ${(m.kd_gain * 100).toFixed(2)} points`);
+  if (m.summary?.kd_gain) {
+    const g = m.summary.kd_gain;
+    lines.push(`KD gain over ${g.n} seeds: ${(g.mean * 100).toFixed(2)} ± ${(g.std * 100).toFixed(2)} points (mean ± std)`);
+  }
+  lines.push('', `${m.experiment}: ${m.data.train} training / ${m.data.test} test images, backend ${m.backend.name} (tf.js ${m.backend.tfjs})`);
+  lines.push(`results in ${runDir}`);
+  return lines.join('\n');
+}
