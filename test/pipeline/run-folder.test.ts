@@ -1,0 +1,60 @@
+import { lstat, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KdqError } from '../../src/errors.ts';
+import { createRunFolder, makeRunId } from '../../src/pipeline/run-folder.ts';
+
+let root: string;
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'kdq-runs-'));
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('run folders', () => {
+  it('makes sortable UTC run ids', () => {
+    expect(makeRunId(new Date('2026-11-27T20:05:09.500Z'), 'a1b2')).toBe('20261127-200509-a1b2');
+    expect(makeRunId(new Date('2026-01-02T03:04:05Z'))).toMatch(/^20260102-030405-[0-9a-f]{4}$/);
+    expect(makeRunId(new Date('2026-01-02T03:04:05Z'), '0000') < makeRunId(new Date('2026-01-02T03:04:06Z'), '0000')).toBe(true);
+  });
+
+  it('creates runs/<name>/<run-id>/, writes files atomically and points latest at the finished run', async () => {
+    const now = new Date('2026-11-27T20:05:09Z');
+    const a = await createRunFolder(root, 'kd-mnist', { now });
+    expect(a.dir).toBe(join(root, 'kd-mnist', a.id));
+    expect(a.id).toMatch(/^20261127-200509-[0-9a-f]{4}$/);
+    await a.writeJson('stages.json', { ok: true });
+    await a.writeFile('models/student_int8.tflite', new Uint8Array([1, 2, 3]));
+    expect(await readFile(join(a.dir, 'stages.json'), 'utf8')).toBe('{\n  "ok": true\n}\n');
+    expect([...(await readFile(join(a.dir, 'models', 'student_int8.tflite')))]).toEqual([1, 2, 3]);
+    expect((await readdir(a.dir)).sort()).toEqual(['models', 'stages.json']); // no temp files left
+    await a.finish();
+    expect(await readlink(join(root, 'kd-mnist', 'latest'))).toBe(a.id);
+
+    // Same second: still a new folder; finishing it moves latest.
+    const b = await createRunFolder(root, 'kd-mnist', { now });
+    expect(b.id).not.toBe(a.id);
+    await b.finish();
+    expect(await readlink(join(root, 'kd-mnist', 'latest'))).toBe(b.id);
+    expect((await lstat(join(root, 'kd-mnist', 'latest'))).isSymbolicLink()).toBe(true);
+    // latest resolves to b now, which has no stages.json yet (a's has).
+    expect(await readFile(join(root, 'kd-mnist', 'latest', 'stages.json'), 'utf8').catch(() => 'none')).toBe('none');
+    expect((await readdir(join(root, 'kd-mnist'))).filter((n) => n.includes('tmp'))).toEqual([]);
+  });
+
+  it('refuses names and paths that would escape the runs folder', async () => {
+    for (const bad of ['../x', '..', 'a/b', '/etc', '', '.hidden', 'a\\b']) {
+      const err = await createRunFolder(root, bad).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(KdqError);
+      expect((err as KdqError).message).toContain(`"${bad}"`);
+    }
+    expect(await readdir(root)).toEqual([]);
+    const f = await createRunFolder(root, 'ok');
+    expect(() => f.path('../../escape.txt')).toThrow(/outside the run folder/);
+    expect(() => f.path('/etc/passwd')).toThrow(/outside the run folder/);
+    await expect(f.writeFile('../sibling.txt', 'x')).rejects.toThrow(/outside the run folder/);
+    expect(f.path('a/../b.txt')).toBe(join(f.dir, 'b.txt'));
+  });
+});
