@@ -66,7 +66,8 @@ async function readChain(abs: string, issues: ConfigIssue[]): Promise<ChainEntry
     if (parsed.value === undefined || parsed.issues.length > 0) return chain;
     if (!isPlainObject(parsed.value)) {
       const what = parsed.value === null ? 'empty' : `a ${Array.isArray(parsed.value) ? 'list' : typeof parsed.value}`;
-      issues.push({ file: parsed.file, line: 1, col: 1, path: '', message: `the document is ${what}; an experiment file is a mapping of keys, starting with name: ...` });
+      const start = parsed.locations.get('')?.value ?? { line: 1, col: 1 };
+      issues.push({ file: parsed.file, line: start.line, col: start.col, path: '', message: `the document is ${what}; an experiment file is a mapping of keys, starting with name: ...` });
       return chain;
     }
     const doc = parsed.value;

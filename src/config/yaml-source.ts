@@ -43,6 +43,12 @@ export function joinPath(path: readonly (string | number)[]): string {
   return path.join('.');
 }
 
+/** The key written at `offset` (the yaml package marks only its first character). */
+function keyAt(text: string, offset: number): string {
+  const m = /^("[^"\n]*"|'[^'\n]*'|[^:#\n]*?)\s*:/.exec(text.slice(offset, offset + 200));
+  return m ? m[1]!.replace(/^["']|["']$/g, '') : text.slice(offset, offset + 20).split('\n')[0]!;
+}
+
 /** Parses YAML `text` (from `file`, used in issues). Never throws: problems become issues. */
 export function parseYamlText(text: string, file: string): ParsedYaml {
   const locations = new Map<string, NodeLocation>();
@@ -61,7 +67,7 @@ export function parseYamlText(text: string, file: string): ParsedYaml {
     const p = pos(e.pos[0]);
     const message =
       e.code === 'DUPLICATE_KEY'
-        ? `duplicate key '${text.slice(e.pos[0], e.pos[1])}': each key may appear once per mapping; remove or rename one of them`
+        ? `duplicate key '${keyAt(text, e.pos[0])}': each key may appear once per mapping; remove or rename one of them`
         : `YAML syntax error: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
     at(p, '', message);
   }

@@ -1,0 +1,60 @@
+/**
+ * Every file in test/fixtures/invalid/ must be rejected with a ConfigError containing the issue
+ * its first line announces: `# expect: [FILE:]LINE PATH "message fragment"` (PATH `-` for the
+ * whole document; FILE, relative to test/fixtures/, when the error is in a base file).
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadExperiment } from '../../src/config/load.ts';
+import { ConfigError, formatIssue } from '../../src/errors.ts';
+
+const FIXTURES = path.resolve(import.meta.dirname, '../fixtures');
+const INVALID = path.join(FIXTURES, 'invalid');
+const EXPECT = /^# expect: (?:(\S+):)?(\d+) (\S+) "(.*)"$/;
+
+interface Expectation {
+  file: string;
+  line: number;
+  path: string;
+  fragment: string;
+}
+
+function expectationOf(name: string): Expectation {
+  const first = readFileSync(path.join(INVALID, name), 'utf8').split('\n')[0]!;
+  const m = EXPECT.exec(first);
+  if (!m) throw new Error(`${name}: first line must be # expect: LINE PATH "fragment", got ${first}`);
+  return {
+    file: path.join(m[1] ? FIXTURES : INVALID, m[1] ?? name),
+    line: Number(m[2]),
+    path: m[3] === '-' ? '' : m[3]!,
+    fragment: m[4]!,
+  };
+}
+
+const files = readdirSync(INVALID).filter((f) => f.endsWith('.yaml')).sort();
+
+describe('invalid experiment files', () => {
+  it('has at least 40 fixtures', () => {
+    expect(files.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it.each(files)('%s is rejected at the announced line, key and message', async (name) => {
+    const want = expectationOf(name);
+    const err = await loadExperiment(path.join(INVALID, name)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err, `${name} loaded without error`).toBeInstanceOf(ConfigError);
+    const issues = (err as ConfigError).issues;
+    const found = issues.find(
+      (i) => path.resolve(i.file) === want.file && i.line === want.line && i.path === want.path && i.message.includes(want.fragment),
+    );
+    expect(found, `no issue matches ${JSON.stringify(want)}; got:\n${issues.map(formatIssue).join('\n')}`).toBeDefined();
+    // Every issue names a place: a real line for file issues, the file for whole-file ones.
+    for (const i of issues) {
+      expect(i.file).not.toBe('');
+      expect(i.message.length).toBeGreaterThan(10);
+    }
+  });
+});
