@@ -1,0 +1,72 @@
+/**
+ * DepthwiseConv2dNativeBackpropFilter for the wasm backend, which lacks it (depthwiseConv2d layers
+ * cannot train without it). Each channel is independent and the work is small (fh*fw*c*m outputs),
+ * so a direct loop over the heap is enough.
+ * dW[kh, kw, c, q] = sum over (n, y, x) of x[n, y*sh - top + kh*dh, x*sw - left + kw*dw, c] * dy[n, y, x, c*m + q].
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapF32 } from './wasm-heap.ts';
+
+interface DepthwiseBackpropFilterAttrs {
+  strides: [number, number] | number;
+  dilations: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  filterShape: [number, number, number, number];
+}
+
+function depthwiseBackpropFilter(args: { inputs: { x: tf.TensorInfo; dy: tf.TensorInfo }; backend: BackendWasm; attrs: DepthwiseBackpropFilterAttrs }): tf.TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { x, dy } = inputs;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    attrs.dilations,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    true,
+  );
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
+  const mult = outChannels / inChannels;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const out = backend.makeOutput([...attrs.filterShape], 'float32');
+  const dw = heapF32(backend, out);
+  const xv = heapF32(backend, x);
+  const dyv = heapF32(backend, dy);
+  dw.fill(0);
+  for (let kh = 0; kh < filterHeight; kh++) {
+    for (let kw = 0; kw < filterWidth; kw++) {
+      const wBase = (kh * filterWidth + kw) * outChannels;
+      for (let n = 0; n < batchSize; n++) {
+        for (let y = 0; y < outHeight; y++) {
+          const iy = y * strideHeight - top + kh * dilationHeight;
+          if (iy < 0 || iy >= inHeight) continue;
+          for (let xo = 0; xo < outWidth; xo++) {
+            const ix = xo * strideWidth - left + kw * dilationWidth;
+            if (ix < 0 || ix >= inWidth) continue;
+            const xBase = ((n * inHeight + iy) * inWidth + ix) * inChannels;
+            const dyBase = ((n * outHeight + y) * outWidth + xo) * outChannels;
+            for (let c = 0; c < inChannels; c++) {
+              const xval = xv[xBase + c];
+              for (let q = 0; q < mult; q++) {
+                const oc = c * mult + q;
+                dw[wBase + oc] += xval * dyv[dyBase + oc];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export const depthwiseConv2dBackpropFilterConfig: tf.KernelConfig = {
+  kernelName: 'DepthwiseConv2dNativeBackpropFilter',
+  backendName: 'wasm',
+  kernelFunc: depthwiseBackpropFilter as unknown as tf.KernelFunc,
+};

@@ -1,0 +1,73 @@
+/**
+ * DepthwiseConv2dNativeBackpropInput for the wasm backend, which lacks it (needed as soon as a
+ * depthwiseConv2d layer is not the first layer). Scatters each output gradient back onto the input
+ * pixels its filter taps read:
+ * dx[n, iy, ix, c] += w[kh, kw, c, q] * dy[n, y, x, c*m + q] with iy = y*sh - top + kh*dh, ix likewise.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapF32 } from './wasm-heap.ts';
+
+interface DepthwiseBackpropInputAttrs {
+  strides: [number, number] | number;
+  dilations: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  inputShape: [number, number, number, number];
+}
+
+function depthwiseBackpropInput(args: { inputs: { dy: tf.TensorInfo; filter: tf.TensorInfo }; backend: BackendWasm; attrs: DepthwiseBackpropInputAttrs }): tf.TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { dy, filter } = inputs;
+  const info = tf.backend_util.computeConv2DInfo(
+    attrs.inputShape,
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    true,
+  );
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
+  const mult = outChannels / inChannels;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const out = backend.makeOutput([...attrs.inputShape], 'float32');
+  const dx = heapF32(backend, out);
+  const wv = heapF32(backend, filter);
+  const dyv = heapF32(backend, dy);
+  dx.fill(0);
+  for (let n = 0; n < batchSize; n++) {
+    for (let y = 0; y < outHeight; y++) {
+      for (let xo = 0; xo < outWidth; xo++) {
+        const dyBase = ((n * outHeight + y) * outWidth + xo) * outChannels;
+        for (let kh = 0; kh < filterHeight; kh++) {
+          const iy = y * strideHeight - top + kh * dilationHeight;
+          if (iy < 0 || iy >= inHeight) continue;
+          for (let kw = 0; kw < filterWidth; kw++) {
+            const ix = xo * strideWidth - left + kw * dilationWidth;
+            if (ix < 0 || ix >= inWidth) continue;
+            const xBase = ((n * inHeight + iy) * inWidth + ix) * inChannels;
+            const wBase = (kh * filterWidth + kw) * outChannels;
+            for (let c = 0; c < inChannels; c++) {
+              let acc = 0;
+              for (let q = 0; q < mult; q++) {
+                const oc = c * mult + q;
+                acc += wv[wBase + oc] * dyv[dyBase + oc];
+              }
+              dx[xBase + c] += acc;
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export const depthwiseConv2dBackpropInputConfig: tf.KernelConfig = {
+  kernelName: 'DepthwiseConv2dNativeBackpropInput',
+  backendName: 'wasm',
+  kernelFunc: depthwiseBackpropInput as unknown as tf.KernelFunc,
+};

@@ -1,0 +1,51 @@
+/**
+ * kdq's kernels for the wasm backend: the gradients it lacks (so every layer in LAYER_TYPES can
+ * train) and faster versions of the ones that dominate a training step.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { fastBatchMatMulConfig } from './batch-mat-mul.ts';
+import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.ts';
+import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.ts';
+import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.ts';
+import { maxPoolGradConfig } from './max-pool-grad.ts';
+import { fastSliceConfig } from './slice.ts';
+
+/** Kernels the stock backend does not register at all. */
+const MISSING: readonly tf.KernelConfig[] = [
+  conv2dBackpropFilterConfig,
+  depthwiseConv2dBackpropFilterConfig,
+  depthwiseConv2dBackpropInputConfig,
+];
+
+/** Replacements built from the stock kernel, which they call for the cases they leave alone. */
+const OVERRIDES: Readonly<Record<string, (original: tf.KernelConfig) => tf.KernelConfig>> = {
+  BatchMatMul: fastBatchMatMulConfig,
+  MaxPoolGrad: () => maxPoolGradConfig,
+  Slice: fastSliceConfig,
+};
+
+/** Names of every kernel kdq registers or replaces on wasm. */
+export const KDQ_WASM_KERNELS: readonly string[] = [...MISSING.map((k) => k.kernelName), ...Object.keys(OVERRIDES)];
+
+let registered = false;
+
+/**
+ * Registers kdq's wasm kernels; idempotent. Must run before `tf.setBackend('wasm')`: the engine runs
+ * each kernel's `setupFunc` when the backend initialises, and the overrides keep the stock kernel's
+ * `setupFunc` because their fallback path needs it. `only` limits the overrides (for benchmarks
+ * that measure them one at a time); the missing kernels are always registered.
+ */
+export function registerWasmKernels(only?: readonly string[]): void {
+  if (registered) return;
+  registered = true;
+  for (const config of MISSING) {
+    if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
+  }
+  for (const [name, build] of Object.entries(OVERRIDES)) {
+    if (only !== undefined && !only.includes(name)) continue;
+    const original = tf.getKernel(name, 'wasm');
+    if (original === undefined) continue;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(build(original));
+  }
+}
