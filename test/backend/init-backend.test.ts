@@ -1,0 +1,45 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/index.ts';
+import { KdqError } from '../../src/errors.ts';
+import type { BackendName } from '../../src/names.ts';
+
+describe('initBackend', () => {
+  it('defaults to wasm with kdq kernels when tfjs-node is not installed, and reports the tf.js version', async () => {
+    const info = await initBackend();
+    expect(info).toEqual({ name: 'wasm', tfjs: '4.22.0' });
+    expect(tf.getBackend()).toBe('wasm');
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
+  });
+
+  it('is idempotent', async () => {
+    const a = await initBackend('wasm');
+    const backend = tf.backend();
+    const b = await initBackend('wasm');
+    expect(b).toEqual(a);
+    expect(tf.backend()).toBe(backend);
+  });
+
+  it('switches to cpu only when asked, and back', async () => {
+    expect((await initBackend('cpu')).name).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+    expect((await initBackend('wasm')).name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('refuses node with a usage error that says what to do', async () => {
+    const err = await initBackend('node').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KdqError);
+    expect((err as KdqError).code).toBe('E_USAGE');
+    expect((err as KdqError).message).toBe(
+      "backend 'node' is not installed: @tensorflow/tfjs-node could not be installed on this machine; use --backend wasm",
+    );
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('rejects an unknown backend name, listing the valid ones', async () => {
+    const err = await initBackend('gpu' as BackendName).catch((e: unknown) => e);
+    expect((err as KdqError).code).toBe('E_USAGE');
+    expect((err as KdqError).message).toBe("unknown backend 'gpu'; use one of: node, wasm, cpu");
+  });
+});
