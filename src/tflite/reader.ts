@@ -263,3 +263,5 @@ export function bufferDataOffsets(bytes: Uint8Array): number[] {
     .map((b) => b.dataOffset(Slot.Buffer.data))
     .filter((o) => o >= 0);
 }
+
+export { inspectTflite } from './inspect.ts';

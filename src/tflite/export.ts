@@ -1,0 +1,327 @@
+/**
+ * tf.js Sequential (logits) -> a .tflite file ending in SOFTMAX, in one of four modes:
+ * `float32`; `int8` full-integer post-training quantization calibrated on sample images;
+ * `dynamic-range` (int8 weights, float activations, hybrid kernels); `float16` (float16 weight
+ * buffers dequantized to float32 at load, as the converter writes them).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { KdqError } from '../errors.ts';
+import type { CalibrationMethod, IoType, QuantMode } from '../names.ts';
+import type { Range } from '../quant/calibrate.ts';
+import { toFloat16Array } from '../quant/float16.ts';
+import {
+  activationParams,
+  biasScales,
+  quantizeBias,
+  quantizeSymmetric,
+  toUint8Params,
+  type AffineParams,
+} from '../quant/params.ts';
+import { calibrateSteps } from './calibrate-steps.ts';
+import { channelAxis, lowerModel, type LoweredModel, type Step, type WeightedStep } from './lower.ts';
+import type { TfliteModel, TfliteOperator, TfliteOptions, TfliteQuantization, TfliteTensor } from './model.ts';
+import { minRuntimeVersion, opVersion, type OpSignature } from './op-version.ts';
+import type { TensorTypeName } from './schema.ts';
+import { writeTflite } from './writer.ts';
+
+export type ExportMode = QuantMode | 'float32';
+
+export interface ExportOptions {
+  /** `none` and `float32` both write a float32 file. */
+  mode: ExportMode;
+  /** int8: calibration images, NHWC, values in [0, 1]. */
+  calibration?: Float32Array;
+  calibrationMethod?: CalibrationMethod;
+  /** `percentile` calibration: percentile of |activation| kept (default 99.99). */
+  percentile?: number;
+  /** int8: per-channel scales for dense weights too (conv weights are always per channel). */
+  perChannel?: boolean;
+  /** int8 only: the file's input and output tensor types (default float32). */
+  inputType?: IoType;
+  outputType?: IoType;
+  inputShape: [number, number, number];
+}
+
+export interface ExportSummary {
+  mode: 'float32' | 'int8' | 'dynamic-range' | 'float16';
+  sizeBytes: number;
+  inputType: IoType;
+  outputType: IoType;
+  /** `OP vN` per operator, in execution order. */
+  operators: string[];
+  /** Bytes of constant tensor data (weights, biases, shape constants). */
+  constantBytes: number;
+  /** int8: what was calibrated. */
+  calibration?: { images: number; method: CalibrationMethod; percentile?: number; input: Range; logits: Range };
+}
+
+/** Weights with fewer elements stay float in dynamic-range mode (the converter's default threshold). */
+export const DYNAMIC_RANGE_MIN_ELEMENTS = 1024;
+
+const SOFTMAX_OUT: AffineParams = { scale: 1 / 256, zeroPoint: -128 };
+const LOGISTIC_OUT: AffineParams = { scale: 1 / 256, zeroPoint: -128 };
+const TANH_OUT: AffineParams = { scale: 1 / 128, zeroPoint: 0 };
+
+function bytesOf(a: Float32Array | Int32Array | Int8Array | Uint16Array): Uint8Array {
+  // Copy so that the buffer is exactly the tensor (typed arrays may view a larger buffer).
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
+}
+
+function perTensor(p: AffineParams, range?: Range): TfliteQuantization {
+  const q: TfliteQuantization = { scale: [Math.fround(p.scale)], zeroPoint: [p.zeroPoint], quantizedDimension: 0 };
+  if (range) {
+    q.min = [range.min];
+    q.max = [range.max];
+  }
+  return q;
+}
+
+/** Tensors and operators in the making; indices are positions in the final file. */
+class Graph {
+  readonly tensors: TfliteTensor[] = [];
+  readonly operators: TfliteOperator[] = [];
+  tensor(t: TfliteTensor): number {
+    return this.tensors.push(t) - 1;
+  }
+  op(op: string, sig: OpSignature, inputs: number[], outputs: number[], options?: TfliteOptions): void {
+    const o: TfliteOperator = { op, version: opVersion(op, sig), inputs, outputs };
+    if (options) o.options = options;
+    this.operators.push(o);
+  }
+}
+
+type WeightMode = 'float32' | 'int8' | 'dynamic-range' | 'float16';
+
+function stepOptions(s: Step): { op: string; options?: TfliteOptions } {
+  switch (s.kind) {
+    case 'conv2d':
+      return {
+        op: 'CONV_2D',
+        options: { type: 'Conv2DOptions', padding: s.padding, strideH: s.strides[0], strideW: s.strides[1], activation: s.activation, dilationH: s.dilation[0], dilationW: s.dilation[1] },
+      };
+    case 'depthwiseConv2d':
+      return {
+        op: 'DEPTHWISE_CONV_2D',
+        options: {
+          type: 'DepthwiseConv2DOptions',
+          padding: s.padding,
+          strideH: s.strides[0],
+          strideW: s.strides[1],
+          depthMultiplier: s.depthMultiplier,
+          activation: s.activation,
+          dilationH: s.dilation[0],
+          dilationW: s.dilation[1],
+        },
+      };
+    case 'dense':
+      return { op: 'FULLY_CONNECTED', options: { type: 'FullyConnectedOptions', activation: s.activation, keepNumDims: false, asymmetricQuantizeInputs: false } };
+    case 'maxPool':
+    case 'averagePool':
+      return {
+        op: s.kind === 'maxPool' ? 'MAX_POOL_2D' : 'AVERAGE_POOL_2D',
+        options: { type: 'Pool2DOptions', padding: s.padding, strideH: s.strides[0], strideW: s.strides[1], filterHeight: s.pool[0], filterWidth: s.pool[1], activation: 'NONE' },
+      };
+    case 'mean':
+      return { op: 'MEAN', options: { type: 'ReducerOptions', keepDims: false } };
+    case 'reshape':
+      return { op: 'RESHAPE' };
+    case 'relu':
+      return { op: 'RELU' };
+    case 'relu6':
+      return { op: 'RELU6' };
+    case 'tanh':
+      return { op: 'TANH' };
+    case 'sigmoid':
+      return { op: 'LOGISTIC' };
+  }
+}
+
+/**
+ * Adds a weighted step's constants; returns the tensor indices the op takes as weights and bias.
+ * `inScale`: int8 only, the scale of the op's input (bias scales derive from it).
+ */
+function addWeights(g: Graph, s: WeightedStep, mode: WeightMode, perChannelDense: boolean, inScale: number): { weights: number; bias: number; weightType: TensorTypeName; perChannel: boolean } {
+  const cout = s.bias.length;
+  const axis = channelAxis(s.kind);
+  const qdim = axis === 'first' ? 0 : 3;
+  if (mode === 'int8' || (mode === 'dynamic-range' && s.weights.length >= DYNAMIC_RANGE_MIN_ELEMENTS)) {
+    const perChannel = s.kind !== 'dense' || perChannelDense;
+    const q = quantizeSymmetric(s.weights, perChannel ? cout : 1, axis);
+    const scales = q.scales.map(Math.fround);
+    const weights = g.tensor({
+      name: `${s.name}/weights`,
+      shape: s.weightShape,
+      type: 'INT8',
+      buffer: bytesOf(q.values),
+      quantization: { scale: scales, zeroPoint: scales.map(() => 0), quantizedDimension: perChannel ? qdim : 0 },
+    });
+    if (mode === 'dynamic-range') {
+      const bias = g.tensor({ name: `${s.name}/bias`, shape: [cout], type: 'FLOAT32', buffer: bytesOf(s.bias) });
+      return { weights, bias, weightType: 'INT8', perChannel };
+    }
+    const bScales = biasScales(inScale, scales);
+    const bias = g.tensor({
+      name: `${s.name}/bias`,
+      shape: [cout],
+      type: 'INT32',
+      buffer: bytesOf(quantizeBias(s.bias, bScales)),
+      // A 1-D bias is quantized along its only axis, 0 (runtimes reject 3, see NOTES.md).
+      quantization: { scale: bScales, zeroPoint: bScales.map(() => 0), quantizedDimension: 0 },
+    });
+    return { weights, bias, weightType: 'INT8', perChannel };
+  }
+  if (mode === 'float16') {
+    const dq = (name: string, shape: number[], data: Float32Array): number => {
+      const half = g.tensor({ name: `${name}/float16`, shape, type: 'FLOAT16', buffer: bytesOf(toFloat16Array(data)) });
+      const full = g.tensor({ name, shape, type: 'FLOAT32' });
+      g.op('DEQUANTIZE', { input: 'FLOAT16', output: 'FLOAT32' }, [half], [full], { type: 'DequantizeOptions' });
+      return full;
+    };
+    return { weights: dq(`${s.name}/weights`, s.weightShape, s.weights), bias: dq(`${s.name}/bias`, [cout], s.bias), weightType: 'FLOAT32', perChannel: false };
+  }
+  const weights = g.tensor({ name: `${s.name}/weights`, shape: s.weightShape, type: 'FLOAT32', buffer: bytesOf(s.weights) });
+  const bias = g.tensor({ name: `${s.name}/bias`, shape: [cout], type: 'FLOAT32', buffer: bytesOf(s.bias) });
+  return { weights, bias, weightType: 'FLOAT32', perChannel: false };
+}
+
+function resolveMode(mode: ExportMode): WeightMode {
+  if (mode === 'none' || mode === 'float32') return 'float32';
+  return mode;
+}
+
+function checkIoType(name: string, t: IoType | undefined, mode: WeightMode): IoType {
+  const v = t ?? 'float32';
+  if (v !== 'float32' && mode !== 'int8') {
+    throw new KdqError('E_TFLITE', `quantization.${name}: ${v} needs mode int8 (a ${mode} file has float32 input and output); set ${name}: float32 or mode: int8`);
+  }
+  return v;
+}
+
+/** Builds the TfliteModel of a lowered model (exposed for tests that inspect the plain model). */
+export function buildTfliteModel(lowered: LoweredModel, opts: ExportOptions): { model: TfliteModel; summary: Omit<ExportSummary, 'sizeBytes'> } {
+  const mode = resolveMode(opts.mode);
+  const inputType = checkIoType('inputType', opts.inputType, mode);
+  const outputType = checkIoType('outputType', opts.outputType, mode);
+  const int8 = mode === 'int8';
+  const g = new Graph();
+  const [h, w, c] = lowered.inputShape;
+
+  let cal: ReturnType<typeof calibrateSteps> | undefined;
+  if (int8) {
+    if (!opts.calibration || opts.calibration.length === 0) {
+      throw new KdqError('E_TFLITE', 'int8 export needs calibration images (opts.calibration); give quantization.calibrationSamples >= 1');
+    }
+    cal = calibrateSteps(lowered, opts.calibration, { method: opts.calibrationMethod ?? 'minmax', percentile: opts.percentile });
+  }
+
+  // Input, quantized at the edge when the file computes in int8.
+  const inShape = [1, h, w, c];
+  const inParams = cal ? activationParams(cal.input.min, cal.input.max) : undefined;
+  const fileInput = g.tensor({
+    name: `serving_default_${lowered.inputName}:0`,
+    shape: inShape,
+    type: inputType === 'float32' ? 'FLOAT32' : inputType === 'int8' ? 'INT8' : 'UINT8',
+    ...(inParams && inputType !== 'float32' ? { quantization: perTensor(inputType === 'uint8' ? toUint8Params(inParams) : inParams) } : {}),
+  });
+  let x = fileInput;
+  let xParams = inParams;
+  if (int8 && inputType !== 'int8' && inParams && cal) {
+    x = g.tensor({ name: `${lowered.inputName}/quantized`, shape: inShape, type: 'INT8', quantization: perTensor(inParams, cal.input) });
+    g.op('QUANTIZE', { input: inputType === 'float32' ? 'FLOAT32' : 'UINT8', output: 'INT8' }, [fileInput], [x], { type: 'QuantizeOptions' });
+  }
+
+  const actType: TensorTypeName = int8 ? 'INT8' : 'FLOAT32';
+  lowered.steps.forEach((s, i) => {
+    const { op, options } = stepOptions(s);
+    let outParams: AffineParams | undefined;
+    if (cal) {
+      const r = cal.steps[i];
+      if (s.kind === 'maxPool' || s.kind === 'averagePool' || s.kind === 'reshape') outParams = xParams;
+      else if (s.kind === 'tanh') outParams = TANH_OUT;
+      else if (s.kind === 'sigmoid') outParams = LOGISTIC_OUT;
+      else outParams = activationParams(r.min, r.max);
+    }
+    const out = g.tensor({
+      name: s.name,
+      shape: s.outShape,
+      type: actType,
+      ...(outParams && cal ? { quantization: perTensor(outParams, cal.steps[i]) } : {}),
+    });
+    const inputType: TensorTypeName = actType;
+    if (s.kind === 'conv2d' || s.kind === 'depthwiseConv2d' || s.kind === 'dense') {
+      const wt = addWeights(g, s, mode, opts.perChannel ?? false, xParams?.scale ?? 0);
+      g.op(op, { input: inputType, weight: wt.weightType, perChannel: wt.perChannel, hasBias: true, dilated: s.dilation.some((d) => d > 1) }, [x, wt.weights, wt.bias], [out], options);
+    } else if (s.kind === 'reshape') {
+      const shape = g.tensor({ name: `${s.name}/shape`, shape: [s.outShape.length], type: 'INT32', buffer: bytesOf(Int32Array.from(s.outShape)) });
+      g.op(op, { input: inputType }, [x, shape], [out], options);
+    } else if (s.kind === 'mean') {
+      const axes = g.tensor({ name: `${s.name}/axes`, shape: [2], type: 'INT32', buffer: bytesOf(Int32Array.from([1, 2])) });
+      g.op(op, { input: inputType }, [x, axes], [out], options);
+    } else {
+      g.op(op, { input: inputType }, [x], [out], options);
+    }
+    x = out;
+    xParams = outParams;
+  });
+
+  // The SOFTMAX head, then dequantize/requantize to the requested output type.
+  const classes = lowered.steps[lowered.steps.length - 1].outShape;
+  const probs = g.tensor({ name: 'StatefulPartitionedCall:0', shape: classes, type: actType, ...(int8 ? { quantization: perTensor(SOFTMAX_OUT) } : {}) });
+  g.op('SOFTMAX', { input: actType }, [x], [probs], { type: 'SoftmaxOptions', beta: 1 });
+  let fileOutput = probs;
+  if (int8 && outputType !== 'int8') {
+    g.tensors[probs].name = 'softmax';
+    if (outputType === 'float32') {
+      fileOutput = g.tensor({ name: 'StatefulPartitionedCall:0', shape: classes, type: 'FLOAT32' });
+      g.op('DEQUANTIZE', { input: 'INT8', output: 'FLOAT32' }, [probs], [fileOutput], { type: 'DequantizeOptions' });
+    } else {
+      fileOutput = g.tensor({ name: 'StatefulPartitionedCall:0', shape: classes, type: 'UINT8', quantization: perTensor(toUint8Params(SOFTMAX_OUT)) });
+      g.op('QUANTIZE', { input: 'INT8', output: 'UINT8' }, [probs], [fileOutput], { type: 'QuantizeOptions' });
+    }
+  }
+
+  const model: TfliteModel = {
+    description: 'MLIR Converted.',
+    subgraphName: 'main',
+    tensors: g.tensors,
+    operators: g.operators,
+    inputs: [fileInput],
+    outputs: [fileOutput],
+    metadata: { min_runtime_version: minRuntimeVersion(g.operators) },
+    signatures: [{ key: 'serving_default', inputs: [{ name: lowered.inputName, tensor: fileInput }], outputs: [{ name: 'output_0', tensor: fileOutput }] }],
+  };
+  const constantBytes = g.tensors.reduce((a, t) => a + (t.buffer?.length ?? 0), 0);
+  const summary: Omit<ExportSummary, 'sizeBytes'> = {
+    mode,
+    inputType,
+    outputType,
+    operators: g.operators.map((o) => `${o.op} v${o.version}`),
+    constantBytes,
+  };
+  if (cal) {
+    const method = opts.calibrationMethod ?? 'minmax';
+    summary.calibration = {
+      images: cal.images,
+      method,
+      ...(method === 'percentile' ? { percentile: opts.percentile ?? 99.99 } : {}),
+      input: cal.input,
+      logits: cal.steps[cal.steps.length - 1],
+    };
+  }
+  return { model, summary };
+}
+
+/**
+ * Exports a tf.js Sequential whose output is logits as .tflite bytes ending in SOFTMAX.
+ * Throws KdqError E_TFLITE for layers or settings TFLite cannot express.
+ */
+export function exportTflite(model: tf.LayersModel, opts: ExportOptions): { bytes: Uint8Array; summary: ExportSummary } {
+  const lowered = lowerModel(model);
+  const got = lowered.inputShape.join('x');
+  if (got !== opts.inputShape.join('x')) {
+    throw new KdqError('E_TFLITE', `model input is ${got} but inputShape is ${opts.inputShape.join('x')}; pass the shape the model was built with`);
+  }
+  const { model: tfl, summary } = buildTfliteModel(lowered, opts);
+  const bytes = writeTflite(tfl);
+  return { bytes, summary: { ...summary, sizeBytes: bytes.length } };
+}
