@@ -58,3 +58,29 @@ describe('run folders', () => {
     expect(f.path('a/../b.txt')).toBe(join(f.dir, 'b.txt'));
   });
 });
+
+describe('stages.json', () => {
+  it('round-trips a RunResult through the latest run, and is null when missing or damaged', async () => {
+    const { readLatestStages, writeStages, STAGES_FILE } = await import('../../src/pipeline/stages-file.ts');
+    expect(await readLatestStages(root, 'kd')).toBeNull();
+    const result = {
+      ok: true,
+      seconds: 1.5,
+      stages: [{ id: 'data', kind: 'data' as const, key: 'ab'.repeat(32), details: { config: 'c' }, status: 'ran' as const, seconds: 1, outDir: '/x', reason: 'no entry for key' }],
+    };
+    const f = await createRunFolder(root, 'kd');
+    await writeStages(f, result);
+    await f.finish();
+    expect(await readLatestStages(root, 'kd')).toEqual(result);
+    await f.writeFile(STAGES_FILE, '{"stages": 3');
+    expect(await readLatestStages(root, 'kd')).toBeNull();
+  });
+});
+
+describe('defaultCacheDir', () => {
+  it('uses KDQ_CACHE_DIR, else runs/.cache', async () => {
+    const { defaultCacheDir } = await import('../../src/pipeline/cache.ts');
+    expect(defaultCacheDir({ KDQ_CACHE_DIR: '/big/disk/kdq' })).toBe('/big/disk/kdq');
+    expect(defaultCacheDir({})).toBe(join('runs', '.cache'));
+  });
+});

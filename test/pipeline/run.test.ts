@@ -250,3 +250,24 @@ describe('runGraph', () => {
     expect(logs).toEqual(['teacher@s1: epoch 1/2']);
   });
 });
+
+describe('runGraph cancellation', () => {
+  it('aborting mid-stage discards that stage, skips the rest and throws; the next run resumes', async () => {
+    const ac = new AbortController();
+    const err = (await run(experiment(), { signal: ac.signal }, {
+      during: async (ctx) => {
+        if (ctx.stage.id !== 'student@s1') return;
+        ac.abort(new Error('SIGINT'));
+        if (ctx.signal.aborted) throw new Error('stopped by signal');
+      },
+    }).catch((e: unknown) => e)) as PipelineError;
+    expect(err).toBeInstanceOf(PipelineError);
+    const st = status(err.result);
+    expect(st['soft-labels@s1']).toBe('ran');
+    expect(st['student@s1']).toBe('failed');
+    expect(err.result.stages.find((s) => s.id === 'baseline@s1')!.reason).toBe('run cancelled');
+    expect(await readdir(join(root, 'cache', 'tmp'))).toEqual([]);
+    const { calls } = await run(experiment());
+    expect(calls[0]).toBe('student@s1');
+  });
+});
