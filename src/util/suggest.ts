@@ -39,7 +39,9 @@ export function suggest(input: string, candidates: readonly string[]): string | 
   let bestDistance = Infinity;
   for (const c of candidates) {
     const d = damerauLevenshtein(low, c.toLowerCase());
-    if (d < bestDistance) {
+    // On a tie prefer the candidate of the same length: 'relu7' is a slip for 'relu6', not 'relu'.
+    const tieWins = d === bestDistance && best !== undefined && Math.abs(c.length - input.length) < Math.abs(best.length - input.length);
+    if (d < bestDistance || tieWins) {
       best = c;
       bestDistance = d;
     }
