@@ -16,6 +16,11 @@ export const WEIGHT_MAX = 127;
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 
+/** Rounds half away from zero, like std::round in TFLite's quantization code (Math.round rounds -0.5 up). */
+export function roundHalfAway(v: number): number {
+  return v < 0 ? -Math.round(-v) : Math.round(v);
+}
+
 function clamp(v: number, lo: number, hi: number): number {
   return v < lo ? lo : v > hi ? hi : v;
 }
@@ -29,7 +34,7 @@ export function activationParams(min: number, max: number): AffineParams {
   const hi = Math.max(0, max);
   if (!(hi > lo)) return { scale: 1, zeroPoint: 0 };
   const scale = (hi - lo) / (INT8_MAX - INT8_MIN);
-  const zeroPoint = clamp(Math.round(INT8_MIN - lo / scale), INT8_MIN, INT8_MAX);
+  const zeroPoint = clamp(roundHalfAway(INT8_MIN - lo / scale), INT8_MIN, INT8_MAX);
   return { scale, zeroPoint };
 }
 
@@ -41,7 +46,7 @@ export function toUint8Params(p: AffineParams): AffineParams {
 /** Quantizes floats to int8 with one scale/zero point. */
 export function quantizeAffine(values: ArrayLike<number>, p: AffineParams): Int8Array {
   const out = new Int8Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = clamp(Math.round(values[i] / p.scale) + p.zeroPoint, INT8_MIN, INT8_MAX);
+  for (let i = 0; i < values.length; i++) out[i] = clamp(roundHalfAway(values[i] / p.scale) + p.zeroPoint, INT8_MIN, INT8_MAX);
   return out;
 }
 
@@ -74,7 +79,7 @@ export function quantizeSymmetric(weights: Float32Array, channels: number, axis:
   const values = new Int8Array(weights.length);
   for (let i = 0; i < weights.length; i++) {
     const c = channelOf(i, weights.length, channels, axis);
-    values[i] = clamp(Math.round(weights[i] / scales[c]), -WEIGHT_MAX, WEIGHT_MAX);
+    values[i] = clamp(roundHalfAway(weights[i] / scales[c]), -WEIGHT_MAX, WEIGHT_MAX);
   }
   return { values, scales };
 }
@@ -90,7 +95,7 @@ export function quantizeBias(bias: Float32Array, scales: number[]): Int32Array {
   const out = new Int32Array(bias.length);
   for (let i = 0; i < bias.length; i++) {
     const s = scales.length === 1 ? scales[0] : scales[i];
-    out[i] = clamp(Math.round(bias[i] / s), INT32_MIN, INT32_MAX);
+    out[i] = clamp(roundHalfAway(bias[i] / s), INT32_MIN, INT32_MAX);
   }
   return out;
 }
