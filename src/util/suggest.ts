@@ -48,7 +48,10 @@ export function suggest(input: string, candidates: readonly string[]): string | 
   }
   if (best === undefined) return undefined;
   const allowance = Math.max(2, Math.floor(Math.max(input.length, best.length) / 3));
-  return bestDistance <= allowance && bestDistance < Math.max(input.length, best.length) ? best : undefined;
+  if (bestDistance <= allowance && bestDistance < Math.max(input.length, best.length)) return best;
+  // Abbreviations ('batchnorm', 'globalavg') are far in edits but are a unique prefix.
+  const prefixed = candidates.filter((c) => low.length >= 4 && c.toLowerCase().startsWith(low));
+  return prefixed.length === 1 ? prefixed[0] : undefined;
 }
 
 /** ` did you mean 'x'?` or an empty string, to append to a message. */
