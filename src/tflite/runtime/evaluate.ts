@@ -34,10 +34,14 @@ export interface TfliteEvaluation {
   runtimeVersion: string;
 }
 
-/** Writes one float image into the model's input array, quantizing it for int8/uint8 inputs. */
-type InputWriter = (image: Float32Array) => TensorData;
+/** Turns one float image into the model's input array, quantizing it for int8/uint8 inputs. */
+export type InputWriter = (image: Float32Array) => TensorData;
 
-function inputWriter(input: TensorInfo): InputWriter {
+/**
+ * `q = clamp(round(x / scale) + zeroPoint)` for int8/uint8 inputs, the identity for float32 ones.
+ * The returned array is reused by every call.
+ */
+export function inputWriter(input: TensorInfo): InputWriter {
   if (input.dtype === 'float32') return (image) => image;
   const q = input.quantization;
   if (q === undefined || !(q.scale > 0)) {
@@ -52,9 +56,10 @@ function inputWriter(input: TensorInfo): InputWriter {
   const inv = 1 / q.scale;
   return (image) => {
     for (let i = 0; i < image.length; i++) {
-      // TFLite's QUANTIZE op rounds half away from zero (std::round), Math.round does not.
+      // TFLite's QUANTIZE op rounds half away from zero (std::round); Math.round does not, and
+      // floor(v + 0.5) is also several times faster in V8.
       const v = image[i]! * inv;
-      const r = (v < 0 ? -Math.round(-v) : Math.round(v)) + q.zeroPoint;
+      const r = (v >= 0 ? Math.floor(v + 0.5) : -Math.floor(0.5 - v)) + q.zeroPoint;
       buf[i] = r < lo ? lo : r > hi ? hi : r;
     }
     return buf;
