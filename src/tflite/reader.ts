@@ -256,12 +256,19 @@ export function readTflite(bytes: Uint8Array): TfliteModel {
   };
 }
 
-/** File offsets of every non-empty buffer's data, for alignment checks. */
+/** The raw operator code table: both code fields as written, for checks of old-reader compatibility. */
+export function readOperatorCodes(bytes: Uint8Array): { deprecatedBuiltinCode: number; builtinCode: number; version: number }[] {
+  const S = Slot.OperatorCode;
+  return rootTable(bytes)
+    .tables(Slot.Model.operator_codes)
+    .map((c) => ({ deprecatedBuiltinCode: c.int8(S.deprecated_builtin_code), builtinCode: c.int32(S.builtin_code), version: c.int32(S.version, 1) }));
+}
+
+/** File offset of each buffer's data (-1 for an empty buffer), for alignment checks. */
 export function bufferDataOffsets(bytes: Uint8Array): number[] {
   return rootTable(bytes)
     .tables(Slot.Model.buffers)
-    .map((b) => b.dataOffset(Slot.Buffer.data))
-    .filter((o) => o >= 0);
+    .map((b) => b.dataOffset(Slot.Buffer.data));
 }
 
 export { inspectTflite } from './inspect.ts';
