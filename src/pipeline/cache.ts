@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KdqError } from '../errors.ts';
-import { isProcessAlive } from './lock.ts';
+import { isProcessAlive, staleReason, type LockInfo } from './lock.ts';
 import { buildManifest, MANIFEST_FILE, parseManifest, verifyManifest, type Manifest } from './manifest.ts';
 
 export interface CacheEntryInfo {
@@ -192,7 +192,25 @@ export class Cache {
       removed.push(key);
     }
     const tmp = await this.cleanTmp();
+    await this.cleanLocks();
     return { removed, freedBytes: freedBytes + tmp.freedBytes };
+  }
+
+  /** Deletes lock files left by dead processes (a live holder's lock is never touched). */
+  private async cleanLocks(): Promise<void> {
+    const dir = join(this.dir, 'locks');
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const p = join(dir, name);
+      const [text, st] = await Promise.all([readFile(p, 'utf8').catch(() => null), stat(p).catch(() => null)]);
+      if (text === null || !st) continue;
+      let info: LockInfo | null = null;
+      try {
+        info = JSON.parse(text) as LockInfo;
+      } catch {
+        info = null;
+      }
+      if (staleReason(info, st.mtimeMs, 24 * 3600_000) !== null) await rm(p, { force: true });
+    }
   }
 
   private async heal(key: string, dir: string, problems: string[]): Promise<void> {

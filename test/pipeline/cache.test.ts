@@ -146,4 +146,14 @@ describe('Cache', () => {
     expect((await cache.list()).map((e) => e.key)).toEqual([K1]);
     expect(await cache.get(K2)).toBeNull();
   });
+
+  it('gc also deletes lock files of dead processes but keeps live ones', async () => {
+    const locks = join(root, 'cache', 'locks');
+    await mkdir(locks, { recursive: true });
+    const { hostname } = await import('node:os');
+    await writeFile(join(locks, `${K1}.lock`), JSON.stringify({ pid: 999999999, host: hostname(), time: '', token: 'a' }));
+    await writeFile(join(locks, `${K2}.lock`), JSON.stringify({ pid: process.pid, host: hostname(), time: '', token: 'b' }));
+    await cache.gc({ keep: new Set() });
+    expect(await readdir(locks)).toEqual([`${K2}.lock`]);
+  });
 });
