@@ -37,7 +37,7 @@ const at = (base: string, seed: number) => `${base}@s${seed}`;
  * - per seed: `teacher`, `soft-labels`, `student` (distilled), `baseline` (if `distillation.baseline`),
  *   `export:<role>` per model role (quantized student unless `quantization.mode: none`),
  *   `evaluate:<role>`;
- * - one `report` depending on every evaluate.
+ * - one `report` depending on every evaluate and on the model and data stages it reports on.
  */
 export function planExperiment(exp: Experiment): StageGraph {
   const stages: Stage[] = [];
@@ -50,6 +50,8 @@ export function planExperiment(exp: Experiment): StageGraph {
   const quantRole = quantMode === 'none' ? null : `student_${quantMode}`;
   const roles = ['teacher', 'student', ...(withBaseline ? ['student_baseline'] : []), ...(quantRole ? [quantRole] : [])];
   const evaluates: string[] = [];
+  /** What metrics.json is made of: every evaluate, plus the model and data stages it reports on. */
+  const reported: string[] = [];
 
   for (const seed of seeds) {
     const data = dataPerSeed ? at('data', seed) : 'data';
@@ -90,6 +92,7 @@ export function planExperiment(exp: Experiment): StageGraph {
     }
 
     const modelStage: Record<string, string> = { teacher, student, student_baseline: baseline };
+    reported.push(...(seed === seeds[0] || dataPerSeed ? [data] : []), teacher, student, ...(withBaseline ? [baseline] : []));
     const floatExport = (role: string): Stage => ({
       id: at(`export:${role}`, seed),
       kind: 'export',
@@ -144,7 +147,7 @@ export function planExperiment(exp: Experiment): StageGraph {
       metrics: exp.evaluation.metrics,
       roles,
     } satisfies ReportStageConfig,
-    deps: evaluates,
+    deps: [...reported, ...evaluates],
   });
   return buildGraph(stages);
 }

@@ -21,7 +21,7 @@ describe('planExperiment', () => {
       'evaluate:student@s1': ['export:student@s1', 'teacher@s1', 'data'],
       'evaluate:student_baseline@s1': ['export:student_baseline@s1', 'teacher@s1', 'data'],
       'evaluate:student_int8@s1': ['export:student_int8@s1', 'teacher@s1', 'student@s1', 'data'],
-      report: ['evaluate:teacher@s1', 'evaluate:student@s1', 'evaluate:student_baseline@s1', 'evaluate:student_int8@s1'],
+      report: ['data', 'teacher@s1', 'student@s1', 'baseline@s1', 'evaluate:teacher@s1', 'evaluate:student@s1', 'evaluate:student_baseline@s1', 'evaluate:student_int8@s1'],
     });
     for (const s of Object.values(g.stages)) expect(g.dependencies[s.id]).toEqual(s.deps);
     expect(g.stages['export:student_int8@s1'].role).toBe('student_int8');
@@ -47,7 +47,8 @@ describe('planExperiment', () => {
     const shared = planExperiment(exp);
     expect(shared.roots).toEqual(['data']);
     expect(shared.stages['teacher@s2'].deps).toEqual(['data']);
-    expect(shared.stages.report.deps).toHaveLength(8);
+    // 8 evaluates, the shared data stage, and teacher, student and baseline of both seeds.
+    expect(shared.stages.report.deps).toHaveLength(15);
 
     exp.data.validationSplit = 0.1;
     const split = planExperiment(exp);
