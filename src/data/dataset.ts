@@ -2,12 +2,12 @@
  * The dataset as training and evaluation see it: locate the four IDX files of the configured
  * source, decode and check them, keep the configured subset and scale pixels to [0, 1].
  */
-import { readFile } from 'node:fs/promises';
 import type { DataConfig } from '../config/types.ts';
 import { KdqError } from '../errors.ts';
 import { IDX_FILES, type IdxFile } from '../names.ts';
 import { digestFiles, lookupDigest, rememberDigests, sha256Hex } from './file-digest.ts';
-import { checkCountsMatch, inflateIfGzip, parseIdxImages, parseIdxLabels, type IdxImages, type IdxLabels } from './idx.ts';
+import { checkCountsMatch, inflateIfGzip, parseIdxLabels, type IdxImages, type IdxLabels } from './idx.ts';
+import { readIdxImages, readWhole } from './idx-file.ts';
 import { SOURCES, type LocatedFiles } from './sources.ts';
 import { applyLimit, gatherLabels, gatherScaled, scalePrefix, splitIndices, SPLIT_SEED_LABEL } from './subset.ts';
 
@@ -66,28 +66,32 @@ export async function hashDataSource(cfg: DataConfig, opts: { baseDir: string; c
   return sourceHashOf(Object.fromEntries(IDX_FILES.map((k, i) => [k, digests[i].sha256])) as Record<IdxFile, string>);
 }
 
-async function readOrThrow(path: string, role: string, fix: string): Promise<Uint8Array> {
-  try {
-    const b = await readFile(path);
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (err as Error).message})`;
-    throw new KdqError('E_DATA', `${role} '${path}' ${why}; ${fix}`, { cause: err });
-  }
-}
-
-/** Digests of the bytes just read: from the source, the digest index, or hashed here and remembered. */
-async function digestsOf(located: LocatedFiles, raw: Record<IdxFile, Uint8Array>, cacheDir: string | undefined): Promise<Record<IdxFile, string>> {
+/**
+ * Digests of the four files: verified by the source (downloads), from the digest index, hashed from
+ * the bytes already in memory, or else streamed from disk (after a prefix read); new ones are remembered.
+ */
+async function digestsOf(
+  located: LocatedFiles,
+  raw: Record<IdxFile, Uint8Array | null>,
+  cacheDir: string | undefined,
+): Promise<Record<IdxFile, string>> {
   if (located.verifiedDigests) return located.verifiedDigests;
   const out = {} as Record<IdxFile, string>;
   const fresh: { path: string; sha256: string }[] = [];
+  const unread: IdxFile[] = [];
   for (const k of IDX_FILES) {
     const known = await lookupDigest(located.paths[k], cacheDir);
-    out[k] = known ?? sha256Hex(raw[k]);
-    if (!known) fresh.push({ path: located.paths[k], sha256: out[k] });
+    const bytes = raw[k];
+    if (known) out[k] = known;
+    else if (bytes) fresh.push({ path: located.paths[k], sha256: (out[k] = sha256Hex(bytes)) });
+    else unread.push(k);
   }
   await rememberDigests(fresh, cacheDir);
+  const streamed = await digestFiles(
+    unread.map((k) => ({ path: located.paths[k], role: k })),
+    cacheDir,
+  );
+  unread.forEach((k, i) => (out[k] = streamed[i].sha256));
   return out;
 }
 
@@ -99,11 +103,9 @@ interface Decoded {
   numClasses: number;
 }
 
-function decode(located: LocatedFiles, bytes: Record<IdxFile, Uint8Array>): Decoded {
+function decode(located: LocatedFiles, trainImages: IdxImages, testImages: IdxImages, bytes: { trainLabels: Uint8Array; testLabels: Uint8Array }): Decoded {
   const p = located.paths;
   const fixed = located.numClasses ?? undefined;
-  const trainImages = parseIdxImages(bytes.trainImages, p.trainImages);
-  const testImages = parseIdxImages(bytes.testImages, p.testImages);
   const trainLabels = parseIdxLabels(bytes.trainLabels, p.trainLabels, fixed);
   // Without a fixed class count the training labels define it; a test label past them is an error.
   const numClasses = fixed ?? trainLabels.maxLabel + 1;
@@ -134,14 +136,23 @@ function decode(located: LocatedFiles, bytes: Record<IdxFile, Uint8Array>): Deco
  * downloads when data.cacheDir is not set).
  */
 export async function loadDataset(cfg: DataConfig, opts: { baseDir: string; seed: number; cacheDir?: string }): Promise<Dataset> {
+  // Check the limits before any reading, so a typo fails fast.
+  applyLimit(Infinity, cfg.trainLimit, 'data.trainLimit');
+  applyLimit(Infinity, cfg.testLimit, 'data.testLimit');
   const located = await SOURCES[cfg.source].locate(cfg, opts);
-  const rawList = await Promise.all(IDX_FILES.map((k) => readOrThrow(located.paths[k], `${cfg.source} ${k}`, located.fix)));
-  const raw = Object.fromEntries(IDX_FILES.map((k, i) => [k, rawList[i]])) as Record<IdxFile, Uint8Array>;
-  const [digests, inflated] = await Promise.all([
-    digestsOf(located, raw, opts.cacheDir),
-    Promise.all(IDX_FILES.map((k) => inflateIfGzip(raw[k], located.paths[k]))),
+  const role = (k: IdxFile) => `${cfg.source} ${k}`;
+  const [trainRead, testRead, trainLabelsRaw, testLabelsRaw] = await Promise.all([
+    readIdxImages(located.paths.trainImages, cfg.trainLimit, role('trainImages'), located.fix),
+    readIdxImages(located.paths.testImages, cfg.testLimit, role('testImages'), located.fix),
+    readWhole(located.paths.trainLabels, role('trainLabels'), located.fix),
+    readWhole(located.paths.testLabels, role('testLabels'), located.fix),
   ]);
-  const d = decode(located, Object.fromEntries(IDX_FILES.map((k, i) => [k, inflated[i]])) as Record<IdxFile, Uint8Array>);
+  const [digests, trainLabelBytes, testLabelBytes] = await Promise.all([
+    digestsOf(located, { trainImages: trainRead.raw, testImages: testRead.raw, trainLabels: trainLabelsRaw, testLabels: testLabelsRaw }, opts.cacheDir),
+    inflateIfGzip(trainLabelsRaw, located.paths.trainLabels),
+    inflateIfGzip(testLabelsRaw, located.paths.testLabels),
+  ]);
+  const d = decode(located, trainRead.images, testRead.images, { trainLabels: trainLabelBytes, testLabels: testLabelBytes });
 
   const ppi = d.trainImages.height * d.trainImages.width * d.trainImages.channels;
   const nTrain = applyLimit(d.trainImages.count, cfg.trainLimit, 'data.trainLimit');

@@ -15,12 +15,14 @@ const gunzipAsync = promisify(gunzip);
 const UBYTE = 0x08;
 const HEADER_PREFIX = 4;
 
-/** A decoded image file: `pixels` is a view of `n * height * width * channels` bytes. */
+/** A decoded image file. */
 export interface IdxImages {
+  /** Images in the file. */
   count: number;
   height: number;
   width: number;
   channels: number;
+  /** Pixels of the images read: all `count`, or a prefix when only the first images were read. */
   pixels: Uint8Array;
 }
 
@@ -57,27 +59,42 @@ function hex(n: number, width = 8): string {
   return `0x${n.toString(16).padStart(width, '0')}`;
 }
 
-/** Reads and checks the header; returns the dimensions and where the values start. */
-function readHeader(bytes: Uint8Array, path: string, expectDims: readonly number[], what: string): { dims: number[]; offset: number } {
+/** The header of an IDX file: dimensions, where the values start and the file length they imply. */
+export interface IdxHeader {
+  dims: number[];
+  /** Byte offset of the first value. */
+  offset: number;
+  /** Length in bytes of the whole (inflated) file, as the header declares it. */
+  length: number;
+}
+
+export type IdxKind = 'image' | 'label';
+const KIND_DIMS: Record<IdxKind, readonly number[]> = { image: [3, 4], label: [1] };
+
+/**
+ * Reads and checks the header at the start of `bytes`, which may be just a prefix of the file
+ * (at least the header). The file's total length is checked separately (checkIdxLength).
+ */
+export function parseIdxHeader(bytes: Uint8Array, path: string, kind: IdxKind): IdxHeader {
+  const expectDims = KIND_DIMS[kind];
   const expectedMagic = expectDims.map((d) => hex((UBYTE << 8) | d)).join(' or ');
   if (bytes.length < HEADER_PREFIX) {
     throw new KdqError(
       'E_DATA',
-      `'${path}' is ${bytes.length} bytes long, too short for an IDX ${what} file (magic ${expectedMagic}); ` +
+      `'${path}' is ${bytes.length} bytes long, too short for an IDX ${kind} file (magic ${expectedMagic}); ` +
         `the file is truncated: download or copy it again`,
     );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0, false);
-  const type = bytes[2];
   const ndims = bytes[3];
-  if (bytes[0] !== 0 || bytes[1] !== 0 || type !== UBYTE || !expectDims.includes(ndims)) {
+  if (bytes[0] !== 0 || bytes[1] !== 0 || bytes[2] !== UBYTE || !expectDims.includes(ndims)) {
     const asLabels = magic === 0x00000801 ? ' (that is an IDX label file: are trainImages and trainLabels swapped?)' : '';
     const asImages = magic === 0x00000803 || magic === 0x00000804 ? ' (that is an IDX image file: are the image and label paths swapped?)' : '';
     throw new KdqError(
       'E_DATA',
-      `'${path}' has magic ${hex(magic)}, expected ${expectedMagic} for an IDX ${what} file of unsigned bytes` +
-        `${what === 'image' ? asLabels : asImages}; point data.files at an uncompressed or gzipped IDX ${what} file`,
+      `'${path}' has magic ${hex(magic)}, expected ${expectedMagic} for an IDX ${kind} file of unsigned bytes` +
+        `${kind === 'image' ? asLabels : asImages}; point data.files at an uncompressed or gzipped IDX ${kind} file`,
     );
   }
   const offset = HEADER_PREFIX + 4 * ndims;
@@ -90,30 +107,37 @@ function readHeader(bytes: Uint8Array, path: string, expectDims: readonly number
   }
   const dims: number[] = [];
   for (let i = 0; i < ndims; i++) dims.push(view.getUint32(HEADER_PREFIX + 4 * i, false));
-  const values = dims.reduce((a, b) => a * b, 1);
-  const expectedLength = offset + values;
-  if (bytes.length !== expectedLength) {
-    const why = bytes.length < expectedLength ? 'the file is truncated: download or copy it again' : 'the file has trailing bytes: it is not a plain IDX file';
-    throw new KdqError(
-      'E_DATA',
-      `'${path}' is ${bytes.length} bytes long, but its header (dimensions ${dims.join(' x ')}) ` +
-        `needs exactly ${expectedLength} bytes; ${why}`,
-    );
-  }
-  return { dims, offset };
-}
-
-/** Decodes an (already inflated) IDX image file. */
-export function parseIdxImages(bytes: Uint8Array, path: string): IdxImages {
-  const { dims, offset } = readHeader(bytes, path, [3, 4], 'image');
-  const [count, height, width, channels = 1] = dims;
-  if (height === 0 || width === 0 || channels === 0) {
+  if (kind === 'image' && dims.slice(1).some((d) => d === 0)) {
     throw new KdqError(
       'E_DATA',
       `'${path}' declares images of ${dims.slice(1).join(' x ')} pixels; every image dimension must be at least 1: the header is corrupt`,
     );
   }
-  return { count, height, width, channels, pixels: bytes.subarray(offset) };
+  return { dims, offset, length: offset + dims.reduce((a, b) => a * b, 1) };
+}
+
+/** Checks that a file of `found` bytes (inflated) is exactly as long as its header says. */
+export function checkIdxLength(header: IdxHeader, found: number, path: string): void {
+  if (found === header.length) return;
+  const why = found < header.length ? 'the file is truncated: download or copy it again' : 'the file has trailing bytes: it is not a plain IDX file';
+  throw new KdqError(
+    'E_DATA',
+    `'${path}' is ${found} bytes long, but its header (dimensions ${header.dims.join(' x ')}) ` +
+      `needs exactly ${header.length} bytes; ${why}`,
+  );
+}
+
+/** Image geometry from a checked image header; `pixels` holds the first `pixels.length / (h*w*c)` images. */
+export function imagesFromHeader(header: IdxHeader, pixels: Uint8Array): IdxImages {
+  const [count, height, width, channels = 1] = header.dims;
+  return { count, height, width, channels, pixels };
+}
+
+/** Decodes a whole (already inflated) IDX image file. */
+export function parseIdxImages(bytes: Uint8Array, path: string): IdxImages {
+  const header = parseIdxHeader(bytes, path, 'image');
+  checkIdxLength(header, bytes.length, path);
+  return imagesFromHeader(header, bytes.subarray(header.offset));
 }
 
 /**
@@ -121,8 +145,9 @@ export function parseIdxImages(bytes: Uint8Array, path: string): IdxImages {
  * a label past the class count would index past the model's last layer.
  */
 export function parseIdxLabels(bytes: Uint8Array, path: string, numClasses?: number): IdxLabels {
-  const { dims, offset } = readHeader(bytes, path, [1], 'label');
-  const labels = bytes.subarray(offset);
+  const header = parseIdxHeader(bytes, path, 'label');
+  checkIdxLength(header, bytes.length, path);
+  const labels = bytes.subarray(header.offset);
   let maxLabel = -1;
   let maxAt = -1;
   for (let i = 0; i < labels.length; i++) {
@@ -138,7 +163,7 @@ export function parseIdxLabels(bytes: Uint8Array, path: string, numClasses?: num
         `(${numClasses} classes); the file belongs to another dataset or is corrupt`,
     );
   }
-  return { count: dims[0], labels, maxLabel };
+  return { count: header.dims[0], labels, maxLabel };
 }
 
 /** Checks that an image file and its label file describe the same number of examples. */
