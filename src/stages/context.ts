@@ -1,0 +1,106 @@
+/**
+ * What every stage of one kdq process shares: where the experiment file lives, the loaded
+ * datasets (in memory, never cached: the content hash stands for them in keys), and where
+ * progress goes. Stage outputs themselves only travel through stage folders.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import type { DataConfig } from '../config/types.ts';
+import { loadDataset, type Dataset } from '../data/dataset.ts';
+import { canonicalJson } from '../pipeline/hash.ts';
+import { toFloat32, typedBytes } from '../util/atomic.ts';
+import type { BackendName, StageKind } from '../names.ts';
+import type { Stage, StageGraph } from '../pipeline/graph.ts';
+import { KdqError } from '../errors.ts';
+
+export interface StageEnv {
+  /** Folder of the experiment file: relative data paths resolve against it. */
+  baseDir: string;
+  /** Folder for downloaded data and the data-hash memo. */
+  dataCacheDir: string;
+  /** Where training progress is written (stderr in the CLI). */
+  progress: Writable;
+  backend: { name: BackendName; tfjs: string };
+}
+
+/**
+ * What stage implementations get besides their context: the graph (to read an upstream stage's
+ * config, e.g. the teacher's layers for soft labels) and the process-wide dataset store.
+ */
+export class StageServices {
+  readonly datasets: DatasetStore;
+  constructor(
+    readonly env: StageEnv,
+    readonly graph: StageGraph,
+  ) {
+    this.datasets = new DatasetStore(env);
+  }
+
+  /** The nearest stage of `kind` upstream of `stage` (breadth first through its deps). */
+  upstream(stage: Stage, kind: StageKind): Stage {
+    const seen = new Set<string>();
+    let frontier = [...stage.deps];
+    while (frontier.length > 0) {
+      const next: string[] = [];
+      for (const id of frontier) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+        const s = this.graph.stages[id];
+        if (!s) continue;
+        if (s.kind === kind) return s;
+        next.push(...s.deps);
+      }
+      frontier = next;
+    }
+    throw new KdqError('E_INTERNAL', `stage ${stage.id} has no '${kind}' stage upstream`);
+  }
+
+  /** The dataset the stage's upstream `data` stage describes. */
+  dataset(stage: Stage, seed: number): Promise<Dataset> {
+    const data = stage.kind === 'data' ? stage : this.upstream(stage, 'data');
+    const { seed: _ignored, ...cfg } = data.config as DataConfig & { seed?: number };
+    return this.datasets.get(cfg as DataConfig, seed);
+  }
+}
+
+/** Loads each distinct dataset once per process. */
+export class DatasetStore {
+  private readonly loaded = new Map<string, Promise<Dataset>>();
+  constructor(private readonly env: StageEnv) {}
+
+  get(data: DataConfig, seed: number): Promise<Dataset> {
+    // The seed only matters for the validation split.
+    const id = canonicalJson({ data, seed: data.validationSplit > 0 ? seed : 0 });
+    let p = this.loaded.get(id);
+    if (!p) {
+      p = loadDataset(data, { baseDir: this.env.baseDir, seed, cacheDir: this.env.dataCacheDir });
+      this.loaded.set(id, p);
+      p.catch(() => this.loaded.delete(id));
+    }
+    return p;
+  }
+}
+
+export async function writeJson(dir: string, name: string, value: unknown): Promise<void> {
+  await writeFile(join(dir, name), JSON.stringify(value, null, 2) + '\n');
+}
+
+export async function readJson<T>(dir: string, name: string): Promise<T> {
+  return JSON.parse(await readFile(join(dir, name), 'utf8')) as T;
+}
+
+export async function writeFloats(dir: string, name: string, a: Float32Array): Promise<void> {
+  await writeFile(join(dir, name), typedBytes(a));
+}
+
+export async function readFloats(dir: string, name: string): Promise<Float32Array> {
+  return toFloat32(await readFile(join(dir, name)));
+}
+
+/** The only dependency of `stage` whose id starts with `prefix` (e.g. 'soft-labels'). */
+export function inputOf(inputs: Record<string, string>, prefix: string): string {
+  const ids = Object.keys(inputs).filter((id) => id === prefix || id.startsWith(prefix + '@') || id.startsWith(prefix + ':'));
+  if (ids.length !== 1) throw new Error(`expected one input '${prefix}', found ${ids.length}: ${Object.keys(inputs).join(', ')}`);
+  return inputs[ids[0]];
+}

@@ -1,0 +1,78 @@
+/**
+ * `evaluate`: runs an exported .tflite file on the whole test set in an official TFLite runtime
+ * (not an interpreter of kdq's own) and compares its top-1 predictions with the float models.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StageDefinition } from '../pipeline/stage.ts';
+import type { EvaluateStageConfig } from '../pipeline/plan.ts';
+import { evaluateTflite, type RuntimeName } from '../tflite/runtime/index.ts';
+import { argmaxRows } from '../train/metrics.ts';
+import { readFloats, readJson, writeJson, type StageServices } from './context.ts';
+import { EXPORT_INFO, TFLITE_FILE, type ExportInfo } from './export.ts';
+import { TEST_LOGITS } from './train.ts';
+
+export const EVALUATION_FILE = 'evaluation.json';
+export const PREDICTIONS_FILE = 'predictions.u8';
+
+export interface Evaluation {
+  accuracy: number;
+  bytes: number;
+  /** Keyed by role: `teacher`, `student`. */
+  agreement: Record<string, number>;
+  latencyMsPerImage: number;
+  runtime: string;
+  runtimeVersion: string;
+  mode: string;
+  inputType: string;
+  outputType: string;
+}
+
+/** LiteRT.js cannot feed or read int8 tensors (see NOTES.md), so such files run in tfjs-tflite. */
+export function runtimeFor(info: ExportInfo): RuntimeName {
+  return info.inputType === 'float32' && info.outputType === 'float32' ? 'litert' : 'tfjs-tflite';
+}
+
+const ROLE_KIND = { teacher: 'teacher', student: 'student', student_baseline: 'baseline' } as const;
+
+export function evaluateStage(services: StageServices): StageDefinition<EvaluateStageConfig> {
+  return {
+    kind: 'evaluate',
+    version: 1,
+    cacheable: true,
+    async run(ctx) {
+      const exp = services.upstream(ctx.stage, 'export');
+      const exportDir = ctx.inputs[exp.id];
+      const info = await readJson<ExportInfo>(exportDir, EXPORT_INFO);
+      const bytes = new Uint8Array(await readFile(join(exportDir, TFLITE_FILE)));
+      const seed = ctx.stage.seed ?? 1;
+      const ds = await services.dataset(ctx.stage, seed);
+      const reference: Record<string, Uint8Array> = {};
+      for (const role of ctx.config.compareWith) {
+        const stage = services.upstream(ctx.stage, ROLE_KIND[role as keyof typeof ROLE_KIND]);
+        const logits = await readFloats(ctx.inputs[stage.id], TEST_LOGITS);
+        reference[role] = Uint8Array.from(argmaxRows(logits, ds.numClasses));
+      }
+      const runtime = runtimeFor(info);
+      const r = await evaluateTflite(
+        bytes,
+        { images: ds.testImages, labels: ds.testLabels, imageShape: [ds.height, ds.width, ds.channels] },
+        { runtime, reference },
+      );
+      await writeFile(join(ctx.outDir, PREDICTIONS_FILE), r.predictions);
+      const ev: Evaluation = {
+        accuracy: r.accuracy,
+        bytes: bytes.byteLength,
+        agreement: r.agreement,
+        latencyMsPerImage: r.latencyMsPerImage,
+        runtime: r.runtime,
+        runtimeVersion: r.runtimeVersion,
+        mode: info.mode,
+        inputType: info.inputType,
+        outputType: info.outputType,
+      };
+      await writeJson(ctx.outDir, EVALUATION_FILE, ev);
+      ctx.log(`${ctx.stage.id}: ${(r.accuracy * 100).toFixed(2)}% in ${r.runtime}, ${bytes.byteLength} bytes`);
+    },
+  };
+}

@@ -1,0 +1,24 @@
+/** Every stage kind's implementation, bound to one process's services. */
+import type { StageKind } from '../names.ts';
+import type { StageDefinition } from '../pipeline/stage.ts';
+import type { StageServices } from './context.ts';
+import { dataStage } from './data.ts';
+import { evaluateStage } from './evaluate.ts';
+import { exportStage } from './export.ts';
+import { reportStage } from './report.ts';
+import { baselineStage, softLabelsStage, studentStage, teacherStage } from './train.ts';
+
+/** Compiler-checked against STAGE_KINDS: a kind without an implementation does not build. */
+export function createStageDefinitions(services: StageServices): Record<StageKind, StageDefinition> {
+  const defs: { [K in StageKind]: StageDefinition<any> } = {
+    data: dataStage(services),
+    teacher: teacherStage(services),
+    'soft-labels': softLabelsStage(services),
+    student: studentStage(services),
+    baseline: baselineStage(services),
+    export: exportStage(services),
+    evaluate: evaluateStage(services),
+    report: reportStage(services),
+  };
+  return defs;
+}

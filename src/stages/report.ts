@@ -1,0 +1,88 @@
+/**
+ * `report`: gathers what the model, export and evaluate stages left in their folders into one
+ * metrics.json (plain, stable data). Never cached: it is cheap and its output goes to the run folder.
+ */
+import type { StageDefinition } from '../pipeline/stage.ts';
+import type { ReportStageConfig } from '../pipeline/plan.ts';
+import type { Stage } from '../pipeline/graph.ts';
+import type { ModelRole } from '../names.ts';
+import { serializeMetrics, summarizeSeeds, type Metrics, type ModelsMetrics, type SeedMetrics } from '../report/metrics.ts';
+import { readJson, type StageServices } from './context.ts';
+import { DATA_INFO, type DataInfo } from './data.ts';
+import { EVALUATION_FILE, type Evaluation } from './evaluate.ts';
+import { EVAL_FILE, type ModelEval } from './train.ts';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const METRICS_FILE = 'metrics.json';
+/** Where each role's .tflite file is copied in the run folder. */
+export const TFLITE_NAMES: Record<string, string> = {
+  teacher: 'teacher.tflite',
+  student: 'student.tflite',
+  student_baseline: 'student-baseline.tflite',
+  student_int8: 'student-int8.tflite',
+  'student_dynamic-range': 'student-dynamic-range.tflite',
+  student_float16: 'student-float16.tflite',
+};
+
+export function reportStage(services: StageServices): StageDefinition<ReportStageConfig> {
+  return {
+    kind: 'report',
+    version: 1,
+    cacheable: false,
+    async run(ctx) {
+      const byId = (id: string): Stage => services.graph.stages[id];
+      const perSeed = new Map<number, ModelsMetrics>();
+      let dataInfo: DataInfo | undefined;
+      for (const [id, dir] of Object.entries(ctx.inputs)) {
+        const stage = byId(id);
+        const seed = stage.seed ?? ctx.config.seeds[0];
+        const models = perSeed.get(seed) ?? {};
+        perSeed.set(seed, models);
+        const role = stage.role as ModelRole | undefined;
+        if (stage.kind === 'data') dataInfo ??= await readJson<DataInfo>(dir, DATA_INFO);
+        else if (stage.kind === 'teacher' || stage.kind === 'student' || stage.kind === 'baseline') {
+          const ev = await readJson<ModelEval>(dir, EVAL_FILE);
+          const m = (models[role!] ??= {});
+          m.params = ev.params;
+          m.accuracy = ev.accuracy;
+          if (ctx.config.metrics.includes('perClass')) m.per_class_accuracy = ev.per_class_accuracy;
+        } else if (stage.kind === 'evaluate') {
+          const ev = await readJson<Evaluation>(dir, EVALUATION_FILE);
+          const m = (models[role!] ??= {});
+          m.tflite = {
+            file: TFLITE_NAMES[role!] ?? `${role}.tflite`,
+            bytes: ev.bytes,
+            accuracy: ev.accuracy,
+            runtime: ev.runtimeVersion,
+            mode: ev.mode,
+            input_type: ev.inputType,
+            output_type: ev.outputType,
+            ...(ev.agreement.student !== undefined ? { agreement_with_student: ev.agreement.student } : {}),
+            ...(ev.agreement.teacher !== undefined ? { agreement_with_teacher: ev.agreement.teacher } : {}),
+          };
+        }
+      }
+      const seeds: SeedMetrics[] = ctx.config.seeds.map((seed) => {
+        const models = perSeed.get(seed) ?? {};
+        const kd = models.student?.accuracy;
+        const base = models.student_baseline?.accuracy;
+        return { seed, models, ...(kd !== undefined && base !== undefined ? { kd_gain: kd - base } : {}) };
+      });
+      const first = seeds[0];
+      const metrics: Metrics = {
+        experiment: ctx.config.name,
+        seed: first.seed,
+        backend: { name: services.env.backend.name, tfjs: services.env.backend.tfjs },
+        data: dataInfo
+          ? { source: dataInfo.source, train: dataInfo.train, test: dataInfo.test, sha256: dataInfo.sha256 }
+          : { source: 'unknown', train: 0, test: 0, sha256: '' },
+        models: first.models,
+        ...(first.kd_gain !== undefined ? { kd_gain: first.kd_gain } : {}),
+        ...(seeds.length > 1 ? { seeds, summary: summarizeSeeds(seeds) } : {}),
+      };
+      await writeFile(join(ctx.outDir, METRICS_FILE), serializeMetrics(metrics));
+      ctx.memo.set('metrics', metrics);
+    },
+  };
+}
