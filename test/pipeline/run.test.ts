@@ -81,12 +81,17 @@ describe('runGraph', () => {
 
   it('a fully cached run costs milliseconds in the walker', async () => {
     await run(experiment());
-    const t = performance.now();
-    const { result } = await run(experiment());
-    const ms = performance.now() - t;
-    console.log(`fully cached run of ${result.stages.length} stages: ${ms.toFixed(1)} ms`);
-    // Generous for a loaded 2-core machine; typically ~10 ms.
-    expect(ms).toBeLessThan(1000);
+    // Best of three: on a loaded 2-core machine a single run can lose hundreds of ms to scheduling.
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now();
+      const { result, calls } = await run(experiment());
+      best = Math.min(best, performance.now() - t);
+      expect(calls).toEqual(['report']);
+      expect(result.stages).toHaveLength(14);
+    }
+    console.log(`fully cached run of 14 stages: best of 3 ${best.toFixed(1)} ms`);
+    expect(best).toBeLessThan(500); // typically 4-15 ms
   });
 
   it('a temperature change reruns only the distilled student, its exports, its evaluates and the report', async () => {
