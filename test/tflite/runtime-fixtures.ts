@@ -32,8 +32,14 @@ function bytesOf(a: Float32Array | Int32Array | Int8Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
+/** Aliases a "serving_default" signature gives the graph's tensors: name -> tensor index. */
+interface SignatureSpec {
+  inputs: Array<[string, number]>;
+  outputs: Array<[string, number]>;
+}
+
 /** A one-subgraph model: tensors, ops in execution order, graph input and output indices. */
-function buildModel(tensors: TensorSpec[], ops: OpSpec[], inputs: number[], outputs: number[]): Uint8Array {
+function buildModel(tensors: TensorSpec[], ops: OpSpec[], inputs: number[], outputs: number[], signature?: SignatureSpec): Uint8Array {
   const b = new Builder(1024);
   const intVector = (xs: number[]): number => {
     b.startVector(4, xs.length, 4);
@@ -132,12 +138,35 @@ function buildModel(tensors: TensorSpec[], ops: OpSpec[], inputs: number[], outp
   const subgraphVec = offsetVector([subgraph]);
   const description = b.createString('kdq runtime test fixture');
   const bufferVec = offsetVector(bufferOffsets);
-  b.startObject(5);
+  let signatureVec = 0;
+  if (signature) {
+    const tensorMaps = (pairs: Array<[string, number]>): number =>
+      offsetVector(
+        pairs.map(([name, index]) => {
+          const n = b.createString(name);
+          b.startObject(2);
+          b.addFieldOffset(0, n, 0);
+          b.addFieldInt32(1, index, -1);
+          return b.endObject();
+        }),
+      );
+    const ins = tensorMaps(signature.inputs);
+    const outs = tensorMaps(signature.outputs);
+    const key = b.createString('serving_default');
+    b.startObject(5);
+    b.addFieldOffset(0, ins, 0);
+    b.addFieldOffset(1, outs, 0);
+    b.addFieldOffset(2, key, 0);
+    b.addFieldInt32(4, 0, -1);
+    signatureVec = offsetVector([b.endObject()]);
+  }
+  b.startObject(8);
   b.addFieldInt32(0, 3, 0);
   b.addFieldOffset(1, opcodeVec, 0);
   b.addFieldOffset(2, subgraphVec, 0);
   b.addFieldOffset(3, description, 0);
   b.addFieldOffset(4, bufferVec, 0);
+  if (signatureVec) b.addFieldOffset(7, signatureVec, 0);
   b.finish(b.endObject(), 'TFL3');
   return b.asUint8Array().slice();
 }
@@ -166,6 +195,11 @@ export interface DenseFixture {
   qW: Int8Array;
   qB: Int32Array;
   files: { float: Uint8Array; int8FloatIo: Uint8Array; int8Io: Uint8Array; uint8Io: Uint8Array };
+  /**
+   * The int8 float-I/O model with two graph outputs, [y (float), y_int8], and a signature that
+   * lists them in the other order under aliases ("a_int8" -> y_int8, "b_float" -> y).
+   */
+  twoOutputs: Uint8Array;
   /** y = W x + b in float64. */
   float(x: ArrayLike<number>): Float64Array;
   /** The int8 FC kernel on an int8 input: integer accumulation, one requantization. */
@@ -224,6 +258,7 @@ export function denseFixture(inSize: number, outSize: number, seed: number): Den
     qW,
     qB,
     files: undefined as unknown as DenseFixture['files'],
+    twoOutputs: new Uint8Array(0),
     float(x) {
       return Float64Array.from({ length: outSize }, (_, j) => {
         let s = b[j]!;
@@ -259,10 +294,30 @@ export function denseFixture(inSize: number, outSize: number, seed: number): Den
     q ? { name, shape: [1, outSize], type, quant: q } : { name, shape: [1, outSize], type };
   const qWeights: TensorSpec = { name: 'dense/kernel', shape: [outSize, inSize], type: TensorType.INT8, data: bytesOf(qW), quant: { scale: wScale, zeroPoint: 0 } };
   const qBias: TensorSpec = { name: 'dense/bias', shape: [outSize], type: TensorType.INT32, data: bytesOf(qB), quant: { scale: biasScale, zeroPoint: 0 } };
+  const int8FloatIoTensors: TensorSpec[] = [
+    io('x', TensorType.FLOAT32),
+    qWeights,
+    qBias,
+    io('x_int8', TensorType.INT8, input),
+    out('y_int8', TensorType.INT8, output),
+    out('y', TensorType.FLOAT32),
+  ];
   const fc = (version: number, x: number, y: number): OpSpec => ({ code: Op.FULLY_CONNECTED, version, inputs: [x, 1, 2], outputs: [y] });
   const uint8In = { scale: input.scale, zeroPoint: input.zeroPoint + 128 };
   const uint8Out = { scale: output.scale, zeroPoint: output.zeroPoint + 128 };
 
+  const int8FloatIoOps: OpSpec[] = [
+    { code: Op.QUANTIZE, version: 1, inputs: [0], outputs: [3] },
+    fc(4, 3, 4),
+    { code: Op.DEQUANTIZE, version: 2, inputs: [4], outputs: [5] },
+  ];
+  fx.twoOutputs = buildModel(int8FloatIoTensors, int8FloatIoOps, [0], [5, 4], {
+    inputs: [['image', 0]],
+    outputs: [
+      ['a_int8', 4],
+      ['b_float', 5],
+    ],
+  });
   fx.files = {
     float: buildModel(
       [
@@ -275,19 +330,7 @@ export function denseFixture(inSize: number, outSize: number, seed: number): Den
       [0],
       [3],
     ),
-    int8FloatIo: buildModel(
-      [
-        io('x', TensorType.FLOAT32),
-        qWeights,
-        qBias,
-        io('x_int8', TensorType.INT8, input),
-        out('y_int8', TensorType.INT8, output),
-        out('y', TensorType.FLOAT32),
-      ],
-      [{ code: Op.QUANTIZE, version: 1, inputs: [0], outputs: [3] }, fc(4, 3, 4), { code: Op.DEQUANTIZE, version: 2, inputs: [4], outputs: [5] }],
-      [0],
-      [5],
-    ),
+    int8FloatIo: buildModel(int8FloatIoTensors, int8FloatIoOps, [0], [5]),
     int8Io: buildModel([io('x', TensorType.INT8, input), qWeights, qBias, out('y', TensorType.INT8, output)], [fc(4, 0, 3)], [0], [3]),
     uint8Io: buildModel(
       [

@@ -52,6 +52,11 @@ describe('readIoTensors', () => {
     expect(u.inputs[0]!.quantization).toEqual({ scale: Math.fround(1 / 255), zeroPoint: 0 });
     expect(u.outputs[0]).toMatchObject({ dtype: 'uint8', quantization: { zeroPoint: fx.output.zeroPoint + 128 } });
     expect(readIoTensors(fx.files.float).inputs[0]).toEqual({ name: 'x', shape: [1, 6], dtype: 'float32' });
+    expect(readIoTensors(fx.files.float).outputAliases.size).toBe(0);
+    expect([...readIoTensors(fx.twoOutputs).outputAliases]).toEqual([
+      ['a_int8', 1],
+      ['b_float', 0],
+    ]);
   });
 });
 
@@ -103,6 +108,20 @@ describe.each(RUNTIMES)('runtime %s', (runtime) => {
         expect(y).toBeInstanceOf(Uint8Array);
         expect(Array.from(y)).toEqual(Array.from(toUint8(fx.int8(qx))));
       }
+    });
+  });
+
+  it('returns graph output 0 of a two-output model whose signature lists its outputs in another order', async () => {
+    await withModel(fx.twoOutputs, runtime, (m) => {
+      expect(m.outputs.map((t) => [t.name, t.dtype])).toEqual([
+        ['y', 'float32'],
+        ['y_int8', 'int8'],
+      ]);
+      const x = samples[3]!;
+      const y = m.run(x);
+      expect(y).toBeInstanceOf(Float32Array);
+      const want = fx.int8FloatIo(x);
+      y.forEach((v, j) => expect(v).toBeCloseTo(want[j]!, 6));
     });
   });
 

@@ -15,6 +15,11 @@ const TENSOR_TYPE_NAMES = ['FLOAT32', 'FLOAT16', 'INT32', 'UINT8', 'INT64', 'STR
 
 // Field slots from schema.fbs (vtable offset = 4 + 2 * slot).
 const MODEL_SUBGRAPHS = 2;
+const MODEL_SIGNATURE_DEFS = 7;
+const SIGNATURE_OUTPUTS = 1;
+const SIGNATURE_SUBGRAPH_INDEX = 4;
+const TENSOR_MAP_NAME = 0;
+const TENSOR_MAP_TENSOR_INDEX = 1;
 const SUBGRAPH_TENSORS = 0;
 const SUBGRAPH_INPUTS = 1;
 const SUBGRAPH_OUTPUTS = 2;
@@ -28,6 +33,11 @@ const QUANT_ZERO_POINT = 3;
 export interface IoTensors {
   inputs: TensorInfo[];
   outputs: TensorInfo[];
+  /**
+   * Signature output name -> position in `outputs`, from the file's signature_defs for subgraph 0
+   * (empty without them). Runtimes that speak signatures name outputs this way, in their own order.
+   */
+  outputAliases: Map<string, number>;
 }
 
 class Corrupt extends Error {}
@@ -68,6 +78,12 @@ class Reader {
   table(table: number, slot: number, what: string): number {
     const p = this.field(table, slot, what);
     return p === 0 ? 0 : this.deref(p, what);
+  }
+  uint32(table: number, slot: number, what: string): number {
+    const p = this.field(table, slot, what);
+    if (p === 0) return 0;
+    this.check(p, 4, what);
+    return this.bb.readUint32(p);
   }
   int8(table: number, slot: number, what: string): number {
     const p = this.field(table, slot, what);
@@ -156,8 +172,22 @@ export function readIoTensors(bytes: Uint8Array): IoTensors {
       return result;
     };
     const inputs = r.int32s(sg, SUBGRAPH_INPUTS, 'SubGraph.inputs').map((i, k) => info(i, `input ${k}`));
-    const outputs = r.int32s(sg, SUBGRAPH_OUTPUTS, 'SubGraph.outputs').map((i, k) => info(i, `output ${k}`));
-    return { inputs, outputs };
+    const outputIndices = r.int32s(sg, SUBGRAPH_OUTPUTS, 'SubGraph.outputs');
+    const outputs = outputIndices.map((i, k) => info(i, `output ${k}`));
+    const outputAliases = new Map<string, number>();
+    const sigs = r.vector(model, MODEL_SIGNATURE_DEFS, 4, 'Model.signature_defs');
+    for (let s = 0; s < sigs.length; s++) {
+      const sig = r.tableAt(sigs.start, s, `signature ${s}`);
+      if (r.uint32(sig, SIGNATURE_SUBGRAPH_INDEX, `signature ${s} subgraph_index`) !== 0) continue;
+      const maps = r.vector(sig, SIGNATURE_OUTPUTS, 4, `signature ${s} outputs`);
+      for (let k = 0; k < maps.length; k++) {
+        const tm = r.tableAt(maps.start, k, `signature ${s} output ${k}`);
+        const position = outputIndices.indexOf(r.uint32(tm, TENSOR_MAP_TENSOR_INDEX, `signature ${s} output ${k} tensor_index`));
+        if (position >= 0) outputAliases.set(r.string(tm, TENSOR_MAP_NAME, `signature ${s} output ${k} name`), position);
+      }
+      break;
+    }
+    return { inputs, outputs, outputAliases };
   } catch (e) {
     if (!(e instanceof Corrupt)) throw e;
     throw new KdqError(

@@ -165,7 +165,8 @@ function makeInterpreter(
   checkRunnable(output, 'output', 'litert');
   // Without signature_defs LiteRT lists outputs in subgraph order under their tensor names; with
   // them it uses the signature's names, which need not follow subgraph order.
-  const outIndex = outNames.length === 1 ? 0 : outNames.indexOf(output.name);
+  const outIndex =
+    outNames.length === 1 ? 0 : io.outputAliases.size > 0 ? outNames.findIndex((n) => io.outputAliases.get(n) === 0) : outNames.indexOf(output.name);
   if (outIndex < 0) {
     throw new KdqError(
       'E_TFLITE',
