@@ -68,13 +68,24 @@ export function parseYamlText(text: string, file: string): ParsedYaml {
     const message =
       e.code === 'DUPLICATE_KEY'
         ? `duplicate key '${keyAt(text, e.pos[0])}': each key may appear once per mapping; remove or rename one of them`
-        : `YAML syntax error: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
+        : e.code === 'MULTIPLE_DOCS'
+          ? "the file holds several YAML documents (separated by '---'); an experiment file is one document"
+          : `YAML syntax error: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
     at(p, '', message);
   }
   if (doc.errors.length > 0) return { file, value: undefined, locations, issues };
 
   let firstAlias: Position | undefined;
   visit(doc, {
+    Pair(_, pair) {
+      // A list or mapping as a key ('? [a, b]') has no name to validate or to point at.
+      if (pair.key !== null && !isScalar(pair.key)) {
+        const k = pair.key as Node;
+        at(pos(k.range?.[0] ?? 0), '', 'keys must be plain names, not lists or mappings; write key: value');
+        return visit.SKIP;
+      }
+      return undefined;
+    },
     Node(_, node) {
       if (isAlias(node)) {
         firstAlias ??= pos(node.range?.[0] ?? 0);
