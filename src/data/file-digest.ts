@@ -2,7 +2,10 @@
  * sha256 of data files, remembered by (path, size, mtimeMs) in a small JSON index so that hashing
  * the 47 MB MNIST training images again costs a stat, not a read. The index is a memo, never the
  * truth: an entry whose size or mtime differs from the file's is ignored and replaced, and an
- * unreadable or corrupt index is treated as empty.
+ * unreadable or corrupt index is treated as empty. The same entries are also kept in memory for
+ * the life of the process, so repeated loads without a cache folder (tests) hash a file once.
+ * The trade-off, as with make and git: a file rewritten with the same size within the same
+ * mtime tick keeps its old digest.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -24,11 +27,21 @@ interface DigestIndex {
   entries: Record<string, IndexEntry>;
 }
 
+/** Digests computed in this process, by absolute path; checked against (size, mtimeMs) like the index. */
+const processMemo = new Map<string, IndexEntry>();
+
+function memoHit(abs: string, s: { size: number; mtimeMs: number }, index: DigestIndex | null): string | null {
+  for (const e of [index?.entries[abs], processMemo.get(abs)]) {
+    if (e && e.size === s.size && e.mtimeMs === s.mtimeMs) return e.sha256;
+  }
+  return null;
+}
+
 /** How a digest was obtained; tests use `fromIndex` to prove a memo hit read nothing. */
 export interface FileDigest {
   sha256: string;
   size: number;
-  /** True when the digest came from the index and the file was not read. */
+  /** True when the digest came from the index (or this process's memory) and the file was not read. */
   fromIndex: boolean;
 }
 
@@ -93,28 +106,29 @@ async function hashStream(path: string): Promise<string> {
 
 /** The index entry for `path` if its size and mtime still match, else null. */
 export async function lookupDigest(path: string, cacheDir: string | undefined): Promise<string | null> {
-  if (cacheDir === undefined) return null;
   const abs = resolve(path);
   const s = await stat(abs).catch(() => null);
   if (!s) return null;
-  const e = (await readIndex(cacheDir)).entries[abs];
-  return e && e.size === s.size && e.mtimeMs === s.mtimeMs ? e.sha256 : null;
+  return memoHit(abs, s, cacheDir === undefined ? null : await readIndex(cacheDir));
 }
 
 /** Records digests of files whose bytes the caller already hashed (e.g. while loading them). */
 export async function rememberDigests(digests: { path: string; sha256: string }[], cacheDir: string | undefined): Promise<void> {
-  if (cacheDir === undefined || digests.length === 0) return;
+  if (digests.length === 0) return;
   const updates: Record<string, IndexEntry> = {};
   for (const d of digests) {
     const s = await stat(d.path).catch(() => null);
-    if (s) updates[resolve(d.path)] = { size: s.size, mtimeMs: s.mtimeMs, sha256: d.sha256 };
+    if (!s) continue;
+    const entry = { size: s.size, mtimeMs: s.mtimeMs, sha256: d.sha256 };
+    updates[resolve(d.path)] = entry;
+    processMemo.set(resolve(d.path), entry);
   }
-  await saveEntries(cacheDir, updates);
+  if (cacheDir !== undefined) await saveEntries(cacheDir, updates);
 }
 
 /**
- * sha256 of each file, from the index in `cacheDir` when (size, mtimeMs) match, otherwise by
- * streaming the file (and then remembered). Without `cacheDir` every file is read.
+ * sha256 of each file, from the index in `cacheDir` (or this process's memory) when (size,
+ * mtimeMs) match, otherwise by streaming the file (and then remembered).
  * `role` names each file in errors, e.g. `data.files.trainImages`.
  */
 export async function digestFiles(files: { path: string; role: string }[], cacheDir?: string): Promise<FileDigest[]> {
@@ -124,10 +138,15 @@ export async function digestFiles(files: { path: string; role: string }[], cache
     files.map(async ({ path, role }): Promise<FileDigest> => {
       const abs = resolve(path);
       const s = await statOrThrow(abs, role);
-      const e = index?.entries[abs];
-      if (e && e.size === s.size && e.mtimeMs === s.mtimeMs) return { sha256: e.sha256, size: s.size, fromIndex: true };
+      const known = memoHit(abs, s, index);
+      if (known) {
+        // Also fills the index from memory, so the next process finds it.
+        if (index && index.entries[abs]?.sha256 !== known) updates[abs] = { size: s.size, mtimeMs: s.mtimeMs, sha256: known };
+        return { sha256: known, size: s.size, fromIndex: true };
+      }
       const sha256 = await hashStream(abs);
       updates[abs] = { size: s.size, mtimeMs: s.mtimeMs, sha256 };
+      processMemo.set(abs, updates[abs]);
       return { sha256, size: s.size, fromIndex: false };
     }),
   );

@@ -181,8 +181,6 @@ describe('hashDataSource', () => {
     await writeFile(f.trainImages, idxBytes([10, 4, 3], new Uint8Array(120).fill(9)));
     await utimes(f.trainImages, t, t);
     expect(await hashDataSource(cfg, { baseDir: root, cacheDir })).toBe(first);
-    // Without the index the file is read, and the change shows.
-    expect(await hashDataSource(cfg, { baseDir: root })).not.toBe(first);
     // A touched file is hashed again.
     const later = new Date(t.getTime() + 2000);
     await utimes(f.trainImages, later, later);

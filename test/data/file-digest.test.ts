@@ -56,12 +56,21 @@ describe('digestFiles', () => {
     expect(await digestFile(f, cache)).toEqual({ sha256: sha('three'), size: 5, fromIndex: false });
   });
 
-  it('without a cache folder always reads', async () => {
+  it('without a cache folder remembers digests in this process only', async () => {
     const f = join(dir, 'd.bin');
     await writeFile(f, 'x');
+    const t = new Date(Math.floor(Date.now() / 1000) * 1000 - 5000);
+    await utimes(f, t, t);
     expect((await digestFile(f)).fromIndex).toBe(false);
-    expect((await digestFile(f)).fromIndex).toBe(false);
+    expect((await digestFile(f)).fromIndex).toBe(true);
     expect(await readdir(dir)).toEqual(['d.bin']);
+    await writeFile(f, 'y');
+    expect(await digestFile(f)).toEqual({ sha256: sha('y'), size: 1, fromIndex: false });
+    // A cache folder given later is filled from memory, without reading the file.
+    const cache = join(dir, 'cache');
+    expect((await digestFile(f, cache)).fromIndex).toBe(true);
+    const index = JSON.parse(await readFile(join(cache, DIGEST_INDEX_FILE), 'utf8'));
+    expect(index.entries[f].sha256).toBe(sha('y'));
   });
 
   it('treats a corrupt index as empty and rewrites it', async () => {
@@ -70,8 +79,9 @@ describe('digestFiles', () => {
     const cache = join(dir, 'cache');
     await digestFile(f, cache);
     await writeFile(join(cache, DIGEST_INDEX_FILE), '{ not json');
-    expect(await digestFile(f, cache)).toEqual({ sha256: sha('data'), size: 4, fromIndex: false });
-    expect((await digestFile(f, cache)).fromIndex).toBe(true);
+    expect((await digestFile(f, cache)).sha256).toBe(sha('data'));
+    const index = JSON.parse(await readFile(join(cache, DIGEST_INDEX_FILE), 'utf8'));
+    expect(index.entries[f].sha256).toBe(sha('data'));
   });
 
   it('keeps entries of several files in one index', async () => {
