@@ -101,6 +101,7 @@ export function translateAjvError(e: ErrorObject): PathIssue | undefined {
       else if (missing === 'files') hint = ": source 'idx' needs the paths of trainImages, trainLabels, testImages and testLabels";
       else if (missing === 'urls') hint = ": source 'download' needs url and sha256 of trainImages, trainLabels, testImages and testLabels";
       else if (missing === 'layers') hint = ': list the layers of the network';
+      else if (missing === 'teacher' || missing === 'student') hint = `: describe the ${missing} network, at least ${missing}: { layers: [...] }`;
       else if (missing === 'type' && path[path.length - 2] === 'layers') hint = `: every layer starts with its type, one of ${LAYER_TYPES.join(', ')}`;
       return { path: [...path, missing], prefer: 'key', message: `missing required key '${missing}'${describeFix(typeof last === 'string' ? last : undefined, parent?.description)}${hint}` };
     }
