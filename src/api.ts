@@ -61,8 +61,8 @@ async function setup(file: string, opts: RunOptions) {
   const loaded = await loadExperiment(file, { set: opts.set });
   const exp = loaded.experiment;
   const graph = planExperiment(exp);
-  const { initBackend } = await import('./backend/index.ts');
-  const backend = await initBackend(opts.backend);
+  const { backendIdentity } = await import('./backend/identity.ts');
+  const backend = backendIdentity(opts.backend);
   const runsDir = resolveRunsDir(opts);
   const log = opts.log ?? (() => undefined);
   const cache = new Cache(resolveCacheDir(opts), { onWarn: (m) => log(`warning: ${m}`) });

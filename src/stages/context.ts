@@ -10,7 +10,8 @@ import type { DataConfig } from '../config/types.ts';
 import { loadDataset, type Dataset } from '../data/dataset.ts';
 import { canonicalJson } from '../pipeline/hash.ts';
 import { toFloat32, typedBytes } from '../util/atomic.ts';
-import type { BackendName, StageKind } from '../names.ts';
+import type { StageKind } from '../names.ts';
+import type { BackendIdentity } from '../backend/identity.ts';
 import type { Stage, StageGraph } from '../pipeline/graph.ts';
 import { KdqError } from '../errors.ts';
 
@@ -21,7 +22,8 @@ export interface StageEnv {
   dataCacheDir: string;
   /** Where training progress is written (stderr in the CLI). */
   progress: Writable;
-  backend: { name: BackendName; tfjs: string };
+  /** The backend stages run on; initialised on first use (see StageServices.ensureBackend). */
+  backend: BackendIdentity;
 }
 
 /**
@@ -35,6 +37,26 @@ export class StageServices {
     readonly graph: StageGraph,
   ) {
     this.datasets = new DatasetStore(env);
+  }
+
+  private backendReady?: Promise<void>;
+
+  /**
+   * Loads tf.js and activates the backend the keys were computed for; stages that compute call
+   * this first, so a run whose stages are all cached never loads tf.js.
+   */
+  ensureBackend(): Promise<void> {
+    this.backendReady ??= (async () => {
+      const { initBackend } = await import('../backend/index.ts');
+      const got = await initBackend(this.env.backend.name);
+      if (got.name !== this.env.backend.name || got.tfjs !== this.env.backend.tfjs) {
+        throw new KdqError(
+          'E_INTERNAL',
+          `backend ${got.name} (tf.js ${got.tfjs}) started, but stage keys were computed for ${this.env.backend.name} (tf.js ${this.env.backend.tfjs})`,
+        );
+      }
+    })();
+    return this.backendReady;
   }
 
   /** The nearest stage of `kind` upstream of `stage` (breadth first through its deps). */

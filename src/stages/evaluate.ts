@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StageDefinition } from '../pipeline/stage.ts';
 import type { EvaluateStageConfig } from '../pipeline/plan.ts';
-import { evaluateTflite, type RuntimeName } from '../tflite/runtime/index.ts';
+import type { RuntimeName } from '../tflite/runtime/index.ts';
 import { argmaxRows } from '../train/metrics.ts';
 import { readFloats, readJson, writeJson, type StageServices } from './context.ts';
 import { EXPORT_INFO, TFLITE_FILE, type ExportInfo } from './export.ts';
@@ -54,6 +54,7 @@ export function evaluateStage(services: StageServices): StageDefinition<Evaluate
         reference[role] = Uint8Array.from(argmaxRows(logits, ds.numClasses));
       }
       const runtime = runtimeFor(info);
+      const { evaluateTflite } = await import('../tflite/runtime/index.ts');
       const r = await evaluateTflite(
         bytes,
         { images: ds.testImages, labels: ds.testLabels, imageShape: [ds.height, ds.width, ds.channels] },

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import type { QuantizationConfig } from '../config/types.ts';
 import type { StageDefinition } from '../pipeline/stage.ts';
 import type { ExportStageConfig } from '../pipeline/plan.ts';
-import { exportTflite } from '../tflite/export.ts';
 import { permutation, deriveSeed } from '../util/random.ts';
 import { writeJson, type StageServices } from './context.ts';
 import { imageShape, loadModelStage, type ModelStageConfig } from './train.ts';
@@ -39,6 +38,8 @@ export function exportStage(services: StageServices): StageDefinition<ExportStag
     version: 1,
     cacheable: true,
     async run(ctx) {
+      await services.ensureBackend();
+      const { exportTflite } = await import('../tflite/export.ts');
       const modelStage = services.upstream(ctx.stage, ctx.stage.role === 'teacher' ? 'teacher' : ctx.stage.role === 'student_baseline' ? 'baseline' : 'student');
       const modelCfg = modelStage.config as ModelStageConfig;
       const ds = await services.dataset(ctx.stage, modelCfg.seed);

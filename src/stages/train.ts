@@ -4,15 +4,13 @@
  * weights, its training history and its logits on the test set, so later stages can compare
  * models without rebuilding them.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DistillationConfig, LayerSpec, TrainingConfig } from '../config/types.ts';
-import { buildModel } from '../models/build.ts';
-import { modelSummary } from '../models/summary.ts';
-import { loadWeights, saveWeights } from '../models/weights.ts';
+import type { SavedWeights } from '../models/weights.ts';
 import type { StageDefinition } from '../pipeline/stage.ts';
-import { accuracy, perClassAccuracy, predictLogits, trainModel, type EpochStats } from '../train/train.ts';
+import type { EpochStats } from '../train/train.ts';
 import type { StageKind } from '../names.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { inputOf, readFloats, readJson, writeFloats, writeJson, type StageServices } from './context.ts';
@@ -50,8 +48,10 @@ export function imageShape(ds: Dataset): [number, number, number] {
 
 /** Rebuilds a model stage's network from its config and folder. Caller disposes. */
 export async function loadModelStage(config: ModelStageConfig, dir: string, ds: Dataset, role: string): Promise<tf.Sequential> {
+  const { buildModel } = await import('../models/build.ts');
+  const { loadWeights } = await import('../models/weights.ts');
   const model = buildModel(config.layers, imageShape(ds), config.seed, { role });
-  const manifest = await readJson<ReturnType<typeof saveWeights>['manifest']>(dir, WEIGHTS_MANIFEST);
+  const manifest = await readJson<SavedWeights['manifest']>(dir, WEIGHTS_MANIFEST);
   const data = new Uint8Array(await readFile(join(dir, WEIGHTS_FILE)));
   loadWeights(model, { manifest, data });
   return model;
@@ -64,6 +64,11 @@ function learningStage(kind: Extract<StageKind, 'teacher' | 'student' | 'baselin
     cacheable: true,
     async run(ctx) {
       const { config } = ctx;
+      await deps.ensureBackend();
+      // tf.js is loaded only when a learning stage really runs: a fully cached run never pays for it.
+      const { buildModel, modelSummary } = await import('../models/build.ts');
+      const { saveWeights } = await import('../models/weights.ts');
+      const { accuracy, perClassAccuracy, predictLogits, trainModel } = await import('../train/train.ts');
       const ds = await deps.dataset(ctx.stage, config.seed);
       const role = ctx.stage.role ?? kind;
       const model = buildModel(config.layers, imageShape(ds), config.seed, { role });
@@ -122,6 +127,8 @@ export function softLabelsStage(deps: StageServices): StageDefinition<Record<str
     version: 1,
     cacheable: true,
     async run(ctx) {
+      await deps.ensureBackend();
+      const { predictLogits } = await import('../train/predict.ts');
       const teacher = deps.upstream(ctx.stage, 'teacher');
       const teacherCfg = teacher.config as ModelStageConfig;
       const ds = await deps.dataset(ctx.stage, teacherCfg.seed);
