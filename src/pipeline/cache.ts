@@ -67,24 +67,39 @@ export class Cache {
   /** The verified entry folder of `key`, or null on a miss (a miss is not an error). */
   async get(key: string): Promise<string | null> {
     const dir = this.entryDir(key);
-    let text: string;
+    // Another process may commit (rename into place) or replace this entry while we look, so a
+    // problem only counts when a second look at the manifest sees the same thing: healing on a
+    // torn read would delete a fresh, valid entry.
+    for (let look = 0; look < 3; look++) {
+      const text = await this.readManifest(dir);
+      if (text === null && !(await exists(dir))) return null; // the ordinary miss
+      let problems: string[];
+      if (text === null) problems = [`${MANIFEST_FILE} is missing`];
+      else {
+        const m = parseManifest(text, key);
+        problems = typeof m === 'string' ? [m] : await verifyManifest(dir, m, this.opts.deepVerify);
+      }
+      if (problems.length === 0) {
+        const now = new Date();
+        await utimes(dir, now, now).catch(() => undefined); // last-used time for gc; best effort
+        return dir;
+      }
+      if ((await this.readManifest(dir)) === text) {
+        if (text === null && !(await exists(dir))) return null; // removed meanwhile: a plain miss
+        await this.heal(key, dir, problems);
+        return null;
+      }
+    }
+    return null; // changing under us the whole time: a miss, and the caller's lock sorts it out
+  }
+
+  private async readManifest(dir: string): Promise<string | null> {
     try {
-      text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
+      return await readFile(join(dir, MANIFEST_FILE), 'utf8');
     } catch (e) {
-      if (code(e) !== 'ENOENT' && code(e) !== 'ENOTDIR') throw cacheError(`cannot read cache entry ${dir}`, e);
-      // Renames make a folder without a manifest impossible unless someone edited the cache by hand.
-      if (await exists(dir)) await this.heal(key, dir, [`${MANIFEST_FILE} is missing`]);
-      return null;
+      if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') return null;
+      throw cacheError(`cannot read cache entry ${dir}`, e);
     }
-    const m = parseManifest(text, key);
-    const problems = typeof m === 'string' ? [m] : await verifyManifest(dir, m, this.opts.deepVerify);
-    if (problems.length > 0) {
-      await this.heal(key, dir, problems);
-      return null;
-    }
-    const now = new Date();
-    await utimes(dir, now, now).catch(() => undefined); // last-used time for gc; best effort
-    return dir;
   }
 
   /** A new empty folder to fill before `commit`; never visible as an entry. */

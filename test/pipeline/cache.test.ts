@@ -115,6 +115,22 @@ describe('Cache', () => {
     expect((await cache.cleanTmp()).removed).toEqual([old]);
   });
 
+  it('does not heal an entry that was committed between two looks at it', async () => {
+    // Regression (seen with two processes): a reader found no manifest, the other process renamed
+    // the entry into place, and the reader then saw a folder "without manifest" and deleted it.
+    const dir = await put(K1, { 'out.txt': 'fresh' });
+    const looks = cache as unknown as { readManifest(d: string): Promise<string | null> };
+    const real = looks.readManifest.bind(cache);
+    let first = true;
+    looks.readManifest = async (d) => {
+      if (!first) return real(d);
+      first = false;
+      return null; // the read that happened just before the rename
+    };
+    expect(await cache.get(K1)).toBe(dir);
+    expect(warnings).toEqual([]);
+  });
+
   it('replaces an existing entry on a second commit (a forced rerun)', async () => {
     await put(K1, { 'out.txt': 'first' });
     const dir = await put(K1, { 'out.txt': 'second run' });
