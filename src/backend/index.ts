@@ -11,6 +11,7 @@ import { BACKENDS, type BackendName } from '../names.ts';
 import { registerWasmKernels } from './wasm-kernels/index.ts';
 
 export { registerWasmKernels, KDQ_WASM_KERNELS } from './wasm-kernels/index.ts';
+export { fastAdam, FastAdamOptimizer } from './fast-adam.ts';
 
 export interface BackendInfo {
   name: BackendName;

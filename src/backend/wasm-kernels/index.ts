@@ -3,6 +3,7 @@
  * train) and faster versions of the ones that dominate a training step.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adamUpdateConfig } from './adam-update.ts';
 import { fastBatchMatMulConfig } from './batch-mat-mul.ts';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.ts';
@@ -10,11 +11,12 @@ import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-
 import { maxPoolGradConfig } from './max-pool-grad.ts';
 import { fastSliceConfig } from './slice.ts';
 
-/** Kernels the stock backend does not register at all. */
+/** Kernels the stock backend does not register at all (the last is kdq's own, for FastAdamOptimizer). */
 const MISSING: readonly tf.KernelConfig[] = [
   conv2dBackpropFilterConfig,
   depthwiseConv2dBackpropFilterConfig,
   depthwiseConv2dBackpropInputConfig,
+  adamUpdateConfig,
 ];
 
 /** Replacements built from the stock kernel, which they call for the cases they leave alone. */

@@ -1,0 +1,151 @@
+/**
+ * `npm run bench`: training throughput of the notebook's teacher and student on the default backend,
+ * appended to bench/results/train.json with the date, commit, machine load and a CPU calibration.
+ * `--ablation` also measures the wasm kernel overrides one at a time, each in a fresh process
+ * (kernels are registered once per process).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { initBackend, registerWasmKernels, wasmBinaryDir } from '../src/backend/index.ts';
+import { measureThroughput, type ThroughputResult } from './train-throughput.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const RESULTS = path.join(ROOT, 'bench', 'results', 'train.json');
+
+/** The override sets the ablation walks through, each adding one override to the previous. */
+const ABLATION_STEPS: { label: string; only: string[] }[] = [
+  { label: 'missing kernels only', only: [] },
+  { label: '+ BatchMatMul', only: ['BatchMatMul'] },
+  { label: '+ MaxPoolGrad', only: ['BatchMatMul', 'MaxPoolGrad'] },
+  { label: '+ Slice (all overrides)', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice'] },
+];
+
+interface Options {
+  ablation: boolean;
+  steps: number;
+  runs: number;
+  note: string;
+  /** Internal: run one ablation step and print its results as JSON. */
+  only?: string[];
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { ablation: false, steps: 40, runs: 3, note: '' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--ablation') o.ablation = true;
+    else if (a === '--steps') o.steps = Number(argv[++i]);
+    else if (a === '--runs') o.runs = Number(argv[++i]);
+    else if (a === '--note') o.note = argv[++i] ?? '';
+    else if (a === '--only') o.only = (argv[++i] ?? '').split(',').filter(Boolean);
+    else throw new Error(`unknown option '${a}'; use --ablation, --steps N, --runs N, --note TEXT`);
+  }
+  if (!(o.steps > 0 && o.runs >= 3)) throw new Error('--steps must be positive and --runs at least 3');
+  return o;
+}
+
+/**
+ * Milliseconds of CPU time for a fixed scalar JS loop (100M float adds). On a quiet machine of this
+ * kind it takes ~130 ms; a larger value means the cores are throttled or shared, and every
+ * throughput number of the same entry is low by roughly the same factor.
+ */
+function calibrationMs(): number {
+  const a = new Float32Array(1 << 20);
+  for (let i = 0; i < a.length; i++) a[i] = i % 7;
+  const c0 = process.cpuUsage();
+  let s = 0;
+  for (let k = 0; k < 100; k++) for (let i = 0; i < a.length; i++) s += a[i];
+  const c = process.cpuUsage(c0);
+  if (s < 0) throw new Error('unreachable');
+  return Math.round((c.user + c.system) / 1000);
+}
+
+async function measureBoth(o: Options): Promise<Record<string, ThroughputResult>> {
+  const out: Record<string, ThroughputResult> = {};
+  for (const model of ['teacher', 'student'] as const) {
+    out[model] = await measureThroughput(model, { batchSize: 32, stepsPerRun: o.steps, runs: o.runs, warmup: 5 });
+  }
+  return out;
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function readHistory(): unknown[] {
+  try {
+    const parsed = JSON.parse(readFileSync(RESULTS, 'utf8')) as { history?: unknown[] };
+    return Array.isArray(parsed.history) ? parsed.history : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Appends one entry; written to a temp file and renamed so a reader never sees half a file. */
+function appendHistory(entry: unknown): void {
+  const history = [...readHistory(), entry];
+  mkdirSync(path.dirname(RESULTS), { recursive: true });
+  const tmp = `${RESULTS}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ description: 'Training throughput (samples/s) at batch 32; see bench/run-bench.ts', history }, null, 2) + '\n');
+  renameSync(tmp, RESULTS);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const o = parseArgs(argv);
+  if (o.only !== undefined) {
+    // One ablation step in a fresh process: register just these overrides, print JSON, no history.
+    registerWasmKernels(o.only);
+    setWasmPaths(wasmBinaryDir());
+    await tf.setBackend('wasm');
+    process.stdout.write(JSON.stringify(await measureBoth(o)) + '\n');
+    return 0;
+  }
+  const load0 = os.loadavg()[0];
+  const calibration = calibrationMs();
+  const backend = await initBackend();
+  process.stderr.write(`kdq bench: ${backend.name} backend, tf.js ${backend.tfjs}, load ${load0.toFixed(2)}, calibration ${calibration} ms\n`);
+  const results = await measureBoth(o);
+  for (const r of Object.values(results)) {
+    process.stderr.write(`  ${r.model}: median ${r.median} samples/s wall (runs ${r.runs.join(', ')}), ${r.cpuMedian} per CPU-second\n`);
+  }
+  let ablation: { label: string; only: string[]; results: Record<string, ThroughputResult> }[] | undefined;
+  if (o.ablation && backend.name === 'wasm') {
+    ablation = [];
+    for (const stepDef of ABLATION_STEPS) {
+      const stdout = execFileSync(process.execPath, [path.join(ROOT, 'bin', 'bench.mjs'), '--only', stepDef.only.join(','), '--steps', String(o.steps), '--runs', String(o.runs)], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      const res = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, ThroughputResult>;
+      ablation.push({ ...stepDef, results: res });
+      process.stderr.write(`  ${stepDef.label}: teacher ${res.teacher.median} (${res.teacher.cpuMedian}/cpu-s), student ${res.student.median} (${res.student.cpuMedian}/cpu-s)\n`);
+    }
+  }
+  appendHistory({
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    backend: backend.name,
+    tfjs: backend.tfjs,
+    node: process.version,
+    cpus: os.cpus().length,
+    loadavg: [load0, ...os.loadavg()],
+    calibrationMs: calibration,
+    batchSize: 32,
+    stepsPerRun: o.steps,
+    results: { teacher: results.teacher, student: results.student },
+    ...(ablation ? { ablation } : {}),
+    notes: o.note,
+  });
+  process.stderr.write(`appended to ${path.relative(ROOT, RESULTS)}\n`);
+  return 0;
+}

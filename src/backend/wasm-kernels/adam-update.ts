@@ -1,0 +1,63 @@
+/**
+ * KdqAdamUpdate: one Adam step for one variable in a single pass over the heap, for the wasm
+ * backend. tf.js' Adam runs about a dozen element-wise kernels per variable, each allocating a
+ * full-size tensor; this reads value, gradient and both moments once and writes three new tensors.
+ * New tensors rather than in-place writes, because XNNPACK caches packed weights by tensor id and
+ * would keep using stale ones. Formula, as tf.js' AdamOptimizer:
+ *   m' = b1 m + (1 - b1) g;  v' = b2 v + (1 - b2) g^2;  w' = w - lr (m' / c1) / (sqrt(v' / c2) + eps)
+ * with c1 = 1 - b1^t, c2 = 1 - b2^t.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapF32 } from './wasm-heap.ts';
+
+export const ADAM_UPDATE = 'KdqAdamUpdate';
+
+export interface AdamUpdateAttrs {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** 1 - beta1^t and 1 - beta2^t for this step t. */
+  c1: number;
+  c2: number;
+}
+
+function adamUpdate(args: {
+  inputs: { value: tf.TensorInfo; gradient: tf.TensorInfo; m: tf.TensorInfo; v: tf.TensorInfo };
+  backend: BackendWasm;
+  attrs: AdamUpdateAttrs;
+}): tf.TensorInfo[] {
+  const { inputs, backend, attrs } = args;
+  const shape = [...inputs.value.shape];
+  const outW = backend.makeOutput(shape, 'float32');
+  const outM = backend.makeOutput(shape, 'float32');
+  const outV = backend.makeOutput(shape, 'float32');
+  const w = heapF32(backend, inputs.value);
+  const g = heapF32(backend, inputs.gradient);
+  const m = heapF32(backend, inputs.m);
+  const v = heapF32(backend, inputs.v);
+  const w2 = heapF32(backend, outW);
+  const m2 = heapF32(backend, outM);
+  const v2 = heapF32(backend, outV);
+  const { beta1, beta2, epsilon, c1, c2 } = attrs;
+  const a1 = 1 - beta1;
+  const a2 = 1 - beta2;
+  const step = -attrs.learningRate / c1;
+  const invC2 = 1 / c2;
+  for (let i = 0; i < w.length; i++) {
+    const gi = g[i];
+    const mi = beta1 * m[i] + a1 * gi;
+    const vi = beta2 * v[i] + a2 * gi * gi;
+    m2[i] = mi;
+    v2[i] = vi;
+    w2[i] = w[i] + (step * mi) / (Math.sqrt(vi * invC2) + epsilon);
+  }
+  return [outW, outM, outV];
+}
+
+export const adamUpdateConfig: tf.KernelConfig = {
+  kernelName: ADAM_UPDATE,
+  backendName: 'wasm',
+  kernelFunc: adamUpdate as unknown as tf.KernelFunc,
+};
