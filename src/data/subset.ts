@@ -46,18 +46,13 @@ export function splitIndices(n: number, fraction: number, seed: number): { train
   return { train, validation };
 }
 
-/** pixel / 255 for every byte value; a table lookup beats a division per pixel. */
-const SCALE = (() => {
-  const t = new Float32Array(256);
-  for (let i = 0; i < 256; i++) t[i] = i / 255;
-  return t;
-})();
-
 /** The first `count` images of `pixels`, scaled to [0, 1]. */
 export function scalePrefix(pixels: Uint8Array, pixelsPerImage: number, count: number): Float32Array {
   const len = count * pixelsPerImage;
   const out = new Float32Array(len);
-  for (let i = 0; i < len; i++) out[i] = SCALE[pixels[i]];
+  // A plain division measured faster than a 256-entry lookup table (no dependent load), and
+  // gives the same float32 values.
+  for (let i = 0; i < len; i++) out[i] = pixels[i] / 255;
   return out;
 }
 
@@ -67,7 +62,7 @@ export function gatherScaled(pixels: Uint8Array, pixelsPerImage: number, indices
   for (let j = 0; j < indices.length; j++) {
     const src = indices[j] * pixelsPerImage;
     const dst = j * pixelsPerImage;
-    for (let p = 0; p < pixelsPerImage; p++) out[dst + p] = SCALE[pixels[src + p]];
+    for (let p = 0; p < pixelsPerImage; p++) out[dst + p] = pixels[src + p] / 255;
   }
   return out;
 }
