@@ -286,8 +286,9 @@ export function writeTflite(m: TfliteModel): Uint8Array {
   const subgraphsVec = offsetVector(b, [subgraph]);
   const description = b.createString(m.description);
   const buffersVec = offsetVector(b, buffers);
-  const metadataVec = offsetVector(b, metadata);
-  const signaturesVec = offsetVector(b, signatures);
+  // Optional tables are left out entirely when empty, as the converter does.
+  const metadataVec = metadata.length ? offsetVector(b, metadata) : 0;
+  const signaturesVec = signatures.length ? offsetVector(b, signatures) : 0;
   const S = Slot.Model;
   b.startObject(8);
   // force the version even though 0 would be the default: readers reject a missing version 3.
@@ -296,8 +297,8 @@ export function writeTflite(m: TfliteModel): Uint8Array {
   b.addFieldOffset(S.subgraphs, subgraphsVec, 0);
   b.addFieldOffset(S.description, description, 0);
   b.addFieldOffset(S.buffers, buffersVec, 0);
-  if (metadata.length) b.addFieldOffset(S.metadata, metadataVec, 0);
-  if (signatures.length) b.addFieldOffset(S.signature_defs, signaturesVec, 0);
+  if (metadataVec) b.addFieldOffset(S.metadata, metadataVec, 0);
+  if (signaturesVec) b.addFieldOffset(S.signature_defs, signaturesVec, 0);
   b.finish(b.endObject(), 'TFL3');
   return b.asUint8Array().slice();
 }
