@@ -45,9 +45,10 @@ function offsetVector(b: Builder, offsets: readonly Offset[]): Offset {
 }
 
 function dataVector(b: Builder, data: Uint8Array): Offset {
-  b.startVector(1, data.length, DATA_ALIGN);
-  for (let i = data.length - 1; i >= 0; i--) b.addInt8(data[i]);
-  return b.endVector();
+  // Pad so that the data will start 16-aligned; createByteVector's own 4-byte alignment then adds
+  // nothing, and it copies the bytes in one go instead of one addInt8 call per byte.
+  b.prep(DATA_ALIGN, data.length);
+  return b.createByteVector(data);
 }
 
 function checkQuantization(t: TfliteTensor, q: TfliteQuantization, index: number): void {
