@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadExperiment } from '../../src/config/load.ts';
+import { checkExperimentSchema, experimentValidator } from '../../src/config/schema.ts';
 import { ConfigError, type ConfigIssue } from '../../src/errors.ts';
 import { METRICS } from '../../src/names.ts';
 
@@ -214,6 +215,16 @@ describe('--set', () => {
       ['--set distillation.loss=kld', 0, 0, 'distillation.loss'],
       ['two-errors.yaml', 2, 7, 'seed'],
     ]);
+  });
+});
+
+describe('schema check', () => {
+  it('compiles the schema once and validates raw documents', async () => {
+    expect(experimentValidator()).toBe(experimentValidator());
+    const { raw } = await loadExperiment(path.join(EXPERIMENTS, 'kd-mnist-quick.yaml'));
+    expect(checkExperimentSchema(raw)).toEqual([]);
+    const errors = checkExperimentSchema({ ...(raw as object), seed: 'one' });
+    expect(errors.map((e) => [e.instancePath, e.keyword])).toEqual([['/seed', 'type']]);
   });
 });
 
