@@ -97,7 +97,7 @@ describe('loadExperiment on mutated files', () => {
         for (const m of ms) doc = mutate(doc, m);
         await loadsOrRejectsCleanly(stringify(doc));
       }),
-      { numRuns: 80 },
+      { numRuns: 60 },
     );
   });
 
@@ -123,7 +123,7 @@ describe('loadExperiment on mutated files', () => {
         }
         await loadsOrRejectsCleanly(text);
       }),
-      { numRuns: 100 },
+      { numRuns: 80 },
     );
   });
 
@@ -137,7 +137,7 @@ describe('loadExperiment on mutated files', () => {
       fc.asyncProperty(fc.array(arg, { maxLength: 3 }), async (set) => {
         await loadsOrRejectsCleanly(SEEDS[0]!, set);
       }),
-      { numRuns: 80 },
+      { numRuns: 60 },
     );
   });
 });
