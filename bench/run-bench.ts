@@ -12,17 +12,18 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { initBackend, registerWasmKernels, wasmBinaryDir } from '../src/backend/index.ts';
-import { measureThroughput, type ThroughputResult } from './train-throughput.ts';
+import { measureThroughput, type BenchOptimizer, type ThroughputResult } from './train-throughput.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'train.json');
 
 /** The override sets the ablation walks through, each adding one override to the previous. */
-const ABLATION_STEPS: { label: string; only: string[] }[] = [
-  { label: 'missing kernels only', only: [] },
-  { label: '+ BatchMatMul', only: ['BatchMatMul'] },
-  { label: '+ MaxPoolGrad', only: ['BatchMatMul', 'MaxPoolGrad'] },
-  { label: '+ Slice (all overrides)', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice'] },
+const ABLATION_STEPS: { label: string; only: string[]; optimizer: BenchOptimizer }[] = [
+  { label: 'missing kernels only, tf.train.adam', only: [], optimizer: 'adam' },
+  { label: '+ BatchMatMul', only: ['BatchMatMul'], optimizer: 'adam' },
+  { label: '+ MaxPoolGrad', only: ['BatchMatMul', 'MaxPoolGrad'], optimizer: 'adam' },
+  { label: '+ Slice (all overrides)', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice'], optimizer: 'adam' },
+  { label: '+ fastAdam', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice'], optimizer: 'fast-adam' },
 ];
 
 interface Options {
@@ -30,20 +31,26 @@ interface Options {
   steps: number;
   runs: number;
   note: string;
+  optimizer: BenchOptimizer;
   /** Internal: run one ablation step and print its results as JSON. */
   only?: string[];
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { ablation: false, steps: 40, runs: 3, note: '' };
+  const o: Options = { ablation: false, steps: 40, runs: 3, note: '', optimizer: 'fast-adam' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--ablation') o.ablation = true;
     else if (a === '--steps') o.steps = Number(argv[++i]);
     else if (a === '--runs') o.runs = Number(argv[++i]);
     else if (a === '--note') o.note = argv[++i] ?? '';
+    else if (a === '--optimizer') {
+      const v = argv[++i];
+      if (v !== 'adam' && v !== 'fast-adam') throw new Error(`--optimizer '${v}': use adam or fast-adam`);
+      o.optimizer = v;
+    }
     else if (a === '--only') o.only = (argv[++i] ?? '').split(',').filter(Boolean);
-    else throw new Error(`unknown option '${a}'; use --ablation, --steps N, --runs N, --note TEXT`);
+    else throw new Error(`unknown option '${a}'; use --ablation, --steps N, --runs N, --optimizer adam|fast-adam, --note TEXT`);
   }
   if (!(o.steps > 0 && o.runs >= 3)) throw new Error('--steps must be positive and --runs at least 3');
   return o;
@@ -68,7 +75,7 @@ function calibrationMs(): number {
 async function measureBoth(o: Options): Promise<Record<string, ThroughputResult>> {
   const out: Record<string, ThroughputResult> = {};
   for (const model of ['teacher', 'student'] as const) {
-    out[model] = await measureThroughput(model, { batchSize: 32, stepsPerRun: o.steps, runs: o.runs, warmup: 5 });
+    out[model] = await measureThroughput(model, { batchSize: 32, stepsPerRun: o.steps, runs: o.runs, warmup: 5, optimizer: o.optimizer });
   }
   return out;
 }
@@ -121,7 +128,7 @@ export async function main(argv: string[]): Promise<number> {
   if (o.ablation && backend.name === 'wasm') {
     ablation = [];
     for (const stepDef of ABLATION_STEPS) {
-      const stdout = execFileSync(process.execPath, [path.join(ROOT, 'bin', 'bench.mjs'), '--only', stepDef.only.join(','), '--steps', String(o.steps), '--runs', String(o.runs)], {
+      const stdout = execFileSync(process.execPath, [path.join(ROOT, 'bin', 'bench.mjs'), '--only', stepDef.only.join(','), '--steps', String(o.steps), '--runs', String(o.runs), '--optimizer', stepDef.optimizer], {
         cwd: ROOT,
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'ignore'],

@@ -4,9 +4,13 @@
  * MNIST-shaped random data kept on the backend.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fastAdam } from '../src/backend/index.ts';
 import { createRng } from '../src/util/random.ts';
 
 export type BenchModel = 'teacher' | 'student';
+
+/** `adam` is tf.train.adam; `fast-adam` is kdq's fastAdam (one kernel per variable on wasm). */
+export type BenchOptimizer = 'adam' | 'fast-adam';
 
 /** conv(filters 3x3 relu) > maxpool 2 > flatten > dense(hidden relu) > dense 10 logits. */
 export function buildBenchModel(kind: BenchModel, seed = 1): tf.LayersModel {
@@ -26,6 +30,7 @@ export function buildBenchModel(kind: BenchModel, seed = 1): tf.LayersModel {
 export interface ThroughputResult {
   model: BenchModel;
   batchSize: number;
+  optimizer: BenchOptimizer;
   /** samples/s of each timed run, wall clock. */
   runs: number[];
   median: number;
@@ -57,14 +62,15 @@ export function benchData(samples: number, seed = 7): { xs: tf.Tensor4D; ys: tf.
 /** Measures `runs` timed passes of `stepsPerRun` batches each, after `warmup` untimed steps. */
 export async function measureThroughput(
   kind: BenchModel,
-  opts: { batchSize?: number; stepsPerRun?: number; runs?: number; warmup?: number } = {},
+  opts: { batchSize?: number; stepsPerRun?: number; runs?: number; warmup?: number; optimizer?: BenchOptimizer } = {},
 ): Promise<ThroughputResult> {
   const batchSize = opts.batchSize ?? 32;
   const stepsPerRun = opts.stepsPerRun ?? 60;
   const runs = opts.runs ?? 3;
   const warmup = opts.warmup ?? 5;
   const model = buildBenchModel(kind);
-  const optimizer = tf.train.adam(1e-3);
+  const optimizerName = opts.optimizer ?? 'fast-adam';
+  const optimizer = optimizerName === 'adam' ? tf.train.adam(1e-3) : fastAdam(1e-3);
   const batches = 16;
   const { xs, ys } = benchData(batches * batchSize);
   const step = (i: number): void => {
@@ -92,7 +98,11 @@ export async function measureThroughput(
   ys.dispose();
   model.dispose();
   optimizer.dispose();
-  return { model: kind, batchSize, runs: rates.map((x) => Math.round(x)), median: Math.round(median(rates)),
+  return {
+    model: kind,
+    batchSize,
+    optimizer: optimizerName,
+    runs: rates.map((x) => Math.round(x)), median: Math.round(median(rates)),
     cpuRuns: cpuRates.map((x) => Math.round(x)),
     cpuMedian: Math.round(median(cpuRates)),
   };

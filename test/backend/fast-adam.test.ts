@@ -21,7 +21,7 @@ async function train(make: () => tf.Optimizer, steps: number): Promise<{ weights
   const xs = tf.tensor4d(values(16 * 64, 3, true), [16, 8, 8, 1]);
   const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from({ length: 16 }, (_, i) => i % 5), 'int32'), 5).toFloat());
   for (let i = 0; i < steps; i++) {
-    tf.dispose(opt.minimize(() => tf.losses.softmaxCrossEntropy(ys, m.apply(xs) as tf.Tensor) as tf.Scalar, true));
+    opt.minimize(() => tf.losses.softmaxCrossEntropy(ys, m.apply(xs) as tf.Tensor) as tf.Scalar, true)?.dispose();
   }
   const weights = m.getWeights().map((w) => w.dataSync() as Float32Array);
   const saved = await opt.getWeights();
