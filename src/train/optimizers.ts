@@ -1,0 +1,23 @@
+/**
+ * Optimizers by name. A `Record` over `OptimizerName`, so a name added to src/names.ts without a
+ * factory here fails to compile. Hyper-parameters other than the learning rate (and sgd's
+ * momentum) are Keras' defaults, so a notebook's settings mean the same thing here.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { TrainingConfig } from '../config/types.ts';
+import type { OptimizerName } from '../names.ts';
+
+export type OptimizerFactory = (config: Pick<TrainingConfig, 'learningRate' | 'momentum'>) => tf.Optimizer;
+
+export const OPTIMIZER_REGISTRY: Record<OptimizerName, OptimizerFactory> = {
+  adam: ({ learningRate }) => tf.train.adam(learningRate, 0.9, 0.999, 1e-7),
+  // Plain SGD when momentum is 0: tf.js's momentum optimizer would keep a useless accumulator.
+  sgd: ({ learningRate, momentum }) =>
+    momentum > 0 ? tf.train.momentum(learningRate, momentum) : tf.train.sgd(learningRate),
+  rmsprop: ({ learningRate }) => tf.train.rmsprop(learningRate, 0.9, 0, 1e-7),
+};
+
+/** A fresh optimizer for `config`; the caller disposes it (model.dispose() does not). */
+export function createOptimizer(config: Pick<TrainingConfig, 'optimizer' | 'learningRate' | 'momentum'>): tf.Optimizer {
+  return OPTIMIZER_REGISTRY[config.optimizer](config);
+}

@@ -1,0 +1,201 @@
+/**
+ * The training loop: our own seeded shuffle and batches, one optimizer step per batch, and a
+ * divergence check on every step. tf.js `fit` is not used because it shuffles with unseeded
+ * Math.random and slices one big tensor per batch.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { DistillationConfig, TrainingConfig } from '../config/types.ts';
+import { KdqError } from '../errors.ts';
+import { crossEntropyFromLogits, distillationLoss } from '../models/losses.ts';
+import { epochOrder, gatherLabels, gatherRows, oneHotRows } from './batches.ts';
+import { argmaxRows } from './metrics.ts';
+import { createOptimizer } from './optimizers.ts';
+import { imageCount } from './predict.ts';
+
+export { predictLogits } from './predict.ts';
+export { accuracy, agreement, confusionMatrix, perClassAccuracy } from './metrics.ts';
+
+/** Statistics of one finished epoch. */
+export interface EpochStats {
+  /** 1-based. */
+  epoch: number;
+  epochs: number;
+  /** Mean training loss per image over the epoch (weights changing as it goes). */
+  loss: number;
+  /** Training accuracy over the epoch, from the logits each step computed. */
+  accuracy: number;
+  samples: number;
+  samplesPerSecond: number;
+  seconds: number;
+}
+
+/** Running statistics after one step. */
+export interface BatchStats {
+  /** 1-based. */
+  epoch: number;
+  epochs: number;
+  /** 1-based step within the epoch. */
+  step: number;
+  steps: number;
+  /** Images seen so far in this epoch. */
+  samplesSeen: number;
+  samples: number;
+  /** Running mean loss and accuracy over this epoch so far. */
+  loss: number;
+  accuracy: number;
+  /** Seconds since the epoch started. */
+  seconds: number;
+}
+
+export interface TrainHistory {
+  epochs: EpochStats[];
+  seconds: number;
+}
+
+export interface TrainArgs {
+  model: tf.LayersModel;
+  /** NHWC images in [0, 1], `labels.length` of them. */
+  images: Float32Array;
+  labels: Uint8Array;
+  imageShape: [number, number, number];
+  numClasses: number;
+  config: TrainingConfig;
+  /** Decides the shuffle of every epoch (dropout masks come from the model's own seed). */
+  seed: number;
+  /** Teacher logits, n x numClasses, row i for image i: given together with `distillation`. */
+  softLogits?: Float32Array;
+  distillation?: DistillationConfig;
+  /** Names the stage in messages, e.g. `teacher`. */
+  stage: string;
+  onEpoch?: (e: EpochStats) => void;
+  onBatch?: (b: BatchStats) => void;
+}
+
+function checkArgs(a: TrainArgs): number {
+  const where = `stage ${a.stage}`;
+  const n = imageCount(a.images, a.imageShape, where);
+  if (n !== a.labels.length) {
+    throw new KdqError('E_DATA', `${where}: ${n} images but ${a.labels.length} labels; the image and label files must match`);
+  }
+  if (n === 0) throw new KdqError('E_DATA', `${where}: no training images; check data.trainLimit and data.validationSplit`);
+  const outShape = a.model.outputs[0].shape;
+  if (outShape.length !== 2 || outShape[1] !== a.numClasses) {
+    throw new KdqError(
+      'E_CONFIG',
+      `${where}: the model outputs shape [${outShape.map((d) => d ?? 'batch').join(', ')}] but the data has ${a.numClasses} classes; ` +
+        `end its layers with dense, units: ${a.numClasses}`,
+    );
+  }
+  for (let i = 0; i < n; i++) {
+    if (a.labels[i] >= a.numClasses) {
+      throw new KdqError('E_DATA', `${where}: label ${a.labels[i]} of image ${i} is not below the ${a.numClasses} classes; check the label file`);
+    }
+  }
+  const { batchSize, epochs, learningRate } = a.config;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || !Number.isInteger(epochs) || epochs < 0 || !(learningRate > 0)) {
+    throw new KdqError(
+      'E_CONFIG',
+      `${where}: training needs a whole batchSize >= 1 (got ${batchSize}), whole epochs >= 0 (got ${epochs}) and learningRate > 0 (got ${learningRate})`,
+    );
+  }
+  if ((a.softLogits === undefined) !== (a.distillation === undefined)) {
+    throw new KdqError('E_INTERNAL', `${where}: softLogits and distillation must be given together (KD needs both)`);
+  }
+  if (a.softLogits && a.softLogits.length !== n * a.numClasses) {
+    throw new KdqError(
+      'E_INTERNAL',
+      `${where}: ${a.softLogits.length} teacher logits for ${n} images of ${a.numClasses} classes; expected ${n * a.numClasses}`,
+    );
+  }
+  return n;
+}
+
+/** Trains `model` in place and returns per-epoch statistics. Throws E_DIVERGED on a NaN/infinite loss. */
+export async function trainModel(args: TrainArgs): Promise<TrainHistory> {
+  const n = checkArgs(args);
+  const { model, images, labels, imageShape, numClasses, config, seed, softLogits, distillation, stage } = args;
+  const [h, w, c] = imageShape;
+  const pixels = h * w * c;
+  const steps = Math.ceil(n / config.batchSize);
+  const optimizer = createOptimizer(config);
+  // Only this model's weights: the default list is every trainable variable in the process.
+  const varList = model.trainableWeights.map((v) => v.read() as tf.Variable);
+  const history: TrainHistory = { epochs: [], seconds: 0 };
+  const t0 = performance.now();
+  try {
+    for (let epoch = 0; epoch < config.epochs; epoch++) {
+      const order = epochOrder(n, seed, epoch, config.shuffle);
+      const start = performance.now();
+      let lossSum = 0;
+      let hits = 0;
+      for (let step = 0; step < steps; step++) {
+        const from = step * config.batchSize;
+        const to = Math.min(n, from + config.batchSize);
+        const b = to - from;
+        const batchLabels = gatherLabels(labels, order, from, to);
+        const xs = tf.tensor4d(gatherRows(images, pixels, order, from, to), [b, h, w, c]);
+        const ys = tf.tensor2d(oneHotRows(labels, numClasses, order, from, to), [b, numClasses]);
+        const ts = softLogits ? tf.tensor2d(gatherRows(softLogits, numClasses, order, from, to), [b, numClasses]) : null;
+        let logits: tf.Tensor2D | undefined;
+        let lossValue: number;
+        let predicted: Uint8Array | Uint16Array;
+        try {
+          const loss = optimizer.minimize(
+            () => {
+              const out = model.apply(xs, { training: true }) as tf.Tensor2D;
+              logits = tf.keep(out);
+              return ts && distillation
+                ? distillationLoss({ studentLogits: out, teacherLogits: ts, oneHot: ys, config: distillation })
+                : crossEntropyFromLogits(ys, out);
+            },
+            true,
+            varList,
+          ) as tf.Scalar;
+          lossValue = loss.dataSync()[0];
+          loss.dispose();
+          predicted = argmaxRows(logits!.dataSync() as Float32Array, numClasses);
+        } finally {
+          tf.dispose([xs, ys, ...(ts ? [ts] : []), ...(logits ? [logits] : [])]);
+        }
+        if (!Number.isFinite(lossValue)) {
+          throw new KdqError(
+            'E_DIVERGED',
+            `stage ${stage}: loss became ${lossValue} at epoch ${epoch + 1}, step ${step + 1} of ${steps}; ` +
+              `lower training.learningRate (now ${config.learningRate}) or check the input data for NaN`,
+          );
+        }
+        lossSum += lossValue * b;
+        for (let i = 0; i < b; i++) if (predicted[i] === batchLabels[i]) hits++;
+        args.onBatch?.({
+          epoch: epoch + 1,
+          epochs: config.epochs,
+          step: step + 1,
+          steps,
+          samplesSeen: to,
+          samples: n,
+          loss: lossSum / to,
+          accuracy: hits / to,
+          seconds: (performance.now() - start) / 1000,
+        });
+      }
+      const seconds = (performance.now() - start) / 1000;
+      const stats: EpochStats = {
+        epoch: epoch + 1,
+        epochs: config.epochs,
+        loss: lossSum / n,
+        accuracy: hits / n,
+        samples: n,
+        samplesPerSecond: seconds > 0 ? n / seconds : 0,
+        seconds,
+      };
+      history.epochs.push(stats);
+      args.onEpoch?.(stats);
+      // Let timers and I/O run between epochs (the loop itself is synchronous tensor work).
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  history.seconds = (performance.now() - t0) / 1000;
+  return history;
+}
