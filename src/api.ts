@@ -13,6 +13,7 @@ import { Cache } from './pipeline/cache.ts';
 import { formatGraph } from './pipeline/format.ts';
 import { runGraph, type RunResult, type StageEvent } from './pipeline/run.ts';
 import { createRunFolder } from './pipeline/run-folder.ts';
+import { readLatestStages, writeStages } from './pipeline/stages-file.ts';
 import { KdqError } from './errors.ts';
 import type { Metrics } from './report/metrics.ts';
 import { formatSummary } from './report/summary.ts';
@@ -50,11 +51,7 @@ export async function validate(file: string, opts: { set?: string[] } = {}): Pro
 }
 
 async function readPrevious(runsDir: string, name: string): Promise<RunResult | undefined> {
-  try {
-    return JSON.parse(await readFile(join(runsDir, name, 'latest', 'stages.json'), 'utf8')) as RunResult;
-  } catch {
-    return undefined;
-  }
+  return (await readLatestStages(runsDir, name)) ?? undefined;
 }
 
 async function setup(file: string, opts: RunOptions) {
@@ -130,7 +127,7 @@ export async function run(file: string, opts: RunOptions = {}): Promise<RunOutco
   const report = byId.get('report')?.outDir;
   if (report) await folder.writeFile('metrics.json', new Uint8Array(await readFile(join(report, 'metrics.json'))));
   await folder.writeFile('config.yaml', `# resolved from ${s.loaded.file}\n${yamlStringify(s.exp)}`);
-  await folder.writeJson('stages.json', result);
+  await writeStages(folder, result);
   await folder.finish();
   return { runDir: folder.dir, metrics, result, summary: formatSummary(metrics, folder.dir) };
 }

@@ -68,5 +68,5 @@ export const STAGE_KINDS = ['data', 'teacher', 'soft-labels', 'student', 'baseli
 export type StageKind = (typeof STAGE_KINDS)[number];
 
 /** Models a run reports, as keys of metrics.json `models`. */
-export const MODEL_ROLES = ['teacher', 'student', 'student_baseline', 'student_int8'] as const;
+export const MODEL_ROLES = ['teacher', 'student', 'student_baseline', 'student_int8', 'student_float16', 'student_dynamic-range'] as const;
 export type ModelRole = (typeof MODEL_ROLES)[number];
