@@ -7,11 +7,12 @@
  * The trade-off, as with make and git: a file rewritten with the same size within the same
  * mtime tick keeps its old digest.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { KdqError } from '../errors.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 
 /** File name of the memo inside the cache folder. */
 export const DIGEST_INDEX_FILE = 'file-digests.json';
@@ -57,18 +58,6 @@ async function readIndex(cacheDir: string): Promise<DigestIndex> {
     // Missing or corrupt: a memo that cannot be trusted is simply rebuilt.
   }
   return { version: INDEX_VERSION, entries: {} };
-}
-
-/** Writes `data` to a temp file beside `path` and renames it into place, so readers never see half a file. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
 }
 
 async function saveEntries(cacheDir: string, updates: Record<string, IndexEntry>): Promise<void> {

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KdqError } from '../../src/errors.ts';
-import { DIGEST_INDEX_FILE, digestFile, digestFiles, writeFileAtomic } from '../../src/data/file-digest.ts';
+import { DIGEST_INDEX_FILE, digestFile, digestFiles } from '../../src/data/file-digest.ts';
 
 let dir: string;
 beforeEach(async () => {
@@ -100,15 +100,5 @@ describe('digestFiles', () => {
     expect((err as Error).message).toBe(
       `data.files.trainImages '${join(dir, 'nope')}' does not exist; check the path (relative paths are relative to the experiment file)`,
     );
-  });
-});
-
-describe('writeFileAtomic', () => {
-  it('leaves only the final file', async () => {
-    const f = join(dir, 'out.json');
-    await writeFileAtomic(f, '{"a":1}');
-    await writeFileAtomic(f, '{"a":2}');
-    expect(await readFile(f, 'utf8')).toBe('{"a":2}');
-    expect(await readdir(dir)).toEqual(['out.json']);
   });
 });
