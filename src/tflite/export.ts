@@ -247,18 +247,17 @@ export function buildTfliteModel(lowered: LoweredModel, opts: ExportOptions): { 
       type: actType,
       ...(outParams && cal ? { quantization: perTensor(outParams, cal.steps[i]) } : {}),
     });
-    const inputType: TensorTypeName = actType;
     if (s.kind === 'conv2d' || s.kind === 'depthwiseConv2d' || s.kind === 'dense') {
       const wt = addWeights(g, s, mode, opts.perChannel ?? false, xParams?.scale ?? 0);
-      g.op(op, { input: inputType, weight: wt.weightType, perChannel: wt.perChannel, hasBias: true, dilated: s.dilation.some((d) => d > 1) }, [x, wt.weights, wt.bias], [out], options);
+      g.op(op, { input: actType, weight: wt.weightType, perChannel: wt.perChannel, hasBias: true, dilated: s.dilation.some((d) => d > 1) }, [x, wt.weights, wt.bias], [out], options);
     } else if (s.kind === 'reshape') {
       const shape = g.tensor({ name: `${s.name}/shape`, shape: [s.outShape.length], type: 'INT32', buffer: bytesOf(Int32Array.from(s.outShape)) });
-      g.op(op, { input: inputType }, [x, shape], [out], options);
+      g.op(op, { input: actType }, [x, shape], [out], options);
     } else if (s.kind === 'mean') {
       const axes = g.tensor({ name: `${s.name}/axes`, shape: [2], type: 'INT32', buffer: bytesOf(Int32Array.from([1, 2])) });
-      g.op(op, { input: inputType }, [x, axes], [out], options);
+      g.op(op, { input: actType }, [x, axes], [out], options);
     } else {
-      g.op(op, { input: inputType }, [x], [out], options);
+      g.op(op, { input: actType }, [x], [out], options);
     }
     x = out;
     xParams = outParams;

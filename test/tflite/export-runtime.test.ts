@@ -100,7 +100,7 @@ describe.each(['litert', 'tfjs-tflite'] as const)('%s', (runtime) => {
     const { bytes } = exportTflite(wide, { mode: 'int8', calibration, inputShape: shape });
     // Random-weight head: probabilities sit close together, so top-1 is not a fair test here;
     // the probabilities must still be right to a few int8 steps.
-    expect(maxAbsDiff(await runAll(bytes, runtime, 'float32'), wideProbs)).toBeLessThan(0.03);
+    expect(maxAbsDiff(await runAll(bytes, runtime, 'float32'), wideProbs)).toBeLessThan(0.01);
   });
 });
 
