@@ -70,3 +70,7 @@ export type StageKind = (typeof STAGE_KINDS)[number];
 /** Models a run reports, as keys of metrics.json `models`. */
 export const MODEL_ROLES = ['teacher', 'student', 'student_baseline', 'student_int8', 'student_float16', 'student_dynamic-range'] as const;
 export type ModelRole = (typeof MODEL_ROLES)[number];
+
+/** Official TFLite runtimes from npm that kdq evaluates .tflite files in (LiteRT.js, tfjs-tflite). */
+export const TFLITE_RUNTIMES = ['litert', 'tfjs-tflite'] as const;
+export type TfliteRuntime = (typeof TFLITE_RUNTIMES)[number];

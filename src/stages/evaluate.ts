@@ -28,10 +28,11 @@ export interface Evaluation {
   outputType: string;
 }
 
-/** LiteRT.js cannot feed or read int8 tensors (see NOTES.md), so such files run in tfjs-tflite. */
-export function runtimeFor(info: ExportInfo): RuntimeName {
-  return info.inputType === 'float32' && info.outputType === 'float32' ? 'litert' : 'tfjs-tflite';
-}
+/**
+ * Every file is evaluated in LiteRT.js, Google's current runtime (int8 and uint8 I/O included,
+ * through its lower-level tensor buffers); the tests run every kind of file in tfjs-tflite too.
+ */
+export const EVALUATION_RUNTIME: RuntimeName = 'litert';
 
 const ROLE_KIND = { teacher: 'teacher', student: 'student', student_baseline: 'baseline' } as const;
 
@@ -53,7 +54,7 @@ export function evaluateStage(services: StageServices): StageDefinition<Evaluate
         const logits = await readFloats(ctx.inputs[stage.id], TEST_LOGITS);
         reference[role] = Uint8Array.from(argmaxRows(logits, ds.numClasses));
       }
-      const runtime = runtimeFor(info);
+      const runtime = EVALUATION_RUNTIME;
       const { evaluateTflite } = await import('../tflite/runtime/index.ts');
       const r = await evaluateTflite(
         bytes,

@@ -2,15 +2,14 @@
  * The shape of a loaded .tflite file, the same whichever TFLite runtime runs it, so evaluation and
  * tests can run one file in both runtimes and compare.
  */
+import { TFLITE_RUNTIMES, type TfliteRuntime } from '../../names.ts';
 
 /**
  * `litert`: LiteRT.js (@litertjs/core), Google's current WASM runtime (CompiledModel API).
  * `tfjs-tflite`: @tensorflow/tfjs-tflite, the classic TFLite interpreter compiled to WASM.
  */
-export type RuntimeName = 'litert' | 'tfjs-tflite';
-
-// TODO(names): belongs in src/names.ts as TFLITE_RUNTIMES (asked for in the runtime report).
-export const RUNTIMES: readonly RuntimeName[] = ['litert', 'tfjs-tflite'];
+export type RuntimeName = TfliteRuntime;
+export const RUNTIMES: readonly RuntimeName[] = TFLITE_RUNTIMES;
 
 export type TensorDtype = 'float32' | 'int8' | 'uint8' | 'int32';
 
