@@ -35,6 +35,18 @@ export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue
           `softmax is allowed only as the final activation (layer ${layers.length - 1}), not on layer ${i}: a softmax inside the network squashes the features; use relu here`,
         );
       }
+      // The .tflite writer folds batch normalization into the layer before it, which is only
+      // exact when that layer is linear; catch it here rather than after an hour of training.
+      if (layer.type === 'batchNormalization') {
+        const prev = layers[i - 1];
+        const foldable = prev && (prev.type === 'conv2d' || prev.type === 'depthwiseConv2d' || prev.type === 'dense') && prev.activation === 'linear';
+        if (!foldable) {
+          add(
+            [role, 'layers', i, 'type'],
+            `batchNormalization must come right after a conv2d, depthwiseConv2d or dense layer with activation linear (layer ${i - 1} is ${prev ? `${prev.type}${'activation' in prev ? ` with activation ${prev.activation}` : ''}` : 'the input'}), so that export can fold it into that layer; move the activation after it as an activation layer`,
+          );
+        }
+      }
     });
   }
 
@@ -56,8 +68,9 @@ export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue
     }
   }
   // Every layer kind kdq offers has an int8 TFLite kernel (CONV_2D, DEPTHWISE_CONV_2D,
-  // MAX/AVERAGE_POOL_2D, MEAN, RESHAPE, FULLY_CONNECTED, MUL+ADD for batch norm, RELU, RELU6,
-  // TANH, LOGISTIC, SOFTMAX; dropout vanishes at inference), so mode int8 needs no layer check.
+  // MAX/AVERAGE_POOL_2D, MEAN, RESHAPE, FULLY_CONNECTED, RELU, RELU6, TANH, LOGISTIC, SOFTMAX;
+  // batch norm is folded into the layer before it, dropout vanishes at inference), so mode int8
+  // needs no layer check beyond the batch-norm placement above.
 
   const rawData = isPlainObject(ctx.raw) && isPlainObject(ctx.raw.data) ? ctx.raw.data : {};
   for (const [key, source] of Object.entries(SOURCE_KEYS)) {
