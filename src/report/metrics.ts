@@ -23,7 +23,8 @@ export interface ModelMetrics {
   params?: number;
   /** Accuracy of the tf.js model on the test set (fraction). */
   accuracy?: number;
-  per_class_accuracy?: number[];
+  /** null for a class with no test image. */
+  per_class_accuracy?: (number | null)[];
   tflite?: TfliteMetrics;
 }
 
