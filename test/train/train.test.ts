@@ -71,6 +71,21 @@ describe('trainModel', () => {
     [a, b, c].forEach((r) => r.model.dispose());
   });
 
+  it('updates batch-norm moving statistics while training', async () => {
+    const bn: LayerSpec[] = [
+      { type: 'conv2d', filters: 2, kernelSize: 3, strides: 2, padding: 'valid', activation: 'linear', useBias: true },
+      { type: 'batchNormalization', momentum: 0.9, epsilon: 0.001 },
+      { type: 'activation', activation: 'relu' },
+      { type: 'flatten' },
+      { type: 'dense', units: 10, activation: 'linear', useBias: true },
+    ];
+    const { model, history } = await run(10, { config: cfg({ epochs: 1 }) }, bn);
+    const movingMean = model.weights.find((w) => w.name.includes('moving_mean'))!.read().dataSync();
+    expect(Array.from(movingMean).some((v) => v !== 0)).toBe(true);
+    expect(Number.isFinite(history.epochs[0].loss)).toBe(true);
+    model.dispose();
+  });
+
   it('shuffles with the run seed only: the same model and data with another shuffle seed trains differently', async () => {
     const model1 = buildModel(small, SHAPE, 9, { role: 'student' });
     const model2 = buildModel(small, SHAPE, 9, { role: 'student' });
