@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import type { DistillationConfig, LayerSpec, TrainingConfig } from '../config/types.ts';
 import type { SavedWeights } from '../models/weights.ts';
 import type { StageDefinition } from '../pipeline/stage.ts';
-import type { EpochStats } from '../train/train.ts';
 import type { StageKind } from '../names.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { inputOf, readFloats, readJson, writeFloats, writeJson, type StageServices } from './context.ts';
@@ -37,10 +36,6 @@ export const WEIGHTS_MANIFEST = 'weights.json';
 export const TEST_LOGITS = 'test-logits.f32';
 export const EVAL_FILE = 'eval.json';
 export const HISTORY_FILE = 'history.json';
-
-function formatEpoch(stage: string, e: EpochStats): string {
-  return `${stage} epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)} acc ${e.accuracy.toFixed(4)} ${Math.round(e.samplesPerSecond)} samples/s ${e.seconds.toFixed(1)} s`;
-}
 
 export function imageShape(ds: Dataset): [number, number, number] {
   return [ds.height, ds.width, ds.channels];
@@ -69,6 +64,7 @@ function learningStage(kind: Extract<StageKind, 'teacher' | 'student' | 'baselin
       const { buildModel, modelSummary } = await import('../models/build.ts');
       const { saveWeights } = await import('../models/weights.ts');
       const { accuracy, perClassAccuracy, predictLogits, trainModel } = await import('../train/train.ts');
+      const { createProgress } = await import('../train/progress.ts');
       const ds = await deps.dataset(ctx.stage, config.seed);
       const role = ctx.stage.role ?? kind;
       const model = buildModel(config.layers, imageShape(ds), config.seed, { role });
@@ -87,7 +83,8 @@ function learningStage(kind: Extract<StageKind, 'teacher' | 'student' | 'baselin
           softLogits,
           distillation: kind === 'student' ? { ...config.distillation!, baseline: false } : undefined,
           stage: ctx.stage.id,
-          onEpoch: (e) => ctx.log(formatEpoch(ctx.stage.id, e)),
+          // A live bar on a terminal, one line per epoch otherwise (CI, pipes).
+          ...createProgress({ stage: ctx.stage.id, stream: deps.env.progress }),
         });
         const logits = predictLogits(model, ds.testImages, imageShape(ds));
         const saved = saveWeights(model);
