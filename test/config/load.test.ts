@@ -99,8 +99,8 @@ describe('defaults', () => {
 
   it('fills tf.js layer defaults: pool strides = poolSize, batch norm 0.99 / 0.001, depthMultiplier 1', async () => {
     const { experiment: e } = await loadExperiment(path.join(VALID, 'omitted-defaults.yaml'));
-    expect(e.teacher.layers[1]).toEqual({ type: 'maxPooling2d', poolSize: 2, strides: 2, padding: 'valid' });
-    expect(e.teacher.layers[2]).toEqual({ type: 'batchNormalization', momentum: 0.99, epsilon: 0.001 });
+    expect(e.teacher.layers[1]).toEqual({ type: 'batchNormalization', momentum: 0.99, epsilon: 0.001 });
+    expect(e.teacher.layers[2]).toEqual({ type: 'maxPooling2d', poolSize: 2, strides: 2, padding: 'valid' });
     expect(e.student.layers[0]).toMatchObject({ depthMultiplier: 1, strides: 1, padding: 'valid', activation: 'linear', useBias: true });
     expect(e.description).toBe('');
   });
