@@ -2,7 +2,8 @@
  * `npm run bench`: training throughput of the notebook's teacher and student on the default backend,
  * appended to bench/results/train.json with the date, commit, machine load and a CPU calibration.
  * `--ablation` also measures the wasm kernel overrides one at a time, each in a fresh process
- * (kernels are registered once per process).
+ * (kernels are registered once per process). `--cached` instead times a fully cached `kdq run`
+ * (bench/cached-run.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -107,6 +108,10 @@ function appendHistory(entry: unknown): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === '--cached') {
+    const { benchCachedRun } = await import('./cached-run.ts');
+    return benchCachedRun();
+  }
   const o = parseArgs(argv);
   if (o.only !== undefined) {
     // One ablation step in a fresh process: register just these overrides, print JSON, no history.
