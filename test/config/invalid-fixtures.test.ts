@@ -8,6 +8,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadExperiment } from '../../src/config/load.ts';
 import { ConfigError, formatIssue } from '../../src/errors.ts';
+import { main } from '../../src/cli.ts';
+import { Writable } from 'node:stream';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures');
 const INVALID = path.join(FIXTURES, 'invalid');
@@ -56,5 +58,26 @@ describe('invalid experiment files', () => {
       expect(i.file).not.toBe('');
       expect(i.message.length).toBeGreaterThan(10);
     }
+  });
+
+  it.each(files)('kdq validate %s exits 2 and prints FILE:LINE:COL: key.path: message, no stack trace', async (name) => {
+    const want = expectationOf(name);
+    let out = '';
+    let err = '';
+    const sink = (append: (s: string) => void) =>
+      new Writable({
+        write(chunk, _enc, cb) {
+          append(String(chunk));
+          cb();
+        },
+      });
+    const code = await main(['validate', path.join(INVALID, name)], { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)) });
+    expect(code).toBe(2);
+    const where = `${path.relative(process.cwd(), want.file)}:${want.line}:`;
+    const line = err.split('\n').find((l) => (l.startsWith(where) || l.startsWith(want.file + ':' + want.line + ':')) && l.includes(want.fragment));
+    expect(line, `stderr has no line starting ${where} with "${want.fragment}":\n${err}`).toBeDefined();
+    if (want.path) expect(line).toContain(`: ${want.path}: `);
+    expect(err).not.toMatch(/\n\s+at /);
+    expect(out).toBe('');
   });
 });
