@@ -62,7 +62,7 @@ export const COMMANDS = {
     summary: 'print the stage DAG of an experiment',
     usage: 'kdq graph FILE [--dot] [--explain] [--set key.path=value ...]',
     positionals: [1, 1],
-    options: ['set', 'dot', 'explain', 'backend', 'cache-dir', ...COMMON],
+    options: ['set', 'dot', 'explain', 'backend', 'cache-dir', 'runs-dir', ...COMMON],
   },
   inspect: {
     summary: 'describe a .tflite file: operators, tensors, shapes, quantization, sizes',

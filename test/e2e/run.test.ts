@@ -91,6 +91,61 @@ describe('kdq run (tiny MNIST)', () => {
   });
 });
 
+describe('kdq CLI on the runs above', () => {
+  const cli = async (...argv: string[]) => {
+    const out = sink();
+    const err = sink();
+    const code = await main(argv, { stdout: out.stream, stderr: err.stream });
+    return { code, out: out.text(), err: err.text() };
+  };
+
+  /** The status `kdq graph --explain` / `run --dry-run` prints under a stage's line. */
+  const statusOf = (out: string, id: string): string => {
+    const lines = out.split('\n');
+    const i = lines.findIndex((l) => l.startsWith(`${id} `));
+    return /^\s+(\S+)/.exec(lines[i + 1] ?? '')?.[1] ?? 'missing';
+  };
+
+  it('--dry-run reports every stage cached (but the uncacheable report) and writes no run folder', async () => {
+    const before = await readdir(join(runsDir, 'e2e-tiny'));
+    const r = await cli('run', FILE, '--dry-run', '--runs-dir', runsDir);
+    expect(r.code).toBe(0);
+    expect(statusOf(r.out, 'teacher@s1')).toBe('cached');
+    expect(statusOf(r.out, 'evaluate:student_int8@s1')).toBe('cached');
+    expect(statusOf(r.out, 'report')).toBe('would-run');
+    expect(r.out.match(/would-run/g)).toHaveLength(1);
+    expect(await readdir(join(runsDir, 'e2e-tiny'))).toEqual(before);
+  });
+
+  it('graph --explain says which stages a changed temperature would rerun', async () => {
+    const r = await cli('graph', FILE, '--explain', '--set', 'distillation.temperature=3', '--runs-dir', runsDir);
+    expect(r.code).toBe(0);
+    expect(statusOf(r.out, 'student@s1')).toBe('would-run');
+    expect(statusOf(r.out, 'baseline@s1')).toBe('cached');
+    expect(statusOf(r.out, 'teacher@s1')).toBe('cached');
+  });
+
+  it('inspect describes the int8 file', async () => {
+    const r = await cli('inspect', join(runsDir, 'e2e-tiny', 'latest', 'student-int8.tflite'));
+    expect(r.code).toBe(0);
+    for (const op of ['QUANTIZE', 'CONV_2D', 'MAX_POOL_2D', 'RESHAPE', 'FULLY_CONNECTED', 'SOFTMAX', 'DEQUANTIZE']) expect(r.out).toContain(op);
+  });
+
+  it('cache ls lists entries; gc keeps what run folders use and drops the rest', async () => {
+    const ls = await cli('cache', 'ls', '--runs-dir', runsDir);
+    expect(ls.code).toBe(0);
+    const count = Number(/(\d+) entries/.exec(ls.out)![1]);
+    expect(count).toBeGreaterThan(10);
+    expect(ls.out).not.toContain('unused');
+    const keep = await cli('cache', 'gc', '--runs-dir', runsDir);
+    expect(keep.out).toContain('removed 0 entries');
+    await rm(join(runsDir, 'e2e-tiny'), { recursive: true });
+    const gc = await cli('cache', 'gc', '--runs-dir', runsDir);
+    expect(gc.out).toContain(`removed ${count} entries`);
+    expect((await cli('cache', 'ls', '--runs-dir', runsDir)).out).toContain('is empty');
+  });
+});
+
 describe('kdq CLI exit codes', () => {
   it('validate exits 0 on the shipped experiments and 2 with FILE:LINE:COL on a bad file', async () => {
     const out = sink();
