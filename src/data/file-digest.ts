@@ -46,9 +46,9 @@ export interface FileDigest {
   fromIndex: boolean;
 }
 
-export function sha256Hex(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+import { sha256Hex } from '../util/hash.ts';
+
+export { sha256Hex };
 
 async function readIndex(cacheDir: string): Promise<DigestIndex> {
   try {

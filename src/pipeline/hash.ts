@@ -2,7 +2,6 @@
  * Stage keys: a sha256 over everything that determines a stage's output, and the hash of each
  * part on its own (Nx's `{ value, details }`), so `explain` can name the part that changed.
  */
-import { createHash } from 'node:crypto';
 import { KdqError } from '../errors.ts';
 import type { StageKind } from '../names.ts';
 import type { Stage } from './graph.ts';
@@ -23,9 +22,9 @@ export interface StageEnv {
   tfjs: string;
 }
 
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
+import { sha256Hex } from '../util/hash.ts';
+
+export { sha256Hex };
 
 /**
  * JSON with object keys sorted and `undefined` members dropped, so key order and a written-out

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, symlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { KdqError } from '../errors.ts';
-import { tempSibling, writeFileAtomic } from './atomic-write.ts';
+import { tempSibling, writeFileAtomic } from '../util/atomic.ts';
 
 export interface RunFolder {
   /** `YYYYMMDD-HHMMSS-<4 hex>`. */

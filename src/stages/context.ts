@@ -9,7 +9,7 @@ import type { Writable } from 'node:stream';
 import type { DataConfig } from '../config/types.ts';
 import { loadDataset, type Dataset } from '../data/dataset.ts';
 import { canonicalJson } from '../pipeline/hash.ts';
-import { toFloat32, typedBytes } from '../util/atomic.ts';
+import { toFloat32, typedBytes } from '../util/bytes.ts';
 import type { StageKind } from '../names.ts';
 import type { BackendIdentity } from '../backend/identity.ts';
 import type { Stage, StageGraph } from '../pipeline/graph.ts';

@@ -7,11 +7,15 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { KdqError } from '../errors.ts';
 
+/** A temp path in the same folder as `path`, so the final rename never crosses file systems. */
+export function tempSibling(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = tempSibling(path);
   try {
-    await mkdir(dir, { recursive: true });
+    await mkdir(dirname(path), { recursive: true });
     await writeFile(tmp, data);
     await rename(tmp, path);
   } catch (err) {
@@ -33,17 +37,4 @@ export function ioError(path: string, err: unknown): KdqError {
           : String((err as Error)?.message ?? err);
   if (err instanceof KdqError) return err;
   return new KdqError('E_IO', `cannot write ${path}: ${why}`, { cause: err });
-}
-
-/** Writes a typed array's bytes (little-endian, as the platform stores them). */
-export function typedBytes(a: Float32Array | Uint8Array | Int32Array): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-}
-
-/** Copies file bytes into a fresh, aligned Float32Array. */
-export function toFloat32(bytes: Uint8Array): Float32Array {
-  if (bytes.byteLength % 4 !== 0) throw new KdqError('E_CACHE', `float32 data of ${bytes.byteLength} bytes is not a multiple of 4`);
-  const out = new Float32Array(bytes.byteLength / 4);
-  new Uint8Array(out.buffer).set(bytes);
-  return out;
 }
