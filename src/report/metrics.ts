@@ -14,6 +14,9 @@ export interface TfliteMetrics {
   agreement_with_student?: number;
   agreement_with_teacher?: number;
   runtime: string;
+  /** Mean wall time per image in that runtime (input quantization and argmax included); measured
+   * when the evaluate stage ran, so it is the same on every run that reuses that stage. */
+  latency_ms_per_image?: number;
   mode: string;
   input_type: string;
   output_type: string;

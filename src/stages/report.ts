@@ -55,6 +55,7 @@ export function reportStage(services: StageServices): StageDefinition<ReportStag
             bytes: ev.bytes,
             accuracy: ev.accuracy,
             runtime: ev.runtimeVersion,
+            ...(ctx.config.metrics.includes('latency') ? { latency_ms_per_image: ev.latencyMsPerImage } : {}),
             mode: ev.mode,
             input_type: ev.inputType,
             output_type: ev.outputType,

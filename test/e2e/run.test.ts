@@ -64,6 +64,8 @@ describe('kdq run (tiny MNIST)', () => {
     }
     const q = m.models.student_int8!.tflite!;
     expect(q.file).toBe('student-int8.tflite');
+    expect(q.runtime).toMatch(/^@litertjs\/core /);
+    expect(q.latency_ms_per_image).toBeGreaterThan(0);
     expect(q.bytes / m.models.student!.tflite!.bytes).toBeLessThanOrEqual(0.28);
     expect(q.agreement_with_student).toBeGreaterThanOrEqual(0.97);
     expect(m.kd_gain).toBeCloseTo(m.models.student!.accuracy! - m.models.student_baseline!.accuracy!, 5);
