@@ -125,7 +125,9 @@ export async function run(file: string, opts: RunOptions = {}): Promise<RunOutco
     await folder.writeFile(rel, new Uint8Array(await readFile(join(dir, 'model.tflite'))));
   }
   const report = byId.get('report')?.outDir;
-  if (report) await folder.writeFile('metrics.json', new Uint8Array(await readFile(join(report, 'metrics.json'))));
+  if (report) {
+    for (const name of ['metrics.json', 'timings.json']) await folder.writeFile(name, new Uint8Array(await readFile(join(report, name))));
+  }
   await folder.writeFile('config.yaml', `# resolved from ${s.loaded.file}\n${yamlStringify(s.exp)}`);
   await writeStages(folder, result);
   await folder.finish();

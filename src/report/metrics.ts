@@ -14,9 +14,6 @@ export interface TfliteMetrics {
   agreement_with_student?: number;
   agreement_with_teacher?: number;
   runtime: string;
-  /** Mean wall time per image in that runtime (input quantization and argmax included); measured
-   * when the evaluate stage ran, so it is the same on every run that reuses that stage. */
-  latency_ms_per_image?: number;
   mode: string;
   input_type: string;
   output_type: string;
@@ -38,6 +35,16 @@ export interface SeedMetrics {
   models: ModelsMetrics;
   /** student accuracy minus student_baseline accuracy, when both were trained. */
   kd_gain?: number;
+}
+
+/**
+ * timings.json: what varies between identical runs, kept out of metrics.json so that metrics
+ * diff as identical. Per model role, the mean wall time per image of its .tflite file in the
+ * runtime (input quantization and argmax included).
+ */
+export interface Timings {
+  latency_ms_per_image: Partial<Record<ModelRole, number>>;
+  runtime: Partial<Record<ModelRole, string>>;
 }
 
 export interface Stat {
@@ -105,6 +112,6 @@ export function canonicalMetrics(v: unknown): unknown {
   return v;
 }
 
-export function serializeMetrics(m: Metrics): string {
+export function serializeMetrics(m: Metrics | Timings): string {
   return JSON.stringify(canonicalMetrics(m), null, 2) + '\n';
 }

@@ -6,7 +6,7 @@ import type { StageDefinition } from '../pipeline/stage.ts';
 import type { ReportStageConfig } from '../pipeline/plan.ts';
 import type { Stage } from '../pipeline/graph.ts';
 import type { ModelRole } from '../names.ts';
-import { serializeMetrics, summarizeSeeds, type Metrics, type ModelsMetrics, type SeedMetrics } from '../report/metrics.ts';
+import { serializeMetrics, summarizeSeeds, type Metrics, type ModelsMetrics, type SeedMetrics, type Timings } from '../report/metrics.ts';
 import { readJson, type StageServices } from './context.ts';
 import { DATA_INFO, type DataInfo } from './data.ts';
 import { EVALUATION_FILE, type Evaluation } from './evaluate.ts';
@@ -15,6 +15,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const METRICS_FILE = 'metrics.json';
+export const TIMINGS_FILE = 'timings.json';
 /** Where each role's .tflite file is copied in the run folder. */
 export const TFLITE_NAMES: Record<string, string> = {
   teacher: 'teacher.tflite',
@@ -34,6 +35,7 @@ export function reportStage(services: StageServices): StageDefinition<ReportStag
       const byId = (id: string): Stage => services.graph.stages[id];
       const perSeed = new Map<number, ModelsMetrics>();
       let dataInfo: DataInfo | undefined;
+      const timings: Timings = { latency_ms_per_image: {}, runtime: {} };
       for (const [id, dir] of Object.entries(ctx.inputs)) {
         const stage = byId(id);
         const seed = stage.seed ?? ctx.config.seeds[0];
@@ -49,13 +51,16 @@ export function reportStage(services: StageServices): StageDefinition<ReportStag
           if (ctx.config.metrics.includes('perClass')) m.per_class_accuracy = ev.per_class_accuracy;
         } else if (stage.kind === 'evaluate') {
           const ev = await readJson<Evaluation>(dir, EVALUATION_FILE);
+          if (seed === ctx.config.seeds[0] && ctx.config.metrics.includes('latency')) {
+            timings.latency_ms_per_image[role!] = ev.latencyMsPerImage;
+            timings.runtime[role!] = ev.runtimeVersion;
+          }
           const m = (models[role!] ??= {});
           m.tflite = {
             file: TFLITE_NAMES[role!] ?? `${role}.tflite`,
             bytes: ev.bytes,
             accuracy: ev.accuracy,
             runtime: ev.runtimeVersion,
-            ...(ctx.config.metrics.includes('latency') ? { latency_ms_per_image: ev.latencyMsPerImage } : {}),
             mode: ev.mode,
             input_type: ev.inputType,
             output_type: ev.outputType,
@@ -83,6 +88,7 @@ export function reportStage(services: StageServices): StageDefinition<ReportStag
         ...(seeds.length > 1 ? { seeds, summary: summarizeSeeds(seeds) } : {}),
       };
       await writeFile(join(ctx.outDir, METRICS_FILE), serializeMetrics(metrics));
+      await writeFile(join(ctx.outDir, TIMINGS_FILE), serializeMetrics(timings));
       ctx.memo.set('metrics', metrics);
     },
   };
