@@ -20,7 +20,16 @@ import { IDX_FILES, METRICS, type Activation, type Padding } from '../names.ts';
 export const DEFAULTS = {
   seed: 1,
   description: '',
-  data: { source: 'mnist', trainLimit: null, testLimit: null, validationSplit: 0 },
+  data: {
+    source: 'mnist',
+    trainLimit: null,
+    testLimit: null,
+    validationSplit: 0,
+    /** `download`: where downloaded files are kept. */
+    cacheDir: 'runs/.data',
+    /** `fashion-mnist`: where Debian's dataset-fashion-mnist installs the IDX .gz files. */
+    dir: '/usr/share/datasets/fashion-mnist',
+  },
   training: { epochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001, momentum: 0.9, shuffle: true },
   distillation: { temperature: 5, hardWeight: 0.5, softWeight: 0.5, loss: 'kl', temperatureSquared: true, baseline: true },
   quantization: {
@@ -128,9 +137,9 @@ function resolveData(raw: unknown): DataConfig {
     out.urls = Object.fromEntries(
       IDX_FILES.map((k) => [k, { url: obj(u[k]).url as string, sha256: (obj(u[k]).sha256 as string).toLowerCase() }]),
     ) as DataConfig['urls'];
-    out.cacheDir = pick(r, 'cacheDir', 'runs/.data');
+    out.cacheDir = pick(r, 'cacheDir', D.cacheDir);
   }
-  if (out.source === 'fashion-mnist') out.dir = pick(r, 'dir', '/usr/share/datasets/fashion-mnist');
+  if (out.source === 'fashion-mnist') out.dir = pick(r, 'dir', D.dir);
   return out;
 }
 

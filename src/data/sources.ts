@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type { DataConfig } from '../config/types.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 import { KdqError } from '../errors.ts';
 import { IDX_FILES, type DataSource, type IdxFile } from '../names.ts';
 import { fetchVerified } from './download.ts';
@@ -49,9 +50,9 @@ export const STANDARD_NAMES: Record<IdxFile, string> = {
   testLabels: 't10k-labels-idx1-ubyte',
 };
 
-export const DEFAULT_FASHION_DIR = '/usr/share/datasets/fashion-mnist';
+export const DEFAULT_FASHION_DIR = DEFAULTS.data.dir;
 /** Where `download` keeps files when neither data.cacheDir nor a cache folder is given. */
-export const DEFAULT_DOWNLOAD_DIR = 'runs/.data';
+export const DEFAULT_DOWNLOAD_DIR = DEFAULTS.data.cacheDir;
 
 function mapFiles<T>(f: (k: IdxFile) => T): Record<IdxFile, T> {
   return Object.fromEntries(IDX_FILES.map((k) => [k, f(k)])) as Record<IdxFile, T>;
