@@ -7,32 +7,18 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapF32 } from './wasm-heap.ts';
+import { depthwiseGeometry, type DepthwiseGradAttrs } from './depthwise-geometry.ts';
 
-interface DepthwiseBackpropFilterAttrs {
-  strides: [number, number] | number;
-  dilations: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface DepthwiseBackpropFilterAttrs extends DepthwiseGradAttrs {
   filterShape: [number, number, number, number];
 }
 
 function depthwiseBackpropFilter(args: { inputs: { x: tf.TensorInfo; dy: tf.TensorInfo }; backend: BackendWasm; attrs: DepthwiseBackpropFilterAttrs }): tf.TensorInfo {
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    attrs.strides,
-    attrs.dilations,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    true,
-  );
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
-  const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
-  const mult = outChannels / inChannels;
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
+  const g = depthwiseGeometry(x.shape as [number, number, number, number], attrs.filterShape, attrs);
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = g;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth, mult, top, left } = g;
   const out = backend.makeOutput([...attrs.filterShape], 'float32');
   const dw = heapF32(backend, out);
   const xv = heapF32(backend, x);

@@ -7,32 +7,18 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapF32 } from './wasm-heap.ts';
+import { depthwiseGeometry, type DepthwiseGradAttrs } from './depthwise-geometry.ts';
 
-interface DepthwiseBackpropInputAttrs {
-  strides: [number, number] | number;
-  dilations: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface DepthwiseBackpropInputAttrs extends DepthwiseGradAttrs {
   inputShape: [number, number, number, number];
 }
 
 function depthwiseBackpropInput(args: { inputs: { dy: tf.TensorInfo; filter: tf.TensorInfo }; backend: BackendWasm; attrs: DepthwiseBackpropInputAttrs }): tf.TensorInfo {
   const { inputs, backend, attrs } = args;
   const { dy, filter } = inputs;
-  const info = tf.backend_util.computeConv2DInfo(
-    attrs.inputShape,
-    filter.shape as [number, number, number, number],
-    attrs.strides,
-    attrs.dilations,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    true,
-  );
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
-  const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
-  const mult = outChannels / inChannels;
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
+  const g = depthwiseGeometry(attrs.inputShape, filter.shape as [number, number, number, number], attrs);
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = g;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth, mult, top, left } = g;
   const out = backend.makeOutput([...attrs.inputShape], 'float32');
   const dx = heapF32(backend, out);
   const wv = heapF32(backend, filter);
