@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LayerSpec } from '../config/types.ts';
 import type { Activation, LayerType } from '../names.ts';
 import { ACTIVATION_REGISTRY } from './activations.ts';
+import { fuseForTraining } from './fused-layers.ts';
 import { SeededDropout } from './seeded-dropout.ts';
 
 /** What a factory needs besides the spec. */
@@ -50,7 +51,7 @@ function pooling(spec: SpecOf<'maxPooling2d' | 'averagePooling2d'>, ctx: LayerCo
 
 export const LAYER_REGISTRY: { [K in LayerType]: LayerFactory<K> } = {
   conv2d: (spec, ctx) =>
-    tf.layers.conv2d({
+    fuseForTraining(tf.layers.conv2d({
       name: ctx.name,
       inputShape: ctx.inputShape,
       filters: spec.filters,
@@ -61,7 +62,7 @@ export const LAYER_REGISTRY: { [K in LayerType]: LayerFactory<K> } = {
       useBias: spec.useBias,
       kernelInitializer: kernelInitializer(spec.activation, ctx.seed),
       biasInitializer: 'zeros',
-    }),
+    }), 'conv2d'),
   depthwiseConv2d: (spec, ctx) =>
     tf.layers.depthwiseConv2d({
       name: ctx.name,
@@ -81,7 +82,7 @@ export const LAYER_REGISTRY: { [K in LayerType]: LayerFactory<K> } = {
     tf.layers.globalAveragePooling2d({ name: ctx.name, inputShape: ctx.inputShape }),
   flatten: (_spec, ctx) => tf.layers.flatten({ name: ctx.name, inputShape: ctx.inputShape }),
   dense: (spec, ctx) =>
-    tf.layers.dense({
+    fuseForTraining(tf.layers.dense({
       name: ctx.name,
       inputShape: ctx.inputShape,
       units: spec.units,
@@ -89,7 +90,7 @@ export const LAYER_REGISTRY: { [K in LayerType]: LayerFactory<K> } = {
       useBias: spec.useBias,
       kernelInitializer: kernelInitializer(spec.activation, ctx.seed),
       biasInitializer: 'zeros',
-    }),
+    }), 'dense'),
   dropout: (spec, ctx) =>
     new SeededDropout({ name: ctx.name, inputShape: ctx.inputShape, rate: spec.rate, seed: ctx.seed }),
   batchNormalization: (spec, ctx) =>

@@ -55,7 +55,8 @@ export async function loadModelStage(config: ModelStageConfig, dir: string, ds: 
 function learningStage(kind: Extract<StageKind, 'teacher' | 'student' | 'baseline'>, deps: StageServices): StageDefinition<ModelStageConfig> {
   return {
     kind,
-    version: 1,
+    // 2: fused conv/dense + relu kernels and the one-kernel Adam on wasm (float32 rounding differs).
+    version: 2,
     cacheable: true,
     async run(ctx) {
       const { config } = ctx;
@@ -121,7 +122,8 @@ export function baselineStage(deps: StageServices): StageDefinition<ModelStageCo
 export function softLabelsStage(deps: StageServices): StageDefinition<Record<string, never>> {
   return {
     kind: 'soft-labels',
-    version: 1,
+    // 2: the teacher's forward pass runs through the fused layer kernels on wasm.
+    version: 2,
     cacheable: true,
     async run(ctx) {
       await deps.ensureBackend();

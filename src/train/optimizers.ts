@@ -5,12 +5,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { TrainingConfig } from '../config/types.ts';
+import { fastAdam } from '../backend/fast-adam.ts';
 import type { OptimizerName } from '../names.ts';
 
 export type OptimizerFactory = (config: Pick<TrainingConfig, 'learningRate' | 'momentum'>) => tf.Optimizer;
 
 export const OPTIMIZER_REGISTRY: Record<OptimizerName, OptimizerFactory> = {
-  adam: ({ learningRate }) => tf.train.adam(learningRate, 0.9, 0.999, 1e-7),
+  // tf.js' Adam, with each variable's update done in one kernel on wasm (src/backend/fast-adam.ts).
+  adam: ({ learningRate }) => fastAdam(learningRate, 0.9, 0.999, 1e-7),
   // Plain SGD when momentum is 0: tf.js's momentum optimizer would keep a useless accumulator.
   sgd: ({ learningRate, momentum }) =>
     momentum > 0 ? tf.train.momentum(learningRate, momentum) : tf.train.sgd(learningRate),

@@ -5,11 +5,13 @@
  * New tensors rather than in-place writes, because XNNPACK caches packed weights by tensor id and
  * would keep using stale ones. Formula, as tf.js' AdamOptimizer:
  *   m' = b1 m + (1 - b1) g;  v' = b2 v + (1 - b2) g^2;  w' = w - lr (m' / c1) / (sqrt(v' / c2) + eps)
- * with c1 = 1 - b1^t, c2 = 1 - b2^t.
+ * with c1 = 1 - b1^t, c2 = 1 - b2^t. In float32 SIMD (../simd/kernels.wat) where the runtime has it,
+ * else a float64 JavaScript loop.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapF32 } from './wasm-heap.ts';
+import { heapOffset, simdKernels } from '../simd/index.ts';
+import { heapF32, sizeOf } from './wasm-heap.ts';
 
 export const ADAM_UPDATE = 'KdqAdamUpdate';
 
@@ -33,6 +35,16 @@ function adamUpdate(args: {
   const outW = backend.makeOutput(shape, 'float32');
   const outM = backend.makeOutput(shape, 'float32');
   const outV = backend.makeOutput(shape, 'float32');
+  const { beta1, beta2, epsilon, c1, c2 } = attrs;
+  const simd = simdKernels(backend);
+  if (simd !== null) {
+    const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+    simd.adam(
+      at(inputs.value), at(inputs.gradient), at(inputs.m), at(inputs.v), at(outW), at(outM), at(outV), sizeOf(shape),
+      beta1, beta2, 1 - beta1, 1 - beta2, -attrs.learningRate / c1, 1 / c2, epsilon,
+    );
+    return [outW, outM, outV];
+  }
   const w = heapF32(backend, inputs.value);
   const g = heapF32(backend, inputs.gradient);
   const m = heapF32(backend, inputs.m);
@@ -40,7 +52,6 @@ function adamUpdate(args: {
   const w2 = heapF32(backend, outW);
   const m2 = heapF32(backend, outM);
   const v2 = heapF32(backend, outV);
-  const { beta1, beta2, epsilon, c1, c2 } = attrs;
   const a1 = 1 - beta1;
   const a2 = 1 - beta2;
   const step = -attrs.learningRate / c1;

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { KdqError } from '../../errors.ts';
+import { heapOffset, simdKernels } from '../simd/index.ts';
 import { heapF32, matMul2d, release } from './wasm-heap.ts';
 
 interface Conv2DBackpropFilterAttrs {
@@ -72,6 +73,18 @@ function conv2dBackpropFilter(args: { inputs: { x: tf.TensorInfo; dy: tf.TensorI
     false,
     'channelsLast',
   );
+  // Direct SIMD accumulation skips zero inputs and needs no im2col copy nor a packed 'dy'; the
+  // GEMM below remains for dilated filters and output channels not in fours.
+  const simd = simdKernels(backend);
+  if (simd !== null && info.outChannels % 4 === 0 && info.dilationHeight === 1 && info.dilationWidth === 1) {
+    const dw = backend.makeOutput([...attrs.filterShape], 'float32');
+    const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+    simd.conv2d_filter_grad(
+      at(x), at(dy), at(dw), info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
+      info.outChannels, info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
+    );
+    return dw;
+  }
   const K = info.filterHeight * info.filterWidth * info.inChannels;
   const P = info.batchSize * info.outHeight * info.outWidth;
   const cols = backend.makeOutput([K, P], 'float32');

@@ -9,25 +9,36 @@ import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.ts';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
+import { sharedIdentityConfig } from './identity.ts';
 import { fastSliceConfig } from './slice.ts';
+import { FUSED_CONV2D, FUSED_DENSE, fusedConv2dConfig, fusedConv2dGradConfig, fusedDenseConfig, fusedDenseGradConfig } from './fused-layers.ts';
+import { reluBiasGradConfig } from './relu-bias-grad.ts';
 
-/** Kernels the stock backend does not register at all (the last is kdq's own, for FastAdamOptimizer). */
+/**
+ * Kernels the stock backend does not register at all: three gradients, then kdq's own (one Adam
+ * step per variable for FastAdamOptimizer; the fused-layer backward pass).
+ */
 const MISSING: readonly tf.KernelConfig[] = [
   conv2dBackpropFilterConfig,
   depthwiseConv2dBackpropFilterConfig,
   depthwiseConv2dBackpropInputConfig,
   adamUpdateConfig,
+  reluBiasGradConfig,
 ];
+
+/** kdq's fused layer kernels, built on the stock fused kernels (so made once those exist). */
+const FUSED = [fusedConv2dConfig, fusedDenseConfig] as const;
 
 /** Replacements built from the stock kernel, which they call for the cases they leave alone. */
 const OVERRIDES: Readonly<Record<string, (original: tf.KernelConfig) => tf.KernelConfig>> = {
   BatchMatMul: fastBatchMatMulConfig,
+  Identity: sharedIdentityConfig,
   MaxPoolGrad: () => maxPoolGradConfig,
   Slice: fastSliceConfig,
 };
 
 /** Names of every kernel kdq registers or replaces on wasm. */
-export const KDQ_WASM_KERNELS: readonly string[] = [...MISSING.map((k) => k.kernelName), ...Object.keys(OVERRIDES)];
+export const KDQ_WASM_KERNELS: readonly string[] = [...MISSING.map((k) => k.kernelName), FUSED_CONV2D, FUSED_DENSE, ...Object.keys(OVERRIDES)];
 
 let registered = false;
 
@@ -42,6 +53,13 @@ export function registerWasmKernels(only?: readonly string[]): void {
   registered = true;
   for (const config of MISSING) {
     if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
+  }
+  for (const make of FUSED) {
+    const config = make('wasm');
+    if (config !== undefined && tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
+  }
+  for (const grad of [fusedConv2dGradConfig, fusedDenseGradConfig]) {
+    if (tf.getGradient(grad.kernelName) === undefined) tf.registerGradient(grad);
   }
   for (const [name, build] of Object.entries(OVERRIDES)) {
     if (only !== undefined && !only.includes(name)) continue;

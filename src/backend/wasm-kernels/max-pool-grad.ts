@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapOffset, simdKernels } from '../simd/index.ts';
 import { heapF32 } from './wasm-heap.ts';
 
 interface MaxPoolGradAttrs {
@@ -71,6 +72,18 @@ function maxPoolGrad(args: { inputs: { dy: tf.TensorInfo; input: tf.TensorInfo; 
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   const out = backend.makeOutput([...input.shape], 'float32');
+  // The common case (2x2 windows at stride 2, no padding, channels in fours) in SIMD; it reports
+  // windows whose maximum matched no input (NaN), and those fall through to the general loop.
+  const simd = simdKernels(backend);
+  if (
+    simd !== null && filterHeight === 2 && filterWidth === 2 && strideHeight === 2 && strideWidth === 2 &&
+    info.padInfo.top === 0 && info.padInfo.left === 0 && C % 4 === 0 &&
+    outHeight * 2 <= inHeight && outWidth * 2 <= inWidth
+  ) {
+    const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+    const misses = simd.max_pool_grad_2x2(at(input), at(output), at(dy), at(out), batchSize, inHeight, inWidth, C, outHeight, outWidth);
+    if (misses === 0) return out;
+  }
   const dx = heapF32(backend, out);
   const xv = heapF32(backend, input);
   const dyv = heapF32(backend, dy);

@@ -1,0 +1,158 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/index.ts';
+import { KERNELS_WASM_BASE64 } from '../../src/backend/simd/kernels-wasm.ts';
+import { setSimdEnabled, simdKernels } from '../../src/backend/simd/index.ts';
+import { ADAM_UPDATE } from '../../src/backend/wasm-kernels/adam-update.ts';
+import { RELU_BIAS_GRAD } from '../../src/backend/wasm-kernels/relu-bias-grad.ts';
+import { compileKernels, generatedSource } from '../../scripts/build-simd.ts';
+import { compareKernel, relativeError, values } from './compare-backends.ts';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Runs a kernel on wasm with the SIMD kernels on and off; returns both outputs' values. */
+function bothPaths(kernel: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown> = {}): { simd: Float32Array[]; js: Float32Array[] } {
+  const run = (on: boolean) => {
+    setSimdEnabled(on);
+    const out = tf.engine().runKernel(kernel, inputs, attrs as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+    const list = Array.isArray(out) ? out : [out];
+    const data = list.map((t) => t.dataSync() as Float32Array);
+    tf.dispose(list);
+    return data;
+  };
+  return { simd: run(true), js: run(false) };
+}
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+afterEach(() => setSimdEnabled(true));
+
+describe('the SIMD module', () => {
+  it('is the compiled kernels.wat, byte for byte (rerun scripts/build-simd.ts after editing it)', async () => {
+    const bytes = await compileKernels();
+    expect(Buffer.from(KERNELS_WASM_BASE64, 'base64').equals(Buffer.from(bytes))).toBe(true);
+    expect(generatedSource(bytes)).toContain(KERNELS_WASM_BASE64.slice(0, 50));
+  });
+
+  it('loads in this Node and runs inside the backend memory', () => {
+    const k = simdKernels(tf.backend() as BackendWasm);
+    expect(k).not.toBeNull();
+    expect(Object.keys(k!).sort()).toEqual(['adam', 'conv2d_filter_grad', 'max_pool_grad_2x2', 'relu_bias_grad']);
+  });
+});
+
+describe('KdqAdamUpdate', () => {
+  it('gives the same step in SIMD float32 as the float64 JavaScript loop, tail elements included', () => {
+    const n = 4 * 257 + 3; // not a multiple of 4: the scalar tail runs too
+    const t = (seed: number, positive = false) => tf.tensor1d(values(n, seed, positive));
+    const [value, gradient, m, v] = [t(1), t(2), t(3), t(4, true)];
+    const attrs = { learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, c1: 1 - 0.9 ** 3, c2: 1 - 0.999 ** 3 };
+    const r = bothPaths(ADAM_UPDATE, { value, gradient, m, v }, attrs);
+    for (let i = 0; i < 3; i++) expect(relativeError(r.simd[i], r.js[i])).toBeLessThan(1e-6);
+    // The step moved the weights by about lr (Adam's normalised step), not 0 and not wildly.
+    const w0 = value.dataSync();
+    const moved = Math.max(...r.simd[0].map((w, i) => Math.abs(w - w0[i])));
+    expect(moved).toBeGreaterThan(0.005);
+    expect(moved).toBeLessThan(0.05);
+    tf.dispose([value, gradient, m, v]);
+  });
+});
+
+describe('KdqReluBiasGrad', () => {
+  for (const channels of [8, 6]) {
+    it(`masks dy where y <= 0 and sums the bias gradient (${channels} channels, ${channels % 4 ? 'JavaScript' : 'SIMD'} path)`, () => {
+      const shape = [3, 5, 4, channels];
+      const yv = values(size(shape), 11);
+      yv[0] = 0; // relu'(0) = 0, as tf.step
+      const dyv = values(size(shape), 12);
+      const y = tf.tensor(yv, shape);
+      const dy = tf.tensor(dyv, shape);
+      const [dz, db] = tf.engine().runKernel(RELU_BIAS_GRAD, { dy, y }) as unknown as tf.Tensor[];
+      const dzv = dz.dataSync();
+      const dbv = db.dataSync();
+      const expectDb = new Float64Array(channels);
+      for (let i = 0; i < dyv.length; i++) {
+        const d = yv[i] > 0 ? dyv[i] : 0;
+        expect(dzv[i]).toBe(Math.fround(d));
+        expectDb[i % channels] += d;
+      }
+      expect(db.shape).toEqual([channels]);
+      expect(relativeError(dbv, expectDb)).toBeLessThan(1e-6);
+      tf.dispose([y, dy, dz, db]);
+    });
+  }
+});
+
+describe('MaxPoolGrad 2x2 stride 2 (SIMD path) matches cpu', () => {
+  const cases = [
+    { name: 'even sizes, 8 channels', shape: [2, 6, 8, 8] },
+    { name: 'odd sizes leave a row and a column outside every window', shape: [1, 7, 5, 4] },
+  ];
+  for (const c of cases) {
+    it(`${c.name}, with ties and all-negative windows`, async () => {
+      const x = values(size(c.shape), 21);
+      for (let i = 0; i < x.length; i += 5) x[i] = 0.25; // ties: the first maximum in row-major order wins
+      for (let i = 0; i < x.length / 3; i++) x[i] = -Math.abs(x[i]) - 1;
+      await initBackend('cpu');
+      const xt = tf.tensor4d(x, c.shape as [number, number, number, number]);
+      const pooled = tf.maxPool(xt, 2, 2, 'valid');
+      const output = { shape: pooled.shape, data: pooled.dataSync() as Float32Array };
+      tf.dispose([xt, pooled]);
+      const dy = { shape: output.shape, data: values(size(output.shape), 22, true) };
+      const r = await compareKernel('MaxPoolGrad', { dy, input: { shape: c.shape, data: x }, output }, {
+        filterSize: [2, 2], strides: [2, 2], pad: 'valid', dimRoundingMode: undefined,
+      });
+      expect(Array.from(r.wasm.data)).toEqual(Array.from(r.cpu.data));
+    });
+  }
+
+  it('hands a NaN maximum to the general kernel, which routes it as cpu does', async () => {
+    const shape = [1, 4, 4, 4];
+    const x = values(size(shape), 31);
+    const dy = { shape: [1, 2, 2, 4], data: values(16, 32, true) };
+    await initBackend('cpu');
+    const xt = tf.tensor4d(x, shape as [number, number, number, number]);
+    const pooled = tf.maxPool(xt, 2, 2, 'valid');
+    const output = { shape: pooled.shape, data: pooled.dataSync() as Float32Array };
+    tf.dispose([xt, pooled]);
+    // A maximum that no input equals (as a NaN forward would give): cpu ignores the output and
+    // routes to the window's argmax; the SIMD path must notice the miss and fall back.
+    output.data[1] = NaN;
+    const r = await compareKernel('MaxPoolGrad', { dy, input: { shape, data: x }, output }, {
+      filterSize: [2, 2], strides: [2, 2], pad: 'valid', dimRoundingMode: undefined,
+    });
+    expect(Array.from(r.wasm.data)).toEqual(Array.from(r.cpu.data));
+    expect(r.wasm.data.some((v) => v !== 0)).toBe(true);
+  });
+});
+
+describe('Conv2DBackpropFilter: SIMD and GEMM paths agree', () => {
+  it('on a strided, padded conv with zero inputs', () => {
+    const xShape = [2, 9, 8, 3];
+    const xv = values(size(xShape), 41);
+    for (let i = 0; i < xv.length; i += 3) xv[i] = 0; // zeros are skipped by the SIMD path
+    const x = tf.tensor4d(xv, xShape as [number, number, number, number]);
+    const dy = tf.tensor4d(values(2 * 5 * 4 * 8, 42), [2, 5, 4, 8]);
+    const attrs = { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [3, 3, 3, 8] };
+    const r = bothPaths('Conv2DBackpropFilter', { x, dy }, attrs);
+    expect(relativeError(r.simd[0], r.js[0])).toBeLessThan(1e-5);
+    expect(r.simd[0].some((v) => v !== 0)).toBe(true);
+    tf.dispose([x, dy]);
+  });
+});
+
+describe('Identity shares the buffer', () => {
+  it('a clone outlives its source and frees the memory once both are gone', () => {
+    const before = tf.memory().numDataBuffers;
+    const a = tf.tensor1d([1, 2, 3, 4]);
+    const b = a.clone();
+    expect(tf.memory().numDataBuffers - before).toBe(1);
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3, 4]);
+    b.dispose();
+    expect(tf.memory().numDataBuffers).toBe(before);
+  });
+});
