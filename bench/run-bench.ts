@@ -13,18 +13,23 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { initBackend, registerWasmKernels, wasmBinaryDir } from '../src/backend/index.ts';
+import { FUSED_CONV2D, FUSED_DENSE } from '../src/backend/wasm-kernels/fused-layers.ts';
+import { setSimdEnabled } from '../src/backend/simd/index.ts';
 import { measureThroughput, type BenchOptimizer, type ThroughputResult } from './train-throughput.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'train.json');
 
-/** The override sets the ablation walks through, each adding one override to the previous. */
-const ABLATION_STEPS: { label: string; only: string[]; optimizer: BenchOptimizer }[] = [
-  { label: 'missing kernels only, tf.train.adam', only: [], optimizer: 'adam' },
-  { label: '+ BatchMatMul', only: ['BatchMatMul'], optimizer: 'adam' },
-  { label: '+ MaxPoolGrad', only: ['BatchMatMul', 'MaxPoolGrad'], optimizer: 'adam' },
-  { label: '+ Slice (all overrides)', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice'], optimizer: 'adam' },
-  { label: '+ fastAdam', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice'], optimizer: 'fast-adam' },
+/**
+ * The ablation: each step adds one group of kdq's wasm work to the previous, measured in a fresh
+ * process (kernels are registered once per process).
+ */
+const ABLATION_STEPS: { label: string; only: string[]; optimizer: BenchOptimizer; simd: boolean; fused: boolean }[] = [
+  { label: 'missing kernels only, tf.train.adam', only: [], optimizer: 'adam', simd: false, fused: false },
+  { label: '+ BatchMatMul, MaxPoolGrad, Slice, Identity overrides', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'], optimizer: 'adam', simd: false, fused: false },
+  { label: '+ fastAdam (one kernel per variable)', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'], optimizer: 'fast-adam', simd: false, fused: false },
+  { label: '+ SIMD kernels (Adam, MaxPoolGrad, Conv2DBackpropFilter)', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'], optimizer: 'fast-adam', simd: true, fused: false },
+  { label: '+ fused conv/dense + relu', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'], optimizer: 'fast-adam', simd: true, fused: true },
 ];
 
 interface Options {
@@ -35,10 +40,12 @@ interface Options {
   optimizer: BenchOptimizer;
   /** Internal: run one ablation step and print its results as JSON. */
   only?: string[];
+  simd: boolean;
+  fused: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { ablation: false, steps: 40, runs: 3, note: '', optimizer: 'fast-adam' };
+  const o: Options = { ablation: false, steps: 40, runs: 3, note: '', optimizer: 'fast-adam', simd: true, fused: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--ablation') o.ablation = true;
@@ -51,7 +58,9 @@ function parseArgs(argv: string[]): Options {
       o.optimizer = v;
     }
     else if (a === '--only') o.only = (argv[++i] ?? '').split(',').filter(Boolean);
-    else throw new Error(`unknown option '${a}'; use --ablation, --steps N, --runs N, --optimizer adam|fast-adam, --note TEXT`);
+    else if (a === '--no-simd') o.simd = false;
+    else if (a === '--no-fused') o.fused = false;
+    else throw new Error(`unknown option '${a}'; use --ablation, --steps N, --runs N, --optimizer adam|fast-adam, --no-simd, --no-fused, --note TEXT`);
   }
   if (!(o.steps > 0 && o.runs >= 3)) throw new Error('--steps must be positive and --runs at least 3');
   return o;
@@ -116,6 +125,8 @@ export async function main(argv: string[]): Promise<number> {
   if (o.only !== undefined) {
     // One ablation step in a fresh process: register just these overrides, print JSON, no history.
     registerWasmKernels(o.only);
+    setSimdEnabled(o.simd);
+    if (!o.fused) for (const name of [FUSED_CONV2D, FUSED_DENSE]) tf.unregisterKernel(name, 'wasm');
     setWasmPaths(wasmBinaryDir());
     await tf.setBackend('wasm');
     process.stdout.write(JSON.stringify(await measureBoth(o)) + '\n');
@@ -127,20 +138,25 @@ export async function main(argv: string[]): Promise<number> {
   process.stderr.write(`kdq bench: ${backend.name} backend, tf.js ${backend.tfjs}, load ${load0.toFixed(2)}, calibration ${calibration} ms\n`);
   const results = await measureBoth(o);
   for (const r of Object.values(results)) {
-    process.stderr.write(`  ${r.model}: median ${r.median} samples/s wall (runs ${r.runs.join(', ')}), ${r.cpuMedian} per CPU-second\n`);
+    process.stderr.write(`  ${r.model}: median ${r.median} samples/s wall (runs ${r.runs.join(', ')}), ${r.cpuMedian} per CPU-second, fast steps ${r.fastSteps}\n`);
   }
   let ablation: { label: string; only: string[]; results: Record<string, ThroughputResult> }[] | undefined;
   if (o.ablation && backend.name === 'wasm') {
     ablation = [];
     for (const stepDef of ABLATION_STEPS) {
-      const stdout = execFileSync(process.execPath, [path.join(ROOT, 'bin', 'bench.mjs'), '--only', stepDef.only.join(','), '--steps', String(o.steps), '--runs', String(o.runs), '--optimizer', stepDef.optimizer], {
+      const flags = [...(stepDef.simd ? [] : ['--no-simd']), ...(stepDef.fused ? [] : ['--no-fused'])];
+      const args = [path.join(ROOT, 'bin', 'bench.mjs'), '--only', stepDef.only.join(','), '--steps', String(o.steps), '--runs', String(o.runs), '--optimizer', stepDef.optimizer, ...flags];
+      const stdout = execFileSync(process.execPath, args, {
         cwd: ROOT,
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'ignore'],
       });
       const res = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, ThroughputResult>;
       ablation.push({ ...stepDef, results: res });
-      process.stderr.write(`  ${stepDef.label}: teacher ${res.teacher.median} (${res.teacher.cpuMedian}/cpu-s), student ${res.student.median} (${res.student.cpuMedian}/cpu-s)\n`);
+      process.stderr.write(
+        `  ${stepDef.label}: teacher ${res.teacher.median} (${res.teacher.cpuMedian}/cpu-s, fast steps ${res.teacher.fastSteps}), ` +
+          `student ${res.student.median} (${res.student.cpuMedian}/cpu-s, fast steps ${res.student.fastSteps})\n`,
+      );
     }
   }
   appendHistory({
