@@ -2,8 +2,9 @@
  * Which backend a run will use and the tf.js version, without importing tf.js: stage keys need
  * both, and a run whose stages are all cached should not pay for loading tf.js at all.
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { BackendName } from '../names.ts';
 
 const require = createRequire(import.meta.url);
@@ -13,13 +14,24 @@ export interface BackendIdentity {
   tfjs: string;
 }
 
-function installed(pkg: string): boolean {
+function tfjsNodeRoot(): string | undefined {
   try {
-    require.resolve(`${pkg}/package.json`);
-    return true;
+    return path.dirname(require.resolve('@tensorflow/tfjs-node/package.json'));
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/**
+ * Whether @tensorflow/tfjs-node (at `root`, default: where Node resolves it) is installed with its native addon built. npm can leave the package
+ * without the addon (its install script downloads libtensorflow; npm may skip or fail that script
+ * and keep the package), and such a package cannot load.
+ */
+export function nodeAddonBuilt(root = tfjsNodeRoot()): boolean {
+  if (root === undefined) return false;
+  const lib = path.join(root, 'lib');
+  if (!existsSync(lib)) return false;
+  return readdirSync(lib).some((d) => d.startsWith('napi-v') && existsSync(path.join(lib, d, 'tfjs_binding.node')));
 }
 
 /** The tf.js version installed (tfjs-core's, which is what `tf.version.tfjs` reports). */
@@ -30,9 +42,10 @@ export function tfjsVersion(): string {
 
 /**
  * The backend initBackend(requested) will pick: the requested one, else `node` when
- * @tensorflow/tfjs-node is installed, else `wasm`. (initBackend checks that it really loads.)
+ * @tensorflow/tfjs-node is installed with its addon, else `wasm`. (initBackend checks that it
+ * really loads, and refuses to silently fall back once the keys say `node`.)
  */
 export function backendIdentity(requested?: BackendName): BackendIdentity {
-  const name = requested ?? (installed('@tensorflow/tfjs-node') ? 'node' : 'wasm');
+  const name = requested ?? (nodeAddonBuilt() ? 'node' : 'wasm');
   return { name, tfjs: tfjsVersion() };
 }

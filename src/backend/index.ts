@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { KdqError } from '../errors.ts';
 import { BACKENDS, type BackendName } from '../names.ts';
+import { nodeAddonBuilt } from './identity.ts';
 import { registerWasmKernels } from './wasm-kernels/index.ts';
 
 export { registerWasmKernels, KDQ_WASM_KERNELS } from './wasm-kernels/index.ts';
@@ -84,7 +85,14 @@ export async function initBackend(requested?: BackendName): Promise<BackendInfo>
   } else if (requested !== undefined) {
     name = requested;
   } else {
-    name = (await loadNode()) ? 'node' : 'wasm';
+    // The same rule as backendIdentity (which stage keys use), so the keys and the backend agree.
+    name = nodeAddonBuilt() ? 'node' : 'wasm';
+    if (name === 'node' && !(await loadNode())) {
+      throw new KdqError(
+        'E_USAGE',
+        '@tensorflow/tfjs-node is installed with its native addon but does not load; reinstall it (npm rebuild @tensorflow/tfjs-node) or use --backend wasm',
+      );
+    }
   }
   if (tf.getBackend() !== TF_NAMES[name]) await activate(name);
   return { name, tfjs: tf.version.tfjs };

@@ -43,3 +43,23 @@ describe('initBackend', () => {
     expect((err as KdqError).message).toBe("unknown backend 'gpu'; use one of: node, wasm, cpu");
   });
 });
+
+describe('nodeAddonBuilt', () => {
+  it('needs the native addon, not just the package (npm can keep tfjs-node without running its install script)', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { nodeAddonBuilt, backendIdentity } = await import('../../src/backend/identity.ts');
+    const root = mkdtempSync(join(tmpdir(), 'kdq-tfjs-node-'));
+    writeFileSync(join(root, 'package.json'), '{"name":"@tensorflow/tfjs-node"}');
+    expect(nodeAddonBuilt(root)).toBe(false);
+    mkdirSync(join(root, 'lib', 'napi-v8'), { recursive: true });
+    expect(nodeAddonBuilt(root)).toBe(false);
+    writeFileSync(join(root, 'lib', 'napi-v8', 'tfjs_binding.node'), '');
+    expect(nodeAddonBuilt(root)).toBe(true);
+    // This machine has no tfjs-node: the default is wasm, and asking for a backend wins.
+    expect(nodeAddonBuilt()).toBe(false);
+    expect(backendIdentity().name).toBe('wasm');
+    expect(backendIdentity('cpu').name).toBe('cpu');
+  });
+});
