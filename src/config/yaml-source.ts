@@ -13,7 +13,7 @@ import type { ConfigIssue } from '../errors.ts';
  * because parsing costs time and memory per node: a 1 MiB document of tiny flow items took tens
  * of seconds and hundreds of MB to parse.
  */
-export const MAX_FILE_BYTES = 64 * 1024;
+export const MAX_FILE_BYTES = 32 * 1024;
 /** Nesting a document may have; deeper nesting overflows the parser's stack. Real files nest about 5 deep. */
 export const MAX_DEPTH = 64;
 /** Aliases a document may expand; a "billion laughs" document needs far more. */
