@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KdqError } from '../errors.ts';
+import { ioError, isStorageError } from '../util/atomic.ts';
 import type { StageKind } from '../names.ts';
 import type { Cache } from './cache.ts';
 import { selectStages, topologicalOrder, withDependents, type StageGraph } from './graph.ts';
@@ -231,6 +232,9 @@ export async function runGraph(graph: StageGraph, defs: StageDefinitions, opts: 
 }
 
 function fail(res: StageResult, e: unknown, failures: Record<string, unknown>): void {
+  // A full disk or a read-only folder while a stage writes its outputs is the user's to fix: say
+  // which file and what to do, rather than reporting a bare errno as a bug.
+  if (!(e instanceof KdqError) && isStorageError(e)) e = ioError((e as NodeJS.ErrnoException).path ?? res.outDir ?? res.id, e);
   res.status = 'failed';
   res.error = e instanceof Error ? e.message : String(e);
   res.reason = 'stage threw an error';
