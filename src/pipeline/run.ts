@@ -195,7 +195,7 @@ export async function runGraph(graph: StageGraph, defs: StageDefinitions, opts: 
               res.outDir = await cache.commit(res.key, tmp, meta);
             } catch (e) {
               await cache.discard(tmp); // a thrown error leaves no half-written entry
-              throw e;
+              throw storageFailure(e, tmp);
             }
             res.status = 'ran';
           }
@@ -207,7 +207,9 @@ export async function runGraph(graph: StageGraph, defs: StageDefinitions, opts: 
         const outDir = join(scratchRoot, id.replace(/[^A-Za-z0-9@._-]/g, '_'));
         await rm(outDir, { recursive: true, force: true });
         await mkdir(outDir, { recursive: true });
-        await def.run({ ...ctxBase, outDir });
+        await def.run({ ...ctxBase, outDir }).catch((e: unknown) => {
+          throw storageFailure(e, outDir);
+        });
         res.outDir = outDir;
         res.status = 'ran';
       }
@@ -231,10 +233,17 @@ export async function runGraph(graph: StageGraph, defs: StageDefinitions, opts: 
   return result;
 }
 
+/**
+ * A full disk or a read-only folder while a stage writes its outputs is the user's to fix: say
+ * which file (or, when the error does not name one, which output folder) and what to do, rather
+ * than reporting a bare errno as a bug.
+ */
+function storageFailure(e: unknown, outDir: string): unknown {
+  if (e instanceof KdqError || !isStorageError(e)) return e;
+  return ioError((e as NodeJS.ErrnoException).path ?? outDir, e);
+}
+
 function fail(res: StageResult, e: unknown, failures: Record<string, unknown>): void {
-  // A full disk or a read-only folder while a stage writes its outputs is the user's to fix: say
-  // which file and what to do, rather than reporting a bare errno as a bug.
-  if (!(e instanceof KdqError) && isStorageError(e)) e = ioError((e as NodeJS.ErrnoException).path ?? res.outDir ?? res.id, e);
   res.status = 'failed';
   res.error = e instanceof Error ? e.message : String(e);
   res.reason = 'stage threw an error';
