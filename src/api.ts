@@ -15,6 +15,7 @@ import { runGraph, type RunResult, type StageEvent } from './pipeline/run.ts';
 import { createRunFolder } from './pipeline/run-folder.ts';
 import { readLatestStages, writeStages } from './pipeline/stages-file.ts';
 import { KdqError } from './errors.ts';
+import { ensureWritableDir } from './util/atomic.ts';
 import type { Metrics } from './report/metrics.ts';
 import { formatSummary } from './report/summary.ts';
 
@@ -96,6 +97,11 @@ function describe(e: StageEvent, log: (line: string) => void): void {
 /** Runs an experiment; writes runs/<name>/<run-id>/ and points latest at it (not on a dry run). */
 export async function run(file: string, opts: RunOptions = {}): Promise<RunOutcome> {
   const s = await setup(file, opts);
+  if (!opts.dryRun) {
+    // A read-only or full runs folder fails now, not after the training it would have stored.
+    await ensureWritableDir(s.runsDir);
+    await ensureWritableDir(s.cache.dir);
+  }
   const previous = await readPrevious(s.runsDir, s.exp.name);
   const memo = new Map<string, unknown>();
   const result = await runGraph(s.graph, s.defs, {

@@ -40,7 +40,12 @@ const SIZE_KEYS = new Set(['kernelSize', 'strides', 'poolSize']);
 /** A short rendering of a written value for messages. */
 export function show(v: unknown): string {
   if (v === null) return 'null';
-  if (typeof v === 'string') return `'${v}'`;
+  // Control characters (a NUL in a name) are shown escaped, never sent raw to the terminal; a
+  // long string is cut so that a hostile value cannot flood the error output.
+  if (typeof v === 'string') {
+    const safe = v.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+    return `'${safe.length > 80 ? `${safe.slice(0, 80)}...` : safe}'`;
+  }
   if (Array.isArray(v)) return v.length <= 4 ? JSON.stringify(v) : `a list of ${v.length} items`;
   if (typeof v === 'object') return 'a mapping';
   return String(v);

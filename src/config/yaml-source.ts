@@ -8,8 +8,14 @@ import { readFile, stat } from 'node:fs/promises';
 import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Node } from 'yaml';
 import type { ConfigIssue } from '../errors.ts';
 
-/** Experiment files are a few KB; anything larger is a mistake or an attack. */
-export const MAX_FILE_BYTES = 1024 * 1024;
+/**
+ * Experiment files are a few KB; anything larger is a mistake or an attack. The bound is tight
+ * because parsing costs time and memory per node: a 1 MiB document of tiny flow items took tens
+ * of seconds and hundreds of MB to parse.
+ */
+export const MAX_FILE_BYTES = 32 * 1024;
+/** Nesting a document may have; deeper nesting overflows the parser's stack. Real files nest about 5 deep. */
+export const MAX_DEPTH = 64;
 /** Aliases a document may expand; a "billion laughs" document needs far more. */
 export const MAX_ALIAS_COUNT = 100;
 
@@ -49,6 +55,59 @@ function keyAt(text: string, offset: number): string {
   return m ? m[1]!.replace(/^["']|["']$/g, '') : text.slice(offset, offset + 20).split('\n')[0]!;
 }
 
+/**
+ * Where `text` first nests deeper than MAX_DEPTH, found by one linear scan before parsing: flow
+ * brackets outside quotes and comments count one level each, block indentation one level per
+ * column (an over-estimate, so a document it lets through is never deeper than the limit).
+ */
+export function tooDeep(text: string): Position | undefined {
+  let line = 1;
+  let col = 0;
+  let depth = 0;
+  let quote = '';
+  let comment = false;
+  let lineStart = true;
+  let indent = 0;
+  // A quote opens a quoted scalar only where a scalar starts; inside a plain one (it's) it is text.
+  let scalarStart = true;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    col++;
+    if (ch === '\n') {
+      line++;
+      col = 0;
+      comment = false;
+      lineStart = true;
+      scalarStart = true;
+      indent = 0;
+      continue;
+    }
+    if (lineStart) {
+      if (ch === ' ') {
+        if (++indent > MAX_DEPTH * 4) return { line, col };
+        continue;
+      }
+      lineStart = false;
+    }
+    if (comment) continue;
+    if (quote) {
+      if (quote === '"' && ch === '\\' && text[i + 1] !== '\n') {
+        i++; // the escaped character cannot close the string
+        col++;
+      } else if (ch === quote) quote = '';
+      continue;
+    }
+    if (ch === ' ' || ch === '\t') continue;
+    if (ch === '#' && (i === 0 || /\s/.test(text[i - 1]!))) comment = true;
+    else if ((ch === '"' || ch === "'") && scalarStart) quote = ch;
+    else if (ch === '[' || ch === '{') {
+      if (++depth > MAX_DEPTH) return { line, col };
+    } else if (ch === ']' || ch === '}') depth = Math.max(0, depth - 1);
+    scalarStart = ch === ':' || ch === '-' || ch === '[' || ch === '{' || ch === ',' || ch === '?';
+  }
+  return undefined;
+}
+
 /** Parses YAML `text` (from `file`, used in issues). Never throws: problems become issues. */
 export function parseYamlText(text: string, file: string): ParsedYaml {
   const locations = new Map<string, NodeLocation>();
@@ -58,6 +117,11 @@ export function parseYamlText(text: string, file: string): ParsedYaml {
   };
   if (Buffer.byteLength(text, 'utf8') > MAX_FILE_BYTES) {
     at({ line: 0, col: 0 }, '', `file is larger than ${MAX_FILE_BYTES} bytes; an experiment file is a few KB, check that this is the right file`);
+    return { file, value: undefined, locations, issues };
+  }
+  const deep = tooDeep(text);
+  if (deep) {
+    at(deep, '', `nesting deeper than ${MAX_DEPTH} levels; an experiment file nests a few levels, check that this is the right file`);
     return { file, value: undefined, locations, issues };
   }
   const lc = new LineCounter();

@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KdqError } from '../errors.ts';
+import { describeFsError, isStorageError } from '../util/atomic.ts';
 import { isProcessAlive, staleReason, type LockInfo } from './lock.ts';
 import { buildManifest, MANIFEST_FILE, parseManifest, verifyManifest, type Manifest } from './manifest.ts';
 
@@ -271,7 +272,8 @@ function code(e: unknown): string | undefined {
 }
 
 function cacheError(what: string, e: unknown): KdqError {
-  return new KdqError('E_CACHE', `${what}: ${(e as Error).message}; check that the cache folder is writable, or point --cache-dir / KDQ_CACHE_DIR elsewhere`, { cause: e });
+  const why = isStorageError(e) ? describeFsError(e) : `${(e as Error).message}; check that the cache folder is writable, or point --cache-dir / KDQ_CACHE_DIR elsewhere`;
+  return new KdqError('E_CACHE', `${what}: ${why}`, { cause: e });
 }
 
 async function exists(p: string): Promise<boolean> {

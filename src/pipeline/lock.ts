@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { mkdir, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { KdqError } from '../errors.ts';
+import { describeFsError, isStorageError } from '../util/atomic.ts';
 
 export interface LockInfo {
   pid: number;
@@ -75,18 +76,29 @@ async function readLock(path: string): Promise<{ info: LockInfo | null; text: st
   }
 }
 
+function lockError(what: string, e: unknown): KdqError {
+  const why = isStorageError(e) ? describeFsError(e) : `${(e as Error).message}; check that the cache folder is writable`;
+  return new KdqError('E_CACHE', `${what}: ${why}`, { cause: e });
+}
+
 async function tryCreate(path: string, info: LockInfo): Promise<boolean> {
   let fh;
   try {
     fh = await open(path, 'wx');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new KdqError('E_CACHE', `cannot create lock file ${path}: ${(e as Error).message}; check that the cache folder is writable`, { cause: e });
+    throw lockError(`cannot create lock file ${path}`, e);
   }
   try {
     await fh.writeFile(JSON.stringify(info));
+  } catch (e) {
+    // An empty lock would make other processes wait for it to turn stale; leave none behind.
+    await fh.close().catch(() => undefined);
+    fh = undefined;
+    await rm(path, { force: true }).catch(() => undefined);
+    throw lockError(`cannot write lock file ${path}`, e);
   } finally {
-    await fh.close();
+    await fh?.close();
   }
   return true;
 }
@@ -134,7 +146,9 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 export async function acquireLock(path: string, opts: LockOptions = {}): Promise<Lock> {
   const staleMs = opts.staleMs ?? 10 * 60_000;
   const started = Date.now();
-  await mkdir(dirname(path), { recursive: true });
+  await mkdir(dirname(path), { recursive: true }).catch((e: unknown) => {
+    throw lockError(`cannot create the lock folder ${dirname(path)}`, e);
+  });
   let delay = 25;
   let told = false;
   for (;;) {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, symlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { KdqError } from '../errors.ts';
-import { tempSibling, writeFileAtomic } from '../util/atomic.ts';
+import { describeFsError, ioError, tempSibling, writeFileAtomic } from '../util/atomic.ts';
 
 export interface RunFolder {
   /** `YYYYMMDD-HHMMSS-<4 hex>`. */
@@ -58,7 +58,7 @@ export async function createRunFolder(runsDir: string, name: string, opts: { now
       }
     }
   } catch (e) {
-    throw new KdqError('E_IO', `cannot create a run folder under ${base}: ${(e as Error).message}; check that the runs folder is writable`, { cause: e });
+    throw new KdqError('E_IO', `cannot create a run folder under ${base}: ${describeFsError(e)}`, { cause: e });
   }
 
   const path = (rel: string): string => {
@@ -74,7 +74,7 @@ export async function createRunFolder(runsDir: string, name: string, opts: { now
       await mkdir(dirname(p), { recursive: true });
       await writeFileAtomic(p, data);
     } catch (e) {
-      throw new KdqError('E_IO', `cannot write ${p}: ${(e as Error).message}`, { cause: e });
+      throw ioError(p, e);
     }
     return p;
   };
@@ -93,7 +93,8 @@ export async function createRunFolder(runsDir: string, name: string, opts: { now
         await rename(tmp, latest);
       } catch (e) {
         await rm(tmp, { force: true });
-        throw new KdqError('E_IO', `cannot point ${latest} at ${id}: ${(e as Error).message}; if "latest" is a real folder, move it away`, { cause: e });
+        const why = (e as NodeJS.ErrnoException).code === 'EISDIR' || (e as NodeJS.ErrnoException).code === 'ENOTEMPTY' ? `${(e as Error).message}; if "latest" is a real folder, move it away` : describeFsError(e);
+        throw new KdqError('E_IO', `cannot point ${latest} at ${id}: ${why}`, { cause: e });
       }
     },
   };

@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KdqError } from '../errors.ts';
+import { ioError, isStorageError } from '../util/atomic.ts';
 import type { StageKind } from '../names.ts';
 import type { Cache } from './cache.ts';
 import { selectStages, topologicalOrder, withDependents, type StageGraph } from './graph.ts';
@@ -194,7 +195,7 @@ export async function runGraph(graph: StageGraph, defs: StageDefinitions, opts: 
               res.outDir = await cache.commit(res.key, tmp, meta);
             } catch (e) {
               await cache.discard(tmp); // a thrown error leaves no half-written entry
-              throw e;
+              throw storageFailure(e, tmp);
             }
             res.status = 'ran';
           }
@@ -206,7 +207,9 @@ export async function runGraph(graph: StageGraph, defs: StageDefinitions, opts: 
         const outDir = join(scratchRoot, id.replace(/[^A-Za-z0-9@._-]/g, '_'));
         await rm(outDir, { recursive: true, force: true });
         await mkdir(outDir, { recursive: true });
-        await def.run({ ...ctxBase, outDir });
+        await def.run({ ...ctxBase, outDir }).catch((e: unknown) => {
+          throw storageFailure(e, outDir);
+        });
         res.outDir = outDir;
         res.status = 'ran';
       }
@@ -228,6 +231,16 @@ export async function runGraph(graph: StageGraph, defs: StageDefinitions, opts: 
     throw new PipelineError('run cancelled; stages done so far are cached, rerun to continue', result, { cancelled: opts.signal.reason });
   }
   return result;
+}
+
+/**
+ * A full disk or a read-only folder while a stage writes its outputs is the user's to fix: say
+ * which file (or, when the error does not name one, which output folder) and what to do, rather
+ * than reporting a bare errno as a bug.
+ */
+function storageFailure(e: unknown, outDir: string): unknown {
+  if (e instanceof KdqError || !isStorageError(e)) return e;
+  return ioError((e as NodeJS.ErrnoException).path ?? outDir, e);
 }
 
 function fail(res: StageResult, e: unknown, failures: Record<string, unknown>): void {

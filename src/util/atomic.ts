@@ -24,17 +24,49 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   }
 }
 
+/** Error codes of a folder kdq cannot write to, or of a full disk: the user's to fix, not a bug. */
+const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS']);
+const FULL = new Set(['ENOSPC', 'EDQUOT']);
+
+/** Whether `err` is a file-system error that means "this folder is unwritable" or "the disk is full". */
+export function isStorageError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code !== undefined && (UNWRITABLE.has(code) || FULL.has(code));
+}
+
+/** Why a file-system operation failed, and the fix, in words. */
+export function describeFsError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code !== undefined && UNWRITABLE.has(code)) return `permission denied (${code}: read-only folder?): choose a writable folder with --runs-dir / --cache-dir`;
+  if (code !== undefined && FULL.has(code)) return `the disk is full (${code}): free some space, or run \`kdq cache gc\``;
+  if (code === 'ENOENT') return 'no such file or folder';
+  return String((err as Error)?.message ?? err);
+}
+
 /** Turns a file-system error into a KdqError that names the path and says what to do. */
 export function ioError(path: string, err: unknown): KdqError {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  const why =
-    code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
-      ? 'permission denied (read-only folder?): choose a writable folder with --runs-dir / --cache-dir'
-      : code === 'ENOSPC'
-        ? 'the disk is full: free some space, or run `kdq cache gc`'
-        : code === 'ENOENT'
-          ? 'no such file or folder'
-          : String((err as Error)?.message ?? err);
   if (err instanceof KdqError) return err;
-  return new KdqError('E_IO', `cannot write ${path}: ${why}`, { cause: err });
+  return new KdqError('E_IO', `cannot write ${path}: ${describeFsError(err)}`, { cause: err });
+}
+
+/**
+ * Checks, before any work starts, that `dir` can be created and written (a file created and
+ * renamed in it), so that a read-only or full folder fails the run in its first second rather than
+ * after an hour of training. Leaves `dir` in place but no file in it.
+ */
+export async function ensureWritableDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw new KdqError('E_IO', `cannot create folder ${dir}: ${describeFsError(err)}`, { cause: err });
+  }
+  const probe = join(dir, `.kdq-write-check.${process.pid}.${randomBytes(4).toString('hex')}`);
+  try {
+    await writeFileAtomic(probe, 'kdq checks that this folder is writable; safe to delete\n');
+  } catch (err) {
+    const cause = err instanceof KdqError && err.cause !== undefined ? err.cause : err;
+    throw new KdqError('E_IO', `cannot write to folder ${dir}: ${describeFsError(cause)}`, { cause });
+  } finally {
+    await rm(probe, { force: true }).catch(() => undefined);
+  }
 }

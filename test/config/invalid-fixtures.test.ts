@@ -3,9 +3,10 @@
  * its first line announces: `# expect: [FILE:]LINE PATH "message fragment"` (PATH `-` for the
  * whole document; FILE, relative to test/fixtures/, when the error is in a base file).
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadExperiment } from '../../src/config/load.ts';
 import { ConfigError, formatIssue } from '../../src/errors.ts';
 import { main } from '../../src/cli.ts';
@@ -35,6 +36,17 @@ function expectationOf(name: string): Expectation {
 }
 
 const files = readdirSync(INVALID).filter((f) => f.endsWith('.yaml')).sort();
+const scratch = mkdtempSync(path.join(tmpdir(), 'kdq-invalid-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function sink(append: (s: string) => void): Writable {
+  return new Writable({
+    write(chunk, _enc, cb) {
+      append(String(chunk));
+      cb();
+    },
+  });
+}
 
 describe('invalid experiment files', () => {
   it('has at least 40 fixtures', () => {
@@ -64,13 +76,6 @@ describe('invalid experiment files', () => {
     const want = expectationOf(name);
     let out = '';
     let err = '';
-    const sink = (append: (s: string) => void) =>
-      new Writable({
-        write(chunk, _enc, cb) {
-          append(String(chunk));
-          cb();
-        },
-      });
     const code = await main(['validate', path.join(INVALID, name)], { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)) });
     expect(code).toBe(2);
     const where = `${path.relative(process.cwd(), want.file)}:${want.line}:`;
@@ -79,5 +84,23 @@ describe('invalid experiment files', () => {
     if (want.path) expect(line).toContain(`: ${want.path}: `);
     expect(err).not.toMatch(/\n\s+at /);
     expect(out).toBe('');
+  });
+
+  it.each(files)('kdq run %s exits 2 before writing anything to the runs folder or the cache', async (name) => {
+    const want = expectationOf(name);
+    const runsDir = path.join(scratch, name, 'runs');
+    const cacheDir = path.join(scratch, name, 'cache');
+    let out = '';
+    let err = '';
+    const code = await main(['run', path.join(INVALID, name), '--runs-dir', runsDir, '--cache-dir', cacheDir], {
+      stdout: sink((s) => (out += s)),
+      stderr: sink((s) => (err += s)),
+    });
+    expect(code).toBe(2);
+    expect(err).toContain(want.fragment);
+    expect(err).not.toMatch(/\n\s+at /);
+    expect(out).toBe('');
+    expect(existsSync(runsDir), 'the runs folder was created').toBe(false);
+    expect(existsSync(cacheDir), 'the cache folder was created').toBe(false);
   });
 });

@@ -8,8 +8,11 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { parse, stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
 import { loadExperiment } from '../../src/config/load.ts';
-import { ConfigError } from '../../src/errors.ts';
+import { planExperiment } from '../../src/pipeline/plan.ts';
+import { ConfigError, KdqError } from '../../src/errors.ts';
+import { main } from '../../src/cli.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const tmp = mkdtempSync(path.join(tmpdir(), 'kdq-fuzz-'));
@@ -25,18 +28,42 @@ const SEEDS = [
   'test/fixtures/valid/omitted-defaults.yaml',
 ].map((f) => readFileSync(path.join(ROOT, f), 'utf8'));
 
-/** Loads `text` as an experiment file and checks the only two allowed outcomes. */
+let mutants = 0;
+
+/**
+ * Loads and plans `text` as an experiment file and checks the only two allowed outcomes: a valid
+ * plan, or a clean KdqError (a ConfigError with well-formed issues when the file is at fault).
+ * Every 25th mutant also goes through `kdq validate`, which must exit 0 or 2 with no stack trace.
+ */
 async function loadsOrRejectsCleanly(text: string, set?: string[]): Promise<void> {
   const file = path.join(tmp, 'mutant.yaml');
   writeFileSync(file, text);
+  if (mutants++ % 25 === 0) {
+    let out = '';
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        out += String(chunk);
+        cb();
+      },
+    });
+    const code = await main(['validate', file, ...(set ?? []).flatMap((s) => ['--set', s])], { stdout: sink, stderr: sink });
+    expect([0, 2], out).toContain(code);
+    expect(out).not.toMatch(/\n\s+at |internal error/);
+  }
   try {
     const { experiment } = await loadExperiment(file, { set });
     expect(typeof experiment.name).toBe('string');
     expect(experiment.teacher.layers.length).toBeGreaterThan(0);
     expect(experiment.student.layers.length).toBeGreaterThan(0);
     expect(experiment.evaluation.seeds.length).toBeGreaterThan(0);
+    const graph = planExperiment(experiment);
+    const ids = Object.keys(graph.stages);
+    expect(ids).toContain('report');
+    for (const st of Object.values(graph.stages)) for (const d of st.deps) expect(ids).toContain(d);
   } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
+    if (!(e instanceof KdqError)) throw e;
+    expect(e.code === 'E_INTERNAL', e.message).toBe(false);
+    if (!(e instanceof ConfigError)) return;
     expect(e.issues.length).toBeGreaterThan(0);
     for (const i of e.issues) {
       expect(typeof i.file).toBe('string');

@@ -254,11 +254,11 @@ describe('whole-file errors', () => {
     expect(issues[3]!.message).toBe("unknown activation 'relu7'; did you mean 'relu6'?");
   });
 
-  it('refuses a file over 1 MiB before parsing it', async () => {
+  it('refuses a file over 32 KiB before parsing it', async () => {
     const file = writeTmp('huge.yaml', `name: huge\ndescription: '${'x'.repeat(1024 * 1024)}'\n`);
     const issues = await issuesOf(loadExperiment(file));
     expect(issues).toHaveLength(1);
-    expect(issues[0]!.message).toContain('over the 1048576-byte limit');
+    expect(issues[0]!.message).toContain('over the 32768-byte limit');
   });
 
   it('rejects an alias bomb quickly', async () => {
