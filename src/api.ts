@@ -277,7 +277,7 @@ export async function fillCache(file: string, sets: string[][], opts: RunOptions
     const results = await executor.execute(plan, {
       onEvent: (e) => {
         if (e.type === 'start') log(`${e.task.stageId}: sent to ${e.worker}`);
-        else if (e.type === 'progress') log(`${plan.tasks[e.key]?.stageId ?? e.key.slice(0, 12)}: ${e.message}`);
+        else if (e.type === 'progress') log(e.message);
         else if (e.type === 'end') {
           const o = e.outcome;
           if (o.status === 'failed') log(`${o.stageId}: failed on ${o.worker ?? 'a worker'}: ${o.error ?? ''}; it runs again here to report the error`);

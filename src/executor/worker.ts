@@ -34,7 +34,6 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
 
 async function ipcWorker(opts: WorkerOptions): Promise<void> {
   const { getEachMessage, sendMessage } = await import('execa');
-  const log = opts.log ?? (() => undefined);
   for await (const raw of getEachMessage()) {
     const m = raw as unknown as WorkerRequest;
     if (m.type === 'exit') break;
@@ -44,8 +43,8 @@ async function ipcWorker(opts: WorkerOptions): Promise<void> {
         cacheDir: opts.cacheDir,
         dataCacheDir: defaultDataCacheDir(opts.runsDir),
         worker: `pid ${process.pid}`,
+        // Progress goes to the parent, which prints it; stderr is left for crashes.
         log: (message) => {
-          log(`${m.task.stageId}: ${message}`);
           void sendMessage({ type: 'progress', key: m.task.key, message } satisfies WorkerReply as never).catch(() => undefined);
         },
       });
@@ -90,7 +89,7 @@ async function bullmqWorker(opts: WorkerOptions): Promise<void> {
           // A cache lock whose holder died on another host is taken over after this long.
           lock: { staleMs: Math.max(60_000, lockMs * 2) },
           log: (message) => {
-            log(`${task.stageId}: ${message}`);
+            log(message);
             void job.updateProgress({ message }).catch(() => undefined);
             void job.log(message).catch(() => undefined);
           },
