@@ -4,7 +4,7 @@
  * lazily by the api functions, so `kdq validate` and `--help` start fast.
  */
 import type { Writable } from 'node:stream';
-import { COMMANDS, helpText, parseArgs, parseAge, type ParsedArgs } from './cli/args.ts';
+import { COMMANDS, helpText, parseArgs, parseAge, parseCount, type ParsedArgs } from './cli/args.ts';
 import { KdqError, ConfigError, formatIssue } from './errors.ts';
 
 export interface CliIo {
@@ -58,8 +58,9 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
         let failed = 0;
         for (const file of args.positionals) {
           try {
-            const r = await api.validate(file, { set: common.set });
-            out(`${file}: ok (${r.stages} stages, ${r.seeds} seed${r.seeds === 1 ? '' : 's'})`);
+            const r = await api.validate(file, { set: common.set, sweep: list(o.sweep) });
+            const points = r.points > 0 ? `, ${r.points} sweep point${r.points === 1 ? '' : 's'}` : '';
+            out(`${file}: ok (${r.stages} stages, ${r.seeds} seed${r.seeds === 1 ? '' : 's'}${points})`);
           } catch (e) {
             if (!(e instanceof ConfigError)) throw e;
             failed++;
@@ -73,14 +74,42 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
         return EXIT_OK;
       }
       case 'run': {
-        const r = await api.run(args.positionals[0], {
+        const file = args.positionals[0];
+        const runOpts = {
           ...common,
           force: o.force === true,
           forceStages: list(o['force-stage']),
           dryRun: o['dry-run'] === true,
+          sweep: list(o.sweep),
+          jobs: str(o.jobs) === undefined ? undefined : parseCount('jobs', str(o.jobs)!),
+          executor: str(o.executor) as 'local' | 'bullmq' | undefined,
+          redis: str(o.redis),
+          log: err,
+        };
+        if (runOpts.redis !== undefined && runOpts.executor !== 'bullmq') {
+          throw new KdqError('E_USAGE', '--redis is for --executor bullmq; add --executor bullmq, or drop --redis');
+        }
+        if (runOpts.sweep.length > 0 || (await api.declaresSweep(file, { set: common.set }))) {
+          const r = await api.sweep(file, runOpts);
+          out(r.text);
+          out(`sweep summary: ${r.dir}/summary.md`);
+          return r.ok ? EXIT_OK : EXIT_FAIL;
+        }
+        const r = await api.run(file, runOpts);
+        out(r.summary);
+        return EXIT_OK;
+      }
+      case 'worker': {
+        const { runWorker } = await import('./executor/worker.ts');
+        const lockMs = str(o['lock-ms']) === undefined ? undefined : parseCount('lock-ms', str(o['lock-ms'])!);
+        await runWorker({
+          ipc: o.ipc === true,
+          redis: str(o.redis),
+          cacheDir: api.resolveCacheDir(common),
+          runsDir: api.resolveRunsDir(common),
+          lockMs,
           log: err,
         });
-        out(r.summary);
         return EXIT_OK;
       }
       case 'graph': {

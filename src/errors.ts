@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'E_DIVERGED' // NaN / infinite loss
   | 'E_CACHE' // cache folder unusable
   | 'E_IO' // runs folder unwritable, disk full
+  | 'E_EXECUTOR' // worker processes or the job queue (Redis) unreachable or lost
   | 'E_TFLITE' // export or runtime failure
   | 'E_INTERNAL';
 

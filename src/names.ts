@@ -54,6 +54,10 @@ export type IdxFile = (typeof IDX_FILES)[number];
 export const BACKENDS = ['node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
+/** Where stages run with `kdq run --executor`: worker processes on this machine, or workers anywhere through BullMQ on Redis. */
+export const EXECUTORS = ['local', 'bullmq'] as const;
+export type ExecutorName = (typeof EXECUTORS)[number];
+
 /** Metrics a run can report (`evaluation.metrics`). */
 export const METRICS = ['accuracy', 'agreement', 'size', 'latency', 'perClass', 'confusion'] as const;
 export type MetricName = (typeof METRICS)[number];

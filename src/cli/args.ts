@@ -2,7 +2,7 @@
  * The command line as data: commands, their options as a typed table, and a pure parser with
  * its own tests. Nothing here prints or exits.
  */
-import { BACKENDS } from '../names.ts';
+import { BACKENDS, EXECUTORS } from '../names.ts';
 import { KdqError } from '../errors.ts';
 import { suggest as suggestName } from '../util/suggest.ts';
 
@@ -36,6 +36,12 @@ export const OPTIONS = {
   'runs-dir': { kind: 'string', arg: 'DIR', help: 'folder of run outputs (default runs)' },
   dot: { kind: 'boolean', help: 'print the graph in Graphviz dot format' },
   explain: { kind: 'boolean', help: 'say for each stage whether it is cached, and why not' },
+  sweep: { kind: 'list', arg: 'key.path=v1,v2,...', help: 'sweep this key over these values (repeatable: a grid); one run folder per point plus a summary' },
+  jobs: { kind: 'string', arg: 'N', help: 'compute independent stages in N worker processes on this machine (default 1: in this process)' },
+  executor: { kind: 'string', arg: 'NAME', choices: EXECUTORS, help: `where stages run: ${EXECUTORS.join(' | ')} (bullmq: workers started with 'kdq worker', through Redis)` },
+  redis: { kind: 'string', arg: 'URL', help: 'Redis of the BullMQ queue, e.g. redis://127.0.0.1:6379' },
+  ipc: { kind: 'boolean', help: 'internal: take stages from the parent kdq process (what --jobs starts)' },
+  'lock-ms': { kind: 'string', arg: 'MS', help: 'a stage whose worker sends no heartbeat for this long is given to another worker (default 30000)' },
   'older-than': { kind: 'string', arg: 'AGE', help: 'with gc: also drop entries older than AGE (e.g. 7d, 12h, 30m)' },
   debug: { kind: 'boolean', help: 'print stack traces of errors' },
   help: { kind: 'boolean', help: 'show help' },
@@ -48,15 +54,15 @@ const COMMON = ['debug', 'help'] as const;
 export const COMMANDS = {
   run: {
     summary: 'run an experiment: train, distill, quantize, export and evaluate, reusing cached stages',
-    usage: 'kdq run FILE [--set key.path=value ...] [--force] [--force-stage NAME] [--dry-run] [--backend NAME]',
+    usage: 'kdq run FILE [--set key.path=value ...] [--sweep key.path=v1,v2,...] [--jobs N | --executor bullmq --redis URL] [--force] [--force-stage NAME] [--dry-run] [--backend NAME]',
     positionals: [1, 1],
-    options: ['set', 'force', 'force-stage', 'dry-run', 'backend', 'cache-dir', 'runs-dir', ...COMMON],
+    options: ['set', 'sweep', 'jobs', 'executor', 'redis', 'force', 'force-stage', 'dry-run', 'backend', 'cache-dir', 'runs-dir', ...COMMON],
   },
   validate: {
     summary: 'check experiment files against the schema, shapes and data paths; runs nothing',
-    usage: 'kdq validate FILE... [--set key.path=value ...]',
+    usage: 'kdq validate FILE... [--set key.path=value ...] [--sweep key.path=v1,v2,...]',
     positionals: [1, Infinity],
-    options: ['set', ...COMMON],
+    options: ['set', 'sweep', ...COMMON],
   },
   graph: {
     summary: 'print the stage DAG of an experiment',
@@ -75,6 +81,12 @@ export const COMMANDS = {
     usage: 'kdq cache ls|gc [--older-than AGE] [--cache-dir DIR] [--runs-dir DIR]',
     positionals: [1, 1],
     options: ['cache-dir', 'runs-dir', 'older-than', ...COMMON],
+  },
+  worker: {
+    summary: "compute stages for 'kdq run --executor bullmq' submitters, reading and writing the shared cache",
+    usage: 'kdq worker --redis URL [--cache-dir DIR] [--runs-dir DIR] [--lock-ms MS]',
+    positionals: [0, 0],
+    options: ['redis', 'ipc', 'lock-ms', 'cache-dir', 'runs-dir', ...COMMON],
   },
 } as const satisfies Record<string, CommandSpec>;
 
@@ -192,4 +204,10 @@ export function parseAge(text: string): number {
   if (!m) throw usageError(`--older-than expects an age like 7d, 12h, 30m or 45s, got '${text}'`);
   const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[m[2] as 's' | 'm' | 'h' | 'd'];
   return Number(m[1]) * unit;
+}
+
+/** Parses a positive whole number option such as `--jobs 2`. */
+export function parseCount(option: string, text: string): number {
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw usageError(`--${option} expects a whole number of at least 1, got '${text}'`);
+  return Number(text);
 }

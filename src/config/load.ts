@@ -26,6 +26,8 @@ export interface LoadedExperiment {
   sources: string[];
   /** The merged document with overrides applied, before defaults. */
   raw: unknown;
+  /** Where a key path was written (file, line, column), for messages about it. */
+  locate(path: readonly (string | number)[], prefer?: 'key' | 'value'): { file: string; line: number; col: number };
 }
 
 export interface LoadOptions {
@@ -151,7 +153,11 @@ export async function loadExperiment(file: string, opts: LoadOptions = {}): Prom
       if (path.resolve(dir, experiment.data.files[key]) !== resolved) experiment.data.files[key] = path.relative(dir, resolved);
     }
   }
-  return { experiment, file: abs, dir, sources: chain.map((c) => c.abs), raw: merged };
+  const locate = (p: readonly (string | number)[], prefer: 'key' | 'value' = 'value') => {
+    const l = map.locate(p, prefer);
+    return { file: l.file, line: l.line, col: l.col };
+  };
+  return { experiment, file: abs, dir, sources: chain.map((c) => c.abs), raw: merged, locate };
 }
 
 /** Issues in reading order: by file, then line, then column; duplicates dropped. */

@@ -168,3 +168,16 @@ export interface Experiment {
   quantization: QuantizationConfig;
   evaluation: EvaluationConfig;
 }
+
+/**
+ * `sweep:` as written in the file, after `--sweep` arguments were merged in. Grid keys each form
+ * one axis; the `zip` keys together form one more axis whose lists are walked in step.
+ */
+export interface SweepConfig {
+  /** Key path (e.g. `distillation.temperature`) -> its values, one axis each, in written order. */
+  grid: Record<string, unknown[]>;
+  /** Key paths whose lists (all the same length) are paired item by item. */
+  zip: Record<string, unknown[]>;
+  /** metrics.json path that ranks the points (highest is best); null: the default (see src/sweep/summary.ts). */
+  rank: string | null;
+}

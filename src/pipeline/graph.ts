@@ -113,3 +113,17 @@ export function selectStages(graph: StageGraph, selectors: string[]): Set<string
   }
   return out;
 }
+
+/** The graph of `ids` and everything they depend on, directly or not, in plan order. */
+export function subgraphFor(graph: StageGraph, ids: Iterable<string>): StageGraph {
+  const keep = new Set<string>();
+  const queue = [...ids];
+  while (queue.length > 0) {
+    const id = queue.pop() as string;
+    if (keep.has(id)) continue;
+    if (!graph.stages[id]) throw new KdqError('E_INTERNAL', `stage "${id}" is not in the graph`);
+    keep.add(id);
+    queue.push(...(graph.dependencies[id] ?? []));
+  }
+  return buildGraph(Object.values(graph.stages).filter((s) => keep.has(s.id)));
+}

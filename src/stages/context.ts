@@ -35,8 +35,10 @@ export class StageServices {
   constructor(
     readonly env: StageEnv,
     readonly graph: StageGraph,
+    /** A store to share with other graphs of this process (a worker running many experiments' stages). */
+    datasets?: DatasetStore,
   ) {
-    this.datasets = new DatasetStore(env);
+    this.datasets = datasets ?? new DatasetStore(env);
   }
 
   private backendReady?: Promise<void>;

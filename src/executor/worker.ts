@@ -1,0 +1,123 @@
+/**
+ * `kdq worker`: takes stage tasks and computes them into the shared cache, until stopped.
+ * - `--redis URL`: from BullMQ (any number of workers on any machines sharing the cache folder);
+ *   SIGINT/SIGTERM finish the current stage and exit, a killed worker's stage is retried by another.
+ * - `--ipc`: from the parent `kdq run --jobs N` process, over execa's IPC channel.
+ */
+import { hostname } from 'node:os';
+import { KdqError } from '../errors.ts';
+import { Cache } from '../pipeline/cache.ts';
+import { JOB_ROOT, type StageJobResult } from './bullmq.ts';
+import { checkRedis, redisOptions, STAGE_QUEUE } from './redis.ts';
+import { defaultDataCacheDir, runTask } from './run-task.ts';
+import type { StageTask, TaskOutcome, WorkerReply, WorkerRequest } from './types.ts';
+
+export interface WorkerOptions {
+  ipc?: boolean;
+  redis?: string;
+  cacheDir: string;
+  runsDir: string;
+  /** BullMQ lock duration: a stage without a heartbeat for this long goes to another worker (default 30 s). */
+  lockMs?: number;
+  log?: (line: string) => void;
+  /** Stops the BullMQ worker (tests); SIGINT and SIGTERM do the same. */
+  signal?: AbortSignal;
+}
+
+export async function runWorker(opts: WorkerOptions): Promise<void> {
+  if (opts.ipc === (opts.redis !== undefined)) {
+    throw new KdqError('E_USAGE', "kdq worker needs --redis redis://HOST:PORT (the queue of 'kdq run --executor bullmq')");
+  }
+  if (opts.ipc) return ipcWorker(opts);
+  return bullmqWorker(opts);
+}
+
+async function ipcWorker(opts: WorkerOptions): Promise<void> {
+  const { getEachMessage, sendMessage } = await import('execa');
+  for await (const raw of getEachMessage()) {
+    const m = raw as unknown as WorkerRequest;
+    if (m.type === 'exit') break;
+    let outcome: TaskOutcome;
+    try {
+      outcome = await runTask(m.task, {
+        cacheDir: opts.cacheDir,
+        dataCacheDir: defaultDataCacheDir(opts.runsDir),
+        worker: `pid ${process.pid}`,
+        // Progress goes to the parent, which prints it; stderr is left for crashes.
+        log: (message) => {
+          void sendMessage({ type: 'progress', key: m.task.key, message } satisfies WorkerReply as never).catch(() => undefined);
+        },
+      });
+    } catch (e) {
+      outcome = { key: m.task.key, stageId: m.task.stageId, status: 'failed', seconds: 0, worker: `pid ${process.pid}`, error: (e as Error).message ?? String(e) };
+    }
+    await sendMessage({ type: 'done', outcome } satisfies WorkerReply as never);
+  }
+}
+
+/** True when every dep of the task is in the cache, so running it now cannot block on another worker. */
+async function depsReady(cache: Cache, task: StageTask): Promise<boolean> {
+  for (const d of task.deps) if ((await cache.get(d)) === null) return false;
+  return true;
+}
+
+async function bullmqWorker(opts: WorkerOptions): Promise<void> {
+  const url = opts.redis!;
+  const log = opts.log ?? (() => undefined);
+  await checkRedis(url);
+  const { Worker, DelayedError, UnrecoverableError } = await import('bullmq');
+  const lockMs = opts.lockMs ?? 30_000;
+  const cache = new Cache(opts.cacheDir, { onWarn: (m) => log(`warning: ${m}`) });
+  const name = `${hostname()} pid ${process.pid}`;
+  const worker = new Worker(
+    STAGE_QUEUE,
+    async (job, token) => {
+      if (job.name === JOB_ROOT) return { flow: (job.data as { flow: string }).flow };
+      const task = job.data as StageTask;
+      if (!(await depsReady(cache, task))) {
+        // A dep this task does not own in the flow tree is still queued or running elsewhere.
+        await job.moveToDelayed(Date.now() + 1000, token);
+        throw new DelayedError();
+      }
+      log(`${task.stageId}: taken (attempt ${job.attemptsMade + 1}, key ${task.key.slice(0, 12)})`);
+      let outcome: TaskOutcome;
+      try {
+        outcome = await runTask(task, {
+          cacheDir: opts.cacheDir,
+          dataCacheDir: defaultDataCacheDir(opts.runsDir),
+          worker: name,
+          // A cache lock whose holder died on another host is taken over after this long.
+          lock: { staleMs: Math.max(60_000, lockMs * 2) },
+          log: (message) => {
+            log(message);
+            void job.updateProgress({ message }).catch(() => undefined);
+            void job.log(message).catch(() => undefined);
+          },
+        });
+      } catch (e) {
+        // A different key means a different kdq, backend or data here: retrying cannot help.
+        throw new UnrecoverableError((e as Error).message ?? String(e));
+      }
+      if (outcome.status === 'failed') throw new Error(outcome.error ?? 'stage failed');
+      log(`${task.stageId}: ${outcome.status} in ${outcome.seconds.toFixed(1)} s`);
+      return { key: outcome.key, stageId: outcome.stageId, status: outcome.status, seconds: outcome.seconds, worker: name } satisfies StageJobResult;
+    },
+    {
+      connection: redisOptions(url),
+      concurrency: 1,
+      lockDuration: lockMs,
+      stalledInterval: Math.max(1000, Math.floor(lockMs / 2)),
+      maxStalledCount: 2,
+    },
+  );
+  worker.on('error', (e) => log(`warning: ${e.message}`));
+  log(`kdq worker ${name}: taking stages from ${url} (queue ${STAGE_QUEUE}), cache ${opts.cacheDir}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    opts.signal?.addEventListener('abort', stop, { once: true });
+  });
+  log(`kdq worker ${name}: stopping after the current stage`);
+  await worker.close();
+}
