@@ -2,9 +2,13 @@
  * The folder of one run, `runs/<name>/<run-id>/`, with run ids that sort by time
  * (`YYYYMMDD-HHMMSS-<4 hex>`, UTC). Files are written atomically, and `finish()` repoints
  * `runs/<name>/latest` at the run with a symlink made under a temp name and renamed over the old.
+ * Until `finish()`, the run is written into a hidden `.partial-<id>-<pid>` folder that is renamed
+ * into place, so a run killed halfway leaves no run folder that looks complete; the next run of
+ * the same name removes the partial folders of processes that are gone.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, symlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { KdqError } from '../errors.ts';
 import { describeFsError, ioError, tempSibling, writeFileAtomic } from '../util/atomic.ts';
@@ -12,7 +16,7 @@ import { describeFsError, ioError, tempSibling, writeFileAtomic } from '../util/
 export interface RunFolder {
   /** `YYYYMMDD-HHMMSS-<4 hex>`. */
   id: string;
-  /** Absolute path of the run folder. */
+  /** Absolute path of the run folder (where it is once `finish()` has moved it into place). */
   dir: string;
   /** Writes `rel` (inside the run folder) atomically; returns its absolute path. */
   writeFile(rel: string, data: string | Uint8Array): Promise<string>;
@@ -20,11 +24,31 @@ export interface RunFolder {
   writeJson(rel: string, value: unknown): Promise<string>;
   /** Absolute path of `rel`, refusing paths that leave the run folder. */
   path(rel: string): string;
-  /** Points `runs/<name>/latest` at this run. */
+  /** Moves the run into place and points `runs/<name>/latest` at it. */
   finish(): Promise<void>;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Prefix of a run folder being written. */
+const PARTIAL = '.partial-';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Deletes the partial run folders under `base` whose writing process is gone. */
+async function removeAbandoned(base: string): Promise<void> {
+  for (const entry of await readdir(base)) {
+    const m = entry.startsWith(PARTIAL) ? /-(\d+)$/.exec(entry) : null;
+    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) await rm(join(base, entry), { recursive: true, force: true });
+  }
+}
 
 /** `YYYYMMDD-HHMMSS-<4 hex>` in UTC. */
 export function makeRunId(now: Date = new Date(), hex: string = randomBytes(2).toString('hex')): string {
@@ -44,14 +68,19 @@ export async function createRunFolder(runsDir: string, name: string, opts: { now
   const base = join(resolve(runsDir), name);
   let id = '';
   let dir = '';
+  let current = '';
   try {
     await mkdir(base, { recursive: true });
+    await removeAbandoned(base);
     // mkdir without `recursive` fails on an existing folder, so two runs in the same second get different ids.
     for (let attempt = 0; ; attempt++) {
       id = makeRunId(opts.now);
       dir = join(base, id);
+      current = join(base, `${PARTIAL}${id}-${process.pid}`);
       try {
-        await mkdir(dir);
+        // The finished name must be free too, or finish() could not rename into it.
+        if (existsSync(dir)) throw Object.assign(new Error(`${dir} exists`), { code: 'EEXIST' });
+        await mkdir(current);
         break;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 20) throw e;
@@ -62,8 +91,8 @@ export async function createRunFolder(runsDir: string, name: string, opts: { now
   }
 
   const path = (rel: string): string => {
-    const p = normalize(join(dir, rel));
-    if (isAbsolute(rel) || !p.startsWith(dir + sep)) {
+    const p = normalize(join(current, rel));
+    if (isAbsolute(rel) || !p.startsWith(current + sep)) {
       throw new KdqError('E_INTERNAL', `"${rel}" is outside the run folder ${dir}; pass a path relative to it without '..'`);
     }
     return p;
@@ -85,6 +114,14 @@ export async function createRunFolder(runsDir: string, name: string, opts: { now
     writeFile,
     writeJson: (rel, value) => writeFile(rel, `${JSON.stringify(value, null, 2)}\n`),
     async finish() {
+      if (current !== dir) {
+        try {
+          await rename(current, dir);
+        } catch (e) {
+          throw new KdqError('E_IO', `cannot move the finished run ${current} to ${dir}: ${describeFsError(e)}`, { cause: e });
+        }
+        current = dir;
+      }
       const latest = join(base, 'latest');
       const tmp = tempSibling(latest);
       try {

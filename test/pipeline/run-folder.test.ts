@@ -1,4 +1,5 @@
-import { lstat, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -27,11 +28,18 @@ describe('run folders', () => {
     expect(a.id).toMatch(/^20261127-200509-[0-9a-f]{4}$/);
     await a.writeJson('stages.json', { ok: true });
     await a.writeFile('models/student_int8.tflite', new Uint8Array([1, 2, 3]));
+    // Until finish(), the run is in a hidden partial folder: nothing under its final name.
+    expect(existsSync(a.dir)).toBe(false);
+    expect(a.path('stages.json')).toContain(`.partial-${a.id}-${process.pid}`);
+    expect(await readFile(a.path('stages.json'), 'utf8')).toBe('{\n  "ok": true\n}\n');
+    await a.finish();
     expect(await readFile(join(a.dir, 'stages.json'), 'utf8')).toBe('{\n  "ok": true\n}\n');
     expect([...(await readFile(join(a.dir, 'models', 'student_int8.tflite')))]).toEqual([1, 2, 3]);
     expect((await readdir(a.dir)).sort()).toEqual(['models', 'stages.json']); // no temp files left
-    await a.finish();
     expect(await readlink(join(root, 'kd-mnist', 'latest'))).toBe(a.id);
+    // Writes after finish() go to the finished folder.
+    await a.writeFile('late.txt', 'x');
+    expect(await readFile(join(a.dir, 'late.txt'), 'utf8')).toBe('x');
 
     // Same second: still a new folder; finishing it moves latest.
     const b = await createRunFolder(root, 'kd-mnist', { now });
@@ -41,7 +49,16 @@ describe('run folders', () => {
     expect((await lstat(join(root, 'kd-mnist', 'latest'))).isSymbolicLink()).toBe(true);
     // latest resolves to b now, which has no stages.json yet (a's has).
     expect(await readFile(join(root, 'kd-mnist', 'latest', 'stages.json'), 'utf8').catch(() => 'none')).toBe('none');
-    expect((await readdir(join(root, 'kd-mnist'))).filter((n) => n.includes('tmp'))).toEqual([]);
+    expect((await readdir(join(root, 'kd-mnist'))).filter((n) => n.includes('tmp') || n.includes('partial'))).toEqual([]);
+  });
+
+  it('removes the partial folder of a run whose process died, and keeps a live one', async () => {
+    const base = join(root, 'kd-mnist');
+    await mkdir(join(base, '.partial-20261127-200509-dead-2147483646'), { recursive: true });
+    await mkdir(join(base, `.partial-20261127-200509-live-${process.ppid}`), { recursive: true });
+    const f = await createRunFolder(root, 'kd-mnist');
+    const left = (await readdir(base)).filter((n) => n.startsWith('.partial-'));
+    expect(left.sort()).toEqual([`.partial-${f.id}-${process.pid}`, `.partial-20261127-200509-live-${process.ppid}`].sort());
   });
 
   it('refuses names and paths that would escape the runs folder', async () => {
@@ -55,7 +72,7 @@ describe('run folders', () => {
     expect(() => f.path('../../escape.txt')).toThrow(/outside the run folder/);
     expect(() => f.path('/etc/passwd')).toThrow(/outside the run folder/);
     await expect(f.writeFile('../sibling.txt', 'x')).rejects.toThrow(/outside the run folder/);
-    expect(f.path('a/../b.txt')).toBe(join(f.dir, 'b.txt'));
+    expect(f.path('a/../b.txt')).toBe(f.path('b.txt'));
   });
 });
 
