@@ -115,7 +115,7 @@ export async function run(file: string, opts: RunOptions = {}): Promise<RunOutco
   const folder = await createRunFolder(s.runsDir, s.exp.name);
   const byId = new Map(result.stages.map((r) => [r.id, r]));
   const firstSeed = s.exp.evaluation.seeds[0];
-  const { TFLITE_NAMES } = await import('./stages/report.ts');
+  const { TFLITE_NAMES, REPORT_FILES } = await import('./stages/report.ts');
   for (const stage of Object.values(s.graph.stages)) {
     if (stage.kind !== 'export' || !stage.role) continue;
     const dir = byId.get(stage.id)?.outDir;
@@ -126,7 +126,7 @@ export async function run(file: string, opts: RunOptions = {}): Promise<RunOutco
   }
   const report = byId.get('report')?.outDir;
   if (report) {
-    for (const name of ['metrics.json', 'timings.json']) await folder.writeFile(name, new Uint8Array(await readFile(join(report, name))));
+    for (const name of REPORT_FILES) await folder.writeFile(name, new Uint8Array(await readFile(join(report, name))));
   }
   await folder.writeFile('config.yaml', `# resolved from ${s.loaded.file}\n${yamlStringify(s.exp)}`);
   await writeStages(folder, result);
