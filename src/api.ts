@@ -150,6 +150,30 @@ export async function graph(file: string, opts: CommonOptions & { dot?: boolean;
   return formatGraph(s.graph, { dot: opts.dot, explain: result });
 }
 
+export interface DiffCommandOptions extends CommonOptions {
+  all?: boolean;
+  format?: 'text' | 'md' | 'json';
+  failOn?: string[];
+}
+
+export interface DiffOutcome {
+  output: string;
+  /** Some `--fail-on` threshold was crossed: the CLI exits 1. */
+  crossed: boolean;
+  diff: import('./report/diff.ts').RunDiff;
+}
+
+/** `kdq diff A B`: what changed from run A (old) to run B (new), and whether a gate was crossed. */
+export async function diff(a: string, b: string, opts: DiffCommandOptions = {}): Promise<DiffOutcome> {
+  const { readRun } = await import('./report/read-run.ts');
+  const { diffRuns, formatDiffJson, formatDiffMd, formatDiffText } = await import('./report/diff.ts');
+  const runsDir = resolveRunsDir(opts);
+  const [oldRun, newRun] = await Promise.all([readRun(a, runsDir), readRun(b, runsDir)]);
+  const d = diffRuns(oldRun, newRun, { all: opts.all, failOn: opts.failOn });
+  const format = { text: formatDiffText, md: formatDiffMd, json: formatDiffJson }[opts.format ?? 'text'];
+  return { output: format(d), crossed: d.gates.some((g) => g.crossed), diff: d };
+}
+
 /** `kdq inspect`: a human description of a .tflite file. */
 export async function inspect(file: string): Promise<string> {
   let bytes: Uint8Array;

@@ -37,6 +37,14 @@ export const OPTIONS = {
   dot: { kind: 'boolean', help: 'print the graph in Graphviz dot format' },
   explain: { kind: 'boolean', help: 'say for each stage whether it is cached, and why not' },
   'older-than': { kind: 'string', arg: 'AGE', help: 'with gc: also drop entries older than AGE (e.g. 7d, 12h, 30m)' },
+  all: { kind: 'boolean', help: 'list unchanged metrics too' },
+  md: { kind: 'boolean', help: 'print GitHub Markdown tables (for a pull-request comment)' },
+  json: { kind: 'boolean', help: 'print the comparison as JSON' },
+  'fail-on': {
+    kind: 'list',
+    arg: 'EXPR',
+    help: "exit 1 when EXPR holds, e.g. 'models.student_int8.tflite.accuracy < -0.005' (a bare metric path is its change, new - old; repeatable)",
+  },
   debug: { kind: 'boolean', help: 'print stack traces of errors' },
   help: { kind: 'boolean', help: 'show help' },
 } as const satisfies Record<string, OptionSpec>;
@@ -75,6 +83,12 @@ export const COMMANDS = {
     usage: 'kdq cache ls|gc [--older-than AGE] [--cache-dir DIR] [--runs-dir DIR]',
     positionals: [1, 1],
     options: ['cache-dir', 'runs-dir', 'older-than', ...COMMON],
+  },
+  diff: {
+    summary: 'compare two runs: the metrics and config keys that changed, and --fail-on regression gates',
+    usage: "kdq diff OLD NEW [--all] [--md | --json] [--fail-on 'EXPR' ...] [--runs-dir DIR]  (a run folder, metrics.json, or an experiment name meaning its latest run)",
+    positionals: [2, 2],
+    options: ['all', 'md', 'json', 'fail-on', 'runs-dir', ...COMMON],
   },
 } as const satisfies Record<string, CommandSpec>;
 

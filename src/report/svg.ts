@@ -27,13 +27,13 @@ export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
-/** Round tick values (1, 2 or 5 times a power of ten) covering [min, max]; about `count` of them. */
+/** Round tick values (1, 2, 2.5 or 5 times a power of ten) covering [min, max]; about `count` of them. */
 export function niceTicks(min: number, max: number, count = 5): number[] {
   if (!(Number.isFinite(min) && Number.isFinite(max)) || max < min) return [];
   if (max === min) return [min];
   const raw = (max - min) / Math.max(1, count);
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = ([1, 2, 5, 10].map((f) => f * mag).find((s) => s >= raw) ?? 10 * mag);
+  const step = ([1, 2, 2.5, 5, 10].map((f) => f * mag).find((s) => s >= raw) ?? 10 * mag);
   const ticks: number[] = [];
   // Integer multiples of the step, so 0.1 + 0.2 noise never reaches a label.
   for (let i = Math.ceil(min / step - 1e-9); i * step <= max + step * 1e-9; i++) ticks.push(Number((i * step).toPrecision(12)));
@@ -59,9 +59,9 @@ const defaultFormat = (v: number) => String(Number(v.toPrecision(3)));
 
 /** A line chart with axes, ticks, a legend and a dot on every point (so one epoch still shows). */
 export function lineChart(series: Series[], opts: ChartOptions): string {
-  const width = opts.width ?? 560;
+  const width = opts.width ?? 520;
   const height = opts.height ?? 320;
-  const m = { left: 64, right: 16, top: 36, bottom: 48 };
+  const m = { left: 64, right: 16, top: 52, bottom: 48 };
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
   const title = escapeXml(opts.title);
@@ -84,7 +84,7 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
   const fmt = opts.yFormat ?? defaultFormat;
 
   parts.push(`<rect x="${m.left}" y="${m.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
-  for (const t of niceTicks(y0, y1, 5)) {
+  for (const t of niceTicks(y0, y1, 6)) {
     const y = num(sy(t));
     parts.push(`<line x1="${m.left}" y1="${y}" x2="${m.left + plotW}" y2="${y}" stroke="#e5e5e5"/>`);
     parts.push(`<text x="${m.left - 6}" y="${y}" font-size="11" text-anchor="end" dominant-baseline="middle">${escapeXml(fmt(t))}</text>`);
@@ -100,6 +100,8 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
     `<text x="14" y="${m.top + plotH / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 14 ${m.top + plotH / 2})">${escapeXml(opts.yLabel)}</text>`,
   );
 
+  // Legend in one row under the title, so it never hides a line.
+  let lx = m.left;
   drawn.forEach((s, i) => {
     const color = SERIES_COLORS[i % SERIES_COLORS.length];
     const name = escapeXml(s.name);
@@ -108,11 +110,9 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
     if (pts.length > 1) parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.join(' ')}"/>`);
     for (const [x, y] of s.points) parts.push(`<circle cx="${num(sx(x))}" cy="${num(sy(y))}" r="3" fill="${color}"/>`);
     parts.push('</g>');
-    // Legend, top right, one line per series.
-    const ly = m.top + 14 + i * 16;
-    const lx = m.left + plotW - 150;
-    parts.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 18}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);
-    parts.push(`<text x="${lx + 24}" y="${ly}" font-size="11" dominant-baseline="middle">${name}</text>`);
+    parts.push(`<line x1="${lx}" y1="38" x2="${lx + 18}" y2="38" stroke="${color}" stroke-width="2"/>`);
+    parts.push(`<text x="${lx + 24}" y="38" font-size="11" dominant-baseline="middle">${name}</text>`);
+    lx += 24 + s.name.length * 7 + 16;
   });
   parts.push('</svg>');
   return parts.join('\n');
