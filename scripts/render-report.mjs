@@ -54,6 +54,9 @@ class Cdp {
     this.pending = new Map();
     this.listeners = [];
     let buf = Buffer.alloc(0);
+    // A dead browser breaks the pipes; its exit is what gets reported.
+    child.stdio[3].on('error', () => undefined);
+    child.stdio[4].on('error', () => undefined);
     child.stdio[4].on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
       let end;
@@ -116,14 +119,23 @@ export async function renderReport(htmlPath, pngPath, { width = 1200, chromium =
   );
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise((ok) => child.on('exit', ok));
+  let spawnError;
+  const exited = new Promise((ok) => {
+    child.on('exit', ok);
+    child.on('error', (e) => {
+      spawnError = e;
+      ok(null);
+    });
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
   const requests = [];
   try {
     const cdp = new Cdp(child);
-    const failed = new Promise((_, reject) =>
-      child.on('exit', (code) => reject(new Error(`chromium exited (${code}) before the page rendered: ${stderr.trim().split('\n').slice(-3).join(' | ')}`))),
-    );
+    const failed = exited.then(() => {
+      if (spawnError) throw Object.assign(new Error(`cannot start ${chromium}: ${spawnError.message}; install chromium or set $CHROMIUM`), { exitCode: 3 });
+      throw new Error(`chromium exited (${child.exitCode}) before the page rendered: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    });
+    failed.catch(() => undefined);
     const step = (p) => Promise.race([p, failed]);
     const { targetId } = await step(cdp.send('Target.createTarget', { url: 'about:blank' }));
     const { sessionId } = await step(cdp.send('Target.attachToTarget', { targetId, flatten: true }));
@@ -160,7 +172,7 @@ export async function renderReport(htmlPath, pngPath, { width = 1200, chromium =
     return { problems, width, height, requests };
   } finally {
     clearTimeout(timer);
-    if (child.exitCode === null) child.kill('SIGKILL');
+    if (child.exitCode === null && !spawnError) child.kill('SIGKILL');
     await exited;
     await rm(profile, { recursive: true, force: true });
   }

@@ -3,7 +3,7 @@
  * same cells, so the two files cannot disagree. Nothing here varies between identical runs
  * (no timings, no dates), so a report is as reproducible as metrics.json.
  */
-import type { ModelRole } from '../names.ts';
+import { MODEL_ROLES, type ModelRole } from '../names.ts';
 import type { Metrics, ModelMetrics } from './metrics.ts';
 
 /** One finished training epoch, as the learning stages record it in history.json. */
@@ -35,9 +35,17 @@ export const kb = (v: number | undefined): string => (v === undefined ? '-' : `$
 /** Signed percentage points, e.g. `+0.35` or `-1.20`. */
 export const points = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)}`;
 
-/** Models in metrics.json order (the plan's role order). */
+/** Roles in the order of src/names.ts (teacher first): metrics.json sorts its keys alphabetically. */
+export function byRole<T>(entries: [string, T][]): [string, T][] {
+  const rank = (r: string) => {
+    const i = (MODEL_ROLES as readonly string[]).indexOf(r);
+    return i === -1 ? MODEL_ROLES.length : i;
+  };
+  return [...entries].sort((a, b) => rank(a[0]) - rank(b[0]) || a[0].localeCompare(b[0]));
+}
+
 function models(m: Metrics): [string, ModelMetrics][] {
-  return Object.entries(m.models) as [string, ModelMetrics][];
+  return byRole(Object.entries(m.models) as [string, ModelMetrics][]);
 }
 
 /** Sizes, accuracies and agreements of every model side by side. */
@@ -90,7 +98,11 @@ export function confusionOf(m: Metrics): { role: string; matrix: number[][] } | 
 /** Per-seed accuracies and the KD gain, then mean ± std rows; null for a single seed. */
 export function seedsTable(m: Metrics): Table | null {
   if (!m.seeds || !m.summary) return null;
-  const keys = Object.keys(m.summary);
+  // Teacher first, each model's tf.js accuracy before its file's, the KD gain last.
+  const keys = [
+    ...byRole(Object.keys(m.summary).filter((k) => k !== 'kd_gain').map((k) => [k.split('.')[0], k] as [string, string])).map(([, k]) => k),
+    ...(m.summary.kd_gain ? ['kd_gain'] : []),
+  ];
   const value = (models: Metrics['models'], kdGain: number | undefined, key: string): number | undefined => {
     if (key === 'kd_gain') return kdGain;
     const [role, ...rest] = key.split('.');
@@ -110,9 +122,14 @@ export function seedsTable(m: Metrics): Table | null {
   return { header: ['seed', ...keys], rows };
 }
 
+/** Roles with a recorded curve, teacher first. */
+export function curveRoles(curves: ReportInput['curves']): ModelRole[] {
+  return byRole(Object.entries(curves).filter(([, c]) => (c?.length ?? 0) > 0)).map(([r]) => r as ModelRole);
+}
+
 /** Epoch-by-epoch loss and accuracy of every trained model; null when no curve was recorded. */
 export function curvesTable(curves: ReportInput['curves']): Table | null {
-  const roles = Object.keys(curves).filter((r) => (curves[r as ModelRole]?.length ?? 0) > 0) as ModelRole[];
+  const roles = curveRoles(curves);
   if (roles.length === 0) return null;
   const epochs = Math.max(...roles.map((r) => curves[r]!.length));
   return {

@@ -2,8 +2,7 @@
  * report.html: one self-contained page (inline CSS and SVG, no script, no external asset or
  * link), so it opens offline, in a CI artifact viewer, or attached to an email.
  */
-import type { ModelRole } from '../names.ts';
-import { confusionOf, curvesTable, factLines, modelsTable, pct, perClassTable, seedsTable, type ReportInput, type Table } from './report-data.ts';
+import { confusionOf, curveRoles, curvesTable, factLines, modelsTable, pct, perClassTable, seedsTable, type ReportInput, type Table } from './report-data.ts';
 import { escapeXml, lineChart, type Series } from './svg.ts';
 
 const CSS = `
@@ -53,7 +52,7 @@ export function confusionTable(matrix: number[][]): string {
 
 /** Loss and accuracy per epoch of every trained model, as two inline SVG charts. */
 export function curveCharts(curves: ReportInput['curves']): string {
-  const roles = Object.keys(curves).filter((r) => (curves[r as ModelRole]?.length ?? 0) > 0) as ModelRole[];
+  const roles = curveRoles(curves);
   const series = (pick: 'loss' | 'accuracy'): Series[] =>
     roles.map((r) => ({ name: r, points: curves[r]!.map((p) => [p.epoch, pick === 'loss' ? p.loss : p.accuracy * 100] as [number, number]) }));
   return [

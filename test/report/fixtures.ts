@@ -32,7 +32,7 @@ export function sampleMetrics(opts: { int8?: number; experiment?: string } = {})
         params: 693962,
         accuracy: 0.985,
         per_class_accuracy: perClass(0.995),
-        tflite: { file: 'teacher.tflite', bytes: 2777000, accuracy: 0.985, runtime: '@litertjs/core 2.5.3', mode: 'none', input_type: 'float32', output_type: 'float32' },
+        tflite: { file: 'teacher.tflite', bytes: 2777000, accuracy: 0.985, runtime: '@litertjs/core 2.5.3', mode: 'float32', input_type: 'float32', output_type: 'float32' },
       },
       student: {
         params: 173930,
@@ -44,7 +44,7 @@ export function sampleMetrics(opts: { int8?: number; experiment?: string } = {})
           accuracy: 0.97,
           agreement_with_teacher: 0.975,
           runtime: '@litertjs/core 2.5.3',
-          mode: 'none',
+          mode: 'float32',
           input_type: 'float32',
           output_type: 'float32',
         },

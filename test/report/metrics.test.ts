@@ -14,7 +14,8 @@ describe('schemas/metrics.schema.json', () => {
   it('names the roles, backends, modes and I/O types of src/names.ts', () => {
     expect(defs.models.propertyNames.enum).toEqual([...MODEL_ROLES]);
     expect(metricsSchema.properties.backend.properties.name.enum).toEqual([...BACKENDS]);
-    expect(defs.tflite.properties.mode.enum).toEqual([...QUANT_MODES]);
+    // A file's mode is its quantization mode, float32 for `quantization.mode: none`.
+    expect(defs.tflite.properties.mode.enum).toEqual(QUANT_MODES.map((q) => (q === 'none' ? 'float32' : q)));
     expect(defs.tflite.properties.input_type.enum).toEqual([...IO_TYPES]);
     expect(defs.tflite.properties.output_type.enum).toEqual([...IO_TYPES]);
   });

@@ -64,7 +64,7 @@ async function runReport(seeds: number[]): Promise<{ out: string; metrics: Metri
           latencyMsPerImage: 0.5,
           runtime: 'litert',
           runtimeVersion: '@litertjs/core 2.5.3',
-          mode: int8 ? 'int8' : 'none',
+          mode: int8 ? 'int8' : 'float32',
           inputType: 'float32',
           outputType: 'float32',
           confusion: confusion(20, Math.round((1 - acc) * 200)),
@@ -134,7 +134,13 @@ describe('report stage', () => {
     expect(JSON.stringify(m)).not.toMatch(/latency|seconds|samplesPerSecond/);
     const md = await readFile(join(out, 'report.md'), 'utf8');
     expect(md).toContain('## Seeds');
-    expect(md).toContain('| mean | ');
+    expect(md).toContain(
+      '| seed | teacher.accuracy | teacher.tflite.accuracy | student.accuracy | student.tflite.accuracy | student_baseline.accuracy | student_baseline.tflite.accuracy | student_int8.tflite.accuracy | kd_gain |',
+    );
+    expect(md).toContain('| 3 | 98.30% | 90.00% | 96.50% | 90.00% | 97.20% | 90.00% | 95.00% | -0.70 pts |');
+    expect(md).toContain('| mean | 98.20% | 90.00% | 97.00% | 90.00% | 96.90% | 90.00% | 96.00% | +0.10 pts |');
+    expect(md).toContain('| std | 0.10% | 0.00% | 0.50% | 0.00% | 0.36% | 0.00% | 1.00% | 0.69 pts |');
+    expect(md).toContain('- KD gain over 3 seeds: +0.10 ± 0.69 points (mean ± std)');
     expect(md).toContain('## Confusion matrix of student\\_int8');
     // Epoch 2 of the first seed's teacher: loss 1/2 + 1.
     expect(md).toMatch(/\| 2 \| 1\.5000 \| 90\.00% \|/);
