@@ -109,6 +109,12 @@ describe('kdq run (tiny MNIST)', () => {
     runDirs.again = again.runDir!;
   });
 
+  it('retraining the student (forced) writes byte-identical metrics.json and report.md', { timeout: 300_000 }, async () => {
+    const r = await run(FILE, { runsDir, forceStages: ['student'], log: () => undefined, progress: quiet.stream });
+    expect(r.result.stages.find((s) => s.id === 'student@s1')?.status).toBe('ran');
+    for (const f of ['metrics.json', 'report.md']) expect(await readFile(join(r.runDir!, f), 'utf8')).toBe(await readFile(join(first.runDir!, f), 'utf8'));
+  });
+
   it('changing only the temperature reruns only the distilled student and what depends on it', async () => {
     const r = await run(FILE, { runsDir, set: ['distillation.temperature=2'], log: () => undefined, progress: quiet.stream });
     runDirs.temperature = r.runDir!;
