@@ -145,7 +145,7 @@ export async function run(file: string, opts: RunOptions = {}): Promise<RunOutco
   const folder = await createRunFolder(s.runsDir, s.exp.name);
   const byId = new Map(result.stages.map((r) => [r.id, r]));
   const firstSeed = s.exp.evaluation.seeds[0];
-  const { TFLITE_NAMES } = await import('./stages/report.ts');
+  const { TFLITE_NAMES, REPORT_FILES } = await import('./stages/report.ts');
   for (const stage of Object.values(s.graph.stages)) {
     if (stage.kind !== 'export' || !stage.role) continue;
     const dir = byId.get(stage.id)?.outDir;
@@ -156,7 +156,7 @@ export async function run(file: string, opts: RunOptions = {}): Promise<RunOutco
   }
   const report = byId.get('report')?.outDir;
   if (report) {
-    for (const name of ['metrics.json', 'timings.json']) await folder.writeFile(name, new Uint8Array(await readFile(join(report, name))));
+    for (const name of REPORT_FILES) await folder.writeFile(name, new Uint8Array(await readFile(join(report, name))));
   }
   await folder.writeFile('config.yaml', `# resolved from ${s.loaded.file}\n${yamlStringify(s.exp)}`);
   await writeStages(folder, result);
@@ -178,6 +178,30 @@ export async function graph(file: string, opts: CommonOptions & { dot?: boolean;
     previous: await readPrevious(s.runsDir, s.exp.name),
   });
   return formatGraph(s.graph, { dot: opts.dot, explain: result });
+}
+
+export interface DiffCommandOptions extends CommonOptions {
+  all?: boolean;
+  format?: 'text' | 'md' | 'json';
+  failOn?: string[];
+}
+
+export interface DiffOutcome {
+  output: string;
+  /** Some `--fail-on` threshold was crossed: the CLI exits 1. */
+  crossed: boolean;
+  diff: import('./report/diff.ts').RunDiff;
+}
+
+/** `kdq diff A B`: what changed from run A (old) to run B (new), and whether a gate was crossed. */
+export async function diff(a: string, b: string, opts: DiffCommandOptions = {}): Promise<DiffOutcome> {
+  const { readRun } = await import('./report/read-run.ts');
+  const { diffRuns, formatDiffJson, formatDiffMd, formatDiffText } = await import('./report/diff.ts');
+  const runsDir = resolveRunsDir(opts);
+  const [oldRun, newRun] = await Promise.all([readRun(a, runsDir), readRun(b, runsDir)]);
+  const d = diffRuns(oldRun, newRun, { all: opts.all, failOn: opts.failOn });
+  const format = { text: formatDiffText, md: formatDiffMd, json: formatDiffJson }[opts.format ?? 'text'];
+  return { output: format(d), crossed: d.gates.some((g) => g.crossed), diff: d };
 }
 
 /** `kdq inspect`: a human description of a .tflite file. */

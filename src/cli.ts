@@ -120,6 +120,22 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
         out(await api.inspect(args.positionals[0]));
         return EXIT_OK;
       }
+      case 'diff': {
+        if (o.md === true && o.json === true) throw new KdqError('E_USAGE', "'kdq diff' prints one format: pass --md or --json, not both");
+        const r = await api.diff(args.positionals[0], args.positionals[1], {
+          runsDir: common.runsDir,
+          all: o.all === true,
+          format: o.md === true ? 'md' : o.json === true ? 'json' : 'text',
+          failOn: list(o['fail-on']),
+        });
+        out(r.output);
+        if (r.crossed) {
+          const crossed = r.diff.gates.filter((g) => g.crossed).map((g) => `'${g.expression}'`);
+          err(`kdq: regression gate crossed: ${crossed.join(', ')}`);
+          return EXIT_FAIL;
+        }
+        return EXIT_OK;
+      }
       case 'cache': {
         const sub = args.positionals[0];
         if (sub === 'ls') out(await api.cacheLs(common));

@@ -43,6 +43,14 @@ export const OPTIONS = {
   ipc: { kind: 'boolean', help: 'internal: take stages from the parent kdq process (what --jobs starts)' },
   'lock-ms': { kind: 'string', arg: 'MS', help: 'a stage whose worker sends no heartbeat for this long is given to another worker (default 30000)' },
   'older-than': { kind: 'string', arg: 'AGE', help: 'with gc: also drop entries older than AGE (e.g. 7d, 12h, 30m)' },
+  all: { kind: 'boolean', help: 'list unchanged metrics too' },
+  md: { kind: 'boolean', help: 'print GitHub Markdown tables (for a pull-request comment)' },
+  json: { kind: 'boolean', help: 'print the comparison as JSON' },
+  'fail-on': {
+    kind: 'list',
+    arg: 'EXPR',
+    help: "exit 1 when EXPR holds, e.g. 'models.student_int8.tflite.accuracy < -0.005' (a bare metric path is its change, new - old; repeatable)",
+  },
   debug: { kind: 'boolean', help: 'print stack traces of errors' },
   help: { kind: 'boolean', help: 'show help' },
 } as const satisfies Record<string, OptionSpec>;
@@ -87,6 +95,12 @@ export const COMMANDS = {
     usage: 'kdq worker --redis URL [--cache-dir DIR] [--runs-dir DIR] [--lock-ms MS]',
     positionals: [0, 0],
     options: ['redis', 'ipc', 'lock-ms', 'cache-dir', 'runs-dir', ...COMMON],
+  },
+  diff: {
+    summary: 'compare two runs: the metrics and config keys that changed, and --fail-on regression gates',
+    usage: "kdq diff OLD NEW [--all] [--md | --json] [--fail-on 'EXPR' ...] [--runs-dir DIR]  (a run folder, metrics.json, or an experiment name meaning its latest run)",
+    positionals: [2, 2],
+    options: ['all', 'md', 'json', 'fail-on', 'runs-dir', ...COMMON],
   },
 } as const satisfies Record<string, CommandSpec>;
 

@@ -17,6 +17,10 @@ export interface TfliteMetrics {
   mode: string;
   input_type: string;
   output_type: string;
+  /** Accuracy per true class of the file's predictions (`evaluation.metrics: perClass`). */
+  per_class_accuracy?: (number | null)[];
+  /** `confusion_matrix[label][predicted]`: image counts (`evaluation.metrics: confusion`). */
+  confusion_matrix?: number[][];
 }
 
 export interface ModelMetrics {

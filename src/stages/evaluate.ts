@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { StageDefinition } from '../pipeline/stage.ts';
 import type { EvaluateStageConfig } from '../pipeline/plan.ts';
 import type { RuntimeName } from '../tflite/runtime/index.ts';
-import { argmaxRows } from '../train/metrics.ts';
+import { argmaxRows, confusionFromPredictions } from '../train/metrics.ts';
 import { readFloats, readJson, writeJson, type StageServices } from './context.ts';
 import { EXPORT_INFO, TFLITE_FILE, type ExportInfo } from './export.ts';
 import { TEST_LOGITS } from './train.ts';
@@ -26,6 +26,8 @@ export interface Evaluation {
   mode: string;
   inputType: string;
   outputType: string;
+  /** `confusion[label][predicted]` over the test set, from the runtime's top-1 predictions. */
+  confusion: number[][];
 }
 
 /**
@@ -39,7 +41,8 @@ const ROLE_KIND = { teacher: 'teacher', student: 'student', student_baseline: 'b
 export function evaluateStage(services: StageServices): StageDefinition<EvaluateStageConfig> {
   return {
     kind: 'evaluate',
-    version: 1,
+    // 2: evaluation.json carries the confusion matrix.
+    version: 2,
     cacheable: true,
     async run(ctx) {
       const exp = services.upstream(ctx.stage, 'export');
@@ -72,6 +75,7 @@ export function evaluateStage(services: StageServices): StageDefinition<Evaluate
         mode: info.mode,
         inputType: info.inputType,
         outputType: info.outputType,
+        confusion: confusionFromPredictions(r.predictions, ds.testLabels, ds.numClasses),
       };
       await writeJson(ctx.outDir, EVALUATION_FILE, ev);
       ctx.log(`${ctx.stage.id}: ${(r.accuracy * 100).toFixed(2)}% in ${r.runtime}, ${bytes.byteLength} bytes`);

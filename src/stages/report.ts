@@ -10,12 +10,21 @@ import { serializeMetrics, summarizeSeeds, type Metrics, type ModelsMetrics, typ
 import { readJson, type StageServices } from './context.ts';
 import { DATA_INFO, type DataInfo } from './data.ts';
 import { EVALUATION_FILE, type Evaluation } from './evaluate.ts';
-import { EVAL_FILE, type ModelEval } from './train.ts';
+import { EVAL_FILE, HISTORY_FILE, type ModelEval } from './train.ts';
+import type { TrainHistory } from '../train/train.ts';
+import { perClassFromConfusion } from '../train/metrics.ts';
+import type { EpochPoint, ReportInput } from '../report/report-data.ts';
+import { renderReportMd } from '../report/report-md.ts';
+import { renderReportHtml } from '../report/report-html.ts';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const METRICS_FILE = 'metrics.json';
 export const TIMINGS_FILE = 'timings.json';
+export const REPORT_MD = 'report.md';
+export const REPORT_HTML = 'report.html';
+/** What the report stage leaves for the run folder, copied there by the run. */
+export const REPORT_FILES = [METRICS_FILE, TIMINGS_FILE, REPORT_MD, REPORT_HTML] as const;
 /** Where each role's .tflite file is copied in the run folder. */
 export const TFLITE_NAMES: Record<string, string> = {
   teacher: 'teacher.tflite',
@@ -29,13 +38,14 @@ export const TFLITE_NAMES: Record<string, string> = {
 export function reportStage(services: StageServices): StageDefinition<ReportStageConfig> {
   return {
     kind: 'report',
-    version: 1,
+    version: 2,
     cacheable: false,
     async run(ctx) {
       const byId = (id: string): Stage => services.graph.stages[id];
       const perSeed = new Map<number, ModelsMetrics>();
       let dataInfo: DataInfo | undefined;
       const timings: Timings = { latency_ms_per_image: {}, runtime: {} };
+      const curves: ReportInput['curves'] = {};
       for (const [id, dir] of Object.entries(ctx.inputs)) {
         const stage = byId(id);
         const seed = stage.seed ?? ctx.config.seeds[0];
@@ -49,6 +59,7 @@ export function reportStage(services: StageServices): StageDefinition<ReportStag
           m.params = ev.params;
           m.accuracy = ev.accuracy;
           if (ctx.config.metrics.includes('perClass')) m.per_class_accuracy = ev.per_class_accuracy;
+          if (seed === ctx.config.seeds[0]) curves[role!] = await readCurve(dir);
         } else if (stage.kind === 'evaluate') {
           const ev = await readJson<Evaluation>(dir, EVALUATION_FILE);
           if (seed === ctx.config.seeds[0] && ctx.config.metrics.includes('latency')) {
@@ -66,6 +77,8 @@ export function reportStage(services: StageServices): StageDefinition<ReportStag
             output_type: ev.outputType,
             ...(ev.agreement.student !== undefined ? { agreement_with_student: ev.agreement.student } : {}),
             ...(ev.agreement.teacher !== undefined ? { agreement_with_teacher: ev.agreement.teacher } : {}),
+            ...(ctx.config.metrics.includes('perClass') ? { per_class_accuracy: perClassFromConfusion(ev.confusion) } : {}),
+            ...(ctx.config.metrics.includes('confusion') ? { confusion_matrix: ev.confusion } : {}),
           };
         }
       }
@@ -87,9 +100,20 @@ export function reportStage(services: StageServices): StageDefinition<ReportStag
         ...(first.kd_gain !== undefined ? { kd_gain: first.kd_gain } : {}),
         ...(seeds.length > 1 ? { seeds, summary: summarizeSeeds(seeds) } : {}),
       };
-      await writeFile(join(ctx.outDir, METRICS_FILE), serializeMetrics(metrics));
+      const metricsJson = serializeMetrics(metrics);
+      await writeFile(join(ctx.outDir, METRICS_FILE), metricsJson);
       await writeFile(join(ctx.outDir, TIMINGS_FILE), serializeMetrics(timings));
+      // The report shows the rounded numbers of metrics.json, not the raw ones.
+      const report: ReportInput = { metrics: JSON.parse(metricsJson) as Metrics, description: ctx.config.description, curves };
+      await writeFile(join(ctx.outDir, REPORT_MD), renderReportMd(report));
+      await writeFile(join(ctx.outDir, REPORT_HTML), renderReportHtml(report));
       ctx.memo.set('metrics', metrics);
     },
   };
+}
+
+/** A learning stage's loss and accuracy per epoch (its timings stay out: the report is reproducible). */
+async function readCurve(dir: string): Promise<EpochPoint[]> {
+  const h = await readJson<TrainHistory>(dir, HISTORY_FILE);
+  return h.epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, accuracy: e.accuracy }));
 }

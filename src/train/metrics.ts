@@ -66,20 +66,35 @@ export function agreement(logitsA: Float32Array, logitsB: Float32Array, numClass
 export function confusionMatrix(logits: Float32Array, labels: ArrayLike<number>, numClasses: number): number[][] {
   const pred = argmaxRows(logits, numClasses);
   checkLabels(pred.length, labels, 'confusionMatrix');
+  return confusionFromPredictions(pred, labels, numClasses);
+}
+
+/** The confusion matrix of predicted classes (e.g. a .tflite file's top-1 outputs). */
+export function confusionFromPredictions(pred: ArrayLike<number>, labels: ArrayLike<number>, numClasses: number): number[][] {
+  checkLabels(pred.length, labels, 'confusionFromPredictions');
   const m = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   for (let i = 0; i < pred.length; i++) {
     const y = labels[i];
     if (!(y >= 0 && y < numClasses)) {
       throw new KdqError('E_DATA', `label ${y} of image ${i} is outside 0..${numClasses - 1}; check the label file`);
     }
-    m[y][pred[i]]++;
+    const p = pred[i];
+    if (!(p >= 0 && p < numClasses)) {
+      throw new KdqError('E_INTERNAL', `prediction ${p} of image ${i} is outside 0..${numClasses - 1}; the model has more outputs than classes`);
+    }
+    m[y][p]++;
   }
   return m;
 }
 
 /** Accuracy per true class; `null` for a class with no images (JSON has no NaN). */
 export function perClassAccuracy(logits: Float32Array, labels: ArrayLike<number>, numClasses: number): (number | null)[] {
-  return confusionMatrix(logits, labels, numClasses).map((row, k) => {
+  return perClassFromConfusion(confusionMatrix(logits, labels, numClasses));
+}
+
+/** Row k's diagonal share: the accuracy on images of class k (`null` for an empty row). */
+export function perClassFromConfusion(m: number[][]): (number | null)[] {
+  return m.map((row, k) => {
     const total = row.reduce((a, b) => a + b, 0);
     return total === 0 ? null : row[k] / total;
   });

@@ -11,9 +11,13 @@ import { run } from '../../src/api.ts';
 import { main } from '../../src/cli.ts';
 import type { Metrics } from '../../src/report/metrics.ts';
 import { readTflite } from '../../src/tflite/reader.ts';
+import { externalReferences } from '../../scripts/render-report.mjs';
+import { metricsSchemaErrors } from '../report/metrics-schema.ts';
 
 const FILE = new URL('./tiny.yaml', import.meta.url).pathname;
 let runsDir: string;
+/** Run folders of the first run, its cached repeat, and the run at temperature 2. */
+const runDirs: { first?: string; again?: string; temperature?: string } = {};
 
 function sink(): { stream: Writable; text: () => string } {
   let text = '';
@@ -43,11 +47,13 @@ describe('kdq run (tiny MNIST)', () => {
     const dir = first.runDir!;
     const files = (await readdir(dir)).sort();
     expect(files).toEqual(
-      ['config.yaml', 'metrics.json', 'stages.json', 'timings.json', 'student-baseline.tflite', 'student-int8.tflite', 'student.tflite', 'teacher.tflite'].sort(),
+      ['config.yaml', 'metrics.json', 'report.html', 'report.md', 'stages.json', 'timings.json', 'student-baseline.tflite', 'student-int8.tflite', 'student.tflite', 'teacher.tflite'].sort(),
     );
     expect(await realpath(join(runsDir, 'e2e-tiny', 'latest'))).toBe(await realpath(dir));
 
+    runDirs.first = dir;
     const m = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')) as Metrics;
+    expect(metricsSchemaErrors(m)).toEqual([]);
     expect(m.experiment).toBe('e2e-tiny');
     expect(m.seed).toBe(1);
     expect(m.backend.name).toBe('wasm');
@@ -78,6 +84,19 @@ describe('kdq run (tiny MNIST)', () => {
     const ops = tfl.operators.map((o) => o.op);
     expect(ops[0]).toBe('QUANTIZE');
     expect(ops.at(-1)).toBe('DEQUANTIZE');
+
+    // The int8 file's confusion matrix covers the whole test set, its diagonal is its accuracy.
+    const cm = q.confusion_matrix!;
+    expect(cm.flat().reduce((a, b) => a + b, 0)).toBe(200);
+    expect(cm.reduce((a, row, k) => a + row[k], 0) / 200).toBeCloseTo(q.accuracy, 6);
+
+    // The report: self-contained, with every section, curves from the learning stages' histories.
+    const html = await readFile(join(dir, 'report.html'), 'utf8');
+    expect(externalReferences(html)).toEqual([]);
+    expect([...html.matchAll(/<h2>(.*?)<\/h2>/g)].map((x) => x[1])).toEqual(['Models', 'Per-class accuracy', 'Confusion matrix of student_int8', 'Training curves']);
+    expect(html.match(/<g class="series" data-name="(teacher|student|student_baseline)">/g)).toHaveLength(6);
+    const md = await readFile(join(dir, 'report.md'), 'utf8');
+    expect(md).toContain(`| student_int8 | - | - | ${(q.accuracy * 100).toFixed(2)}% |`);
   });
 
   it('reuses every stage on a second run and writes byte-identical metrics', async () => {
@@ -85,10 +104,20 @@ describe('kdq run (tiny MNIST)', () => {
     const statuses = Object.fromEntries(again.result.stages.map((s) => [s.id, s.status]));
     for (const [id, status] of Object.entries(statuses)) expect([id, status]).toEqual([id, id === 'report' ? 'ran' : 'cached']);
     expect(await readFile(join(again.runDir!, 'metrics.json'), 'utf8')).toBe(await readFile(join(first.runDir!, 'metrics.json'), 'utf8'));
+    // The report holds no timings either, so it is reproducible too.
+    for (const f of ['report.md', 'report.html']) expect(await readFile(join(again.runDir!, f), 'utf8')).toBe(await readFile(join(first.runDir!, f), 'utf8'));
+    runDirs.again = again.runDir!;
+  });
+
+  it('retraining the student (forced) writes byte-identical metrics.json and report.md', { timeout: 300_000 }, async () => {
+    const r = await run(FILE, { runsDir, forceStages: ['student'], log: () => undefined, progress: quiet.stream });
+    expect(r.result.stages.find((s) => s.id === 'student@s1')?.status).toBe('ran');
+    for (const f of ['metrics.json', 'report.md']) expect(await readFile(join(r.runDir!, f), 'utf8')).toBe(await readFile(join(first.runDir!, f), 'utf8'));
   });
 
   it('changing only the temperature reruns only the distilled student and what depends on it', async () => {
     const r = await run(FILE, { runsDir, set: ['distillation.temperature=2'], log: () => undefined, progress: quiet.stream });
+    runDirs.temperature = r.runDir!;
     const ran = r.result.stages.filter((s) => s.status === 'ran').map((s) => s.id).sort();
     expect(ran).toEqual(
       ['student@s1', 'export:student@s1', 'export:student_int8@s1', 'evaluate:student@s1', 'evaluate:student_int8@s1', 'report'].sort(),
@@ -134,6 +163,24 @@ describe('kdq CLI on the runs above', () => {
     const r = await cli('inspect', join(runsDir, 'e2e-tiny', 'latest', 'student-int8.tflite'));
     expect(r.code).toBe(0);
     for (const op of ['QUANTIZE', 'CONV_2D', 'MAX_POOL_2D', 'RESHAPE', 'FULLY_CONNECTED', 'SOFTMAX', 'DEQUANTIZE']) expect(r.out).toContain(op);
+  });
+
+  it('diff: two runs of the same file diff as identical; a temperature change shows in config, and gates exit 1', async () => {
+    const same = await cli('diff', runDirs.first!, runDirs.again!);
+    expect(same.code).toBe(0);
+    expect(same.out).toContain('metrics: identical');
+    expect(same.out).toContain('config: identical');
+    // e2e-tiny means runs/e2e-tiny/latest: the temperature-2 run.
+    const t = await cli('diff', runDirs.first!, 'e2e-tiny', '--runs-dir', runsDir, '--json', '--fail-on', 'models.teacher.accuracy != 0');
+    expect(t.code).toBe(0);
+    const j = JSON.parse(t.out);
+    expect(j.config).toEqual([{ key: 'distillation.temperature', old: '5', new: '2' }]);
+    // The teacher was cached, so none of its metrics moved.
+    expect(j.metrics.filter((r: { path: string }) => r.path.startsWith('models.teacher.'))).toEqual([]);
+    const gate = await cli('diff', runDirs.first!, 'e2e-tiny', '--runs-dir', runsDir, '--md', '--fail-on', 'abs(models.teacher.accuracy) == 0');
+    expect(gate.code).toBe(1);
+    expect(gate.out).toContain('| `distillation.temperature` | 5 | 2 |');
+    expect(gate.err).toContain("kdq: regression gate crossed: 'abs(models.teacher.accuracy) == 0'");
   });
 
   it('cache ls lists entries; gc keeps what run folders use and drops the rest', async () => {

@@ -1,0 +1,157 @@
+/**
+ * What report.md and report.html show, as plain tables of strings: both renderers lay out the
+ * same cells, so the two files cannot disagree. Nothing here varies between identical runs
+ * (no timings, no dates), so a report is as reproducible as metrics.json.
+ */
+import { MODEL_ROLES, type ModelRole } from '../names.ts';
+import type { Metrics, ModelMetrics } from './metrics.ts';
+
+/** One finished training epoch, as the learning stages record it in history.json. */
+export interface EpochPoint {
+  /** 1-based. */
+  epoch: number;
+  /** Mean training loss per image (KD loss for the distilled student). */
+  loss: number;
+  /** Training accuracy over the epoch (fraction). */
+  accuracy: number;
+}
+
+export interface ReportInput {
+  metrics: Metrics;
+  /** The experiment's `description`. */
+  description: string;
+  /** Per-epoch training curves of the first seed, by model role (teacher, student, student_baseline). */
+  curves: Partial<Record<ModelRole, EpochPoint[]>>;
+}
+
+/** A table: a header row and body rows of the same width. */
+export interface Table {
+  header: string[];
+  rows: string[][];
+}
+
+export const pct = (v: number | null | undefined): string => (v === undefined || v === null ? '-' : `${(v * 100).toFixed(2)}%`);
+export const kb = (v: number | undefined): string => (v === undefined ? '-' : `${(v / 1024).toFixed(1)} KB`);
+/** Signed percentage points, e.g. `+0.35` or `-1.20`. */
+export const points = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)}`;
+
+/** Roles in the order of src/names.ts (teacher first): metrics.json sorts its keys alphabetically. */
+export function byRole<T>(entries: [string, T][]): [string, T][] {
+  const rank = (r: string) => {
+    const i = (MODEL_ROLES as readonly string[]).indexOf(r);
+    return i === -1 ? MODEL_ROLES.length : i;
+  };
+  return [...entries].sort((a, b) => rank(a[0]) - rank(b[0]) || a[0].localeCompare(b[0]));
+}
+
+function models(m: Metrics): [string, ModelMetrics][] {
+  return byRole(Object.entries(m.models) as [string, ModelMetrics][]);
+}
+
+/** Sizes, accuracies and agreements of every model side by side. */
+export function modelsTable(m: Metrics): Table {
+  return {
+    header: ['model', 'params', 'tf.js accuracy', '.tflite accuracy', '.tflite size', 'mode', 'agreement w/ student', 'agreement w/ teacher'],
+    rows: models(m).map(([role, v]) => [
+      role,
+      v.params === undefined ? '-' : String(v.params),
+      pct(v.accuracy),
+      pct(v.tflite?.accuracy),
+      kb(v.tflite?.bytes),
+      v.tflite?.mode ?? '-',
+      pct(v.tflite?.agreement_with_student),
+      pct(v.tflite?.agreement_with_teacher),
+    ]),
+  };
+}
+
+/**
+ * Per-class accuracy, one column per model: the tf.js model's where it has one, else its .tflite
+ * file's (the quantized student exists only as a file). Null when no model reports per-class.
+ */
+export function perClassTable(m: Metrics): Table | null {
+  const cols = models(m)
+    .map(([role, v]) => {
+      if (v.per_class_accuracy) return { name: `${role} (tf.js)`, values: v.per_class_accuracy };
+      if (v.tflite?.per_class_accuracy) return { name: `${role} (.tflite)`, values: v.tflite.per_class_accuracy };
+      return null;
+    })
+    .filter((c): c is { name: string; values: (number | null)[] } => c !== null);
+  if (cols.length === 0) return null;
+  const classes = Math.max(...cols.map((c) => c.values.length));
+  return {
+    header: ['class', ...cols.map((c) => c.name)],
+    rows: Array.from({ length: classes }, (_, k) => [String(k), ...cols.map((c) => pct(c.values[k]))]),
+  };
+}
+
+/** The quantized student's role and confusion matrix: the int8 file's when there is one. */
+export function confusionOf(m: Metrics): { role: string; matrix: number[][] } | null {
+  const order = ['student_int8', 'student_dynamic-range', 'student_float16', 'student'];
+  for (const role of order) {
+    const matrix = m.models[role as ModelRole]?.tflite?.confusion_matrix;
+    if (matrix) return { role, matrix };
+  }
+  return null;
+}
+
+/** Per-seed accuracies and the KD gain, then mean ± std rows; null for a single seed. */
+export function seedsTable(m: Metrics): Table | null {
+  if (!m.seeds || !m.summary) return null;
+  // Teacher first, each model's tf.js accuracy before its file's, the KD gain last.
+  const keys = [
+    ...byRole(Object.keys(m.summary).filter((k) => k !== 'kd_gain').map((k) => [k.split('.')[0], k] as [string, string])).map(([, k]) => k),
+    ...(m.summary.kd_gain ? ['kd_gain'] : []),
+  ];
+  const value = (models: Metrics['models'], kdGain: number | undefined, key: string): number | undefined => {
+    if (key === 'kd_gain') return kdGain;
+    const [role, ...rest] = key.split('.');
+    const mm = models[role as ModelRole];
+    return rest.join('.') === 'tflite.accuracy' ? mm?.tflite?.accuracy : mm?.accuracy;
+  };
+  const cell = (key: string, v: number | undefined) => (v === undefined ? '-' : key === 'kd_gain' ? `${points(v)} pts` : pct(v));
+  const rows = m.seeds.map((s) => [String(s.seed), ...keys.map((k) => cell(k, value(s.models, s.kd_gain, k)))]);
+  rows.push(['mean', ...keys.map((k) => cell(k, m.summary![k].mean))]);
+  rows.push([
+    'std',
+    ...keys.map((k) => {
+      const sd = m.summary![k].std;
+      return k === 'kd_gain' ? `${(sd * 100).toFixed(2)} pts` : `${(sd * 100).toFixed(2)}%`;
+    }),
+  ]);
+  return { header: ['seed', ...keys], rows };
+}
+
+/** Roles with a recorded curve, teacher first. */
+export function curveRoles(curves: ReportInput['curves']): ModelRole[] {
+  return byRole(Object.entries(curves).filter(([, c]) => (c?.length ?? 0) > 0)).map(([r]) => r as ModelRole);
+}
+
+/** Epoch-by-epoch loss and accuracy of every trained model; null when no curve was recorded. */
+export function curvesTable(curves: ReportInput['curves']): Table | null {
+  const roles = curveRoles(curves);
+  if (roles.length === 0) return null;
+  const epochs = Math.max(...roles.map((r) => curves[r]!.length));
+  return {
+    header: ['epoch', ...roles.flatMap((r) => [`${r} loss`, `${r} accuracy`])],
+    rows: Array.from({ length: epochs }, (_, i) => [
+      String(i + 1),
+      ...roles.flatMap((r) => {
+        const p = curves[r]![i];
+        return p ? [p.loss.toFixed(4), pct(p.accuracy)] : ['-', '-'];
+      }),
+    ]),
+  };
+}
+
+/** One-line facts about the run: data, backend, seed, and the KD gain when there is one. */
+export function factLines(m: Metrics): string[] {
+  const lines = [
+    `data: ${m.data.source}, ${m.data.train} training / ${m.data.test} test images (sha256 ${m.data.sha256.slice(0, 12)})`,
+    `backend: ${m.backend.name} (tf.js ${m.backend.tfjs}), seed ${m.seed}`,
+  ];
+  if (m.kd_gain !== undefined) lines.push(`KD gain (distilled student minus baseline, tf.js accuracy): ${points(m.kd_gain)} points`);
+  const g = m.summary?.kd_gain;
+  if (g) lines.push(`KD gain over ${g.n} seeds: ${points(g.mean)} ± ${(g.std * 100).toFixed(2)} points (mean ± std)`);
+  return lines;
+}

@@ -1,0 +1,89 @@
+/** Small synthetic metrics and run folders for the report and diff tests (no training). */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { serializeMetrics, type Metrics } from '../../src/report/metrics.ts';
+import type { ReportInput } from '../../src/report/report-data.ts';
+
+const perClass = (base: number) => Array.from({ length: 10 }, (_, k) => Number((base - k * 0.004).toFixed(6)));
+
+/** A 10-class confusion matrix with `errors` mistakes spread off the diagonal. */
+export function confusion(perClassCount: number, errors: number): number[][] {
+  const m = Array.from({ length: 10 }, () => new Array<number>(10).fill(0));
+  for (let k = 0; k < 10; k++) m[k][k] = perClassCount;
+  for (let e = 0; e < errors; e++) {
+    const k = e % 10;
+    m[k][k]--;
+    m[k][(k + 3) % 10]++;
+  }
+  return m;
+}
+
+/** metrics.json of a plausible run; `int8` sets the int8 student's .tflite accuracy. */
+export function sampleMetrics(opts: { int8?: number; experiment?: string } = {}): Metrics {
+  const int8 = opts.int8 ?? 0.965;
+  return {
+    experiment: opts.experiment ?? 'kd-sample',
+    seed: 1,
+    backend: { name: 'wasm', tfjs: '4.22.0' },
+    data: { source: 'mnist', train: 400, test: 200, sha256: 'a'.repeat(64) },
+    models: {
+      teacher: {
+        params: 693962,
+        accuracy: 0.985,
+        per_class_accuracy: perClass(0.995),
+        tflite: { file: 'teacher.tflite', bytes: 2777000, accuracy: 0.985, runtime: '@litertjs/core 2.5.3', mode: 'float32', input_type: 'float32', output_type: 'float32' },
+      },
+      student: {
+        params: 173930,
+        accuracy: 0.97,
+        per_class_accuracy: perClass(0.98),
+        tflite: {
+          file: 'student.tflite',
+          bytes: 697000,
+          accuracy: 0.97,
+          agreement_with_teacher: 0.975,
+          runtime: '@litertjs/core 2.5.3',
+          mode: 'float32',
+          input_type: 'float32',
+          output_type: 'float32',
+        },
+      },
+      student_baseline: { params: 173930, accuracy: 0.96, per_class_accuracy: perClass(0.97) },
+      student_int8: {
+        tflite: {
+          file: 'student-int8.tflite',
+          bytes: 181000,
+          accuracy: int8,
+          agreement_with_student: 0.99,
+          agreement_with_teacher: 0.97,
+          runtime: '@litertjs/core 2.5.3',
+          mode: 'int8',
+          input_type: 'float32',
+          output_type: 'float32',
+          per_class_accuracy: perClass(int8),
+          confusion_matrix: confusion(20, Math.round((1 - int8) * 200)),
+        },
+      },
+    },
+    kd_gain: 0.01,
+  };
+}
+
+export function sampleReport(metrics: Metrics = sampleMetrics()): ReportInput {
+  const curve = (l0: number, a0: number) =>
+    [1, 2, 3].map((epoch) => ({ epoch, loss: Number((l0 / epoch).toFixed(4)), accuracy: Math.min(1, a0 + epoch * 0.05) }));
+  return {
+    metrics,
+    description: 'a sample run for the tests',
+    curves: { teacher: curve(0.9, 0.8), student: curve(1.4, 0.75), student_baseline: curve(0.8, 0.72) },
+  };
+}
+
+/** Writes metrics.json and config.yaml the way a run folder holds them; returns the folder. */
+export async function writeRunFolder(dir: string, metrics: Metrics, config: unknown = { name: metrics.experiment, distillation: { temperature: 4, alpha: 0.9 } }): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'metrics.json'), serializeMetrics(metrics));
+  if (config !== undefined) await writeFile(join(dir, 'config.yaml'), `# resolved from test\n${stringify(config)}`);
+  return dir;
+}
