@@ -62,7 +62,7 @@ describe('experiments/', () => {
     expect(e.teacher.training).toEqual({ epochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001, momentum: 0.9, shuffle: true });
     expect(e.distillation).toEqual({ temperature: 5, hardWeight: 0.5, softWeight: 0.5, loss: 'kl', temperatureSquared: true, baseline: true });
     expect(e.quantization).toMatchObject({ mode: 'int8', calibrationSamples: 100, inputType: 'float32', outputType: 'float32' });
-    expect(e.evaluation).toEqual({ seeds: [1], metrics: [...METRICS] });
+    expect(e.evaluation).toEqual({ seeds: [1], teacherSeed: null, metrics: [...METRICS] });
   });
 
   it('kd-mnist-quick inherits everything but the limits and epochs', async () => {
@@ -103,6 +103,19 @@ describe('defaults', () => {
     expect(e.teacher.layers[2]).toEqual({ type: 'maxPooling2d', poolSize: 2, strides: 2, padding: 'valid' });
     expect(e.student.layers[0]).toMatchObject({ depthMultiplier: 1, strides: 1, padding: 'valid', activation: 'linear', useBias: true });
     expect(e.description).toBe('');
+  });
+
+  it('training.trainLimit enters the resolved config only when it limits, so null keeps the old stage keys', async () => {
+    const path0 = path.join(VALID, 'omitted-defaults.yaml');
+    const { experiment: none } = await loadExperiment(path0);
+    expect(none.student.training).not.toHaveProperty('trainLimit');
+    const { experiment: nulled } = await loadExperiment(path0, { set: ['student.training.trainLimit=null'] });
+    expect(JSON.stringify(nulled.student.training)).toBe(JSON.stringify(none.student.training));
+    const { experiment: e } = await loadExperiment(path0, { set: ['student.training.trainLimit=500', 'evaluation.teacherSeed=3'] });
+    expect(e.student.training.trainLimit).toBe(500);
+    expect(e.teacher.training).not.toHaveProperty('trainLimit');
+    expect(e.evaluation.teacherSeed).toBe(3);
+    expect(none.evaluation.teacherSeed).toBeNull();
   });
 
   it('evaluation.seeds defaults to [seed]', async () => {
