@@ -32,10 +32,16 @@ function writeTmp(name: string, text: string): string {
 describe('experiments/', () => {
   const files = readdirSync(EXPERIMENTS).filter((f) => f.endsWith('.yaml'));
 
-  it('has the five documented experiments, each pointing the YAML language server at the schema', async () => {
-    expect(files.sort()).toEqual(
-      ['kd-fashion-mnist.yaml', 'kd-mnist-hinton.yaml', 'kd-mnist-quick.yaml', 'kd-mnist-tiny-student.yaml', 'kd-mnist.yaml'],
-    );
+  it('has the seven documented experiments, each pointing the YAML language server at the schema', async () => {
+    expect(files.sort()).toEqual([
+      'kd-fashion-mnist.yaml',
+      'kd-mnist-hinton.yaml',
+      'kd-mnist-quick.yaml',
+      'kd-mnist-tiny-student.yaml',
+      'kd-mnist-tiny.yaml',
+      'kd-mnist-transfer.yaml',
+      'kd-mnist.yaml',
+    ]);
     const { readFile } = await import('node:fs/promises');
     for (const f of files) {
       expect((await readFile(path.join(EXPERIMENTS, f), 'utf8')).split('\n')[0]).toBe('# yaml-language-server: $schema=../schemas/experiment.schema.json');
@@ -85,6 +91,22 @@ describe('experiments/', () => {
     expect(units(e.student.layers)).toEqual([800, 800, 10]);
     expect(e.teacher.layers.some((l) => l.type === 'dropout')).toBe(true);
     expect(e.student.layers[0]!.type).toBe('flatten');
+  });
+});
+
+describe('the KD-gain experiments (docs/kd-gain.md)', () => {
+  it('kd-mnist-transfer reuses kd-mnist-tiny\'s one teacher, and both students learn from a transfer set', async () => {
+    const { experiment: tiny } = await loadExperiment(path.join(EXPERIMENTS, 'kd-mnist-tiny.yaml'));
+    const { experiment: transfer } = await loadExperiment(path.join(EXPERIMENTS, 'kd-mnist-transfer.yaml'));
+    expect(transfer.teacher).toEqual(tiny.teacher);
+    expect(transfer.data).toEqual(tiny.data);
+    expect(tiny.teacher.training).not.toHaveProperty('trainLimit');
+    for (const e of [tiny, transfer]) {
+      expect(e.evaluation.seeds).toEqual([1, 2, 3, 4, 5]);
+      expect(e.evaluation.teacherSeed).toBe(1);
+      expect(e.distillation.baseline).toBe(true);
+    }
+    expect([tiny.student.training.trainLimit, transfer.student.training.trainLimit]).toEqual([2000, 1000]);
   });
 });
 
