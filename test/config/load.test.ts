@@ -106,7 +106,7 @@ describe('the KD-gain experiments (docs/kd-gain.md)', () => {
       expect(e.evaluation.teacherSeed).toBe(1);
       expect(e.distillation.baseline).toBe(true);
     }
-    expect([tiny.student.training.trainLimit, transfer.student.training.trainLimit]).toEqual([2000, 1000]);
+    expect([tiny.student.training.trainLimit, transfer.student.training.trainLimit]).toEqual([1000, 500]);
   });
 });
 
