@@ -30,7 +30,7 @@ export const DEFAULTS = {
     /** `fashion-mnist`: where Debian's dataset-fashion-mnist installs the IDX .gz files. */
     dir: '/usr/share/datasets/fashion-mnist',
   },
-  training: { epochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001, momentum: 0.9, shuffle: true },
+  training: { epochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001, momentum: 0.9, shuffle: true, trainLimit: null },
   distillation: { temperature: 5, hardWeight: 0.5, softWeight: 0.5, loss: 'kl', temperatureSquared: true, baseline: true },
   quantization: {
     mode: 'int8',
@@ -41,6 +41,7 @@ export const DEFAULTS = {
     inputType: 'float32',
     outputType: 'float32',
   },
+  evaluation: { teacherSeed: null },
   layer: { strides: 1, padding: 'valid', activation: 'linear', useBias: true, poolSize: 2, depthMultiplier: 1, bnMomentum: 0.99, bnEpsilon: 0.001 },
 } as const;
 
@@ -103,7 +104,7 @@ export function resolveLayer(rawLayer: unknown): LayerSpec {
 function resolveTraining(raw: unknown): TrainingConfig {
   const r = obj(raw);
   const T = DEFAULTS.training;
-  return {
+  const out: TrainingConfig = {
     epochs: pick(r, 'epochs', T.epochs),
     batchSize: pick(r, 'batchSize', T.batchSize),
     optimizer: pick(r, 'optimizer', T.optimizer),
@@ -111,6 +112,10 @@ function resolveTraining(raw: unknown): TrainingConfig {
     momentum: pick(r, 'momentum', T.momentum),
     shuffle: pick(r, 'shuffle', T.shuffle),
   };
+  // Only a real limit enters the config (and so the stage keys): null, written or not, changes nothing.
+  const limit = pick<number | null>(r, 'trainLimit', T.trainLimit);
+  if (limit !== null) out.trainLimit = limit;
+  return out;
 }
 
 function resolveModel(raw: unknown): ModelConfig {
@@ -174,6 +179,7 @@ function resolveEvaluation(raw: unknown, seed: number): EvaluationConfig {
   const r = obj(raw);
   return {
     seeds: Array.isArray(r.seeds) ? [...(r.seeds as number[])] : [seed],
+    teacherSeed: pick<number | null>(r, 'teacherSeed', DEFAULTS.evaluation.teacherSeed),
     // Metrics are a set: report them in the canonical order whatever order the file lists.
     metrics: Array.isArray(r.metrics) ? METRICS.filter((m) => (r.metrics as string[]).includes(m)) : [...METRICS],
   };

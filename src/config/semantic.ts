@@ -50,6 +50,22 @@ export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue
     });
   }
 
+  for (const role of ['teacher', 'student'] as const) {
+    const limit = exp[role].training.trainLimit;
+    if (limit !== undefined && exp.data.trainLimit !== null && limit > exp.data.trainLimit) {
+      add(
+        [role, 'training', 'trainLimit'],
+        `${limit} training images but data.trainLimit keeps only ${exp.data.trainLimit}; lower ${role}.training.trainLimit or raise data.trainLimit`,
+      );
+    }
+  }
+  if (exp.evaluation.teacherSeed !== null && exp.data.validationSplit > 0) {
+    add(
+      ['evaluation', 'teacherSeed'],
+      `teacherSeed needs validationSplit: 0 (it is ${exp.data.validationSplit}): each seed holds out different validation images, so one teacher would have trained on another seed's held-out images; remove teacherSeed or set validationSplit: 0`,
+    );
+  }
+
   const d = exp.distillation;
   if (d.hardWeight + d.softWeight <= 0) {
     add(['distillation', 'softWeight'], 'hardWeight + softWeight must be > 0, got 0: with both weights zero the student learns nothing; set softWeight: 0.5');

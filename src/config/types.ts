@@ -112,6 +112,12 @@ export interface TrainingConfig {
   momentum: number;
   /** Shuffle the training set every epoch with the run's seeded PRNG. */
   shuffle: boolean;
+  /**
+   * Train on only the first N of the run's training images. Absent when the file says null (all
+   * images), so configs without it keep the stage keys they had before the key existed. On the
+   * student it is the transfer set; the baseline trains on the same images.
+   */
+  trainLimit?: number;
 }
 
 /**
@@ -154,6 +160,12 @@ export interface QuantizationConfig {
 export interface EvaluationConfig {
   /** Repeat the learning stages once per seed; metrics report each seed and mean / std. */
   seeds: number[];
+  /**
+   * Seed of the one teacher every seed's student learns from (trained, exported and evaluated
+   * once, reported under every seed); null trains a teacher per seed. The teacher's key depends on
+   * this seed only, so it is the key the per-seed teacher of the same seed has.
+   */
+  teacherSeed: number | null;
   metrics: MetricName[];
 }
 

@@ -73,3 +73,25 @@ export function gatherLabels(labels: Uint8Array, indices: Uint32Array): Uint8Arr
   for (let j = 0; j < indices.length; j++) out[j] = labels[indices[j]];
   return out;
 }
+
+/**
+ * The first `limit` training examples (null: all), as views into the given arrays: the subset a
+ * model's `training.trainLimit` keeps. Rows of `perImage` values (pixels, or logits of soft
+ * labels) stay aligned because every array is cut at the same image count.
+ */
+export function firstExamples<T extends { [k: string]: { array: Float32Array | Uint8Array; perImage: number } }>(
+  parts: T,
+  count: number,
+  limit: number | null,
+  key: string,
+): { [K in keyof T]: T[K]['array'] } {
+  const n = applyLimit(count, limit, key);
+  const out: Record<string, Float32Array | Uint8Array> = {};
+  for (const [name, { array, perImage }] of Object.entries(parts)) {
+    if (array.length !== count * perImage) {
+      throw new KdqError('E_DATA', `${key}: '${name}' has ${array.length} values, expected ${count} images x ${perImage}; the arrays do not describe the same images`);
+    }
+    out[name] = array.subarray(0, n * perImage);
+  }
+  return out as { [K in keyof T]: T[K]['array'] };
+}

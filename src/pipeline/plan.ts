@@ -27,6 +27,8 @@ export interface ReportStageConfig {
   metrics: Experiment['evaluation']['metrics'];
   /** Roles reported, in order. */
   roles: string[];
+  /** `evaluation.teacherSeed`: when set, the one teacher's metrics are reported under every seed. */
+  teacherSeed: number | null;
 }
 
 const at = (base: string, seed: number) => `${base}@s${seed}`;
@@ -37,6 +39,8 @@ const at = (base: string, seed: number) => `${base}@s${seed}`;
  * - per seed: `teacher`, `soft-labels`, `student` (distilled), `baseline` (if `distillation.baseline`),
  *   `export:<role>` per model role (quantized student unless `quantization.mode: none`),
  *   `evaluate:<role>`;
+ * - with `evaluation.teacherSeed: t`, the teacher, its soft labels, export and evaluate only once,
+ *   as `teacher@s<t>` and so on, and every seed's student learns from that teacher;
  * - one `report` depending on every evaluate and on the model and data stages it reports on.
  */
 export function planExperiment(exp: Experiment): StageGraph {
@@ -57,20 +61,25 @@ export function planExperiment(exp: Experiment): StageGraph {
     const data = dataPerSeed ? at('data', seed) : 'data';
     if (dataPerSeed) stages.push({ id: data, kind: 'data', config: { ...exp.data, seed }, deps: [], seed });
 
-    const teacher = at('teacher', seed);
-    const softLabels = at('soft-labels', seed);
+    const teacherSeed = exp.evaluation.teacherSeed ?? seed;
+    // Planned in the first seed only when one teacher serves them all (evaluation.teacherSeed).
+    const planTeacher = exp.evaluation.teacherSeed === null || seed === seeds[0];
+    const teacher = at('teacher', teacherSeed);
+    const softLabels = at('soft-labels', teacherSeed);
     const student = at('student', seed);
     const baseline = at('baseline', seed);
-    stages.push({
-      id: teacher,
-      kind: 'teacher',
-      config: { layers: exp.teacher.layers, training: exp.teacher.training, seed },
-      deps: [data],
-      seed,
-      role: 'teacher',
-    });
-    // The teacher's logits on the training set depend only on the teacher and the data.
-    stages.push({ id: softLabels, kind: 'soft-labels', config: {}, deps: [teacher, data], seed });
+    if (planTeacher) {
+      stages.push({
+        id: teacher,
+        kind: 'teacher',
+        config: { layers: exp.teacher.layers, training: exp.teacher.training, seed: teacherSeed },
+        deps: [data],
+        seed: teacherSeed,
+        role: 'teacher',
+      });
+      // The teacher's logits on the training set depend only on the teacher and the data.
+      stages.push({ id: softLabels, kind: 'soft-labels', config: {}, deps: [teacher, data], seed: teacherSeed });
+    }
     stages.push({
       id: student,
       kind: 'student',
@@ -92,16 +101,19 @@ export function planExperiment(exp: Experiment): StageGraph {
     }
 
     const modelStage: Record<string, string> = { teacher, student, student_baseline: baseline };
-    reported.push(...(seed === seeds[0] || dataPerSeed ? [data] : []), teacher, student, ...(withBaseline ? [baseline] : []));
+    reported.push(...(seed === seeds[0] || dataPerSeed ? [data] : []), ...(planTeacher ? [teacher] : []), student, ...(withBaseline ? [baseline] : []));
+    /** The seed a role's export and evaluate stages are named after: the teacher's own seed for the teacher. */
+    const seedOf = (role: string) => (role === 'teacher' ? teacherSeed : seed);
     const floatExport = (role: string): Stage => ({
-      id: at(`export:${role}`, seed),
+      id: at(`export:${role}`, seedOf(role)),
       kind: 'export',
       config: { mode: 'none' } satisfies ExportStageConfig,
       deps: [modelStage[role] as string],
-      seed,
+      seed: seedOf(role),
       role,
     });
-    stages.push(floatExport('teacher'), floatExport('student'));
+    if (planTeacher) stages.push(floatExport('teacher'));
+    stages.push(floatExport('student'));
     if (withBaseline) stages.push(floatExport('student_baseline'));
     if (quantRole) {
       stages.push({
@@ -123,14 +135,15 @@ export function planExperiment(exp: Experiment): StageGraph {
       ...(quantRole ? { [quantRole]: ['teacher', 'student'] } : {}),
     };
     for (const role of roles) {
-      const id = at(`evaluate:${role}`, seed);
+      if (role === 'teacher' && !planTeacher) continue;
+      const id = at(`evaluate:${role}`, seedOf(role));
       const refs = compareWith[role] ?? [];
       stages.push({
         id,
         kind: 'evaluate',
         config: { metrics: exp.evaluation.metrics, compareWith: refs } satisfies EvaluateStageConfig,
-        deps: [at(`export:${role}`, seed), ...refs.map((r) => modelStage[r] as string), data],
-        seed,
+        deps: [at(`export:${role}`, seedOf(role)), ...refs.map((r) => modelStage[r] as string), data],
+        seed: seedOf(role),
         role,
       });
       evaluates.push(id);
@@ -146,6 +159,7 @@ export function planExperiment(exp: Experiment): StageGraph {
       seeds,
       metrics: exp.evaluation.metrics,
       roles,
+      teacherSeed: exp.evaluation.teacherSeed,
     } satisfies ReportStageConfig,
     deps: [...reported, ...evaluates],
   });

@@ -46,9 +46,14 @@ export function reportStage(services: StageServices): StageDefinition<ReportStag
       let dataInfo: DataInfo | undefined;
       const timings: Timings = { latency_ms_per_image: {}, runtime: {} };
       const curves: ReportInput['curves'] = {};
-      for (const [id, dir] of Object.entries(ctx.inputs)) {
+      // One shared teacher (evaluation.teacherSeed) is reported under every seed.
+      const sharedTeacher = ctx.config.teacherSeed !== null;
+      const entries = Object.entries(ctx.inputs).flatMap(([id, dir]) => {
         const stage = byId(id);
-        const seed = stage.seed ?? ctx.config.seeds[0];
+        const seeds = sharedTeacher && stage.role === 'teacher' ? ctx.config.seeds : [stage.seed ?? ctx.config.seeds[0]];
+        return seeds.map((seed) => ({ stage, dir, seed }));
+      });
+      for (const { stage, dir, seed } of entries) {
         const models = perSeed.get(seed) ?? {};
         perSeed.set(seed, models);
         const role = stage.role as ModelRole | undefined;

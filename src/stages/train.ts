@@ -70,9 +70,22 @@ function learningStage(kind: Extract<StageKind, 'teacher' | 'student' | 'baselin
       const role = ctx.stage.role ?? kind;
       const model = buildModel(config.layers, imageShape(ds), config.seed, { role });
       try {
-        const images = ds.trainImages;
-        const labels = ds.trainLabels;
-        const softLogits = kind === 'student' ? await readFloats(inputOf(ctx.inputs, 'soft-labels'), 'logits.f32') : undefined;
+        const { firstExamples } = await import('../data/subset.ts');
+        const [h, w, c] = imageShape(ds);
+        const allSoft = kind === 'student' ? await readFloats(inputOf(ctx.inputs, 'soft-labels'), 'logits.f32') : undefined;
+        // The soft labels cover every training image; a trainLimit keeps the same first images of both.
+        const { images, labels, soft } = firstExamples(
+          {
+            images: { array: ds.trainImages, perImage: h * w * c },
+            labels: { array: ds.trainLabels, perImage: 1 },
+            ...(allSoft ? { soft: { array: allSoft, perImage: ds.numClasses } } : {}),
+          },
+          ds.trainLabels.length,
+          config.training.trainLimit ?? null,
+          `${ctx.stage.id}: training.trainLimit`,
+        ) as { images: Float32Array; labels: Uint8Array; soft?: Float32Array };
+        const softLogits = soft;
+        if (images.length < ds.trainImages.length) ctx.log(`${ctx.stage.id}: training on the first ${labels.length} of ${ds.trainLabels.length} training images`);
         const history = await trainModel({
           model,
           images,

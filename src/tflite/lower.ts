@@ -8,6 +8,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { KdqError } from '../errors.ts';
 import { ACTIVATIONS, type Activation } from '../names.ts';
+import { SeededDropout } from '../models/seeded-dropout.ts';
 import { foldBatchNorm } from '../quant/fold-batch-norm.ts';
 import type { ChannelAxis } from '../quant/params.ts';
 
@@ -225,6 +226,7 @@ export function lowerModel(model: tf.LayersModel): LoweredModel {
         steps.push({ kind: 'reshape', name, outShape: shape });
         return;
       case 'Dropout':
+      case SeededDropout.className: // kdq's own dropout layer (every `type: dropout` in a config)
         return; // identity at inference
       case 'Activation':
         addActivation(steps, activationOf(cfg.activation, name), name, shape, isLast);

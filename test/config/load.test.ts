@@ -32,10 +32,16 @@ function writeTmp(name: string, text: string): string {
 describe('experiments/', () => {
   const files = readdirSync(EXPERIMENTS).filter((f) => f.endsWith('.yaml'));
 
-  it('has the five documented experiments, each pointing the YAML language server at the schema', async () => {
-    expect(files.sort()).toEqual(
-      ['kd-fashion-mnist.yaml', 'kd-mnist-hinton.yaml', 'kd-mnist-quick.yaml', 'kd-mnist-tiny-student.yaml', 'kd-mnist.yaml'],
-    );
+  it('has the seven documented experiments, each pointing the YAML language server at the schema', async () => {
+    expect(files.sort()).toEqual([
+      'kd-fashion-mnist.yaml',
+      'kd-mnist-hinton.yaml',
+      'kd-mnist-quick.yaml',
+      'kd-mnist-tiny-student.yaml',
+      'kd-mnist-tiny.yaml',
+      'kd-mnist-transfer.yaml',
+      'kd-mnist.yaml',
+    ]);
     const { readFile } = await import('node:fs/promises');
     for (const f of files) {
       expect((await readFile(path.join(EXPERIMENTS, f), 'utf8')).split('\n')[0]).toBe('# yaml-language-server: $schema=../schemas/experiment.schema.json');
@@ -62,7 +68,7 @@ describe('experiments/', () => {
     expect(e.teacher.training).toEqual({ epochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001, momentum: 0.9, shuffle: true });
     expect(e.distillation).toEqual({ temperature: 5, hardWeight: 0.5, softWeight: 0.5, loss: 'kl', temperatureSquared: true, baseline: true });
     expect(e.quantization).toMatchObject({ mode: 'int8', calibrationSamples: 100, inputType: 'float32', outputType: 'float32' });
-    expect(e.evaluation).toEqual({ seeds: [1], metrics: [...METRICS] });
+    expect(e.evaluation).toEqual({ seeds: [1], teacherSeed: null, metrics: [...METRICS] });
   });
 
   it('kd-mnist-quick inherits everything but the limits and epochs', async () => {
@@ -88,6 +94,22 @@ describe('experiments/', () => {
   });
 });
 
+describe('the KD-gain experiments (docs/kd-gain.md)', () => {
+  it('kd-mnist-transfer reuses kd-mnist-tiny\'s one teacher, and both students learn from a transfer set', async () => {
+    const { experiment: tiny } = await loadExperiment(path.join(EXPERIMENTS, 'kd-mnist-tiny.yaml'));
+    const { experiment: transfer } = await loadExperiment(path.join(EXPERIMENTS, 'kd-mnist-transfer.yaml'));
+    expect(transfer.teacher).toEqual(tiny.teacher);
+    expect(transfer.data).toEqual(tiny.data);
+    expect(tiny.teacher.training).not.toHaveProperty('trainLimit');
+    for (const e of [tiny, transfer]) {
+      expect(e.evaluation.seeds).toEqual([1, 2, 3, 4, 5]);
+      expect(e.evaluation.teacherSeed).toBe(1);
+      expect(e.distillation.baseline).toBe(true);
+    }
+    expect([tiny.student.training.trainLimit, transfer.student.training.trainLimit]).toEqual([1000, 500]);
+  });
+});
+
 describe('defaults', () => {
   it('a file that writes every default resolves exactly like one that omits them', async () => {
     const omitted = await loadExperiment(path.join(VALID, 'omitted-defaults.yaml'));
@@ -103,6 +125,19 @@ describe('defaults', () => {
     expect(e.teacher.layers[2]).toEqual({ type: 'maxPooling2d', poolSize: 2, strides: 2, padding: 'valid' });
     expect(e.student.layers[0]).toMatchObject({ depthMultiplier: 1, strides: 1, padding: 'valid', activation: 'linear', useBias: true });
     expect(e.description).toBe('');
+  });
+
+  it('training.trainLimit enters the resolved config only when it limits, so null keeps the old stage keys', async () => {
+    const path0 = path.join(VALID, 'omitted-defaults.yaml');
+    const { experiment: none } = await loadExperiment(path0);
+    expect(none.student.training).not.toHaveProperty('trainLimit');
+    const { experiment: nulled } = await loadExperiment(path0, { set: ['student.training.trainLimit=null'] });
+    expect(JSON.stringify(nulled.student.training)).toBe(JSON.stringify(none.student.training));
+    const { experiment: e } = await loadExperiment(path0, { set: ['student.training.trainLimit=500', 'evaluation.teacherSeed=3'] });
+    expect(e.student.training.trainLimit).toBe(500);
+    expect(e.teacher.training).not.toHaveProperty('trainLimit');
+    expect(e.evaluation.teacherSeed).toBe(3);
+    expect(none.evaluation.teacherSeed).toBeNull();
   });
 
   it('evaluation.seeds defaults to [seed]', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KdqError } from '../../src/errors.ts';
-import { applyLimit, gatherLabels, gatherScaled, scalePrefix, splitIndices, validationCount } from '../../src/data/subset.ts';
+import { applyLimit, firstExamples, gatherLabels, gatherScaled, scalePrefix, splitIndices, validationCount } from '../../src/data/subset.ts';
 
 function configError(f: () => unknown): string {
   try {
@@ -73,5 +73,26 @@ describe('pixel scaling', () => {
     const out = gatherScaled(pixels, 4, new Uint32Array([2, 0]));
     expect(Array.from(out)).toEqual([10, 20, 30, 40, 0, 255, 51, 102].map((v) => Math.fround(v / 255)));
     expect(Array.from(gatherLabels(new Uint8Array([7, 8, 9]), new Uint32Array([2, 0])))).toEqual([9, 7]);
+  });
+});
+
+describe('firstExamples', () => {
+  const images = Float32Array.from({ length: 5 * 4 }, (_, i) => i);
+  const labels = Uint8Array.from([3, 1, 4, 1, 5]);
+  const soft = Float32Array.from({ length: 5 * 2 }, (_, i) => -i);
+
+  it('cuts images, labels and soft labels at the same image, as views', () => {
+    const out = firstExamples({ images: { array: images, perImage: 4 }, labels: { array: labels, perImage: 1 }, soft: { array: soft, perImage: 2 } }, 5, 2, 'k');
+    expect([...out.images]).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect([...out.labels]).toEqual([3, 1]);
+    expect([...out.soft]).toEqual([-0, -1, -2, -3]);
+    expect(out.images.buffer).toBe(images.buffer);
+  });
+
+  it('keeps everything for null or a limit past the end, and rejects a bad limit or misaligned arrays', () => {
+    expect(firstExamples({ labels: { array: labels, perImage: 1 } }, 5, null, 'k').labels).toHaveLength(5);
+    expect(firstExamples({ labels: { array: labels, perImage: 1 } }, 5, 99, 'k').labels).toHaveLength(5);
+    expect(() => firstExamples({ labels: { array: labels, perImage: 1 } }, 5, 0, 'student.training.trainLimit')).toThrow(/student.training.trainLimit is 0; give a whole number/);
+    expect(() => firstExamples({ soft: { array: soft, perImage: 3 } }, 5, 2, 'k')).toThrow(/'soft' has 10 values, expected 5 images x 3/);
   });
 });

@@ -125,6 +125,31 @@ describe('kdq run (tiny MNIST)', () => {
   });
 });
 
+describe('kdq run: one teacher for every seed, students on a transfer set', () => {
+  it('reuses the seed-1 teacher for seeds 1 and 2 and trains both students on the first 200 images', { timeout: 600_000 }, async () => {
+    const logs: string[] = [];
+    const set = ['evaluation.seeds=[1,2]', 'evaluation.teacherSeed=1', 'student.training.trainLimit=200'];
+    const r = await run(FILE, { runsDir, set, log: (l) => logs.push(l), progress: sink().stream });
+    expect(r.result.ok).toBe(true);
+    const status = Object.fromEntries(r.result.stages.map((s) => [s.id, s.status]));
+    // The teacher of the runs above (seed 1, same key): not retrained, and no second teacher.
+    expect(status['teacher@s1']).toBe('cached');
+    expect(status['soft-labels@s1']).toBe('cached');
+    expect(Object.keys(status).filter((id) => id.includes('teacher@s2') || id.includes('soft-labels@s2'))).toEqual([]);
+    for (const id of ['student@s1', 'student@s2', 'baseline@s1', 'baseline@s2']) {
+      expect(status[id]).toBe('ran');
+      expect(logs).toContain(`${id}: training on the first 200 of 400 training images`);
+    }
+    const m = JSON.parse(await readFile(join(r.runDir!, 'metrics.json'), 'utf8')) as Required<Metrics>;
+    expect(m.seeds.map((s) => s.seed)).toEqual([1, 2]);
+    // The one teacher is reported under both seeds, with its float and .tflite accuracy.
+    expect(m.seeds[1].models.teacher).toEqual(m.seeds[0].models.teacher);
+    expect(m.seeds[1].models.teacher?.tflite?.accuracy).toBeGreaterThan(0.5);
+    expect(m.summary['teacher.accuracy']).toMatchObject({ std: 0 });
+    expect(m.seeds[0].models.student?.accuracy).not.toBeUndefined();
+  });
+});
+
 describe('kdq CLI on the runs above', () => {
   const cli = async (...argv: string[]) => {
     const out = sink();

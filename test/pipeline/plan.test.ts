@@ -57,6 +57,49 @@ describe('planExperiment', () => {
     expect(split.stages['student@s2'].deps).toEqual(['soft-labels@s2', 'data@s2']);
   });
 
+  it('with evaluation.teacherSeed plans one teacher, its soft labels, export and evaluate, and students per seed', () => {
+    const exp = experiment();
+    exp.evaluation.seeds = [1, 2, 3];
+    exp.evaluation.teacherSeed = 7;
+    const g = planExperiment(exp);
+    const ids = Object.keys(g.stages);
+    expect(ids.filter((id) => /teacher|soft-labels/.test(id) && !id.includes('student'))).toEqual([
+      'teacher@s7',
+      'soft-labels@s7',
+      'export:teacher@s7',
+      'evaluate:teacher@s7',
+    ]);
+    expect(g.stages['teacher@s7'].config).toEqual({ layers: exp.teacher.layers, training: exp.teacher.training, seed: 7 });
+    for (const seed of [1, 2, 3]) {
+      expect(g.stages[`student@s${seed}`].deps).toEqual(['soft-labels@s7', 'data']);
+      expect((g.stages[`student@s${seed}`].config as { seed: number }).seed).toBe(seed);
+      expect((g.stages[`baseline@s${seed}`].config as { seed: number }).seed).toBe(seed);
+      expect(g.stages[`evaluate:student@s${seed}`].deps).toEqual([`export:student@s${seed}`, 'teacher@s7', 'data']);
+    }
+    // The teacher once, then students and baselines of 3 seeds, 1 + 4 x 3 evaluates, data.
+    expect(g.stages.report.deps).toEqual(expect.arrayContaining(['teacher@s7', 'evaluate:teacher@s7', 'student@s3', 'baseline@s3']));
+    expect(g.stages.report.deps).toHaveLength(1 + 1 + 6 + 1 + 9);
+    expect(g.stages.report.config).toMatchObject({ seeds: [1, 2, 3], teacherSeed: 7 });
+
+    // A teacher seed among the seeds is exactly that seed's teacher without the option.
+    exp.evaluation.teacherSeed = 2;
+    const shared = planExperiment(exp);
+    const perSeed = planExperiment({ ...exp, evaluation: { ...exp.evaluation, teacherSeed: null } });
+    expect(shared.stages['teacher@s2']).toEqual(perSeed.stages['teacher@s2']);
+    expect(shared.stages['soft-labels@s2']).toEqual(perSeed.stages['soft-labels@s2']);
+    expect(shared.stages['teacher@s1']).toBeUndefined();
+    expect(perSeed.stages['teacher@s1'].config).toMatchObject({ seed: 1 });
+  });
+
+  it('gives the student and the baseline the same training.trainLimit, the teacher its own', () => {
+    const exp = experiment();
+    exp.student.training = { ...exp.student.training, trainLimit: 1000 };
+    const g = planExperiment(exp);
+    expect(g.stages['student@s1'].config).toMatchObject({ training: { trainLimit: 1000 } });
+    expect(g.stages['baseline@s1'].config).toMatchObject({ training: { trainLimit: 1000 } });
+    expect((g.stages['teacher@s1'].config as { training: object }).training).not.toHaveProperty('trainLimit');
+  });
+
   it('leaves out the baseline without distillation.baseline and the quantized export with mode none', () => {
     const exp = experiment();
     exp.distillation.baseline = false;

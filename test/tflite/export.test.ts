@@ -10,6 +10,8 @@ import { KdqError } from '../../src/errors.ts';
 import { exportTflite } from '../../src/tflite/export.ts';
 import { forwardLowered } from '../../src/tflite/forward.ts';
 import { lowerModel } from '../../src/tflite/lower.ts';
+import { buildModel } from '../../src/models/build.ts';
+import { resolveLayer } from '../../src/config/defaults.ts';
 import type { TfliteModel, TfliteTensor } from '../../src/tflite/model.ts';
 import { readTflite } from '../../src/tflite/reader.ts';
 import { CLASSES, SIDE, flatModel, syntheticImages, wideModel } from './export-fixtures.ts';
@@ -51,6 +53,22 @@ describe('lowering', () => {
     expect(steps[0]).toMatchObject({ activation: 'RELU6', weightShape: [16, 3, 3, 1] });
     expect(steps[1]).toMatchObject({ activation: 'RELU', weightShape: [1, 3, 3, 128], depthMultiplier: 8 });
     expect(steps[9]).toMatchObject({ weightShape: [CLASSES, 8] });
+  });
+
+  it('drops the dropout layers of a model built from a config (kdq\'s seeded dropout), as tf.js does at inference', () => {
+    const specs = [{ type: 'flatten' }, { type: 'dropout', rate: 0.2 }, { type: 'dense', units: 6, activation: 'relu' }, { type: 'dropout', rate: 0.5 }, { type: 'dense', units: CLASSES }];
+    const model = buildModel(specs.map(resolveLayer), [SIDE, SIDE, 1], 7);
+    expect(model.layers.filter((l) => l.getClassName() === 'SeededDropout')).toHaveLength(2);
+    const lowered = lowerModel(model);
+    expect(lowered.steps.map((s) => s.kind)).toEqual(['reshape', 'dense', 'dense']);
+    const { x } = syntheticImages(4, 5);
+    const images = tf.tensor4d(x, [4, SIDE, SIDE, 1]);
+    const outs = forwardLowered(lowered, images);
+    const ours = outs[outs.length - 1].dataSync();
+    const theirs = (model.predict(images) as tf.Tensor).dataSync();
+    ours.forEach((v, i) => expect(Math.abs(v - theirs[i])).toBeLessThan(1e-5));
+    tf.dispose([images, ...outs]);
+    model.dispose();
   });
 
   it('rejects what TFLite cannot express, naming the layer and the fix', () => {
