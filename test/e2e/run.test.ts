@@ -128,7 +128,8 @@ describe('kdq run (tiny MNIST)', () => {
 describe('kdq run: one teacher for every seed, students on a transfer set', () => {
   it('reuses the seed-1 teacher for seeds 1 and 2 and trains both students on the first 200 images', { timeout: 600_000 }, async () => {
     const logs: string[] = [];
-    const set = ['evaluation.seeds=[1,2]', 'evaluation.teacherSeed=1', 'student.training.trainLimit=200'];
+    // Its own name, so runs/e2e-tiny/latest stays the temperature-2 run the diff tests below compare.
+    const set = ['name=e2e-tiny-seeds', 'evaluation.seeds=[1,2]', 'evaluation.teacherSeed=1', 'student.training.trainLimit=200'];
     const r = await run(FILE, { runsDir, set, log: (l) => logs.push(l), progress: sink().stream });
     expect(r.result.ok).toBe(true);
     const status = Object.fromEntries(r.result.stages.map((s) => [s.id, s.status]));
@@ -217,6 +218,7 @@ describe('kdq CLI on the runs above', () => {
     const keep = await cli('cache', 'gc', '--runs-dir', runsDir);
     expect(keep.out).toContain('removed 0 entries');
     await rm(join(runsDir, 'e2e-tiny'), { recursive: true });
+    await rm(join(runsDir, 'e2e-tiny-seeds'), { recursive: true });
     const gc = await cli('cache', 'gc', '--runs-dir', runsDir);
     expect(gc.out).toContain(`removed ${count} entries`);
     expect((await cli('cache', 'ls', '--runs-dir', runsDir)).out).toContain('is empty');
