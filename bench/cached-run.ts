@@ -4,8 +4,9 @@
  * The first run (not timed) fills a private cache by training kd-mnist-quick.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import { appendHistory } from './history.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,15 +43,7 @@ export async function benchCachedRun(runs = 5): Promise<number> {
       nodeStartMs: { runs: node.map(Math.round), median: Math.round(median(node)) },
       ratio: Number((median(cached) / median(node)).toFixed(2)),
     };
-    let history: unknown[] = [];
-    try {
-      history = (JSON.parse(readFileSync(RESULTS, 'utf8')) as { history: unknown[] }).history ?? [];
-    } catch {
-      history = [];
-    }
-    const tmp = `${RESULTS}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ description: 'Wall time of a fully cached kdq run vs bare Node start-up', history: [...history, entry] }, null, 2) + '\n');
-    renameSync(tmp, RESULTS);
+    appendHistory(RESULTS, 'Wall time of a fully cached kdq run vs bare Node start-up', entry);
     process.stderr.write(`  fully cached run: median ${entry.cachedRunMs.median} ms (node alone ${entry.nodeStartMs.median} ms)\n`);
     return 0;
   } finally {

@@ -6,12 +6,12 @@
  * (bench/cached-run.ts); `--sweep-jobs` a 4-point sweep at --jobs 1 vs --jobs 2 (bench/sweep-jobs.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { appendHistory } from './history.ts';
 import { initBackend, registerWasmKernels, wasmBinaryDir } from '../src/backend/index.ts';
 import { FUSED_CONV2D, FUSED_DENSE } from '../src/backend/wasm-kernels/fused-layers.ts';
 import { setSimdEnabled } from '../src/backend/simd/index.ts';
@@ -98,24 +98,6 @@ function gitCommit(): string {
   }
 }
 
-function readHistory(): unknown[] {
-  try {
-    const parsed = JSON.parse(readFileSync(RESULTS, 'utf8')) as { history?: unknown[] };
-    return Array.isArray(parsed.history) ? parsed.history : [];
-  } catch {
-    return [];
-  }
-}
-
-/** Appends one entry; written to a temp file and renamed so a reader never sees half a file. */
-function appendHistory(entry: unknown): void {
-  const history = [...readHistory(), entry];
-  mkdirSync(path.dirname(RESULTS), { recursive: true });
-  const tmp = `${RESULTS}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ description: 'Training throughput (samples/s) at batch 32; see bench/run-bench.ts', history }, null, 2) + '\n');
-  renameSync(tmp, RESULTS);
-}
-
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === '--cached') {
     const { benchCachedRun } = await import('./cached-run.ts');
@@ -163,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
       );
     }
   }
-  appendHistory({
+  appendHistory(RESULTS, 'Training throughput (samples/s) at batch 32; see bench/run-bench.ts', {
     date: new Date().toISOString(),
     commit: gitCommit(),
     backend: backend.name,

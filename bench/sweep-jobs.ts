@@ -5,8 +5,9 @@
  * ratio and the load average before and after (the machine is shared, so read the ratio with it).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import { appendHistory } from './history.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,15 +43,7 @@ export async function benchSweepJobs(): Promise<number> {
     jobs2Ms: Math.round(jobs2),
     speedup: Number((jobs1 / jobs2).toFixed(2)),
   };
-  let history: unknown[] = [];
-  try {
-    history = (JSON.parse(readFileSync(RESULTS, 'utf8')) as { history: unknown[] }).history ?? [];
-  } catch {
-    history = [];
-  }
-  const tmp = `${RESULTS}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ description: 'Wall time of a 4-point sweep from an empty cache at --jobs 1 vs --jobs 2; speedup = jobs1Ms / jobs2Ms', history: [...history, entry] }, null, 2) + '\n');
-  renameSync(tmp, RESULTS);
+  appendHistory(RESULTS, 'Wall time of a 4-point sweep from an empty cache at --jobs 1 vs --jobs 2; speedup = jobs1Ms / jobs2Ms', entry);
   process.stderr.write(`  --jobs 1: ${entry.jobs1Ms} ms, --jobs 2: ${entry.jobs2Ms} ms, speed-up ${entry.speedup}x\n`);
   return 0;
 }
