@@ -5,7 +5,6 @@
 import { mkdtemp, readFile, readdir, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/api.ts';
 import { main } from '../../src/cli.ts';
@@ -13,22 +12,12 @@ import type { Metrics } from '../../src/report/metrics.ts';
 import { readTflite } from '../../src/tflite/reader.ts';
 import { externalReferences } from '../../scripts/render-report.mjs';
 import { metricsSchemaErrors } from '../report/metrics-schema.ts';
+import { sink } from '../capture.ts';
 
 const FILE = new URL('./tiny.yaml', import.meta.url).pathname;
 let runsDir: string;
 /** Run folders of the first run, its cached repeat, and the run at temperature 2. */
 const runDirs: { first?: string; again?: string; temperature?: string } = {};
-
-function sink(): { stream: Writable; text: () => string } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      text += String(chunk);
-      cb();
-    },
-  });
-  return { stream, text: () => text };
-}
 
 beforeAll(async () => {
   runsDir = await mkdtemp(join(tmpdir(), 'kdq-e2e-'));

@@ -5,26 +5,15 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.ts';
 import { Cache } from '../../src/pipeline/cache.ts';
 import type { RunResult } from '../../src/pipeline/run.ts';
 import type { SweepSummary } from '../../src/sweep/summary.ts';
+import { sink } from '../capture.ts';
 
 const MICRO = new URL('./micro.yaml', import.meta.url).pathname;
 let runsDir: string;
-
-function sink(): { stream: Writable; text: () => string } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      text += String(chunk);
-      cb();
-    },
-  });
-  return { stream, text: () => text };
-}
 
 async function kdq(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out = sink();
