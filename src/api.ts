@@ -138,6 +138,7 @@ export async function run(file: string, opts: RunOptions = {}): Promise<RunOutco
     memo,
     onEvent: (e) => describe(e, s.log),
   });
+  if (!opts.dryRun) await s.cache.cleanLocks();
   if (opts.dryRun) {
     return { runDir: null, metrics: null, result, summary: formatGraph(s.graph, { explain: result }) };
   }

@@ -212,8 +212,12 @@ export class Cache {
     return { removed, freedBytes: freedBytes + tmp.freedBytes };
   }
 
-  /** Deletes lock files left by dead processes (a live holder's lock is never touched). */
-  private async cleanLocks(): Promise<void> {
+  /**
+   * Deletes lock files left by dead processes (a live holder's lock is never touched). A holder
+   * killed after committing its entry leaves a lock no later run would ever take over, because
+   * they find the entry cached; `kdq run` calls this after its walk.
+   */
+  async cleanLocks(): Promise<void> {
     const dir = join(this.dir, 'locks');
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       const p = join(dir, name);
