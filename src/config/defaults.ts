@@ -30,7 +30,7 @@ export const DEFAULTS = {
     /** `fashion-mnist`: where Debian's dataset-fashion-mnist installs the IDX .gz files. */
     dir: '/usr/share/datasets/fashion-mnist',
   },
-  training: { epochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001, momentum: 0.9, shuffle: true, trainLimit: null },
+  training: { epochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001, momentum: 0.9, shuffle: true, trainLimit: null, threads: 1 },
   distillation: { temperature: 5, hardWeight: 0.5, softWeight: 0.5, loss: 'kl', temperatureSquared: true, baseline: true },
   quantization: {
     mode: 'int8',
@@ -115,6 +115,9 @@ function resolveTraining(raw: unknown): TrainingConfig {
   // Only a real limit enters the config (and so the stage keys): null, written or not, changes nothing.
   const limit = pick<number | null>(r, 'trainLimit', T.trainLimit);
   if (limit !== null) out.trainLimit = limit;
+  // Likewise one thread, written or not.
+  const threads = pick<number>(r, 'threads', T.threads);
+  if (threads !== 1) out.threads = threads;
   return out;
 }
 

@@ -118,6 +118,12 @@ export interface TrainingConfig {
    * student it is the transfer set; the baseline trains on the same images.
    */
   trainLimit?: number;
+  /**
+   * Threads training data-parallel, each on an equal part of every batch. Absent when 1, so
+   * configs without it keep their stage keys. The result depends on it (each thread's gradient
+   * is rounded on its own), not on the machine: 2 threads on one core give the same weights.
+   */
+  threads?: number;
 }
 
 /**

@@ -23,6 +23,11 @@ export class SeededDropout extends tf.layers.Layer {
   readonly seed: number;
   /** Training calls so far: the mask of call k is drawn from deriveSeed(seed, `mask-k`). */
   private calls = 0;
+  /**
+   * Which data-parallel replica this copy of the layer runs in: replica 0 draws the masks a
+   * single-threaded run draws, replica r > 0 its own stream, so no two shards share a mask.
+   */
+  replica = 0;
 
   constructor(args: SeededDropoutArgs) {
     super({ name: args.name, inputShape: args.inputShape });
@@ -42,7 +47,7 @@ export class SeededDropout extends tf.layers.Layer {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     // Like tf.js's own dropout, inference passes the input through untouched.
     if (kwargs.training !== true || this.rate === 0) return x;
-    const seed = deriveSeed(this.seed, `mask-${this.calls++}`);
+    const seed = deriveSeed(this.seed, this.replica === 0 ? `mask-${this.calls++}` : `mask-${this.calls++}-r${this.replica}`);
     return tf.tidy(() => {
       const keep = 1 - this.rate;
       // floor(u + keep) is 1 with probability keep; scaling by 1/keep keeps the expected sum.

@@ -97,6 +97,7 @@ function learningStage(kind: Extract<StageKind, 'teacher' | 'student' | 'baselin
           softLogits,
           distillation: kind === 'student' ? { ...config.distillation!, baseline: false } : undefined,
           stage: ctx.stage.id,
+          spec: { layers: config.layers, seed: config.seed, role },
           // A live bar on a terminal, one line per epoch otherwise (CI, pipes).
           ...createProgress({ stage: ctx.stage.id, stream: deps.env.progress }),
         });

@@ -4,12 +4,13 @@
  * Math.random and slices one big tensor per batch.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { DistillationConfig, TrainingConfig } from '../config/types.ts';
+import type { DistillationConfig, LayerSpec, TrainingConfig } from '../config/types.ts';
 import { KdqError } from '../errors.ts';
 import { crossEntropyFromLogits, distillationLoss } from '../models/losses.ts';
 import { epochOrder, gatherLabels, gatherRows, oneHotRows } from './batches.ts';
 import { argmaxRows } from './metrics.ts';
 import { createOptimizer } from './optimizers.ts';
+import { Exchange, ReplicaStepper, replicaFailure, shared, startReplica, threadBackend, type ReplicaThread } from './data-parallel.ts';
 import { imageCount } from './predict.ts';
 
 export { predictLogits } from './predict.ts';
@@ -69,6 +70,11 @@ export interface TrainArgs {
   stage: string;
   onEpoch?: (e: EpochStats) => void;
   onBatch?: (b: BatchStats) => void;
+  /**
+   * How `model` was built, for `training.threads` > 1: every other thread builds its replica from
+   * it (and then takes this model's weights).
+   */
+  spec?: { layers: LayerSpec[]; seed: number; role: string };
 }
 
 function checkArgs(a: TrainArgs): number {
@@ -110,16 +116,145 @@ function checkArgs(a: TrainArgs): number {
   return n;
 }
 
+/** One optimizer step on rows order[from..to) in this thread: the batch's mean loss and its hits. */
+function singleStep(
+  args: TrainArgs,
+  optimizer: tf.Optimizer,
+  varList: tf.Variable[],
+  order: Uint32Array,
+  from: number,
+  to: number,
+): { loss: number; hits: number } {
+  const { model, images, labels, imageShape, numClasses, softLogits, distillation } = args;
+  const [h, w, c] = imageShape;
+  const b = to - from;
+  const xs = tf.tensor4d(gatherRows(images, h * w * c, order, from, to), [b, h, w, c]);
+  const ys = tf.tensor2d(oneHotRows(labels, numClasses, order, from, to), [b, numClasses]);
+  const ts = softLogits ? tf.tensor2d(gatherRows(softLogits, numClasses, order, from, to), [b, numClasses]) : null;
+  let logits: tf.Tensor2D | undefined;
+  try {
+    const loss = optimizer.minimize(
+      () => {
+        const out = model.apply(xs, { training: true }) as tf.Tensor2D;
+        logits = tf.keep(out);
+        return ts && distillation
+          ? distillationLoss({ studentLogits: out, teacherLogits: ts, oneHot: ys, config: distillation })
+          : crossEntropyFromLogits(ys, out);
+      },
+      true,
+      varList,
+    ) as tf.Scalar;
+    const value = loss.dataSync()[0];
+    loss.dispose();
+    const predicted = argmaxRows(logits!.dataSync() as Float32Array, numClasses);
+    const batchLabels = gatherLabels(labels, order, from, to);
+    let hits = 0;
+    for (let i = 0; i < b; i++) if (predicted[i] === batchLabels[i]) hits++;
+    return { loss: value, hits };
+  } finally {
+    tf.dispose([xs, ys, ...(ts ? [ts] : []), ...(logits ? [logits] : [])]);
+  }
+}
+
+interface Parallel {
+  stepper: ReplicaStepper;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `training.threads - 1` replica threads and returns thread 0's stepper, or null to train
+ * in this thread alone (one thread, or a backend a thread cannot start: tfjs-node runs its own
+ * thread pool).
+ */
+async function startParallel(args: TrainArgs, n: number, varList: tf.Variable[]): Promise<Parallel | null> {
+  const replicas = args.config.threads ?? 1;
+  const backend = threadBackend();
+  if (replicas <= 1 || backend === null) return null;
+  if (!args.spec) throw new KdqError('E_INTERNAL', `stage ${args.stage}: training.threads > 1 needs the model's layer specs`);
+  const size = varList.reduce((a, v) => a + v.size, 0);
+  const exchange = new Exchange(replicas, size);
+  const weights = model0Weights(args.model);
+  const data = {
+    images: shared(args.images),
+    labels: shared(args.labels),
+    softLogits: args.softLogits ? shared(args.softLogits) : undefined,
+  };
+  const threads: ReplicaThread[] = [];
+  const stop = async () => {
+    exchange.abort();
+    await Promise.all(threads.map((t) => t.worker.terminate()));
+  };
+  try {
+    for (let r = 1; r < replicas; r++) {
+      threads.push(
+        await startReplica({
+          backend,
+          layers: args.spec.layers,
+          modelSeed: args.spec.seed,
+          role: args.spec.role,
+          r,
+          replicas,
+          n,
+          config: args.config,
+          seed: args.seed,
+          distillation: args.distillation,
+          imageShape: args.imageShape,
+          numClasses: args.numClasses,
+          ...data,
+          weights,
+          exchange: exchange.buffers,
+        }),
+      );
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const [h, w, c] = args.imageShape;
+  const stepper = new ReplicaStepper(
+    args.model,
+    varList,
+    {
+      replicas,
+      n,
+      config: args.config,
+      seed: args.seed,
+      data: { ...data, distillation: args.distillation, pixels: h * w * c, imageShape: args.imageShape, numClasses: args.numClasses },
+    },
+    exchange,
+    0,
+    (replica) => replicaFailure(threads, replica),
+  );
+  return {
+    stepper,
+    stop: async () => {
+      stepper.dispose();
+      await stop();
+    },
+  };
+}
+
+/** Every weight of `model`, trainable or not, in getWeights() order, in shared memory. */
+function model0Weights(model: tf.LayersModel): Float32Array {
+  const ws = model.getWeights();
+  const out = new Float32Array(new SharedArrayBuffer(ws.reduce((a, t) => a + t.size, 0) * 4));
+  let offset = 0;
+  for (const t of ws) {
+    out.set(t.dataSync() as Float32Array, offset);
+    offset += t.size;
+  }
+  return out;
+}
+
 /** Trains `model` in place and returns per-epoch statistics. Throws E_DIVERGED on a NaN/infinite loss. */
 export async function trainModel(args: TrainArgs): Promise<TrainHistory> {
   const n = checkArgs(args);
-  const { model, images, labels, imageShape, numClasses, config, seed, softLogits, distillation, stage } = args;
-  const [h, w, c] = imageShape;
-  const pixels = h * w * c;
+  const { model, config, seed, stage } = args;
   const steps = Math.ceil(n / config.batchSize);
-  const optimizer = createOptimizer(config);
   // Only this model's weights: the default list is every trainable variable in the process.
   const varList = model.trainableWeights.map((v) => v.read() as tf.Variable);
+  const parallel = await startParallel(args, n, varList);
+  const optimizer = parallel ? null : createOptimizer(config);
   const history: TrainHistory = { epochs: [], seconds: 0 };
   const t0 = performance.now();
   try {
@@ -132,30 +267,15 @@ export async function trainModel(args: TrainArgs): Promise<TrainHistory> {
         const from = step * config.batchSize;
         const to = Math.min(n, from + config.batchSize);
         const b = to - from;
-        const batchLabels = gatherLabels(labels, order, from, to);
-        const xs = tf.tensor4d(gatherRows(images, pixels, order, from, to), [b, h, w, c]);
-        const ys = tf.tensor2d(oneHotRows(labels, numClasses, order, from, to), [b, numClasses]);
-        const ts = softLogits ? tf.tensor2d(gatherRows(softLogits, numClasses, order, from, to), [b, numClasses]) : null;
-        let logits: tf.Tensor2D | undefined;
         let lossValue: number;
-        let predicted: Uint8Array | Uint16Array;
-        try {
-          const loss = optimizer.minimize(
-            () => {
-              const out = model.apply(xs, { training: true }) as tf.Tensor2D;
-              logits = tf.keep(out);
-              return ts && distillation
-                ? distillationLoss({ studentLogits: out, teacherLogits: ts, oneHot: ys, config: distillation })
-                : crossEntropyFromLogits(ys, out);
-            },
-            true,
-            varList,
-          ) as tf.Scalar;
-          lossValue = loss.dataSync()[0];
-          loss.dispose();
-          predicted = argmaxRows(logits!.dataSync() as Float32Array, numClasses);
-        } finally {
-          tf.dispose([xs, ys, ...(ts ? [ts] : []), ...(logits ? [logits] : [])]);
+        if (parallel) {
+          const all = parallel.stepper.next(order, from, to);
+          lossValue = all.lossSum / b;
+          hits += all.hits;
+        } else {
+          const one = singleStep(args, optimizer!, varList, order, from, to);
+          lossValue = one.loss;
+          hits += one.hits;
         }
         if (!Number.isFinite(lossValue)) {
           throw new KdqError(
@@ -165,7 +285,6 @@ export async function trainModel(args: TrainArgs): Promise<TrainHistory> {
           );
         }
         lossSum += lossValue * b;
-        for (let i = 0; i < b; i++) if (predicted[i] === batchLabels[i]) hits++;
         args.onBatch?.({
           epoch: epoch + 1,
           epochs: config.epochs,
@@ -194,7 +313,8 @@ export async function trainModel(args: TrainArgs): Promise<TrainHistory> {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   } finally {
-    optimizer.dispose();
+    optimizer?.dispose();
+    await parallel?.stop();
   }
   history.seconds = (performance.now() - t0) / 1000;
   return history;
