@@ -23,6 +23,14 @@ export type LayerType = (typeof LAYER_TYPES)[number];
 export const ACTIVATIONS = ['linear', 'relu', 'relu6', 'tanh', 'sigmoid', 'softmax'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
 
+/**
+ * Kernel initializers of conv2d, depthwiseConv2d and dense layers. `auto` picks by activation:
+ * He normal before relu/relu6, Glorot uniform otherwise; `glorotUniform` everywhere is Keras'
+ * default (what the notebook trained with).
+ */
+export const INITIALIZERS = ['auto', 'glorotUniform', 'glorotNormal', 'heNormal', 'heUniform'] as const;
+export type Initializer = (typeof INITIALIZERS)[number];
+
 export const PADDINGS = ['valid', 'same'] as const;
 export type Padding = (typeof PADDINGS)[number];
 

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { experimentSchema } from '../src/config/schema.ts';
 import {
   ACTIVATIONS,
+  INITIALIZERS,
   CALIBRATION_METHODS,
   DATA_SOURCES,
   IDX_FILES,
@@ -42,11 +43,16 @@ describe('schema enums equal the lists in src/names.ts', () => {
     for (const t of LAYER_TYPES) expect(defs[t].properties.type.const).toBe(t);
   });
 
-  it('activations and paddings, wherever a layer takes them', () => {
+  it('activations, paddings and kernel initializers, wherever a layer takes them', () => {
     let activations = 0;
     let paddings = 0;
+    let initializers = 0;
     for (const t of LAYER_TYPES) {
       const p = defs[t].properties as S;
+      if (p.kernelInitializer) {
+        initializers++;
+        expect(p.kernelInitializer.enum).toEqual([...INITIALIZERS]);
+      }
       if (p.activation) {
         activations++;
         expect(p.activation.enum).toEqual([...ACTIVATIONS]);
@@ -59,6 +65,8 @@ describe('schema enums equal the lists in src/names.ts', () => {
     // conv2d, depthwiseConv2d, dense, activation / conv2d, depthwiseConv2d, two poolings.
     expect(activations).toBe(4);
     expect(paddings).toBe(4);
+    // conv2d, depthwiseConv2d, dense.
+    expect(initializers).toBe(3);
   });
 
   it('optimizers, losses, quantization, io types, data sources, calibration, metrics', () => {
@@ -81,7 +89,7 @@ describe('schema enums equal the lists in src/names.ts', () => {
   });
 
   it('has no enum that is not one of the lists', () => {
-    const lists = [ACTIVATIONS, CALIBRATION_METHODS, DATA_SOURCES, IO_TYPES, KD_LOSSES, LAYER_TYPES, METRICS, OPTIMIZERS, PADDINGS, QUANT_MODES].map(
+    const lists = [ACTIVATIONS, INITIALIZERS, CALIBRATION_METHODS, DATA_SOURCES, IO_TYPES, KD_LOSSES, LAYER_TYPES, METRICS, OPTIMIZERS, PADDINGS, QUANT_MODES].map(
       (l) => JSON.stringify([...l]),
     );
     const enums = walk(schema).filter(([, s]) => Array.isArray(s.enum));

@@ -14,7 +14,7 @@ import type {
   QuantizationConfig,
   TrainingConfig,
 } from './types.ts';
-import { IDX_FILES, METRICS, type Activation, type Padding } from '../names.ts';
+import { IDX_FILES, METRICS, type Activation, type Initializer, type Padding } from '../names.ts';
 
 /** Defaults of the experiment file, also stated in schemas/experiment.schema.json and docs/experiment-file.md. */
 export const DEFAULTS = {
@@ -42,7 +42,7 @@ export const DEFAULTS = {
     outputType: 'float32',
   },
   evaluation: { teacherSeed: null },
-  layer: { strides: 1, padding: 'valid', activation: 'linear', useBias: true, poolSize: 2, depthMultiplier: 1, bnMomentum: 0.99, bnEpsilon: 0.001 },
+  layer: { strides: 1, padding: 'valid', activation: 'linear', useBias: true, kernelInitializer: 'auto', poolSize: 2, depthMultiplier: 1, bnMomentum: 0.99, bnEpsilon: 0.001 },
 } as const;
 
 type Raw = Record<string, unknown>;
@@ -67,9 +67,12 @@ export function resolveLayer(rawLayer: unknown): LayerSpec {
   const padding = pick<Padding>(r, 'padding', L.padding);
   const activation = pick<Activation>(r, 'activation', L.activation);
   const useBias = pick(r, 'useBias', L.useBias);
+  // Only a chosen initializer enters the spec (and so the stage keys): `auto`, written or not, changes nothing.
+  const init = pick<Initializer>(r, 'kernelInitializer', L.kernelInitializer);
+  const kernel = init === 'auto' ? {} : { kernelInitializer: init };
   switch (type) {
     case 'conv2d':
-      return { type, filters: r.filters as number, kernelSize: size(r.kernelSize, 1), strides: size(r.strides, L.strides), padding, activation, useBias };
+      return { type, filters: r.filters as number, kernelSize: size(r.kernelSize, 1), strides: size(r.strides, L.strides), padding, activation, useBias, ...kernel };
     case 'depthwiseConv2d':
       return {
         type,
@@ -79,6 +82,7 @@ export function resolveLayer(rawLayer: unknown): LayerSpec {
         padding,
         activation,
         useBias,
+        ...kernel,
       };
     case 'maxPooling2d':
     case 'averagePooling2d': {
@@ -91,7 +95,7 @@ export function resolveLayer(rawLayer: unknown): LayerSpec {
     case 'flatten':
       return { type };
     case 'dense':
-      return { type, units: r.units as number, activation, useBias };
+      return { type, units: r.units as number, activation, useBias, ...kernel };
     case 'dropout':
       return { type, rate: r.rate as number };
     case 'batchNormalization':

@@ -8,6 +8,7 @@ import type {
   CalibrationMethod,
   DataSource,
   IdxFile,
+  Initializer,
   IoType,
   KdLoss,
   MetricName,
@@ -49,6 +50,8 @@ export interface Conv2dLayer {
   padding: Padding;
   activation: Activation;
   useBias: boolean;
+  /** Absent means `auto`, so files without the key keep their stage keys. */
+  kernelInitializer?: Exclude<Initializer, 'auto'>;
 }
 export interface DepthwiseConv2dLayer {
   type: 'depthwiseConv2d';
@@ -58,6 +61,7 @@ export interface DepthwiseConv2dLayer {
   padding: Padding;
   activation: Activation;
   useBias: boolean;
+  kernelInitializer?: Exclude<Initializer, 'auto'>;
 }
 export interface Pooling2dLayer {
   type: 'maxPooling2d' | 'averagePooling2d';
@@ -77,6 +81,7 @@ export interface DenseLayer {
   units: number;
   activation: Activation;
   useBias: boolean;
+  kernelInitializer?: Exclude<Initializer, 'auto'>;
 }
 export interface DropoutLayer {
   type: 'dropout';

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LayerSpec } from '../config/types.ts';
-import type { Activation, LayerType } from '../names.ts';
+import type { Activation, Initializer, LayerType } from '../names.ts';
 import { ACTIVATION_REGISTRY } from './activations.ts';
 import { fuseForTraining } from './fused-layers.ts';
 import { SeededDropout } from './seeded-dropout.ts';
@@ -31,11 +31,19 @@ export type SpecOf<K extends LayerType> = LayerSpec extends infer S
 
 export type LayerFactory<K extends LayerType> = (spec: SpecOf<K>, ctx: LayerContext) => tf.layers.Layer;
 
-/** Seeded kernel initializer suited to the activation that follows the kernel. */
-function kernelInitializer(activation: Activation, seed: number): ReturnType<typeof tf.initializers.heNormal> {
-  return ACTIVATION_REGISTRY[activation].initializer === 'heNormal'
-    ? tf.initializers.heNormal({ seed })
-    : tf.initializers.glorotUniform({ seed });
+type TfInitializer = ReturnType<typeof tf.initializers.glorotUniform>;
+
+/** tf.js' seeded initializer of each kdq name but `auto`. */
+const INITIALIZER_REGISTRY: Record<Exclude<Initializer, 'auto'>, (seed: number) => TfInitializer> = {
+  glorotUniform: (seed) => tf.initializers.glorotUniform({ seed }),
+  glorotNormal: (seed) => tf.initializers.glorotNormal({ seed }),
+  heNormal: (seed) => tf.initializers.heNormal({ seed }),
+  heUniform: (seed) => tf.initializers.heUniform({ seed }),
+};
+
+/** The layer's seeded kernel initializer: its own choice, or (`auto`) the one suited to its activation. */
+function kernelInitializer(spec: { activation: Activation; kernelInitializer?: Exclude<Initializer, 'auto'> }, seed: number): TfInitializer {
+  return INITIALIZER_REGISTRY[spec.kernelInitializer ?? ACTIVATION_REGISTRY[spec.activation].initializer](seed);
 }
 
 function pooling(spec: SpecOf<'maxPooling2d' | 'averagePooling2d'>, ctx: LayerContext) {
@@ -60,7 +68,7 @@ export const LAYER_REGISTRY: { [K in LayerType]: LayerFactory<K> } = {
       padding: spec.padding,
       activation: ACTIVATION_REGISTRY[spec.activation].tfjs,
       useBias: spec.useBias,
-      kernelInitializer: kernelInitializer(spec.activation, ctx.seed),
+      kernelInitializer: kernelInitializer(spec, ctx.seed),
       biasInitializer: 'zeros',
     }), 'conv2d'),
   depthwiseConv2d: (spec, ctx) =>
@@ -73,7 +81,7 @@ export const LAYER_REGISTRY: { [K in LayerType]: LayerFactory<K> } = {
       padding: spec.padding,
       activation: ACTIVATION_REGISTRY[spec.activation].tfjs,
       useBias: spec.useBias,
-      depthwiseInitializer: kernelInitializer(spec.activation, ctx.seed),
+      depthwiseInitializer: kernelInitializer(spec, ctx.seed),
       biasInitializer: 'zeros',
     }),
   maxPooling2d: pooling,
@@ -88,7 +96,7 @@ export const LAYER_REGISTRY: { [K in LayerType]: LayerFactory<K> } = {
       units: spec.units,
       activation: ACTIVATION_REGISTRY[spec.activation].tfjs,
       useBias: spec.useBias,
-      kernelInitializer: kernelInitializer(spec.activation, ctx.seed),
+      kernelInitializer: kernelInitializer(spec, ctx.seed),
       biasInitializer: 'zeros',
     }), 'dense'),
   dropout: (spec, ctx) =>

@@ -140,6 +140,18 @@ describe('defaults', () => {
     expect(none.evaluation.teacherSeed).toBeNull();
   });
 
+  it('threads and kernelInitializer enter the resolved config only when not their defaults (1, auto), keeping old stage keys', async () => {
+    const path0 = path.join(VALID, 'omitted-defaults.yaml');
+    const { experiment: none } = await loadExperiment(path0);
+    const { experiment: spelled } = await loadExperiment(path0, { set: ['teacher.training.threads=1', 'teacher.layers.0.kernelInitializer=auto'] });
+    expect(JSON.stringify(spelled.teacher)).toBe(JSON.stringify(none.teacher));
+    expect(none.teacher.training).not.toHaveProperty('threads');
+    expect(none.teacher.layers[0]).not.toHaveProperty('kernelInitializer');
+    const { experiment: e } = await loadExperiment(path0, { set: ['teacher.training.threads=2', 'teacher.layers.0.kernelInitializer=glorotUniform'] });
+    expect(e.teacher.training.threads).toBe(2);
+    expect(e.teacher.layers[0]).toMatchObject({ kernelInitializer: 'glorotUniform' });
+  });
+
   it('evaluation.seeds defaults to [seed]', async () => {
     const { experiment: e } = await loadExperiment(path.join(VALID, 'omitted-defaults.yaml'), { set: ['seed=42'] });
     expect(e.evaluation.seeds).toEqual([42]);

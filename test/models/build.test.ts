@@ -7,7 +7,7 @@ import { ACTIVATION_REGISTRY } from '../../src/models/activations.ts';
 import { buildModel, modelSummary } from '../../src/models/build.ts';
 import { LAYER_REGISTRY } from '../../src/models/layer-registry.ts';
 import { SeededDropout } from '../../src/models/seeded-dropout.ts';
-import { ACTIVATIONS, LAYER_TYPES, type Activation } from '../../src/names.ts';
+import { ACTIVATIONS, LAYER_TYPES, type Activation, type Initializer } from '../../src/names.ts';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -186,6 +186,30 @@ describe('buildModel', () => {
     expect(std(tanh) / Math.sqrt(2 / (fanIn + 400))).toBeGreaterThan(0.95);
     expect(std(tanh) / Math.sqrt(2 / (fanIn + 400))).toBeLessThan(1.05);
     [relu, tanh].forEach((m) => m.dispose());
+  });
+
+  it('kernelInitializer overrides the rule: each name draws with its own spread, glorotUniform as Keras', () => {
+    const fanIn = 400;
+    const weights = (init: Exclude<Initializer, 'auto'> | undefined) => {
+      const m = buildModel([flatten, { ...dense(400, 'relu'), ...(init ? { kernelInitializer: init } : {}) }], [20, 20, 1], 9);
+      const w = Array.from(m.getWeights()[0].dataSync());
+      m.dispose();
+      return w;
+    };
+    const std = (w: number[]) => Math.sqrt(w.reduce((p, q) => p + q * q, 0) / w.length);
+    const glorot = Math.sqrt(2 / (fanIn + 400));
+    const he = Math.sqrt(2 / fanIn);
+    const g = weights('glorotUniform');
+    // Uniform on [-limit, limit], limit = sqrt(6 / (fanIn + fanOut)).
+    expect(g.reduce((m, v) => Math.max(m, Math.abs(v)), 0)).toBeLessThanOrEqual(Math.sqrt(6 / (fanIn + 400)));
+    expect(std(g) / glorot).toBeGreaterThan(0.95);
+    expect(std(g) / glorot).toBeLessThan(1.05);
+    expect(std(weights('glorotNormal')) / glorot).toBeGreaterThan(0.8);
+    expect(std(weights('heUniform')) / he).toBeGreaterThan(0.95);
+    expect(std(weights('heUniform')) / he).toBeLessThan(1.05);
+    // `auto` before relu is He normal: the same weights as asking for heNormal.
+    expect(weights(undefined)).toEqual(weights('heNormal'));
+    expect(weights('glorotUniform')).not.toEqual(weights('heNormal'));
   });
 });
 
