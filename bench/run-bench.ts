@@ -3,7 +3,8 @@
  * appended to bench/results/train.json with the date, commit, machine load and a CPU calibration.
  * `--ablation` also measures the wasm kernel overrides one at a time, each in a fresh process
  * (kernels are registered once per process). `--cached` instead times a fully cached `kdq run`
- * (bench/cached-run.ts); `--sweep-jobs` a 4-point sweep at --jobs 1 vs --jobs 2 (bench/sweep-jobs.ts).
+ * (bench/cached-run.ts); `--sweep-jobs` a 4-point sweep at --jobs 1 vs --jobs 2 (bench/sweep-jobs.ts);
+ * `--threads` the teacher's trainer on 1 vs 2 threads (bench/threads.ts).
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -102,6 +103,10 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === '--cached') {
     const { benchCachedRun } = await import('./cached-run.ts');
     return benchCachedRun();
+  }
+  if (argv[0] === '--threads') {
+    const { benchThreads } = await import('./threads.ts');
+    return benchThreads();
   }
   if (argv[0] === '--sweep-jobs') {
     const { benchSweepJobs } = await import('./sweep-jobs.ts');
