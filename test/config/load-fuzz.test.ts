@@ -23,7 +23,7 @@ copyFileSync(path.join(ROOT, 'experiments/kd-mnist.yaml'), path.join(tmp, 'kd-mn
 const SEEDS = [
   'experiments/kd-mnist.yaml',
   'experiments/kd-mnist-hinton.yaml',
-  'experiments/kd-mnist-tiny-student.yaml',
+  'experiments/kd-mnist-1k-student.yaml',
   'test/fixtures/valid/written-defaults.yaml',
   'test/fixtures/valid/omitted-defaults.yaml',
 ].map((f) => readFileSync(path.join(ROOT, f), 'utf8'));

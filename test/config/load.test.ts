@@ -35,9 +35,9 @@ describe('experiments/', () => {
   it('has the seven documented experiments, each pointing the YAML language server at the schema', async () => {
     expect(files.sort()).toEqual([
       'kd-fashion-mnist.yaml',
+      'kd-mnist-1k-student.yaml',
       'kd-mnist-hinton.yaml',
       'kd-mnist-quick.yaml',
-      'kd-mnist-tiny-student.yaml',
       'kd-mnist-tiny.yaml',
       'kd-mnist-transfer.yaml',
       'kd-mnist.yaml',
