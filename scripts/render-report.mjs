@@ -174,7 +174,9 @@ export async function renderReport(htmlPath, pngPath, { width = 1200, chromium =
     clearTimeout(timer);
     if (child.exitCode === null && !spawnError) child.kill('SIGKILL');
     await exited;
-    await rm(profile, { recursive: true, force: true });
+    // Chromium's helper processes can outlive the browser by a moment and still write into the
+    // profile (seen: ENOTEMPTY once in a loaded test run); rm retries those errors.
+    await rm(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   }
 }
 

@@ -62,7 +62,20 @@ describe('experiments/', () => {
     expect(e.seed).toBe(1);
     expect(e.data).toEqual({ source: 'mnist', trainLimit: null, testLimit: null, validationSplit: 0 });
     expect(e.teacher.layers.map((l) => l.type)).toEqual(['conv2d', 'maxPooling2d', 'flatten', 'dense', 'dense']);
-    expect(e.teacher.layers[0]).toEqual({ type: 'conv2d', filters: 32, kernelSize: 3, strides: 1, padding: 'valid', activation: 'relu', useBias: true });
+    expect(e.teacher.layers[0]).toEqual({
+      type: 'conv2d',
+      filters: 32,
+      kernelSize: 3,
+      strides: 1,
+      padding: 'valid',
+      activation: 'relu',
+      useBias: true,
+      kernelInitializer: 'glorotUniform',
+    });
+    // Keras' initializer on every kernel, as the notebook trained.
+    for (const l of [...e.teacher.layers, ...e.student.layers]) {
+      if (l.type === 'conv2d' || l.type === 'dense') expect(l.kernelInitializer).toBe('glorotUniform');
+    }
     expect(e.student.layers[0]).toMatchObject({ filters: 16 });
     expect(e.student.layers[3]).toMatchObject({ units: 64, activation: 'relu' });
     expect(e.teacher.training).toEqual({ epochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001, momentum: 0.9, shuffle: true });
