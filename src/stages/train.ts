@@ -56,7 +56,8 @@ function learningStage(kind: Extract<StageKind, 'teacher' | 'student' | 'baselin
   return {
     kind,
     // 2: fused conv/dense + relu kernels and the one-kernel Adam on wasm (float32 rounding differs).
-    version: 2,
+    // 3: kdq's SIMD dense forward on wasm (another summation order than XNNPACK's).
+    version: 3,
     cacheable: true,
     async run(ctx) {
       const { config } = ctx;
@@ -137,7 +138,8 @@ export function softLabelsStage(deps: StageServices): StageDefinition<Record<str
   return {
     kind: 'soft-labels',
     // 2: the teacher's forward pass runs through the fused layer kernels on wasm.
-    version: 2,
+    // 3: ... and its dense layers through kdq's SIMD dense forward.
+    version: 3,
     cacheable: true,
     async run(ctx) {
       await deps.ensureBackend();

@@ -5,6 +5,7 @@ import { KERNELS_WASM_BASE64 } from '../../src/backend/simd/kernels-wasm.ts';
 import { setSimdEnabled, simdKernels } from '../../src/backend/simd/index.ts';
 import { ADAM_UPDATE } from '../../src/backend/wasm-kernels/adam-update.ts';
 import { RELU_BIAS_GRAD } from '../../src/backend/wasm-kernels/relu-bias-grad.ts';
+import { FUSED_DENSE } from '../../src/backend/wasm-kernels/fused-layers.ts';
 import { compileKernels, generatedSource } from '../../scripts/build-simd.ts';
 import { compareKernel, relativeError, values } from './compare-backends.ts';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -40,7 +41,7 @@ describe('the SIMD module', () => {
   it('loads in this Node and runs inside the backend memory', () => {
     const k = simdKernels(tf.backend() as BackendWasm);
     expect(k).not.toBeNull();
-    expect(Object.keys(k!).sort()).toEqual(['adam', 'conv2d_filter_grad', 'max_pool_grad_2x2', 'relu_bias_grad']);
+    expect(Object.keys(k!).sort()).toEqual(['adam', 'conv2d_filter_grad', 'dense_forward', 'max_pool_grad_2x2', 'relu_bias_grad']);
   });
 });
 
@@ -141,6 +142,54 @@ describe('Conv2DBackpropFilter: SIMD and GEMM paths agree', () => {
     expect(relativeError(r.simd[0], r.js[0])).toBeLessThan(1e-5);
     expect(r.simd[0].some((v) => v !== 0)).toBe(true);
     tf.dispose([x, dy]);
+  });
+});
+
+describe('KdqFusedDense: SIMD dense forward', () => {
+  /** act(x w + b) in float64, for comparison. */
+  function reference(x: Float32Array, w: Float32Array, b: Float32Array, m: number, k: number, n: number, relu: boolean): Float64Array {
+    const out = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = b[j]!;
+        for (let q = 0; q < k; q++) s += x[i * k + q]! * w[q * n + j]!;
+        out[i * n + j] = relu ? Math.max(s, 0) : s;
+      }
+    }
+    return out;
+  }
+  // Row counts on both sides of the 4-row tile, column counts of one and several 8-column blocks,
+  // and 10 (not a multiple of 8: the stock kernel's path).
+  const shapes: [number, number, number][] = [[1, 1, 8], [3, 7, 8], [4, 300, 16], [5, 33, 24], [9, 50, 64], [32, 5408, 128], [7, 9, 10]];
+  for (const [m, k, n] of shapes) {
+    for (const activation of ['relu', 'linear'] as const) {
+      it(`${m}x${k} times ${k}x${n}, ${activation}, SIMD and stock paths match float64 (relative error < 1e-5)`, () => {
+        const xv = values(m * k, m + k);
+        const wv = values(k * n, k + n);
+        const bv = values(n, n);
+        const x = tf.tensor2d(xv, [m, k]);
+        const kernel = tf.tensor2d(wv, [k, n]);
+        const bias = tf.tensor1d(bv);
+        const r = bothPaths(FUSED_DENSE, { x, kernel, bias }, { activation });
+        const want = reference(xv, wv, bv, m, k, n, activation === 'relu');
+        expect(relativeError(r.simd[0], want)).toBeLessThan(1e-5);
+        expect(relativeError(r.js[0], want)).toBeLessThan(1e-5);
+        if (activation === 'relu') expect(r.simd[0].some((v) => v === 0) && r.simd[0].some((v) => v > 0)).toBe(true);
+        tf.dispose([x, kernel, bias]);
+      });
+    }
+  }
+
+  it('keeps a NaN input a NaN through the relu (so training can stop on it)', () => {
+    const xv = values(4 * 16, 3);
+    xv[5] = NaN; // row 0
+    const x = tf.tensor2d(xv, [4, 16]);
+    const kernel = tf.tensor2d(values(16 * 8, 4), [16, 8]);
+    const bias = tf.zeros([8]);
+    const r = bothPaths(FUSED_DENSE, { x, kernel, bias }, { activation: 'relu' });
+    expect(Array.from(r.simd[0].subarray(0, 8)).every(Number.isNaN)).toBe(true);
+    expect(Array.from(r.simd[0].subarray(8)).some(Number.isNaN)).toBe(false);
+    tf.dispose([x, kernel, bias]);
   });
 });
 

@@ -6,6 +6,8 @@
  * gradients take dz and db from one pass (KdqReluBiasGrad), computing dx and dW only when asked.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapOffset, simdKernels } from '../simd/index.ts';
 import { RELU_BIAS_GRAD } from './relu-bias-grad.ts';
 
 export const FUSED_CONV2D = 'KdqFusedConv2D';
@@ -53,9 +55,20 @@ export function fusedDenseConfig(backendName: string): tf.KernelConfig | undefin
     kernelFunc: (args: KernelArgs) => {
       const { x, kernel, bias } = args.inputs as unknown as { x: tf.TensorInfo; kernel: tf.TensorInfo; bias: tf.TensorInfo };
       const a = args.attrs as unknown as FusedDenseAttrs;
-      // The stock kernel takes batched (3-D) operands, as tf.fused.matMul reshapes them.
       const [m, k] = x.shape;
       const n = kernel.shape[1];
+      // On wasm, kdq's SIMD kernel reads the weights where they lie (see dense_forward in kernels.wat).
+      const simd = backendName === 'wasm' ? simdKernels(args.backend as unknown as BackendWasm) : null;
+      if (simd !== null && n % 8 === 0 && x.dtype === 'float32' && kernel.dtype === 'float32' && bias.dtype === 'float32') {
+        const backend = args.backend as unknown as BackendWasm;
+        const out = backend.makeOutput([m, n], 'float32');
+        const pack = backend.makeOutput([k * 8], 'float32');
+        const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+        simd.dense_forward(at(x), at(kernel), at(bias), at(out), at(pack), m, k, n, a.activation === 'relu' ? 1 : 0);
+        backend.disposeData(pack.dataId);
+        return out;
+      }
+      // The stock kernel takes batched (3-D) operands, as tf.fused.matMul reshapes them.
       const out = stock.kernelFunc({
         ...args,
         inputs: { a: { ...x, shape: [1, m, k] }, b: { ...kernel, shape: [1, k, n] }, bias },
