@@ -39,6 +39,47 @@ export interface ShardResult {
   hits: number;
 }
 
+/** The tensors of rows order[start..end): images, one-hot labels and (with KD) teacher logits. */
+export interface BatchTensors {
+  xs: tf.Tensor4D;
+  ys: tf.Tensor2D;
+  ts: tf.Tensor2D | null;
+}
+
+export function batchTensors(d: ShardData, order: Uint32Array, start: number, end: number): BatchTensors {
+  const [h, w, c] = d.imageShape;
+  const k = d.numClasses;
+  const rows = end - start;
+  return {
+    xs: tf.tensor4d(gatherRows(d.images, d.pixels, order, start, end), [rows, h, w, c]),
+    ys: tf.tensor2d(oneHotRows(d.labels, k, order, start, end), [rows, k]),
+    ts: d.softLogits ? tf.tensor2d(gatherRows(d.softLogits, k, order, start, end), [rows, k]) : null,
+  };
+}
+
+/**
+ * The training loss of a batch as a function for tf.js' gradient tape: KD when the batch has
+ * teacher logits, cross-entropy otherwise. `keep` receives the logits (kept past the tape).
+ */
+export function batchLoss(model: tf.LayersModel, d: ShardData, t: BatchTensors, keep: (logits: tf.Tensor2D) => void): () => tf.Scalar {
+  return () => {
+    const out = model.apply(t.xs, { training: true }) as tf.Tensor2D;
+    keep(tf.keep(out));
+    return t.ts && d.distillation
+      ? distillationLoss({ studentLogits: out, teacherLogits: t.ts, oneHot: t.ys, config: d.distillation })
+      : crossEntropyFromLogits(t.ys, out);
+  };
+}
+
+/** Rows order[start..end) whose argmax logit is their label. */
+export function countHits(logits: tf.Tensor2D, d: ShardData, order: Uint32Array, start: number, end: number): number {
+  const predicted = argmaxRows(logits.dataSync() as Float32Array, d.numClasses);
+  const labels = gatherLabels(d.labels, order, start, end);
+  let hits = 0;
+  for (let i = 0; i < end - start; i++) if (predicted[i] === labels[i]) hits++;
+  return hits;
+}
+
 /**
  * Computes replica `r`'s gradients for batch rows order[from..to) and writes them, variable after
  * variable in `vars` order, into `out`. A replica whose shard is empty (a last batch smaller
@@ -61,24 +102,14 @@ export function shardGradients(
     out.fill(0);
     return { lossSum: 0, hits: 0 };
   }
-  const [h, w, c] = d.imageShape;
-  const k = d.numClasses;
-  const xs = tf.tensor4d(gatherRows(d.images, d.pixels, order, start, end), [rows, h, w, c]);
-  const ys = tf.tensor2d(oneHotRows(d.labels, k, order, start, end), [rows, k]);
-  const ts = d.softLogits ? tf.tensor2d(gatherRows(d.softLogits, k, order, start, end), [rows, k]) : null;
+  const t = batchTensors(d, order, start, end);
   // The losses are means over their rows; weighting each shard by its share of the batch makes the
   // sum of the replicas' gradients the gradient of the batch mean.
   const share = rows / (to - from);
   let logits: tf.Tensor2D | undefined;
   try {
-    const { value, grads } = tf.variableGrads(() => {
-      const out2 = model.apply(xs, { training: true }) as tf.Tensor2D;
-      logits = tf.keep(out2);
-      const loss = ts && d.distillation
-        ? distillationLoss({ studentLogits: out2, teacherLogits: ts, oneHot: ys, config: d.distillation })
-        : crossEntropyFromLogits(ys, out2);
-      return tf.mul(loss, share) as tf.Scalar;
-    }, vars);
+    const loss = batchLoss(model, d, t, (l) => (logits = l));
+    const { value, grads } = tf.variableGrads(() => tf.mul(loss(), share) as tf.Scalar, vars);
     let offset = 0;
     const wasm = tf.getBackend() === 'wasm' ? (tf.backend() as unknown as HeapBackend) : null;
     for (const v of vars) {
@@ -87,15 +118,11 @@ export function shardGradients(
       out.set((wasm ? wasm.typedArrayFromHeap(g) : g.dataSync()) as Float32Array, offset);
       offset += v.size;
     }
-    const lossSum = (value.dataSync()[0] * (to - from));
+    const lossSum = value.dataSync()[0] * (to - from);
     tf.dispose([value, ...Object.values(grads)]);
-    const predicted = argmaxRows(logits!.dataSync() as Float32Array, k);
-    const labels = gatherLabels(d.labels, order, start, end);
-    let hits = 0;
-    for (let i = 0; i < rows; i++) if (predicted[i] === labels[i]) hits++;
-    return { lossSum, hits };
+    return { lossSum, hits: countHits(logits!, d, order, start, end) };
   } finally {
-    tf.dispose([xs, ys, ...(ts ? [ts] : []), ...(logits ? [logits] : [])]);
+    tf.dispose([t.xs, t.ys, ...(t.ts ? [t.ts] : []), ...(logits ? [logits] : [])]);
   }
 }
 

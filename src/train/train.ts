@@ -6,12 +6,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DistillationConfig, LayerSpec, TrainingConfig } from '../config/types.ts';
 import { KdqError } from '../errors.ts';
-import { crossEntropyFromLogits, distillationLoss } from '../models/losses.ts';
-import { epochOrder, gatherLabels, gatherRows, oneHotRows } from './batches.ts';
-import { argmaxRows } from './metrics.ts';
+import { epochOrder } from './batches.ts';
 import { createOptimizer } from './optimizers.ts';
 import { Exchange, ReplicaStepper, replicaFailure, shared, startReplica, threadBackend, type ReplicaThread } from './data-parallel.ts';
 import { imageCount } from './predict.ts';
+import { batchLoss, batchTensors, countHits, type ShardData } from './shard.ts';
 
 export { predictLogits } from './predict.ts';
 export { accuracy, agreement, confusionMatrix, perClassAccuracy } from './metrics.ts';
@@ -117,43 +116,32 @@ function checkArgs(a: TrainArgs): number {
 }
 
 /** One optimizer step on rows order[from..to) in this thread: the batch's mean loss and its hits. */
-function singleStep(
-  args: TrainArgs,
-  optimizer: tf.Optimizer,
-  varList: tf.Variable[],
-  order: Uint32Array,
-  from: number,
-  to: number,
-): { loss: number; hits: number } {
-  const { model, images, labels, imageShape, numClasses, softLogits, distillation } = args;
-  const [h, w, c] = imageShape;
-  const b = to - from;
-  const xs = tf.tensor4d(gatherRows(images, h * w * c, order, from, to), [b, h, w, c]);
-  const ys = tf.tensor2d(oneHotRows(labels, numClasses, order, from, to), [b, numClasses]);
-  const ts = softLogits ? tf.tensor2d(gatherRows(softLogits, numClasses, order, from, to), [b, numClasses]) : null;
+function singleStep(args: TrainArgs, optimizer: tf.Optimizer, varList: tf.Variable[], order: Uint32Array, from: number, to: number): { loss: number; hits: number } {
+  const d = shardData(args);
+  const t = batchTensors(d, order, from, to);
   let logits: tf.Tensor2D | undefined;
   try {
-    const loss = optimizer.minimize(
-      () => {
-        const out = model.apply(xs, { training: true }) as tf.Tensor2D;
-        logits = tf.keep(out);
-        return ts && distillation
-          ? distillationLoss({ studentLogits: out, teacherLogits: ts, oneHot: ys, config: distillation })
-          : crossEntropyFromLogits(ys, out);
-      },
-      true,
-      varList,
-    ) as tf.Scalar;
+    const loss = optimizer.minimize(batchLoss(args.model, d, t, (l) => (logits = l)), true, varList) as tf.Scalar;
     const value = loss.dataSync()[0];
     loss.dispose();
-    const predicted = argmaxRows(logits!.dataSync() as Float32Array, numClasses);
-    const batchLabels = gatherLabels(labels, order, from, to);
-    let hits = 0;
-    for (let i = 0; i < b; i++) if (predicted[i] === batchLabels[i]) hits++;
-    return { loss: value, hits };
+    return { loss: value, hits: countHits(logits!, d, order, from, to) };
   } finally {
-    tf.dispose([xs, ys, ...(ts ? [ts] : []), ...(logits ? [logits] : [])]);
+    tf.dispose([t.xs, t.ys, ...(t.ts ? [t.ts] : []), ...(logits ? [logits] : [])]);
   }
+}
+
+/** The training data as the batch helpers take it. */
+function shardData(args: TrainArgs): ShardData {
+  const [h, w, c] = args.imageShape;
+  return {
+    images: args.images,
+    labels: args.labels,
+    softLogits: args.softLogits,
+    distillation: args.distillation,
+    pixels: h * w * c,
+    imageShape: args.imageShape,
+    numClasses: args.numClasses,
+  };
 }
 
 interface Parallel {
@@ -210,17 +198,10 @@ async function startParallel(args: TrainArgs, n: number, varList: tf.Variable[])
     await stop();
     throw e;
   }
-  const [h, w, c] = args.imageShape;
   const stepper = new ReplicaStepper(
     args.model,
     varList,
-    {
-      replicas,
-      n,
-      config: args.config,
-      seed: args.seed,
-      data: { ...data, distillation: args.distillation, pixels: h * w * c, imageShape: args.imageShape, numClasses: args.numClasses },
-    },
+    { replicas, n, config: args.config, seed: args.seed, data: { ...shardData(args), ...data } },
     exchange,
     0,
     (replica) => replicaFailure(threads, replica),
