@@ -14,6 +14,7 @@ import { epochOrder } from '../../src/train/batches.ts';
 import { shardBounds, shardGradients } from '../../src/train/shard.ts';
 import { trainModel, type TrainArgs } from '../../src/train/train.ts';
 import { mnistSubset } from './mnist-subset.ts';
+import { rejection, trainingConfig } from './fixtures.ts';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -32,15 +33,7 @@ const plain: LayerSpec[] = [
   { type: 'dense', units: 16, activation: 'relu', useBias: true },
   { type: 'dense', units: 10, activation: 'linear', useBias: true },
 ];
-const cfg = (over: Partial<TrainingConfig> = {}): TrainingConfig => ({
-  epochs: 2,
-  batchSize: 32,
-  optimizer: 'adam',
-  learningRate: 0.003,
-  momentum: 0,
-  shuffle: true,
-  ...over,
-});
+const cfg = trainingConfig;
 const data = mnistSubset(200);
 
 async function train(layers: LayerSpec[], seed: number, over: Partial<TrainingConfig>, args: Partial<TrainArgs> = {}) {
@@ -63,14 +56,6 @@ async function train(layers: LayerSpec[], seed: number, over: Partial<TrainingCo
   }
 }
 
-async function rejection(p: Promise<unknown>): Promise<KdqError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as KdqError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('shardBounds', () => {
   it('cuts every batch into disjoint, covering shards whose sizes differ by at most one', () => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
-import type { DistillationConfig, LayerSpec, TrainingConfig } from '../../src/config/types.ts';
+import type { DistillationConfig, LayerSpec } from '../../src/config/types.ts';
 import { KdqError } from '../../src/errors.ts';
 import { buildModel } from '../../src/models/build.ts';
 import { saveWeights } from '../../src/models/weights.ts';
@@ -9,6 +9,7 @@ import { OPTIMIZERS } from '../../src/names.ts';
 import { createOptimizer, OPTIMIZER_REGISTRY } from '../../src/train/optimizers.ts';
 import { accuracy, agreement, predictLogits, trainModel, type BatchStats, type TrainArgs } from '../../src/train/train.ts';
 import { mnistSubset } from './mnist-subset.ts';
+import { rejection, trainingConfig } from './fixtures.ts';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -21,15 +22,7 @@ const small: LayerSpec[] = [
   { type: 'flatten' },
   { type: 'dense', units: 10, activation: 'softmax', useBias: true },
 ];
-const cfg = (over: Partial<TrainingConfig> = {}): TrainingConfig => ({
-  epochs: 2,
-  batchSize: 32,
-  optimizer: 'adam',
-  learningRate: 0.003,
-  momentum: 0,
-  shuffle: true,
-  ...over,
-});
+const cfg = trainingConfig;
 const data = mnistSubset(200);
 
 async function run(seed: number, over: Partial<TrainArgs> = {}, layers = small) {
@@ -46,14 +39,6 @@ function errorOf(p: () => unknown): KdqError {
     return e as KdqError;
   }
   throw new Error('expected an error');
-}
-async function rejection(p: Promise<unknown>): Promise<KdqError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as KdqError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('trainModel', () => {
