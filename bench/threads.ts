@@ -14,18 +14,12 @@ import { buildModel } from '../src/models/build.ts';
 import { trainModel } from '../src/train/train.ts';
 import { createRng } from '../src/util/random.ts';
 import { appendHistory } from './history.ts';
-import { benchModelConfig } from './train-throughput.ts';
+import { benchModelConfig, median } from './train-throughput.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'threads.json');
 const SAMPLES = 6400;
 const RUNS = 3;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 export async function benchThreads(): Promise<number> {
   const load0 = os.loadavg();
