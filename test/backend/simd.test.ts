@@ -6,6 +6,7 @@ import { setSimdEnabled, simdKernels } from '../../src/backend/simd/index.ts';
 import { ADAM_UPDATE } from '../../src/backend/wasm-kernels/adam-update.ts';
 import { RELU_BIAS_GRAD } from '../../src/backend/wasm-kernels/relu-bias-grad.ts';
 import { FUSED_DENSE } from '../../src/backend/wasm-kernels/fused-layers.ts';
+import { release, transpose2d } from '../../src/backend/wasm-kernels/wasm-heap.ts';
 import { compileKernels, generatedSource } from '../../scripts/build-simd.ts';
 import { compareKernel, relativeError, values } from './compare-backends.ts';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -41,7 +42,7 @@ describe('the SIMD module', () => {
   it('loads in this Node and runs inside the backend memory', () => {
     const k = simdKernels(tf.backend() as BackendWasm);
     expect(k).not.toBeNull();
-    expect(Object.keys(k!).sort()).toEqual(['adam', 'conv2d_filter_grad', 'dense_forward', 'max_pool_grad_2x2', 'relu_bias_grad']);
+    expect(Object.keys(k!).sort()).toEqual(['adam', 'conv2d_filter_grad', 'dense_forward', 'max_pool_grad_2x2', 'relu_bias_grad', 'transpose_2d']);
   });
 });
 
@@ -191,6 +192,30 @@ describe('KdqFusedDense: SIMD dense forward', () => {
     expect(Array.from(r.simd[0].subarray(8)).some(Number.isNaN)).toBe(false);
     tf.dispose([x, kernel, bias]);
   });
+});
+
+describe('transpose2d: SIMD 4x4 blocks and ragged edges', () => {
+  // Both sides of the 4x4 block in each dimension, a single element, and the teacher's Dense shapes.
+  const shapes: [number, number][] = [[1, 1], [1, 7], [6, 1], [3, 5], [4, 4], [5, 9], [8, 12], [13, 6], [32, 5408], [5408, 32]];
+  for (const [rows, cols] of shapes) {
+    it(`${rows}x${cols}: SIMD and JavaScript paths give the exact transpose`, () => {
+      const v = values(rows * cols, rows + 3 * cols);
+      const t = tf.tensor2d(v, [rows, cols]);
+      const backend = tf.backend() as BackendWasm;
+      const run = (on: boolean) => {
+        setSimdEnabled(on);
+        const out = transpose2d(backend, t, rows, cols);
+        const data = backend.typedArrayFromHeap(out).slice() as Float32Array;
+        release(backend, out);
+        return data;
+      };
+      const want = new Float32Array(rows * cols);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) want[c * rows + r] = v[r * cols + c]!;
+      expect(Array.from(run(true))).toEqual(Array.from(want));
+      expect(Array.from(run(false))).toEqual(Array.from(want));
+      t.dispose();
+    });
+  }
 });
 
 describe('Identity shares the buffer', () => {

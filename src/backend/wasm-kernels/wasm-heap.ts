@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapOffset, simdKernels } from '../simd/index.ts';
 
 /** The wasm module's pieces the kernels use; `wasm` is typed loosely in tfjs' own .d.ts. */
 interface WasmModule {
@@ -67,6 +68,11 @@ export function matMul2d(backend: BackendWasm, a: tf.TensorInfo, b: tf.TensorInf
 /** A new [cols, rows] tensor holding the transpose of the [rows, cols] tensor `t`. */
 export function transpose2d(backend: BackendWasm, t: tf.TensorInfo, rows: number, cols: number): tf.TensorInfo {
   const out = backend.makeOutput([cols, rows], 'float32');
+  const simd = simdKernels(backend);
+  if (simd !== null) {
+    simd.transpose_2d(heapOffset(backend, t), heapOffset(backend, out), rows, cols);
+    return out;
+  }
   const src = heapF32(backend, t);
   const dst = heapF32(backend, out);
   // Blocked so that both the reads and the writes stay within a few cache lines.
