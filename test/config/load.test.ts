@@ -78,7 +78,7 @@ describe('experiments/', () => {
     }
     expect(e.student.layers[0]).toMatchObject({ filters: 16 });
     expect(e.student.layers[3]).toMatchObject({ units: 64, activation: 'relu' });
-    expect(e.teacher.training).toEqual({ epochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001, momentum: 0.9, shuffle: true });
+    expect(e.teacher.training).toEqual({ epochs: 3, batchSize: 32, optimizer: 'adam', learningRate: 0.001, momentum: 0.9, shuffle: true });
     expect(e.distillation).toEqual({ temperature: 5, hardWeight: 0.5, softWeight: 0.5, loss: 'kl', temperatureSquared: true, baseline: true });
     expect(e.quantization).toMatchObject({ mode: 'int8', calibrationSamples: 100, inputType: 'float32', outputType: 'float32' });
     expect(e.evaluation).toEqual({ seeds: [1], teacherSeed: null, metrics: [...METRICS] });
