@@ -89,7 +89,7 @@ function calibrationMs(): number {
  * timed one by one. `ratio` = total wall time / (passes x fastest pass); about 1 on an ordinary
  * machine. On this sandbox's VM it measured 8-10x (30 MB) against about 4x for a 1 MB array: the
  * stalls grow with the memory a step touches, so training's wall-clock samples/s measures the host
- * and the `fastSteps` figure measures kdq.
+ * and the per-step figures (`medianSteps`, `fastSteps`) measure kdq.
  */
 export function memoryStallProbe(passes = 40, megabytes = 32): { passes: number; megabytes: number; fastestMs: number; totalMs: number; ratio: number } {
   const a = new Float32Array((megabytes << 20) / 4);
@@ -158,7 +158,7 @@ export async function main(argv: string[]): Promise<number> {
   );
   const results = await measureBoth(o);
   for (const r of Object.values(results)) {
-    process.stderr.write(`  ${r.model}: median ${r.median} samples/s wall (runs ${r.runs.join(', ')}), ${r.cpuMedian} per CPU-second, fast steps ${r.fastSteps}\n`);
+    process.stderr.write(`  ${r.model}: median ${r.median} samples/s wall (runs ${r.runs.join(', ')}), ${r.cpuMedian} per CPU-second, median step ${r.medianSteps} (runs ${r.medianStepRuns.join(', ')}), fast steps ${r.fastSteps}\n`);
   }
   let ablation: { label: string; only: string[]; results: Record<string, ThroughputResult> }[] | undefined;
   if (o.ablation && backend.name === 'wasm') {
