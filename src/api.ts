@@ -21,6 +21,7 @@ import { formatSummary } from './report/summary.ts';
 import { readSweepBlock } from './sweep/expand.ts';
 import { PipelineError } from './pipeline/pipeline-error.ts';
 import type { TaskOutcome } from './executor/types.ts';
+import { backendIdentity, stageEnv } from './backend/identity.ts';
 
 export interface CommonOptions {
   set?: string[];
@@ -82,7 +83,6 @@ async function setup(file: string, opts: RunOptions) {
   }
   const exp = loaded.experiment;
   const graph = planExperiment(exp);
-  const { backendIdentity } = await import('./backend/identity.ts');
   const backend = backendIdentity(opts.backend);
   const runsDir = resolveRunsDir(opts);
   const log = opts.log ?? (() => undefined);
@@ -130,7 +130,7 @@ export async function run(file: string, opts: RunOptions = {}): Promise<RunOutco
   const memo = new Map<string, unknown>();
   const result = await runGraph(s.graph, s.defs, {
     cache: s.cache,
-    env: { backend: s.backend.name, tfjs: s.backend.tfjs },
+    env: stageEnv(s.backend),
     force: opts.force,
     forceStages: opts.forceStages,
     dryRun: opts.dryRun,
@@ -174,7 +174,7 @@ export async function graph(file: string, opts: CommonOptions & { dot?: boolean;
   const s = await setup(file, opts);
   const result = await runGraph(s.graph, s.defs, {
     cache: s.cache,
-    env: { backend: s.backend.name, tfjs: s.backend.tfjs },
+    env: stageEnv(s.backend),
     dryRun: true,
     previous: await readPrevious(s.runsDir, s.exp.name),
   });
@@ -284,7 +284,7 @@ export async function fillCache(file: string, sets: string[][], opts: RunOptions
     cacheable = (kind) => s.defs[kind]?.cacheable === true;
     backendName = s.backend.name;
     try {
-      const dry = await runGraph(s.graph, s.defs, { cache: s.cache, env: { backend: s.backend.name, tfjs: s.backend.tfjs }, dryRun: true });
+      const dry = await runGraph(s.graph, s.defs, { cache: s.cache, env: stageEnv(s.backend), dryRun: true });
       planned.push({ experiment: s.exp, baseDir: s.loaded.dir, graph: s.graph, dryRun: dry });
     } catch (e) {
       // A stage that cannot even be keyed (missing data) fails in the walk with the usual message.

@@ -62,6 +62,10 @@ export type IdxFile = (typeof IDX_FILES)[number];
 export const BACKENDS = ['node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
+/** Builds of kdq's wasm SIMD kernels: fused multiply-add (relaxed SIMD), plain SIMD, none (JavaScript). */
+export const SIMD_VARIANTS = ['fma', 'plain', 'none'] as const;
+export type SimdVariant = (typeof SIMD_VARIANTS)[number];
+
 /** Where stages run with `kdq run --executor`: worker processes on this machine, or workers anywhere through BullMQ on Redis. */
 export const EXECUTORS = ['local', 'bullmq'] as const;
 export type ExecutorName = (typeof EXECUTORS)[number];

@@ -6,12 +6,16 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { BackendName } from '../names.ts';
+import type { StageEnv } from '../pipeline/hash.ts';
+import { simdVariant, type SimdVariant } from './simd/index.ts';
 
 const require = createRequire(import.meta.url);
 
 export interface BackendIdentity {
   name: BackendName;
   tfjs: string;
+  /** wasm only: the build of kdq's SIMD kernels this process runs (FMA rounds differently). */
+  kernels?: SimdVariant;
 }
 
 function tfjsNodeRoot(): string | undefined {
@@ -47,5 +51,10 @@ export function tfjsVersion(): string {
  */
 export function backendIdentity(requested?: BackendName): BackendIdentity {
   const name = requested ?? (nodeAddonBuilt() ? 'node' : 'wasm');
-  return { name, tfjs: tfjsVersion() };
+  return { name, tfjs: tfjsVersion(), ...(name === 'wasm' ? { kernels: simdVariant() } : {}) };
+}
+
+/** What of `b` goes into stage keys: everything that changes a stage's output bits. */
+export function stageEnv(b: BackendIdentity): StageEnv {
+  return { backend: b.name, tfjs: b.tfjs, ...(b.kernels !== undefined ? { kernels: b.kernels } : {}) };
 }

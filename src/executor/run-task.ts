@@ -51,7 +51,7 @@ export async function runTask(task: StageTask, ctx: TaskContext): Promise<TaskOu
     throw new KdqError('E_INTERNAL', `task ${task.key.slice(0, 12)} names stage "${task.stageId}", which the experiment does not plan; is this worker running the same kdq version as the submitter?`);
   }
   const sub = subgraphFor(graph, [task.stageId]);
-  const { backendIdentity } = await import('../backend/identity.ts');
+  const { backendIdentity, stageEnv } = await import('../backend/identity.ts');
   const { StageServices, DatasetStore } = await import('../stages/context.ts');
   const { createStageDefinitions } = await import('../stages/index.ts');
   const backend = backendIdentity(task.backend);
@@ -65,7 +65,7 @@ export async function runTask(task: StageTask, ctx: TaskContext): Promise<TaskOu
   try {
     result = await runGraph(sub, defs, {
       cache,
-      env: { backend: backend.name, tfjs: backend.tfjs },
+      env: stageEnv(backend),
       signal: ctx.signal,
       lock: ctx.lock,
       onEvent: (e) => {

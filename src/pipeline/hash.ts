@@ -20,6 +20,8 @@ export interface StageKey {
 export interface StageEnv {
   backend: string;
   tfjs: string;
+  /** The build of a backend's own kernels, where it has several (kdq's wasm SIMD: fma | plain | none). */
+  kernels?: string;
 }
 
 import { sha256Hex } from '../util/hash.ts';
@@ -78,7 +80,7 @@ export function stageKey(
   const details: Record<string, string> = {
     definition: sha256Hex(canonicalJson({ kind: def.kind, version: def.version })),
     config: sha256Hex(canonicalJson(stage.config ?? null)),
-    env: sha256Hex(canonicalJson({ backend: env.backend, tfjs: env.tfjs })),
+    env: sha256Hex(canonicalJson({ backend: env.backend, tfjs: env.tfjs, kernels: env.kernels })),
   };
   // The role is part of the key in case a stage names its outputs after it.
   if (stage.role !== undefined) details.role = sha256Hex(canonicalJson(stage.role));

@@ -60,7 +60,8 @@ export interface Stat {
 export interface Metrics {
   experiment: string;
   seed: number;
-  backend: { name: string; tfjs: string };
+  /** `kernels`: wasm only, the build of kdq's SIMD kernels (fma | plain | none). */
+  backend: { name: string; tfjs: string; kernels?: string };
   data: { source: string; train: number; test: number; sha256: string };
   /** The first seed's models: the contract CI diffs. */
   models: ModelsMetrics;

@@ -97,7 +97,11 @@ export function reportStage(services: StageServices): StageDefinition<ReportStag
       const metrics: Metrics = {
         experiment: ctx.config.name,
         seed: first.seed,
-        backend: { name: services.env.backend.name, tfjs: services.env.backend.tfjs },
+        backend: {
+          name: services.env.backend.name,
+          tfjs: services.env.backend.tfjs,
+          ...(services.env.backend.kernels !== undefined ? { kernels: services.env.backend.kernels } : {}),
+        },
         data: dataInfo
           ? { source: dataInfo.source, train: dataInfo.train, test: dataInfo.test, sha256: dataInfo.sha256 }
           : { source: 'unknown', train: 0, test: 0, sha256: '' },

@@ -1,17 +1,21 @@
+import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
-import { KERNELS_WASM_BASE64 } from '../../src/backend/simd/kernels-wasm.ts';
-import { setSimdEnabled, simdKernels } from '../../src/backend/simd/index.ts';
+import { KERNELS_FMA_WASM_BASE64, KERNELS_WASM_BASE64 } from '../../src/backend/simd/kernels-wasm.ts';
+import { forceSimdVariant, setSimdEnabled, simdKernels, simdVariant } from '../../src/backend/simd/index.ts';
 import { ADAM_UPDATE } from '../../src/backend/wasm-kernels/adam-update.ts';
 import { RELU_BIAS_GRAD } from '../../src/backend/wasm-kernels/relu-bias-grad.ts';
 import { FUSED_DENSE } from '../../src/backend/wasm-kernels/fused-layers.ts';
 import { release, transpose2d } from '../../src/backend/wasm-kernels/wasm-heap.ts';
-import { compileKernels, generatedSource } from '../../scripts/build-simd.ts';
+import { compileKernels, generatedSource, lowerRelaxedMadd, WAT_FILE } from '../../scripts/build-simd.ts';
 import { compareKernel, relativeError, values } from './compare-backends.ts';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Whether relaxed_madd can be fused here (x86 FMA3; elsewhere V8 may lower it to mul + add). */
+const CPU_HAS_FMA = existsSync('/proc/cpuinfo') && /\bfma\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
 
 /** Runs a kernel on wasm with the SIMD kernels on and off; returns both outputs' values. */
 function bothPaths(kernel: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown> = {}): { simd: Float32Array[]; js: Float32Array[] } {
@@ -30,19 +34,44 @@ beforeAll(async () => {
   await initBackend('wasm');
 });
 
-afterEach(() => setSimdEnabled(true));
+afterEach(() => {
+  setSimdEnabled(true);
+  forceSimdVariant(undefined);
+});
 
 describe('the SIMD module', () => {
-  it('is the compiled kernels.wat, byte for byte (rerun scripts/build-simd.ts after editing it)', async () => {
-    const bytes = await compileKernels();
-    expect(Buffer.from(KERNELS_WASM_BASE64, 'base64').equals(Buffer.from(bytes))).toBe(true);
-    expect(generatedSource(bytes)).toContain(KERNELS_WASM_BASE64.slice(0, 50));
+  it('is the compiled kernels.wat, byte for byte, in both builds (rerun scripts/build-simd.ts after editing it)', async () => {
+    const plain = await compileKernels('plain');
+    const fma = await compileKernels('fma');
+    expect(Buffer.from(KERNELS_WASM_BASE64, 'base64').equals(Buffer.from(plain))).toBe(true);
+    expect(Buffer.from(KERNELS_FMA_WASM_BASE64, 'base64').equals(Buffer.from(fma))).toBe(true);
+    expect(generatedSource(plain, fma)).toContain(KERNELS_FMA_WASM_BASE64.slice(0, 50));
+  });
+
+  it('lowers relaxed_madd to mul then add for the plain build, nested operands included', () => {
+    expect(lowerRelaxedMadd('(local.set $a (f32x4.relaxed_madd (local.get $s) (v128.load (i32.add (local.get $p) (i32.const 16))) (local.get $a)))')).toBe(
+      '(local.set $a (f32x4.add (f32x4.mul (local.get $s) (v128.load (i32.add (local.get $p) (i32.const 16)))) (local.get $a)))',
+    );
+    expect(lowerRelaxedMadd('(f32x4.relaxed_madd (local.get $x) (local.get $y)\n   (f32x4.relaxed_madd (local.get $u) (local.get $v) (local.get $w)))')).toBe(
+      '(f32x4.add (f32x4.mul (local.get $x) (local.get $y)) (f32x4.add (f32x4.mul (local.get $u) (local.get $v)) (local.get $w)))',
+    );
+    expect(() => lowerRelaxedMadd('(f32x4.relaxed_madd (local.get $x) (local.get $y))')).toThrow(/takes 3 operands, got 2/);
+    expect(() => lowerRelaxedMadd('(f32x4.relaxed_madd $x (local.get $y) (local.get $z))')).toThrow(/must be parenthesized/);
+    // kernels.wat itself: nothing relaxed is left in the plain build.
+    expect(readFileSync(WAT_FILE, 'utf8')).toContain('(f32x4.relaxed_madd');
+    expect(lowerRelaxedMadd(readFileSync(WAT_FILE, 'utf8'))).not.toMatch(/\(\w+\.relaxed_/);
+  });
+
+  it('runs the FMA build on this Node (relaxed SIMD, switched on for Node 20)', () => {
+    expect(simdVariant()).toBe('fma');
+    forceSimdVariant('plain');
+    expect(simdVariant()).toBe('plain');
   });
 
   it('loads in this Node and runs inside the backend memory', () => {
     const k = simdKernels(tf.backend() as BackendWasm);
     expect(k).not.toBeNull();
-    expect(Object.keys(k!).sort()).toEqual(['adam', 'conv2d_filter_grad', 'dense_forward', 'max_pool_grad_2x2', 'relu_bias_grad', 'transpose_2d']);
+    expect(Object.keys(k!).sort()).toEqual(['adam', 'conv2d_filter_grad', 'dense_forward', 'matmul_nt', 'matmul_tn', 'max_pool_grad_2x2', 'relu_bias_grad', 'transpose_2d']);
   });
 });
 
@@ -164,7 +193,7 @@ describe('KdqFusedDense: SIMD dense forward', () => {
   const shapes: [number, number, number][] = [[1, 1, 8], [3, 7, 8], [4, 300, 16], [5, 33, 24], [9, 50, 64], [32, 5408, 128], [7, 9, 10]];
   for (const [m, k, n] of shapes) {
     for (const activation of ['relu', 'linear'] as const) {
-      it(`${m}x${k} times ${k}x${n}, ${activation}, SIMD and stock paths match float64 (relative error < 1e-5)`, () => {
+      it(`${m}x${k} times ${k}x${n}, ${activation}, FMA, plain SIMD and stock paths match float64 (relative error < 1e-5)`, () => {
         const xv = values(m * k, m + k);
         const wv = values(k * n, k + n);
         const bv = values(n, n);
@@ -172,9 +201,14 @@ describe('KdqFusedDense: SIMD dense forward', () => {
         const kernel = tf.tensor2d(wv, [k, n]);
         const bias = tf.tensor1d(bv);
         const r = bothPaths(FUSED_DENSE, { x, kernel, bias }, { activation });
+        forceSimdVariant('plain');
+        const plain = bothPaths(FUSED_DENSE, { x, kernel, bias }, { activation }).simd[0];
         const want = reference(xv, wv, bv, m, k, n, activation === 'relu');
         expect(relativeError(r.simd[0], want)).toBeLessThan(1e-5);
+        expect(relativeError(plain, want)).toBeLessThan(1e-5);
         expect(relativeError(r.js[0], want)).toBeLessThan(1e-5);
+        // Rounding once per multiply-add shows in a long dot product, where the CPU fuses it.
+        if (k === 5408 && CPU_HAS_FMA) expect(Array.from(r.simd[0])).not.toEqual(Array.from(plain));
         if (activation === 'relu') expect(r.simd[0].some((v) => v === 0) && r.simd[0].some((v) => v > 0)).toBe(true);
         tf.dispose([x, kernel, bias]);
       });
@@ -191,6 +225,56 @@ describe('KdqFusedDense: SIMD dense forward', () => {
     expect(Array.from(r.simd[0].subarray(0, 8)).every(Number.isNaN)).toBe(true);
     expect(Array.from(r.simd[0].subarray(8)).some(Number.isNaN)).toBe(false);
     tf.dispose([x, kernel, bias]);
+  });
+});
+
+describe('BatchMatMul A^T B and A B^T on the SIMD kernels (no transposes)', () => {
+  /** op(A) op(B) in float64; a and b as stored. */
+  function reference(a: Float32Array, b: Float32Array, m: number, k: number, n: number, tA: boolean, tB: boolean): Float64Array {
+    const out = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let q = 0; q < k; q++) s += a[tA ? q * m + i : i * k + q]! * b[tB ? j * k + q : q * n + j]!;
+        out[i * n + j] = s;
+      }
+    }
+    return out;
+  }
+  // [m, k, n]: tiles and leftovers on every side (4-row tiles of A^T B, 2x4 tiles of A B^T, odd
+  // row counts), one-row products, and the teacher's two Dense-backward products.
+  const cases: [number, number, number][] = [[1, 1, 8], [5, 3, 8], [7, 13, 16], [4, 32, 24], [9, 4, 12], [3, 8, 5], [128, 32, 5408], [5408, 32, 128], [32, 128, 5408]];
+  for (const [m, k, n] of cases) {
+    for (const [tA, tB] of [[true, false], [false, true]] as const) {
+      const simdCase = tA ? n % 8 === 0 : k % 4 === 0;
+      it(`${tA ? 'A^T B' : 'A B^T'} m${m} k${k} n${n}: FMA, plain and ${simdCase ? '' : 'only '}stock paths match float64 (relative error < 1e-5)`, () => {
+        const av = values(m * k, m + 2 * k);
+        const bv = values(k * n, n + 3 * k);
+        const a = tf.tensor2d(av, tA ? [k, m] : [m, k]);
+        const b = tf.tensor2d(bv, tB ? [n, k] : [k, n]);
+        const attrs = { transposeA: tA, transposeB: tB };
+        const r = bothPaths('BatchMatMul', { a, b }, attrs);
+        forceSimdVariant('plain');
+        const plain = bothPaths('BatchMatMul', { a, b }, attrs).simd[0];
+        const want = reference(av, bv, m, k, n, tA, tB);
+        expect(relativeError(r.simd[0], want)).toBeLessThan(1e-5);
+        expect(relativeError(plain, want)).toBeLessThan(1e-5);
+        expect(relativeError(r.js[0], want)).toBeLessThan(1e-5);
+        if (k === 32 && n >= 128 && CPU_HAS_FMA) expect(Array.from(r.simd[0])).not.toEqual(Array.from(plain));
+        tf.dispose([a, b]);
+      });
+    }
+  }
+
+  it('propagates a NaN to exactly the outputs it feeds', () => {
+    const av = values(4 * 8, 1);
+    av[2 * 8 + 3] = NaN; // a[2, 3]: row 2 of A, so row 2 of A B^T
+    const a = tf.tensor2d(av, [4, 8]);
+    const b = tf.tensor2d(values(6 * 8, 2), [6, 8]);
+    const out = tf.engine().runKernel('BatchMatMul', { a, b }, { transposeA: false, transposeB: true }) as tf.Tensor;
+    const v = out.dataSync();
+    for (let i = 0; i < 4; i++) for (let j = 0; j < 6; j++) expect(Number.isNaN(v[i * 6 + j]!)).toBe(i === 2);
+    tf.dispose([a, b, out]);
   });
 });
 

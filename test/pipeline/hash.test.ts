@@ -45,7 +45,7 @@ describe('stageKey', () => {
     expect(key.value).toBe('58fb2b2146683bd02c69ee196b2a634ce12debc706ed311597ec68d172465a7b');
   });
 
-  it('changes with every part: version, config, dep key, env, fingerprint', () => {
+  it('changes with every part: version, config, dep key, env (backend, tf.js, kernel build), fingerprint', () => {
     const base = stageKey(stage, { kind: 'teacher', version: 1 }, depKeys, env, { data: 'x' }).value;
     const variants = [
       stageKey(stage, { kind: 'teacher', version: 2 }, depKeys, env, { data: 'x' }),
@@ -53,6 +53,8 @@ describe('stageKey', () => {
       stageKey(stage, { kind: 'teacher', version: 1 }, { data: 'b'.repeat(64) }, env, { data: 'x' }),
       stageKey(stage, { kind: 'teacher', version: 1 }, depKeys, { ...env, backend: 'cpu' }, { data: 'x' }),
       stageKey(stage, { kind: 'teacher', version: 1 }, depKeys, { ...env, tfjs: '4.21.0' }, { data: 'x' }),
+      stageKey(stage, { kind: 'teacher', version: 1 }, depKeys, { ...env, kernels: 'fma' }, { data: 'x' }),
+      stageKey(stage, { kind: 'teacher', version: 1 }, depKeys, { ...env, kernels: 'plain' }, { data: 'x' }),
       stageKey(stage, { kind: 'teacher', version: 1 }, depKeys, env, { data: 'y' }),
     ].map((k) => k.value);
     expect(new Set([base, ...variants]).size).toBe(variants.length + 1);

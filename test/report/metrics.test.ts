@@ -3,7 +3,7 @@
  * schemas/metrics.schema.json, and the multi-seed statistics (mean, sample std, KD gain).
  */
 import { describe, expect, it } from 'vitest';
-import { BACKENDS, IO_TYPES, MODEL_ROLES, QUANT_MODES } from '../../src/names.ts';
+import { BACKENDS, IO_TYPES, MODEL_ROLES, QUANT_MODES, SIMD_VARIANTS } from '../../src/names.ts';
 import { canonicalMetrics, serializeMetrics, stat, summarizeSeeds, type Metrics, type SeedMetrics } from '../../src/report/metrics.ts';
 import { sampleMetrics } from './fixtures.ts';
 import { metricsSchema, metricsSchemaErrors } from './metrics-schema.ts';
@@ -14,6 +14,7 @@ describe('schemas/metrics.schema.json', () => {
   it('names the roles, backends, modes and I/O types of src/names.ts', () => {
     expect(defs.models.propertyNames.enum).toEqual([...MODEL_ROLES]);
     expect(metricsSchema.properties.backend.properties.name.enum).toEqual([...BACKENDS]);
+    expect(metricsSchema.properties.backend.properties.kernels.enum).toEqual([...SIMD_VARIANTS]);
     // A file's mode is its quantization mode, float32 for `quantization.mode: none`.
     expect(defs.tflite.properties.mode.enum).toEqual(QUANT_MODES.map((q) => (q === 'none' ? 'float32' : q)));
     expect(defs.tflite.properties.input_type.enum).toEqual([...IO_TYPES]);

@@ -5,7 +5,9 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { KERNELS_WASM_BASE64 } from './kernels-wasm.ts';
+import v8 from 'node:v8';
+import type { SimdVariant } from '../../names.ts';
+import { KERNELS_FMA_WASM_BASE64, KERNELS_WASM_BASE64 } from './kernels-wasm.ts';
 
 /** The module's exports; every pointer is a byte offset into the backend's memory. */
 export interface SimdKernels {
@@ -21,22 +23,59 @@ export interface SimdKernels {
   ): void;
   max_pool_grad_2x2(x: number, y: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number, ow: number): number;
   /** out[m, n] = act(x[m, k] w[k, n] + b), n a multiple of 8; relu 1 or 0 (linear); `pack` is scratch of k * 8 floats. */
+  /** c[K, N] = a[R, K]^T b[R, N]; N a multiple of 8. */
+  matmul_tn(a: number, b: number, c: number, R: number, K: number, N: number): void;
+  /** c[R, K] = a[R, N] b[K, N]^T; N a multiple of 4. */
+  matmul_nt(a: number, b: number, c: number, R: number, K: number, N: number): void;
   /** dst[cols, rows] = transpose of src[rows, cols]. */
   transpose_2d(src: number, dst: number, rows: number, cols: number): void;
   dense_forward(x: number, w: number, b: number, out: number, pack: number, m: number, k: number, n: number, relu: number): void;
 }
 
-let compiled: WebAssembly.Module | null | undefined;
-const instances = new WeakMap<WebAssembly.Memory, SimdKernels>();
-let disabled = false;
+export type { SimdVariant };
 
-/** The compiled module, or null when this runtime cannot run WebAssembly SIMD. */
-function module(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    const bytes = Buffer.from(KERNELS_WASM_BASE64, 'base64');
-    compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+const compiled = new Map<'fma' | 'plain', WebAssembly.Module | null>();
+const instances = new Map<'fma' | 'plain', WeakMap<WebAssembly.Memory, SimdKernels>>();
+let disabled = false;
+let forced: 'fma' | 'plain' | undefined;
+
+/**
+ * Whether this runtime validates relaxed SIMD. Node 22 ships it; Node 20's V8 (11.3) has it behind
+ * --experimental-wasm-relaxed-simd, which is switched on here (it only lets the decoder accept the
+ * relaxed opcodes) before the module is compiled.
+ */
+function relaxedSimdAvailable(bytes: Uint8Array<ArrayBuffer>): boolean {
+  if (WebAssembly.validate(bytes)) return true;
+  try {
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    return false;
   }
-  return compiled;
+  return WebAssembly.validate(bytes);
+}
+
+/** The compiled module of `variant`, or null when this runtime cannot run it. */
+function module(variant: 'fma' | 'plain'): WebAssembly.Module | null {
+  let mod = compiled.get(variant);
+  if (mod === undefined) {
+    const bytes = new Uint8Array(Buffer.from(variant === 'fma' ? KERNELS_FMA_WASM_BASE64 : KERNELS_WASM_BASE64, 'base64'));
+    const ok = variant === 'fma' ? relaxedSimdAvailable(bytes) : WebAssembly.validate(bytes);
+    mod = ok ? new WebAssembly.Module(bytes) : null;
+    compiled.set(variant, mod);
+  }
+  return mod;
+}
+
+/**
+ * The kernels' build this process uses: `fma` where relaxed SIMD validates, else `plain` where
+ * SIMD does, else `none` (the callers' JavaScript loops). FMA rounds once where mul + add round
+ * twice, so the two builds train to different bits: the variant is part of every stage key.
+ */
+export function simdVariant(): SimdVariant {
+  if (disabled) return 'none';
+  if (forced !== undefined) return module(forced) === null ? 'none' : forced;
+  if (module('fma') !== null) return 'fma';
+  return module('plain') === null ? 'none' : 'plain';
 }
 
 /** The backend's WebAssembly.Memory (Emscripten keeps the instance's exports under `asm`). */
@@ -47,14 +86,20 @@ function backendMemory(backend: BackendWasm): WebAssembly.Memory | undefined {
 
 /** The SIMD kernels bound to `backend`'s memory, or null when they cannot be used (or are disabled). */
 export function simdKernels(backend: BackendWasm): SimdKernels | null {
-  if (disabled) return null;
+  const variant = simdVariant();
+  if (variant === 'none') return null;
   const memory = backendMemory(backend);
-  const mod = module();
+  const mod = module(variant);
   if (memory === undefined || mod === null) return null;
-  let k = instances.get(memory);
+  let byMemory = instances.get(variant);
+  if (byMemory === undefined) {
+    byMemory = new WeakMap();
+    instances.set(variant, byMemory);
+  }
+  let k = byMemory.get(memory);
   if (k === undefined) {
     k = new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as SimdKernels;
-    instances.set(memory, k);
+    byMemory.set(memory, k);
   }
   return k;
 }
@@ -62,6 +107,11 @@ export function simdKernels(backend: BackendWasm): SimdKernels | null {
 /** Turns the SIMD kernels off (or back on), for tests and benchmarks that compare both paths. */
 export function setSimdEnabled(enabled: boolean): void {
   disabled = !enabled;
+}
+
+/** Forces one build of the kernels (undefined: the best this runtime validates), for tests and benchmarks. */
+export function forceSimdVariant(variant: 'fma' | 'plain' | undefined): void {
+  forced = variant;
 }
 
 /** Byte offset of a tensor's data in the backend's memory. */

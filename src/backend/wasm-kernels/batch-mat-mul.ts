@@ -1,11 +1,14 @@
 /**
  * BatchMatMul override for the wasm backend. The stock kernel sends only untransposed, batch-1
  * products to XNNPACK and runs every transposed one (all of a Dense layer's backward pass) as a
- * naive loop, about 10x slower. We transpose explicitly and take the fast path, choosing between
+ * naive loop, about 10x slower. kdq's SIMD kernels take the two a Dense layer's backward pass
+ * makes, A^T B (the weight gradient) and A B^T (the input gradient), without any transpose; other
+ * transposed products are transposed explicitly and sent to the fast path, choosing between
  * C = op(A) op(B) and C = (op(B)^T op(A)^T)^T whichever copies fewer elements.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapOffset, simdKernels } from '../simd/index.ts';
 import { matMul2d, release, sizeOf, transpose2d } from './wasm-heap.ts';
 
 interface BatchMatMulAttrs {
@@ -46,6 +49,14 @@ export function fastBatchMatMulConfig(original: tf.KernelConfig): tf.KernelConfi
     const kb = transposeB ? bCols : bRows;
     if (k !== kb) return fallback(args); // let the stock kernel word the shape error
     const outShape = [...(ra >= rb ? a.shape : b.shape).slice(0, -2), m, n];
+    const simd = simdKernels(backend);
+    if (simd !== null && transposeA !== transposeB && (transposeA ? n % 8 === 0 : k % 4 === 0)) {
+      const out = backend.makeOutput([m, n], 'float32');
+      // A^T B: a is [k, m], b is [k, n]. A B^T: a is [m, k], b is [n, k].
+      if (transposeA) simd.matmul_tn(heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out), k, m, n);
+      else simd.matmul_nt(heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out), m, n, k);
+      return { dataId: out.dataId, shape: outShape, dtype: 'float32' };
+    }
     const cost = transposeCosts(m, k, n, transposeA, transposeB);
     let result: tf.TensorInfo;
     if (cost.direct <= cost.swapped) {
