@@ -144,11 +144,16 @@ export function curvesTable(curves: ReportInput['curves']): Table | null {
   };
 }
 
+/** `wasm (tf.js 4.22.0, fma kernels)`: the backend as a reader needs it to reproduce the bits. */
+export function backendText(b: Metrics['backend']): string {
+  return `${b.name} (tf.js ${b.tfjs}${b.kernels !== undefined ? `, ${b.kernels} kernels` : ''})`;
+}
+
 /** One-line facts about the run: data, backend, seed, and the KD gain when there is one. */
 export function factLines(m: Metrics): string[] {
   const lines = [
     `data: ${m.data.source}, ${m.data.train} training / ${m.data.test} test images (sha256 ${m.data.sha256.slice(0, 12)})`,
-    `backend: ${m.backend.name} (tf.js ${m.backend.tfjs}), seed ${m.seed}`,
+    `backend: ${backendText(m.backend)}, seed ${m.seed}`,
   ];
   if (m.kd_gain !== undefined) lines.push(`KD gain (distilled student minus baseline, tf.js accuracy): ${points(m.kd_gain)} points`);
   const g = m.summary?.kd_gain;

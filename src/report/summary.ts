@@ -1,5 +1,6 @@
 /** The table `kdq run` prints at the end: sizes and accuracies side by side. */
 import type { Metrics, ModelMetrics } from './metrics.ts';
+import { backendText } from './report-data.ts';
 
 const pct = (v: number | undefined) => (v === undefined ? '-' : `${(v * 100).toFixed(2)}%`);
 const kb = (v: number | undefined) => (v === undefined ? '-' : `${(v / 1024).toFixed(1)} KB`);
@@ -25,7 +26,7 @@ export function formatSummary(m: Metrics, runDir: string): string {
     const g = m.summary.kd_gain;
     lines.push(`KD gain over ${g.n} seeds: ${(g.mean * 100).toFixed(2)} ± ${(g.std * 100).toFixed(2)} points (mean ± std)`);
   }
-  lines.push('', `${m.experiment}: ${m.data.train} training / ${m.data.test} test images, backend ${m.backend.name} (tf.js ${m.backend.tfjs})`);
+  lines.push('', `${m.experiment}: ${m.data.train} training / ${m.data.test} test images, backend ${backendText(m.backend)}`);
   lines.push(`results in ${runDir}`);
   return lines.join('\n');
 }

@@ -77,6 +77,13 @@ describe('report.md', () => {
     expect(md).toContain('| --- | ---: | ---: |');
     expect(md).toContain('| 0 | 19 | 0 | 0 | 1 | 0 | 0 | 0 | 0 | 0 | 0 |');
     expect(md).toContain('- KD gain (distilled student minus baseline, tf.js accuracy): +1.00 points');
+    expect(md).toContain('- backend: wasm (tf.js 4.22.0), seed');
+  });
+
+  it('names the SIMD kernel build when metrics.json has one (it decides the bits)', () => {
+    const m = sampleMetrics();
+    const md = renderReportMd(sampleReport({ ...m, backend: { ...m.backend, kernels: 'fma' } }));
+    expect(md).toContain('- backend: wasm (tf.js 4.22.0, fma kernels), seed');
   });
 
   it('escapes names so a table cell stays one cell', () => {
