@@ -79,16 +79,45 @@ describe('KdqAdamUpdate', () => {
   it('gives the same step in SIMD float32 as the float64 JavaScript loop, tail elements included', () => {
     const n = 4 * 257 + 3; // not a multiple of 4: the scalar tail runs too
     const t = (seed: number, positive = false) => tf.tensor1d(values(n, seed, positive));
-    const [value, gradient, m, v] = [t(1), t(2), t(3), t(4, true)];
     const attrs = { learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, c1: 1 - 0.9 ** 3, c2: 1 - 0.999 ** 3 };
-    const r = bothPaths(ADAM_UPDATE, { value, gradient, m, v }, attrs);
-    for (let i = 0; i < 3; i++) expect(relativeError(r.simd[i], r.js[i])).toBeLessThan(1e-6);
+    // Fresh moments for each path: the kernel updates them in place.
+    const run = (simd: boolean) => {
+      setSimdEnabled(simd);
+      const inputs = { value: t(1), gradient: t(2), m: t(3), v: t(4, true) };
+      const out = tf.engine().runKernel(ADAM_UPDATE, inputs, attrs) as tf.Tensor[];
+      const data = out.map((o) => o.dataSync().slice() as Float32Array);
+      tf.dispose([...out, ...Object.values(inputs)]);
+      return data;
+    };
+    const simd = run(true);
+    const js = run(false);
+    for (let i = 0; i < 3; i++) expect(relativeError(simd[i]!, js[i]!)).toBeLessThan(1e-6);
     // The step moved the weights by about lr (Adam's normalised step), not 0 and not wildly.
-    const w0 = value.dataSync();
-    const moved = Math.max(...r.simd[0].map((w, i) => Math.abs(w - w0[i])));
+    const w0 = values(n, 1);
+    const moved = Math.max(...simd[0]!.map((w, i) => Math.abs(w - w0[i]!)));
     expect(moved).toBeGreaterThan(0.005);
     expect(moved).toBeLessThan(0.05);
-    tf.dispose([value, gradient, m, v]);
+  });
+
+  it('updates the moments in place, unless another tensor shares their buffer; never the weights', () => {
+    const n = 12;
+    const attrs = { learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, c1: 0.1, c2: 0.001 };
+    const value = tf.tensor1d(values(n, 5));
+    const gradient = tf.tensor1d(values(n, 6));
+    const m = tf.tensor1d(values(n, 7));
+    const v = tf.tensor1d(values(n, 8, true));
+    const vShared = v.clone(); // kdq's Identity: same buffer, so v must not be written
+    const vBefore = v.dataSync().slice();
+    const before = tf.memory().numDataBuffers;
+    const [w2, m2, v2] = tf.engine().runKernel(ADAM_UPDATE, { value, gradient, m, v }, attrs) as tf.Tensor[];
+    expect(m2!.dataId).toBe(m.dataId); // in place
+    expect(Array.from(m.dataSync())).toEqual(Array.from(m2!.dataSync()));
+    expect(m.dataSync()[0]).toBeCloseTo(0.9 * values(n, 7)[0]! + 0.1 * values(n, 6)[0]!, 6);
+    expect(v2!.dataId).not.toBe(v.dataId); // shared: a new buffer
+    expect(Array.from(vShared.dataSync())).toEqual(Array.from(vBefore));
+    expect(w2!.dataId).not.toBe(value.dataId);
+    expect(tf.memory().numDataBuffers - before).toBe(2); // only the new weights and the new v
+    tf.dispose([value, gradient, m, v, vShared, w2!, m2!, v2!]);
   });
 });
 
