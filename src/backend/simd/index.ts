@@ -23,13 +23,13 @@ export interface SimdKernels {
   ): void;
   max_pool_grad_2x2(x: number, y: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number, ow: number): number;
   /** out[m, n] = act(x[m, k] w[k, n] + b), n a multiple of 8; relu 1 or 0 (linear); `pack` is scratch of k * 8 floats. */
+  dense_forward(x: number, w: number, b: number, out: number, pack: number, m: number, k: number, n: number, relu: number): void;
   /** c[K, N] = a[R, K]^T b[R, N]; N a multiple of 8. */
   matmul_tn(a: number, b: number, c: number, R: number, K: number, N: number): void;
   /** c[R, K] = a[R, N] b[K, N]^T; N a multiple of 4. */
   matmul_nt(a: number, b: number, c: number, R: number, K: number, N: number): void;
   /** dst[cols, rows] = transpose of src[rows, cols]. */
   transpose_2d(src: number, dst: number, rows: number, cols: number): void;
-  dense_forward(x: number, w: number, b: number, out: number, pack: number, m: number, k: number, n: number, relu: number): void;
 }
 
 export type { SimdVariant };
