@@ -13,6 +13,7 @@ import { readTflite } from '../../src/tflite/reader.ts';
 import { externalReferences } from '../../scripts/render-report.mjs';
 import { metricsSchemaErrors } from '../report/metrics-schema.ts';
 import { sink } from '../capture.ts';
+import { simdVariant } from '../../src/backend/simd/index.ts';
 
 const FILE = new URL('./tiny.yaml', import.meta.url).pathname;
 let runsDir: string;
@@ -46,6 +47,7 @@ describe('kdq run (tiny MNIST)', () => {
     expect(m.experiment).toBe('e2e-tiny');
     expect(m.seed).toBe(1);
     expect(m.backend.name).toBe('wasm');
+    expect(m.backend.kernels).toBe(simdVariant()); // the build the stages ran, as their keys say
     expect(m.data).toMatchObject({ source: 'mnist', train: 400, test: 200 });
     expect(m.data.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(m.models.teacher?.params).toBe(693_962);
