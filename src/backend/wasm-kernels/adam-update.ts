@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapOffset, simdKernels } from '../simd/index.ts';
-import { heapF32, sizeOf } from './wasm-heap.ts';
+import { heapF32, shareBuffer, sizeOf } from './wasm-heap.ts';
 
 export const ADAM_UPDATE = 'KdqAdamUpdate';
 
@@ -34,9 +34,7 @@ export interface AdamUpdateAttrs {
  * Every element is read before it is written at the same offset, so aliasing output and input is safe.
  */
 function inPlace(backend: BackendWasm, t: tf.TensorInfo): tf.TensorInfo | undefined {
-  if (backend.refCount(t.dataId) !== 1) return undefined;
-  backend.incRef(t.dataId);
-  return { dataId: t.dataId, shape: [...t.shape], dtype: t.dtype };
+  return backend.refCount(t.dataId) === 1 ? shareBuffer(backend, t) : undefined;
 }
 
 function adamUpdate(args: {

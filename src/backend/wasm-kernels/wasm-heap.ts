@@ -90,6 +90,12 @@ export function transpose2d(backend: BackendWasm, t: tf.TensorInfo, rows: number
   return out;
 }
 
+/** `t`'s buffer as a kernel output: one more reference to it, no copy. */
+export function shareBuffer(backend: BackendWasm, t: tf.TensorInfo): tf.TensorInfo {
+  backend.incRef(t.dataId);
+  return { dataId: t.dataId, shape: [...t.shape], dtype: t.dtype };
+}
+
 /** Frees a temporary tensor made inside a kernel. */
 export function release(backend: BackendWasm, t: tf.TensorInfo): void {
   backend.disposeData(t.dataId);
