@@ -35,7 +35,8 @@ export function calibrationImages(train: Float32Array, pixels: number, count: nu
 export function exportStage(services: StageServices): StageDefinition<ExportStageConfig> {
   return {
     kind: 'export',
-    version: 1,
+    // 2: tensor and signature names no longer depend on what the process built before; kdq's own description.
+    version: 2,
     cacheable: true,
     async run(ctx) {
       await services.ensureBackend();

@@ -280,7 +280,7 @@ export function buildTfliteModel(lowered: LoweredModel, opts: ExportOptions): { 
   }
 
   const model: TfliteModel = {
-    description: 'MLIR Converted.',
+    description: 'Written by kdq.',
     subgraphName: 'main',
     tensors: g.tensors,
     operators: g.operators,

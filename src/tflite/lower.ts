@@ -242,5 +242,8 @@ export function lowerModel(model: tf.LayersModel): LoweredModel {
   if (!last || last.outShape.length !== 2) {
     throw new KdqError('E_TFLITE', `the model's output is not [batch, classes] (last shape [${last?.outShape.slice(1) ?? inShape.slice(1)}]); end it with flatten/globalAveragePooling2d and a dense layer`);
   }
-  return { inputName: model.inputs[0].name, inputShape: inShape.slice(1) as [number, number, number], steps };
+  // The input *layer's* name, not its tensor's: tf.js makes tensor names unique per process
+  // (`x_input`, `x_input_1`, ...), so a second model built with the same layer names would export
+  // different bytes. Layer names come from the experiment (`student_0_conv2d_input`).
+  return { inputName: model.inputs[0].sourceLayer.name, inputShape: inShape.slice(1) as [number, number, number], steps };
 }

@@ -243,7 +243,26 @@ describe('other modes', () => {
     const b = exportTflite(fixed, { mode: 'float32', inputShape: [4, 4, 1] }).bytes;
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
     // Layer names are part of the bytes, and tf.js numbers default names per process: name them.
-    expect(createHash('sha256').update(a).digest('hex')).toBe('700b17d72d3aa5216bf24fa1414a3c80c7f541486c2df6f26592f1a7c02d567a');
+    expect(createHash('sha256').update(a).digest('hex')).toBe('9e751775e08ff34a7e759055389fa5cf7d24e5f8c85c2d2d5aa882c0585590d7');
+    // kdq's own description, not the string Google's converter writes.
+    expect(readTflite(a).description).toBe('Written by kdq.');
+  });
+
+  it('names in the file depend on the layer specs alone: a second build in the same process exports the same bytes', () => {
+    const specs = [{ type: 'conv2d', filters: 2, kernelSize: 3, activation: 'relu' }, { type: 'flatten' }, { type: 'dense', units: CLASSES }].map(resolveLayer);
+    const calibration = syntheticImages(4, 5).x;
+    const exported = [1, 2].map(() => {
+      const model = buildModel(specs, [SIDE, SIDE, 1], 3, { role: 'student' });
+      const out = { f32: exportTflite(model, { mode: 'float32', inputShape: [SIDE, SIDE, 1] }).bytes, i8: exportTflite(model, { mode: 'int8', calibration, inputShape: [SIDE, SIDE, 1] }).bytes };
+      model.dispose();
+      return out;
+    });
+    expect(Buffer.from(exported[1].f32).equals(Buffer.from(exported[0].f32))).toBe(true);
+    expect(Buffer.from(exported[1].i8).equals(Buffer.from(exported[0].i8))).toBe(true);
+    for (const bytes of [exported[1].f32, exported[1].i8]) {
+      const m = readTflite(bytes);
+      expect(m.signatures[0].inputs[0].name).toBe('student_0_conv2d_input');
+    }
   });
 
   it('kd-mnist student: the int8 file is at most 0.28x the float32 file', () => {
