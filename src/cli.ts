@@ -4,7 +4,8 @@
  * lazily by the api functions, so `kdq validate` and `--help` start fast.
  */
 import type { Writable } from 'node:stream';
-import { COMMANDS, helpText, parseArgs, parseAge, parseCount, type ParsedArgs } from './cli/args.ts';
+import { COMMANDS, helpText, parseArgs, type ParsedArgs } from './cli/args.ts';
+import { checkNpmFlags } from './cli/npm-flags.ts';
 import { KdqError, ConfigError, formatIssue } from './errors.ts';
 
 export interface CliIo {
@@ -16,25 +17,19 @@ const EXIT_OK = 0;
 const EXIT_FAIL = 1;
 const EXIT_INVALID = 2;
 
-function str(v: ParsedArgs['options'][keyof ParsedArgs['options']]): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-function list(v: ParsedArgs['options'][keyof ParsedArgs['options']]): string[] {
-  return Array.isArray(v) ? v : [];
-}
-
-/** Runs kdq with the given arguments; returns the process exit code. */
-export async function main(argv: readonly string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+/** Runs kdq with the given arguments; returns the process exit code. `env` is read for flags npm kept for itself. */
+export async function main(argv: readonly string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }, env: Record<string, string | undefined> = process.env): Promise<number> {
   const out = (s: string) => io.stdout.write(s.endsWith('\n') ? s : s + '\n');
   const err = (s: string) => io.stderr.write(s.endsWith('\n') ? s : s + '\n');
   let args: ParsedArgs;
   try {
+    checkNpmFlags(argv, env);
     args = parseArgs(argv);
   } catch (e) {
     return report(e, argv.includes('--debug'), err);
   }
   const debug = args.options.debug === true;
-  if (args.positionals[0] === '--version' && args.command === null) {
+  if (args.version) {
     const { readFile } = await import('node:fs/promises');
     const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
     out(`kdq ${pkg.version}`);
@@ -46,19 +41,14 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
   }
   const api = await import('./api.ts');
   const o = args.options;
-  const common = {
-    set: list(o.set),
-    cacheDir: str(o['cache-dir']),
-    runsDir: str(o['runs-dir']),
-    backend: str(o.backend) as 'node' | 'wasm' | 'cpu' | undefined,
-  };
+  const common = { set: o.set ?? [], cacheDir: o['cache-dir'], runsDir: o['runs-dir'], backend: o.backend };
   try {
     switch (args.command) {
       case 'validate': {
         let failed = 0;
         for (const file of args.positionals) {
           try {
-            const r = await api.validate(file, { set: common.set, sweep: list(o.sweep) });
+            const r = await api.validate(file, { set: common.set, sweep: o.sweep ?? [] });
             const points = r.points > 0 ? `, ${r.points} sweep point${r.points === 1 ? '' : 's'}` : '';
             out(`${file}: ok (${r.stages} stages, ${r.seeds} seed${r.seeds === 1 ? '' : 's'}${points})`);
           } catch (e) {
@@ -78,36 +68,36 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
         const runOpts = {
           ...common,
           force: o.force === true,
-          forceStages: list(o['force-stage']),
+          forceStages: o['force-stage'] ?? [],
           dryRun: o['dry-run'] === true,
-          sweep: list(o.sweep),
-          jobs: str(o.jobs) === undefined ? undefined : parseCount('jobs', str(o.jobs)!),
-          executor: str(o.executor) as 'local' | 'bullmq' | undefined,
-          redis: str(o.redis),
+          sweep: o.sweep ?? [],
+          jobs: o.jobs,
+          executor: o.executor,
+          redis: o.redis,
           log: err,
         };
         if (runOpts.redis !== undefined && runOpts.executor !== 'bullmq') {
           throw new KdqError('E_USAGE', '--redis is for --executor bullmq; add --executor bullmq, or drop --redis');
         }
-        if (runOpts.sweep.length > 0 || (await api.declaresSweep(file, { set: common.set }))) {
-          const r = await api.sweep(file, runOpts);
+        const loaded = await api.load(file, runOpts);
+        if (loaded.sweep) {
+          const r = await api.sweep(loaded, runOpts);
           out(r.text);
           out(`sweep summary: ${r.dir}/summary.md`);
           return r.ok ? EXIT_OK : EXIT_FAIL;
         }
-        const r = await api.run(file, runOpts);
+        const r = await api.run(loaded, runOpts);
         out(r.summary);
         return EXIT_OK;
       }
       case 'worker': {
         const { runWorker } = await import('./executor/worker.ts');
-        const lockMs = str(o['lock-ms']) === undefined ? undefined : parseCount('lock-ms', str(o['lock-ms'])!);
         await runWorker({
           ipc: o.ipc === true,
-          redis: str(o.redis),
+          redis: o.redis,
           cacheDir: api.resolveCacheDir(common),
           runsDir: api.resolveRunsDir(common),
-          lockMs,
+          lockMs: o['lock-ms'],
           log: err,
         });
         return EXIT_OK;
@@ -126,7 +116,7 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
           runsDir: common.runsDir,
           all: o.all === true,
           format: o.md === true ? 'md' : o.json === true ? 'json' : 'text',
-          failOn: list(o['fail-on']),
+          failOn: o['fail-on'] ?? [],
         });
         out(r.output);
         if (r.crossed) {
@@ -139,10 +129,7 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       case 'cache': {
         const sub = args.positionals[0];
         if (sub === 'ls') out(await api.cacheLs(common));
-        else if (sub === 'gc') {
-          const olderThanMs = str(o['older-than']) === undefined ? undefined : parseAge(str(o['older-than'])!);
-          out(await api.cacheGc({ ...common, olderThanMs }));
-        } else throw new KdqError('E_USAGE', `unknown cache command '${sub}': use 'kdq cache ls' or 'kdq cache gc'`);
+        else if (sub === 'gc') out(await api.cacheGc({ ...common, olderThanMs: o['older-than'] })); else throw new KdqError('E_USAGE', `unknown cache command '${sub}': use 'kdq cache ls' or 'kdq cache gc'`);
         return EXIT_OK;
       }
       default: {

@@ -87,6 +87,10 @@ export type StageKind = (typeof STAGE_KINDS)[number];
 export const MODEL_ROLES = ['teacher', 'student', 'student_baseline', 'student_int8', 'student_float16', 'student_dynamic-range'] as const;
 export type ModelRole = (typeof MODEL_ROLES)[number];
 
+export function isModelRole(v: unknown): v is ModelRole {
+  return (MODEL_ROLES as readonly unknown[]).includes(v);
+}
+
 /** Official TFLite runtimes from npm that kdq evaluates .tflite files in (LiteRT.js, tfjs-tflite). */
 export const TFLITE_RUNTIMES = ['litert', 'tfjs-tflite'] as const;
 export type TfliteRuntime = (typeof TFLITE_RUNTIMES)[number];

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { BackendName } from '../names.ts';
-import type { StageEnv } from '../pipeline/hash.ts';
+import type { KeyEnv } from '../pipeline/hash.ts';
 import { simdVariant, type SimdVariant } from './simd/index.ts';
 
 const require = createRequire(import.meta.url);
@@ -55,6 +55,6 @@ export function backendIdentity(requested?: BackendName): BackendIdentity {
 }
 
 /** What of `b` goes into stage keys: everything that changes a stage's output bits. */
-export function stageEnv(b: BackendIdentity): StageEnv {
+export function keyEnv(b: BackendIdentity): KeyEnv {
   return { backend: b.name, tfjs: b.tfjs, ...(b.kernels !== undefined ? { kernels: b.kernels } : {}) };
 }

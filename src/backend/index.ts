@@ -8,17 +8,13 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { KdqError } from '../errors.ts';
 import { BACKENDS, type BackendName } from '../names.ts';
-import { nodeAddonBuilt } from './identity.ts';
+import { nodeAddonBuilt, type BackendIdentity } from './identity.ts';
+import { simdVariant } from './simd/index.ts';
 import { registerWasmKernels } from './wasm-kernels/index.ts';
 
 export { registerWasmKernels, KDQ_WASM_KERNELS } from './wasm-kernels/index.ts';
 export { fastAdam, FastAdamOptimizer } from './fast-adam.ts';
 
-export interface BackendInfo {
-  name: BackendName;
-  /** tf.js version, `tf.version.tfjs`. */
-  tfjs: string;
-}
 
 /** tf.js' own name for each kdq backend. */
 const TF_NAMES: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
@@ -69,7 +65,7 @@ async function activate(name: BackendName): Promise<void> {
  * does nothing). Default: `node` when @tensorflow/tfjs-node loads, else `wasm` with kdq's kernels;
  * `cpu` only when asked. Throws KdqError E_USAGE when `requested` is unknown or unavailable.
  */
-export async function initBackend(requested?: BackendName): Promise<BackendInfo> {
+export async function initBackend(requested?: BackendName): Promise<BackendIdentity> {
   if (requested !== undefined && !(BACKENDS as readonly string[]).includes(requested)) {
     throw new KdqError('E_USAGE', `unknown backend '${String(requested)}'; use one of: ${BACKENDS.join(', ')}`);
   }
@@ -95,5 +91,5 @@ export async function initBackend(requested?: BackendName): Promise<BackendInfo>
     }
   }
   if (tf.getBackend() !== TF_NAMES[name]) await activate(name);
-  return { name, tfjs: tf.version.tfjs };
+  return { name, tfjs: tf.version.tfjs, ...(name === 'wasm' ? { kernels: simdVariant() } : {}) };
 }

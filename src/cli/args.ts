@@ -3,6 +3,9 @@
  * its own tests. Nothing here prints or exits.
  */
 import { BACKENDS, EXECUTORS } from '../names.ts';
+
+/** More worker processes than this cannot help on any machine kdq trains on, and each costs memory. */
+export const MAX_JOBS = 64;
 import { KdqError } from '../errors.ts';
 import { suggest as suggestName } from '../util/suggest.ts';
 
@@ -15,6 +18,10 @@ export interface OptionSpec {
   help: string;
   /** Allowed values of a string option. */
   choices?: readonly string[];
+  /** A string option's value from its text; throws KdqError E_USAGE with the fix. */
+  parse?: (text: string, flag: string) => unknown;
+  /** Not shown in help (used by kdq itself). */
+  internal?: boolean;
 }
 
 export interface CommandSpec {
@@ -23,26 +30,55 @@ export interface CommandSpec {
   /** Minimum and maximum number of positional arguments (Infinity: any). */
   positionals: [number, number];
   options: readonly string[];
+  /** Help text of an option for this command, where it differs from the shared table's. */
+  help?: Record<string, string>;
 }
 
-/** Every option of every command: one table, so help and parsing cannot disagree. */
+/** Parses a positive whole number (at most `max`) such as `--jobs 2`. */
+export function count(max: number): (text: string, flag: string) => number {
+  return (text, flag) => {
+    const t = text.trim();
+    if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > max) throw usageError(`${flag} expects a whole number from 1 to ${max}, got '${text}'`);
+    return Number(t);
+  };
+}
+
+/** Parses an age such as `7d`, `12h`, `30m`, `45s` into milliseconds. */
+export function parseAge(text: string, flag = '--older-than'): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/.exec(text.trim());
+  if (!m) throw usageError(`${flag} expects an age like 7d, 12h, 30m or 45s, got '${text}'`);
+  const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+function choice<T extends string>(values: readonly T[]): (text: string) => T {
+  // parseArgs checks `choices` first, so this only narrows the type.
+  return (text) => values.find((v) => v === text) as T;
+}
+
+function folder(text: string, flag: string): string {
+  if (text.trim() === '') throw usageError(`${flag} needs a folder, got an empty string; leave the option out to use the default`);
+  return text;
+}
+
+/** Every option of every command: one table, so help, parsing and the types of the values cannot disagree. */
 export const OPTIONS = {
   set: { kind: 'list', arg: 'key.path=value', help: 'override a key of the experiment file (repeatable); validated like the file' },
   force: { kind: 'boolean', help: 'rerun every stage, ignoring cached results' },
   'force-stage': { kind: 'list', arg: 'NAME', help: 'rerun this stage (id or kind, e.g. teacher) and its dependents (repeatable)' },
   'dry-run': { kind: 'boolean', help: 'show what would run and why, run nothing' },
-  backend: { kind: 'string', arg: 'NAME', choices: BACKENDS, help: `tf.js backend: ${BACKENDS.join(' | ')} (default: node if installed, else wasm)` },
-  'cache-dir': { kind: 'string', arg: 'DIR', help: 'cache folder (default $KDQ_CACHE_DIR or runs/.cache)' },
-  'runs-dir': { kind: 'string', arg: 'DIR', help: 'folder of run outputs (default runs)' },
+  backend: { kind: 'string', arg: 'NAME', choices: BACKENDS, parse: choice(BACKENDS), help: `tf.js backend: ${BACKENDS.join(' | ')} (default: node if installed, else wasm)` },
+  'cache-dir': { kind: 'string', arg: 'DIR', parse: folder, help: 'cache folder (default $KDQ_CACHE_DIR or runs/.cache)' },
+  'runs-dir': { kind: 'string', arg: 'DIR', parse: folder, help: 'folder of run outputs (default runs)' },
   dot: { kind: 'boolean', help: 'print the graph in Graphviz dot format' },
   explain: { kind: 'boolean', help: 'say for each stage whether it is cached, and why not' },
   sweep: { kind: 'list', arg: 'key.path=v1,v2,...', help: 'sweep this key over these values (repeatable: a grid); one run folder per point plus a summary' },
-  jobs: { kind: 'string', arg: 'N', help: 'compute independent stages in N worker processes on this machine (default 1: in this process)' },
-  executor: { kind: 'string', arg: 'NAME', choices: EXECUTORS, help: `where stages run: ${EXECUTORS.join(' | ')} (bullmq: workers started with 'kdq worker', through Redis)` },
+  jobs: { kind: 'string', arg: 'N', parse: count(MAX_JOBS), help: `compute independent stages in N worker processes on this machine (1 to ${MAX_JOBS}; default 1: in this process)` },
+  executor: { kind: 'string', arg: 'NAME', choices: EXECUTORS, parse: choice(EXECUTORS), help: `where stages run: ${EXECUTORS.join(' | ')} (bullmq: workers started with 'kdq worker', through Redis)` },
   redis: { kind: 'string', arg: 'URL', help: 'Redis of the BullMQ queue, e.g. redis://127.0.0.1:6379' },
-  ipc: { kind: 'boolean', help: 'internal: take stages from the parent kdq process (what --jobs starts)' },
-  'lock-ms': { kind: 'string', arg: 'MS', help: 'a stage whose worker sends no heartbeat for this long is given to another worker (default 30000)' },
-  'older-than': { kind: 'string', arg: 'AGE', help: 'with gc: also drop entries older than AGE (e.g. 7d, 12h, 30m)' },
+  ipc: { kind: 'boolean', internal: true, help: 'take stages from the parent kdq process (what --jobs starts)' },
+  'lock-ms': { kind: 'string', arg: 'MS', parse: count(24 * 3600 * 1000), help: 'a stage whose worker sends no heartbeat for this long is given to another worker (default 30000)' },
+  'older-than': { kind: 'string', arg: 'AGE', parse: parseAge, help: 'with gc: also drop entries older than AGE (e.g. 7d, 12h, 30m)' },
   all: { kind: 'boolean', help: 'list unchanged metrics too' },
   md: { kind: 'boolean', help: 'print GitHub Markdown tables (for a pull-request comment)' },
   json: { kind: 'boolean', help: 'print the comparison as JSON' },
@@ -56,6 +92,11 @@ export const OPTIONS = {
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
+
+type ValueOf<O> = O extends { kind: 'boolean' } ? boolean : O extends { kind: 'list' } ? string[] : O extends { parse: (text: string, flag: string) => infer T } ? T : string;
+
+/** Each option's value, typed by its table entry: booleans, lists of strings, or what its `parse` returns. */
+export type OptionValues = { -readonly [N in OptionName]?: ValueOf<(typeof OPTIONS)[N]> };
 
 const COMMON = ['debug', 'help'] as const;
 
@@ -71,6 +112,7 @@ export const COMMANDS = {
     usage: 'kdq validate FILE... [--set key.path=value ...] [--sweep key.path=v1,v2,...]',
     positionals: [1, Infinity],
     options: ['set', 'sweep', ...COMMON],
+    help: { sweep: 'also check every point of a sweep over this key (repeatable: a grid); nothing runs' },
   },
   graph: {
     summary: 'print the stage DAG of an experiment',
@@ -107,14 +149,21 @@ export const COMMANDS = {
 export type CommandName = keyof typeof COMMANDS;
 
 export interface ParsedArgs {
+  /** Null with `help` or `version`. */
   command: CommandName | null;
   positionals: string[];
-  /** booleans are true when given; lists collect every occurrence; strings keep the last. */
-  options: Partial<Record<OptionName, boolean | string | string[]>>;
+  /** booleans are true when given; lists collect every occurrence; strings keep the last, parsed. */
+  options: OptionValues;
+  /** `kdq --version` (or `-v`). */
+  version?: boolean;
 }
 
 function usageError(message: string): KdqError {
   return new KdqError('E_USAGE', message);
+}
+
+function setOption(out: OptionValues, name: OptionName, value: boolean | string[] | unknown): void {
+  (out as Record<string, unknown>)[name] = value;
 }
 
 /** Parses argv (without node and script). Throws KdqError('E_USAGE') with a suggestion on bad input. */
@@ -122,18 +171,21 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   const out: ParsedArgs = { command: null, positionals: [], options: {} };
   const rest = [...argv];
   const first = rest[0];
-  if (first === undefined || first === '--help' || first === '-h') {
-    return { ...out, options: { help: true } };
+  if (first === undefined || first === '--help' || first === '-h') return { ...out, options: { help: true } };
+  if (first === '--version' || first === '-v') return { ...out, version: true };
+  if (first === 'help') {
+    // `kdq help run` is `kdq run --help`.
+    const topic = rest[1];
+    if (topic === undefined) return { ...out, options: { help: true } };
+    if (!(topic in COMMANDS)) throw unknownCommand(topic);
+    return { ...out, command: topic as CommandName, options: { help: true } };
   }
-  if (first === '--version') return { ...out, options: {} , positionals: ['--version'] };
-  if (!(first in COMMANDS)) {
-    const hint = suggestName(first, Object.keys(COMMANDS));
-    throw usageError(`unknown command '${first}'${hint ? `; did you mean '${hint}'?` : ''} (commands: ${Object.keys(COMMANDS).join(', ')})`);
-  }
+  if (!(first in COMMANDS)) throw unknownCommand(first);
   const command = first as CommandName;
   const spec: CommandSpec = COMMANDS[command];
   out.command = command;
   rest.shift();
+  const lists: Partial<Record<OptionName, string[]>> = {};
   for (let i = 0; i < rest.length; i++) {
     const token = rest[i];
     if (token === '--') {
@@ -151,7 +203,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     const eq = token.indexOf('=');
     const name = token.slice(2, eq === -1 ? undefined : eq);
     if (!(spec.options as readonly string[]).includes(name)) {
-      const hint = suggestName(name, spec.options as readonly string[]);
+      const hint = suggestName(name, visibleOptions(spec));
       throw usageError(
         `unknown option '--${name}' for 'kdq ${command}'${hint ? `; did you mean '--${hint}'?` : ''} (see 'kdq ${command} --help')`,
       );
@@ -159,7 +211,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     const opt: OptionSpec = OPTIONS[name as OptionName];
     if (opt.kind === 'boolean') {
       if (eq !== -1) throw usageError(`option '--${name}' takes no value, got '${token}'`);
-      out.options[name as OptionName] = true;
+      setOption(out.options, name as OptionName, true);
       continue;
     }
     let value: string | undefined;
@@ -178,10 +230,10 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       );
     }
     if (opt.kind === 'list') {
-      const prev = out.options[name as OptionName];
-      out.options[name as OptionName] = [...(Array.isArray(prev) ? prev : []), value];
+      (lists[name as OptionName] ??= []).push(value);
+      setOption(out.options, name as OptionName, lists[name as OptionName]);
     } else {
-      out.options[name as OptionName] = value;
+      setOption(out.options, name as OptionName, opt.parse ? opt.parse(value, `--${name}`) : value);
     }
   }
   if (!out.options.help) {
@@ -194,34 +246,30 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   return out;
 }
 
+function unknownCommand(name: string): KdqError {
+  const hint = suggestName(name, Object.keys(COMMANDS));
+  return usageError(`unknown command '${name}'${hint ? `; did you mean '${hint}'?` : ''} (commands: ${Object.keys(COMMANDS).join(', ')}, help)`);
+}
+
+/** The options a user may type for `spec` (the internal ones are kdq's own). */
+function visibleOptions(spec: CommandSpec): string[] {
+  return spec.options.filter((n) => !(OPTIONS[n as OptionName] as OptionSpec).internal);
+}
+
 /** Help text of one command, or of kdq as a whole, generated from the tables above. */
 export function helpText(command: CommandName | null): string {
   if (command === null) {
     const lines = ['kdq: knowledge distillation and int8 quantization experiments from one YAML file', '', 'Usage: kdq COMMAND [options]', '', 'Commands:'];
     for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
-    lines.push('', "Run 'kdq COMMAND --help' for a command's options.");
+    lines.push('', "Run 'kdq COMMAND --help' (or 'kdq help COMMAND') for a command's options; 'kdq --version' prints the version.");
     return lines.join('\n');
   }
   const c: CommandSpec = COMMANDS[command];
   const lines = [`Usage: ${c.usage}`, '', c.summary, '', 'Options:'];
-  for (const name of c.options) {
+  for (const name of visibleOptions(c)) {
     const o: OptionSpec = OPTIONS[name as OptionName];
     const flag = `--${name}${o.arg ? ` ${o.arg}` : ''}`;
-    lines.push(`  ${flag.padEnd(26)} ${o.help}`);
+    lines.push(`  ${flag.padEnd(26)} ${c.help?.[name] ?? o.help}`);
   }
   return lines.join('\n');
-}
-
-/** Parses an age such as `7d`, `12h`, `30m`, `45s` into milliseconds. */
-export function parseAge(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/.exec(text.trim());
-  if (!m) throw usageError(`--older-than expects an age like 7d, 12h, 30m or 45s, got '${text}'`);
-  const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[m[2] as 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
-}
-
-/** Parses a positive whole number option such as `--jobs 2`. */
-export function parseCount(option: string, text: string): number {
-  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw usageError(`--${option} expects a whole number of at least 1, got '${text}'`);
-  return Number(text);
 }

@@ -49,7 +49,7 @@ async function isFile(p: string): Promise<boolean> {
   }
 }
 
-interface ChainEntry {
+export interface ChainEntry {
   abs: string;
   parsed: ParsedYaml;
   doc: Record<string, unknown>;
@@ -98,12 +98,35 @@ async function readChain(abs: string, issues: ConfigIssue[]): Promise<ChainEntry
   }
 }
 
-/** Loads, validates and resolves an experiment file. Throws ConfigError with every issue found. */
-export async function loadExperiment(file: string, opts: LoadOptions = {}): Promise<LoadedExperiment> {
+/** An experiment file and every file it extends, read and parsed once; resolve it with `resolveExperiment`. */
+export interface ExperimentSource {
+  /** Absolute path of the file. */
+  abs: string;
+  /** The file, then each base it extends. */
+  chain: ChainEntry[];
+}
+
+/** Reads and parses `file` and its `extends` chain. Throws ConfigError with every issue found. */
+export async function readExperimentSource(file: string): Promise<ExperimentSource> {
   const abs = path.resolve(file);
   const issues: ConfigIssue[] = [];
   const chain = await readChain(abs, issues);
   if (issues.length > 0) throw new ConfigError(issues);
+  return { abs, chain };
+}
+
+/** Loads, validates and resolves an experiment file. Throws ConfigError with every issue found. */
+export async function loadExperiment(file: string, opts: LoadOptions = {}): Promise<LoadedExperiment> {
+  return resolveExperiment(await readExperimentSource(file), opts);
+}
+
+/**
+ * Applies `--set` overrides, the schema, defaults and semantic checks to a source read before, so
+ * a sweep resolves each of its points from one read of the file. Throws ConfigError.
+ */
+export function resolveExperiment(source: ExperimentSource, opts: LoadOptions = {}): LoadedExperiment {
+  const { abs, chain } = source;
+  const issues: ConfigIssue[] = [];
 
   // Lowest priority first: the deepest base, then each child, then the overrides in order.
   const ordered = [...chain].reverse();

@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { KdqError } from '../errors.ts';
-import { dependentsOf } from './plan.ts';
+import { dependentsOf } from './task-plan.ts';
 import type { ExecuteOptions, Executor, StageTask, TaskOutcome, TaskPlan, WorkerReply, WorkerRequest } from './types.ts';
 
 const KDQ_BIN = fileURLToPath(new URL('../../bin/kdq.mjs', import.meta.url));

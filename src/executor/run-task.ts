@@ -5,23 +5,23 @@
  * checks that the key it computed is the key the submitter asked for. The stage code is the same
  * as in a local run, so the cache entry is the same too.
  */
-import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { hostname } from 'node:os';
 import { KdqError } from '../errors.ts';
-import { Cache } from '../pipeline/cache.ts';
+import type { BackendName } from '../names.ts';
 import { subgraphFor } from '../pipeline/graph.ts';
-import { planExperiment } from '../pipeline/plan.ts';
-import { runGraph } from '../pipeline/run.ts';
-import { PipelineError } from '../pipeline/pipeline-error.ts';
 import type { LockOptions } from '../pipeline/lock.ts';
+import { PipelineError } from '../pipeline/pipeline-error.ts';
+import { runGraph } from '../pipeline/run.ts';
+import { planExperiment } from '../stages/plan.ts';
+import { openWorkspace, type Workspace } from '../workspace.ts';
 import type { StageTask, TaskOutcome } from './types.ts';
 
 export interface TaskContext {
   /** The cache every worker and the submitter share. */
   cacheDir: string;
-  /** Where downloaded data is kept (runs/.data by default). */
-  dataCacheDir: string;
+  /** The runs folder (its `.data` holds downloaded data). */
+  runsDir: string;
   /** Training progress bars; a sink by default. */
   progress?: Writable;
   log?: (message: string) => void;
@@ -31,8 +31,15 @@ export interface TaskContext {
   worker?: string;
 }
 
-/** Datasets stay loaded between tasks of one worker process (one store per data folder). */
-const stores = new Map<string, unknown>();
+/** One workspace per backend and folders for the life of the worker process, so datasets stay loaded between tasks. */
+const workspaces = new Map<string, Workspace>();
+
+function workspaceFor(backend: BackendName, ctx: TaskContext): Workspace {
+  const id = `${backend}\0${ctx.cacheDir}\0${ctx.runsDir}`;
+  let ws = workspaces.get(id);
+  if (!ws) workspaces.set(id, (ws = openWorkspace({ backend, cacheDir: ctx.cacheDir, runsDir: ctx.runsDir, progress: ctx.progress, log: ctx.log })));
+  return ws;
+}
 
 /** Computes `task` into the cache (or finds it there); a failing stage resolves as a `failed` outcome. */
 export async function runTask(task: StageTask, ctx: TaskContext): Promise<TaskOutcome> {
@@ -51,21 +58,12 @@ export async function runTask(task: StageTask, ctx: TaskContext): Promise<TaskOu
     throw new KdqError('E_INTERNAL', `task ${task.key.slice(0, 12)} names stage "${task.stageId}", which the experiment does not plan; is this worker running the same kdq version as the submitter?`);
   }
   const sub = subgraphFor(graph, [task.stageId]);
-  const { backendIdentity, stageEnv } = await import('../backend/identity.ts');
-  const { StageServices, DatasetStore } = await import('../stages/context.ts');
-  const { createStageDefinitions } = await import('../stages/index.ts');
-  const backend = backendIdentity(task.backend);
-  const env = { baseDir: task.baseDir, dataCacheDir: ctx.dataCacheDir, progress: ctx.progress ?? sink(), backend };
-  const storeId = `${task.baseDir}\0${ctx.dataCacheDir}`;
-  let store = stores.get(storeId) as InstanceType<typeof DatasetStore> | undefined;
-  if (!store) stores.set(storeId, (store = new DatasetStore(env)));
-  const defs = createStageDefinitions(new StageServices(env, graph, store));
-  const cache = new Cache(ctx.cacheDir, { onWarn: (m) => ctx.log?.(`warning: ${m}`) });
+  const ws = workspaceFor(task.backend, ctx);
   let result;
   try {
-    result = await runGraph(sub, defs, {
-      cache,
-      env: stageEnv(backend),
+    result = await runGraph(sub, await ws.definitions(task.baseDir), {
+      cache: ws.cache,
+      env: ws.keyEnv,
       signal: ctx.signal,
       lock: ctx.lock,
       onEvent: (e) => {
@@ -88,14 +86,4 @@ export async function runTask(task: StageTask, ctx: TaskContext): Promise<TaskOu
     );
   }
   return outcome(mine.status === 'ran' ? 'ran' : 'cached');
-}
-
-function sink(): Writable {
-  // Progress bars of a worker are not shown; stage start/end lines are.
-  return { write: () => true } as unknown as Writable;
-}
-
-/** The default data folder of a worker, like the CLI's (runs/.data under the runs folder). */
-export function defaultDataCacheDir(runsDir: string): string {
-  return join(runsDir, '.data');
 }

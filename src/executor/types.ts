@@ -6,14 +6,14 @@
  * A task is plain, serialisable data: it travels over IPC or through Redis unchanged.
  */
 import type { Experiment } from '../config/types.ts';
-import type { BackendName, StageKind } from '../names.ts';
+import type { BackendName } from '../names.ts';
 
 export interface StageTask {
   /** The stage's cache key: the task's identity. Points of a sweep that share a stage share its task. */
   key: string;
   /** The stage's id in `experiment`'s graph, e.g. `teacher@s1`. */
   stageId: string;
-  kind: StageKind;
+  kind: string;
   /** The resolved experiment the stage belongs to; the worker re-plans its graph from it. */
   experiment: Experiment;
   /** Folder the experiment's relative data paths resolve against (shared by every worker). */

@@ -9,7 +9,7 @@ import { KdqError } from '../errors.ts';
 import { Cache } from '../pipeline/cache.ts';
 import { JOB_ROOT, type StageJobResult } from './bullmq.ts';
 import { checkRedis, redisOptions, STAGE_QUEUE } from './redis.ts';
-import { defaultDataCacheDir, runTask } from './run-task.ts';
+import { runTask } from './run-task.ts';
 import type { StageTask, TaskOutcome, WorkerReply, WorkerRequest } from './types.ts';
 
 export interface WorkerOptions {
@@ -41,7 +41,7 @@ async function ipcWorker(opts: WorkerOptions): Promise<void> {
     try {
       outcome = await runTask(m.task, {
         cacheDir: opts.cacheDir,
-        dataCacheDir: defaultDataCacheDir(opts.runsDir),
+        runsDir: opts.runsDir,
         worker: `pid ${process.pid}`,
         // Progress goes to the parent, which prints it; stderr is left for crashes.
         log: (message) => {
@@ -84,7 +84,7 @@ async function bullmqWorker(opts: WorkerOptions): Promise<void> {
       try {
         outcome = await runTask(task, {
           cacheDir: opts.cacheDir,
-          dataCacheDir: defaultDataCacheDir(opts.runsDir),
+          runsDir: opts.runsDir,
           worker: name,
           // A cache lock whose holder died on another host is taken over after this long.
           lock: { staleMs: Math.max(60_000, lockMs * 2) },

@@ -36,11 +36,6 @@ export interface CacheOptions {
   staleTmpMs?: number;
 }
 
-/** Where the cache lives: `KDQ_CACHE_DIR` if set, else `runs/.cache` (the CLI's `--cache-dir` wins over both). */
-export function defaultCacheDir(env: Record<string, string | undefined> = process.env): string {
-  return env.KDQ_CACHE_DIR || join('runs', '.cache');
-}
-
 const KEY_RE = /^[0-9a-f]{16,128}$/;
 const HOST = hostname();
 

@@ -3,7 +3,7 @@
  * as Graphviz dot; with a RunResult (`--explain` / a dry run), each stage's status and reason.
  */
 import { topologicalOrder, type StageGraph } from './graph.ts';
-import type { RunResult, StageResult, StageStatus } from './run.ts';
+import type { RunResult, StageResult, StageStatus } from './results.ts';
 
 const COLORS: Record<StageStatus, string> = {
   cached: 'palegreen',

@@ -3,35 +3,44 @@
  * and the walker read it, `kdq graph` prints it. Behaviour lives in the small functions below.
  */
 import { KdqError } from '../errors.ts';
-import type { StageKind } from '../names.ts';
 
-export interface Stage {
+export interface Stage<K extends string = string, C = unknown> {
   /** Unique within a graph, e.g. `teacher@s1`, `export:student_int8@s1`, `report`. */
   id: string;
   /** Which StageDefinition runs this stage. */
-  kind: StageKind;
+  kind: K;
   /** This stage's slice of the config, defaults resolved; the only config the stage sees and the one that is hashed. */
-  config: unknown;
-  /** Ids of the stages whose outputs this stage reads. */
+  config: C;
+  /** Input name -> id of the stage whose output folder the stage reads under that name (`inputs.model`). */
+  inputs: Record<string, string>;
+  /**
+   * Ids of the stages whose keys enter this stage's key: the inputs, except an input that is already
+   * an ancestor of another dep (its key is in that dep's key), which the planner may leave out.
+   */
   deps: string[];
   /** Seed this stage belongs to, if any. */
   seed?: number;
-  /** Model role the stage produces or evaluates, e.g. 'teacher' | 'student' | 'student_baseline' | 'student_int8'. */
+  /** What the stage's outputs are named after (a model role for kdq's stages); part of its key. */
   role?: string;
 }
 
-export interface StageGraph {
+export interface StageGraph<S extends Stage = Stage> {
   /** Ids of the stages without dependencies, in plan order. */
   roots: string[];
   /** Every stage by id, in plan order (the walker keeps this order among independent stages). */
-  stages: Record<string, Stage>;
+  stages: Record<string, S>;
   /** Stage id -> ids of the stages it depends on (same lists as `Stage.deps`). */
   dependencies: Record<string, string[]>;
+  /** Id of the stage whose output folder lists what a run publishes (its PUBLISH_FILE), if any. */
+  publish?: string;
 }
 
-/** Builds a graph from stages in plan order; throws on duplicate ids and unknown dependencies. */
-export function buildGraph(stages: Stage[]): StageGraph {
-  const graph: StageGraph = { roots: [], stages: {}, dependencies: {} };
+/**
+ * Builds a graph from stages in plan order; throws on duplicate ids, unknown dependencies, and an
+ * input that is neither a dep nor an ancestor of one (its key would be missing from the stage's).
+ */
+export function buildGraph<S extends Stage>(stages: S[], opts: { publish?: string } = {}): StageGraph<S> {
+  const graph: StageGraph<S> = { roots: [], stages: {}, dependencies: {}, ...(opts.publish !== undefined ? { publish: opts.publish } : {}) };
   for (const s of stages) {
     if (graph.stages[s.id]) {
       throw new KdqError('E_INTERNAL', `stage id "${s.id}" is planned twice; stage ids must be unique`);
@@ -41,7 +50,34 @@ export function buildGraph(stages: Stage[]): StageGraph {
     if (s.deps.length === 0) graph.roots.push(s.id);
   }
   topologicalOrder(graph); // validates deps and rejects cycles now rather than mid-run
+  for (const s of stages) {
+    for (const [name, id] of Object.entries(s.inputs)) {
+      if (s.deps.includes(id)) continue;
+      if (!graph.stages[id] || !s.deps.some((d) => ancestors(graph, d).has(id))) {
+        throw new KdqError('E_INTERNAL', `stage "${s.id}" reads input ${name} = "${id}", which is neither among its deps nor upstream of one; add it to deps`);
+      }
+    }
+    for (const d of s.deps) {
+      if (!Object.values(s.inputs).includes(d)) throw new KdqError('E_INTERNAL', `stage "${s.id}" depends on "${d}" without naming it as an input`);
+    }
+  }
+  if (opts.publish !== undefined && !graph.stages[opts.publish]) {
+    throw new KdqError('E_INTERNAL', `the publishing stage "${opts.publish}" is not in the graph`);
+  }
   return graph;
+}
+
+/** Every stage `id` depends on, directly or not. */
+export function ancestors(graph: StageGraph, id: string): Set<string> {
+  const out = new Set<string>();
+  const queue = [...(graph.dependencies[id] ?? [])];
+  while (queue.length > 0) {
+    const d = queue.pop() as string;
+    if (out.has(d)) continue;
+    out.add(d);
+    queue.push(...(graph.dependencies[d] ?? []));
+  }
+  return out;
 }
 
 /**
@@ -115,15 +151,12 @@ export function selectStages(graph: StageGraph, selectors: string[]): Set<string
 }
 
 /** The graph of `ids` and everything they depend on, directly or not, in plan order. */
-export function subgraphFor(graph: StageGraph, ids: Iterable<string>): StageGraph {
+export function subgraphFor<S extends Stage>(graph: StageGraph<S>, ids: Iterable<string>): StageGraph<S> {
   const keep = new Set<string>();
-  const queue = [...ids];
-  while (queue.length > 0) {
-    const id = queue.pop() as string;
-    if (keep.has(id)) continue;
+  for (const id of ids) {
     if (!graph.stages[id]) throw new KdqError('E_INTERNAL', `stage "${id}" is not in the graph`);
     keep.add(id);
-    queue.push(...(graph.dependencies[id] ?? []));
+    for (const a of ancestors(graph, id)) keep.add(a);
   }
   return buildGraph(Object.values(graph.stages).filter((s) => keep.has(s.id)));
 }

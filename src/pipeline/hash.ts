@@ -3,7 +3,6 @@
  * part on its own (Nx's `{ value, details }`), so `explain` can name the part that changed.
  */
 import { KdqError } from '../errors.ts';
-import type { StageKind } from '../names.ts';
 import type { Stage } from './graph.ts';
 
 export interface StageKey {
@@ -16,13 +15,11 @@ export interface StageKey {
   details: Record<string, string>;
 }
 
-/** What the key needs of the tf.js runtime: outputs differ between backends and versions. */
-export interface StageEnv {
-  backend: string;
-  tfjs: string;
-  /** The build of a backend's own kernels, where it has several (kdq's wasm SIMD: fma | plain | none). */
-  kernels?: string;
-}
+/**
+ * What of the runtime enters every key, because outputs differ between runtimes (for kdq: the
+ * tf.js backend, its version and the build of its kernels; see backend/identity.ts keyEnv).
+ */
+export type KeyEnv = Record<string, string>;
 
 import { sha256Hex } from '../util/hash.ts';
 
@@ -72,15 +69,15 @@ function encode(v: unknown, path: string): string {
  */
 export function stageKey(
   stage: Stage,
-  def: { kind: StageKind; version: number },
+  def: { kind: string; version: number },
   depKeys: Record<string, string>,
-  env: StageEnv,
+  env: KeyEnv,
   extra: Record<string, string> = {},
 ): StageKey {
   const details: Record<string, string> = {
     definition: sha256Hex(canonicalJson({ kind: def.kind, version: def.version })),
     config: sha256Hex(canonicalJson(stage.config ?? null)),
-    env: sha256Hex(canonicalJson({ backend: env.backend, tfjs: env.tfjs, kernels: env.kernels })),
+    env: sha256Hex(canonicalJson(env)),
   };
   // The role is part of the key in case a stage names its outputs after it.
   if (stage.role !== undefined) details.role = sha256Hex(canonicalJson(stage.role));

@@ -4,7 +4,7 @@
  * and exit code are that error's, so a missing data file still exits 2.
  */
 import { KdqError, type ErrorCode } from '../errors.ts';
-import type { RunResult } from './run.ts';
+import type { RunResult } from './results.ts';
 
 export class PipelineError extends KdqError {
   readonly result: RunResult;

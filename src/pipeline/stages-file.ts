@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunFolder } from './run-folder.ts';
-import type { RunResult } from './run.ts';
+import type { RunResult } from './results.ts';
 
 export const STAGES_FILE = 'stages.json';
 

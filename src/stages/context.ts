@@ -10,12 +10,11 @@ import type { DataConfig } from '../config/types.ts';
 import { loadDataset, type Dataset } from '../data/dataset.ts';
 import { canonicalJson } from '../pipeline/hash.ts';
 import { toFloat32, typedBytes } from '../util/bytes.ts';
-import type { StageKind } from '../names.ts';
 import type { BackendIdentity } from '../backend/identity.ts';
-import type { Stage, StageGraph } from '../pipeline/graph.ts';
+import type { DataStageConfig } from './types.ts';
 import { KdqError } from '../errors.ts';
 
-export interface StageEnv {
+export interface ServicesEnv {
   /** Folder of the experiment file: relative data paths resolve against it. */
   baseDir: string;
   /** Folder for downloaded data and the data-hash memo. */
@@ -27,15 +26,14 @@ export interface StageEnv {
 }
 
 /**
- * What stage implementations get besides their context: the graph (to read an upstream stage's
- * config, e.g. the teacher's layers for soft labels) and the process-wide dataset store.
+ * What stage implementations get besides their context: the process-wide dataset store and the
+ * backend. Stages reach other stages only through the inputs the planner gave them.
  */
 export class StageServices {
   readonly datasets: DatasetStore;
   constructor(
-    readonly env: StageEnv,
-    readonly graph: StageGraph,
-    /** A store to share with other graphs of this process (a worker running many experiments' stages). */
+    readonly env: ServicesEnv,
+    /** A store to share with other experiments of this process (a worker running many experiments' stages). */
     datasets?: DatasetStore,
   ) {
     this.datasets = datasets ?? new DatasetStore(env);
@@ -61,37 +59,17 @@ export class StageServices {
     return this.backendReady;
   }
 
-  /** The nearest stage of `kind` upstream of `stage` (breadth first through its deps). */
-  upstream(stage: Stage, kind: StageKind): Stage {
-    const seen = new Set<string>();
-    let frontier = [...stage.deps];
-    while (frontier.length > 0) {
-      const next: string[] = [];
-      for (const id of frontier) {
-        if (seen.has(id)) continue;
-        seen.add(id);
-        const s = this.graph.stages[id];
-        if (!s) continue;
-        if (s.kind === kind) return s;
-        next.push(...s.deps);
-      }
-      frontier = next;
-    }
-    throw new KdqError('E_INTERNAL', `stage ${stage.id} has no '${kind}' stage upstream`);
-  }
-
-  /** The dataset the stage's upstream `data` stage describes. */
-  dataset(stage: Stage, seed: number): Promise<Dataset> {
-    const data = stage.kind === 'data' ? stage : this.upstream(stage, 'data');
-    const { seed: _ignored, ...cfg } = data.config as DataConfig & { seed?: number };
-    return this.datasets.get(cfg as DataConfig, seed);
+  /** The dataset a `data` stage's config describes (`seed` draws the validation split, if any). */
+  dataset(data: DataStageConfig, seed: number): Promise<Dataset> {
+    const { seed: _ignored, ...cfg } = data;
+    return this.datasets.get(cfg, seed);
   }
 }
 
 /** Loads each distinct dataset once per process. */
 export class DatasetStore {
   private readonly loaded = new Map<string, Promise<Dataset>>();
-  constructor(private readonly env: StageEnv) {}
+  constructor(private readonly env: ServicesEnv) {}
 
   get(data: DataConfig, seed: number): Promise<Dataset> {
     // The seed only matters for the validation split.
@@ -120,11 +98,4 @@ export async function writeFloats(dir: string, name: string, a: Float32Array): P
 
 export async function readFloats(dir: string, name: string): Promise<Float32Array> {
   return toFloat32(await readFile(join(dir, name)));
-}
-
-/** The only dependency of `stage` whose id starts with `prefix` (e.g. 'soft-labels'). */
-export function inputOf(inputs: Record<string, string>, prefix: string): string {
-  const ids = Object.keys(inputs).filter((id) => id === prefix || id.startsWith(prefix + '@') || id.startsWith(prefix + ':'));
-  if (ids.length !== 1) throw new Error(`expected one input '${prefix}', found ${ids.length}: ${Object.keys(inputs).join(', ')}`);
-  return inputs[ids[0]];
 }

@@ -3,10 +3,9 @@
  * files (remembered by size and mtime, so it costs a stat); its output is a small summary. The
  * images themselves stay in memory (StageServices.datasets), never in the cache.
  */
-import type { DataConfig } from '../config/types.ts';
 import { hashDataSource } from '../data/dataset.ts';
-import type { StageDefinition } from '../pipeline/stage.ts';
 import { writeJson, type StageServices } from './context.ts';
+import type { KdStageDefinition } from './types.ts';
 
 export const DATA_INFO = 'data.json';
 
@@ -22,7 +21,7 @@ export interface DataInfo {
   numClasses: number;
 }
 
-export function dataStage(services: StageServices): StageDefinition<DataConfig & { seed?: number }> {
+export function dataStage(services: StageServices): KdStageDefinition<'data'> {
   return {
     kind: 'data',
     version: 1,
@@ -32,7 +31,7 @@ export function dataStage(services: StageServices): StageDefinition<DataConfig &
       return { data: await hashDataSource(cfg, { baseDir: services.env.baseDir, cacheDir: services.env.dataCacheDir }) };
     },
     async run(ctx) {
-      const ds = await services.dataset(ctx.stage, ctx.config.seed ?? 0);
+      const ds = await services.dataset(ctx.config, ctx.config.seed ?? 0);
       const info: DataInfo = {
         source: ctx.config.source,
         train: ds.trainLabels.length,

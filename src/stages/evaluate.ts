@@ -4,13 +4,13 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StageDefinition } from '../pipeline/stage.ts';
-import type { EvaluateStageConfig } from '../pipeline/plan.ts';
+import { KdqError } from '../errors.ts';
 import type { RuntimeName } from '../tflite/runtime/index.ts';
 import { argmaxRows, confusionFromPredictions } from '../train/metrics.ts';
 import { readFloats, readJson, writeJson, type StageServices } from './context.ts';
 import { EXPORT_INFO, TFLITE_FILE, type ExportInfo } from './export.ts';
 import { TEST_LOGITS } from './train.ts';
+import type { KdStageDefinition } from './types.ts';
 
 export const EVALUATION_FILE = 'evaluation.json';
 export const PREDICTIONS_FILE = 'predictions.u8';
@@ -36,25 +36,23 @@ export interface Evaluation {
  */
 export const EVALUATION_RUNTIME: RuntimeName = 'litert';
 
-const ROLE_KIND = { teacher: 'teacher', student: 'student', student_baseline: 'baseline' } as const;
-
-export function evaluateStage(services: StageServices): StageDefinition<EvaluateStageConfig> {
+export function evaluateStage(services: StageServices): KdStageDefinition<'evaluate'> {
   return {
     kind: 'evaluate',
     // 2: evaluation.json carries the confusion matrix.
     version: 2,
     cacheable: true,
     async run(ctx) {
-      const exp = services.upstream(ctx.stage, 'export');
-      const exportDir = ctx.inputs[exp.id];
+      const exportDir = ctx.inputs.export.dir;
       const info = await readJson<ExportInfo>(exportDir, EXPORT_INFO);
       const bytes = new Uint8Array(await readFile(join(exportDir, TFLITE_FILE)));
       const seed = ctx.stage.seed ?? 1;
-      const ds = await services.dataset(ctx.stage, seed);
+      const ds = await services.dataset(ctx.inputs.data.config, seed);
       const reference: Record<string, Uint8Array> = {};
       for (const role of ctx.config.compareWith) {
-        const stage = services.upstream(ctx.stage, ROLE_KIND[role as keyof typeof ROLE_KIND]);
-        const logits = await readFloats(ctx.inputs[stage.id], TEST_LOGITS);
+        const model = ctx.inputs[role];
+        if (!model) throw new KdqError('E_INTERNAL', `stage ${ctx.stage.id} compares with the ${role} but was planned without that input`);
+        const logits = await readFloats(model.dir, TEST_LOGITS);
         reference[role] = Uint8Array.from(argmaxRows(logits, ds.numClasses));
       }
       const runtime = EVALUATION_RUNTIME;

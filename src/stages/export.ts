@@ -4,12 +4,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { QuantizationConfig } from '../config/types.ts';
-import type { StageDefinition } from '../pipeline/stage.ts';
-import type { ExportStageConfig } from '../pipeline/plan.ts';
 import { permutation, deriveSeed } from '../util/random.ts';
 import { writeJson, type StageServices } from './context.ts';
-import { imageShape, loadModelStage, type ModelStageConfig } from './train.ts';
+import { imageShape, loadModelStage } from './train.ts';
+import type { KdStageDefinition } from './types.ts';
 
 export const TFLITE_FILE = 'model.tflite';
 export const EXPORT_INFO = 'export.json';
@@ -32,7 +30,7 @@ export function calibrationImages(train: Float32Array, pixels: number, count: nu
   return out;
 }
 
-export function exportStage(services: StageServices): StageDefinition<ExportStageConfig> {
+export function exportStage(services: StageServices): KdStageDefinition<'export'> {
   return {
     kind: 'export',
     // 2: tensor and signature names no longer depend on what the process built before; kdq's own description.
@@ -41,21 +39,20 @@ export function exportStage(services: StageServices): StageDefinition<ExportStag
     async run(ctx) {
       await services.ensureBackend();
       const { exportTflite } = await import('../tflite/export.ts');
-      const modelStage = services.upstream(ctx.stage, ctx.stage.role === 'teacher' ? 'teacher' : ctx.stage.role === 'student_baseline' ? 'baseline' : 'student');
-      const modelCfg = modelStage.config as ModelStageConfig;
-      const ds = await services.dataset(ctx.stage, modelCfg.seed);
-      const model = await loadModelStage(modelCfg, ctx.inputs[modelStage.id], ds, modelStage.role ?? modelStage.kind);
+      const { model: modelInput, data } = ctx.inputs;
+      const ds = await services.dataset(data.config, modelInput.config.seed);
+      // The model's own role names its layers (and so the file's tensors), as when it was trained.
+      const model = await loadModelStage(modelInput.config, modelInput.dir, ds, modelInput.role ?? modelInput.kind);
       try {
-        const q = ctx.config as unknown as Partial<QuantizationConfig> & { mode: ExportStageConfig['mode'] };
-        const quantized = q.mode !== 'none';
+        const q = ctx.config;
         const shape = imageShape(ds);
         const pixels = shape[0] * shape[1] * shape[2];
         const { bytes } = exportTflite(model, {
-          mode: quantized ? q.mode : 'float32',
+          mode: q.mode === 'none' ? 'float32' : q.mode,
           inputShape: shape,
-          ...(quantized
+          ...(q.mode !== 'none'
             ? {
-                calibration: calibrationImages(ds.trainImages, pixels, q.calibrationSamples ?? 100, modelCfg.seed),
+                calibration: calibrationImages(ds.trainImages, pixels, q.calibrationSamples, modelInput.config.seed),
                 calibrationMethod: q.calibration,
                 percentile: q.percentile,
                 perChannel: q.perChannel,
@@ -66,10 +63,10 @@ export function exportStage(services: StageServices): StageDefinition<ExportStag
         });
         await writeFile(join(ctx.outDir, TFLITE_FILE), bytes);
         const info: ExportInfo = {
-          mode: quantized ? q.mode : 'float32',
+          mode: q.mode === 'none' ? 'float32' : q.mode,
           bytes: bytes.byteLength,
-          inputType: q.mode === 'int8' ? (q.inputType ?? 'float32') : 'float32',
-          outputType: q.mode === 'int8' ? (q.outputType ?? 'float32') : 'float32',
+          inputType: q.mode === 'int8' ? q.inputType : 'float32',
+          outputType: q.mode === 'int8' ? q.outputType : 'float32',
         };
         await writeJson(ctx.outDir, EXPORT_INFO, info);
       } finally {

@@ -2,31 +2,33 @@
  * `report`: gathers what the model, export and evaluate stages left in their folders into one
  * metrics.json (plain, stable data). Never cached: it is cheap and its output goes to the run folder.
  */
-import type { StageDefinition } from '../pipeline/stage.ts';
-import type { ReportStageConfig } from '../pipeline/plan.ts';
-import type { Stage } from '../pipeline/graph.ts';
-import type { ModelRole } from '../names.ts';
+import { isModelRole, type ModelRole } from '../names.ts';
+import { PUBLISH_FILE, type PublishList } from '../pipeline/publish.ts';
+import type { StageInput } from '../pipeline/stage.ts';
 import { serializeMetrics, summarizeSeeds, type Metrics, type ModelsMetrics, type SeedMetrics, type Timings } from '../report/metrics.ts';
-import { readJson, type StageServices } from './context.ts';
+import { readJson, writeJson, type StageServices } from './context.ts';
 import { DATA_INFO, type DataInfo } from './data.ts';
 import { EVALUATION_FILE, type Evaluation } from './evaluate.ts';
+import { TFLITE_FILE } from './export.ts';
 import { EVAL_FILE, HISTORY_FILE, type ModelEval } from './train.ts';
+import type { KdStageDefinition } from './types.ts';
 import type { TrainHistory } from '../train/train.ts';
 import { perClassFromConfusion } from '../train/metrics.ts';
 import type { EpochPoint, ReportInput } from '../report/report-data.ts';
 import { renderReportMd } from '../report/report-md.ts';
 import { renderReportHtml } from '../report/report-html.ts';
 import { writeFile } from 'node:fs/promises';
+import { KdqError } from '../errors.ts';
 import { join } from 'node:path';
 
 export const METRICS_FILE = 'metrics.json';
 export const TIMINGS_FILE = 'timings.json';
 export const REPORT_MD = 'report.md';
 export const REPORT_HTML = 'report.html';
-/** What the report stage leaves for the run folder, copied there by the run. */
+/** What the report stage writes for the run folder. */
 export const REPORT_FILES = [METRICS_FILE, TIMINGS_FILE, REPORT_MD, REPORT_HTML] as const;
 /** Where each role's .tflite file is copied in the run folder. */
-export const TFLITE_NAMES: Record<string, string> = {
+export const TFLITE_NAMES: Record<ModelRole, string> = {
   teacher: 'teacher.tflite',
   student: 'student.tflite',
   student_baseline: 'student-baseline.tflite',
@@ -35,45 +37,50 @@ export const TFLITE_NAMES: Record<string, string> = {
   student_float16: 'student-float16.tflite',
 };
 
-export function reportStage(services: StageServices): StageDefinition<ReportStageConfig> {
+export function reportStage(services: StageServices): KdStageDefinition<'report'> {
   return {
     kind: 'report',
     version: 2,
     cacheable: false,
     async run(ctx) {
-      const byId = (id: string): Stage => services.graph.stages[id];
       const perSeed = new Map<number, ModelsMetrics>();
       let dataInfo: DataInfo | undefined;
       const timings: Timings = { latency_ms_per_image: {}, runtime: {} };
       const curves: ReportInput['curves'] = {};
       // One shared teacher (evaluation.teacherSeed) is reported under every seed.
       const sharedTeacher = ctx.config.teacherSeed !== null;
-      const entries = Object.entries(ctx.inputs).flatMap(([id, dir]) => {
-        const stage = byId(id);
+      const entries = Object.values(ctx.inputs).flatMap((stage: StageInput) => {
         const seeds = sharedTeacher && stage.role === 'teacher' ? ctx.config.seeds : [stage.seed ?? ctx.config.seeds[0]];
-        return seeds.map((seed) => ({ stage, dir, seed }));
+        return seeds.map((seed) => ({ stage, seed }));
       });
-      for (const { stage, dir, seed } of entries) {
+      const published: PublishList = REPORT_FILES.map((file) => ({ path: file, stage: ctx.stage.id, file }));
+      for (const { stage, seed } of entries) {
+        const { dir } = stage;
+        if (stage.kind === 'export') continue;
         const models = perSeed.get(seed) ?? {};
         perSeed.set(seed, models);
-        const role = stage.role as ModelRole | undefined;
-        if (stage.kind === 'data') dataInfo ??= await readJson<DataInfo>(dir, DATA_INFO);
-        else if (stage.kind === 'teacher' || stage.kind === 'student' || stage.kind === 'baseline') {
+        if (stage.kind === 'data') {
+          dataInfo ??= await readJson<DataInfo>(dir, DATA_INFO);
+          continue;
+        }
+        const role = stage.role;
+        if (!isModelRole(role)) throw new KdqError('E_INTERNAL', `report: input ${stage.id} (${stage.kind}) has no model role`);
+        if (stage.kind === 'teacher' || stage.kind === 'student' || stage.kind === 'baseline') {
           const ev = await readJson<ModelEval>(dir, EVAL_FILE);
-          const m = (models[role!] ??= {});
+          const m = (models[role] ??= {});
           m.params = ev.params;
           m.accuracy = ev.accuracy;
           if (ctx.config.metrics.includes('perClass')) m.per_class_accuracy = ev.per_class_accuracy;
-          if (seed === ctx.config.seeds[0]) curves[role!] = await readCurve(dir);
+          if (seed === ctx.config.seeds[0]) curves[role] = await readCurve(dir);
         } else if (stage.kind === 'evaluate') {
           const ev = await readJson<Evaluation>(dir, EVALUATION_FILE);
           if (seed === ctx.config.seeds[0] && ctx.config.metrics.includes('latency')) {
-            timings.latency_ms_per_image[role!] = ev.latencyMsPerImage;
-            timings.runtime[role!] = ev.runtimeVersion;
+            timings.latency_ms_per_image[role] = ev.latencyMsPerImage;
+            timings.runtime[role] = ev.runtimeVersion;
           }
-          const m = (models[role!] ??= {});
+          const m = (models[role] ??= {});
           m.tflite = {
-            file: TFLITE_NAMES[role!] ?? `${role}.tflite`,
+            file: TFLITE_NAMES[role],
             bytes: ev.bytes,
             accuracy: ev.accuracy,
             runtime: ev.runtimeVersion,
@@ -116,7 +123,13 @@ export function reportStage(services: StageServices): StageDefinition<ReportStag
       const report: ReportInput = { metrics: JSON.parse(metricsJson) as Metrics, description: ctx.config.description, curves };
       await writeFile(join(ctx.outDir, REPORT_MD), renderReportMd(report));
       await writeFile(join(ctx.outDir, REPORT_HTML), renderReportHtml(report));
-      ctx.memo.set('metrics', metrics);
+      // Every exported file goes into the run folder beside the reports; other seeds' under seed-<n>/.
+      for (const stage of Object.values(ctx.inputs)) {
+        if (stage.kind !== 'export' || !isModelRole(stage.role)) continue;
+        const name = TFLITE_NAMES[stage.role];
+        published.push({ path: stage.seed === ctx.config.seeds[0] ? name : `seed-${stage.seed}/${name}`, stage: stage.id, file: TFLITE_FILE });
+      }
+      await writeJson(ctx.outDir, PUBLISH_FILE, published);
     },
   };
 }

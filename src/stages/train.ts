@@ -7,20 +7,11 @@
 import type * as tf from '@tensorflow/tfjs';
 import { writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DistillationConfig, LayerSpec, TrainingConfig } from '../config/types.ts';
 import type { SavedWeights } from '../models/weights.ts';
-import type { StageDefinition } from '../pipeline/stage.ts';
-import type { StageKind } from '../names.ts';
 import type { Dataset } from '../data/dataset.ts';
-import { inputOf, readFloats, readJson, writeFloats, writeJson, type StageServices } from './context.ts';
-
-export interface ModelStageConfig {
-  layers: LayerSpec[];
-  training: TrainingConfig;
-  seed: number;
-  /** `student` only. */
-  distillation?: Omit<DistillationConfig, 'baseline'>;
-}
+import { readFloats, readJson, writeFloats, writeJson, type StageServices } from './context.ts';
+import type { StageContext } from '../pipeline/stage.ts';
+import type { DataStageConfig, KdStageDefinition, ModelStage, ModelStageConfig } from './types.ts';
 
 /** What a model stage leaves in its folder besides the weights. */
 export interface ModelEval {
@@ -36,6 +27,8 @@ export const WEIGHTS_MANIFEST = 'weights.json';
 export const TEST_LOGITS = 'test-logits.f32';
 export const EVAL_FILE = 'eval.json';
 export const HISTORY_FILE = 'history.json';
+/** The soft-labels stage's output: the teacher's logits on every training image. */
+export const SOFT_LOGITS = 'logits.f32';
 
 export function imageShape(ds: Dataset): [number, number, number] {
   return [ds.height, ds.width, ds.channels];
@@ -52,89 +45,90 @@ export async function loadModelStage(config: ModelStageConfig, dir: string, ds: 
   return model;
 }
 
-function learningStage(kind: Extract<StageKind, 'teacher' | 'student' | 'baseline'>, deps: StageServices): StageDefinition<ModelStageConfig> {
-  return {
-    kind,
-    // 2: fused conv/dense + relu kernels and the one-kernel Adam on wasm (float32 rounding differs).
-    // 3: kdq's SIMD dense forward on wasm (another summation order than XNNPACK's).
-    version: 3,
-    cacheable: true,
-    async run(ctx) {
-      const { config } = ctx;
-      await deps.ensureBackend();
-      // tf.js is loaded only when a learning stage really runs: a fully cached run never pays for it.
-      const { buildModel, modelSummary } = await import('../models/build.ts');
-      const { saveWeights } = await import('../models/weights.ts');
-      const { accuracy, perClassAccuracy, predictLogits, trainModel } = await import('../train/train.ts');
-      const { createProgress } = await import('../train/progress.ts');
-      const ds = await deps.dataset(ctx.stage, config.seed);
-      const role = ctx.stage.role ?? kind;
-      const model = buildModel(config.layers, imageShape(ds), config.seed, { role });
-      try {
-        const { firstExamples } = await import('../data/subset.ts');
-        const [h, w, c] = imageShape(ds);
-        const allSoft = kind === 'student' ? await readFloats(inputOf(ctx.inputs, 'soft-labels'), 'logits.f32') : undefined;
-        // The soft labels cover every training image; a trainLimit keeps the same first images of both.
-        const { images, labels, soft } = firstExamples(
-          {
-            images: { array: ds.trainImages, perImage: h * w * c },
-            labels: { array: ds.trainLabels, perImage: 1 },
-            ...(allSoft ? { soft: { array: allSoft, perImage: ds.numClasses } } : {}),
-          },
-          ds.trainLabels.length,
-          config.training.trainLimit ?? null,
-          `${ctx.stage.id}: training.trainLimit`,
-        ) as { images: Float32Array; labels: Uint8Array; soft?: Float32Array };
-        const softLogits = soft;
-        if (images.length < ds.trainImages.length) ctx.log(`${ctx.stage.id}: training on the first ${labels.length} of ${ds.trainLabels.length} training images`);
-        const history = await trainModel({
-          model,
-          images,
-          labels,
-          imageShape: imageShape(ds),
-          numClasses: ds.numClasses,
-          config: config.training,
-          seed: config.seed,
-          softLogits,
-          distillation: kind === 'student' ? { ...config.distillation!, baseline: false } : undefined,
-          stage: ctx.stage.id,
-          spec: { layers: config.layers, seed: config.seed, role },
-          // A live bar on a terminal, one line per epoch otherwise (CI, pipes).
-          ...createProgress({ stage: ctx.stage.id, stream: deps.env.progress }),
-        });
-        const logits = predictLogits(model, ds.testImages, imageShape(ds));
-        const saved = saveWeights(model);
-        await writeFile(join(ctx.outDir, WEIGHTS_FILE), saved.data);
-        await writeJson(ctx.outDir, WEIGHTS_MANIFEST, saved.manifest);
-        await writeFloats(ctx.outDir, TEST_LOGITS, logits);
-        await writeJson(ctx.outDir, HISTORY_FILE, history);
-        const ev: ModelEval = {
-          params: modelSummary(model).params,
-          accuracy: accuracy(logits, ds.testLabels, ds.numClasses),
-          per_class_accuracy: perClassAccuracy(logits, ds.testLabels, ds.numClasses),
-          test: ds.testLabels.length,
-        };
-        await writeJson(ctx.outDir, EVAL_FILE, ev);
-        ctx.log(`${ctx.stage.id}: test accuracy ${(ev.accuracy * 100).toFixed(2)}%`);
-      } finally {
-        model.dispose();
-      }
-    },
-  };
+/**
+ * The learning stages' version. 2: fused conv/dense + relu kernels and the one-kernel Adam on wasm
+ * (float32 rounding differs). 3: kdq's SIMD dense forward on wasm (another summation order than XNNPACK's).
+ */
+const LEARNING_VERSION = 3;
+
+/**
+ * Trains the stage's network and leaves its weights, history, test logits and accuracy in its
+ * folder. The three learning stages differ only in their loss: given the soft labels' folder, KD.
+ */
+async function trainStage(deps: StageServices, ctx: StageContext<ModelStage, { data: DataStageConfig }>, softDir: string | null): Promise<void> {
+  const { config } = ctx;
+  await deps.ensureBackend();
+  // tf.js is loaded only when a learning stage really runs: a fully cached run never pays for it.
+  const { buildModel, modelSummary } = await import('../models/build.ts');
+  const { saveWeights } = await import('../models/weights.ts');
+  const { accuracy, perClassAccuracy, predictLogits, trainModel } = await import('../train/train.ts');
+  const { createProgress } = await import('../train/progress.ts');
+  const ds = await deps.dataset(ctx.inputs.data.config, config.seed);
+  const role = ctx.stage.role;
+  const model = buildModel(config.layers, imageShape(ds), config.seed, { role });
+  try {
+    const { firstExamples } = await import('../data/subset.ts');
+    const [h, w, c] = imageShape(ds);
+    const allSoft = softDir === null ? undefined : await readFloats(softDir, SOFT_LOGITS);
+    // The soft labels cover every training image; a trainLimit keeps the same first images of both.
+    const { images, labels, soft } = firstExamples(
+      {
+        images: { array: ds.trainImages, perImage: h * w * c },
+        labels: { array: ds.trainLabels, perImage: 1 },
+        ...(allSoft ? { soft: { array: allSoft, perImage: ds.numClasses } } : {}),
+      },
+      ds.trainLabels.length,
+      config.training.trainLimit ?? null,
+      `${ctx.stage.id}: training.trainLimit`,
+    ) as { images: Float32Array; labels: Uint8Array; soft?: Float32Array };
+    const softLogits = soft;
+    if (images.length < ds.trainImages.length) ctx.log(`${ctx.stage.id}: training on the first ${labels.length} of ${ds.trainLabels.length} training images`);
+    const history = await trainModel({
+      model,
+      images,
+      labels,
+      imageShape: imageShape(ds),
+      numClasses: ds.numClasses,
+      config: config.training,
+      seed: config.seed,
+      softLogits,
+      distillation: allSoft && config.distillation ? { ...config.distillation, baseline: false } : undefined,
+      stage: ctx.stage.id,
+      spec: { layers: config.layers, seed: config.seed, role },
+      // A live bar on a terminal, one line per epoch otherwise (CI, pipes).
+      ...createProgress({ stage: ctx.stage.id, stream: deps.env.progress }),
+    });
+    const logits = predictLogits(model, ds.testImages, imageShape(ds));
+    const saved = saveWeights(model);
+    await writeFile(join(ctx.outDir, WEIGHTS_FILE), saved.data);
+    await writeJson(ctx.outDir, WEIGHTS_MANIFEST, saved.manifest);
+    await writeFloats(ctx.outDir, TEST_LOGITS, logits);
+    await writeJson(ctx.outDir, HISTORY_FILE, history);
+    const ev: ModelEval = {
+      params: modelSummary(model).params,
+      accuracy: accuracy(logits, ds.testLabels, ds.numClasses),
+      per_class_accuracy: perClassAccuracy(logits, ds.testLabels, ds.numClasses),
+      test: ds.testLabels.length,
+    };
+    await writeJson(ctx.outDir, EVAL_FILE, ev);
+    ctx.log(`${ctx.stage.id}: test accuracy ${(ev.accuracy * 100).toFixed(2)}%`);
+  } finally {
+    model.dispose();
+  }
 }
 
-export function teacherStage(deps: StageServices): StageDefinition<ModelStageConfig> {
-  return learningStage('teacher', deps);
+export function teacherStage(deps: StageServices): KdStageDefinition<'teacher'> {
+  return { kind: 'teacher', version: LEARNING_VERSION, cacheable: true, run: (ctx) => trainStage(deps, ctx, null) };
 }
-export function studentStage(deps: StageServices): StageDefinition<ModelStageConfig> {
-  return learningStage('student', deps);
+export function studentStage(deps: StageServices): KdStageDefinition<'student'> {
+  return { kind: 'student', version: LEARNING_VERSION, cacheable: true, run: (ctx) => trainStage(deps, ctx, ctx.inputs.softLabels.dir) };
 }
-export function baselineStage(deps: StageServices): StageDefinition<ModelStageConfig> {
-  return learningStage('baseline', deps);
+export function baselineStage(deps: StageServices): KdStageDefinition<'baseline'> {
+  return { kind: 'baseline', version: LEARNING_VERSION, cacheable: true, run: (ctx) => trainStage(deps, ctx, null) };
 }
 
 /** The teacher's logits on the training set, computed once per teacher and dataset. */
-export function softLabelsStage(deps: StageServices): StageDefinition<Record<string, never>> {
+export function softLabelsStage(deps: StageServices): KdStageDefinition<'soft-labels'> {
   return {
     kind: 'soft-labels',
     // 2: the teacher's forward pass runs through the fused layer kernels on wasm.
@@ -144,13 +138,12 @@ export function softLabelsStage(deps: StageServices): StageDefinition<Record<str
     async run(ctx) {
       await deps.ensureBackend();
       const { predictLogits } = await import('../train/predict.ts');
-      const teacher = deps.upstream(ctx.stage, 'teacher');
-      const teacherCfg = teacher.config as ModelStageConfig;
-      const ds = await deps.dataset(ctx.stage, teacherCfg.seed);
-      const model = await loadModelStage(teacherCfg, ctx.inputs[teacher.id], ds, 'teacher');
+      const { teacher } = ctx.inputs;
+      const ds = await deps.dataset(ctx.inputs.data.config, teacher.config.seed);
+      const model = await loadModelStage(teacher.config, teacher.dir, ds, 'teacher');
       try {
         const logits = predictLogits(model, ds.trainImages, imageShape(ds));
-        await writeFloats(ctx.outDir, 'logits.f32', logits);
+        await writeFloats(ctx.outDir, SOFT_LOGITS, logits);
       } finally {
         model.dispose();
       }

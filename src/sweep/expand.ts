@@ -8,9 +8,6 @@ import { isPlainObject } from '../config/merge.ts';
 import type { SweepConfig } from '../config/types.ts';
 import { parseYamlText } from '../config/yaml-source.ts';
 
-/** The reserved keys of a `sweep:` block; every other key is a key path of the experiment. */
-export const SWEEP_RESERVED_KEYS = ['zip', 'rank'] as const;
-
 /** Top-level keys a sweep may not vary: they name the run or the file itself. */
 export const UNSWEEPABLE_KEYS = ['name', 'extends', 'sweep'] as const;
 
@@ -31,7 +28,7 @@ export interface SweepArg {
 
 const KEY_PATH = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
-/** The `sweep:` value of a schema-valid document as a SweepConfig (null when there is none). */
+/** The `sweep:` value of a schema-valid document as a SweepConfig (null when there is none): `zip` and `rank` are its reserved keys, every other key is a key path of the experiment. */
 export function readSweepBlock(raw: unknown): SweepConfig | null {
   if (!isPlainObject(raw) || !isPlainObject(raw.sweep)) return null;
   const out: SweepConfig = { grid: {}, zip: {}, rank: null };

@@ -4,7 +4,7 @@
  * like the file. Issues point at the sweep value that caused them (file, line, column).
  */
 import { ConfigError, type ConfigIssue } from '../errors.ts';
-import { loadExperiment, type LoadedExperiment } from '../config/load.ts';
+import { readExperimentSource, resolveExperiment, type LoadedExperiment } from '../config/load.ts';
 import { isPlainObject } from '../config/merge.ts';
 import type { SweepConfig } from '../config/types.ts';
 import { suggest } from '../util/suggest.ts';
@@ -51,9 +51,20 @@ function missingKey(root: unknown, path: string[]): string | null {
   return null;
 }
 
-/** The base experiment and its sweep points; null sweep when the file declares none and no `--sweep` was given. */
-export async function loadSweep(file: string, opts: SweepLoadOptions = {}): Promise<{ base: LoadedExperiment; sweep: LoadedSweep | null }> {
-  const base = await loadExperiment(file, { set: opts.set });
+/** An experiment file as loaded once for a command: its base experiment, and its sweep if it declares one. */
+export interface Loaded {
+  base: LoadedExperiment;
+  /** Null when the file declares no sweep and no `--sweep` was given. */
+  sweep: LoadedSweep | null;
+}
+
+/**
+ * Reads the file once and resolves the base experiment and every sweep point from that one read,
+ * so an edit to the file while a sweep runs changes nothing in it.
+ */
+export async function loadSweep(file: string, opts: SweepLoadOptions = {}): Promise<Loaded> {
+  const source = await readExperimentSource(file);
+  const base = resolveExperiment(source, { set: opts.set });
   const issues: ConfigIssue[] = [];
   const args: SweepArg[] = [];
   /** Where each axis came from, to place issues about it. */
@@ -93,7 +104,7 @@ export async function loadSweep(file: string, opts: SweepLoadOptions = {}): Prom
     const pointArgs = pointSetArgs(point);
     const set = [...(opts.set ?? []), ...pointArgs, `name=${pointName(base.experiment.name, point)}`];
     try {
-      points.push({ point, set, loaded: await loadExperiment(file, { set }) });
+      points.push({ point, set, loaded: resolveExperiment(source, { set }) });
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       for (const issue of e.issues) {

@@ -1,13 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
+import { backendIdentity } from '../../src/backend/identity.ts';
+import { simdVariant } from '../../src/backend/simd/index.ts';
 import { KdqError } from '../../src/errors.ts';
 import type { BackendName } from '../../src/names.ts';
 
 describe('initBackend', () => {
   it('defaults to wasm with kdq kernels when tfjs-node is not installed, and reports the tf.js version', async () => {
     const info = await initBackend();
-    expect(info).toEqual({ name: 'wasm', tfjs: '4.22.0' });
+    // The same identity stage keys are computed from (kernels: the SIMD build this process runs).
+    expect(info).toEqual(backendIdentity());
+    expect(info).toEqual({ name: 'wasm', tfjs: '4.22.0', kernels: simdVariant() });
     expect(tf.getBackend()).toBe('wasm');
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { COMMANDS, OPTIONS, helpText, parseAge, parseArgs } from '../../src/cli/args.ts';
+import { checkNpmFlags, flagsNpmTook } from '../../src/cli/npm-flags.ts';
 import { KdqError } from '../../src/errors.ts';
 
 function usageError(argv: string[]): string {
@@ -50,6 +51,31 @@ describe('parseArgs', () => {
   it('treats no arguments as help', () => {
     expect(parseArgs([]).options.help).toBe(true);
   });
+
+  it('parses each value once, into its type: counts and ages as numbers, choices as their names', () => {
+    const a = parseArgs(['run', 'f', '--jobs', '2', '--backend', 'cpu', '--executor', 'local']);
+    expect(a.options).toEqual({ jobs: 2, backend: 'cpu', executor: 'local' });
+    expect(parseArgs(['cache', 'gc', '--older-than', '12h']).options['older-than']).toBe(12 * 3600e3);
+    expect(parseArgs(['worker', '--redis', 'redis://h:1', '--lock-ms', '500']).options['lock-ms']).toBe(500);
+    expect(usageError(['run', 'f', '--jobs', '0'])).toBe("--jobs expects a whole number from 1 to 64, got '0'");
+    expect(usageError(['run', 'f', '--jobs', '100000'])).toContain('from 1 to 64');
+    expect(usageError(['run', 'f', '--jobs', '99999999999999999999'])).toContain('from 1 to 64');
+    expect(usageError(['run', 'f', '--jobs', '2.5'])).toContain('whole number');
+    expect(usageError(['cache', 'gc', '--older-than', 'soon'])).toContain('7d, 12h, 30m or 45s');
+  });
+
+  it('refuses an empty folder rather than writing into the working folder', () => {
+    expect(usageError(['run', 'f', '--runs-dir', ''])).toBe('--runs-dir needs a folder, got an empty string; leave the option out to use the default');
+    expect(usageError(['cache', 'ls', '--cache-dir='])).toContain('--cache-dir needs a folder');
+  });
+
+  it('knows --version, -v and help COMMAND', () => {
+    expect(parseArgs(['--version'])).toEqual({ command: null, positionals: [], options: {}, version: true });
+    expect(parseArgs(['-v']).version).toBe(true);
+    expect(parseArgs(['help', 'run'])).toEqual({ command: 'run', positionals: [], options: { help: true } });
+    expect(parseArgs(['help']).options.help).toBe(true);
+    expect(usageError(['help', 'rnu'])).toContain("did you mean 'run'?");
+  });
 });
 
 describe('helpText', () => {
@@ -59,6 +85,31 @@ describe('helpText', () => {
     const run = helpText('run');
     for (const o of COMMANDS.run.options) expect(run).toContain(`--${o}`);
     expect(Object.keys(OPTIONS)).toContain('force-stage');
+  });
+
+  it('hides kdq-internal options and says what an option does for this command', () => {
+    expect(helpText('worker')).not.toContain('--ipc');
+    expect(usageError(['worker', '--ip'])).not.toContain('--ipc');
+    expect(helpText('validate')).toMatch(/--sweep .*nothing runs/);
+    expect(helpText('validate')).not.toContain('run folder');
+    expect(helpText(null)).toContain("'kdq help COMMAND'");
+  });
+});
+
+describe('flags npm kept for itself', () => {
+  const npmEnv = (extra: Record<string, string>) => ({ npm_lifecycle_event: 'exp', npm_config_loglevel: 'silent', ...extra });
+
+  it('finds the kdq options npm consumed (npm run exp FILE --dry-run --set a=1) and says to put -- first', () => {
+    expect(flagsNpmTook(npmEnv({ npm_config_dry_run: 'true', npm_config_set: 'true', npm_config_force_stage: 'true' }))).toEqual(['--set', '--force-stage', '--dry-run']);
+    expect(() => checkNpmFlags(['run', 'experiments/kd-mnist.yaml', 'a=1'], npmEnv({ npm_config_dry_run: 'true', npm_config_set: 'true' }))).toThrow(
+      'npm took --set, --dry-run for itself, so kdq never saw them (a value after them arrived as a stray argument); put -- between the script and kdq\'s arguments, e.g. npm run exp -- experiments/kd-mnist.yaml --set --dry-run',
+    );
+  });
+
+  it('says nothing outside npm, or when npm took none of kdq\'s options', () => {
+    expect(flagsNpmTook({ npm_config_dry_run: 'true' })).toEqual([]);
+    expect(flagsNpmTook(npmEnv({}))).toEqual([]);
+    expect(() => checkNpmFlags(['run', 'f'], npmEnv({}))).not.toThrow();
   });
 });
 

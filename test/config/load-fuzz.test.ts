@@ -10,7 +10,7 @@ import { parse, stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { loadExperiment } from '../../src/config/load.ts';
-import { planExperiment } from '../../src/pipeline/plan.ts';
+import { planExperiment } from '../../src/stages/plan.ts';
 import { ConfigError, KdqError } from '../../src/errors.ts';
 import { main } from '../../src/cli.ts';
 

@@ -67,7 +67,9 @@ describe('kdq run --jobs 2 (sweep of two temperatures)', () => {
   });
 
   it.each([
-    [['--jobs', '0'], "--jobs expects a whole number of at least 1, got '0'"],
+    [['--jobs', '0'], "--jobs expects a whole number from 1 to 64, got '0'"],
+    [['--jobs', '100000'], "--jobs expects a whole number from 1 to 64, got '100000'"],
+    [['--jobs', '99999999999999999999'], "--jobs expects a whole number from 1 to 64, got '99999999999999999999'"],
     [['--jobs', '2', '--force'], '--force and --force-stage run in this process only'],
     [['--executor', 'bullmq'], '--executor bullmq needs --redis redis://HOST:PORT'],
     [['--redis', 'redis://127.0.0.1:6379'], '--redis is for --executor bullmq'],

@@ -4,9 +4,9 @@ import { buildGraph } from '../../src/pipeline/graph.ts';
 import type { RunResult } from '../../src/pipeline/run.ts';
 
 const g = buildGraph([
-  { id: 'data', kind: 'data', config: {}, deps: [] },
-  { id: 'teacher@s1', kind: 'teacher', config: {}, deps: ['data'] },
-  { id: 'report', kind: 'report', config: {}, deps: ['teacher@s1', 'data'] },
+  { id: 'data', kind: 'data', config: {}, inputs: {}, deps: [] },
+  { id: 'teacher@s1', kind: 'teacher', config: {}, inputs: { 'data': 'data' }, deps: ['data'] },
+  { id: 'report', kind: 'report', config: {}, inputs: { 'teacher@s1': 'teacher@s1', 'data': 'data' }, deps: ['teacher@s1', 'data'] },
 ]);
 
 describe('formatGraph', () => {

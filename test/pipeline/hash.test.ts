@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { KdqError } from '../../src/errors.ts';
 import type { Stage } from '../../src/pipeline/graph.ts';
 import { canonicalJson, diffDetails, stageKey } from '../../src/pipeline/hash.ts';
-import { planExperiment } from '../../src/pipeline/plan.ts';
+import { planExperiment } from '../../src/stages/plan.ts';
 import { experiment } from './fixtures/experiment.ts';
 
 const env = { backend: 'wasm', tfjs: '4.22.0' };
@@ -26,7 +26,7 @@ describe('canonicalJson', () => {
 });
 
 describe('stageKey', () => {
-  const stage: Stage = { id: 'teacher@s1', kind: 'teacher', config: { epochs: 2, lr: 0.001 }, deps: ['data'], seed: 1, role: 'teacher' };
+  const stage: Stage = { id: 'teacher@s1', kind: 'teacher', config: { epochs: 2, lr: 0.001 }, inputs: { 'data': 'data' }, deps: ['data'], seed: 1, role: 'teacher' };
   const depKeys = { data: 'a'.repeat(64) };
 
   it('is pinned: the same stage, definition, deps and env always give this key', () => {

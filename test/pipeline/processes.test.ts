@@ -10,7 +10,7 @@ import { execa, type ResultPromise } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cache } from '../../src/pipeline/cache.ts';
 import { MANIFEST_FILE } from '../../src/pipeline/manifest.ts';
-import { planExperiment } from '../../src/pipeline/plan.ts';
+import { planExperiment } from '../../src/stages/plan.ts';
 import { runGraph } from '../../src/pipeline/run.ts';
 import { experiment } from './fixtures/experiment.ts';
 import { toyDefs } from './fixtures/toy-defs.ts';

@@ -93,11 +93,3 @@ describe('stages.json', () => {
     expect(await readLatestStages(root, 'kd')).toBeNull();
   });
 });
-
-describe('defaultCacheDir', () => {
-  it('uses KDQ_CACHE_DIR, else runs/.cache', async () => {
-    const { defaultCacheDir } = await import('../../src/pipeline/cache.ts');
-    expect(defaultCacheDir({ KDQ_CACHE_DIR: '/big/disk/kdq' })).toBe('/big/disk/kdq');
-    expect(defaultCacheDir({})).toBe(join('runs', '.cache'));
-  });
-});

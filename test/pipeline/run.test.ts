@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Experiment } from '../../src/config/types.ts';
 import { Cache } from '../../src/pipeline/cache.ts';
 import { PipelineError } from '../../src/pipeline/pipeline-error.ts';
-import { planExperiment } from '../../src/pipeline/plan.ts';
-import { runGraph, type RunOptions, type RunResult, type StageEvent } from '../../src/pipeline/run.ts';
+import { planExperiment } from '../../src/stages/plan.ts';
+import { runGraph, type WalkOptions, type RunResult, type StageEvent } from '../../src/pipeline/run.ts';
 import { experiment } from './fixtures/experiment.ts';
 import { toyDefs, type ToyOptions } from './fixtures/toy-defs.ts';
 
@@ -25,7 +25,7 @@ afterEach(async () => {
 });
 
 /** Runs an experiment with toy stages; returns the result and the stage ids that actually ran. */
-async function run(exp: Experiment, opts: Partial<RunOptions> = {}, toy: ToyOptions = {}): Promise<{ result: RunResult; calls: string[] }> {
+async function run(exp: Experiment, opts: Partial<WalkOptions> = {}, toy: ToyOptions = {}): Promise<{ result: RunResult; calls: string[] }> {
   const calls: string[] = [];
   const result = await runGraph(planExperiment(exp), toyDefs({ ...toy, calls }), { cache, env, scratchDir: join(root, 'scratch'), ...opts });
   return { result, calls };
@@ -236,23 +236,31 @@ describe('runGraph', () => {
     expect(new Set(err.result.stages.slice(1).map((s) => s.status))).toEqual(new Set(['skipped']));
   });
 
-  it('gives stages their inputs, keys, a shared memo and a log', async () => {
-    const memo = new Map<string, unknown>();
+  it('gives stages their inputs by the planned names (upstream config, folder, key), an empty folder and a log', async () => {
     const seen: Record<string, unknown> = {};
     const logs: string[] = [];
-    await run(experiment(), { memo, onEvent: (e) => e.type === 'log' && logs.push(`${e.id}: ${e.message}`) }, {
+    const { result } = await run(experiment(), { onEvent: (e) => e.type === 'log' && logs.push(`${e.id}: ${e.message}`) }, {
       during: async (ctx) => {
-        if (ctx.stage.kind === 'data') memo.set(ctx.key, 'the dataset');
-        if (ctx.stage.id === 'teacher@s1') {
-          seen.dataset = ctx.memo.get(ctx.inputKeys.data);
-          seen.inputs = Object.keys(ctx.inputs);
+        if (ctx.stage.id === 'export:teacher@s1') {
+          const { model, data } = ctx.inputs;
+          seen.inputs = Object.keys(ctx.inputs).sort();
+          seen.model = [model!.id, model!.kind, model!.role, model!.dir, model!.key];
+          seen.data = [data!.id, data!.config, data!.key];
           seen.outDirEmpty = (await readdir(ctx.outDir)).length === 0;
-          ctx.log('epoch 1/2');
+          ctx.log('writing the file');
         }
       },
     });
-    expect(seen).toEqual({ dataset: 'the dataset', inputs: ['data'], outDirEmpty: true });
-    expect(logs).toEqual(['teacher@s1: epoch 1/2']);
+    const r = (id: string) => result.stages.find((s) => s.id === id)!;
+    // The float export's key takes only the model's: the data is upstream of it, so its key is in there.
+    expect(Object.keys(r('export:teacher@s1').details).filter((k) => k.startsWith('dep:'))).toEqual(['dep:teacher@s1']);
+    expect(seen).toEqual({
+      inputs: ['data', 'model'],
+      model: ['teacher@s1', 'teacher', 'teacher', r('teacher@s1').outDir, r('teacher@s1').key],
+      data: ['data', experiment().data, r('data').key],
+      outDirEmpty: true,
+    });
+    expect(logs).toEqual(['export:teacher@s1: writing the file']);
   });
 });
 

@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS } from '../../src/names.ts';
-import { planExperiment } from '../../src/pipeline/plan.ts';
-import type { ReportStageConfig } from '../../src/pipeline/plan.ts';
+import { planExperiment } from '../../src/stages/plan.ts';
+import type { StageInput } from '../../src/pipeline/stage.ts';
+import { PUBLISH_FILE, type PublishList } from '../../src/pipeline/publish.ts';
 import { StageServices } from '../../src/stages/context.ts';
 import { reportStage, REPORT_FILES } from '../../src/stages/report.ts';
 import type { Metrics } from '../../src/report/metrics.ts';
@@ -43,20 +44,21 @@ async function runReport(seeds: number[]): Promise<{ out: string; metrics: Metri
   exp.evaluation.metrics = [...METRICS];
   const graph = planExperiment(exp);
   const report = graph.stages.report;
-  const inputs: Record<string, string> = {};
-  for (const id of report.deps) {
+  const inputs: Record<string, StageInput> = {};
+  for (const id of Object.values(report.inputs)) {
     const s = graph.stages[id];
+    const input = (dir: string): StageInput => ({ id, kind: s.kind, config: s.config, seed: s.seed, role: s.role, dir, key: `key-of-${id}` });
     const seed = s.seed ?? 1;
     if (s.kind === 'data') {
-      inputs[id] = await stageFolder(id, { 'data.json': { source: 'mnist', train: 2000, test: 200, validation: 0, sha256: 'b'.repeat(64), height: 28, width: 28, channels: 1, numClasses: 10 } });
+      inputs[id] = input(await stageFolder(id, { 'data.json': { source: 'mnist', train: 2000, test: 200, validation: 0, sha256: 'b'.repeat(64), height: 28, width: 28, channels: 1, numClasses: 10 } }));
     } else if (s.kind === 'teacher' || s.kind === 'student' || s.kind === 'baseline') {
       const acc = s.kind === 'teacher' ? 0.98 + seed / 1000 : s.kind === 'student' ? STUDENT[seed] : BASELINE[seed];
       const history = { seconds: 3, epochs: [1, 2].map((epoch) => ({ epoch, epochs: 2, loss: 1 / epoch + seed, accuracy: 0.8 + epoch / 20, samples: 2000, samplesPerSecond: 500, seconds: 4 })) };
-      inputs[id] = await stageFolder(id, { 'eval.json': { params: 1000, accuracy: acc, per_class_accuracy: new Array(10).fill(acc), test: 200 }, 'history.json': history });
+      inputs[id] = input(await stageFolder(id, { 'eval.json': { params: 1000, accuracy: acc, per_class_accuracy: new Array(10).fill(acc), test: 200 }, 'history.json': history }));
     } else if (s.kind === 'evaluate') {
       const int8 = s.role === 'student_int8';
       const acc = int8 ? INT8[seed] : 0.9;
-      inputs[id] = await stageFolder(id, {
+      inputs[id] = input(await stageFolder(id, {
         'evaluation.json': {
           accuracy: acc,
           bytes: int8 ? 1000 : 4000,
@@ -69,24 +71,21 @@ async function runReport(seeds: number[]): Promise<{ out: string; metrics: Metri
           outputType: 'float32',
           confusion: confusion(20, Math.round((1 - acc) * 200)),
         },
-      });
+      }));
+    } else if (s.kind === 'export') {
+      inputs[id] = input(await stageFolder(id, { 'export.json': { mode: 'float32', bytes: 4000, inputType: 'float32', outputType: 'float32' } }));
     }
   }
   const out = join(root, `report-${seeds.join('-')}`);
   await mkdir(out, { recursive: true });
-  const services = new StageServices(
-    { baseDir: root, dataCacheDir: root, progress: process.stderr, backend: { name: 'wasm', tfjs: '4.22.0' } as BackendIdentity },
-    graph,
-  );
-  const memo = new Map<string, unknown>();
+  const services = new StageServices({ baseDir: root, dataCacheDir: root, progress: process.stderr, backend: { name: 'wasm', tfjs: '4.22.0' } as BackendIdentity });
+  if (report.kind !== 'report') throw new Error('the report stage is not a report');
   await reportStage(services).run({
     stage: report,
-    config: report.config as ReportStageConfig,
+    config: report.config,
     key: 'k',
     inputs,
-    inputKeys: {},
     outDir: out,
-    memo,
     log: () => undefined,
     signal: new AbortController().signal,
   });
@@ -96,7 +95,20 @@ async function runReport(seeds: number[]): Promise<{ out: string; metrics: Metri
 describe('report stage', () => {
   it('reports each of three seeds, and mean and std of every accuracy and of the KD gain', async () => {
     const { out, metrics: m } = await runReport([1, 2, 3]);
-    expect((await readdir(out)).sort()).toEqual([...REPORT_FILES].sort());
+    expect((await readdir(out)).sort()).toEqual([...REPORT_FILES, PUBLISH_FILE].sort());
+    // The run folder gets the reports and every exported file, other seeds' under seed-<n>/.
+    const published = JSON.parse(await readFile(join(out, PUBLISH_FILE), 'utf8')) as PublishList;
+    expect(published.map((f) => `${f.path} <- ${f.stage}/${f.file}`).sort()).toEqual(
+      [
+        ...REPORT_FILES.map((f) => `${f} <- report/${f}`),
+        ...[1, 2, 3].flatMap((seed) =>
+          ['teacher', 'student', 'student_baseline', 'student_int8'].map((role) => {
+            const file = { teacher: 'teacher.tflite', student: 'student.tflite', student_baseline: 'student-baseline.tflite', student_int8: 'student-int8.tflite' }[role];
+            return `${seed === 1 ? '' : `seed-${seed}/`}${file} <- export:${role}@s${seed}/model.tflite`;
+          }),
+        ),
+      ].sort(),
+    );
     expect(metricsSchemaErrors(m)).toEqual([]);
     expect(m.seeds!.map((s) => [s.seed, s.models.student!.accuracy, s.models.student_baseline!.accuracy, s.kd_gain])).toEqual([
       [1, 0.97, 0.965, 0.005],

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadExperiment } from '../../src/config/load.ts';
 import { flowTree } from '../../src/executor/bullmq.ts';
-import { buildTaskPlan, dependentsOf } from '../../src/executor/plan.ts';
+import { buildTaskPlan, dependentsOf } from '../../src/executor/task-plan.ts';
 import type { TaskPlan } from '../../src/executor/types.ts';
-import { planExperiment } from '../../src/pipeline/plan.ts';
+import { planExperiment } from '../../src/stages/plan.ts';
 import type { RunResult } from '../../src/pipeline/run.ts';
 
 const MICRO = new URL('./micro.yaml', import.meta.url).pathname;

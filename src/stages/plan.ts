@@ -4,32 +4,9 @@
  * lets a temperature change keep the teacher and the baseline cached.
  */
 import type { Experiment } from '../config/types.ts';
-import { buildGraph, type Stage, type StageGraph } from './graph.ts';
-
-/** Config of an `export:*` stage; `mode: 'none'` is a float32 export. */
-export interface ExportStageConfig {
-  mode: Experiment['quantization']['mode'];
-  [k: string]: unknown;
-}
-
-/** Config of an `evaluate:*` stage. */
-export interface EvaluateStageConfig {
-  metrics: Experiment['evaluation']['metrics'];
-  /** Roles whose model stages this one is compared with (agreement), in `deps` too. */
-  compareWith: string[];
-}
-
-/** Config of the `report` stage. */
-export interface ReportStageConfig {
-  name: string;
-  description: string;
-  seeds: number[];
-  metrics: Experiment['evaluation']['metrics'];
-  /** Roles reported, in order. */
-  roles: string[];
-  /** `evaluation.teacherSeed`: when set, the one teacher's metrics are reported under every seed. */
-  teacherSeed: number | null;
-}
+import type { ModelRole } from '../names.ts';
+import { buildGraph, type StageGraph } from '../pipeline/graph.ts';
+import type { EvaluateStage, ExportStage, KdStage, ReferenceRole } from './types.ts';
 
 const at = (base: string, seed: number) => `${base}@s${seed}`;
 
@@ -43,23 +20,24 @@ const at = (base: string, seed: number) => `${base}@s${seed}`;
  *   as `teacher@s<t>` and so on, and every seed's student learns from that teacher;
  * - one `report` depending on every evaluate and on the model and data stages it reports on.
  */
-export function planExperiment(exp: Experiment): StageGraph {
-  const stages: Stage[] = [];
+export function planExperiment(exp: Experiment): StageGraph<KdStage> {
+  const stages: KdStage[] = [];
   const seeds = exp.evaluation.seeds;
   const dataPerSeed = exp.data.validationSplit > 0;
-  if (!dataPerSeed) stages.push({ id: 'data', kind: 'data', config: { ...exp.data }, deps: [] });
+  if (!dataPerSeed) stages.push({ id: 'data', kind: 'data', config: { ...exp.data }, inputs: {}, deps: [] });
 
   const { baseline: withBaseline, ...distillation } = exp.distillation;
   const quantMode = exp.quantization.mode;
-  const quantRole = quantMode === 'none' ? null : `student_${quantMode}`;
-  const roles = ['teacher', 'student', ...(withBaseline ? ['student_baseline'] : []), ...(quantRole ? [quantRole] : [])];
+  const quantRole: ModelRole | null = quantMode === 'none' ? null : `student_${quantMode}`;
+  const roles: ModelRole[] = ['teacher', 'student', ...(withBaseline ? (['student_baseline'] as const) : []), ...(quantRole ? [quantRole] : [])];
   const evaluates: string[] = [];
+  const exports: string[] = [];
   /** What metrics.json is made of: every evaluate, plus the model and data stages it reports on. */
   const reported: string[] = [];
 
   for (const seed of seeds) {
     const data = dataPerSeed ? at('data', seed) : 'data';
-    if (dataPerSeed) stages.push({ id: data, kind: 'data', config: { ...exp.data, seed }, deps: [], seed });
+    if (dataPerSeed) stages.push({ id: data, kind: 'data', config: { ...exp.data, seed }, inputs: {}, deps: [], seed });
 
     const teacherSeed = exp.evaluation.teacherSeed ?? seed;
     // Planned in the first seed only when one teacher serves them all (evaluation.teacherSeed).
@@ -73,17 +51,19 @@ export function planExperiment(exp: Experiment): StageGraph {
         id: teacher,
         kind: 'teacher',
         config: { layers: exp.teacher.layers, training: exp.teacher.training, seed: teacherSeed },
+        inputs: { data },
         deps: [data],
         seed: teacherSeed,
         role: 'teacher',
       });
       // The teacher's logits on the training set depend only on the teacher and the data.
-      stages.push({ id: softLabels, kind: 'soft-labels', config: {}, deps: [teacher, data], seed: teacherSeed });
+      stages.push({ id: softLabels, kind: 'soft-labels', config: {}, inputs: { teacher, data }, deps: [teacher, data], seed: teacherSeed });
     }
     stages.push({
       id: student,
       kind: 'student',
       config: { layers: exp.student.layers, training: exp.student.training, distillation, seed },
+      inputs: { softLabels, data },
       deps: [softLabels, data],
       seed,
       role: 'student',
@@ -94,20 +74,23 @@ export function planExperiment(exp: Experiment): StageGraph {
         id: baseline,
         kind: 'baseline',
         config: { layers: exp.student.layers, training: exp.student.training, seed },
+        inputs: { data },
         deps: [data],
         seed,
         role: 'student_baseline',
       });
     }
 
-    const modelStage: Record<string, string> = { teacher, student, student_baseline: baseline };
+    const modelStage: Partial<Record<ModelRole, string>> = { teacher, student, student_baseline: baseline };
     reported.push(...(seed === seeds[0] || dataPerSeed ? [data] : []), ...(planTeacher ? [teacher] : []), student, ...(withBaseline ? [baseline] : []));
     /** The seed a role's export and evaluate stages are named after: the teacher's own seed for the teacher. */
-    const seedOf = (role: string) => (role === 'teacher' ? teacherSeed : seed);
-    const floatExport = (role: string): Stage => ({
+    const seedOf = (role: ModelRole) => (role === 'teacher' ? teacherSeed : seed);
+    const floatExport = (role: ModelRole): ExportStage => ({
       id: at(`export:${role}`, seedOf(role)),
       kind: 'export',
-      config: { mode: 'none' } satisfies ExportStageConfig,
+      config: { mode: 'none' },
+      // The data (for the input shape) is upstream of the model, so its key is in the model's.
+      inputs: { model: modelStage[role] as string, data },
       deps: [modelStage[role] as string],
       seed: seedOf(role),
       role,
@@ -119,8 +102,9 @@ export function planExperiment(exp: Experiment): StageGraph {
       stages.push({
         id: at(`export:${quantRole}`, seed),
         kind: 'export',
-        config: { ...exp.quantization } satisfies ExportStageConfig,
+        config: { ...exp.quantization, mode: quantMode },
         // The training images calibrate the activation ranges.
+        inputs: { model: student, data },
         deps: [student, data],
         seed,
         role: quantRole,
@@ -128,7 +112,7 @@ export function planExperiment(exp: Experiment): StageGraph {
     }
 
     // Agreement compares a student with its teacher, and a quantized student with its float self too.
-    const compareWith: Record<string, string[]> = {
+    const compareWith: Partial<Record<ModelRole, ReferenceRole[]>> = {
       teacher: [],
       student: ['teacher'],
       student_baseline: ['teacher'],
@@ -138,14 +122,18 @@ export function planExperiment(exp: Experiment): StageGraph {
       if (role === 'teacher' && !planTeacher) continue;
       const id = at(`evaluate:${role}`, seedOf(role));
       const refs = compareWith[role] ?? [];
-      stages.push({
+      const exported = at(`export:${role}`, seedOf(role));
+      exports.push(exported);
+      const evaluate: EvaluateStage = {
         id,
         kind: 'evaluate',
-        config: { metrics: exp.evaluation.metrics, compareWith: refs } satisfies EvaluateStageConfig,
-        deps: [at(`export:${role}`, seedOf(role)), ...refs.map((r) => modelStage[r] as string), data],
+        config: { metrics: exp.evaluation.metrics, compareWith: refs },
+        inputs: { export: exported, data, ...Object.fromEntries(refs.map((r) => [r, modelStage[r] as string])) },
+        deps: [exported, ...refs.map((r) => modelStage[r] as string), data],
         seed: seedOf(role),
         role,
-      });
+      };
+      stages.push(evaluate);
       evaluates.push(id);
     }
   }
@@ -160,8 +148,10 @@ export function planExperiment(exp: Experiment): StageGraph {
       metrics: exp.evaluation.metrics,
       roles,
       teacherSeed: exp.evaluation.teacherSeed,
-    } satisfies ReportStageConfig,
+    },
+    // The exports are read for the files a run publishes; their keys are in the evaluates' keys.
+    inputs: Object.fromEntries([...reported, ...evaluates, ...exports].map((id) => [id, id])),
     deps: [...reported, ...evaluates],
   });
-  return buildGraph(stages);
+  return buildGraph(stages, { publish: 'report' });
 }

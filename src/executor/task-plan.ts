@@ -4,12 +4,13 @@
  * task, computed once.
  */
 import type { Experiment } from '../config/types.ts';
-import type { BackendName, StageKind } from '../names.ts';
+import type { BackendName } from '../names.ts';
 import type { StageGraph } from '../pipeline/graph.ts';
-import type { RunResult } from '../pipeline/run.ts';
+import type { RunResult } from '../pipeline/results.ts';
 import type { StageTask, TaskPlan } from './types.ts';
 
-export interface PlannedExperiment {
+/** An experiment's graph with the keys and statuses of a dry run of it. */
+export interface DryRunExperiment {
   experiment: Experiment;
   baseDir: string;
   graph: StageGraph;
@@ -18,7 +19,7 @@ export interface PlannedExperiment {
 }
 
 /** Tasks of every experiment, deduplicated by key, in an order where each follows its deps. */
-export function buildTaskPlan(items: PlannedExperiment[], cacheable: (kind: StageKind) => boolean, backend: BackendName): TaskPlan {
+export function buildTaskPlan(items: DryRunExperiment[], cacheable: (kind: string) => boolean, backend: BackendName): TaskPlan {
   const tasks: Record<string, StageTask> = {};
   const order: string[] = [];
   for (const item of items) {

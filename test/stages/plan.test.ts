@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildGraph, selectStages, topologicalOrder, withDependents } from '../../src/pipeline/graph.ts';
-import { planExperiment } from '../../src/pipeline/plan.ts';
-import { experiment } from './fixtures/experiment.ts';
+import { planExperiment } from '../../src/stages/plan.ts';
+import { experiment } from '../pipeline/fixtures/experiment.ts';
 
 describe('planExperiment', () => {
   it('plans data, the three models, exports, evaluates and one report, with the deps of the design', () => {
@@ -140,13 +140,13 @@ describe('graph helpers', () => {
   });
 
   it('rejects duplicate ids, unknown deps and cycles', () => {
-    expect(() => buildGraph([{ id: 'a', kind: 'data', config: {}, deps: [] }, { id: 'a', kind: 'data', config: {}, deps: [] }])).toThrow(/planned twice/);
-    expect(() => buildGraph([{ id: 'a', kind: 'data', config: {}, deps: ['b'] }])).toThrow(/depends on "b"/);
+    expect(() => buildGraph([{ id: 'a', kind: 'data', config: {}, inputs: {}, deps: [] }, { id: 'a', kind: 'data', config: {}, inputs: {}, deps: [] }])).toThrow(/planned twice/);
+    expect(() => buildGraph([{ id: 'a', kind: 'data', config: {}, inputs: { 'b': 'b' }, deps: ['b'] }])).toThrow(/depends on "b"/);
     expect(() =>
       buildGraph([
-        { id: 'r', kind: 'data', config: {}, deps: [] },
-        { id: 'a', kind: 'teacher', config: {}, deps: ['r', 'b'] },
-        { id: 'b', kind: 'teacher', config: {}, deps: ['a'] },
+        { id: 'r', kind: 'data', config: {}, inputs: {}, deps: [] },
+        { id: 'a', kind: 'teacher', config: {}, inputs: { 'r': 'r', 'b': 'b' }, deps: ['r', 'b'] },
+        { id: 'b', kind: 'teacher', config: {}, inputs: { 'a': 'a' }, deps: ['a'] },
       ]),
     ).toThrow(/cycle among: a, b/);
   });

@@ -1,0 +1,44 @@
+/**
+ * What a run folder receives: the stage the graph names as its publisher (`StageGraph.publish`)
+ * writes PUBLISH_FILE, a list of files to copy from stage outputs; publishing copies them into a
+ * new run folder with the run's stages.json and whatever else the caller adds, then moves it into
+ * place. The engine knows nothing of what the files are.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { KdqError } from '../errors.ts';
+import type { StageGraph } from './graph.ts';
+import type { RunResult } from './results.ts';
+import { createRunFolder } from './run-folder.ts';
+import { writeStages } from './stages-file.ts';
+
+export const PUBLISH_FILE = 'publish.json';
+
+/** Files a run folder gets: each one's path there, and the stage output it is copied from. */
+export type PublishList = { path: string; stage: string; file: string }[];
+
+export interface PublishOptions {
+  runsDir: string;
+  name: string;
+  graph: StageGraph;
+  result: RunResult;
+  /** Files the caller writes itself (e.g. the resolved config), path -> contents. */
+  extra?: Record<string, string | Uint8Array>;
+}
+
+/** Publishes a finished walk as `runs/<name>/<run-id>/` and points `latest` at it; returns its path. */
+export async function publishRun(o: PublishOptions): Promise<string> {
+  const byId = new Map(o.result.stages.map((r) => [r.id, r]));
+  const outDir = (id: string): string => {
+    const dir = byId.get(id)?.outDir;
+    if (!dir) throw new KdqError('E_INTERNAL', `cannot publish the output of stage ${id}: it has no output folder in this run`);
+    return dir;
+  };
+  const list: PublishList = o.graph.publish === undefined ? [] : (JSON.parse(await readFile(join(outDir(o.graph.publish), PUBLISH_FILE), 'utf8')) as PublishList);
+  const folder = await createRunFolder(o.runsDir, o.name);
+  for (const f of list) await folder.writeFile(f.path, new Uint8Array(await readFile(join(outDir(f.stage), f.file))));
+  for (const [path, data] of Object.entries(o.extra ?? {})) await folder.writeFile(path, data);
+  await writeStages(folder, o.result);
+  await folder.finish();
+  return folder.dir;
+}

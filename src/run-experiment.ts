@@ -1,0 +1,115 @@
+/**
+ * One experiment, from its loaded config to its run folder: plan the stages, let an executor fill
+ * the cache when asked (`--jobs`, BullMQ), walk the graph in this process, publish the run folder.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify as yamlStringify } from 'yaml';
+import type { LoadedExperiment } from './config/load.ts';
+import { KdqError } from './errors.ts';
+import type { ExecutorName } from './names.ts';
+import type { StageGraph } from './pipeline/graph.ts';
+import { publishRun } from './pipeline/publish.ts';
+import type { RunResult, StageEvent } from './pipeline/results.ts';
+import { runGraph } from './pipeline/run.ts';
+import { readLatestStages } from './pipeline/stages-file.ts';
+import type { Metrics } from './report/metrics.ts';
+import { planExperiment } from './stages/plan.ts';
+import type { KdStage } from './stages/types.ts';
+import { ensureWritableDir } from './util/atomic.ts';
+import type { Workspace } from './workspace.ts';
+
+/** A loaded experiment and its stage graph. */
+export interface PlannedExperiment {
+  loaded: LoadedExperiment;
+  graph: StageGraph<KdStage>;
+}
+
+export function planLoaded(loaded: LoadedExperiment): PlannedExperiment {
+  return { loaded, graph: planExperiment(loaded.experiment) };
+}
+
+/** How stages are computed before the walk: in this process only, or by an executor's workers. */
+export interface ExecutorChoice {
+  /** Worker processes of the local executor; 1 (the default) walks the graph in this process only. */
+  jobs?: number;
+  /** `local` (worker processes on this machine) or `bullmq` (workers anywhere, through Redis). */
+  executor?: ExecutorName;
+  /** `redis://HOST:PORT` of the BullMQ executor. */
+  redis?: string;
+}
+
+export interface WalkChoice {
+  force?: boolean;
+  forceStages?: string[];
+  dryRun?: boolean;
+}
+
+export interface RunOutcome {
+  /** Null on a dry run. */
+  runDir: string | null;
+  /** The run folder's metrics.json; null on a dry run. */
+  metrics: Metrics | null;
+  result: RunResult;
+}
+
+/** Walks the experiment's graph in this process, reusing every cached stage. */
+export async function walk(ws: Workspace, p: PlannedExperiment, opts: WalkChoice & { log?: (line: string) => void } = {}): Promise<RunResult> {
+  const log = opts.log ?? (() => undefined);
+  return runGraph(p.graph, await ws.definitions(p.loaded.dir), {
+    cache: ws.cache,
+    env: ws.keyEnv,
+    force: opts.force,
+    forceStages: opts.forceStages,
+    dryRun: opts.dryRun,
+    previous: (await readLatestStages(ws.runsDir, p.loaded.experiment.name)) ?? undefined,
+    onEvent: (e) => describe(e, log),
+  });
+}
+
+/**
+ * Runs an experiment whose cache an executor may have filled already (see executor/fill-cache.ts);
+ * writes runs/<name>/<run-id>/ and points latest at it (not on a dry run).
+ */
+export async function runPlanned(ws: Workspace, p: PlannedExperiment, opts: WalkChoice): Promise<RunOutcome> {
+  if (!opts.dryRun) {
+    // A read-only or full runs folder fails now, not after the training it would have stored.
+    await ensureWritableDir(ws.runsDir);
+    await ensureWritableDir(ws.cacheDir);
+  }
+  const result = await walk(ws, p, { ...opts, log: ws.log });
+  if (opts.dryRun) return { runDir: null, metrics: null, result };
+  await ws.cache.cleanLocks();
+  const exp = p.loaded.experiment;
+  const runDir = await publishRun({
+    runsDir: ws.runsDir,
+    name: exp.name,
+    graph: p.graph,
+    result,
+    extra: { 'config.yaml': `# resolved from ${p.loaded.file}\n${yamlStringify(exp)}` },
+  });
+  return { runDir, metrics: await readMetrics(runDir), result };
+}
+
+async function readMetrics(runDir: string): Promise<Metrics> {
+  const file = join(runDir, 'metrics.json');
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Metrics;
+  } catch (e) {
+    throw new KdqError('E_INTERNAL', `the run published no readable ${file}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** A walk's events as the lines `kdq run` prints. */
+export function describe(e: StageEvent, log: (line: string) => void): void {
+  if (e.type === 'start') log(`${e.id}: running (${e.reason})`);
+  else if (e.type === 'wait') log(`${e.id}: waiting for another kdq process (pid ${e.holder?.pid ?? '?'}) computing the same stage`);
+  else if (e.type === 'log') log(e.message);
+  else if (e.type === 'end') {
+    const r = e.result;
+    if (r.status === 'cached') log(`${r.id}: cached`);
+    else if (r.status === 'ran') log(`${r.id}: ran in ${r.seconds.toFixed(1)} s`);
+    else if (r.status === 'failed') log(`${r.id}: failed: ${r.error ?? r.reason}`);
+    else if (r.status === 'skipped') log(`${r.id}: skipped (${r.reason})`);
+  }
+}

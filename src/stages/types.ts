@@ -1,0 +1,79 @@
+/**
+ * kdq's stage kinds as types: each kind's config (its slice of the experiment, the part that is
+ * hashed), the stage as the planner makes it (one member of a union discriminated by `kind`), and
+ * the inputs it receives by name (input name -> the config type of the stage planned there).
+ */
+import type { DataConfig, DistillationConfig, EvaluationConfig, LayerSpec, QuantizationConfig, TrainingConfig } from '../config/types.ts';
+import type { ModelRole, QuantMode, StageKind } from '../names.ts';
+import type { Stage } from '../pipeline/graph.ts';
+import type { StageDefinition } from '../pipeline/stage.ts';
+
+/** `data`: the data config; `seed` only when a validation split makes the data depend on it. */
+export type DataStageConfig = DataConfig & { seed?: number };
+
+/** `teacher`, `student`, `baseline`: the network, how it trains, and (student only) the KD loss. */
+export interface ModelStageConfig {
+  layers: LayerSpec[];
+  training: TrainingConfig;
+  seed: number;
+  /** `student` only. */
+  distillation?: Omit<DistillationConfig, 'baseline'>;
+}
+
+/** `soft-labels` has no settings of its own: its output depends only on the teacher and the data. */
+export type SoftLabelsStageConfig = Record<string, never>;
+
+/** `export`: a float32 file (`mode: 'none'`), or the student quantized as `quantization` says. */
+export type ExportStageConfig = { mode: 'none' } | (QuantizationConfig & { mode: Exclude<QuantMode, 'none'> });
+
+/** Models an evaluation compares its file's predictions with. */
+export type ReferenceRole = Extract<ModelRole, 'teacher' | 'student'>;
+
+export interface EvaluateStageConfig {
+  metrics: EvaluationConfig['metrics'];
+  /** Roles whose model stages this one is compared with (agreement); each is an input of that name. */
+  compareWith: ReferenceRole[];
+}
+
+export interface ReportStageConfig {
+  name: string;
+  description: string;
+  seeds: number[];
+  metrics: EvaluationConfig['metrics'];
+  /** Roles reported, in order. */
+  roles: ModelRole[];
+  /** `evaluation.teacherSeed`: when set, the one teacher's metrics are reported under every seed. */
+  teacherSeed: number | null;
+}
+
+export type DataStage = Stage<'data', DataStageConfig>;
+export type TeacherStage = Stage<'teacher', ModelStageConfig> & { role: 'teacher' };
+export type SoftLabelsStage = Stage<'soft-labels', SoftLabelsStageConfig>;
+export type StudentStage = Stage<'student', ModelStageConfig> & { role: 'student' };
+export type BaselineStage = Stage<'baseline', ModelStageConfig> & { role: 'student_baseline' };
+export type ModelStage = TeacherStage | StudentStage | BaselineStage;
+export type ExportStage = Stage<'export', ExportStageConfig> & { role: ModelRole };
+export type EvaluateStage = Stage<'evaluate', EvaluateStageConfig> & { role: ModelRole };
+export type ReportStage = Stage<'report', ReportStageConfig>;
+
+/** Every stage kdq plans. */
+export type KdStage = DataStage | TeacherStage | SoftLabelsStage | StudentStage | BaselineStage | ExportStage | EvaluateStage | ReportStage;
+
+/** What each kind reads, by input name. */
+export interface StageInputConfigs {
+  data: Record<string, never>;
+  teacher: { data: DataStageConfig };
+  'soft-labels': { teacher: ModelStageConfig; data: DataStageConfig };
+  student: { softLabels: SoftLabelsStageConfig; data: DataStageConfig };
+  baseline: { data: DataStageConfig };
+  /** `data` is read for the input shape and (quantized files) the calibration images. */
+  export: { model: ModelStageConfig; data: DataStageConfig };
+  evaluate: { export: ExportStageConfig; data: DataStageConfig; teacher?: ModelStageConfig; student?: ModelStageConfig };
+  /** Every stage whose outputs metrics.json is made of, by stage id. */
+  report: Record<string, unknown>;
+}
+
+export type StageOf<K extends StageKind> = Extract<KdStage, { kind: K }>;
+
+/** The definition of kind K, typed with its stage and inputs. */
+export type KdStageDefinition<K extends StageKind> = StageDefinition<StageOf<K>, StageInputConfigs[K]>;
