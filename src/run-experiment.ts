@@ -15,7 +15,7 @@ import { runGraph } from './pipeline/run.ts';
 import { readLatestStages } from './pipeline/stages-file.ts';
 import type { Metrics } from './report/metrics.ts';
 import { planExperiment } from './stages/plan.ts';
-import type { KdStage } from './stages/types.ts';
+import type { KdStage } from './stages/plan.ts';
 import { ensureWritableDir } from './util/atomic.ts';
 import type { Workspace } from './workspace.ts';
 

@@ -8,6 +8,8 @@ import type { ModelRole } from '../names.ts';
 import { buildGraph, type StageGraph } from '../pipeline/graph.ts';
 import type { EvaluateStage, ExportStage, KdStage, ReferenceRole } from './types.ts';
 
+export type { KdStage } from './types.ts';
+
 const at = (base: string, seed: number) => `${base}@s${seed}`;
 
 /**

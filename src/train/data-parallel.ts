@@ -250,3 +250,92 @@ export function replicaFailure(threads: ReplicaThread[], replica: number): never
   if (m && 'error' in m) throw new KdqError(m.code, m.error);
   throw new KdqError('E_INTERNAL', `training thread ${replica} failed without a message; rerun with training.threads: 1`);
 }
+
+/** What `startReplicas` needs: the stepper's arguments (see stepper.ts) and the replica count. */
+export interface ParallelArgs {
+  model: tf.LayersModel;
+  vars: tf.Variable[];
+  data: ShardData;
+  config: TrainingConfig;
+  seed: number;
+  n: number;
+  distillation?: DistillationConfig;
+  spec: { layers: LayerSpec[]; seed: number; role: string };
+  replicas: number;
+}
+
+/**
+ * Starts `replicas - 1` replica threads and returns thread 0's side of every step, or null where a
+ * thread cannot start this backend (tfjs-node runs its own thread pool): then train in one thread.
+ */
+export async function startReplicas(a: ParallelArgs): Promise<{ step: ReplicaStepper['next']; close(): Promise<void> } | null> {
+  const backend = threadBackend();
+  if (a.replicas <= 1 || backend === null) return null;
+  const size = a.vars.reduce((s, v) => s + v.size, 0);
+  const exchange = new Exchange(a.replicas, size);
+  const weights = allWeights(a.model);
+  const data = {
+    images: shared(a.data.images),
+    labels: shared(a.data.labels),
+    softLogits: a.data.softLogits ? shared(a.data.softLogits) : undefined,
+  };
+  const threads: ReplicaThread[] = [];
+  const stop = async () => {
+    exchange.abort();
+    await Promise.all(threads.map((t) => t.worker.terminate()));
+  };
+  try {
+    for (let r = 1; r < a.replicas; r++) {
+      threads.push(
+        await startReplica({
+          backend,
+          layers: a.spec.layers,
+          modelSeed: a.spec.seed,
+          role: a.spec.role,
+          r,
+          replicas: a.replicas,
+          n: a.n,
+          config: a.config,
+          seed: a.seed,
+          distillation: a.distillation,
+          imageShape: a.data.imageShape,
+          numClasses: a.data.numClasses,
+          ...data,
+          weights,
+          exchange: exchange.buffers,
+        }),
+      );
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const stepper = new ReplicaStepper(
+    a.model,
+    a.vars,
+    { replicas: a.replicas, n: a.n, config: a.config, seed: a.seed, data: { ...a.data, ...data } },
+    exchange,
+    0,
+    (replica) => replicaFailure(threads, replica),
+  );
+  return {
+    step: (order, from, to) => stepper.next(order, from, to),
+    close: async () => {
+      stepper.dispose();
+      await stop();
+    },
+  };
+}
+
+/** Every weight of `model`, trainable or not, in getWeights() order, in shared memory. */
+function allWeights(model: tf.LayersModel): Float32Array {
+  const ws = model.getWeights();
+  const out = new Float32Array(new SharedArrayBuffer(ws.reduce((a, t) => a + t.size, 0) * 4));
+  let offset = 0;
+  for (const t of ws) {
+    out.set(t.dataSync() as Float32Array, offset);
+    offset += t.size;
+  }
+  return out;
+}
+

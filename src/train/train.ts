@@ -7,10 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { DistillationConfig, LayerSpec, TrainingConfig } from '../config/types.ts';
 import { KdqError } from '../errors.ts';
 import { epochOrder } from './batches.ts';
-import { createOptimizer } from './optimizers.ts';
-import { Exchange, ReplicaStepper, replicaFailure, shared, startReplica, threadBackend, type ReplicaThread } from './data-parallel.ts';
 import { imageCount } from './predict.ts';
-import { batchLoss, batchTensors, countHits, type ShardData } from './shard.ts';
+import type { ShardData } from './shard.ts';
+import { createStepper } from './stepper.ts';
 
 export { predictLogits } from './predict.ts';
 export { accuracy, agreement, confusionMatrix, perClassAccuracy } from './metrics.ts';
@@ -115,21 +114,6 @@ function checkArgs(a: TrainArgs): number {
   return n;
 }
 
-/** One optimizer step on rows order[from..to) in this thread: the batch's mean loss and its hits. */
-function singleStep(args: TrainArgs, optimizer: tf.Optimizer, varList: tf.Variable[], order: Uint32Array, from: number, to: number): { loss: number; hits: number } {
-  const d = shardData(args);
-  const t = batchTensors(d, order, from, to);
-  let logits: tf.Tensor2D | undefined;
-  try {
-    const loss = optimizer.minimize(batchLoss(args.model, d, t, (l) => (logits = l)), true, varList) as tf.Scalar;
-    const value = loss.dataSync()[0];
-    loss.dispose();
-    return { loss: value, hits: countHits(logits!, d, order, from, to) };
-  } finally {
-    tf.dispose([t.xs, t.ys, ...(t.ts ? [t.ts] : []), ...(logits ? [logits] : [])]);
-  }
-}
-
 /** The training data as the batch helpers take it. */
 function shardData(args: TrainArgs): ShardData {
   const [h, w, c] = args.imageShape;
@@ -144,98 +128,22 @@ function shardData(args: TrainArgs): ShardData {
   };
 }
 
-interface Parallel {
-  stepper: ReplicaStepper;
-  stop(): Promise<void>;
-}
-
-/**
- * Starts `training.threads - 1` replica threads and returns thread 0's stepper, or null to train
- * in this thread alone (one thread, or a backend a thread cannot start: tfjs-node runs its own
- * thread pool).
- */
-async function startParallel(args: TrainArgs, n: number, varList: tf.Variable[]): Promise<Parallel | null> {
-  const replicas = args.config.threads ?? 1;
-  const backend = threadBackend();
-  if (replicas <= 1 || backend === null) return null;
-  if (!args.spec) throw new KdqError('E_INTERNAL', `stage ${args.stage}: training.threads > 1 needs the model's layer specs`);
-  const size = varList.reduce((a, v) => a + v.size, 0);
-  const exchange = new Exchange(replicas, size);
-  const weights = model0Weights(args.model);
-  const data = {
-    images: shared(args.images),
-    labels: shared(args.labels),
-    softLogits: args.softLogits ? shared(args.softLogits) : undefined,
-  };
-  const threads: ReplicaThread[] = [];
-  const stop = async () => {
-    exchange.abort();
-    await Promise.all(threads.map((t) => t.worker.terminate()));
-  };
-  try {
-    for (let r = 1; r < replicas; r++) {
-      threads.push(
-        await startReplica({
-          backend,
-          layers: args.spec.layers,
-          modelSeed: args.spec.seed,
-          role: args.spec.role,
-          r,
-          replicas,
-          n,
-          config: args.config,
-          seed: args.seed,
-          distillation: args.distillation,
-          imageShape: args.imageShape,
-          numClasses: args.numClasses,
-          ...data,
-          weights,
-          exchange: exchange.buffers,
-        }),
-      );
-    }
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  const stepper = new ReplicaStepper(
-    args.model,
-    varList,
-    { replicas, n, config: args.config, seed: args.seed, data: { ...shardData(args), ...data } },
-    exchange,
-    0,
-    (replica) => replicaFailure(threads, replica),
-  );
-  return {
-    stepper,
-    stop: async () => {
-      stepper.dispose();
-      await stop();
-    },
-  };
-}
-
-/** Every weight of `model`, trainable or not, in getWeights() order, in shared memory. */
-function model0Weights(model: tf.LayersModel): Float32Array {
-  const ws = model.getWeights();
-  const out = new Float32Array(new SharedArrayBuffer(ws.reduce((a, t) => a + t.size, 0) * 4));
-  let offset = 0;
-  for (const t of ws) {
-    out.set(t.dataSync() as Float32Array, offset);
-    offset += t.size;
-  }
-  return out;
-}
-
 /** Trains `model` in place and returns per-epoch statistics. Throws E_DIVERGED on a NaN/infinite loss. */
 export async function trainModel(args: TrainArgs): Promise<TrainHistory> {
   const n = checkArgs(args);
   const { model, config, seed, stage } = args;
   const steps = Math.ceil(n / config.batchSize);
-  // Only this model's weights: the default list is every trainable variable in the process.
-  const varList = model.trainableWeights.map((v) => v.read() as tf.Variable);
-  const parallel = await startParallel(args, n, varList);
-  const optimizer = parallel ? null : createOptimizer(config);
+  const stepper = await createStepper({
+    model,
+    vars: model.trainableWeights.map((v) => v.read() as tf.Variable),
+    data: shardData(args),
+    config,
+    seed,
+    n,
+    distillation: args.distillation,
+    stage,
+    spec: args.spec,
+  });
   const history: TrainHistory = { epochs: [], seconds: 0 };
   const t0 = performance.now();
   try {
@@ -248,16 +156,9 @@ export async function trainModel(args: TrainArgs): Promise<TrainHistory> {
         const from = step * config.batchSize;
         const to = Math.min(n, from + config.batchSize);
         const b = to - from;
-        let lossValue: number;
-        if (parallel) {
-          const all = parallel.stepper.next(order, from, to);
-          lossValue = all.lossSum / b;
-          hits += all.hits;
-        } else {
-          const one = singleStep(args, optimizer!, varList, order, from, to);
-          lossValue = one.loss;
-          hits += one.hits;
-        }
+        const done = stepper.step(order, from, to);
+        const lossValue = done.lossSum / b;
+        hits += done.hits;
         if (!Number.isFinite(lossValue)) {
           throw new KdqError(
             'E_DIVERGED',
@@ -294,8 +195,7 @@ export async function trainModel(args: TrainArgs): Promise<TrainHistory> {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   } finally {
-    optimizer?.dispose();
-    await parallel?.stop();
+    await stepper.close();
   }
   history.seconds = (performance.now() - t0) / 1000;
   return history;

@@ -1,0 +1,74 @@
+/**
+ * One optimizer step at a time, the same way whatever runs it: in this thread, or (with
+ * `training.threads` > 1) on replicas in worker threads that each take a part of every batch
+ * (data-parallel.ts). The training loop sees only `step` and `close`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { DistillationConfig, LayerSpec, TrainingConfig } from '../config/types.ts';
+import { KdqError } from '../errors.ts';
+import { startReplicas } from './data-parallel.ts';
+import { createOptimizer } from './optimizers.ts';
+import { batchLoss, batchTensors, countHits, type ShardData } from './shard.ts';
+
+export interface StepResult {
+  /** Sum over the batch's rows of the per-example loss. */
+  lossSum: number;
+  /** Rows whose argmax logit is their label. */
+  hits: number;
+}
+
+export interface Stepper {
+  /** One optimizer step on rows order[from..to). */
+  step(order: Uint32Array, from: number, to: number): StepResult;
+  /** Frees the optimizer (and stops replica threads). */
+  close(): Promise<void>;
+}
+
+export interface StepperArgs {
+  model: tf.LayersModel;
+  /** Only this model's weights: the default list is every trainable variable in the process. */
+  vars: tf.Variable[];
+  data: ShardData;
+  config: TrainingConfig;
+  seed: number;
+  /** Images per epoch. */
+  n: number;
+  distillation?: DistillationConfig;
+  /** Names the stage in messages. */
+  stage: string;
+  /** How `model` was built: replica threads build theirs from it (training.threads > 1). */
+  spec?: { layers: LayerSpec[]; seed: number; role: string };
+}
+
+/** The single-thread stepper, or replicas on `training.threads` threads where the backend can start them. */
+export async function createStepper(args: StepperArgs): Promise<Stepper> {
+  const threads = args.config.threads ?? 1;
+  if (threads > 1) {
+    if (!args.spec) throw new KdqError('E_INTERNAL', `stage ${args.stage}: training.threads > 1 needs the model's layer specs`);
+    const parallel = await startReplicas({ ...args, spec: args.spec, replicas: threads });
+    if (parallel) return parallel;
+  }
+  return singleThreadStepper(args);
+}
+
+function singleThreadStepper(args: StepperArgs): Stepper {
+  const optimizer = createOptimizer(args.config);
+  const { model, data: d, vars } = args;
+  return {
+    step(order, from, to) {
+      const t = batchTensors(d, order, from, to);
+      let logits: tf.Tensor2D | undefined;
+      try {
+        const loss = optimizer.minimize(batchLoss(model, d, t, (l) => (logits = l)), true, vars) as tf.Scalar;
+        const mean = loss.dataSync()[0];
+        loss.dispose();
+        return { lossSum: mean * (to - from), hits: countHits(logits!, d, order, from, to) };
+      } finally {
+        tf.dispose([t.xs, t.ys, ...(t.ts ? [t.ts] : []), ...(logits ? [logits] : [])]);
+      }
+    },
+    async close() {
+      optimizer.dispose();
+    },
+  };
+}
