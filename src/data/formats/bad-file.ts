@@ -10,12 +10,12 @@ export type Where =
   | { byte: number }
   | { line: number; column?: string }
   | { record: number; byte: number }
-  | { entry: string }
+  | { entry: string; byte?: number }
   | null;
 
 function describe(where: Where): string {
   if (where === null) return '';
-  if ('entry' in where) return ` (entry ${where.entry})`;
+  if ('entry' in where) return where.byte === undefined ? ` entry ${where.entry}` : ` entry ${where.entry} at byte ${where.byte}`;
   if ('record' in where) return ` at record ${where.record} (byte ${where.byte})`;
   if ('line' in where) return where.column === undefined ? ` line ${where.line}` : ` line ${where.line}, column '${where.column}'`;
   return ` at byte ${where.byte}`;
