@@ -159,12 +159,11 @@ export async function readInflated(path: string, headBytes: number, promise: (he
 async function gunzipWhole(path: string, size: number, headBytes: number, promise: (head: Uint8Array) => Promised, fix: string): Promise<Uint8Array> {
   const head = new Uint8Array(headBytes);
   let headHave = 0;
-  let p: Promised | null = null;
-  let out: Uint8Array | null = null;
-  let have = 0;
+  /** Set once the header is read: the promise and the buffer of exactly its length. */
+  let body: { p: Promised; out: Uint8Array; have: number } | null = null;
   let overflow = false;
-  const accept = (): void => {
-    p = promise(head.subarray(0, headHave));
+  const accept = (): { p: Promised; out: Uint8Array; have: number } => {
+    const p = promise(head.subarray(0, headHave));
     checkTotal(path, p, fix);
     if (p.total > (size + 64) * MAX_DEFLATE_RATIO) {
       throw badFile(
@@ -174,33 +173,32 @@ async function gunzipWhole(path: string, size: number, headBytes: number, promis
         fix,
       );
     }
-    out = new Uint8Array(p.total);
-    out.set(head.subarray(0, Math.min(headHave, p.total)));
-    have = Math.min(headHave, p.total);
+    const out = new Uint8Array(p.total);
+    const have = Math.min(headHave, p.total);
+    out.set(head.subarray(0, have));
     overflow = headHave > p.total;
+    return { p, out, have };
   };
-  await streamGunzip(path, fix, () => (out ? have : headHave), (chunk) => {
+  await streamGunzip(path, fix, () => (body ? body.have : headHave), (chunk) => {
     let c = chunk;
-    if (!out) {
+    if (!body) {
       const take = Math.min(c.length, headBytes - headHave);
       head.set(c.subarray(0, take), headHave);
       headHave += take;
       c = c.subarray(take);
       if (headHave < headBytes) return true;
-      accept();
+      body = accept();
     }
-    const o = out as unknown as Uint8Array;
-    if (overflow || have + c.length > o.length) {
+    if (overflow || body.have + c.length > body.out.length) {
       overflow = true;
       return false; // stop inflating: nothing past the promised length is ever produced into memory
     }
-    o.set(c, have);
-    have += c.length;
+    body.out.set(c, body.have);
+    body.have += c.length;
     return true;
   });
-  if (!out) accept(); // the whole inflated file is shorter than headBytes
-  const promised = p as unknown as Promised;
-  if (overflow) throw lengthError(path, promised.total + 1, promised, fix, true);
-  if (have !== promised.total) throw lengthError(path, have, promised, fix, true);
-  return out as unknown as Uint8Array;
+  const b = body ?? accept(); // the whole inflated file is shorter than headBytes
+  if (overflow) throw lengthError(path, b.p.total + 1, b.p, fix, true);
+  if (b.have !== b.p.total) throw lengthError(path, b.have, b.p, fix, true);
+  return b.out;
 }
