@@ -90,6 +90,9 @@ describe('folder format', () => {
     const grey = imagePixels(9, 2, 2, 1);
     expect(Array.from(rgb.data)).toEqual(Array.from(grey).flatMap((v) => [v, v, v]));
     expect((await sharpDecoder(join(dir, 'mixed', 'a', '1.png'), { channels: 1 })).data.length).toBe(64);
+    // RGB to grey is luminance on linear light, sRGB-encoded back (what an app must reproduce).
+    await writeFile(join(dir, 'rgb.png'), png(1, 3, 3, Uint8Array.from([255, 0, 0, 0, 255, 0, 0, 0, 255])));
+    expect(Array.from((await sharpDecoder(join(dir, 'rgb.png'), { channels: 1 })).data)).toEqual([127, 220, 76]);
 
     await mkdir(join(dir, 'alpha'));
     await writeFile(join(dir, 'alpha', 'a.png'), png(1, 2, 4, Uint8Array.from([255, 128, 64, 255, 255, 128, 64, 0])));
