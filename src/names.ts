@@ -55,6 +55,17 @@ export type IoType = (typeof IO_TYPES)[number];
 export const DATA_SOURCES = ['mnist', 'fashion-mnist', 'idx', 'download'] as const;
 export type DataSource = (typeof DATA_SOURCES)[number];
 
+/**
+ * Data formats the readers of src/data/formats/ understand, one file each. Not yet a config key:
+ * the sources above are what an experiment names until the planner (issue 17) wires these in.
+ */
+export const DATA_FORMATS = ['idx', 'cifar10', 'cifar100', 'folder', 'npz', 'csv'] as const;
+export type DataFormat = (typeof DATA_FORMATS)[number];
+
+/** Which of CIFAR-100's two label sets a run classifies: 100 fine classes or 20 coarse superclasses. */
+export const CIFAR100_LABEL_SETS = ['fine', 'coarse'] as const;
+export type Cifar100LabelSet = (typeof CIFAR100_LABEL_SETS)[number];
+
 /** The four files of an IDX dataset, as keys of `data.files`. */
 export const IDX_FILES = ['trainImages', 'trainLabels', 'testImages', 'testLabels'] as const;
 export type IdxFile = (typeof IDX_FILES)[number];
