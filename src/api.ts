@@ -96,7 +96,8 @@ export interface DiffOutcome {
 /** `kdq diff A B`: what changed from run A (old) to run B (new), and whether a gate was crossed. */
 export async function diff(a: string, b: string, opts: DiffCommandOptions = {}): Promise<DiffOutcome> {
   const { readRun } = await import('./report/read-run.ts');
-  const { diffRuns, formatDiffJson, formatDiffMd, formatDiffText } = await import('./report/diff.ts');
+  const { diffRuns } = await import('./report/diff.ts');
+  const { formatDiffJson, formatDiffMd, formatDiffText } = await import('./report/diff-format.ts');
   const runsDir = resolveRunsDir(opts);
   const [oldRun, newRun] = await Promise.all([readRun(a, runsDir), readRun(b, runsDir)]);
   const d = diffRuns(oldRun, newRun, { all: opts.all, failOn: opts.failOn });

@@ -1,0 +1,272 @@
+/**
+ * `--fail-on`: a small expression language over the metrics of two runs, parsed (never evaluated
+ * as code), for regression gates in CI.
+ */
+import { KdqError } from '../errors.ts';
+import { suggest } from '../util/suggest.ts';
+import { delta, formatNumber, type Leaf } from './metric-values.ts';
+
+// ---------------------------------------------------------------------------------------------
+// --fail-on: a small expression language, parsed (never evaluated as code).
+//
+//   expr   := and ('or' and)*            ('||' also works)
+//   and    := atom ('and' atom)*         ('&&' also works)
+//   atom   := '(' expr ')' | value OP value          OP: < <= > >= == !=
+//   value  := NUMBER | PATH | FN '(' PATH ')' | 'abs' '(' value ')' | '-' value
+//   FN     := delta | old | new
+//
+// A bare PATH means delta(PATH) = new - old, so `models.student_int8.tflite.accuracy < -0.005`
+// fails when the int8 student lost more than half a point.
+// ---------------------------------------------------------------------------------------------
+
+export type Value =
+  | { kind: 'number'; value: number }
+  | { kind: 'metric'; of: 'delta' | 'old' | 'new'; path: string }
+  | { kind: 'abs'; arg: Value }
+  | { kind: 'neg'; arg: Value };
+
+export const COMPARISONS = ['<', '<=', '>', '>=', '==', '!='] as const;
+export type Comparison = (typeof COMPARISONS)[number];
+
+export type Condition =
+  | { kind: 'compare'; op: Comparison; left: Value; right: Value }
+  | { kind: 'and' | 'or'; left: Condition; right: Condition };
+
+const EXAMPLE = `e.g. --fail-on 'models.student_int8.tflite.accuracy < -0.005' (a bare metric path means its change, new - old; old(PATH), new(PATH), abs(...), and, or, parentheses also work)`;
+
+interface Token {
+  type: 'number' | 'word' | 'op' | '(' | ')' | ',' | 'end';
+  text: string;
+  /** 1-based column in the expression. */
+  col: number;
+}
+
+function gateError(input: string, col: number, what: string): KdqError {
+  const caret = col > 0 ? `\n  ${input}\n  ${' '.repeat(col - 1)}^` : '';
+  return new KdqError('E_USAGE', `--fail-on '${input}': ${what}${col > 0 ? ` at column ${col}` : ''}; ${EXAMPLE}${caret}`);
+}
+
+function tokenize(input: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < input.length) {
+    const c = input[i];
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    const rest = input.slice(i);
+    const num = /^(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?/.exec(rest);
+    const word = /^[A-Za-z_][A-Za-z0-9_.-]*/.exec(rest);
+    const op = /^(<=|>=|==|!=|&&|\|\||<|>)/.exec(rest);
+    if (num) {
+      tokens.push({ type: 'number', text: num[0], col: i + 1 });
+      i += num[0].length;
+    } else if (word) {
+      tokens.push({ type: 'word', text: word[0], col: i + 1 });
+      i += word[0].length;
+    } else if (op) {
+      tokens.push({ type: 'op', text: op[0], col: i + 1 });
+      i += op[0].length;
+    } else if (c === '(' || c === ')' || c === ',') {
+      tokens.push({ type: c, text: c, col: i + 1 });
+      i++;
+    } else if (c === '-') {
+      tokens.push({ type: 'op', text: '-', col: i + 1 });
+      i++;
+    } else if (c === '=') {
+      throw gateError(input, i + 1, "'=' alone is not a comparison (use == to test equality)");
+    } else {
+      throw gateError(input, i + 1, `unexpected character '${c}'`);
+    }
+  }
+  tokens.push({ type: 'end', text: '', col: input.length + 1 });
+  return tokens;
+}
+
+const FUNCTIONS = ['delta', 'old', 'new', 'abs'] as const;
+
+/** Parses a `--fail-on` expression; throws E_USAGE quoting the input, the column and an example. */
+export function parseCondition(input: string): Condition {
+  if (input.trim() === '') throw gateError(input, 0, 'the expression is empty');
+  const tokens = tokenize(input);
+  let pos = 0;
+  const peek = () => tokens[pos];
+  const next = () => tokens[pos++];
+  const describeToken = (t: Token) => (t.type === 'end' ? 'the end of the expression' : `'${t.text}'`);
+  const expect = (type: Token['type'], what: string): Token => {
+    const t = next();
+    if (t.type !== type) throw gateError(input, t.col, `expected ${what}, found ${describeToken(t)}`);
+    return t;
+  };
+  const isWord = (t: Token, ...w: string[]) => t.type === 'word' && w.includes(t.text);
+
+  const value = (): Value => {
+    const t = next();
+    if (t.type === 'number') return { kind: 'number', value: Number(t.text) };
+    if (t.type === 'op' && t.text === '-') return { kind: 'neg', arg: value() };
+    if (t.type === 'word') {
+      if ((FUNCTIONS as readonly string[]).includes(t.text) && peek().type === '(') {
+        next();
+        let v: Value;
+        if (t.text === 'abs') v = { kind: 'abs', arg: value() };
+        else {
+          const p = expect('word', `a metric path inside ${t.text}(...)`);
+          v = { kind: 'metric', of: t.text as 'delta' | 'old' | 'new', path: p.text };
+        }
+        expect(')', `')' to close ${t.text}(`);
+        return v;
+      }
+      if (isWord(t, 'and', 'or')) throw gateError(input, t.col, `expected a number or a metric path, found '${t.text}'`);
+      return { kind: 'metric', of: 'delta', path: t.text };
+    }
+    throw gateError(input, t.col, `expected a number or a metric path, found ${describeToken(t)}`);
+  };
+
+  const atom = (): Condition => {
+    if (peek().type === '(') {
+      next();
+      const c = expr();
+      expect(')', "')'");
+      return c;
+    }
+    const left = value();
+    const t = next();
+    if (t.type !== 'op' || !(COMPARISONS as readonly string[]).includes(t.text)) {
+      throw gateError(input, t.col, `expected a comparison (${COMPARISONS.join(' ')}), found ${describeToken(t)}`);
+    }
+    return { kind: 'compare', op: t.text as Comparison, left, right: value() };
+  };
+
+  const and = (): Condition => {
+    let c = atom();
+    while (isWord(peek(), 'and') || (peek().type === 'op' && peek().text === '&&')) {
+      next();
+      c = { kind: 'and', left: c, right: atom() };
+    }
+    return c;
+  };
+
+  const expr = (): Condition => {
+    let c = and();
+    while (isWord(peek(), 'or') || (peek().type === 'op' && peek().text === '||')) {
+      next();
+      c = { kind: 'or', left: c, right: and() };
+    }
+    return c;
+  };
+
+  const c = expr();
+  const t = peek();
+  if (t.type !== 'end') throw gateError(input, t.col, `unexpected ${describeToken(t)} after a complete condition (join conditions with 'and' or 'or')`);
+  return c;
+}
+
+function metricPaths(v: Value | Condition, out: string[] = []): string[] {
+  if (v.kind === 'metric') out.push(v.path);
+  else if (v.kind === 'abs' || v.kind === 'neg') metricPaths(v.arg, out);
+  else if (v.kind === 'compare') {
+    metricPaths(v.left, out);
+    metricPaths(v.right, out);
+  } else if (v.kind === 'and' || v.kind === 'or') {
+    metricPaths(v.left, out);
+    metricPaths(v.right, out);
+  }
+  return out;
+}
+
+export interface Values {
+  old: Map<string, Leaf>;
+  new: Map<string, Leaf>;
+}
+
+/** A gate must name numeric metrics of at least one of the two runs. */
+export function checkPaths(input: string, c: Condition, v: Values): void {
+  const numeric = [...new Set([...v.old.keys(), ...v.new.keys()])].filter((p) => typeof (v.old.get(p) ?? v.new.get(p)) === 'number');
+  for (const path of metricPaths(c)) {
+    const x = v.old.has(path) ? v.old.get(path) : v.new.get(path);
+    if (!v.old.has(path) && !v.new.has(path)) {
+      const hint = suggest(path, numeric);
+      throw new KdqError(
+        'E_USAGE',
+        `--fail-on '${input}': no metric '${path}' in either run${hint ? `; did you mean '${hint}'?` : ''} (metric paths are dotted keys of metrics.json, as 'kdq diff --all' lists them)`,
+      );
+    }
+    if (typeof x !== 'number' && x !== null) {
+      throw new KdqError('E_USAGE', `--fail-on '${input}': metric '${path}' is ${JSON.stringify(x)}, not a number; compare a numeric metric such as an accuracy or a size`);
+    }
+  }
+}
+
+/** Why a value could not be computed (a metric missing in one run). */
+class Missing {
+  constructor(readonly why: string) {}
+}
+
+function evalValue(v: Value, vals: Values, notes: string[]): number | Missing {
+  switch (v.kind) {
+    case 'number':
+      return v.value;
+    case 'neg':
+    case 'abs': {
+      const x = evalValue(v.arg, vals, notes);
+      if (x instanceof Missing) return x;
+      return v.kind === 'neg' ? -x : Math.abs(x);
+    }
+    case 'metric': {
+      const o = vals.old.get(v.path);
+      const n = vals.new.get(v.path);
+      const need = v.of === 'delta' ? [['old', o], ['new', n]] : [[v.of, v.of === 'old' ? o : n]];
+      for (const [which, x] of need as [string, Leaf | undefined][]) {
+        if (typeof x !== 'number') return new Missing(`${v.path} is ${x === undefined ? 'missing' : JSON.stringify(x)} in the ${which} run`);
+      }
+      const x = v.of === 'delta' ? (delta(o, n) as number) : ((v.of === 'old' ? o : n) as number);
+      notes.push(`${v.of}(${v.path}) = ${formatNumber(x, v.of === 'delta')}`);
+      return x;
+    }
+  }
+}
+
+function compare(op: Comparison, a: number, b: number): boolean {
+  switch (op) {
+    case '<':
+      return a < b;
+    case '<=':
+      return a <= b;
+    case '>':
+      return a > b;
+    case '>=':
+      return a >= b;
+    case '==':
+      return a === b;
+    case '!=':
+      return a !== b;
+  }
+}
+
+/**
+ * True when the threshold is crossed. A metric missing from one run crosses it: a gate that
+ * cannot be checked must not pass silently.
+ */
+export function evaluateCondition(c: Condition, vals: Values): { crossed: boolean; detail: string } {
+  const notes: string[] = [];
+  const missing: string[] = [];
+  const walk = (c: Condition): boolean => {
+    if (c.kind === 'compare') {
+      const a = evalValue(c.left, vals, notes);
+      const b = evalValue(c.right, vals, notes);
+      if (a instanceof Missing || b instanceof Missing) {
+        missing.push(...[a, b].filter((x): x is Missing => x instanceof Missing).map((m) => m.why));
+        return true;
+      }
+      return compare(c.op, a, b);
+    }
+    // Both sides are evaluated, so the detail names every value the verdict looked at.
+    const l = walk(c.left);
+    const r = walk(c.right);
+    return c.kind === 'and' ? l && r : l || r;
+  };
+  const crossed = walk(c);
+  const detail = missing.length > 0 ? `cannot check: ${[...new Set(missing)].join('; ')}` : notes.join(', ');
+  return { crossed: crossed || missing.length > 0, detail };
+}
