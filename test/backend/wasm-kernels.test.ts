@@ -1,6 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, KDQ_WASM_KERNELS } from '../../src/backend/index.ts';
+import { initBackend, KDQ_WASM_KERNELS, registerWasmKernels } from '../../src/backend/index.ts';
+import { activeWasmOverrides } from '../../src/backend/wasm-kernels/index.ts';
+import { conv2dBackpropFilterConfig } from '../../src/backend/wasm-kernels/conv2d-backprop-filter.ts';
+import { depthwiseConv2dBackpropFilterConfig } from '../../src/backend/wasm-kernels/depthwise-conv2d-backprop-filter.ts';
+import { depthwiseConv2dBackpropInputConfig } from '../../src/backend/wasm-kernels/depthwise-conv2d-backprop-input.ts';
+import { maxPoolGradConfig } from '../../src/backend/wasm-kernels/max-pool-grad.ts';
 import { transposeCosts } from '../../src/backend/wasm-kernels/batch-mat-mul.ts';
 import { compareKernel, values } from './compare-backends.ts';
 
@@ -22,11 +27,35 @@ afterAll(async () => {
 });
 
 describe('registration', () => {
-  it('registers every kdq kernel on wasm', () => {
-    for (const name of KDQ_WASM_KERNELS) expect(tf.getKernel(name, 'wasm'), name).toBeDefined();
+  it('installs kdq\'s own kernel for every name it registers (not the stock backend\'s)', () => {
     expect(KDQ_WASM_KERNELS).toEqual(
       expect.arrayContaining(['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Slice']),
     );
+    const kdq: Record<string, tf.KernelConfig> = {
+      Conv2DBackpropFilter: conv2dBackpropFilterConfig,
+      DepthwiseConv2dNativeBackpropFilter: depthwiseConv2dBackpropFilterConfig,
+      DepthwiseConv2dNativeBackpropInput: depthwiseConv2dBackpropInputConfig,
+      MaxPoolGrad: maxPoolGradConfig,
+    };
+    for (const [name, config] of Object.entries(kdq)) expect(tf.getKernel(name, 'wasm')?.kernelFunc, name).toBe(config.kernelFunc);
+  });
+
+  it('an override replaces the stock kernel, and registerWasmKernels(only) puts back every other one', () => {
+    expect(activeWasmOverrides()).toEqual(['BatchMatMul', 'Identity', 'MaxPoolGrad', 'Slice']);
+    const ours = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
+    let stock: tf.KernelFunc | undefined;
+    try {
+      registerWasmKernels(['Slice']);
+      expect(activeWasmOverrides()).toEqual(['Slice']);
+      stock = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
+      expect(stock).not.toBe(ours);
+      expect(tf.getKernel('MaxPoolGrad', 'wasm')!.kernelFunc).not.toBe(maxPoolGradConfig.kernelFunc);
+    } finally {
+      registerWasmKernels();
+    }
+    expect(activeWasmOverrides()).toEqual(['BatchMatMul', 'Identity', 'MaxPoolGrad', 'Slice']);
+    expect(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc).not.toBe(stock);
+    expect(tf.getKernel('MaxPoolGrad', 'wasm')!.kernelFunc).toBe(maxPoolGradConfig.kernelFunc);
   });
 });
 

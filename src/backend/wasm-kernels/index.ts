@@ -41,31 +41,48 @@ const OVERRIDES: Readonly<Record<string, (original: tf.KernelConfig) => tf.Kerne
 export const KDQ_WASM_KERNELS: readonly string[] = [...MISSING.map((k) => k.kernelName), FUSED_CONV2D, FUSED_DENSE, ...Object.keys(OVERRIDES)];
 
 let registered = false;
+/** The stock kernels kdq replaced, by name, so a later call can put them back. */
+const replaced = new Map<string, tf.KernelConfig>();
 
 /**
- * Registers kdq's wasm kernels; idempotent. Must run before `tf.setBackend('wasm')`: the engine runs
+ * Registers kdq's wasm kernels. Must first run before `tf.setBackend('wasm')`: the engine runs
  * each kernel's `setupFunc` when the backend initialises, and the overrides keep the stock kernel's
- * `setupFunc` because their fallback path needs it. `only` limits the overrides (for benchmarks
- * that measure them one at a time); the missing kernels are always registered.
+ * `setupFunc` because their fallback path needs it. The missing kernels are always registered;
+ * `only` makes exactly those overrides active (for benchmarks that measure them one at a time),
+ * putting back the stock kernel of every other one, on this call and on any later one.
  */
 export function registerWasmKernels(only?: readonly string[]): void {
-  if (registered) return;
-  registered = true;
-  for (const config of MISSING) {
-    if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
-  }
-  for (const make of FUSED) {
-    const config = make('wasm');
-    if (config !== undefined && tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
-  }
-  for (const grad of [fusedConv2dGradConfig, fusedDenseGradConfig]) {
-    if (tf.getGradient(grad.kernelName) === undefined) tf.registerGradient(grad);
+  if (!registered) {
+    registered = true;
+    for (const config of MISSING) {
+      if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
+    }
+    for (const make of FUSED) {
+      const config = make('wasm');
+      if (config !== undefined && tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
+    }
+    for (const grad of [fusedConv2dGradConfig, fusedDenseGradConfig]) {
+      if (tf.getGradient(grad.kernelName) === undefined) tf.registerGradient(grad);
+    }
   }
   for (const [name, build] of Object.entries(OVERRIDES)) {
-    if (only !== undefined && !only.includes(name)) continue;
-    const original = tf.getKernel(name, 'wasm');
-    if (original === undefined) continue;
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel(build(original));
+    const want = only === undefined || only.includes(name);
+    const stock = replaced.get(name);
+    if (want && stock === undefined) {
+      const original = tf.getKernel(name, 'wasm');
+      if (original === undefined) continue;
+      tf.unregisterKernel(name, 'wasm');
+      tf.registerKernel(build(original));
+      replaced.set(name, original);
+    } else if (!want && stock !== undefined) {
+      tf.unregisterKernel(name, 'wasm');
+      tf.registerKernel(stock);
+      replaced.delete(name);
+    }
   }
+}
+
+/** Names of the overrides active now (see registerWasmKernels' `only`). */
+export function activeWasmOverrides(): string[] {
+  return [...replaced.keys()].sort();
 }
