@@ -35,7 +35,7 @@ export class FastAdamOptimizer extends tf.AdamOptimizer {
         self.accumulatedFirstMoment[i] ??= { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
         self.accumulatedSecondMoment[i] ??= { originalName: `${name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
         const gradient = Array.isArray(variableGradients) ? variableGradients[i].tensor : variableGradients[name];
-        if (gradient == null) return;
+        if (gradient === null || gradient === undefined) return;
         const m = self.accumulatedFirstMoment[i]!.variable;
         const v = self.accumulatedSecondMoment[i]!.variable;
         const [w2, m2, v2] = tf.engine().runKernel(ADAM_UPDATE, { value, gradient, m, v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];

@@ -43,6 +43,8 @@ export function show(v: unknown): string {
   // Control characters (a NUL in a name) are shown escaped, never sent raw to the terminal; a
   // long string is cut so that a hostile value cannot flood the error output.
   if (typeof v === 'string') {
+    // Control characters are exactly what must not reach a terminal raw.
+    // eslint-disable-next-line no-control-regex
     const safe = v.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
     return `'${safe.length > 80 ? `${safe.slice(0, 80)}...` : safe}'`;
   }

@@ -96,8 +96,14 @@ export async function readZipDirectory(fh: FileHandle, path: string, size: numbe
       const len = cv.getUint16(x + 2, true);
       if (id === 0x0001) {
         let f = x + 4;
-        if (e.size === 0xffffffff) (e.size = u64(cv, f)), (f += 8);
-        if (e.compressedSize === 0xffffffff) (e.compressedSize = u64(cv, f)), (f += 8);
+        if (e.size === 0xffffffff) {
+          e.size = u64(cv, f);
+          f += 8;
+        }
+        if (e.compressedSize === 0xffffffff) {
+          e.compressedSize = u64(cv, f);
+          f += 8;
+        }
         if (e.localHeaderOffset === 0xffffffff) e.localHeaderOffset = u64(cv, f);
       }
       x += 4 + len;

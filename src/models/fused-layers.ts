@@ -4,7 +4,7 @@
  * tf.js layer (same class name, weights and config, so export and saving see no difference); only
  * its `call` takes the fused path when every condition holds, and the stock one otherwise.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { fusedConv2d, fusedDense, fusedLayersAvailable } from '../backend/wasm-kernels/fused-layers.ts';
 
 /** The fields of tf.js' Conv and Dense layers read here (TypeScript-protected in tf.js). */

@@ -218,7 +218,7 @@ export class Cache {
       const p = join(dir, name);
       const [text, st] = await Promise.all([readFile(p, 'utf8').catch(() => null), stat(p).catch(() => null)]);
       if (text === null || !st) continue;
-      let info: LockInfo | null = null;
+      let info: LockInfo | null;
       try {
         info = JSON.parse(text) as LockInfo;
       } catch {

@@ -110,7 +110,7 @@ export async function loadSweep(file: string, opts: SweepLoadOptions = {}): Prom
       for (const issue of e.issues) {
         const k = pointArgs.findIndex((a) => issue.file === `--set ${a}`);
         const keyPath = k === -1 ? null : Object.keys(point.params)[k]!;
-        let placed: ConfigIssue = issue;
+        let placed: ConfigIssue;
         if (keyPath !== null) {
           const values = config.grid[keyPath] ?? config.zip[keyPath] ?? [];
           const index = values.findIndex((v) => JSON.stringify(v) === JSON.stringify(point.params[keyPath]));

@@ -202,7 +202,7 @@ export function lowerModel(model: tf.LayersModel): LoweredModel {
         const gamma = cfg.scale === false ? new Float32Array(c).fill(1) : weights[k++].data;
         const beta = cfg.center === false ? new Float32Array(c) : weights[k++].data;
         const mean = weights[k++].data;
-        const variance = weights[k++].data;
+        const variance = weights[k].data;
         const folded = foldBatchNorm(prev.weights, prev.bias, channelAxis(prev.kind), { gamma, beta, mean, variance, epsilon: cfg.epsilon as number });
         prev.weights = folded.weights;
         prev.bias = folded.bias;

@@ -3,7 +3,7 @@
  * divergence check on every step. tf.js `fit` is not used because it shuffles with unseeded
  * Math.random and slices one big tensor per batch.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { DistillationConfig, LayerSpec, TrainingConfig } from '../config/types.ts';
 import { KdqError } from '../errors.ts';
 import { epochOrder } from './batches.ts';

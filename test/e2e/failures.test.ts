@@ -18,7 +18,6 @@ import { Cache } from '../../src/pipeline/cache.ts';
 import { imagesIdx, labelsIdx } from '../data/idx-fixtures.ts';
 
 const MICRO = new URL('./micro.yaml', import.meta.url).pathname;
-const NAME = 'e2e-micro';
 let base: string;
 
 beforeAll(async () => {

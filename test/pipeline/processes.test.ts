@@ -50,7 +50,10 @@ function spawnToy(args: string[]) {
       const line = JSON.parse(buf.slice(0, nl)) as Line;
       buf = buf.slice(nl + 1);
       lines.push(line);
-      for (const w of waiters.splice(0)) (w.pred(line) ? w.resolve(line) : waiters.push(w));
+      for (const w of waiters.splice(0)) {
+        if (w.pred(line)) w.resolve(line);
+        else waiters.push(w);
+      }
     }
   });
   const until = (pred: (l: Line) => boolean) =>

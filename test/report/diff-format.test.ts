@@ -2,7 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import { diffRuns, type RunData } from '../../src/report/diff.ts';
 import { formatDiffJson, formatDiffMd, formatDiffText } from '../../src/report/diff-format.ts';
-import { flatten } from '../../src/report/metric-values.ts';
 import { sampleMetrics } from './fixtures.ts';
 
 const run = (label: string, int8 = 0.965, temperature = 4): RunData => ({
@@ -10,7 +9,6 @@ const run = (label: string, int8 = 0.965, temperature = 4): RunData => ({
   metrics: JSON.parse(JSON.stringify(sampleMetrics({ int8 }))),
   config: { name: 'kd-sample', distillation: { temperature, alpha: 0.9 } },
 });
-const values = (a: RunData, b: RunData) => ({ old: flatten(a.metrics), new: flatten(b.metrics) });
 
 describe('output forms', () => {
   const d = diffRuns(run('runs/x/1', 0.965, 4), run('runs/x/2', 0.955, 2), { failOn: ['models.student_int8.tflite.accuracy < -0.005', 'kd_gain < 0'] });

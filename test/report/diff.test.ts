@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.ts';
-import { KdqError } from '../../src/errors.ts';
 import { compareConfig, compareMetrics, diffRuns, type RunData } from '../../src/report/diff.ts';
 import { flatten } from '../../src/report/metric-values.ts';
 import { sampleMetrics, writeRunFolder } from './fixtures.ts';
@@ -19,7 +18,6 @@ const run = (label: string, int8 = 0.965, temperature = 4): RunData => ({
   metrics: JSON.parse(JSON.stringify(sampleMetrics({ int8 }))),
   config: { name: 'kd-sample', distillation: { temperature, alpha: 0.9 } },
 });
-const values = (a: RunData, b: RunData) => ({ old: flatten(a.metrics), new: flatten(b.metrics) });
 
 describe('comparison', () => {
   it('flattens to dotted paths, arrays by index', () => {

@@ -11,7 +11,7 @@
  * with c1 = 1 - b1^t, c2 = 1 - b2^t. In float32 SIMD (../simd/kernels.wat) where the runtime has it,
  * else a float64 JavaScript loop.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { heapF32, shareBuffer, sizeOf } from './wasm-heap.ts';

@@ -6,7 +6,7 @@
  * transposed products are transposed explicitly and sent to the fast path, choosing between
  * C = op(A) op(B) and C = (op(B)^T op(A)^T)^T whichever copies fewer elements.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { matMul2d, release, sizeOf, transpose2d } from './wasm-heap.ts';

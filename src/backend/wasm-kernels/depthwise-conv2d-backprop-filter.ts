@@ -4,7 +4,7 @@
  * so a direct loop over the heap is enough.
  * dW[kh, kw, c, q] = sum over (n, y, x) of x[n, y*sh - top + kh*dh, x*sw - left + kw*dw, c] * dy[n, y, x, c*m + q].
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapF32 } from './wasm-heap.ts';
 import { depthwiseGeometry, type DepthwiseGradAttrs } from './depthwise-geometry.ts';

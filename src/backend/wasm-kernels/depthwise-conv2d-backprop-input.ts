@@ -4,7 +4,7 @@
  * pixels its filter taps read:
  * dx[n, iy, ix, c] += w[kh, kw, c, q] * dy[n, y, x, c*m + q] with iy = y*sh - top + kh*dh, ix likewise.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapF32 } from './wasm-heap.ts';
 import { depthwiseGeometry, type DepthwiseGradAttrs } from './depthwise-geometry.ts';

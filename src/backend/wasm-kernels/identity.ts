@@ -6,7 +6,7 @@
  * the buffer and counting the reference is safe; the cpu backend does the same, as does the wasm
  * Reshape.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { shareBuffer } from './wasm-heap.ts';
 

@@ -3,7 +3,7 @@
  * layer's output y: dz = dy where y > 0 (relu'(0) = 0, as tf.js' step), and db = dz summed over
  * every axis but the last. Replaces tf.js' Step, Cast, Multiply and a transposing Sum per layer.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { heapF32, sizeOf } from './wasm-heap.ts';

@@ -2,7 +2,7 @@
  * Low-level access to the wasm backend's heap, shared by kdq's wasm kernels. Kernels read and
  * write tensors in place on the heap instead of `readSync`, which copies the whole tensor out.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { KdqError } from '../../../src/errors.ts';
+import { type KdqError } from '../../../src/errors.ts';
 import { folderCacheKey, probeFolder, readFolder, type DecodedCache, type FolderOptions } from '../../../src/data/formats/folder.ts';
 import { listFolder } from '../../../src/data/formats/folder-listing.ts';
 import { sharpDecoder, type ImageDecoder } from '../../../src/data/formats/image-decode.ts';
