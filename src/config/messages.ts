@@ -87,7 +87,23 @@ export function translateAjvError(e: ErrorObject): PathIssue | undefined {
   const parent = e.parentSchema as { description?: string; properties?: Record<string, unknown> } | undefined;
   const got = show(e.data);
   const why = key && WHY[key] ? `: ${WHY[key]}` : '';
+  // A size (`kernelSize: 3` or `[3, 5]`) is an anyOf of an integer and a pair: a whole number or a
+  // list is judged by its own branch (`must be >= 1, got 0`); anything else gets one message.
+  const branch = /\/anyOf\/(\d+)\//.exec(e.schemaPath);
+  if (branch && key && SIZE_KEYS.has(typeof last === 'number' ? String(path[path.length - 2]) : key)) {
+    const sizeValue = typeof last === 'number' ? [] : e.data;
+    const own = Number.isInteger(sizeValue) ? '0' : Array.isArray(sizeValue) ? '1' : null;
+    if (e.keyword === 'type' || branch[1] !== own) return undefined;
+  }
   switch (e.keyword) {
+    case 'anyOf': {
+      if (key && SIZE_KEYS.has(key)) {
+        if (Number.isInteger(e.data) || Array.isArray(e.data)) return undefined;
+        const nullable = ((e.schema as { type?: string }[] | undefined) ?? []).some((b) => b.type === 'null');
+        return { path, prefer: 'value', message: `must be a positive integer or a pair [height, width]${nullable ? ' or null' : ''}, got ${got}` };
+      }
+      return { path, prefer: 'value', message: `${e.message ?? 'is invalid'}, got ${got}` };
+    }
     case 'if':
       // "must match then schema" adds nothing to the errors of the branch itself.
       return undefined;

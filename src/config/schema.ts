@@ -24,8 +24,9 @@ export function experimentSchema(): Record<string, unknown> {
  */
 export function experimentValidator(): ValidateFunction {
   if (!cachedValidator) {
-    // `verbose` hands the translator the offending value and its schema. Union types (`integer` or `[h, w]`) keep size errors to one message instead of an anyOf tree.
-    const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
+    // `verbose` hands the translator the offending value and its schema. Strict without union
+    // types, as editors' validators read the file: sizes are an anyOf of an integer and a pair.
+    const ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true });
     cachedValidator = ajv.compile(experimentSchema());
   }
   return cachedValidator;
