@@ -3,6 +3,7 @@
  * lookup, what was forced, how its dependencies ended): pure, so every status and reason is
  * unit-tested without a cache, a lock or a stage.
  */
+import { changedPaths } from '../util/flatten.ts';
 import { diffDetails } from './hash.ts';
 import type { StageResult } from './results.ts';
 
@@ -24,7 +25,8 @@ export interface StageFacts {
   /** The key's parts now, and this stage's result in the last run, to say which part changed. */
   details: Record<string, string>;
   key: string;
-  previous?: Pick<StageResult, 'key' | 'details'>;
+  config?: unknown;
+  previous?: Pick<StageResult, 'key' | 'details' | 'config'>;
 }
 
 export type Decision =
@@ -47,7 +49,7 @@ export function decide(f: StageFacts): Decision {
   if (f.blocked !== null) return { action: 'skip', reason: `dependency ${f.blocked.id} ${f.blocked.status === 'failed' ? 'failed' : 'was skipped'}` };
   const why = forcedReason(f.forced) ?? (f.cacheable ? null : 'not cacheable');
   if (why === null && f.hit) return { action: 'reuse', reason: 'cache hit' };
-  const reason = why ?? missReason(f.key, f.details, f.previous);
+  const reason = why ?? missReason(f.key, f.details, f.previous, f.config);
   return f.dryRun ? { action: 'plan', reason } : { action: 'run', reason };
 }
 
@@ -58,9 +60,22 @@ function forcedReason(f: Forced): string | null {
   return null;
 }
 
-/** Why a cacheable stage has no entry, naming the key parts that differ from the last run. */
-export function missReason(key: string, details: Record<string, string>, before: Pick<StageResult, 'key' | 'details'> | undefined): string {
+/**
+ * Why a cacheable stage has no entry, naming the key parts that differ from the last run, and for
+ * a changed config the keys that changed (`config changed: distillation.temperature 5 -> 2`).
+ */
+export function missReason(key: string, details: Record<string, string>, before: Pick<StageResult, 'key' | 'details' | 'config'> | undefined, config?: unknown): string {
   if (!before || !before.key) return 'no entry for key (no earlier run to compare with)';
   if (before.key === key) return 'no entry for key (same key as the last run; its entry was removed)';
-  return `no entry for key (${diffDetails(details, before.details).join(', ')})`;
+  const parts = diffDetails(details, before.details).map((part) => (part === 'config changed' && before.config !== undefined && config !== undefined ? configChange(before.config, config) : part));
+  return `no entry for key (${parts.join(', ')})`;
+}
+
+/** At most three changed config keys with their old and new values, and how many more. */
+function configChange(before: unknown, now: unknown): string {
+  const rows = changedPaths(before, now);
+  if (rows.length === 0) return 'config changed';
+  const show = (v: unknown) => (v === undefined ? '(unset)' : JSON.stringify(v));
+  const listed = rows.slice(0, 3).map((r) => `${r.path} ${show(r.old)} -> ${show(r.new)}`);
+  return `config changed: ${listed.join('; ')}${rows.length > 3 ? ` and ${rows.length - 3} more` : ''}`;
 }

@@ -10,6 +10,8 @@ export interface StageResult {
   key: string;
   /** Hash of each key part (see StageKey). */
   details: Record<string, string>;
+  /** The stage's config slice, so a later run can name the keys that changed, not only that the config did. */
+  config?: unknown;
   status: StageStatus;
   /** Wall time spent on this stage by this run (hashing, cache lookup, running, committing). */
   seconds: number;

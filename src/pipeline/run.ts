@@ -59,7 +59,7 @@ export async function runGraph(graph: StageGraph, defs: StageDefinitions, opts: 
     const stage = graph.stages[id];
     const def = defs[stage.kind] as StageDefinition;
     const started = performance.now();
-    const res: StageResult = { id, kind: stage.kind, key: '', details: {}, status: 'skipped', seconds: 0, outDir: null, reason: '' };
+    const res: StageResult = { id, kind: stage.kind, key: '', details: {}, config: stage.config, status: 'skipped', seconds: 0, outDir: null, reason: '' };
     const depResults = stage.deps.map((d) => results.get(d) as StageResult);
     const blocker = depResults.find((r) => r.status === 'failed' || r.status === 'skipped');
     const cancelled = opts.signal?.aborted === true;
@@ -83,6 +83,7 @@ export async function runGraph(graph: StageGraph, defs: StageDefinitions, opts: 
       dryRun: opts.dryRun === true,
       key: res.key,
       details: res.details,
+      config: stage.config,
       previous: previous.get(id),
     };
     const hit = needsLookup(facts) ? await cache.get(res.key) : null;

@@ -5,6 +5,7 @@
  * language is gate.ts, the output formats diff-format.ts.
  */
 import { checkPaths, evaluateCondition, parseCondition } from './gate.ts';
+import { changedPaths } from '../util/flatten.ts';
 import { delta, flatten, type Leaf } from './metric-values.ts';
 
 
@@ -77,18 +78,11 @@ export function compareMetrics(oldM: unknown, newM: unknown): MetricRow[] {
 
 /** Config keys whose values differ (values as JSON text). */
 export function compareConfig(oldC: unknown, newC: unknown): ConfigRow[] {
-  const a = flatten(oldC);
-  const b = flatten(newC);
-  const keys = [...new Set([...a.keys(), ...b.keys()])].sort();
-  const rows: ConfigRow[] = [];
-  for (const key of keys) {
-    if (a.has(key) && b.has(key) && a.get(key) === b.get(key)) continue;
-    const row: ConfigRow = { key };
-    if (a.has(key)) row.old = JSON.stringify(a.get(key));
-    if (b.has(key)) row.new = JSON.stringify(b.get(key));
-    rows.push(row);
-  }
-  return rows;
+  return changedPaths(oldC, newC).map((r) => ({
+    key: r.path,
+    ...(r.old !== undefined ? { old: JSON.stringify(r.old) } : {}),
+    ...(r.new !== undefined ? { new: JSON.stringify(r.new) } : {}),
+  }));
 }
 
 export interface DiffOptions {

@@ -4,30 +4,12 @@
  * the output formats of `kdq diff`.
  */
 
-/** A leaf of a flattened JSON document. */
-export type Leaf = number | string | boolean | null;
+import type { Leaf } from '../util/flatten.ts';
 
-/** One run as the diff sees it. */
+export { flatten, type Leaf } from '../util/flatten.ts';
+
 /** Decimal places of a delta: those of metrics.json, so float noise never shows as a change. */
 const DELTA_DIGITS = 6;
-
-/** Flattens JSON into dotted paths; arrays by index. */
-export function flatten(v: unknown, opts: { skip?: readonly string[] } = {}, prefix = '', out = new Map<string, Leaf>()): Map<string, Leaf> {
-  if (Array.isArray(v)) {
-    if (v.length === 0 && prefix) out.set(prefix, '[]');
-    v.forEach((x, i) => flatten(x, opts, prefix ? `${prefix}.${i}` : String(i), out));
-  } else if (v !== null && typeof v === 'object') {
-    const keys = Object.keys(v).sort();
-    if (keys.length === 0 && prefix) out.set(prefix, '{}');
-    for (const k of keys) {
-      if (opts.skip?.includes(k)) continue;
-      flatten((v as Record<string, unknown>)[k], opts, prefix ? `${prefix}.${k}` : k, out);
-    }
-  } else if (v !== undefined && prefix) {
-    out.set(prefix, v as Leaf);
-  }
-  return out;
-}
 
 /** new - old of two numeric values, rounded as metrics.json rounds (null unless both are numbers). */
 export function delta(o: Leaf | undefined, n: Leaf | undefined): number | null {

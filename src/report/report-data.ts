@@ -31,7 +31,8 @@ export interface Table {
 }
 
 export const pct = (v: number | null | undefined): string => (v === undefined || v === null ? '-' : `${(v * 100).toFixed(2)}%`);
-export const kb = (v: number | undefined): string => (v === undefined ? '-' : `${(v / 1024).toFixed(1)} KB`);
+/** A size in KiB (1,024 bytes), as the report and the run summary print it. */
+export const kib = (v: number | undefined): string => (v === undefined ? '-' : `${(v / 1024).toFixed(1)} KiB`);
 /** Signed percentage points, e.g. `+0.35` or `-1.20`. */
 export const points = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)}`;
 
@@ -57,7 +58,7 @@ export function modelsTable(m: Metrics): Table {
       v.params === undefined ? '-' : String(v.params),
       pct(v.accuracy),
       pct(v.tflite?.accuracy),
-      kb(v.tflite?.bytes),
+      kib(v.tflite?.bytes),
       v.tflite?.mode ?? '-',
       pct(v.tflite?.agreement_with_student),
       pct(v.tflite?.agreement_with_teacher),

@@ -27,6 +27,16 @@ describe('decide', () => {
     expect(decide(facts({ previous: { key: 'k1', details: { config: 'c2' } } })).reason).toBe('no entry for key (dep:data added)');
   });
 
+  it('names the config keys that changed, with old and new values', () => {
+    const before = { key: 'k1', details: { config: 'c1', 'dep:data': 'd1' }, config: { distillation: { temperature: 5, hardWeight: 0.5 }, seed: 1 } };
+    const now = { distillation: { temperature: 2, hardWeight: 0.5 }, seed: 1, trainLimit: 10 };
+    expect(decide(facts({ previous: before, config: now })).reason).toBe('no entry for key (config changed: distillation.temperature 5 -> 2; trainLimit (unset) -> 10)');
+    const many = { distillation: { temperature: 1, hardWeight: 0.1 }, seed: 2, trainLimit: 3 };
+    expect(decide(facts({ previous: before, config: many })).reason).toBe(
+      'no entry for key (config changed: distillation.hardWeight 0.5 -> 0.1; distillation.temperature 5 -> 1; seed 1 -> 2 and 1 more)',
+    );
+  });
+
   it('plans instead of running on a dry run', () => {
     expect(decide(facts({ dryRun: true }))).toEqual({ action: 'plan', reason: 'no entry for key (no earlier run to compare with)' });
     expect(decide(facts({ dryRun: true, hit: true }))).toEqual({ action: 'reuse', reason: 'cache hit' });

@@ -115,7 +115,7 @@ describe('runGraph', () => {
       'evaluate:student_baseline@s1': 'cached',
     });
     const reason = (id: string) => second.result.stages.find((s) => s.id === id)!.reason;
-    expect(reason('student@s1')).toBe('no entry for key (config changed)');
+    expect(reason('student@s1')).toBe('no entry for key (config changed: distillation.temperature 4 -> 2)');
     expect(reason('export:student_int8@s1')).toBe('no entry for key (dep:student@s1 changed)');
     expect(reason('report')).toBe('not cacheable');
   });

@@ -57,7 +57,7 @@ describe('report tables', () => {
     const t = modelsTable(m);
     expect(t.header).toEqual(['model', 'params', 'tf.js accuracy', '.tflite accuracy', '.tflite size', 'mode', 'agreement w/ student', 'agreement w/ teacher']);
     expect(t.rows.map((r) => r[0])).toEqual(['teacher', 'student', 'student_baseline', 'student_int8']);
-    expect(t.rows[3]).toEqual(['student_int8', '-', '-', '96.50%', '176.8 KB', 'int8', '99.00%', '97.00%']);
+    expect(t.rows[3]).toEqual(['student_int8', '-', '-', '96.50%', '176.8 KiB', 'int8', '99.00%', '97.00%']);
     const pc = perClassTable(m)!;
     expect(pc.header).toEqual(['class', 'teacher (tf.js)', 'student (tf.js)', 'student_baseline (tf.js)', 'student_int8 (.tflite)']);
     expect(pc.rows).toHaveLength(10);
