@@ -40,8 +40,8 @@ describe('stage keys of experiments/kd-mnist-quick.yaml (wasm, tf.js 4.22.0, fma
       'student@s1': 'd0e8132ec88b65aa525cf9f054d57f4f6cd39cf207d7940085ddfbf28aa583a9',
       'baseline@s1': '6ac9af269f70bcecec74c90ead977997bde19115a30bf1b76a376c003501373a',
       'export:student_int8@s1': '53f2b4942d580f2ea232b22724f2020a3c29dc769c6f301f554e71d4c99cbbc1',
-      'evaluate:student_int8@s1': 'a3e2d8214dd6de953b87c5f5fe740194a54c0e29fd4c03464eb1d987c4d9314c',
-      report: 'e0e4eb08ed62c9c1f075872a60fcc1584c99c7f63b4e9ad5ceba01c163cf4511',
+      'evaluate:student_int8@s1': '2cadaba511bb82deec2ef11be390b90573383293a224093b6d1d34ef6e0c41e3',
+      report: 'b8f1da0a519467d2b5c4abb115cbf08c5b0184e8743640357200bd975a7b93c5',
     });
   });
 });
