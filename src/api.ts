@@ -107,14 +107,11 @@ export async function diff(a: string, b: string, opts: DiffCommandOptions = {}):
 
 /** `kdq inspect`: a human description of a .tflite file. */
 export async function inspect(file: string): Promise<string> {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(file));
-  } catch (e) {
-    throw new KdqError('E_USAGE', `cannot read ${file}: ${(e as Error).message}`);
-  }
+  const { readInputFile } = await import('./util/read-input-file.ts');
+  // 2 GiB: the most a flatbuffer can address; checked before any byte is read.
+  const bytes = await readInputFile(file, { maxBytes: 2 ** 31, expected: 'a .tflite file' });
   const { inspectTflite } = await import('./tflite/inspect.ts');
-  return inspectTflite(bytes);
+  return inspectTflite(bytes, file);
 }
 
 /** Keys referred to by any run folder's stages.json. */

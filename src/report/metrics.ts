@@ -3,17 +3,33 @@
  * fixed precision, so two runs of the same file, seed and backend are byte-identical and CI can
  * diff them. What varies between identical runs (timings, host, dates) goes to stages.json instead.
  */
-import type { ModelRole } from '../names.ts';
+import type { ModelRole, TfliteRuntime } from '../names.ts';
+import type { RuntimeOutcome } from '../tflite/runtime/cross-check.ts';
 
-/** A .tflite file as evaluated by a TFLite runtime on the test set. */
+/** What one TFLite runtime made of a .tflite file: its accuracy, or its refusal to load it. */
+export interface TfliteRuntimeMetrics {
+  /** The runtime and its version, e.g. `@tensorflow/tfjs-tflite 0.0.1-alpha.10`. */
+  runtime: string;
+  accuracy?: number;
+  /** Share of test images where this runtime and the primary one pick the same class. */
+  agreement_with_primary?: number;
+  /** Why the runtime would not load the file: `no kernel for FULLY_CONNECTED v12` (it is older than that kernel). */
+  refused?: string;
+}
+
+/** A .tflite file as evaluated by the TFLite runtimes on the test set. */
 export interface TfliteMetrics {
   file: string;
   bytes: number;
+  /** Accuracy in the primary runtime (`runtime`). */
   accuracy: number;
   /** Top-1 agreement with the float tf.js student / teacher. */
   agreement_with_student?: number;
   agreement_with_teacher?: number;
+  /** The primary runtime and its version. */
   runtime: string;
+  /** Every runtime kdq has, by name (`litert`, `tfjs-tflite`), the primary one included. */
+  runtimes?: Partial<Record<TfliteRuntime, TfliteRuntimeMetrics>>;
   mode: string;
   input_type: string;
   output_type: string;
@@ -21,6 +37,18 @@ export interface TfliteMetrics {
   per_class_accuracy?: (number | null)[];
   /** `confusion_matrix[label][predicted]`: image counts (`evaluation.metrics: confusion`). */
   confusion_matrix?: number[][];
+}
+
+/** evaluation.json's runtimes as metrics.json keeps them: no latency (it varies between identical runs). */
+export function runtimeMetrics(outcomes: readonly RuntimeOutcome[]): Partial<Record<TfliteRuntime, TfliteRuntimeMetrics>> {
+  const out: Partial<Record<TfliteRuntime, TfliteRuntimeMetrics>> = {};
+  for (const o of outcomes) {
+    out[o.runtime] =
+      o.status === 'ran'
+        ? { runtime: o.runtimeVersion, accuracy: o.accuracy, agreement_with_primary: o.top1Agreement }
+        : { runtime: o.runtimeVersion, refused: `no kernel for ${o.missingKernel}` };
+  }
+  return out;
 }
 
 export interface ModelMetrics {

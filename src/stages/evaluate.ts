@@ -1,11 +1,12 @@
 /**
- * `evaluate`: runs an exported .tflite file on the whole test set in an official TFLite runtime
- * (not an interpreter of kdq's own) and compares its top-1 predictions with the float models.
+ * `evaluate`: runs an exported .tflite file on the whole test set in every official TFLite runtime
+ * kdq has (not an interpreter of kdq's own), fails when they disagree beyond what the file's mode
+ * explains, and compares the primary runtime's top-1 predictions with the float models.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KdqError } from '../errors.ts';
-import type { RuntimeName } from '../tflite/runtime/index.ts';
+import type { RuntimeName, RuntimeOutcome } from '../tflite/runtime/index.ts';
 import { argmaxRows, confusionFromPredictions } from '../train/metrics.ts';
 import { readFloats, readJson, writeJson, type StageServices } from './context.ts';
 import { EXPORT_INFO, TFLITE_FILE, type ExportInfo } from './export.ts';
@@ -28,19 +29,22 @@ export interface Evaluation {
   outputType: string;
   /** `confusion[label][predicted]` over the test set, from the runtime's top-1 predictions. */
   confusion: number[][];
+  /** Every runtime's accuracy (or refusal), the primary one (`runtime`) first. */
+  runtimes: RuntimeOutcome[];
 }
 
 /**
- * Every file is evaluated in LiteRT.js, Google's current runtime (int8 and uint8 I/O included,
- * through its lower-level tensor buffers); the tests run every kind of file in tfjs-tflite too.
+ * The primary runtime, whose numbers are the file's accuracy and agreement: LiteRT.js, Google's
+ * current runtime (int8 and uint8 I/O included, through its lower-level tensor buffers). Every
+ * other runtime runs the file too and must agree with it (src/tflite/runtime/cross-check.ts).
  */
 export const EVALUATION_RUNTIME: RuntimeName = 'litert';
 
 export function evaluateStage(services: StageServices): KdStageDefinition<'evaluate'> {
   return {
     kind: 'evaluate',
-    // 2: evaluation.json carries the confusion matrix.
-    version: 2,
+    // 2: evaluation.json carries the confusion matrix. 3: every runtime, and their agreement checked.
+    version: 3,
     cacheable: true,
     async run(ctx) {
       const exportDir = ctx.inputs.export.dir;
@@ -55,12 +59,11 @@ export function evaluateStage(services: StageServices): KdStageDefinition<'evalu
         const logits = await readFloats(model.dir, TEST_LOGITS);
         reference[role] = Uint8Array.from(argmaxRows(logits, ds.numClasses));
       }
-      const runtime = EVALUATION_RUNTIME;
-      const { evaluateTflite } = await import('../tflite/runtime/index.ts');
-      const r = await evaluateTflite(
+      const { evaluateInEveryRuntime } = await import('../tflite/runtime/index.ts');
+      const { primary: r, runtimes } = await evaluateInEveryRuntime(
         bytes,
         { images: ds.testImages, labels: ds.testLabels, imageShape: [ds.height, ds.width, ds.channels] },
-        { runtime, reference },
+        { primary: EVALUATION_RUNTIME, mode: info.mode, file: `${join(exportDir, TFLITE_FILE)} (${ctx.stage.role})`, reference },
       );
       await writeFile(join(ctx.outDir, PREDICTIONS_FILE), r.predictions);
       const ev: Evaluation = {
@@ -74,9 +77,11 @@ export function evaluateStage(services: StageServices): KdStageDefinition<'evalu
         inputType: info.inputType,
         outputType: info.outputType,
         confusion: confusionFromPredictions(r.predictions, ds.testLabels, ds.numClasses),
+        runtimes,
       };
       await writeJson(ctx.outDir, EVALUATION_FILE, ev);
-      ctx.log(`${ctx.stage.id}: ${(r.accuracy * 100).toFixed(2)}% in ${r.runtime}, ${bytes.byteLength} bytes`);
+      const others = runtimes.slice(1).map((o) => (o.status === 'ran' ? `${(o.accuracy * 100).toFixed(2)}% in ${o.runtime}` : `refused by ${o.runtime}`));
+      ctx.log(`${ctx.stage.id}: ${(r.accuracy * 100).toFixed(2)}% in ${r.runtime}${others.map((o) => `, ${o}`).join('')}, ${bytes.byteLength} bytes`);
     },
   };
 }

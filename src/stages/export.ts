@@ -34,7 +34,8 @@ export function exportStage(services: StageServices): KdStageDefinition<'export'
   return {
     kind: 'export',
     // 2: tensor and signature names no longer depend on what the process built before; kdq's own description.
-    version: 2,
+    // 3: the converter's operator versions for hybrid kernels (per-channel FULLY_CONNECTED v12) and min_runtime_version.
+    version: 3,
     cacheable: true,
     async run(ctx) {
       await services.ensureBackend();

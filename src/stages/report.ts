@@ -5,7 +5,7 @@
 import { isModelRole, type ModelRole } from '../names.ts';
 import { PUBLISH_FILE, type PublishList } from '../pipeline/publish.ts';
 import type { StageInput } from '../pipeline/stage.ts';
-import { serializeMetrics, summarizeSeeds, type Metrics, type ModelsMetrics, type SeedMetrics, type Timings } from '../report/metrics.ts';
+import { runtimeMetrics, serializeMetrics, summarizeSeeds, type Metrics, type ModelsMetrics, type SeedMetrics, type Timings } from '../report/metrics.ts';
 import { readJson, writeJson, type StageServices } from './context.ts';
 import { DATA_INFO, type DataInfo } from './data.ts';
 import { EVALUATION_FILE, type Evaluation } from './evaluate.ts';
@@ -84,6 +84,7 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
             bytes: ev.bytes,
             accuracy: ev.accuracy,
             runtime: ev.runtimeVersion,
+            ...(ev.runtimes ? { runtimes: runtimeMetrics(ev.runtimes) } : {}),
             mode: ev.mode,
             input_type: ev.inputType,
             output_type: ev.outputType,

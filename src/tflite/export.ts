@@ -20,7 +20,7 @@ import {
 import { calibrateSteps } from './calibrate-steps.ts';
 import { channelAxis, lowerModel, type LoweredModel, type Step, type WeightedStep } from './lower.ts';
 import type { TfliteModel, TfliteOperator, TfliteOptions, TfliteQuantization, TfliteTensor } from './model.ts';
-import { minRuntimeVersion, opVersion, type OpSignature } from './op-version.ts';
+import { isPerChannel, minRuntimeVersion, opVersion, type OpSignature } from './op-version.ts';
 import type { TensorTypeName } from './schema.ts';
 import { writeTflite } from './writer.ts';
 
@@ -34,7 +34,7 @@ export interface ExportOptions {
   calibrationMethod?: CalibrationMethod;
   /** `percentile` calibration: percentile of |activation| kept (default 99.99). */
   percentile?: number;
-  /** int8: per-channel scales for dense weights too (conv weights are always per channel). */
+  /** int8 and dynamic-range: per-channel scales for dense weights too (conv weights are always per channel). */
   perChannel?: boolean;
   /** int8 only: the file's input and output tensor types (default float32). */
   inputType?: IoType;
@@ -137,10 +137,11 @@ function stepOptions(s: Step): { op: string; options?: TfliteOptions } {
 }
 
 /**
- * Adds a weighted step's constants; returns the tensor indices the op takes as weights and bias.
+ * Adds a weighted step's constants; returns the tensor indices the op takes as weights and bias,
+ * and how many scales the weights have (0 when they stay float).
  * `inScale`: int8 only, the scale of the op's input (bias scales derive from it).
  */
-function addWeights(g: Graph, s: WeightedStep, mode: WeightMode, perChannelDense: boolean, inScale: number): { weights: number; bias: number; weightType: TensorTypeName; perChannel: boolean } {
+function addWeights(g: Graph, s: WeightedStep, mode: WeightMode, perChannelDense: boolean, inScale: number): { weights: number; bias: number; weightType: TensorTypeName; scales: number } {
   const cout = s.bias.length;
   const axis = channelAxis(s.kind);
   const qdim = axis === 'first' ? 0 : 3;
@@ -157,7 +158,7 @@ function addWeights(g: Graph, s: WeightedStep, mode: WeightMode, perChannelDense
     });
     if (mode === 'dynamic-range') {
       const bias = g.tensor({ name: `${s.name}/bias`, shape: [cout], type: 'FLOAT32', buffer: bytesOf(s.bias) });
-      return { weights, bias, weightType: 'INT8', perChannel };
+      return { weights, bias, weightType: 'INT8', scales: scales.length };
     }
     const bScales = biasScales(inScale, scales);
     const bias = g.tensor({
@@ -168,7 +169,7 @@ function addWeights(g: Graph, s: WeightedStep, mode: WeightMode, perChannelDense
       // A 1-D bias is quantized along its only axis, 0 (runtimes reject 3, see NOTES.md).
       quantization: { scale: bScales, zeroPoint: bScales.map(() => 0), quantizedDimension: 0 },
     });
-    return { weights, bias, weightType: 'INT8', perChannel };
+    return { weights, bias, weightType: 'INT8', scales: scales.length };
   }
   if (mode === 'float16') {
     const dq = (name: string, shape: number[], data: Float32Array): number => {
@@ -177,11 +178,11 @@ function addWeights(g: Graph, s: WeightedStep, mode: WeightMode, perChannelDense
       g.op('DEQUANTIZE', { input: 'FLOAT16', output: 'FLOAT32' }, [half], [full], { type: 'DequantizeOptions' });
       return full;
     };
-    return { weights: dq(`${s.name}/weights`, s.weightShape, s.weights), bias: dq(`${s.name}/bias`, [cout], s.bias), weightType: 'FLOAT32', perChannel: false };
+    return { weights: dq(`${s.name}/weights`, s.weightShape, s.weights), bias: dq(`${s.name}/bias`, [cout], s.bias), weightType: 'FLOAT32', scales: 0 };
   }
   const weights = g.tensor({ name: `${s.name}/weights`, shape: s.weightShape, type: 'FLOAT32', buffer: bytesOf(s.weights) });
   const bias = g.tensor({ name: `${s.name}/bias`, shape: [cout], type: 'FLOAT32', buffer: bytesOf(s.bias) });
-  return { weights, bias, weightType: 'FLOAT32', perChannel: false };
+  return { weights, bias, weightType: 'FLOAT32', scales: 0 };
 }
 
 function resolveMode(mode: ExportMode): WeightMode {
@@ -249,7 +250,15 @@ export function buildTfliteModel(lowered: LoweredModel, opts: ExportOptions): { 
     });
     if (s.kind === 'conv2d' || s.kind === 'depthwiseConv2d' || s.kind === 'dense') {
       const wt = addWeights(g, s, mode, opts.perChannel ?? false, xParams?.scale ?? 0);
-      g.op(op, { input: actType, weight: wt.weightType, perChannel: wt.perChannel, hasBias: true, dilated: s.dilation.some((d) => d > 1) }, [x, wt.weights, wt.bias], [out], options);
+      const sig: OpSignature = {
+        input: actType,
+        weight: wt.weightType,
+        perChannel: isPerChannel(op, s.weightShape, wt.scales),
+        hasBias: true,
+        dilated: s.dilation.some((d) => d > 1),
+        ...(options?.type === 'FullyConnectedOptions' ? { keepNumDims: options.keepNumDims, asymmetricQuantizeInputs: options.asymmetricQuantizeInputs } : {}),
+      };
+      g.op(op, sig, [x, wt.weights, wt.bias], [out], options);
     } else if (s.kind === 'reshape') {
       const shape = g.tensor({ name: `${s.name}/shape`, shape: [s.outShape.length], type: 'INT32', buffer: bytesOf(Int32Array.from(s.outShape)) });
       g.op(op, { input: actType }, [x, shape], [out], options);

@@ -1,7 +1,12 @@
 /** `kdq inspect FILE.tflite`: a readable listing of a .tflite file. */
 import { readTflite } from './reader.ts';
-import { TENSOR_TYPE_BYTES, type TensorTypeName } from './schema.ts';
+import { TENSOR_TYPE_BITS } from './schema.ts';
 import type { TfliteOptions, TfliteQuantization, TfliteTensor } from './model.ts';
+
+/** A key or name from the file as is when it is a plain word, else quoted: one entry per line. */
+function word(s: string): string {
+  return /^[\w.:/-]+$/.test(s) ? s : JSON.stringify(s);
+}
 
 function num(v: number): string {
   return Number.isInteger(v) ? String(v) : v.toPrecision(6);
@@ -22,25 +27,28 @@ function optionsText(o: TfliteOptions | undefined): string {
   return parts.length ? ` ${parts.join(' ')}` : type === 'Other' ? ' (options not decoded)' : '';
 }
 
-function tensorBytes(t: TfliteTensor): number {
-  return t.shape.reduce((a, b) => a * b, 1) * (TENSOR_TYPE_BYTES[t.type as TensorTypeName] ?? 1);
+/** Bytes of an activation, from its shape; unknown for STRING, RESOURCE and VARIANT. */
+function tensorBytes(t: TfliteTensor): string {
+  const bits = TENSOR_TYPE_BITS[t.type];
+  return bits === undefined ? '?' : String(Math.ceil((t.shape.reduce((a, b) => a * b, 1) * bits) / 8));
 }
 
 /** Operators with versions and options, tensors with shape, type, quantization and bytes, and totals. */
-export function inspectTflite(bytes: Uint8Array): string {
-  const m = readTflite(bytes);
+export function inspectTflite(bytes: Uint8Array, source?: string): string {
+  const m = readTflite(bytes, source);
   const lines: string[] = [];
   const ref = (i: number): string => (i < 0 ? '-' : `#${i}`);
-  lines.push(`${bytes.length} bytes, "${m.description}", subgraph "${m.subgraphName}"`);
+  lines.push(`${bytes.length} bytes, ${JSON.stringify(m.description)}, subgraph ${JSON.stringify(m.subgraphName)}`);
   const io = (ids: number[]): string => ids.map((i) => `#${i} ${m.tensors[i]?.type}[${m.tensors[i]?.shape.join(',')}]`).join(', ');
   lines.push(`inputs: ${io(m.inputs)}`);
   lines.push(`outputs: ${io(m.outputs)}`);
   for (const [k, v] of Object.entries(m.metadata)) {
     const text = new TextDecoder().decode(v).replace(/\0+$/, '');
-    lines.push(`metadata ${k}: ${/^[\x20-\x7e]*$/.test(text) ? JSON.stringify(text) : `${v.length} bytes`}`);
+    lines.push(`metadata ${word(k)}: ${/^[\x20-\x7e]*$/.test(text) ? JSON.stringify(text) : `${v.length} bytes`}`);
   }
   for (const s of m.signatures) {
-    lines.push(`signature ${s.key}: ${s.inputs.map((t) => `${t.name}=#${t.tensor}`).join(', ')} -> ${s.outputs.map((t) => `${t.name}=#${t.tensor}`).join(', ')}`);
+    const maps = (ts: { name: string; tensor: number }[]): string => ts.map((t) => `${word(t.name)}=#${t.tensor}`).join(', ');
+    lines.push(`signature ${word(s.key)}: ${maps(s.inputs)} -> ${maps(s.outputs)}`);
   }
   lines.push(`operators (${m.operators.length}):`);
   m.operators.forEach((o, k) => {
@@ -53,7 +61,7 @@ export function inspectTflite(bytes: Uint8Array): string {
     if (t.buffer) constBytes += t.buffer.length;
     const kind = t.buffer ? 'const' : 'act';
     const q = t.quantization ? ` ${quantText(t.quantization)}` : '';
-    lines.push(`  #${i} ${t.type}[${t.shape.join(',')}] ${kind} ${size} B "${t.name}"${q}`);
+    lines.push(`  #${i} ${t.type}[${t.shape.join(',')}] ${kind} ${size} B ${JSON.stringify(t.name)}${q}`);
   });
   lines.push(`constant data: ${constBytes} bytes`);
   return lines.join('\n');

@@ -28,7 +28,7 @@ export const BuiltinOperator = {
 } as const;
 export type BuiltinOperatorName = keyof typeof BuiltinOperator;
 
-/** `TensorType`. */
+/** `TensorType`: every value of the schema, so a file with any of them reads by name. */
 export const TensorType = {
   FLOAT32: 0,
   FLOAT16: 1,
@@ -41,23 +41,65 @@ export const TensorType = {
   COMPLEX64: 8,
   INT8: 9,
   FLOAT64: 10,
+  COMPLEX128: 11,
+  UINT64: 12,
+  RESOURCE: 13,
+  VARIANT: 14,
+  UINT32: 15,
+  UINT16: 16,
+  INT4: 17,
+  BFLOAT16: 18,
+  INT2: 19,
+  UINT4: 20,
+  FLOAT8_E4M3FN: 21,
+  FLOAT8_E5M2: 22,
 } as const;
 export type TensorTypeName = keyof typeof TensorType;
 
-/** Bytes per element of each tensor type kdq knows. */
-export const TENSOR_TYPE_BYTES: Record<TensorTypeName, number> = {
-  FLOAT32: 4,
-  FLOAT16: 2,
-  INT32: 4,
-  UINT8: 1,
-  INT64: 8,
-  STRING: 1,
-  BOOL: 1,
-  INT16: 2,
-  COMPLEX64: 8,
-  INT8: 1,
-  FLOAT64: 8,
+/**
+ * Bits per element of each tensor type with a fixed size (sub-byte types are packed); absent for
+ * STRING, RESOURCE and VARIANT, whose buffers have a layout of their own.
+ */
+export const TENSOR_TYPE_BITS: Partial<Record<TensorTypeName, number>> = {
+  FLOAT32: 32,
+  FLOAT16: 16,
+  INT32: 32,
+  UINT8: 8,
+  INT64: 64,
+  BOOL: 8,
+  INT16: 16,
+  COMPLEX64: 64,
+  INT8: 8,
+  FLOAT64: 64,
+  COMPLEX128: 128,
+  UINT64: 64,
+  UINT32: 32,
+  UINT16: 16,
+  INT4: 4,
+  BFLOAT16: 16,
+  INT2: 2,
+  UINT4: 4,
+  FLOAT8_E4M3FN: 8,
+  FLOAT8_E5M2: 8,
 };
+
+/** Bytes per element of the whole-byte tensor types kdq writes. */
+export const TENSOR_TYPE_BYTES: Partial<Record<TensorTypeName, number>> = Object.fromEntries(
+  Object.entries(TENSOR_TYPE_BITS).filter(([, bits]) => bits % 8 === 0).map(([k, bits]) => [k, bits / 8]),
+);
+
+/**
+ * The largest value of each enum in the schema kdq was written against (schema.fbs of
+ * tensorflow/tflite-micro 90b983c2b3f1): a larger value in a file is damage, not a newer op.
+ */
+export const SCHEMA_MAX = {
+  BuiltinOperator: 209,
+  /** `deprecated_builtin_code` stops at 127 (PLACEHOLDER_FOR_GREATER_OP_CODES). */
+  DeprecatedBuiltinOperator: 127,
+  BuiltinOptions: 126,
+  ActivationFunctionType: 5,
+  Padding: 1,
+} as const;
 
 /** `BuiltinOptions` union member indices (0 = NONE). */
 export const BuiltinOptions = {
@@ -67,12 +109,36 @@ export const BuiltinOptions = {
   Pool2DOptions: 5,
   FullyConnectedOptions: 8,
   SoftmaxOptions: 9,
+  AddOptions: 11,
   ReshapeOptions: 17,
   ReducerOptions: 27,
   DequantizeOptions: 38,
   QuantizeOptions: 89,
 } as const;
 export type BuiltinOptionsName = keyof typeof BuiltinOptions;
+
+/**
+ * The options each op kdq knows carries (schema.fbs pairs them by name), and whether a file may
+ * leave them out (the runtimes then use defaults, which for strides and filters mean nothing).
+ * An op with options of another kind is damage: its table would be read with the wrong slots.
+ */
+export const OP_OPTIONS: Partial<Record<BuiltinOperatorName, { type: BuiltinOptionsName; required: boolean }>> = {
+  ADD: { type: 'AddOptions', required: false },
+  AVERAGE_POOL_2D: { type: 'Pool2DOptions', required: true },
+  CONV_2D: { type: 'Conv2DOptions', required: true },
+  DEPTHWISE_CONV_2D: { type: 'DepthwiseConv2DOptions', required: true },
+  DEQUANTIZE: { type: 'DequantizeOptions', required: false },
+  FULLY_CONNECTED: { type: 'FullyConnectedOptions', required: false },
+  LOGISTIC: { type: 'NONE', required: false },
+  MAX_POOL_2D: { type: 'Pool2DOptions', required: true },
+  RELU: { type: 'NONE', required: false },
+  RELU6: { type: 'NONE', required: false },
+  RESHAPE: { type: 'ReshapeOptions', required: false },
+  SOFTMAX: { type: 'SoftmaxOptions', required: true },
+  TANH: { type: 'NONE', required: false },
+  MEAN: { type: 'ReducerOptions', required: false },
+  QUANTIZE: { type: 'QuantizeOptions', required: false },
+};
 
 /** `Padding`. */
 export const Padding = { SAME: 0, VALID: 1 } as const;

@@ -20,8 +20,11 @@ describe('output forms', () => {
         'old: runs/x/1',
         'new: runs/x/2',
         '',
-        'Metric                               Old    New    Change',
-        'models.student_int8.tflite.accuracy  0.965  0.955  -0.01',
+        // Each runtime's accuracy is a metric too: the primary one (litert) repeats `accuracy`.
+        'Metric                                                    Old    New    Change',
+        'models.student_int8.tflite.accuracy                       0.965  0.955  -0.01',
+        'models.student_int8.tflite.runtimes.litert.accuracy       0.965  0.955  -0.01',
+        'models.student_int8.tflite.runtimes.tfjs-tflite.accuracy  0.965  0.955  -0.01',
         '',
         'Config key                Old  New',
         'distillation.temperature  4    2',
@@ -41,6 +44,8 @@ describe('output forms', () => {
         '| Metric | Old | New | Change |',
         '| --- | ---: | ---: | ---: |',
         '| `models.student_int8.tflite.accuracy` | 0.965 | 0.955 | -0.01 |',
+        '| `models.student_int8.tflite.runtimes.litert.accuracy` | 0.965 | 0.955 | -0.01 |',
+        '| `models.student_int8.tflite.runtimes.tfjs-tflite.accuracy` | 0.965 | 0.955 | -0.01 |',
         '',
         '| Config key | Old | New |',
         '| --- | --- | --- |',
@@ -56,7 +61,9 @@ describe('output forms', () => {
   it('--json: the whole comparison as data', () => {
     const j = JSON.parse(formatDiffJson(d));
     expect(j).toMatchObject({ old: 'runs/x/1', new: 'runs/x/2', identical: false });
-    expect(j.metrics).toEqual([{ path: 'models.student_int8.tflite.accuracy', old: 0.965, new: 0.955, delta: -0.01, changed: true }]);
+    expect(j.metrics).toEqual(
+      ['', '.runtimes.litert', '.runtimes.tfjs-tflite'].map((r) => ({ path: `models.student_int8.tflite${r}.accuracy`, old: 0.965, new: 0.955, delta: -0.01, changed: true })),
+    );
     expect(j.config).toEqual([{ key: 'distillation.temperature', old: '4', new: '2' }]);
     expect(j.gates.map((g: { crossed: boolean }) => g.crossed)).toEqual([true, false]);
   });

@@ -58,6 +58,10 @@ export function sampleMetrics(opts: { int8?: number; experiment?: string } = {})
           agreement_with_student: 0.99,
           agreement_with_teacher: 0.97,
           runtime: '@litertjs/core 2.5.3',
+          runtimes: {
+            litert: { runtime: '@litertjs/core 2.5.3', accuracy: int8, agreement_with_primary: 1 },
+            'tfjs-tflite': { runtime: '@tensorflow/tfjs-tflite 0.0.1-alpha.10', accuracy: int8, agreement_with_primary: 1 },
+          },
           mode: 'int8',
           input_type: 'float32',
           output_type: 'float32',

@@ -3,8 +3,8 @@
  * schemas/metrics.schema.json, and the multi-seed statistics (mean, sample std, KD gain).
  */
 import { describe, expect, it } from 'vitest';
-import { BACKENDS, IO_TYPES, MODEL_ROLES, QUANT_MODES, SIMD_VARIANTS } from '../../src/names.ts';
-import { canonicalMetrics, serializeMetrics, stat, summarizeSeeds, type Metrics, type SeedMetrics } from '../../src/report/metrics.ts';
+import { BACKENDS, IO_TYPES, MODEL_ROLES, QUANT_MODES, SIMD_VARIANTS, TFLITE_RUNTIMES } from '../../src/names.ts';
+import { canonicalMetrics, runtimeMetrics, serializeMetrics, stat, summarizeSeeds, type Metrics, type SeedMetrics } from '../../src/report/metrics.ts';
 import { sampleMetrics } from './fixtures.ts';
 import { metricsSchema, metricsSchemaErrors } from './metrics-schema.ts';
 
@@ -19,6 +19,35 @@ describe('schemas/metrics.schema.json', () => {
     expect(defs.tflite.properties.mode.enum).toEqual(QUANT_MODES.map((q) => (q === 'none' ? 'float32' : q)));
     expect(defs.tflite.properties.input_type.enum).toEqual([...IO_TYPES]);
     expect(defs.tflite.properties.output_type.enum).toEqual([...IO_TYPES]);
+    expect(defs.tflite.properties.runtimes.propertyNames.enum).toEqual([...TFLITE_RUNTIMES]);
+  });
+
+  it("takes each runtime's accuracy or its refusal, never both, never neither", () => {
+    const m = JSON.parse(serializeMetrics(sampleMetrics()));
+    const runtimes = (r: unknown) => {
+      const x = structuredClone(m);
+      x.models.student_int8.tflite.runtimes['tfjs-tflite'] = r;
+      return metricsSchemaErrors(x);
+    };
+    const version = '@tensorflow/tfjs-tflite 0.0.1-alpha.10';
+    expect(runtimes({ runtime: version, refused: 'no kernel for FULLY_CONNECTED version 12' })).toEqual([]);
+    expect(runtimes({ runtime: version, accuracy: 0.5, agreement_with_primary: 0.5 })).toEqual([]);
+    expect(runtimes({ runtime: version })).toContain('/models/student_int8/tflite/runtimes/tfjs-tflite: must match exactly one schema in oneOf');
+    expect(runtimes({ runtime: version, accuracy: 0.5, agreement_with_primary: 0.5, refused: 'x' })).toContain(
+      '/models/student_int8/tflite/runtimes/tfjs-tflite: must match exactly one schema in oneOf',
+    );
+    const unknown = structuredClone(m);
+    unknown.models.student_int8.tflite.runtimes.tflite_micro = { runtime: 'x', refused: 'y' };
+    expect(metricsSchemaErrors(unknown)).toContain('/models/student_int8/tflite/runtimes: property name must be valid');
+  });
+
+  it('runtimeMetrics keeps accuracy and agreement, or the refusal, and drops timings', () => {
+    expect(
+      runtimeMetrics([
+        { runtime: 'litert', runtimeVersion: 'L 1', status: 'ran', accuracy: 0.9, top1Agreement: 1, maxOutputDifference: 0, latencyMsPerImage: 0.3 },
+        { runtime: 'tfjs-tflite', runtimeVersion: 'T 2', status: 'refused', missingKernel: 'FULLY_CONNECTED v12', reason: 'T 2 is older than ...' },
+      ]),
+    ).toEqual({ litert: { runtime: 'L 1', accuracy: 0.9, agreement_with_primary: 1 }, 'tfjs-tflite': { runtime: 'T 2', refused: 'no kernel for FULLY_CONNECTED v12' } });
   });
 
   it('accepts a run of one seed and a run of three seeds', () => {

@@ -39,9 +39,9 @@ describe('stage keys of experiments/kd-mnist-quick.yaml (wasm, tf.js 4.22.0, fma
       'soft-labels@s1': '01f5a6bce6e8267540bcc9109790402e309e307a0c65a885dcd44d3f61b7c8c3',
       'student@s1': 'd0e8132ec88b65aa525cf9f054d57f4f6cd39cf207d7940085ddfbf28aa583a9',
       'baseline@s1': '6ac9af269f70bcecec74c90ead977997bde19115a30bf1b76a376c003501373a',
-      'export:student_int8@s1': 'a91b7dcf5468efed3824c1156a2eec182949414ab21d2a8781a790f3da10334c',
-      'evaluate:student_int8@s1': '7d46e9032c96a7ea66f7f24445036ea9e216f32e3f88c802ab51231140049e3c',
-      report: '692305165fd8b0a56f31b42f433d9e3f08b7d2112731c330df4a05ab32e4f9f6',
+      'export:student_int8@s1': '53f2b4942d580f2ea232b22724f2020a3c29dc769c6f301f554e71d4c99cbbc1',
+      'evaluate:student_int8@s1': '2cadaba511bb82deec2ef11be390b90573383293a224093b6d1d34ef6e0c41e3',
+      report: 'b8f1da0a519467d2b5c4abb115cbf08c5b0184e8743640357200bd975a7b93c5',
     });
   });
 });

@@ -70,6 +70,12 @@ async function runReport(seeds: number[]): Promise<{ out: string; metrics: Metri
           inputType: 'float32',
           outputType: 'float32',
           confusion: confusion(20, Math.round((1 - acc) * 200)),
+          runtimes: [
+            { runtime: 'litert', runtimeVersion: '@litertjs/core 2.5.3', status: 'ran', accuracy: acc, top1Agreement: 1, maxOutputDifference: 0, latencyMsPerImage: 0.5 },
+            int8
+              ? { runtime: 'tfjs-tflite', runtimeVersion: '@tensorflow/tfjs-tflite 0.0.1-alpha.10', status: 'ran', accuracy: acc, top1Agreement: 1, maxOutputDifference: 0, latencyMsPerImage: 0.02 }
+              : { runtime: 'tfjs-tflite', runtimeVersion: '@tensorflow/tfjs-tflite 0.0.1-alpha.10', status: 'refused', missingKernel: 'FULLY_CONNECTED v12', reason: 'tfjs-tflite is older than ...' },
+          ],
         },
       }));
     } else if (s.kind === 'export') {
@@ -142,6 +148,12 @@ describe('report stage', () => {
     const q = m.models.student_int8!.tflite!;
     expect(q.confusion_matrix).toEqual(confusion(20, 8));
     expect(q.per_class_accuracy).toEqual([...new Array(8).fill(0.95), 1, 1]);
+    // Every runtime's accuracy, or its refusal; the primary runtime's is the file's accuracy.
+    expect(q.runtimes).toEqual({
+      litert: { runtime: '@litertjs/core 2.5.3', accuracy: 0.96, agreement_with_primary: 1 },
+      'tfjs-tflite': { runtime: '@tensorflow/tfjs-tflite 0.0.1-alpha.10', accuracy: 0.96, agreement_with_primary: 1 },
+    });
+    expect(m.models.student!.tflite!.runtimes!['tfjs-tflite']).toEqual({ runtime: '@tensorflow/tfjs-tflite 0.0.1-alpha.10', refused: 'no kernel for FULLY_CONNECTED v12' });
     // Timings stay out of metrics.json and the reports.
     expect(JSON.stringify(m)).not.toMatch(/latency|seconds|samplesPerSecond/);
     const md = await readFile(join(out, 'report.md'), 'utf8');

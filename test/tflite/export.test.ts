@@ -219,6 +219,17 @@ describe('other modes', () => {
     expect(m.operators.some((o) => o.op === 'QUANTIZE' || o.op === 'DEQUANTIZE')).toBe(false);
   });
 
+  it('dynamic-range with per-channel dense weights: FULLY_CONNECTED v12 and min_runtime_version 2.17.0, as the converter writes', () => {
+    const version = (perChannel: boolean) => {
+      const m = readTflite(exportTflite(flatModel(), { mode: 'dynamic-range', perChannel, inputShape: [SIDE, SIDE, 1] }).bytes);
+      const fc = weighted(m).find(({ weights }) => weights.type === 'INT8')!;
+      return [fc.op.op, fc.op.version, fc.weights.quantization!.scale.length, new TextDecoder().decode(m.metadata.min_runtime_version).replace(/\0+$/, '')];
+    };
+    // A runtime without the per-channel hybrid kernel must refuse the file, not run the v3 kernel on it.
+    expect(version(true)).toEqual(['FULLY_CONNECTED', 12, 32, '2.17.0']);
+    expect(version(false)).toEqual(['FULLY_CONNECTED', 3, 1, '1.14.0']);
+  });
+
   it('float16: every weight and bias is a FLOAT16 constant dequantized (v3) to float32', () => {
     const m = readTflite(exportTflite(flatModel(), { mode: 'float16', inputShape: [SIDE, SIDE, 1] }).bytes);
     for (const { weights, bias } of weighted(m)) {

@@ -18,6 +18,8 @@ export interface EvaluateOptions {
   runtime: RuntimeName;
   /** Top-1 predictions of other models on the same images, keyed by model role. */
   reference?: Record<string, Uint8Array>;
+  /** Keep every raw output value (`outputs`), to compare runtimes value by value. */
+  keepOutputs?: boolean;
 }
 
 export interface TfliteEvaluation {
@@ -32,6 +34,11 @@ export interface TfliteEvaluation {
   runtime: RuntimeName;
   /** e.g. "@litertjs/core 2.5.3". */
   runtimeVersion: string;
+  /**
+   * With `keepOutputs`: output 0 of every image, one row of `classes` values after another, as the
+   * file gives them (int8 and uint8 outputs not dequantized; every such value is exact in float32).
+   */
+  outputs?: Float32Array;
 }
 
 /** Turns one float image into the model's input array, quantizing it for int8/uint8 inputs. */
@@ -120,8 +127,13 @@ export async function evaluateTflite(bytes: Uint8Array, data: TfliteTestSet, opt
     const image = (i: number): Float32Array => data.images.subarray(i * pixels, (i + 1) * pixels);
     interpreter.run(write(image(0))); // warm-up: first-call setup is not per-image cost
     const predictions = new Uint8Array(n);
+    const outputs = opts.keepOutputs ? new Float32Array(n * classes) : undefined;
     const start = performance.now();
-    for (let i = 0; i < n; i++) predictions[i] = argmax(interpreter.run(write(image(i))));
+    for (let i = 0; i < n; i++) {
+      const y = interpreter.run(write(image(i)));
+      predictions[i] = argmax(y);
+      outputs?.set(y, i * classes);
+    }
     const elapsed = performance.now() - start;
     let correct = 0;
     for (let i = 0; i < n; i++) if (predictions[i] === data.labels[i]) correct++;
@@ -138,6 +150,7 @@ export async function evaluateTflite(bytes: Uint8Array, data: TfliteTestSet, opt
       latencyMsPerImage: elapsed / n,
       runtime: interpreter.runtime,
       runtimeVersion: runtimeVersion(interpreter.runtime),
+      ...(outputs ? { outputs } : {}),
     };
   } finally {
     interpreter.close();

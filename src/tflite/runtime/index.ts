@@ -6,3 +6,6 @@ export { evaluateTflite } from './evaluate.ts';
 export type { EvaluateOptions, TfliteEvaluation, TfliteTestSet } from './evaluate.ts';
 export { readIoTensors } from './io-tensors.ts';
 export { runtimeVersion } from './runtime-package.ts';
+export { evaluateInEveryRuntime, compareOutputs, RUNTIME_TOLERANCE } from './cross-check.ts';
+export type { CrossEvaluation, RuntimeOutcome, RuntimeTolerance } from './cross-check.ts';
+export { OpVersionRefused } from './refusal.ts';

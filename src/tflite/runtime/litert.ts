@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { supportsFeature } from '@litertjs/core';
 import { KdqError } from '../../errors.ts';
 import { loadEmscriptenFactory, RuntimeLog } from './emscripten-glue.ts';
+import { loadRefusal } from './refusal.ts';
 import type { IoTensors } from './io-tensors.ts';
 import { runtimeFile } from './runtime-package.ts';
 import { bytesOf, bytesPerElement, checkInput, checkRunnable, copyOut, elementCount } from './tensor-data.ts';
@@ -126,11 +127,7 @@ export async function loadInLiteRt(bytes: Uint8Array, io: IoTensors): Promise<Tf
       compiled = c instanceof Promise ? await c : c;
       owned.push(compiled);
     } catch (e) {
-      throw new KdqError(
-        'E_TFLITE',
-        `litert rejected the model (${bytes.length} bytes): ${reason(e)}; check the file with kdq inspect, or export it again`,
-        { cause: e },
-      );
+      throw loadRefusal('litert', bytes.length, reason(e), e);
     }
     const interpreter = makeInterpreter(wasm, env, model, compiled, io, owned, release);
     return interpreter;

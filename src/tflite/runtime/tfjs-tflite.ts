@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { KdqError } from '../../errors.ts';
 import { loadEmscriptenFactory, RuntimeLog } from './emscripten-glue.ts';
+import { loadRefusal } from './refusal.ts';
 import type { IoTensors } from './io-tensors.ts';
 import { runtimeFile } from './runtime-package.ts';
 import { bytesOf, checkInput, checkRunnable, copyOut, elementCount } from './tensor-data.ts';
@@ -87,12 +88,7 @@ export async function loadInTfjsTflite(bytes: Uint8Array, io: IoTensors): Promis
     });
     if (!status.ok()) {
       const reasons = log.drain();
-      throw new KdqError(
-        'E_TFLITE',
-        `tfjs-tflite rejected the model (${bytes.length} bytes): ${status.errorMessage()}` +
-          (reasons.length ? `: ${reasons.join('; ')}` : '') +
-          '; check the file with kdq inspect, or export it again',
-      );
+      throw loadRefusal('tfjs-tflite', bytes.length, status.errorMessage() + (reasons.length ? `: ${reasons.join('; ')}` : ''));
     }
     runner = status.value();
   } catch (e) {
