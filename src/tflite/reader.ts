@@ -338,4 +338,3 @@ export function bufferDataOffsets(bytes: Uint8Array): number[] {
   );
 }
 
-export { inspectTflite } from './inspect.ts';

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { KdqError } from '../../src/errors.ts';
 import type { TfliteModel } from '../../src/tflite/model.ts';
-import { bufferDataOffsets, inspectTflite, readOperatorCodes, readTflite } from '../../src/tflite/reader.ts';
+import { inspectTflite } from '../../src/tflite/inspect.ts';
+import { bufferDataOffsets, readOperatorCodes, readTflite } from '../../src/tflite/reader.ts';
 import { writeTflite } from '../../src/tflite/writer.ts';
 
 const REF = '/work/shared/reference/tflite/models';
