@@ -22,6 +22,7 @@ export type {
   TeacherSettings,
   TfjsTeacher,
 } from './types.ts';
+export { teacherIdentity, teacherKey, type TeacherIdentity, type TeacherKeySettings } from './identity.ts';
 export { saveLayersModel } from './tfjs-files.ts';
 export { MIN_PROBABILITY, toLogProbabilities } from './output.ts';
 
