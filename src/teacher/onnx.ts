@@ -12,7 +12,7 @@ import { matchInput, prepareInput, type Dim } from './input-shape.ts';
 import { ONNX_DATA_TYPES, ProtoError, elementCount, readOnnx, type OnnxModel, type OnnxNode } from './onnx-proto.ts';
 import { checkClasses, checkOutputValues, classesOf, resolveOutputKind, toLogProbabilities } from './output.ts';
 import { checkImages, runBatches } from './run-batches.ts';
-import { resolveBatchSize, resolveSettings } from './settings.ts';
+import { resolveBatchSize, resolveSettings, resolveThreads } from './settings.ts';
 import type { Teacher, TeacherFile, TeacherOptions, TeacherOutputKind } from './types.ts';
 
 const FLOAT = 1;
@@ -89,6 +89,7 @@ function loadError(err: unknown, model: OnnxModel, path: string, version: string
 export async function openOnnxTeacher(path: string, options: TeacherOptions, main?: ReadTeacherFile): Promise<Teacher> {
   const settings = resolveSettings('onnx', options, path);
   const batchSize = resolveBatchSize(options, path);
+  const threads = resolveThreads(options, path);
   main ??= await readTeacherFile(path, path, 'teacher model');
   let model: OnnxModel;
   try {
@@ -143,7 +144,7 @@ export async function openOnnxTeacher(path: string, options: TeacherOptions, mai
   const version = `onnxruntime-node ${rt.env.versions.node ?? rt.env.versions.common}`;
   let session: Ort.InferenceSession;
   try {
-    const sessionOptions: Ort.InferenceSession.SessionOptions = { logSeverityLevel: 3, interOpNumThreads: 1 };
+    const sessionOptions: Ort.InferenceSession.SessionOptions = { logSeverityLevel: 3, interOpNumThreads: 1, intraOpNumThreads: threads };
     // With external data the runtime must find the weight files next to the model, so it opens the
     // path; otherwise it is given the exact bytes that were hashed.
     session = external.length > 0 ? await rt.InferenceSession.create(path, sessionOptions) : await rt.InferenceSession.create(main.bytes, sessionOptions);

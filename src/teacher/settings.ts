@@ -51,3 +51,10 @@ export function resolveBatchSize(options: TeacherOptions, path: string): number 
   if (!Number.isInteger(b) || b < 1) throw new KdqError('E_CONFIG', `teacher '${path}': batchSize must be a positive integer, got ${JSON.stringify(b)}`);
   return b;
 }
+
+/** ONNX Runtime's operator threads, checked. */
+export function resolveThreads(options: TeacherOptions, path: string): number {
+  const t = options.threads ?? 1;
+  if (!Number.isInteger(t) || t < 1) throw new KdqError('E_CONFIG', `teacher '${path}': threads must be a positive integer, got ${JSON.stringify(t)}`);
+  return t;
+}

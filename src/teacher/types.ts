@@ -39,6 +39,11 @@ export interface TeacherOptions {
   std?: number | number[];
   /** Images per runtime call (default 256; a model with a fixed batch runs its own batch size). */
   batchSize?: number;
+  /**
+   * ONNX: threads of ONNX Runtime's operators (default 1; on this shared 2-core machine 2 threads
+   * were slower). Does not change the outputs. TF.js and .tflite teachers ignore it.
+   */
+  threads?: number;
 }
 
 /** Settings after defaults: part of the teacher's cache key. */
