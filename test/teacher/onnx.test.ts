@@ -72,6 +72,13 @@ describe('an ONNX teacher exported by PyTorch (logits, dynamic batch)', () => {
     expect(Math.abs(accuracy - PYTORCH.files['cnn-logits.onnx']!.test_accuracy!)).toBeLessThanOrEqual(0.001);
   });
 
+  it('gives the same logits on 2 operator threads as on 1', async () => {
+    const one = await withTeacher(fixture('cnn-logits.onnx'), {}, (t) => t.logits(first(64), 64));
+    const two = await withTeacher(fixture('cnn-logits.onnx'), { threads: 2 }, (t) => t.logits(first(64), 64));
+    expect(maxDiff(one, two)).toBe(0);
+    expect((await rejection(openTeacher(fixture('cnn-logits.onnx'), { data: MNIST, threads: 0 }))).code).toBe('E_CONFIG');
+  });
+
   it('refuses images of the wrong count and use after close', async () => {
     const t = await openTeacher(fixture('cnn-logits.onnx'), { data: MNIST });
     expect((await rejection(t.logits(first(2), 3))).message).toMatch(/got 1568 values for 3 images of 784/);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTeacher } from '../../src/teacher/index.ts';
+import { readTflite, writeTflite } from '../../src/tflite/index.ts';
 import { fixture, maxDiff, MNIST, mnistTest, rejection, TFJS } from './fixtures.ts';
 
 let test: { images: Float32Array; labels: Uint8Array };
@@ -51,6 +52,16 @@ describe('bad .tflite teachers: E_TEACHER (exit 2) naming the file', () => {
       expect([err.code, err.exitCode], `${n} bytes`).toEqual(['E_TEACHER', 2]);
       expect(err.message).toContain(`'${path}'`);
     }
+  });
+
+  it('an operator LiteRT does not implement (SOFTMAX version 99, as a newer converter might write): the runtime names it', async () => {
+    const model = readTflite(new Uint8Array(await readFile(MODEL)));
+    model.operators[model.operators.length - 1]!.version = 99;
+    const path = join(tmp, 'softmax-v99.tflite');
+    await writeFile(path, writeTflite(model));
+    const err = await rejection(openTeacher(path, { data: MNIST }));
+    expect([err.code, err.exitCode]).toEqual(['E_TEACHER', 2]);
+    expect(err.message).toMatch(/cannot load teacher model '.*softmax-v99\.tflite'.*Didn't find op for builtin opcode 'SOFTMAX' version '99'/);
   });
 
   it('wrong class count, wrong image size and inputLayout: nchw are each named', async () => {
