@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { KdqError } from '../../src/errors.ts';
+import { type KdqError } from '../../src/errors.ts';
 import { detectTeacherFormat } from '../../src/teacher/detect.ts';
 
 const DIR = join(import.meta.dirname, '..', 'fixtures', 'teachers');

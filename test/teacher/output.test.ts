@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KdqError } from '../../src/errors.ts';
+import { type KdqError } from '../../src/errors.ts';
 import { SOFT_LOSS_REGISTRY } from '../../src/models/losses.ts';
 import { checkClasses, checkOutputValues, classesOf, looksLikeProbabilities, MIN_PROBABILITY, resolveOutputKind, toLogProbabilities } from '../../src/teacher/output.ts';
 import { createRng } from '../../src/util/random.ts';

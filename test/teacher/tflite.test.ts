@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTeacher } from '../../src/teacher/index.ts';
-import { readTflite, writeTflite } from '../../src/tflite/index.ts';
+import { readTflite } from '../../src/tflite/reader.ts';
+import { writeTflite } from '../../src/tflite/writer.ts';
 import { fixture, maxDiff, MNIST, mnistTest, rejection, TFJS } from './fixtures.ts';
 
 let test: { images: Float32Array; labels: Uint8Array };
