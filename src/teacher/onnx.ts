@@ -67,8 +67,7 @@ function loadError(err: unknown, model: OnnxModel, path: string, version: string
   const foreign = model.nodes.filter((n) => !KNOWN_DOMAINS.has(n.domain));
   const unsupported = /not a registered function\/op|Could not find an implementation|No opset import for domain|is not a registered/i.test(msg);
   if (unsupported || foreign.length > 0) {
-    const listed = foreign.length > 0 ? foreign : [];
-    const names = listed.map((n) => `${n.domain}:${n.opType} ("${n.name}")`).slice(0, 5).join(', ');
+    const names = foreign.map((n) => `${n.domain}:${n.opType} ("${n.name}")`).slice(0, 5).join(', ');
     return new KdqError(
       'E_TEACHER',
       `${version} cannot run teacher model '${path}': ${msg.trim()}` +
