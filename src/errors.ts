@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'E_CONFIG' // invalid experiment file: exit 2
   | 'E_USAGE' // bad command line: exit 2
   | 'E_DATA' // missing or corrupt data file, checksum mismatch: exit 2
+  | 'E_TEACHER' // a teacher model file kdq cannot use as given (format, shape, classes, operators): exit 2
   | 'E_DIVERGED' // NaN / infinite loss
   | 'E_CACHE' // cache folder unusable
   | 'E_IO' // runs folder unwritable, disk full
@@ -38,7 +39,7 @@ export class KdqError extends Error {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'KdqError';
     this.code = code;
-    this.exitCode = options?.exitCode ?? (code === 'E_CONFIG' || code === 'E_USAGE' || code === 'E_DATA' ? 2 : 1);
+    this.exitCode = options?.exitCode ?? (code === 'E_CONFIG' || code === 'E_USAGE' || code === 'E_DATA' || code === 'E_TEACHER' ? 2 : 1);
   }
 }
 

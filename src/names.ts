@@ -105,3 +105,19 @@ export function isModelRole(v: unknown): v is ModelRole {
 /** Official TFLite runtimes from npm that kdq evaluates .tflite files in (LiteRT.js, tfjs-tflite). */
 export const TFLITE_RUNTIMES = ['litert', 'tfjs-tflite'] as const;
 export type TfliteRuntime = (typeof TFLITE_RUNTIMES)[number];
+
+/**
+ * Formats of a teacher trained elsewhere (`teacher.model`), detected from the file's content:
+ * `onnx` (what torch.onnx.export writes), `tfjs-layers` (a TF.js LayersModel: model.json and its
+ * weight shards), `tflite` (a .tflite flatbuffer).
+ */
+export const TEACHER_FORMATS = ['onnx', 'tfjs-layers', 'tflite'] as const;
+export type TeacherFormat = (typeof TEACHER_FORMATS)[number];
+
+/** Memory layout of a teacher's image input: PyTorch's channels-first or TensorFlow's channels-last. */
+export const TEACHER_INPUT_LAYOUTS = ['nchw', 'nhwc'] as const;
+export type TeacherInputLayout = (typeof TEACHER_INPUT_LAYOUTS)[number];
+
+/** What a teacher's output is: `auto` detects a final softmax in the model. */
+export const TEACHER_OUTPUTS = ['auto', 'logits', 'probabilities'] as const;
+export type TeacherOutput = (typeof TEACHER_OUTPUTS)[number];
