@@ -3,7 +3,6 @@
  * defaults, semantic checks. Every problem found is collected and thrown at once as a
  * ConfigError whose issues point at the file, line and column where the bad value was written.
  */
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import type { Experiment } from './types.ts';
@@ -15,6 +14,7 @@ import { checkExperimentSchema } from './schema.ts';
 import { checkSemantics } from './semantic.ts';
 import { SourceMap, overrideLayer, yamlLayer, type SourceLayer } from './source-map.ts';
 import { readYamlFile, type ParsedYaml } from './yaml-source.ts';
+import { whyNotRegularFile } from '../util/read-input-file.ts';
 
 export interface LoadedExperiment {
   experiment: Experiment;
@@ -41,13 +41,6 @@ function display(abs: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
 }
 
-async function isFile(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isFile();
-  } catch {
-    return false;
-  }
-}
 
 export interface ChainEntry {
   abs: string;
@@ -90,8 +83,9 @@ async function readChain(abs: string, issues: ConfigIssue[]): Promise<ChainEntry
       at(`extends cycle: ${cycle}; remove one of these extends`);
       return chain;
     }
-    if (!(await isFile(base))) {
-      at(`base file '${ext}' does not exist (looked for ${base}); paths are relative to the file that says extends`);
+    const why = whyNotRegularFile(base);
+    if (why !== null) {
+      at(`base file '${ext}' ${why} (looked for ${base}); extends names an experiment .yaml file, relative to the file that says extends`);
       return chain;
     }
     current = base;

@@ -29,8 +29,9 @@ const WHY: Record<string, string> = {
   percentile: 'a percentile is in (0, 100]',
   trainLimit: 'null uses every image',
   testLimit: 'null uses every image',
-  filters: 'a layer needs at least one output channel',
-  units: 'a layer needs at least one output unit',
+  filters: 'a layer has from one output channel up to 65,536',
+  units: 'a layer has from one output unit up to 1,048,576 (a dense layer of a million units on a million inputs is 4 TB of weights)',
+  depthMultiplier: 'each input channel gives from 1 to 1,024 output channels',
   epsilon: 'epsilon keeps the variance away from zero',
   seed: 'seeds are unsigned 32-bit integers',
 };
@@ -70,9 +71,21 @@ function expectedType(type: string | string[], key: string | undefined): string 
   return types.map((t) => words[t] ?? t).join(' or ');
 }
 
-function describeFix(key: string | undefined, parentDescription: string | undefined): string {
+/** Where a key belongs, for messages: `for a conv2d layer`, `in 'distillation'`, `in teacher.layers.3`. */
+function describeFix(path: readonly (string | number)[], parentDescription: string | undefined): string {
   const m = parentDescription?.match(/^Arguments of a '(\w+)' layer/);
-  return m ? ` for a ${m[1]} layer` : key ? ` in '${key}'` : ' at the top level';
+  if (m) return ` for a ${m[1]} layer`;
+  const last = path[path.length - 1];
+  if (typeof last === 'string') return ` in '${last}'`;
+  if (typeof last === 'number') return ` in ${path.join('.')}`;
+  return ' at the top level';
+}
+
+/** A string that reads as a number was probably quoted or tagged by mistake: say so. */
+function numericString(v: unknown): string {
+  return typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))
+    ? ` (a string: the file quotes or tags it, e.g. '4' or !!float 4, which YAML 1.2 reads as text; write the number bare, as 4)`
+    : '';
 }
 
 /** The user-facing issue for one ajv error, or undefined for errors that only echo others. */
@@ -114,7 +127,7 @@ export function translateAjvError(e: ErrorObject): PathIssue | undefined {
       return {
         path: [...path, prop],
         prefer: 'key',
-        message: `unknown key '${prop}'${describeFix(typeof last === 'string' ? last : undefined, parent?.description)}${hint}`,
+        message: `unknown key '${prop}'${describeFix(path, parent?.description)}${hint}`,
       };
     }
     case 'required': {
@@ -126,7 +139,7 @@ export function translateAjvError(e: ErrorObject): PathIssue | undefined {
       else if (missing === 'layers') hint = ': list the layers of the network';
       else if (missing === 'teacher' || missing === 'student') hint = `: describe the ${missing} network, at least ${missing}: { layers: [...] }`;
       else if (missing === 'type' && path[path.length - 2] === 'layers') hint = `: every layer starts with its type, one of ${LAYER_TYPES.join(', ')}`;
-      return { path: [...path, missing], prefer: 'key', message: `missing required key '${missing}'${describeFix(typeof last === 'string' ? last : undefined, parent?.description)}${hint}` };
+      return { path: [...path, missing], prefer: 'key', message: `missing required key '${missing}'${describeFix(path, parent?.description)}${hint}` };
     }
     case 'enum': {
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
@@ -140,7 +153,7 @@ export function translateAjvError(e: ErrorObject): PathIssue | undefined {
       const t = (e.params as { type: string | string[] }).type;
       const expected = expectedType(t, key);
       const nonInteger = t === 'integer' && typeof e.data === 'number';
-      return { path, prefer: 'value', message: nonInteger ? `must be a whole number, got ${got}` : `must be ${expected}, got ${got}` };
+      return { path, prefer: 'value', message: nonInteger ? `must be a whole number, got ${got}` : `must be ${expected}, got ${got}${numericString(e.data)}` };
     }
     case 'minimum':
     case 'maximum':

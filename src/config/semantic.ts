@@ -2,7 +2,7 @@
  * Checks the schema cannot express: whether the networks can be built, whether the loss and the
  * quantization settings make sense together, whether the data files exist.
  */
-import { existsSync } from 'node:fs';
+import { whyNotRegularFile } from '../util/read-input-file.ts';
 import { IDX_FILES } from '../names.ts';
 import { MNIST_INPUT_SHAPE, inferShapes } from '../models/shapes.ts';
 import type { Experiment } from './types.ts';
@@ -98,7 +98,8 @@ export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue
     for (const key of IDX_FILES) {
       const written = exp.data.files[key];
       const abs = ctx.resolveDataFile(key, written);
-      if (!existsSync(abs)) add(['data', 'files', key], `file '${written}' does not exist (looked for ${abs}); paths are relative to the experiment file that names them`);
+      const why = whyNotRegularFile(abs);
+      if (why !== null) add(['data', 'files', key], `file '${written}' ${why} (looked for ${abs}); name an IDX file, relative to the experiment file that names it`);
     }
   }
   if (exp.data.validationSplit > 0 && exp.data.trainLimit !== null && Math.floor(exp.data.trainLimit * exp.data.validationSplit) < 1) {

@@ -4,7 +4,7 @@
  * descriptor (open does not block on a FIFO with O_NONBLOCK), so the file cannot be swapped for
  * something else between the check and the read.
  */
-import { constants } from 'node:fs';
+import { constants, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { KdqError } from '../errors.ts';
@@ -16,6 +16,20 @@ function kind(s: Stats): string {
   if (s.isBlockDevice()) return 'a block device';
   if (s.isSocket()) return 'a socket';
   return 'not a regular file';
+}
+
+/**
+ * Why `path` cannot be read as a regular file (`does not exist`, `is a directory`, `is a FIFO
+ * (named pipe)`...), or null when it is one. For checks that must not open the file (validation).
+ */
+export function whyNotRegularFile(path: string): string | null {
+  let s: Stats;
+  try {
+    s = statSync(path);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(e as Error).message})`;
+  }
+  return s.isFile() ? null : `is ${kind(s)}, not a regular file`;
 }
 
 export interface InputFileOptions {

@@ -3,6 +3,7 @@
  * ConfigError before they are expanded, and nothing in a file is ever run as code. Assertions are
  * on error codes, messages and heap growth, not on wall time (the test machine is shared).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -162,5 +163,18 @@ describe('experiment names cannot leave the runs folder', () => {
     const { err } = await rejectMeasured(write('nul.yaml', `name: "kd\\0mnist"\n${NETS}`));
     expect(err.issues[0]!.message).toContain("'kd\\u0000mnist' is not a valid name");
     expect(err.message).not.toContain('\u0000');
+  });
+});
+
+describe('special files named by an experiment', () => {
+  it('an extends or data file that is a FIFO is named as one, without blocking on it', { timeout: 20_000 }, async () => {
+    const fifo = path.join(tmp, 'base.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const ext = await rejectMeasured(write('extends-fifo.yaml', `extends: base.fifo\nname: x\n${NETS}`));
+    expect(ext.err.issues[0]!.message).toContain("base file 'base.fifo' is a FIFO (named pipe), not a regular file");
+    const files = `  files: { trainImages: base.fifo, trainLabels: base.fifo, testImages: base.fifo, testLabels: base.fifo }\n`;
+    const data = await rejectMeasured(write('data-fifo.yaml', `name: x\ndata:\n  source: idx\n${files}${NETS}`));
+    expect(data.err.issues.map((i) => i.path)).toEqual(['data.files.trainImages', 'data.files.trainLabels', 'data.files.testImages', 'data.files.testLabels']);
+    expect(data.err.issues[0]!.message).toContain("file 'base.fifo' is a FIFO (named pipe), not a regular file");
   });
 });
