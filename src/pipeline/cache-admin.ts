@@ -116,7 +116,10 @@ export async function cacheVerify(opts: CacheAdminOptions, onWarn?: (msg: string
 
 function describeRuns(live: UnfinishedRun[], failed: UnfinishedRun[]): string {
   const one = (r: UnfinishedRun, what: string) => `${what} of ${r.record.experiment} (pid ${r.record.pid}, started ${r.record.startedAt})`;
-  const parts = [...live.slice(0, 1).map((r) => one(r, 'the run in progress')), ...failed.slice(0, 1).map((r) => one(r, r.state === 'failed' ? 'the failed run' : `the run on ${r.record.host}`))];
+  const parts = [
+    ...live.slice(0, 1).map((r) => one(r, 'the run in progress')),
+    ...failed.slice(0, 1).map((r) => one(r, r.state === 'failed' ? 'the failed run' : `the run on ${r.record.host}`)),
+  ];
   const more = live.length + failed.length - parts.length;
   return parts.join(' and ') + (more > 0 ? ` (and ${more} later unfinished run(s))` : '');
 }

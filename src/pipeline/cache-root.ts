@@ -122,7 +122,8 @@ export async function claimCacheRoot(dir: string): Promise<void> {
       await mkdir(dir, { recursive: true });
       await writeFileAtomic(join(dir, CACHE_TAG), TAG_TEXT);
     } catch (e) {
-      throw new KdqError('E_CACHE', `cannot create the cache ${dir}: ${describeFsError(e instanceof KdqError && e.cause !== undefined ? e.cause : e)}`, { cause: e });
+      const cause = e instanceof KdqError && e.cause !== undefined ? e.cause : e;
+      throw new KdqError('E_CACHE', `cannot create the cache ${dir}: ${describeFsError(cause)}`, { cause });
     }
   }
   // A read-only or full cache fails now, not after the training whose result it could not store.
