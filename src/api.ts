@@ -8,6 +8,7 @@ import type { BackendName } from './names.ts';
 import { KdqError } from './errors.ts';
 import { formatGraph } from './pipeline/format.ts';
 import { beginRun } from './pipeline/unfinished-runs.ts';
+import { ensureWritableDir } from './util/atomic.ts';
 import { formatSummary } from './report/summary.ts';
 import { fillCache } from './executor/fill-cache.ts';
 import { planLoaded, runPlanned, walk, type ExecutorChoice, type RunOutcome, type WalkChoice } from './run-experiment.ts';
@@ -57,6 +58,7 @@ export async function run(file: string | Loaded, opts: RunOptions = {}): Promise
   }
   const ws = workspace(opts);
   const planned = planLoaded(loaded.base);
+  if (!opts.dryRun) await ensureWritableDir(ws.runsDir); // a read-only runs folder is named before the cache is touched
   // Until its run folder is published, `kdq cache gc` keeps what this run computes (unfinished-runs.ts).
   const unfinished = opts.dryRun ? null : await beginRun(ws.cache, loaded.base.experiment.name);
   await fillCache(ws, [planned], opts);

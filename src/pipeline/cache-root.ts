@@ -11,7 +11,7 @@
  * them, and, when there are shards, at least one holds an entry with a valid manifest. An empty
  * folder is adopted too: there is nothing in it to harm.
  */
-import { lstat, mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KdqError } from '../errors.ts';
 import { describeFsError, ensureWritableDir, writeFileAtomic } from '../util/atomic.ts';
@@ -117,17 +117,10 @@ export async function claimCacheRoot(dir: string): Promise<void> {
   const state = await inspectCacheRoot(dir);
   if (state.kind === 'not-a-folder') throw notAFolder(dir);
   if (state.kind === 'foreign') throw await notKdqs(dir, state.why);
-  if (state.kind !== 'kdq') {
-    try {
-      await mkdir(dir, { recursive: true });
-      await writeFileAtomic(join(dir, CACHE_TAG), TAG_TEXT);
-    } catch (e) {
-      const cause = e instanceof KdqError && e.cause !== undefined ? e.cause : e;
-      throw new KdqError('E_CACHE', `cannot create the cache ${dir}: ${describeFsError(cause)}`, { cause });
-    }
-  }
-  // A read-only or full cache fails now, not after the training whose result it could not store.
+  // A read-only or full cache fails now (naming the folder), not after the training whose result
+  // it could not store; this also creates a missing cache folder.
   await ensureWritableDir(dir);
+  if (state.kind !== 'kdq') await writeFileAtomic(join(dir, CACHE_TAG), TAG_TEXT);
 }
 
 /** `--cache-dir X` naming a file. */
