@@ -2,14 +2,13 @@
  * kdq's operations as functions, used by the CLI and the tests: each composes the modules that do
  * the work. They throw KdqError; they never print except through the `log` callback they are given.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { BackendName } from './names.ts';
 import { KdqError } from './errors.ts';
-import { Cache } from './pipeline/cache.ts';
 import { formatGraph } from './pipeline/format.ts';
-import type { RunResult } from './pipeline/results.ts';
+import { beginRun } from './pipeline/unfinished-runs.ts';
+import { ensureWritableDir } from './util/atomic.ts';
 import { formatSummary } from './report/summary.ts';
 import { fillCache } from './executor/fill-cache.ts';
 import { planLoaded, runPlanned, walk, type ExecutorChoice, type RunOutcome, type WalkChoice } from './run-experiment.ts';
@@ -59,8 +58,12 @@ export async function run(file: string | Loaded, opts: RunOptions = {}): Promise
   }
   const ws = workspace(opts);
   const planned = planLoaded(loaded.base);
+  if (!opts.dryRun) await ensureWritableDir(ws.runsDir); // a read-only runs folder is named before the cache is touched
+  // Until its run folder is published, `kdq cache gc` keeps what this run computes (unfinished-runs.ts).
+  const unfinished = opts.dryRun ? null : await beginRun(ws.cache, loaded.base.experiment.name);
   await fillCache(ws, [planned], opts);
   const r = await runPlanned(ws, planned, opts);
+  await unfinished?.finish();
   const summary = r.runDir && r.metrics ? formatSummary(r.metrics, r.runDir) : formatGraph(planned.graph, { explain: r.result });
   return { ...r, summary };
 }
@@ -114,42 +117,10 @@ export async function inspect(file: string): Promise<string> {
   return inspectTflite(bytes, file);
 }
 
-/** Keys referred to by any run folder's stages.json. */
-async function referencedKeys(runsDir: string): Promise<Set<string>> {
-  const keep = new Set<string>();
-  const names = await readdir(runsDir).catch(() => [] as string[]);
-  for (const name of names) {
-    if (name.startsWith('.')) continue;
-    const runs = await readdir(join(runsDir, name)).catch(() => [] as string[]);
-    for (const id of runs) {
-      if (id === 'latest') continue;
-      try {
-        const r = JSON.parse(await readFile(join(runsDir, name, id, 'stages.json'), 'utf8')) as RunResult;
-        for (const st of r.stages) if (st.key) keep.add(st.key);
-      } catch {
-        // not a run folder
-      }
-    }
-  }
-  return keep;
-}
-
-export async function cacheLs(opts: CommonOptions): Promise<string> {
-  const cache = new Cache(resolveCacheDir(opts));
-  const entries = await cache.list();
-  if (entries.length === 0) return `cache ${cache.dir} is empty`;
-  const keep = await referencedKeys(resolveRunsDir(opts));
-  const lines = entries.map((e) => {
-    const meta = e.meta as { stage?: string };
-    return `${e.key.slice(0, 12)}  ${String(e.bytes).padStart(10)} B  ${e.createdAt}  ${keep.has(e.key) ? 'used  ' : 'unused'}  ${meta.stage ?? ''}`;
-  });
-  const total = entries.reduce((a, e) => a + e.bytes, 0);
-  return [...lines, `${entries.length} entries, ${total} bytes in ${cache.dir}`].join('\n');
-}
-
-export async function cacheGc(opts: CommonOptions & { olderThanMs?: number }): Promise<string> {
-  const cache = new Cache(resolveCacheDir(opts));
-  const keep = await referencedKeys(resolveRunsDir(opts));
-  const r = await cache.gc({ keep, olderThanMs: opts.olderThanMs });
-  return `removed ${r.removed.length} entries, freed ${r.freedBytes} bytes`;
-}
+/** `kdq cache ls`, `gc` and `verify`: src/pipeline/cache-admin.ts. */
+const cacheDirs = (opts: CommonOptions) => ({ cacheDir: resolveCacheDir(opts), runsDir: resolveRunsDir(opts) });
+export const cacheLs = async (opts: CommonOptions) => (await import('./pipeline/cache-admin.ts')).cacheLs(cacheDirs(opts));
+export const cacheGc = async (opts: CommonOptions & { olderThanMs?: number }) =>
+  (await import('./pipeline/cache-admin.ts')).cacheGc({ ...cacheDirs(opts), olderThanMs: opts.olderThanMs });
+export const cacheVerify = async (opts: CommonOptions & { log?: (line: string) => void }) =>
+  (await import('./pipeline/cache-admin.ts')).cacheVerify(cacheDirs(opts), (m) => opts.log?.(`warning: ${m}`));

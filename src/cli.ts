@@ -128,8 +128,13 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       }
       case 'cache': {
         const sub = args.positionals[0];
+        if (sub !== 'ls' && sub !== 'gc' && sub !== 'verify') {
+          throw new KdqError('E_USAGE', `unknown cache command '${sub}': use 'kdq cache ls', 'kdq cache gc' or 'kdq cache verify'`);
+        }
+        if (o['older-than'] !== undefined && sub !== 'gc') throw new KdqError('E_USAGE', `--older-than is for 'kdq cache gc', not 'kdq cache ${sub}'`);
         if (sub === 'ls') out(await api.cacheLs(common));
-        else if (sub === 'gc') out(await api.cacheGc({ ...common, olderThanMs: o['older-than'] })); else throw new KdqError('E_USAGE', `unknown cache command '${sub}': use 'kdq cache ls' or 'kdq cache gc'`);
+        else if (sub === 'verify') out((await api.cacheVerify({ ...common, log: err })).text);
+        else out(await api.cacheGc({ ...common, olderThanMs: o['older-than'] }));
         return EXIT_OK;
       }
       default: {

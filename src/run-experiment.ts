@@ -75,13 +75,14 @@ export async function runPlanned(ws: Workspace, p: PlannedExperiment, opts: Walk
   if (!opts.dryRun) {
     // A read-only or full runs folder fails now, not after the training it would have stored.
     await ensureWritableDir(ws.runsDir);
-    await ensureWritableDir(ws.cacheDir);
+    await ws.cache.claim(); // the cache folder is kdq's and writable (pipeline/cache-root.ts)
   }
   const result = await walk(ws, p, { ...opts, log: ws.log });
   if (opts.dryRun) return { runDir: null, metrics: null, result };
   await ws.cache.cleanLocks();
   const exp = p.loaded.experiment;
   const runDir = await publishRun({
+    cache: ws.cache,
     runsDir: ws.runsDir,
     name: exp.name,
     graph: p.graph,

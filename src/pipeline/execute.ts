@@ -63,7 +63,7 @@ export async function executeStage(stage: Stage, def: StageDefinition, o: Execut
   });
   try {
     // Another process may have committed this key while we waited for the lock.
-    const hit = o.lookupAgain ? await o.cache.get(o.key) : null;
+    const hit = o.lookupAgain ? await o.cache.get(o.key, { deep: true }) : null;
     if (hit) return { status: 'cached', outDir: hit, reason: 'computed by another process while this one waited for the lock' };
     const tmp = await o.cache.tmpDir(o.key);
     try {

@@ -1,19 +1,21 @@
 /**
  * One lock per cache key, so two processes sharing a cache never compute the same key at once.
- * The lock is a file created with O_EXCL holding pid, host, time and a random token. It is stale
- * when its pid is dead (same host) or its mtime, refreshed by a heartbeat while held, is older
- * than `staleMs` (a crashed holder on another host). Waiters back off exponentially.
+ * The lock is a file created with O_EXCL holding pid, host, boot id, process start time, time and
+ * a random token. It is stale when its holder is gone (same host: the pid is dead, or the machine
+ * rebooted, or the pid now belongs to another process, see process-identity.ts) or its mtime,
+ * refreshed by a heartbeat while held, is older than `staleMs` (a crashed holder on another host).
+ * Waiters back off exponentially.
  */
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { mkdir, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { KdqError } from '../errors.ts';
 import { describeFsError, isStorageError } from '../util/atomic.ts';
+import { stampState, thisProcess, type ProcessStamp } from '../util/process-identity.ts';
 
-export interface LockInfo {
-  pid: number;
-  host: string;
+export { isProcessAlive } from '../util/process-identity.ts';
+
+export interface LockInfo extends ProcessStamp {
   /** ISO time the lock was taken. */
   time: string;
   /** Random, so a holder never releases a lock that was stolen and retaken by someone else. */
@@ -39,20 +41,10 @@ export interface Lock {
   release(): Promise<void>;
 }
 
-/** True when a process with this pid exists (EPERM means it exists but belongs to someone else). */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Why a lock is stale, or null while it is live. */
 export function staleReason(info: LockInfo | null, mtimeMs: number, staleMs: number, now = Date.now()): string | null {
   const age = now - mtimeMs;
-  if (info && info.host === hostname() && !isProcessAlive(info.pid)) return `its process ${info.pid} is gone`;
+  if (info && stampState(info) === 'gone') return `its process ${info.pid} is gone`;
   if (age > staleMs) return `its heartbeat is ${Math.round(age / 1000)} s old`;
   // An unreadable lock younger than a few seconds is one being written right now (O_EXCL creates it empty).
   if (!info && age > 5000) return 'it is unreadable';
@@ -152,7 +144,7 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
   let delay = 25;
   let told = false;
   for (;;) {
-    const info: LockInfo = { pid: process.pid, host: hostname(), time: new Date().toISOString(), token: randomBytes(8).toString('hex') };
+    const info: LockInfo = { ...thisProcess(), time: new Date().toISOString(), token: randomBytes(8).toString('hex') };
     if (await tryCreate(path, info)) return held(path, info, opts.heartbeatMs ?? Math.max(10, staleMs / 4));
     const cur = await readLock(path);
     if (cur === null) continue; // released between our attempt and the read

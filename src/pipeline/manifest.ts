@@ -1,8 +1,10 @@
 /**
  * A cache entry's manifest: every file with its size and sha256, written last so that an entry
- * with a valid manifest is a complete entry. Verification is cheap by default: sizes always, and
- * a file's sha256 only when its mtime differs from the one recorded at commit (renaming the entry
- * folder keeps file mtimes). `deep` re-hashes every file, for `kdq cache verify`.
+ * with a valid manifest is a complete entry. The cheap check (sizes always, a file's sha256 only
+ * when its mtime differs from the one recorded at commit; renaming the entry folder keeps file
+ * mtimes) misses a same-size edit that keeps the mtime, so it only serves looks that use nothing
+ * (dry runs, `kdq graph --explain`); `deep` re-hashes every file, for every entry a run uses and
+ * for `kdq cache verify`.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';

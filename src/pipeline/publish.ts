@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KdqError } from '../errors.ts';
+import type { Cache } from './cache.ts';
 import type { StageGraph } from './graph.ts';
 import type { RunResult } from './results.ts';
 import { createRunFolder } from './run-folder.ts';
@@ -18,6 +19,8 @@ export const PUBLISH_FILE = 'publish.json';
 export type PublishList = { path: string; stage: string; file: string }[];
 
 export interface PublishOptions {
+  /** Files copied out of its entries are checked against their manifests as they are read. */
+  cache: Cache;
   runsDir: string;
   name: string;
   graph: StageGraph;
@@ -36,7 +39,7 @@ export async function publishRun(o: PublishOptions): Promise<string> {
   };
   const list: PublishList = o.graph.publish === undefined ? [] : (JSON.parse(await readFile(join(outDir(o.graph.publish), PUBLISH_FILE), 'utf8')) as PublishList);
   const folder = await createRunFolder(o.runsDir, o.name);
-  for (const f of list) await folder.writeFile(f.path, new Uint8Array(await readFile(join(outDir(f.stage), f.file))));
+  for (const f of list) await folder.writeFile(f.path, await o.cache.readOutput(outDir(f.stage), f.file));
   for (const [path, data] of Object.entries(o.extra ?? {})) await folder.writeFile(path, data);
   await writeStages(folder, o.result);
   await folder.finish();

@@ -8,10 +8,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { KdqError } from '../errors.ts';
 import { describeFsError, ioError, tempSibling, writeFileAtomic } from '../util/atomic.ts';
+import { folderBytes } from '../util/folder-bytes.ts';
+import { isProcessAlive } from '../util/process-identity.ts';
 
 export interface RunFolder {
   /** `YYYYMMDD-HHMMSS-<4 hex>`. */
@@ -33,21 +35,39 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Prefix of a run folder being written. */
 const PARTIAL = '.partial-';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+export interface RemovedFolder {
+  path: string;
+  bytes: number;
 }
 
-/** Deletes the partial run folders under `base` whose writing process is gone. */
-async function removeAbandoned(base: string): Promise<void> {
+/** Deletes the partial run folders under `base` (one experiment's folder) whose writing process is gone. */
+async function removeAbandoned(base: string): Promise<RemovedFolder[]> {
+  const removed: RemovedFolder[] = [];
   for (const entry of await readdir(base)) {
     const m = entry.startsWith(PARTIAL) ? /-(\d+)$/.exec(entry) : null;
-    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) await rm(join(base, entry), { recursive: true, force: true });
+    if (!m || Number(m[1]) === process.pid || isProcessAlive(Number(m[1]))) continue;
+    const p = join(base, entry);
+    if (!(await lstat(p)).isDirectory()) continue; // kdq writes a run into a real folder
+    const bytes = await folderBytes(p);
+    await rm(p, { recursive: true, force: true });
+    removed.push({ path: p, bytes });
   }
+  return removed;
+}
+
+/**
+ * Deletes the partial run folders of dead processes in every experiment folder under `runsDir`
+ * (what `kdq cache gc` does first: a run that failed on a full disk leaves one).
+ */
+export async function removeAbandonedRuns(runsDir: string): Promise<RemovedFolder[]> {
+  const removed: RemovedFolder[] = [];
+  for (const name of await readdir(runsDir).catch(() => [] as string[])) {
+    if (!NAME_RE.test(name)) continue;
+    const base = join(runsDir, name);
+    if (!(await lstat(base).catch(() => null))?.isDirectory()) continue;
+    removed.push(...(await removeAbandoned(base).catch(() => [] as RemovedFolder[])));
+  }
+  return removed;
 }
 
 /** `YYYYMMDD-HHMMSS-<4 hex>` in UTC. */

@@ -6,10 +6,12 @@
  * (their results are cached and useful, e.g. the other seeds), then a PipelineError carrying the
  * whole result is thrown.
  */
+import { basename, sep } from 'node:path';
 import { KdqError } from '../errors.ts';
 import type { Cache } from './cache.ts';
+import { DamagedFileError } from './damaged-file.ts';
 import { decide, needsLookup, type Forced } from './decide.ts';
-import { executeStage } from './execute.ts';
+import { executeStage, type Executed } from './execute.ts';
 import { selectStages, topologicalOrder, withDependents, type Stage, type StageGraph } from './graph.ts';
 import { stageKey, type KeyEnv } from './hash.ts';
 import type { LockOptions } from './lock.ts';
@@ -49,11 +51,68 @@ export async function runGraph(graph: StageGraph, defs: StageDefinitions, opts: 
   const previous = new Map((opts.previous?.stages ?? []).map((s) => [s.id, s]));
   const emit = opts.onEvent ?? (() => undefined);
   const { cache } = opts;
-  if (!opts.dryRun) await cache.cleanTmp(); // leftovers of killed runs
+  if (!opts.dryRun) {
+    await cache.claim(); // the folder is kdq's (cache-root.ts)
+    await cache.cleanTmp(); // leftovers of killed runs
+  }
 
   const results = new Map<string, StageResult>();
   const failures: Record<string, unknown> = {};
   const scratch = { dir: opts.scratchDir };
+
+  /**
+   * Runs the stage of `res`. An input the stage finds damaged although its manifest matched (a
+   * JSON file that does not parse) is treated like any corrupt entry: warned about, deleted and
+   * recomputed, and the stage runs again. Each input is healed at most once per walk, so one that
+   * comes out damaged again fails the stage with the file named.
+   */
+  const execute = async (res: StageResult, started: number, lookupAgain: boolean, healed: Set<string>): Promise<Executed> => {
+    const stage = graph.stages[res.id];
+    for (;;) {
+      try {
+        return await executeStage(stage, defs[stage.kind] as StageDefinition, {
+          key: res.key,
+          details: res.details,
+          inputs: inputsOf(graph, stage, results),
+          cache,
+          lookupAgain,
+          started,
+          scratch,
+          emit,
+          signal: opts.signal,
+          lock: opts.lock,
+        });
+      } catch (e) {
+        const input = e instanceof DamagedFileError ? cachedInputHolding(stage, e.path) : undefined;
+        if (!(e instanceof DamagedFileError) || !input || healed.has(input.id)) throw e;
+        healed.add(input.id);
+        await cache.discardDamaged(e.path, e.problem);
+        await recompute(input, `its cache entry was damaged (${basename(e.path)}: ${e.problem})`, healed);
+      }
+    }
+  };
+
+  /** Computes again a stage whose entry was a cache hit earlier in this walk and turned out damaged. */
+  const recompute = async (res: StageResult, reason: string, healed: Set<string>): Promise<void> => {
+    const t0 = performance.now();
+    res.reason = reason;
+    emit({ type: 'start', id: res.id, key: res.key, reason });
+    try {
+      const done = await execute(res, t0, false, healed);
+      res.status = done.status;
+      res.outDir = done.outDir;
+    } catch (e) {
+      fail(res, e, failures);
+      throw e;
+    } finally {
+      res.seconds += (performance.now() - t0) / 1000;
+      emit({ type: 'end', result: res });
+    }
+  };
+
+  /** The input of `stage` that was a cache hit and whose entry holds `file`. */
+  const cachedInputHolding = (stage: Stage, file: string): StageResult | undefined =>
+    stage.deps.map((d) => results.get(d) as StageResult).find((r) => r.status === 'cached' && r.outDir !== null && file.startsWith(r.outDir + sep));
 
   for (const id of order) {
     const stage = graph.stages[id];
@@ -86,7 +145,8 @@ export async function runGraph(graph: StageGraph, defs: StageDefinitions, opts: 
       config: stage.config,
       previous: previous.get(id),
     };
-    const hit = needsLookup(facts) ? await cache.get(res.key) : null;
+    // A run re-hashes every file of an entry it uses (a few MB: cheap); a dry run only checks sizes and mtimes.
+    const hit = needsLookup(facts) ? await cache.get(res.key, { deep: !opts.dryRun }) : null;
     const decision = decide({ ...facts, hit: hit !== null });
     res.reason = decision.reason;
     if (decision.action === 'fail') fail(res, decision.error, failures);
@@ -97,18 +157,7 @@ export async function runGraph(graph: StageGraph, defs: StageDefinitions, opts: 
     else if (decision.action === 'run') {
       emit({ type: 'start', id, key: res.key, reason: decision.reason });
       try {
-        const done = await executeStage(stage, def, {
-          key: res.key,
-          details: res.details,
-          inputs: inputsOf(graph, stage, results),
-          cache,
-          lookupAgain: facts.forced === null,
-          started,
-          scratch,
-          emit,
-          signal: opts.signal,
-          lock: opts.lock,
-        });
+        const done = await execute(res, started, facts.forced === null, new Set());
         res.status = done.status;
         res.outDir = done.outDir;
         if (done.reason) res.reason = done.reason;

@@ -13,6 +13,7 @@ import { toFloat32, typedBytes } from '../util/bytes.ts';
 import type { BackendIdentity } from '../backend/identity.ts';
 import type { DataStageConfig } from './types.ts';
 import { KdqError } from '../errors.ts';
+import { DamagedFileError } from '../pipeline/damaged-file.ts';
 
 export interface ServicesEnv {
   /** Folder of the experiment file: relative data paths resolve against it. */
@@ -88,8 +89,15 @@ export async function writeJson(dir: string, name: string, value: unknown): Prom
   await writeFile(join(dir, name), JSON.stringify(value, null, 2) + '\n');
 }
 
+/** Reads a JSON file of a stage folder; one that does not parse is a damaged input (the walker heals it). */
 export async function readJson<T>(dir: string, name: string): Promise<T> {
-  return JSON.parse(await readFile(join(dir, name), 'utf8')) as T;
+  const path = join(dir, name);
+  const text = await readFile(path, 'utf8');
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new DamagedFileError(path, `not valid JSON: ${(e as Error).message.replace(/\s+/g, ' ')}`, e);
+  }
 }
 
 export async function writeFloats(dir: string, name: string, a: Float32Array): Promise<void> {

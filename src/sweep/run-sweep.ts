@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { KdqError } from '../errors.ts';
 import { fillCache } from '../executor/fill-cache.ts';
 import { makeRunId } from '../pipeline/run-folder.ts';
+import { beginRun } from '../pipeline/unfinished-runs.ts';
 import { planLoaded, runPlanned, type ExecutorChoice, type WalkChoice } from '../run-experiment.ts';
-import { writeFileAtomic } from '../util/atomic.ts';
+import { ensureWritableDir, writeFileAtomic } from '../util/atomic.ts';
 import type { Workspace } from '../workspace.ts';
 import type { LoadedSweep } from './load.ts';
 import { buildSweepSummary, formatSweepMarkdown, serializeSweepSummary, type PointOutcome, type SweepSummary } from './summary.ts';
@@ -31,6 +32,9 @@ export async function runSweep(ws: Workspace, sweep: LoadedSweep, opts: Executor
   }
   ws.log(`sweep of ${name}: ${sweep.points.length} point(s)`);
   const planned = sweep.points.map((p) => planLoaded(p.loaded));
+  await ensureWritableDir(ws.runsDir); // a read-only runs folder is named before the cache is touched
+  // Until every point is published, `kdq cache gc` keeps what the sweep computes (pipeline/unfinished-runs.ts).
+  const unfinished = await beginRun(ws.cache, name);
   await fillCache(ws, planned, opts);
   const points: PointOutcome[] = [];
   for (const [i, p] of sweep.points.entries()) {
@@ -56,5 +60,7 @@ export async function runSweep(ws: Workspace, sweep: LoadedSweep, opts: Executor
   } catch (e) {
     throw new KdqError('E_IO', `cannot write the sweep summary in ${dir}: ${(e as Error).message}; check that the runs folder is writable`, { cause: e });
   }
-  return { dir, ok: points.every((p) => p.error === undefined), summary, text };
+  const ok = points.every((p) => p.error === undefined);
+  if (ok) await unfinished.finish();
+  return { dir, ok, summary, text };
 }

@@ -28,6 +28,10 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS']);
 const FULL = new Set(['ENOSPC', 'EDQUOT']);
 
+/** What `kdq cache gc` frees, so that suggesting it on a full disk cannot destroy work by surprise. */
+export const GC_ADVICE =
+  '`kdq cache gc` deletes the unfinished run folders of dead kdq processes and the cache entries no run folder uses, and keeps those of failed and running runs';
+
 /** Whether `err` is a file-system error that means "this folder is unwritable" or "the disk is full". */
 export function isStorageError(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException)?.code;
@@ -38,7 +42,7 @@ export function isStorageError(err: unknown): boolean {
 export function describeFsError(err: unknown): string {
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code !== undefined && UNWRITABLE.has(code)) return `permission denied (${code}: read-only folder?): choose a writable folder with --runs-dir / --cache-dir`;
-  if (code !== undefined && FULL.has(code)) return `the disk is full (${code}): free some space, or run \`kdq cache gc\``;
+  if (code !== undefined && FULL.has(code)) return `the disk is full (${code}): free some space; ${GC_ADVICE}`;
   if (code === 'ENOENT') return 'no such file or folder';
   return String((err as Error)?.message ?? err);
 }

@@ -183,7 +183,7 @@ describe('runs folder on a file system that refuses writes (a real tmpfs; skippe
     mounts.push(dir);
     const r = await kdq('run', MICRO, '--runs-dir', dir);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(new RegExp(`kdq: .*${dir}/.*the disk is full \\(ENOSPC\\): free some space, or run \`kdq cache gc\``));
+    expect(r.err).toMatch(new RegExp(`kdq: .*${dir}/.*the disk is full \\(ENOSPC\\): free some space; \`kdq cache gc\` deletes the unfinished run folders of dead kdq processes and the cache entries no run folder uses, and keeps those of failed and running runs`));
     expectClean(r.err);
     await expectNoRunFolder(dir);
     const warnings: string[] = [];

@@ -1,8 +1,9 @@
-import { mkdtemp, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cache } from '../../src/pipeline/cache.ts';
+import { KdqError } from '../../src/errors.ts';
 import { MANIFEST_FILE } from '../../src/pipeline/manifest.ts';
 
 const K1 = '1'.repeat(64);
@@ -108,11 +109,16 @@ describe('Cache', () => {
     await mkdir(dead, { recursive: true });
     await writeFile(join(dead, 'half.bin'), 'half');
     expect(await cache.cleanTmp()).toEqual({ removed: [dead], freedBytes: 4 });
-    // Old enough counts as abandoned whatever its name.
-    const old = join(root, 'cache', 'tmp', 'something-else');
+    // Old enough counts as abandoned even when its owner cannot be checked (another host)...
+    const old = join(root, 'cache', 'tmp', `${K1.slice(0, 12)}~elsewhere~1~0123abcd`);
     await mkdir(old);
     await utimes(old, new Date(0), new Date(0));
+    // ...but only when kdq named it: anything else in tmp/ is not kdq's to delete.
+    const other = join(root, 'cache', 'tmp', 'something-else');
+    await mkdir(other);
+    await utimes(other, new Date(0), new Date(0));
     expect((await cache.cleanTmp()).removed).toEqual([old]);
+    expect(await readdir(join(root, 'cache', 'tmp'))).toEqual(['something-else']);
   });
 
   it('does not heal an entry that was committed between two looks at it', async () => {
@@ -146,7 +152,7 @@ describe('Cache', () => {
     await expect(cache.get('../../etc')).rejects.toThrow(/not a cache key/);
   });
 
-  it('lists entries and gc removes all but the kept ones, honouring olderThanMs', async () => {
+  it('lists entries, and gc removes the entries no run folder refers to', async () => {
     await put(K1, { 'a.txt': 'aaaa' });
     const d2 = await put(K2, { 'b.txt': 'bb' });
     const list = await cache.list();
@@ -155,10 +161,10 @@ describe('Cache', () => {
     const manifestBytes = (await stat(join(d2, MANIFEST_FILE))).size;
     expect(list[1].bytes).toBe(2 + manifestBytes);
 
-    // Both are fresh: nothing is older than an hour.
-    expect(await cache.gc({ keep: new Set(), olderThanMs: 3600_000 })).toEqual({ removed: [], freedBytes: 0 });
-    const gone = await cache.gc({ keep: new Set([K1]) });
-    expect(gone).toEqual({ removed: [K2], freedBytes: 2 + manifestBytes });
+    // Both are referenced: nothing goes, and two referenced entries are counted as kept.
+    expect(await cache.gc({ referenced: new Set([K1, K2]) })).toMatchObject({ removed: [], freedBytes: 0, keptReferenced: 2 });
+    const gone = await cache.gc({ referenced: new Set([K1]) });
+    expect(gone).toMatchObject({ removed: [K2], freedBytes: 2 + manifestBytes, keptReferenced: 1, foreign: [] });
     expect((await cache.list()).map((e) => e.key)).toEqual([K1]);
     expect(await cache.get(K2)).toBeNull();
   });
@@ -169,7 +175,123 @@ describe('Cache', () => {
     const { hostname } = await import('node:os');
     await writeFile(join(locks, `${K1}.lock`), JSON.stringify({ pid: 999999999, host: hostname(), time: '', token: 'a' }));
     await writeFile(join(locks, `${K2}.lock`), JSON.stringify({ pid: process.pid, host: hostname(), time: '', token: 'b' }));
-    await cache.gc({ keep: new Set() });
+    await cache.gc({ referenced: new Set() });
     expect(await readdir(locks)).toEqual([`${K2}.lock`]);
+  });
+});
+
+/** Overwrites a file with same-size content and puts its mtime back, the blind spot of the cheap check. */
+async function tamper(path: string, text: string): Promise<void> {
+  const st = await stat(path);
+  await writeFile(path, text);
+  await utimes(path, st.atime, st.mtime);
+}
+
+describe('Cache: what a run relies on', () => {
+  it('get({ deep }) re-hashes every file, catching a same-size edit that kept the mtime', async () => {
+    // A whole-second mtime, so that utimes can restore it exactly after the edit.
+    const dir = await put(K1, { 'model.tflite': 'good-bytes' }, new Date('2026-01-02T03:04:05Z'));
+    await tamper(join(dir, 'model.tflite'), 'evil-bytes');
+    expect(await cache.get(K1)).toBe(dir); // the cheap check cannot see it...
+    expect(await cache.get(K1, { deep: true })).toBeNull(); // ...the deep one does, and heals
+    expect(warnings).toEqual([expect.stringMatching(/model.tflite has sha256 .*, manifest says .*; deleting it/)]);
+  });
+
+  it('readOutput copies an entry file only when its bytes match the manifest, and heals the entry otherwise', async () => {
+    const dir = await put(K1, { 'model.tflite': 'good-bytes', 'sub/x.json': '{}' });
+    expect(new TextDecoder().decode(await cache.readOutput(dir, 'model.tflite'))).toBe('good-bytes');
+    expect(new TextDecoder().decode(await cache.readOutput(dir, join('sub', 'x.json')))).toBe('{}');
+    await tamper(join(dir, 'model.tflite'), 'evil-bytes');
+    const e = await cache.readOutput(dir, 'model.tflite').catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(KdqError);
+    expect((e as KdqError).message).toMatch(new RegExp(`^cache entry ${dir} changed after this run checked it \\(model.tflite has sha256 .*\\), so ${join(dir, 'model.tflite')} was not copied; the entry is deleted: rerun to recompute it$`));
+    await expect(stat(dir)).rejects.toThrow(/ENOENT/);
+    expect(warnings).toHaveLength(1);
+    // A folder that is not an entry (a scratch folder of the report) is read as it is.
+    const scratch = join(root, 'scratch');
+    await mkdir(scratch);
+    await writeFile(join(scratch, 'report.md'), '# r');
+    expect(new TextDecoder().decode(await cache.readOutput(scratch, 'report.md'))).toBe('# r');
+  });
+
+  it('discardDamaged deletes the entry holding a file, and nothing outside the cache', async () => {
+    const dir = await put(K1, { 'sub/eval.json': 'x{}' });
+    expect(await cache.discardDamaged(join(dir, 'sub', 'eval.json'), 'not valid JSON')).toBe(true);
+    expect(warnings).toEqual([`cache entry ${K1} at ${dir} is corrupt (sub/eval.json: not valid JSON); deleting it, the stage will be recomputed`]);
+    await expect(stat(dir)).rejects.toThrow(/ENOENT/);
+    const elsewhere = join(root, 'other', K2);
+    await mkdir(elsewhere, { recursive: true });
+    expect(await cache.discardDamaged(join(elsewhere, 'eval.json'), 'x')).toBe(false);
+    expect((await stat(elsewhere)).isDirectory()).toBe(true);
+  });
+
+  it('verify re-hashes every entry, removes the damaged ones, leaves foreign folders, and does not count as use', async () => {
+    const d1 = await put(K1, { 'a.bin': 'aaaa' });
+    const d2 = await put(K2, { 'b.bin': 'bbbb' });
+    const old = new Date('2020-01-01T00:00:00Z');
+    await utimes(d1, old, old);
+    await tamper(join(d2, 'b.bin'), 'bxbb');
+    const foreign = join(root, 'cache', '33', '3'.repeat(20));
+    await mkdir(foreign, { recursive: true });
+    const r = await cache.verify();
+    expect(r).toMatchObject({ intact: 1, removed: [{ key: K2, problems: [expect.stringMatching(/b.bin has sha256/)] }], foreign: [foreign] });
+    expect((await stat(d1)).mtimeMs).toBe(old.getTime());
+    await expect(stat(d2)).rejects.toThrow(/ENOENT/);
+    expect((await stat(foreign)).isDirectory()).toBe(true);
+  });
+});
+
+describe('Cache.gc', () => {
+  it('deletes only entries with a valid manifest of their own key; everything else is listed as foreign and kept', async () => {
+    const c = join(root, 'cache');
+    await put(K1, { 'a.txt': 'a' });
+    const noManifest = join(c, '33', '3'.repeat(64));
+    await mkdir(noManifest, { recursive: true });
+    await writeFile(join(noManifest, 'thesis.tex'), 'mine');
+    const wrongKey = join(c, '44', '4'.repeat(64));
+    await mkdir(wrongKey, { recursive: true });
+    await writeFile(join(wrongKey, MANIFEST_FILE), JSON.stringify({ format: 1, key: K1, files: {} }));
+    const target = join(root, 'elsewhere');
+    await mkdir(target);
+    await writeFile(join(target, 'keep.txt'), 'x');
+    await symlink(target, join(c, '55'));
+    await symlink(target, join(c, '11', '1'.repeat(20)));
+    await mkdir(join(c, 'notes'));
+    const r = await cache.gc({ referenced: new Set() });
+    expect(r.removed).toEqual([K1]);
+    expect(r.foreign.sort()).toEqual([noManifest, wrongKey, join(c, '55'), join(c, '11', '1'.repeat(20)), join(c, 'notes')].sort());
+    expect(await readFile(join(noManifest, 'thesis.tex'), 'utf8')).toBe('mine');
+    expect(await readdir(target)).toEqual(['keep.txt']);
+    expect((await readdir(c)).sort()).toEqual(['11', '33', '44', '55', 'CACHEDIR.TAG', 'notes', 'tmp']);
+  });
+
+  it('keeps what a live run may read, a failed run\'s work unless asked, and drops unused entries with olderThanMs', async () => {
+    const now = Date.now();
+    const at = async (key: string, ageMs: number) => {
+      const dir = await put(key, { 'o.txt': key.slice(0, 1) });
+      const t = new Date(now - ageMs);
+      await utimes(dir, t, t);
+    };
+    const [K3, K4, K5] = ['3'.repeat(64), '4'.repeat(64), '5'.repeat(64)];
+    await at(K1, 10 * 86400_000); // referenced, unused for 10 days
+    await at(K2, 5 * 86400_000); // unreferenced, old
+    await at(K3, 3600_000); // unreferenced, used an hour ago (by the failed run)
+    await at(K4, 60_000); // unreferenced, used a minute ago (by the live run)
+    await at(K5, 1000); // referenced, fresh
+    const keys = async () => (await cache.list()).map((e) => e.key);
+    const referenced = new Set([K1, K5]);
+    const live = now - 120_000;
+    const failed = now - 2 * 3600_000;
+
+    // Default: the unreferenced entry older than both runs goes.
+    let r = await cache.gc({ referenced, inUseSinceMs: live, failedRunSinceMs: failed, now });
+    expect(r).toMatchObject({ removed: [K2], keptReferenced: 2, keptForRuns: 2 });
+    // --older-than 30m: also the failed run's and the referenced entries not used for 30 minutes; never the live run's.
+    r = await cache.gc({ referenced, inUseSinceMs: live, failedRunSinceMs: failed, olderThanMs: 30 * 60_000, now });
+    expect(r.removed).toEqual([K1, K3]);
+    expect(await keys()).toEqual([K4, K5]);
+    // --older-than 0s without any run: everything.
+    r = await cache.gc({ referenced, olderThanMs: 0, now });
+    expect(r.removed).toEqual([K4, K5]);
   });
 });

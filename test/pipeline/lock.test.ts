@@ -1,9 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acquireLock, isProcessAlive, staleReason } from '../../src/pipeline/lock.ts';
+import { bootId, processStartTicks, thisProcess } from '../../src/util/process-identity.ts';
 
 let root: string;
 beforeEach(async () => {
@@ -58,6 +59,41 @@ describe('acquireLock', () => {
     // Not stale by age (default 10 min): only the dead pid can free it before the timeout.
     const lock = await acquireLock(path, { timeoutMs: 5000 });
     expect(lock.info.token).not.toBe('old');
+    await lock.release();
+  });
+
+  it('recovers at once a lock whose pid now belongs to an unrelated live process (PID reuse) or predates a reboot', async (ctx) => {
+    if (processStartTicks(process.pid) === undefined || bootId() === undefined) return ctx.skip(); // no /proc here
+    // A live process that is not the lock's holder: same pid, but it started at another time.
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const pid = other.pid!;
+      const start = processStartTicks(pid)!;
+      const path = join(root, 'k.lock');
+      const fresh = { pid, host: hostname(), boot: bootId(), time: new Date().toISOString(), token: 'old' };
+      // Its real stamp is a live holder: waited for.
+      await writeFile(path, JSON.stringify({ ...fresh, start }));
+      await expect(acquireLock(path, { timeoutMs: 300 })).rejects.toThrow(/timed out/);
+      // The same pid with another start time: the holder died and the pid was reused.
+      await writeFile(path, JSON.stringify({ ...fresh, start: start - 1 }));
+      expect(staleReason({ ...fresh, start: start - 1 }, Date.now(), 600_000)).toBe(`its process ${pid} is gone`);
+      const t0 = Date.now();
+      const lock = await acquireLock(path, { timeoutMs: 5000 });
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(lock.info.token).not.toBe('old');
+      await lock.release();
+      // Written before the last boot: gone whatever runs under that pid now.
+      await writeFile(path, JSON.stringify({ ...fresh, start, boot: 'another-boot' }));
+      await (await acquireLock(path, { timeoutMs: 5000 })).release();
+    } finally {
+      other.kill();
+    }
+  });
+
+  it('records its holder with the boot id and process start time', async () => {
+    const path = join(root, 'k.lock');
+    const lock = await acquireLock(path);
+    expect(JSON.parse(await readFile(path, 'utf8'))).toMatchObject(thisProcess());
     await lock.release();
   });
 

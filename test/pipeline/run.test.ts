@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -9,6 +9,9 @@ import { planExperiment } from '../../src/stages/plan.ts';
 import { runGraph, type WalkOptions, type RunResult, type StageEvent } from '../../src/pipeline/run.ts';
 import { experiment } from './fixtures/experiment.ts';
 import { toyDefs, type ToyOptions } from './fixtures/toy-defs.ts';
+import { readJson, writeJson } from '../../src/stages/context.ts';
+import { MANIFEST_FILE } from '../../src/pipeline/manifest.ts';
+import type { StageDefinitions } from '../../src/pipeline/stage.ts';
 
 const env = { backend: 'cpu', tfjs: '4.22.0' };
 let root: string;
@@ -282,5 +285,88 @@ describe('runGraph cancellation', () => {
     expect(await readdir(join(root, 'cache', 'tmp'))).toEqual([]);
     const { calls } = await run(experiment());
     expect(calls[0]).toBe('student@s1');
+  });
+});
+
+describe('runGraph with damaged cache entries', () => {
+  /** Rewrites a file of an entry, then its manifest to match, so only reading the file shows the damage. */
+  async function damageWithMatchingManifest(dir: string, rel: string, text: string): Promise<void> {
+    await writeFile(join(dir, rel), text);
+    const m = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8'));
+    const { createHash } = await import('node:crypto');
+    m.files[rel] = { size: Buffer.byteLength(text), sha256: createHash('sha256').update(text).digest('hex'), mtimeMs: (await stat(join(dir, rel))).mtimeMs };
+    await writeFile(join(dir, MANIFEST_FILE), JSON.stringify(m));
+  }
+
+  /** Toy stages where each evaluate writes eval.json and the report reads them back as JSON. */
+  function jsonDefs(calls: string[], evaluateOutput?: () => string): StageDefinitions {
+    const defs = toyDefs({ calls });
+    const toyEvaluate = defs.evaluate!;
+    defs.evaluate = {
+      ...toyEvaluate,
+      async run(ctx) {
+        await toyEvaluate.run(ctx);
+        if (evaluateOutput) await writeFile(join(ctx.outDir, 'eval.json'), evaluateOutput());
+        else await writeJson(ctx.outDir, 'eval.json', { accuracy: 0.5, stage: ctx.stage.id });
+      },
+    };
+    defs.report = {
+      ...defs.report!,
+      async run(ctx) {
+        calls.push(ctx.stage.id);
+        const evals = [];
+        for (const input of Object.values(ctx.inputs)) if (input!.kind === 'evaluate') evals.push(await readJson(input!.dir, 'eval.json'));
+        await writeJson(ctx.outDir, 'out.json', evals);
+      },
+    };
+    return defs;
+  }
+
+  it('re-hashes every entry it uses: a same-size edit that kept the mtime is healed and recomputed', async () => {
+    const first = await run(experiment());
+    const exp = first.result.stages.find((s) => s.id === 'export:student_int8@s1')!;
+    const file = join(exp.outDir!, 'out.txt');
+    const st = await stat(file);
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, text.replace(/^export/, 'EXPORT'));
+    await utimes(file, st.atime, st.mtime);
+    const manifest = JSON.parse(await readFile(join(exp.outDir!, MANIFEST_FILE), 'utf8'));
+    manifest.files['out.txt'].mtimeMs = (await stat(file)).mtimeMs; // as if the edit kept the mtime to the nanosecond
+    await writeFile(join(exp.outDir!, MANIFEST_FILE), JSON.stringify(manifest));
+    const again = await run(experiment());
+    expect(again.calls).toEqual(['export:student_int8@s1', 'report']);
+    expect(warnings).toEqual([expect.stringMatching(new RegExp(`cache entry ${exp.key} .* is corrupt \\(out.txt has sha256 .*\\); deleting it`))]);
+    expect(await readFile(file, 'utf8')).toBe(text);
+  });
+
+  it('a JSON file that does not parse although its manifest matches: warns naming it, recomputes its stage, reruns the reader', async () => {
+    const calls: string[] = [];
+    const graph = planExperiment(experiment());
+    const first = await runGraph(graph, jsonDefs(calls), { cache, env, scratchDir: join(root, 'scratch') });
+    const ev = first.stages.find((s) => s.id === 'evaluate:student@s1')!;
+    await damageWithMatchingManifest(ev.outDir!, 'eval.json', 'x{"accuracy": 0.5}');
+    calls.length = 0;
+    const ends: string[] = []; // what an event consumer (the CLI's log) saw at the time
+    const onEvent = (e: StageEvent) => e.type === 'end' && e.result.id === 'evaluate:student@s1' && ends.push(e.result.status);
+    const second = await runGraph(graph, jsonDefs(calls), { cache, env, scratchDir: join(root, 'scratch'), onEvent });
+    expect(second.ok).toBe(true);
+    expect(calls).toEqual(['report', 'evaluate:student@s1', 'report']);
+    expect(warnings).toEqual([
+      `cache entry ${ev.key} at ${ev.outDir} is corrupt (eval.json: not valid JSON: Unexpected token 'x', "x{"accuracy": 0.5}" is not valid JSON); deleting it, the stage will be recomputed`,
+    ]);
+    const redone = second.stages.find((s) => s.id === 'evaluate:student@s1')!;
+    expect(redone).toMatchObject({ status: 'ran', outDir: ev.outDir });
+    expect(redone.reason).toMatch(/^its cache entry was damaged \(eval.json: not valid JSON/);
+    expect(JSON.parse(await readFile(join(ev.outDir!, 'eval.json'), 'utf8'))).toEqual({ accuracy: 0.5, stage: 'evaluate:student@s1' });
+    expect(ends).toEqual(['cached', 'ran']);
+  });
+
+  it('an input that a stage of this run wrote unparsable is not healed: the reader fails naming the file', async () => {
+    const calls: string[] = [];
+    const err = (await runGraph(planExperiment(experiment()), jsonDefs(calls, () => '{"accuracy": 0.5'), { cache, env, scratchDir: join(root, 'scratch') }).catch((e: unknown) => e)) as PipelineError;
+    expect(err).toBeInstanceOf(PipelineError);
+    expect(err.message).toMatch(new RegExp(`stage "report" failed: ${root}/cache/[0-9a-f]{2}/[0-9a-f]{64}/eval.json is damaged \\(not valid JSON: .*\\)`));
+    expect(calls.filter((c) => c === 'report')).toHaveLength(1);
+    expect(warnings).toEqual([]);
   });
 });

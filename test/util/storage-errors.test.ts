@@ -24,7 +24,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   return { ...orig, writeFile: wrap('writeFile', orig.writeFile), mkdir: wrap('mkdir', orig.mkdir), open: wrap('open', orig.open), rename: wrap('rename', orig.rename) };
 });
 
-const { ensureWritableDir, writeFileAtomic } = await import('../../src/util/atomic.ts');
+const { ensureWritableDir, GC_ADVICE, writeFileAtomic } = await import('../../src/util/atomic.ts');
 const { Cache } = await import('../../src/pipeline/cache.ts');
 const { acquireLock } = await import('../../src/pipeline/lock.ts');
 const { KdqError } = await import('../../src/errors.ts');
@@ -55,7 +55,9 @@ describe('full disk (ENOSPC)', () => {
     const e = await rejection(writeFileAtomic(join(dir, 'metrics.json'), '{}'));
     expect(e.code).toBe('E_IO');
     expect(e.exitCode).toBe(1);
-    expect(e.message).toBe(`cannot write ${join(dir, 'metrics.json')}: the disk is full (ENOSPC): free some space, or run \`kdq cache gc\``);
+    expect(e.message).toBe(
+      `cannot write ${join(dir, 'metrics.json')}: the disk is full (ENOSPC): free some space; \`kdq cache gc\` deletes the unfinished run folders of dead kdq processes and the cache entries no run folder uses, and keeps those of failed and running runs`,
+    );
     expect(await readdir(dir)).toEqual([]);
   });
 
@@ -66,7 +68,7 @@ describe('full disk (ENOSPC)', () => {
     Object.assign(inject, { fn: 'writeFile', code: 'ENOSPC', match: 'manifest' });
     const e = await rejection(cache.commit(KEY, tmp, {}));
     expect(e.code).toBe('E_CACHE');
-    expect(e.message).toContain(`cannot write cache entry ${cache.entryDir(KEY)}: the disk is full (ENOSPC): free some space, or run \`kdq cache gc\``);
+    expect(e.message).toContain(`cannot write cache entry ${cache.entryDir(KEY)}: the disk is full (ENOSPC): free some space; ${GC_ADVICE}`);
     inject.fn = '';
     expect(await cache.get(KEY)).toBeNull();
     await cache.discard(tmp);
@@ -78,7 +80,7 @@ describe('full disk (ENOSPC)', () => {
     Object.assign(inject, { fn: 'open', code: 'ENOSPC', match: '.lock' });
     const e = await rejection(acquireLock(path));
     expect(e.code).toBe('E_CACHE');
-    expect(e.message).toBe(`cannot create lock file ${path}: the disk is full (ENOSPC): free some space, or run \`kdq cache gc\``);
+    expect(e.message).toBe(`cannot create lock file ${path}: the disk is full (ENOSPC): free some space; ${GC_ADVICE}`);
     expect(await readdir(join(dir, 'locks'))).toEqual([]);
   });
 });
