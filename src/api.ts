@@ -2,7 +2,6 @@
  * kdq's operations as functions, used by the CLI and the tests: each composes the modules that do
  * the work. They throw KdqError; they never print except through the `log` callback they are given.
  */
-import { readFile } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { BackendName } from './names.ts';
 import { KdqError } from './errors.ts';

@@ -19,7 +19,7 @@ import { folderBytes } from '../util/folder-bytes.ts';
 import { isProcessAlive } from '../util/process-identity.ts';
 import { claimCacheRoot, isRootName, KEY_RE, LOCK_NAME_RE, SHARD_RE, TMP_NAME_RE } from './cache-root.ts';
 import { staleReason, type LockInfo } from './lock.ts';
-import { buildManifest, MANIFEST_FILE, parseManifest, verifyManifest, type Manifest } from './manifest.ts';
+import { buildManifest, MANIFEST_FILE, parseManifest, verifyManifest } from './manifest.ts';
 
 export interface CacheEntryInfo {
   key: string;

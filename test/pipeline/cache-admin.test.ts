@@ -186,7 +186,7 @@ describe('kdq cache verify', () => {
     await utimes(join(d1, 'out.txt'), t.atime, t.mtime);
     const r = await kdq('cache', 'verify', '--runs-dir', runsDir);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^verified 2 entries: 1 intact \(\d+ bytes re-hashed\), 1 damaged and removed\n  111111111111: out.txt has sha256 \S+, manifest says \S+\nthe next run recomputes the stages whose entries were removed\n$/);
+    expect(r.out).toMatch(/^verified 2 entries: 1 intact \(\d+ bytes re-hashed\), 1 damaged and removed\n {2}111111111111: out.txt has sha256 \S+, manifest says \S+\nthe next run recomputes the stages whose entries were removed\n$/);
     expect(r.err).toMatch(/^warning: cache entry 1{64} .* is corrupt/);
     expect(await keys()).toEqual([K2]);
     expect((await kdq('cache', 'verify', '--runs-dir', runsDir)).out).toMatch(/^verified 1 entries: 1 intact/);
