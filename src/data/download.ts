@@ -5,13 +5,14 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { basename, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { KdqError } from '../errors.ts';
+import { makeDirs } from '../util/atomic.ts';
 import { digestFile, rememberDigests } from './file-digest.ts';
 
 export interface DownloadOptions {
@@ -64,7 +65,7 @@ export async function fetchVerified(url: string, sha256: string, opts: DownloadO
   if (cached && cached.sha256 === expected) return { path: final, downloaded: false };
   if (cached) await rm(final, { force: true }); // corrupt cache entry: never trusted, fetched again
 
-  await mkdir(opts.cacheDir, { recursive: true }).catch((err: unknown) => {
+  await makeDirs(opts.cacheDir).catch((err: unknown) => {
     throw new KdqError('E_DATA', `cannot create the download folder '${opts.cacheDir}' (${(err as Error).message}); set data.cacheDir to a writable folder`, {
       cause: err,
     });

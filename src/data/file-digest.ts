@@ -9,10 +9,10 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { KdqError } from '../errors.ts';
-import { writeFileAtomic } from '../util/atomic.ts';
+import { makeDirs, writeFileAtomic } from '../util/atomic.ts';
 
 /** File name of the memo inside the cache folder. */
 export const DIGEST_INDEX_FILE = 'file-digests.json';
@@ -62,7 +62,7 @@ async function readIndex(cacheDir: string): Promise<DigestIndex> {
 
 async function saveEntries(cacheDir: string, updates: Record<string, IndexEntry>): Promise<void> {
   try {
-    await mkdir(cacheDir, { recursive: true });
+    await makeDirs(cacheDir);
     // Re-read just before writing so that entries another process added meanwhile survive.
     const index = await readIndex(cacheDir);
     Object.assign(index.entries, updates);

@@ -87,8 +87,20 @@ function tokenize(input: string): Token[] {
 const FUNCTIONS = ['delta', 'old', 'new', 'abs'] as const;
 
 /** Parses a `--fail-on` expression; throws E_USAGE quoting the input, the column and an example. */
+/** A gate is a line of a CI file: longer or deeper expressions are mistakes (or attacks on the parser's stack). */
+export const MAX_GATE_LENGTH = 2000;
+export const MAX_GATE_NESTING = 32;
+
 export function parseCondition(input: string): Condition {
   if (input.trim() === '') throw gateError(input, 0, 'the expression is empty');
+  if (input.length > MAX_GATE_LENGTH) {
+    throw new KdqError('E_USAGE', `--fail-on: the expression is ${input.length} characters long, over the ${MAX_GATE_LENGTH}-character limit; split it into several --fail-on gates`);
+  }
+  let depth = 0;
+  for (let i = 0; i < input.length; i++) {
+    if (input[i] === '(' && ++depth > MAX_GATE_NESTING) throw gateError(input, i, `parentheses nest deeper than ${MAX_GATE_NESTING} levels; simplify the expression`);
+    if (input[i] === ')') depth = Math.max(0, depth - 1);
+  }
   const tokens = tokenize(input);
   let pos = 0;
   const peek = () => tokens[pos];

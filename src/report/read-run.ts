@@ -2,10 +2,12 @@
  * Finds and reads the run `kdq diff` was pointed at: a run folder, a metrics.json file, an
  * experiment's folder (its `latest`), or an experiment name meaning `<runs-dir>/<name>/latest`.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { tooDeep } from '../config/yaml-source.ts';
 import { KdqError } from '../errors.ts';
+import { readInputFile } from '../util/read-input-file.ts';
 import type { RunData } from './diff.ts';
 
 const METRICS = 'metrics.json';
@@ -39,14 +41,60 @@ export async function resolveMetricsFile(arg: string, runsDir: string): Promise<
   throw new KdqError('E_USAGE', `'${arg}' does not exist; ${hint}`);
 }
 
+/**
+ * Bounds on what `kdq diff` reads: kdq's own metrics.json is a few KB nested about 8 deep; a file
+ * far beyond these is not a kdq run's, and would exhaust the stack or memory of the comparison.
+ */
+export const MAX_METRICS_BYTES = 8 * 1024 * 1024;
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+export const MAX_JSON_DEPTH = 64;
+export const MAX_METRIC_VALUES = 200_000;
+
+/** Where JSON `text` first nests deeper than `max` (a linear scan outside strings), or -1. */
+export function jsonTooDeep(text: string, max: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      if (++depth > max) return i;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return -1;
+}
+
+/** Counts the leaves of a parsed JSON value, stopping once past `max`. */
+function leafCount(v: unknown, max: number): number {
+  let n = 0;
+  const stack = [v];
+  while (stack.length > 0 && n <= max) {
+    const x = stack.pop();
+    if (x !== null && typeof x === 'object') {
+      // One push per child: spreading a million children would overflow the call's arguments.
+      for (const child of Array.isArray(x) ? x : Object.values(x)) stack.push(child);
+    } else n++;
+  }
+  return n;
+}
+
 /** Reads a run's metrics.json and, when beside it, its config.yaml. */
 export async function readRun(arg: string, runsDir: string): Promise<RunData & { metricsFile: string }> {
   const metricsFile = await resolveMetricsFile(arg, runsDir);
+  const text = new TextDecoder().decode(await readInputFile(metricsFile, { maxBytes: MAX_METRICS_BYTES, expected: "a kdq run's metrics.json" }));
+  const deep = jsonTooDeep(text, MAX_JSON_DEPTH);
+  if (deep >= 0) throw new KdqError('E_DATA', `${metricsFile} nests deeper than ${MAX_JSON_DEPTH} levels (at byte ${deep}); a kdq metrics.json nests about 8: pass a kdq run's metrics.json`);
   let metrics: unknown;
   try {
-    metrics = JSON.parse(await readFile(metricsFile, 'utf8'));
+    metrics = JSON.parse(text);
   } catch (e) {
     throw new KdqError('E_DATA', `${metricsFile} is not readable JSON (${(e as Error).message}); rerun the experiment to rewrite it`);
+  }
+  if (leafCount(metrics, MAX_METRIC_VALUES) > MAX_METRIC_VALUES) {
+    throw new KdqError('E_DATA', `${metricsFile} holds more than ${MAX_METRIC_VALUES} values; a kdq metrics.json holds a few hundred: pass a kdq run's metrics.json`);
   }
   if (metrics === null || typeof metrics !== 'object' || Array.isArray(metrics)) {
     throw new KdqError('E_DATA', `${metricsFile} holds ${Array.isArray(metrics) ? 'an array' : JSON.stringify(metrics)}, not a metrics object; pass a kdq run's metrics.json`);
@@ -55,7 +103,10 @@ export async function readRun(arg: string, runsDir: string): Promise<RunData & {
   let config: unknown;
   if ((await kind(configFile)) === 'file') {
     try {
-      config = parseYaml(await readFile(configFile, 'utf8'));
+      const yaml = new TextDecoder().decode(await readInputFile(configFile, { maxBytes: MAX_CONFIG_BYTES, expected: "a kdq run's config.yaml" }));
+      const at = tooDeep(yaml);
+      if (at) throw new Error(`it nests too deep at line ${at.line}`);
+      config = parseYaml(yaml, { maxAliasCount: 100 });
     } catch (e) {
       throw new KdqError('E_DATA', `${configFile} is not readable YAML (${(e as Error).message.split('\n')[0]}); rerun the experiment to rewrite it`);
     }

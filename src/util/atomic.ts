@@ -3,8 +3,8 @@
  * path beside it and renamed into place, so readers see the old file or the new one, never half.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, basename } from 'node:path';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, basename, resolve } from 'node:path';
 import { KdqError } from '../errors.ts';
 
 /** A temp path in the same folder as `path`, so the final rename never crosses file systems. */
@@ -58,12 +58,47 @@ export function ioError(path: string, err: unknown): KdqError {
  * renamed in it), so that a read-only or full folder fails the run in its first second rather than
  * after an hour of training. Leaves `dir` in place but no file in it.
  */
-export async function ensureWritableDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (err) {
-    throw new KdqError('E_IO', `cannot create folder ${dir}: ${describeFsError(err)}`, { cause: err });
+/**
+ * Creates `dir` and its missing parents, one level at a time. Node's own recursive mkdir spins at
+ * full CPU for ever under /proc (every level answers ENOENT); here the first existing ancestor is
+ * found first, must be a folder, and a level that cannot be created is an error at once. A path
+ * through a file (`/dev/null/x`) or a file in the way (`/dev/null`) is the user's to fix: exit 2.
+ */
+export async function makeDirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let cur = resolve(dir);
+  for (;;) {
+    let s;
+    try {
+      s = await stat(cur);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // ENOTDIR: a file somewhere above; walking up finds it and says so.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new KdqError('E_IO', `cannot create folder ${dir}: ${describeFsError(e)}`, { cause: e });
+      missing.push(cur);
+      const up = dirname(cur);
+      if (up === cur) throw new KdqError('E_IO', `cannot create folder ${dir}: no part of the path exists`);
+      cur = up;
+      continue;
+    }
+    if (!s.isDirectory()) {
+      const what = s.isFile() ? 'a file' : s.isCharacterDevice() ? 'a character device' : s.isFIFO() ? 'a FIFO' : s.isBlockDevice() ? 'a block device' : 'not a folder';
+      throw new KdqError('E_USAGE', `cannot use ${dir} as a folder: ${cur} is ${what}; choose a folder path`);
+    }
+    break;
   }
+  for (const d of missing.reverse()) {
+    try {
+      await mkdir(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue; // made meanwhile by another process
+      throw new KdqError('E_IO', `cannot create folder ${d}: ${describeFsError(e)}`, { cause: e });
+    }
+  }
+}
+
+export async function ensureWritableDir(dir: string): Promise<void> {
+  await makeDirs(dir);
   const probe = join(dir, `.kdq-write-check.${process.pid}.${randomBytes(4).toString('hex')}`);
   try {
     await writeFileAtomic(probe, 'kdq checks that this folder is writable; safe to delete\n');
