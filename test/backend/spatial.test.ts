@@ -104,7 +104,7 @@ describe('kdq\'s spatial kernels are the ones installed', () => {
       const x = tf.variable(tf.tensor4d(values(2 * 6 * 6 * 8, 1), [2, 6, 6, 8]));
       const f = tf.variable(tf.tensor4d(values(3 * 3 * 8, 2), [3, 3, 8, 1]));
       const b = tf.variable(tf.tensor1d(values(8, 3)));
-      const { grads } = tf.variableGrads(() => tf.sum(tf.avgPool(tf.add(tf.depthwiseConv2d(x, f, 1, 'same'), b), 2, 2, 'valid')) as tf.Scalar, [x, f, b]);
+      const { grads } = tf.variableGrads(() => tf.sum(tf.avgPool(tf.add(tf.depthwiseConv2d(x, f, 1, 'same'), b) as tf.Tensor4D, 2, 2, 'valid')) as tf.Scalar, [x, f, b]);
       // modes 0 (forward), 1 (input gradient), 2 (filter gradient), 3 (average pooling's gradient)
       expect(new Set(depthwise.mock.calls.map((c) => c[4]))).toEqual(new Set([0, 1, 2, 3]));
       expect(channelSum).toHaveBeenCalled(); // the bias gradient
