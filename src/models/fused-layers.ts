@@ -94,8 +94,9 @@ type Writable = { read(): tf.Tensor; write(v: tf.Tensor): void };
 
 /**
  * Makes a tf.js BatchNormalization layer normalize over every axis but the last through kdq's
- * kernel while training, updating the moving statistics exactly as tf.js' layer does
- * (v <- v - (v - batch value) (1 - momentum)); inference and other axes keep the stock path.
+ * kernel while training, which also returns the moving statistics updated exactly as tf.js'
+ * layer updates them (v <- v - (v - batch value) (1 - momentum), in float32); inference and other
+ * axes keep the stock path.
  */
 export function fuseBatchNormForTraining<L extends tf.layers.Layer>(layer: L): L {
   const stock: Call = layer.call.bind(layer);
@@ -104,20 +105,18 @@ export function fuseBatchNormForTraining<L extends tf.layers.Layer>(layer: L): L
     const l = layer as unknown as BatchNormInternals;
     const lastAxis = x !== null && (l.axis === -1 || l.axis === x.rank - 1);
     if (kwargs?.['training'] === true && x !== null && lastAxis && l.gamma !== null && l.beta !== null && batchNormTrainAvailable()) {
-      const gamma = l.gamma.read() as tf.Tensor1D;
-      const beta = l.beta.read() as tf.Tensor1D;
-      return tf.tidy(() => {
-        const [y, mean, variance] = batchNormTrainOp(x, gamma, beta, l.epsilon);
-        const decay = 1 - l.momentum;
-        for (const [v, value] of [[l.movingMean, mean], [l.movingVariance, variance]] as const) {
-          tf.tidy(() => {
-            const w = v as unknown as Writable;
-            const orig = w.read();
-            w.write(tf.sub(orig, tf.mul(tf.sub(orig, value), decay)));
-          });
-        }
-        return y;
-      });
+      const params = {
+        gamma: l.gamma.read() as tf.Tensor1D,
+        beta: l.beta.read() as tf.Tensor1D,
+        movingMean: l.movingMean.read() as tf.Tensor1D,
+        movingVariance: l.movingVariance.read() as tf.Tensor1D,
+      };
+      const r = batchNormTrainOp(x, params, { epsilon: l.epsilon, momentum: l.momentum });
+      (l.movingMean as unknown as Writable).write(r.movingMean);
+      (l.movingVariance as unknown as Writable).write(r.movingVariance);
+      // the variables hold their own references; the batch statistics live on in the gradient's saved tensors
+      tf.dispose([r.mean, r.variance, r.movingMean, r.movingVariance]);
+      return r.y;
     }
     return stock(inputs, kwargs);
   };

@@ -181,8 +181,12 @@
       (local.set $j (i32.add (local.get $j) (i32.const 8)))
       (br $jl))))
 
-  ;; Stores the first w (< 8) lanes of v0:v1 at p.
+  ;; Stores the first w lanes of v0:v1 (all 8 when w >= 8) at p.
   (func $store_cols (param $p i32) (param $v0 v128) (param $v1 v128) (param $w i32)
+    (if (i32.ge_u (local.get $w) (i32.const 8)) (then
+      (v128.store (local.get $p) (local.get $v0))
+      (v128.store offset=16 (local.get $p) (local.get $v1))
+      (return)))
     (if (i32.ge_u (local.get $w) (i32.const 4)) (then
       (v128.store (local.get $p) (local.get $v0))
       (local.set $v0 (local.get $v1))

@@ -9,8 +9,11 @@
  *   backward  dbeta = sum dy,  dgamma = sum dy (x - mean) / sqrt(var + eps),
  *             dx = s (dy - dbeta / M - (x - mean) sum(dy (x - mean)) / ((var + eps) M))
  * which is the gradient tf.js computes through both the normalization and the statistics. The
- * mean and variance outputs feed only the moving averages, so their own gradients are taken as 0.
- * SIMD (../simd/norm.wat) for channels in fours, float64 JavaScript loops otherwise.
+ * forward kernel also returns the layer's new moving statistics, computed as tf.js' layer does in
+ * float32 (v - (v - batch value) (1 - momentum)), which saves the six small kernels per layer
+ * and step that update them. The mean and variance outputs feed only those, so their own
+ * gradients are taken as 0. SIMD (../simd/norm.wat) for channels in fours, float64 JavaScript
+ * loops otherwise.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -22,9 +25,15 @@ export const BATCH_NORM_TRAIN_GRAD = 'KdqBatchNormTrainGrad';
 
 export interface BatchNormTrainAttrs {
   epsilon: number;
+  /** The moving statistics' momentum (tf.js' layer: 0.99 by default). */
+  momentum: number;
 }
 
-type ForwardArgs = { inputs: { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo }; backend: BackendWasm; attrs: BatchNormTrainAttrs };
+type ForwardArgs = {
+  inputs: { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo; movingMean: tf.TensorInfo; movingVariance: tf.TensorInfo };
+  backend: BackendWasm;
+  attrs: BatchNormTrainAttrs;
+};
 type GradArgs = {
   inputs: { dy: tf.TensorInfo; x: tf.TensorInfo; gamma: tf.TensorInfo; mean: tf.TensorInfo; variance: tf.TensorInfo };
   backend: BackendWasm;
@@ -38,7 +47,7 @@ function channelsOf(x: tf.TensorInfo): { C: number; rows: number } {
 
 function batchNormTrain(args: ForwardArgs): tf.TensorInfo[] {
   const { inputs, backend, attrs } = args;
-  const { x, gamma, beta } = inputs;
+  const { x, gamma, beta, movingMean, movingVariance } = inputs;
   const { C, rows } = channelsOf(x);
   const y = backend.makeOutput([...x.shape], 'float32');
   const mean = backend.makeOutput([C], 'float32');
@@ -66,7 +75,18 @@ function batchNormTrain(args: ForwardArgs): tf.TensorInfo[] {
     for (let i = 0, c = 0; i < xv.length; i++, c = c + 1 === C ? 0 : c + 1) yv[i] = (xv[i] - m[c]) * s[c] + b[c];
   }
   release(backend, scratch);
-  return [y, mean, variance];
+  return [y, mean, variance, movingAverage(backend, movingMean, mean, attrs.momentum), movingAverage(backend, movingVariance, variance, attrs.momentum)];
+}
+
+/** v - (v - value) (1 - momentum), each operation rounded to float32 as tf.js' layer computes it with tensors. */
+function movingAverage(backend: BackendWasm, moving: tf.TensorInfo, value: tf.TensorInfo, momentum: number): tf.TensorInfo {
+  const out = backend.makeOutput([...moving.shape], 'float32');
+  const v = heapF32(backend, moving);
+  const b = heapF32(backend, value);
+  const o = heapF32(backend, out);
+  const decay = Math.fround(1 - momentum);
+  for (let c = 0; c < o.length; c++) o[c] = v[c] - Math.fround(Math.fround(v[c] - b[c]) * decay);
+  return out;
 }
 
 /** mean and biased variance per channel, float64 sums (the fallback for channels not in fours). */
@@ -150,7 +170,7 @@ export const batchNormTrainGradKernelConfig: tf.KernelConfig = {
 export const batchNormTrainGradConfig: tf.GradConfig = {
   kernelName: BATCH_NORM_TRAIN,
   inputsToSave: ['x', 'gamma'],
-  outputsToSave: [false, true, true],
+  outputsToSave: [false, true, true, false, false],
   gradFunc: (dys, saved, attrs) => {
     const [x, gamma, mean, variance] = saved;
     const dy = Array.isArray(dys) ? dys[0] : dys;
@@ -159,9 +179,24 @@ export const batchNormTrainGradConfig: tf.GradConfig = {
   },
 };
 
-/** [y, mean, variance] of batch normalization over every axis but the last, for training. */
-export function batchNormTrainOp(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] {
-  return tf.engine().runKernel(BATCH_NORM_TRAIN, { x, gamma, beta }, { epsilon } as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+export interface BatchNormTrainResult {
+  y: tf.Tensor;
+  /** The batch's statistics. */
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D;
+  /** The moving statistics after this batch. */
+  movingMean: tf.Tensor1D;
+  movingVariance: tf.Tensor1D;
+}
+
+/** Batch normalization over every axis but the last, for training, and the moving statistics' update. */
+export function batchNormTrainOp(
+  x: tf.Tensor,
+  params: { gamma: tf.Tensor1D; beta: tf.Tensor1D; movingMean: tf.Tensor1D; movingVariance: tf.Tensor1D },
+  attrs: BatchNormTrainAttrs,
+): BatchNormTrainResult {
+  const [y, mean, variance, movingMean, movingVariance] = tf.engine().runKernel(BATCH_NORM_TRAIN, { x, ...params }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  return { y: y!, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D, movingMean: movingMean as tf.Tensor1D, movingVariance: movingVariance as tf.Tensor1D };
 }
 
 /** Whether the active backend has these kernels. */
