@@ -48,7 +48,7 @@ export interface SimdKernels {
   bn_moments(x: number, rows: number, c: number, mean: number, variance: number, part: number): void;
   /** mode 0: out = (x - mean) scale + k1; mode 1: out = x2 scale + (x - mean) k2 + k1. */
   bn_apply(x: number, x2: number, out: number, rows: number, c: number, mode: number, mean: number, scale: number, k1: number, k2: number): void;
-  /** sumDy = sum dy, sumDyXm = sum dy (x - mean), per channel; `part` is scratch of C floats. */
+  /** sumDy = sum dy, sumDyXm = sum dy (x - mean), per channel, in one pass; `part` is scratch of 2 C floats. */
   bn_grad_sums(dy: number, x: number, mean: number, rows: number, c: number, sumDy: number, sumDyXm: number, part: number): void;
   /** dx = dy where y > 0, else 0, n a multiple of 4. */
   relu_grad(dy: number, y: number, dx: number, n: number): void;

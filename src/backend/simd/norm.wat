@@ -7,10 +7,10 @@
 (module
   (import "env" "memory" (memory 1))
 
-  ;; sum[c] = sum over rows of f(x, y)[r, c], where f is x (mode 0), (x - mean)^2 (mode 1) or
-  ;; y (x - mean) (mode 2); `part` is scratch of C floats. y and mean are read only when used.
+  ;; sum[c] = sum over rows of f(x)[r, c], where f is x (mode 0) or (x - mean)^2 (mode 1); `part`
+  ;; is scratch of C floats; mean is read only in mode 1.
   (func $channel_sums
-    (param $x i32) (param $y i32) (param $mean i32) (param $rows i32) (param $C i32) (param $mode i32)
+    (param $x i32) (param $mean i32) (param $rows i32) (param $C i32) (param $mode i32)
     (param $sum i32) (param $part i32)
     (local $cB i32) (local $r i32) (local $end i32) (local $c i32) (local $p i32) (local $q i32) (local $v v128)
     (local.set $cB (i32.shl (local.get $C) (i32.const 2)))
@@ -29,9 +29,7 @@
           (local.set $v (v128.load (i32.add (local.get $x) (i32.add (local.get $p) (local.get $c)))))
           (if (local.get $mode) (then
             (local.set $v (f32x4.sub (local.get $v) (v128.load (i32.add (local.get $mean) (local.get $c)))))
-            (local.set $v (f32x4.mul (local.get $v)
-              (select (local.get $v) (v128.load (i32.add (local.get $y) (i32.add (local.get $p) (local.get $c))))
-                (i32.eq (local.get $mode) (i32.const 1)))))))
+            (local.set $v (f32x4.mul (local.get $v) (local.get $v)))))
           (local.set $q (i32.add (local.get $part) (local.get $c)))
           (v128.store (local.get $q) (f32x4.add (v128.load (local.get $q)) (local.get $v)))
           (local.set $c (i32.add (local.get $c) (i32.const 16)))
@@ -50,7 +48,7 @@
   ;; sum[c] = sum over rows of x[r, c]: a bias gradient (every axis but the last reduced). For up
   ;; to 256 rows exactly a running sum from 0, as tf.js' own Sum.
   (func (export "channel_sum") (param $x i32) (param $rows i32) (param $C i32) (param $sum i32) (param $part i32)
-    (call $channel_sums (local.get $x) (i32.const 0) (i32.const 0) (local.get $rows) (local.get $C) (i32.const 0) (local.get $sum) (local.get $part)))
+    (call $channel_sums (local.get $x) (i32.const 0) (local.get $rows) (local.get $C) (i32.const 0) (local.get $sum) (local.get $part)))
 
   ;; The batch's mean and (biased) variance per channel, as tf.moments: mean = sum x / rows, then
   ;; var = sum (x - mean)^2 / rows in a second pass. `part` is scratch of C floats.
@@ -59,13 +57,13 @@
     (local $c i32) (local $cB i32) (local $n v128)
     (local.set $cB (i32.shl (local.get $C) (i32.const 2)))
     (local.set $n (f32x4.splat (f32.convert_i32_u (local.get $rows))))
-    (call $channel_sums (local.get $x) (i32.const 0) (i32.const 0) (local.get $rows) (local.get $C) (i32.const 0) (local.get $mean) (local.get $part))
+    (call $channel_sums (local.get $x) (i32.const 0) (local.get $rows) (local.get $C) (i32.const 0) (local.get $mean) (local.get $part))
     (block $d1 (loop $l1
       (br_if $d1 (i32.ge_u (local.get $c) (local.get $cB)))
       (v128.store (i32.add (local.get $mean) (local.get $c)) (f32x4.div (v128.load (i32.add (local.get $mean) (local.get $c))) (local.get $n)))
       (local.set $c (i32.add (local.get $c) (i32.const 16)))
       (br $l1)))
-    (call $channel_sums (local.get $x) (i32.const 0) (local.get $mean) (local.get $rows) (local.get $C) (i32.const 1) (local.get $var) (local.get $part))
+    (call $channel_sums (local.get $x) (local.get $mean) (local.get $rows) (local.get $C) (i32.const 1) (local.get $var) (local.get $part))
     (local.set $c (i32.const 0))
     (block $d2 (loop $l2
       (br_if $d2 (i32.ge_u (local.get $c) (local.get $cB)))
@@ -103,12 +101,48 @@
       (local.set $p (i32.add (local.get $p) (local.get $cB)))
       (br $rl))))
 
-  ;; The two sums batch normalization's gradient needs: sumDy[c] = sum dy, sumDyXm[c] = sum dy (x - mean).
+;; The two sums batch normalization's gradient needs, in one pass over dy and x:
+  ;; sumDy[c] = sum dy, sumDyXm[c] = sum dy (x - mean), in blocks of 256 rows like $channel_sums;
+  ;; `part` is scratch of 2 C floats.
   (func (export "bn_grad_sums")
     (param $dy i32) (param $x i32) (param $mean i32) (param $rows i32) (param $C i32)
     (param $sumDy i32) (param $sumDyXm i32) (param $part i32)
-    (call $channel_sums (local.get $dy) (i32.const 0) (i32.const 0) (local.get $rows) (local.get $C) (i32.const 0) (local.get $sumDy) (local.get $part))
-    (call $channel_sums (local.get $x) (local.get $dy) (local.get $mean) (local.get $rows) (local.get $C) (i32.const 2) (local.get $sumDyXm) (local.get $part)))
+    (local $cB i32) (local $r i32) (local $end i32) (local $c i32) (local $p i32) (local $q i32) (local $d v128)
+    (local.set $cB (i32.shl (local.get $C) (i32.const 2)))
+    (memory.fill (local.get $sumDy) (i32.const 0) (local.get $cB))
+    (memory.fill (local.get $sumDyXm) (i32.const 0) (local.get $cB))
+    (block $bdone (loop $bl
+      (br_if $bdone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $end (i32.add (local.get $r) (i32.const 256)))
+      (if (i32.gt_u (local.get $end) (local.get $rows)) (then (local.set $end (local.get $rows))))
+      (memory.fill (local.get $part) (i32.const 0) (i32.shl (local.get $cB) (i32.const 1)))
+      (block $rdone (loop $rl
+        (br_if $rdone (i32.ge_u (local.get $r) (local.get $end)))
+        (local.set $p (i32.mul (local.get $r) (local.get $cB)))
+        (local.set $c (i32.const 0))
+        (block $cdone (loop $cl
+          (br_if $cdone (i32.ge_u (local.get $c) (local.get $cB)))
+          (local.set $d (v128.load (i32.add (local.get $dy) (i32.add (local.get $p) (local.get $c)))))
+          (local.set $q (i32.add (local.get $part) (local.get $c)))
+          (v128.store (local.get $q) (f32x4.add (v128.load (local.get $q)) (local.get $d)))
+          (local.set $q (i32.add (local.get $q) (local.get $cB)))
+          (v128.store (local.get $q) (f32x4.add (v128.load (local.get $q))
+            (f32x4.mul (local.get $d)
+              (f32x4.sub (v128.load (i32.add (local.get $x) (i32.add (local.get $p) (local.get $c)))) (v128.load (i32.add (local.get $mean) (local.get $c)))))))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (br $cl)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rl)))
+      (local.set $c (i32.const 0))
+      (block $adone (loop $al
+        (br_if $adone (i32.ge_u (local.get $c) (local.get $cB)))
+        (local.set $q (i32.add (local.get $sumDy) (local.get $c)))
+        (v128.store (local.get $q) (f32x4.add (v128.load (local.get $q)) (v128.load (i32.add (local.get $part) (local.get $c)))))
+        (local.set $q (i32.add (local.get $sumDyXm) (local.get $c)))
+        (v128.store (local.get $q) (f32x4.add (v128.load (local.get $q)) (v128.load (i32.add (local.get $part) (i32.add (local.get $cB) (local.get $c))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $al)))
+      (br $bl))))
 
   ;; dx = dy where y > 0, else 0, over n floats (n a multiple of 4): relu's gradient from its output.
   (func (export "relu_grad") (param $dy i32) (param $y i32) (param $dx i32) (param $n i32)

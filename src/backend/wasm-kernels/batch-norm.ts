@@ -106,8 +106,8 @@ function batchNormTrainGrad(args: GradArgs): tf.TensorInfo[] {
   const dx = backend.makeOutput([...x.shape], 'float32');
   const dgamma = backend.makeOutput([C], 'float32');
   const dbeta = backend.makeOutput([C], 'float32');
-  // scale, k1, k2 of bn_apply's backward mode, then the per-channel sum dy (x - mean), then scratch
-  const scratch = backend.makeOutput([5 * C], 'float32');
+  // scale, k1, k2 of bn_apply's backward mode, then the per-channel sum dy (x - mean), then 2 C of scratch
+  const scratch = backend.makeOutput([6 * C], 'float32');
   const simd = simdKernels(backend);
   const vec = simd !== null && C % 4 === 0;
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
