@@ -3,7 +3,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
 import { simdKernels } from '../../src/backend/simd/index.ts';
-import { setConvBlockBytes } from '../../src/backend/wasm-kernels/conv-gemm.ts';
+import { setConvBlocks } from '../../src/backend/wasm-kernels/conv-gemm.ts';
 import { compareKernel, values } from './compare-backends.ts';
 
 const TOL = 1e-4;
@@ -28,8 +28,8 @@ interface Case {
 /**
  * Seeded random cases over what the suite's networks and users' ones have: strides 1 and 2, both
  * paddings, odd image sizes, channel counts 1, 3, 16, 32 and 64 in and out, square and oblong
- * filters (DS-CNN's 10x4), 1x1 filters; the default 96 KiB blocks and 1 KiB blocks (many blocks,
- * and block edges inside a tile, from small shapes).
+ * filters (DS-CNN's 10x4), 1x1 filters; the default blocks and tiny ones (many blocks, and block
+ * edges inside a tile, from small shapes).
  */
 function cases(): Case[] {
   const channels = [1, 3, 16, 32, 64];
@@ -59,11 +59,13 @@ beforeAll(async () => {
 });
 
 afterEach(() => {
-  setConvBlockBytes(96 * 1024);
+  setConvBlocks();
 });
 
-for (const blockBytes of [96 * 1024, 1024]) {
-  describe(`convolutions on the SIMD matrix products match cpu (blocks of ${blockBytes} bytes)`, () => {
+const TINY_BLOCKS = { bytes: 1024, filterBytes: 1024, filterMinRows: 4 };
+
+for (const blocks of [undefined, TINY_BLOCKS]) {
+  describe(`convolutions on the SIMD matrix products match cpu (${blocks ? 'tiny' : 'default'} blocks)`, () => {
     for (const c of cases()) {
       const batch = 2;
       const xShape = [batch, c.h, c.w, c.cin];
@@ -71,7 +73,7 @@ for (const blockBytes of [96 * 1024, 1024]) {
       const dyShape = [batch, outSize(c.h, c.k[0], c.stride, c.pad), outSize(c.w, c.k[1], c.stride, c.pad), c.cout];
       const common = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
       it(`Conv2D and FusedConv2D (bias, relu), ${name(c)}`, async () => {
-        setConvBlockBytes(blockBytes);
+        setConvBlocks(blocks);
         const plain = await compareKernel('Conv2D', { x: input(xShape, 1), filter: input(fShape, 2) }, { ...common, dilations: [1, 1] });
         expect(plain.wasm.shape).toEqual(dyShape);
         expect(plain.error).toBeLessThan(TOL);
@@ -84,13 +86,13 @@ for (const blockBytes of [96 * 1024, 1024]) {
         expect(fused.wasm.data.some((v) => v === 0) && fused.wasm.data.some((v) => v > 0)).toBe(true);
       });
       it(`Conv2DBackpropInput, ${name(c)}`, async () => {
-        setConvBlockBytes(blockBytes);
+        setConvBlocks(blocks);
         const r = await compareKernel('Conv2DBackpropInput', { dy: input(dyShape, 6), filter: input(fShape, 7) }, { ...common, inputShape: xShape });
         expect(r.wasm.shape).toEqual(xShape);
         expect(r.error).toBeLessThan(TOL);
       });
       it(`Conv2DBackpropFilter, ${name(c)}`, async () => {
-        setConvBlockBytes(blockBytes);
+        setConvBlocks(blocks);
         const r = await compareKernel('Conv2DBackpropFilter', { x: input(xShape, 8), dy: input(dyShape, 9) }, { ...common, filterShape: fShape });
         expect(r.wasm.shape).toEqual(fShape);
         expect(r.error).toBeLessThan(TOL);
