@@ -111,26 +111,25 @@
                       (local.set $src (i32.add (local.get $src) (i32.const 4)))
                       (br $csl))))))
               (else
-                (local.set $kw (i32.const 0))
-                (block $kwdone (loop $kwl
-                  (br_if $kwdone (i32.ge_s (local.get $kw) (local.get $FW)))
-                  (local.set $ix (i32.add (local.get $ix0) (local.get $kw)))
-                  (if (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.lt_s (local.get $ix) (local.get $W)))
-                    (then
-                      (if (local.get $scatter)
-                        (then (call $add_into
-                          (i32.add (local.get $src) (i32.mul (local.get $ix) (local.get $cB)))
-                          (i32.add (local.get $d) (i32.mul (local.get $kw) (local.get $cB)))
-                          (local.get $cB)))
-                        (else (call $copy
-                          (i32.add (local.get $d) (i32.mul (local.get $kw) (local.get $cB)))
-                          (i32.add (local.get $src) (i32.mul (local.get $ix) (local.get $cB)))
-                          (local.get $cB)))))
-                    (else
-                      (if (i32.eqz (local.get $scatter))
-                        (then (memory.fill (i32.add (local.get $d) (i32.mul (local.get $kw) (local.get $cB))) (i32.const 0) (local.get $cB))))))
-                  (local.set $kw (i32.add (local.get $kw) (i32.const 1)))
-                  (br $kwl)))))))
+                ;; the taps inside the image are kw in [kw0, kw1): one run; zeros (im2col) either side
+                (local.set $kw (select (i32.sub (i32.const 0) (local.get $ix0)) (i32.const 0) (i32.lt_s (local.get $ix0) (i32.const 0))))
+                (local.set $ix (i32.sub (local.get $W) (local.get $ix0)))
+                (if (i32.gt_s (local.get $ix) (local.get $FW)) (then (local.set $ix (local.get $FW))))
+                (if (i32.lt_s (local.get $ix) (local.get $kw)) (then (local.set $ix (local.get $kw))))
+                ;; now $kw = kw0, $ix = kw1
+                (if (local.get $scatter)
+                  (then (call $add_into
+                    (i32.add (local.get $src) (i32.mul (i32.add (local.get $ix0) (local.get $kw)) (local.get $cB)))
+                    (i32.add (local.get $d) (i32.mul (local.get $kw) (local.get $cB)))
+                    (i32.mul (i32.sub (local.get $ix) (local.get $kw)) (local.get $cB))))
+                  (else
+                    (memory.fill (local.get $d) (i32.const 0) (i32.mul (local.get $kw) (local.get $cB)))
+                    (call $copy
+                      (i32.add (local.get $d) (i32.mul (local.get $kw) (local.get $cB)))
+                      (i32.add (local.get $src) (i32.mul (i32.add (local.get $ix0) (local.get $kw)) (local.get $cB)))
+                      (i32.mul (i32.sub (local.get $ix) (local.get $kw)) (local.get $cB)))
+                    (memory.fill (i32.add (local.get $d) (i32.mul (local.get $ix) (local.get $cB))) (i32.const 0)
+                      (i32.mul (i32.sub (local.get $FW) (local.get $ix)) (local.get $cB)))))))))
         (local.set $d (i32.add (local.get $d) (local.get $segB)))
         (local.set $kh (i32.add (local.get $kh) (i32.const 1)))
         (br $khl)))
