@@ -1,8 +1,9 @@
+import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
-import { simdKernels } from '../../src/backend/simd/index.ts';
+import { forceSimdVariant, simdKernels } from '../../src/backend/simd/index.ts';
 import { setConvBlocks } from '../../src/backend/wasm-kernels/conv-gemm.ts';
 import { compareKernel, values } from './compare-backends.ts';
 
@@ -60,6 +61,7 @@ beforeAll(async () => {
 
 afterEach(() => {
   setConvBlocks();
+  forceSimdVariant(undefined);
 });
 
 const TINY_BLOCKS = { bytes: 1024, filterBytes: 1024, filterMinRows: 4 };
@@ -100,6 +102,25 @@ for (const blocks of [undefined, TINY_BLOCKS]) {
     }
   });
 }
+
+describe('the plain SIMD build (no fused multiply-add)', () => {
+  it('computes the same convolution and gradients, within float32 rounding', async () => {
+    const xShape = [2, 9, 9, 16];
+    const fShape = [3, 3, 16, 32];
+    const dyShape = [2, 9, 9, 32];
+    const common = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined };
+    forceSimdVariant('plain');
+    const fwd = await compareKernel('Conv2D', { x: input(xShape, 1), filter: input(fShape, 2) }, { ...common, dilations: [1, 1] });
+    const dx = await compareKernel('Conv2DBackpropInput', { dy: input(dyShape, 3), filter: input(fShape, 4) }, { ...common, inputShape: xShape });
+    const dw = await compareKernel('Conv2DBackpropFilter', { x: input(xShape, 5), dy: input(dyShape, 6) }, { ...common, filterShape: fShape });
+    for (const r of [fwd, dx, dw]) expect(r.error).toBeLessThan(TOL);
+    forceSimdVariant('fma');
+    const fma = await compareKernel('Conv2D', { x: input(xShape, 1), filter: input(fShape, 2) }, { ...common, dilations: [1, 1] });
+    // where the CPU has FMA the two builds round differently (the build is part of every stage key)
+    const cpuHasFma = existsSync('/proc/cpuinfo') && /\bfma\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (cpuHasFma) expect(Array.from(fma.wasm.data)).not.toEqual(Array.from(fwd.wasm.data));
+  });
+});
 
 describe('kdq\'s convolution kernels are the ones installed', () => {
   it('a convolution\'s forward pass and both gradients run on kdq\'s SIMD products (the stock kernels never call them)', () => {
