@@ -85,6 +85,15 @@
                 (local.set $e (i32.add (local.get $d) (local.get $segB)))
                 (if (local.get $scatter)
                   (then
+                    (block $a4d (loop $a4l
+                      (br_if $a4d (i32.gt_u (i32.add (local.get $q) (i32.const 64)) (local.get $e)))
+                      (v128.store (local.get $src) (f32x4.add (v128.load (local.get $src)) (v128.load (local.get $q))))
+                      (v128.store offset=16 (local.get $src) (f32x4.add (v128.load offset=16 (local.get $src)) (v128.load offset=16 (local.get $q))))
+                      (v128.store offset=32 (local.get $src) (f32x4.add (v128.load offset=32 (local.get $src)) (v128.load offset=32 (local.get $q))))
+                      (v128.store offset=48 (local.get $src) (f32x4.add (v128.load offset=48 (local.get $src)) (v128.load offset=48 (local.get $q))))
+                      (local.set $q (i32.add (local.get $q) (i32.const 64)))
+                      (local.set $src (i32.add (local.get $src) (i32.const 64)))
+                      (br $a4l)))
                     (block $avd (loop $avl
                       (br_if $avd (i32.gt_u (i32.add (local.get $q) (i32.const 16)) (local.get $e)))
                       (v128.store (local.get $src) (f32x4.add (v128.load (local.get $src)) (v128.load (local.get $q))))
@@ -98,6 +107,16 @@
                       (local.set $src (i32.add (local.get $src) (i32.const 4)))
                       (br $asl))))
                   (else
+                    ;; 64 bytes at a time, then 16, then 4
+                    (block $c4d (loop $c4l
+                      (br_if $c4d (i32.gt_u (i32.add (local.get $q) (i32.const 64)) (local.get $e)))
+                      (v128.store (local.get $q) (v128.load (local.get $src)))
+                      (v128.store offset=16 (local.get $q) (v128.load offset=16 (local.get $src)))
+                      (v128.store offset=32 (local.get $q) (v128.load offset=32 (local.get $src)))
+                      (v128.store offset=48 (local.get $q) (v128.load offset=48 (local.get $src)))
+                      (local.set $q (i32.add (local.get $q) (i32.const 64)))
+                      (local.set $src (i32.add (local.get $src) (i32.const 64)))
+                      (br $c4l)))
                     (block $cvd (loop $cvl
                       (br_if $cvd (i32.gt_u (i32.add (local.get $q) (i32.const 16)) (local.get $e)))
                       (v128.store (local.get $q) (v128.load (local.get $src)))
