@@ -34,6 +34,11 @@ export interface SimdKernels {
     x: number, buf: number, ld: number, p0: number, rows: number, scatter: number, h: number, w: number, c: number, oh: number, ow: number,
     fh: number, fw: number, sh: number, sw: number, top: number, left: number,
   ): void;
+  /** Output pixels [p0, p0 + rows) of act(conv(x) + bias) into y, reading x in place where it can; scratch tb (rows K floats), tbl (5 ceil(rows / 4) i32). */
+  conv_direct(
+    x: number, bp: number, bias: number, y: number, tb: number, tbl: number, flags: number, p0: number, rows: number,
+    h: number, w: number, c: number, oh: number, ow: number, n: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number,
+  ): void;
   /** B[K, N] (rows ldb bytes apart, or the transpose of src[N, K]) into 8-column panels at dst. */
   pack_b(src: number, ldb: number, transposed: number, dst: number, k: number, n: number): void;
   /** c[M, N] = act(a[M, K] B + bias), B packed; flags 1 bias, 2 relu. */

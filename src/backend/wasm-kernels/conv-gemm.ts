@@ -8,7 +8,9 @@
  *   filter gradient  dW[K, cout] = cols^T dy
  * `cols` is never built whole: blocks of rows are written into scratch that stays in cache and
  * multiplied at once, so the memory touched is the tensors themselves plus one block. A 1x1
- * convolution at stride 1 without padding needs no im2col: its `cols` is x itself.
+ * convolution at stride 1 without padding needs no im2col: its `cols` is x itself; and the
+ * forward product reads the rows of `cols` straight from x for pixels whose taps are all inside
+ * the image (conv_direct), where a filter row reads at least 16 floats.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -110,6 +112,9 @@ function im2colArgs(g: ConvGeometry): Im2colArgs {
 
 const round8 = (n: number) => Math.ceil(n / 8) * 8;
 
+/** Floats of x a filter row reads (fw cin) from which conv_direct reads x in place rather than copying im2col rows. */
+const DIRECT_MIN_RUN = 16;
+
 /**
  * y = act(conv(x, filter) + bias) into a new [n, oh, ow, cout] tensor; `bias` may be null.
  * The accumulators start at the bias, and relu is f32x4.max (a NaN stays a NaN).
@@ -130,8 +135,9 @@ export function conv2dForward(
   if (P === 0) return y;
   const pointwise = isPointwise(g);
   const rows = blockRows(K, P);
-  // packed filter, then the bias padded to whole panels, then the im2col block
-  const scratch = backend.makeOutput([round8(N) * (K + 1) + (pointwise ? 0 : rows * K)], 'float32');
+  const direct = !pointwise && g.filterWidth * g.inChannels >= DIRECT_MIN_RUN;
+  // packed filter, then the bias padded to whole panels, then the im2col block (and the tile table)
+  const scratch = backend.makeOutput([round8(N) * (K + 1) + (pointwise ? 0 : rows * K) + (direct ? 5 * Math.ceil(rows / 4) : 0)], 'float32');
   const bp = heapOffset(backend, scratch);
   const biasP = bp + 4 * round8(N) * K;
   const buf = biasP + 4 * round8(N);
@@ -144,7 +150,12 @@ export function conv2dForward(
   const geometry = im2colArgs(g);
   for (let p0 = 0; p0 < P; p0 += rows) {
     const m = Math.min(rows, P - p0);
-    if (pointwise) {
+    if (direct) {
+      simd.conv_direct(
+        xAt, bp, biasP, yAt, buf, buf + 4 * rows * K, flags, p0, m, g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, N,
+        g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.top, g.left,
+      );
+    } else if (pointwise) {
       simd.gemm(xAt + 4 * p0 * K, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags);
     } else {
       simd.im2col(xAt, buf, 4 * K, p0, m, 0, ...geometry);
@@ -208,16 +219,21 @@ export function conv2dInputGrad(
 }
 
 /**
- * Whether to compute the input gradient as a convolution of dy: at stride 1 (not pointwise), when
- * cout <= cin. Its product is over fh fw cout with cin columns, the other's over cout with
- * fh fw cin columns: the same work, but the convolution copies fh fw cout values per pixel into
- * im2col where the other adds fh fw cin back. Measured at batch 32 (minimum of 400 interleaved
- * calls each): 16 -> 16 channels 5.05 against 5.99 ms, 32 -> 32 3.95 / 4.24, 64 -> 64 3.64 /
- * 3.83, but 32 -> 64 (valid) 6.66 against 5.19 ms.
+ * Whether to compute the input gradient as a convolution of dy (stride 1, not pointwise). Its
+ * product is over fh fw cout with cin columns, the other's over cout with fh fw cin columns: the
+ * same work, but the convolution reads dy in place except near its border (conv_direct), while
+ * the other writes fh fw cin values per pixel and adds them back. Minimum of 200 interleaved calls
+ * at batch 32, this convolution against dy W^T + col2im, ms: 16 -> 16 channels on 32x32 'same'
+ * 4.01 / 5.52, 32 -> 32 on 16x16 3.61 / 4.28, 64 -> 64 on 8x8 3.43 / 3.86, 16 -> 32 on 16x16
+ * 1.94 / 2.22, 32 -> 16 1.86 / 2.57; but 32 -> 64 on 15x15 'valid' (a quarter of dx's pixels
+ * read the padding of dy) 6.05 / 5.17. Hence: cout <= cin, or cout <= 2 cin with at most a
+ * quarter of dx's pixels near the border.
  */
 function inputGradAsConv(g: ConvGeometry): boolean {
-  return g.strideHeight === 1 && g.strideWidth === 1 && !isPointwise(g) && g.outChannels <= g.inChannels &&
-    g.top < g.filterHeight && g.left < g.filterWidth;
+  if (g.strideHeight !== 1 || g.strideWidth !== 1 || isPointwise(g) || g.top >= g.filterHeight || g.left >= g.filterWidth) return false;
+  if (g.outChannels <= g.inChannels) return true;
+  const interior = (Math.max(0, g.outHeight - g.filterHeight + 1) * Math.max(0, g.outWidth - g.filterWidth + 1)) / (g.inHeight * g.inWidth);
+  return g.outChannels <= 2 * g.inChannels && interior >= 0.75;
 }
 
 /** The geometry of the convolution of dy that gives a stride-1 convolution's input gradient. */
