@@ -52,7 +52,7 @@ export function simdConv2d(args: ForwardArgs): tf.TensorInfo | undefined {
   const bias = inputs.bias ?? null;
   const activation = attrs.activation ?? 'linear';
   const simd = simdKernels(backend);
-  if (simd === null || x.dtype !== 'float32' || filter.dtype !== 'float32' || inputs.preluActivationWeights != null) return undefined;
+  if (simd === null || x.dtype !== 'float32' || filter.dtype !== 'float32' || (inputs.preluActivationWeights ?? null) !== null) return undefined;
   if (activation !== 'linear' && activation !== 'relu') return undefined;
   const info = convInfo(x.shape, filter.shape, attrs);
   if (!gemmConvSupported(info)) return undefined;

@@ -26,7 +26,7 @@ function simdDepthwise(args: Args): tf.TensorInfo | undefined {
   const bias = inputs.bias ?? null;
   const activation = attrs.activation ?? 'linear';
   const simd = simdKernels(backend);
-  if (simd === null || x.dtype !== 'float32' || filter.dtype !== 'float32' || inputs.preluActivationWeights != null) return undefined;
+  if (simd === null || x.dtype !== 'float32' || filter.dtype !== 'float32' || (inputs.preluActivationWeights ?? null) !== null) return undefined;
   if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC' || (activation !== 'linear' && activation !== 'relu')) return undefined;
   const g = depthwiseGeometry(x.shape, filter.shape, attrs);
   if (!simdDepthwiseSupported(g)) return undefined;
