@@ -38,6 +38,13 @@ const ABLATION_STEPS: { label: string; only: string[]; optimizer: BenchOptimizer
   { label: '+ fastAdam (one kernel per variable)', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'], optimizer: 'fast-adam', simd: false, fused: false },
   { label: '+ SIMD kernels (Adam, MaxPoolGrad, Conv2DBackpropFilter)', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'], optimizer: 'fast-adam', simd: true, fused: false },
   { label: '+ fused conv/dense + relu', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'], optimizer: 'fast-adam', simd: true, fused: true },
+  {
+    label: '+ SIMD convolutions, depthwise, Sum, AvgPoolGrad overrides (all of kdq)',
+    only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2D', 'Sum', 'AvgPoolGrad'],
+    optimizer: 'fast-adam',
+    simd: true,
+    fused: true,
+  },
 ];
 
 interface Options {

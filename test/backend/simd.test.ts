@@ -77,7 +77,7 @@ describe('the SIMD module', () => {
     const k = simdKernels(tf.backend() as BackendWasm);
     expect(k).not.toBeNull();
     expect(Object.keys(k!).sort()).toEqual([
-      'adam', 'bn_apply', 'bn_grad_sums', 'bn_moments', 'channel_sum', 'dense_forward', 'depthwise', 'flip_filter', 'gemm', 'gemm_tn',
+      'adam', 'bn_apply', 'bn_grad_sums', 'bn_moments', 'channel_sum', 'conv_direct', 'dense_forward', 'depthwise', 'flip_filter', 'gemm', 'gemm_tn',
       'im2col', 'matmul_nt', 'matmul_tn', 'max_pool_grad_2x2', 'pack_b', 'relu_bias_grad', 'relu_grad', 'transpose_2d',
     ]);
   });
