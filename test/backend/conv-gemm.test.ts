@@ -133,7 +133,7 @@ describe('kdq\'s convolution kernels are the ones installed', () => {
       const { grads } = tf.variableGrads(() => tf.sum(tf.conv2d(x, f, 2, 'same')) as tf.Scalar, [x, f]);
       expect(calls.gemm).toHaveBeenCalled(); // forward and input gradient
       expect(calls.gemmTn).toHaveBeenCalled(); // filter gradient
-      expect(calls.im2col.mock.calls.some((c) => c[5] === 1)).toBe(true); // col2im
+      expect(calls.im2col.mock.calls.some((c) => c[6] === 1)).toBe(true); // col2im (scatter)
       tf.dispose([x, f, ...Object.values(grads)]);
     } finally {
       vi.restoreAllMocks();

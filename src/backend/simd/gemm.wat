@@ -46,20 +46,22 @@
   ;; Walks rows [p0, p0 + rows) of the im2col matrix of an NHWC convolution (dilation 1) and, for
   ;; each run of input values a row holds, either copies it from x into buf (scatter = 0: im2col)
   ;; or adds it from buf into x (scatter = 1: col2im, the input gradient's scatter); rows of buf
-  ;; are `ld` bytes apart (at least K floats; columns past K are left alone). Row p is output
+  ;; are `ld` bytes apart (at least K floats). Copying may write up to 12 bytes past a row's K
+  ;; floats (the caller leaves 16 bytes of slack after buf; padding columns get garbage) and reads
+  ;; x up to xEnd, the end of x's bytes. Row p is output
   ;; pixel (n, oy, ox); its K = FH FW C columns are, for each tap row kh, the FW pixels from input
   ;; column ox sw - left on, C channels each: one contiguous run when all FW are inside the image.
   ;; Taps in the padding are zeros in buf (im2col) and ignored (col2im).
   (func (export "im2col")
-    (param $x i32) (param $buf i32) (param $ld i32) (param $p0 i32) (param $rows i32) (param $scatter i32)
+    (param $x i32) (param $xEnd i32) (param $buf i32) (param $ld i32) (param $p0 i32) (param $rows i32) (param $scatter i32)
     (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32)
     (param $FH i32) (param $FW i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
-    (call $im2col_walk (local.get $x) (local.get $buf) (local.get $ld) (local.get $p0) (local.get $rows) (local.get $scatter)
+    (call $im2col_walk (local.get $x) (local.get $xEnd) (local.get $buf) (local.get $ld) (local.get $p0) (local.get $rows) (local.get $scatter)
       (local.get $H) (local.get $W) (local.get $C) (local.get $OH) (local.get $OW)
       (local.get $FH) (local.get $FW) (local.get $sh) (local.get $sw) (local.get $top) (local.get $left)))
 
   (func $im2col_walk
-    (param $x i32) (param $buf i32) (param $ld i32) (param $p0 i32) (param $rows i32) (param $scatter i32)
+    (param $x i32) (param $xEnd i32) (param $buf i32) (param $ld i32) (param $p0 i32) (param $rows i32) (param $scatter i32)
     (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32)
     (param $FH i32) (param $FW i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
     (local $n i32) (local $oy i32) (local $ox i32) (local $r i32) (local $kh i32) (local $kw i32)
@@ -131,6 +133,12 @@
                       (local.set $q (i32.add (local.get $q) (i32.const 16)))
                       (local.set $src (i32.add (local.get $src) (i32.const 16)))
                       (br $cvl)))
+                    ;; a tail of 4 to 12 bytes in one 16-byte copy when x has 16 bytes there: the
+                    ;; bytes written past the run are the next run's (or row's), or the slack the
+                    ;; caller leaves after buf, or padding columns whose products are dropped
+                    (if (i32.and (i32.lt_u (local.get $q) (local.get $e)) (i32.le_u (i32.add (local.get $src) (i32.const 16)) (local.get $xEnd))) (then
+                      (v128.store (local.get $q) (v128.load (local.get $src)))
+                      (local.set $q (local.get $e))))
                     (block $csd (loop $csl
                       (br_if $csd (i32.ge_u (local.get $q) (local.get $e)))
                       (f32.store (local.get $q) (f32.load (local.get $src)))
@@ -479,7 +487,7 @@
   ;; 5 i32 per tile (its four row addresses and whether it is inside). Then, panel by panel of the
   ;; filter packed by pack_b (`bp`, kept in L1), every tile: the loop order of $gemm.
   (func (export "conv_direct")
-    (param $x i32) (param $bp i32) (param $bias i32) (param $y i32) (param $tb i32) (param $tbl i32) (param $flags i32)
+    (param $x i32) (param $xEnd i32) (param $bp i32) (param $bias i32) (param $y i32) (param $tb i32) (param $tbl i32) (param $flags i32)
     (param $p0 i32) (param $rows i32)
     (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32) (param $N i32)
     (param $FH i32) (param $FW i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
@@ -531,7 +539,7 @@
       (if (i32.eqz (local.get $inside)) (then
         ;; this tile's slot of tb: rows q - p0 on
         (local.set $ptr (i32.add (local.get $tb) (i32.mul (i32.sub (local.get $q) (local.get $p0)) (local.get $kB))))
-        (call $im2col_walk (local.get $x) (local.get $ptr) (local.get $kB) (local.get $q) (local.get $m) (i32.const 0)
+        (call $im2col_walk (local.get $x) (local.get $xEnd) (local.get $ptr) (local.get $kB) (local.get $q) (local.get $m) (i32.const 0)
           (local.get $H) (local.get $W) (local.get $C) (local.get $OH) (local.get $OW)
           (local.get $FH) (local.get $FW) (local.get $sh) (local.get $sw) (local.get $top) (local.get $left))
         (local.set $r (i32.const 0))

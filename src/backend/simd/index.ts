@@ -29,14 +29,17 @@ export interface SimdKernels {
   transpose_2d(src: number, dst: number, rows: number, cols: number): void;
 
   // gemm.wat: convolutions as products of im2col blocks (see wasm-kernels/conv-gemm.ts).
-  /** Rows [p0, p0 + rows) of x's im2col matrix into buf (rows ld bytes apart; scatter 0), or buf added back into x (scatter 1). */
+  /**
+   * Rows [p0, p0 + rows) of x's im2col matrix (x's bytes end at xEnd) into buf (rows ld bytes apart;
+   * scatter 0; may write 12 bytes past a row: leave 16 bytes of slack), or buf added back into x (scatter 1).
+   */
   im2col(
-    x: number, buf: number, ld: number, p0: number, rows: number, scatter: number, h: number, w: number, c: number, oh: number, ow: number,
+    x: number, xEnd: number, buf: number, ld: number, p0: number, rows: number, scatter: number, h: number, w: number, c: number, oh: number, ow: number,
     fh: number, fw: number, sh: number, sw: number, top: number, left: number,
   ): void;
-  /** Output pixels [p0, p0 + rows) of act(conv(x) + bias) into y, reading x in place where it can; scratch tb (rows K floats), tbl (5 ceil(rows / 4) i32). */
+  /** Output pixels [p0, p0 + rows) of act(conv(x) + bias) into y, reading x in place where it can; scratch tb (rows K floats + 16 bytes), tbl (5 ceil(rows / 4) i32). */
   conv_direct(
-    x: number, bp: number, bias: number, y: number, tb: number, tbl: number, flags: number, p0: number, rows: number,
+    x: number, xEnd: number, bp: number, bias: number, y: number, tb: number, tbl: number, flags: number, p0: number, rows: number,
     h: number, w: number, c: number, oh: number, ow: number, n: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number,
   ): void;
   /** B[K, N] (rows ldb bytes apart, or the transpose of src[N, K]) into 8-column panels at dst. */

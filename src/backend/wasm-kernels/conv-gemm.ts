@@ -15,7 +15,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapOffset, type SimdKernels } from '../simd/index.ts';
-import { release } from './wasm-heap.ts';
+import { release, sizeOf } from './wasm-heap.ts';
 
 /** The geometry the kernels take, from tf.js' Conv2DInfo. */
 export interface ConvGeometry {
@@ -112,6 +112,9 @@ function im2colArgs(g: ConvGeometry): Im2colArgs {
 
 const round8 = (n: number) => Math.ceil(n / 8) * 8;
 
+/** Floats of slack after an im2col buffer: im2col may write 12 bytes past a row (one 16-byte copy of a shorter run). */
+const SLACK = 4;
+
 /** Floats of x a filter row reads (fw cin) from which conv_direct reads x in place rather than copying im2col rows. */
 const DIRECT_MIN_RUN = 16;
 
@@ -137,7 +140,7 @@ export function conv2dForward(
   const rows = blockRows(K, P);
   const direct = !pointwise && g.filterWidth * g.inChannels >= DIRECT_MIN_RUN;
   // packed filter, then the bias padded to whole panels, then the im2col block (and the tile table)
-  const scratch = backend.makeOutput([round8(N) * (K + 1) + (pointwise ? 0 : rows * K) + (direct ? 5 * Math.ceil(rows / 4) : 0)], 'float32');
+  const scratch = backend.makeOutput([round8(N) * (K + 1) + (pointwise ? 0 : rows * K + SLACK) + (direct ? 5 * Math.ceil(rows / 4) : 0)], 'float32');
   const bp = heapOffset(backend, scratch);
   const biasP = bp + 4 * round8(N) * K;
   const buf = biasP + 4 * round8(N);
@@ -146,19 +149,20 @@ export function conv2dForward(
   if (bias !== null) simd.pack_b(at(bias), 0, 0, biasP, 1, N);
   const flags = (bias !== null ? 1 : 0) | (relu ? 2 : 0);
   const xAt = at(x);
+  const xEnd = xAt + 4 * sizeOf(x.shape);
   const yAt = at(y);
   const geometry = im2colArgs(g);
   for (let p0 = 0; p0 < P; p0 += rows) {
     const m = Math.min(rows, P - p0);
     if (direct) {
       simd.conv_direct(
-        xAt, bp, biasP, yAt, buf, buf + 4 * rows * K, flags, p0, m, g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, N,
+        xAt, xEnd, bp, biasP, yAt, buf, buf + 4 * (rows * K + SLACK), flags, p0, m, g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, N,
         g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.top, g.left,
       );
     } else if (pointwise) {
       simd.gemm(xAt + 4 * p0 * K, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags);
     } else {
-      simd.im2col(xAt, buf, 4 * K, p0, m, 0, ...geometry);
+      simd.im2col(xAt, xEnd, buf, 4 * K, p0, m, 0, ...geometry);
       simd.gemm(buf, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags);
     }
   }
@@ -211,7 +215,7 @@ export function conv2dInputGrad(
       simd.gemm(dyAt + 4 * p0 * Cout, 4 * Cout, bp, 0, dxAt + 4 * p0 * K, 4 * K, m, Cout, K, 0);
     } else {
       simd.gemm(dyAt + 4 * p0 * Cout, 4 * Cout, bp, 0, buf, 4 * K, m, Cout, K, 0);
-      simd.im2col(dxAt, buf, 4 * K, p0, m, 1, ...geometry);
+      simd.im2col(dxAt, dxAt + 4 * sizeOf(inputShape), buf, 4 * K, p0, m, 1, ...geometry);
     }
   }
   release(backend, scratch);
@@ -262,9 +266,10 @@ export function filterGradSupported(outChannels: number): boolean {
 
 /**
  * dW = the gradient of the convolution's filter, into a new [fh, fw, cin, cout] tensor; cout a
- * multiple of 4. The im2col rows are padded to K4 = K rounded up to 4 columns with zeros, so that
- * every row of dW is in a 4-row tile of gemm_tn (a lone row streams all of the block for one
- * product per load); the padding rows of the product are dropped.
+ * multiple of 4. The im2col rows are padded to K4 = K rounded up to 4 columns, so that every row
+ * of dW is in a 4-row tile of gemm_tn (a lone row streams all of the block for one product per
+ * load); the padding columns hold whatever im2col leaves there, and the product's rows they give
+ * are dropped.
  */
 export function conv2dFilterGrad(backend: BackendWasm, simd: SimdKernels, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
   const K = g.filterHeight * g.filterWidth * g.inChannels;
@@ -278,21 +283,20 @@ export function conv2dFilterGrad(backend: BackendWasm, simd: SimdKernels, x: tf.
   const pointwise = isPointwise(g);
   const K4 = pointwise ? K : Math.ceil(K / 4) * 4;
   const rows = filterGradRows(K4, P);
-  // the padded product, then the im2col block (its padding columns zeroed once, never written)
-  const scratch = pointwise ? null : backend.makeOutput([K4 * N + rows * K4], 'float32');
+  // the padded product, then the im2col block
+  const scratch = pointwise ? null : backend.makeOutput([K4 * N + rows * K4 + SLACK], 'float32');
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
   const xAt = at(x);
   const dyAt = at(dy);
   const out = scratch === null ? at(dw) : at(scratch);
   const buf = out + 4 * K4 * N;
-  if (scratch !== null && K4 !== K) backend.typedArrayFromHeap(scratch).fill(0, K4 * N);
   const geometry = im2colArgs(g);
   for (let p0 = 0; p0 < P; p0 += rows) {
     const m = Math.min(rows, P - p0);
     let a = xAt + 4 * p0 * K;
     if (scratch !== null) {
       a = buf;
-      simd.im2col(xAt, buf, 4 * K4, p0, m, 0, ...geometry);
+      simd.im2col(xAt, xAt + 4 * sizeOf(x.shape), buf, 4 * K4, p0, m, 0, ...geometry);
     }
     simd.gemm_tn(a, 4 * K4, dyAt + 4 * p0 * N, 4 * N, out, 4 * N, m, K4, N, p0 === 0 ? 0 : 1);
   }
