@@ -1,6 +1,8 @@
 /**
  * kdq's kernels for the wasm backend: the gradients it lacks (so every layer in LAYER_TYPES can
- * train) and faster versions of the ones that dominate a training step.
+ * train) and faster versions of the ones that dominate a training step: convolutions as SIMD
+ * products of im2col blocks (conv-gemm.ts), depthwise convolution, batch normalization and relu
+ * in one kernel each way, bias sums, pooling gradients, Adam, the Dense layers' products.
  */
 import * as tf from '@tensorflow/tfjs';
 import { adamUpdateConfig } from './adam-update.ts';
@@ -22,7 +24,8 @@ import { simdAvgPoolGradConfig } from './avg-pool-grad.ts';
 
 /**
  * Kernels the stock backend does not register at all: three gradients, then kdq's own (one Adam
- * step per variable for FastAdamOptimizer; the fused-layer backward pass).
+ * step per variable for FastAdamOptimizer; the fused-layer backward pass; batch normalization
+ * while training, both ways; relu's one-pass gradient).
  */
 const MISSING: readonly tf.KernelConfig[] = [
   conv2dBackpropFilterConfig,
