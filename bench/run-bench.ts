@@ -1,10 +1,13 @@
 /**
- * `npm run bench`: training throughput of the notebook's teacher and student on the default backend,
- * appended to bench/results/train.json with the date, commit, machine load and a CPU calibration.
- * `--ablation` also measures the wasm kernel overrides one at a time, each in a fresh process
- * (kernels are registered once per process). `--cached` instead times a fully cached `kdq run`
- * (bench/cached-run.ts); `--sweep-jobs` a 4-point sweep at --jobs 1 vs --jobs 2 (bench/sweep-jobs.ts);
- * `--threads` the teacher's trainer on 1 vs 2 threads (bench/threads.ts).
+ * `npm run bench`: the suite of shapes (bench/suite.ts: every network of bench/shapes.ts at batch
+ * 32 and 64, `--shapes NAME,...` for some, `--profile` for a per-kernel table), appended to
+ * bench/results/suite.json. `--kd-mnist` instead measures the notebook's teacher and student as
+ * before this suite existed, appended to bench/results/train.json with the date, commit, machine
+ * load and a CPU calibration; `--ablation` (implies `--kd-mnist`) also measures the wasm kernel
+ * overrides one at a time, each in a fresh process (kernels are registered once per process).
+ * `--cached` times a fully cached `kdq run` (bench/cached-run.ts); `--sweep-jobs` a 4-point sweep
+ * at --jobs 1 vs --jobs 2 (bench/sweep-jobs.ts); `--threads` the teacher's trainer on 1 vs 2
+ * threads (bench/threads.ts).
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -14,9 +17,13 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { appendHistory } from './history.ts';
 import { initBackend, registerWasmKernels, wasmBinaryDir } from '../src/backend/index.ts';
+import { backendIdentity } from '../src/backend/identity.ts';
 import { FUSED_CONV2D, FUSED_DENSE } from '../src/backend/wasm-kernels/fused-layers.ts';
 import { setSimdEnabled } from '../src/backend/simd/index.ts';
 import { measureThroughput, type BenchOptimizer, type ThroughputResult } from './train-throughput.ts';
+import { benchSuite, parseSuiteArgs } from './suite.ts';
+import { selectShapes } from './shapes.ts';
+import { measureShape } from './shape-throughput.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'train.json');
@@ -31,6 +38,13 @@ const ABLATION_STEPS: { label: string; only: string[]; optimizer: BenchOptimizer
   { label: '+ fastAdam (one kernel per variable)', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'], optimizer: 'fast-adam', simd: false, fused: false },
   { label: '+ SIMD kernels (Adam, MaxPoolGrad, Conv2DBackpropFilter)', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'], optimizer: 'fast-adam', simd: true, fused: false },
   { label: '+ fused conv/dense + relu', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'], optimizer: 'fast-adam', simd: true, fused: true },
+  {
+    label: '+ SIMD convolutions, depthwise, Sum, AvgPoolGrad overrides (all of kdq)',
+    only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2D', 'Sum', 'AvgPoolGrad'],
+    optimizer: 'fast-adam',
+    simd: true,
+    fused: true,
+  },
 ];
 
 interface Options {
@@ -137,7 +151,10 @@ export async function main(argv: string[]): Promise<number> {
     const { benchSweepJobs } = await import('./sweep-jobs.ts');
     return benchSweepJobs();
   }
-  const o = parseArgs(argv);
+  if (argv[0] === '--shape-worker') return shapeWorker(argv.slice(1));
+  const kdMnist = argv.includes('--kd-mnist') || argv.includes('--ablation') || argv.includes('--only');
+  if (!kdMnist) return suite(argv);
+  const o = parseArgs(argv.filter((a) => a !== '--kd-mnist'));
   if (o.only !== undefined) {
     // One ablation step in a fresh process: register just these overrides, print JSON, no history.
     registerWasmKernels(o.only);
@@ -196,5 +213,31 @@ export async function main(argv: string[]): Promise<number> {
     notes: o.note,
   });
   process.stderr.write(`appended to ${path.relative(ROOT, RESULTS)}\n`);
+  return 0;
+}
+
+/** The suite, each shape and batch size in a fresh process (bench/suite.ts). */
+async function suite(argv: string[]): Promise<number> {
+  const o = parseSuiteArgs(argv);
+  const load0 = os.loadavg()[0];
+  const calibration = calibrationMs();
+  const stall = memoryStallProbe();
+  const id = backendIdentity();
+  process.stderr.write(
+    `kdq bench suite: ${id.name} backend${id.kernels ? ` (${id.kernels} kernels)` : ''}, tf.js ${id.tfjs}, load ${load0.toFixed(2)}, ` +
+      `calibration ${calibration} ms, memory-stall ratio ${stall.ratio}; ${o.runs} runs of ${o.steps} steps after ${o.warmup} warm-up steps\n`,
+  );
+  await benchSuite(o, { commit: gitCommit(), backend: id.name, kernels: id.kernels, tfjs: id.tfjs, node: process.version, calibrationMs: calibration, memoryStall: stall });
+  return 0;
+}
+
+/** Internal: one shape at one batch size in this process, printed as one JSON line. */
+async function shapeWorker(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const o = parseSuiteArgs(rest);
+  const [shape] = selectShapes([name!]);
+  await initBackend();
+  const result = await measureShape(shape!, { batchSize: o.batches[0]!, steps: o.steps, runs: o.runs, warmup: o.warmup, profile: o.profile });
+  process.stdout.write(JSON.stringify(result) + '\n');
   return 0;
 }

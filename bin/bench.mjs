@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench [-- --ablation --steps N --runs N --note TEXT]`: runs bench/run-bench.ts through tsx.
+// `npm run bench [-- --shapes NAME,... --batch N,... --profile | --kd-mnist | --ablation | ...]`: runs bench/run-bench.ts through tsx.
 import { register } from 'tsx/esm/api';
 
 register();

@@ -1,11 +1,15 @@
 /**
- * Lets a tf.js Conv2D or Dense layer with bias and relu train through kdq's fused kernels
- * (src/backend/wasm-kernels/fused-layers.ts) on backends that have them. The layer stays a stock
- * tf.js layer (same class name, weights and config, so export and saving see no difference); only
- * its `call` takes the fused path when every condition holds, and the stock one otherwise.
+ * Lets tf.js layers train through kdq's kernels on backends that have them: Conv2D and Dense with
+ * bias and relu through the fused kernels (src/backend/wasm-kernels/fused-layers.ts), batch
+ * normalization in training through one kernel each way (batch-norm.ts), relu activation layers
+ * through KdqRelu (relu.ts). A layer stays a stock tf.js layer (same class name, weights and
+ * config, so export and saving see no difference); only its `call` takes kdq's path when every
+ * condition holds, and the stock one otherwise.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
+import { batchNormTrainAvailable, batchNormTrainOp } from '../backend/wasm-kernels/batch-norm.ts';
 import { fusedConv2d, fusedDense, fusedLayersAvailable } from '../backend/wasm-kernels/fused-layers.ts';
+import { reluAvailable, reluOp } from '../backend/wasm-kernels/relu.ts';
 
 /** The fields of tf.js' Conv and Dense layers read here (TypeScript-protected in tf.js). */
 interface LayerInternals {
@@ -69,6 +73,64 @@ export function fuseForTraining<L extends tf.layers.Layer>(layer: L, kind: keyof
       const out = fused(layer as unknown as LayerInternals, x);
       if (out !== null) return out;
     }
+    return stock(inputs, kwargs);
+  };
+  return layer;
+}
+
+/** The fields of tf.js' BatchNormalization layer read here (TypeScript-protected in tf.js). */
+interface BatchNormInternals {
+  axis: number;
+  momentum: number;
+  epsilon: number;
+  gamma: tf.LayerVariable | null;
+  beta: tf.LayerVariable | null;
+  movingMean: tf.LayerVariable;
+  movingVariance: tf.LayerVariable;
+}
+
+/** `LayerVariable.write`, public in tf.js' JavaScript but not in its .d.ts. */
+type Writable = { read(): tf.Tensor; write(v: tf.Tensor): void };
+
+/**
+ * Makes a tf.js BatchNormalization layer normalize over every axis but the last through kdq's
+ * kernel while training, which also returns the moving statistics updated exactly as tf.js'
+ * layer updates them (v <- v - (v - batch value) (1 - momentum), in float32); inference and other
+ * axes keep the stock path.
+ */
+export function fuseBatchNormForTraining<L extends tf.layers.Layer>(layer: L): L {
+  const stock: Call = layer.call.bind(layer);
+  layer.call = (inputs, kwargs) => {
+    const x = single(inputs);
+    const l = layer as unknown as BatchNormInternals;
+    const lastAxis = x !== null && (l.axis === -1 || l.axis === x.rank - 1);
+    if (kwargs?.['training'] === true && x !== null && lastAxis && l.gamma !== null && l.beta !== null && batchNormTrainAvailable()) {
+      const params = {
+        gamma: l.gamma.read() as tf.Tensor1D,
+        beta: l.beta.read() as tf.Tensor1D,
+        movingMean: l.movingMean.read() as tf.Tensor1D,
+        movingVariance: l.movingVariance.read() as tf.Tensor1D,
+      };
+      const r = batchNormTrainOp(x, params, { epsilon: l.epsilon, momentum: l.momentum });
+      (l.movingMean as unknown as Writable).write(r.movingMean);
+      (l.movingVariance as unknown as Writable).write(r.movingVariance);
+      // the variables hold their own references; the batch statistics live on in the gradient's saved tensors
+      tf.dispose([r.mean, r.variance, r.movingMean, r.movingVariance]);
+      return r.y;
+    }
+    return stock(inputs, kwargs);
+  };
+  return layer;
+}
+
+/** Makes a tf.js relu Activation layer run KdqRelu (one-pass gradient) where it is registered. */
+export function fuseReluActivation<L extends tf.layers.Layer>(layer: L): L {
+  const stock: Call = layer.call.bind(layer);
+  const isRelu = (layer.getConfig() as { activation?: string }).activation === 'relu';
+  if (!isRelu) return layer;
+  layer.call = (inputs, kwargs) => {
+    const x = single(inputs);
+    if (x !== null && reluAvailable()) return reluOp(x);
     return stock(inputs, kwargs);
   };
   return layer;

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LayerSpec } from '../config/types.ts';
 import type { Activation, Initializer, LayerType } from '../names.ts';
 import { ACTIVATION_REGISTRY } from './activations.ts';
-import { fuseForTraining } from './fused-layers.ts';
+import { fuseBatchNormForTraining, fuseForTraining, fuseReluActivation } from './fused-layers.ts';
 import { SeededDropout } from './seeded-dropout.ts';
 
 /** What a factory needs besides the spec. */
@@ -102,16 +102,16 @@ export const LAYER_REGISTRY: { [K in LayerType]: LayerFactory<K> } = {
   dropout: (spec, ctx) =>
     new SeededDropout({ name: ctx.name, inputShape: ctx.inputShape, rate: spec.rate, seed: ctx.seed }),
   batchNormalization: (spec, ctx) =>
-    tf.layers.batchNormalization({
+    fuseBatchNormForTraining(tf.layers.batchNormalization({
       name: ctx.name,
       inputShape: ctx.inputShape,
       momentum: spec.momentum,
       epsilon: spec.epsilon,
-    }),
+    })),
   activation: (spec, ctx) =>
-    tf.layers.activation({
+    fuseReluActivation(tf.layers.activation({
       name: ctx.name,
       inputShape: ctx.inputShape,
       activation: ACTIVATION_REGISTRY[spec.activation].tfjs,
-    }),
+    })),
 };

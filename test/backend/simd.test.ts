@@ -2,13 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
-import { KERNELS_FMA_WASM_BASE64, KERNELS_WASM_BASE64 } from '../../src/backend/simd/kernels-wasm.ts';
+import { SIMD_MODULE_BYTES } from '../../src/backend/simd/kernels-wasm.ts';
 import { forceSimdVariant, setSimdEnabled, simdKernels, simdVariant } from '../../src/backend/simd/index.ts';
 import { ADAM_UPDATE } from '../../src/backend/wasm-kernels/adam-update.ts';
 import { RELU_BIAS_GRAD } from '../../src/backend/wasm-kernels/relu-bias-grad.ts';
 import { FUSED_DENSE } from '../../src/backend/wasm-kernels/fused-layers.ts';
 import { release, transpose2d } from '../../src/backend/wasm-kernels/wasm-heap.ts';
-import { compileKernels, generatedSource, lowerRelaxedMadd, WAT_FILE } from '../../scripts/build-simd.ts';
+import { compileAll, generatedSource, lowerRelaxedMadd, SIMD_MODULES, watFile } from '../../scripts/build-simd.ts';
 import { compareKernel, relativeError, values } from './compare-backends.ts';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
@@ -40,12 +40,15 @@ afterEach(() => {
 });
 
 describe('the SIMD module', () => {
-  it('is the compiled kernels.wat, byte for byte, in both builds (rerun scripts/build-simd.ts after editing it)', async () => {
-    const plain = await compileKernels('plain');
-    const fma = await compileKernels('fma');
-    expect(Buffer.from(KERNELS_WASM_BASE64, 'base64').equals(Buffer.from(plain))).toBe(true);
-    expect(Buffer.from(KERNELS_FMA_WASM_BASE64, 'base64').equals(Buffer.from(fma))).toBe(true);
-    expect(generatedSource(plain, fma)).toContain(KERNELS_FMA_WASM_BASE64.slice(0, 50));
+  it('is the compiled .wat modules, byte for byte, in both builds (rerun scripts/build-simd.ts after editing one)', async () => {
+    const builds = await compileAll();
+    expect(Object.keys(SIMD_MODULE_BYTES)).toEqual([...SIMD_MODULES]);
+    for (const name of SIMD_MODULES) {
+      for (const variant of ['plain', 'fma'] as const) {
+        expect(Buffer.from(SIMD_MODULE_BYTES[name][variant], 'base64').equals(Buffer.from(builds[name][variant])), `${name} ${variant}`).toBe(true);
+      }
+    }
+    expect(generatedSource(builds)).toContain(SIMD_MODULE_BYTES.gemm.fma.slice(0, 50));
   });
 
   it('lowers relaxed_madd to mul then add for the plain build, nested operands included', () => {
@@ -57,9 +60,11 @@ describe('the SIMD module', () => {
     );
     expect(() => lowerRelaxedMadd('(f32x4.relaxed_madd (local.get $x) (local.get $y))')).toThrow(/takes 3 operands, got 2/);
     expect(() => lowerRelaxedMadd('(f32x4.relaxed_madd $x (local.get $y) (local.get $z))')).toThrow(/must be parenthesized/);
-    // kernels.wat itself: nothing relaxed is left in the plain build.
-    expect(readFileSync(WAT_FILE, 'utf8')).toContain('(f32x4.relaxed_madd');
-    expect(lowerRelaxedMadd(readFileSync(WAT_FILE, 'utf8'))).not.toMatch(/\(\w+\.relaxed_/);
+    // The modules themselves: nothing relaxed is left in the plain build.
+    for (const name of SIMD_MODULES) {
+      expect(readFileSync(watFile(name), 'utf8')).toContain('(f32x4.relaxed_madd');
+      expect(lowerRelaxedMadd(readFileSync(watFile(name), 'utf8'))).not.toMatch(/\(\w+\.relaxed_/);
+    }
   });
 
   it('runs the FMA build on this Node (relaxed SIMD, switched on for Node 20)', () => {
@@ -71,7 +76,10 @@ describe('the SIMD module', () => {
   it('loads in this Node and runs inside the backend memory', () => {
     const k = simdKernels(tf.backend() as BackendWasm);
     expect(k).not.toBeNull();
-    expect(Object.keys(k!).sort()).toEqual(['adam', 'conv2d_filter_grad', 'dense_forward', 'matmul_nt', 'matmul_tn', 'max_pool_grad_2x2', 'relu_bias_grad', 'transpose_2d']);
+    expect(Object.keys(k!).sort()).toEqual([
+      'adam', 'bn_apply', 'bn_grad_sums', 'bn_moments', 'channel_sum', 'conv_direct', 'dense_forward', 'depthwise', 'flip_filter', 'gemm', 'gemm_tn',
+      'im2col', 'matmul_nt', 'matmul_tn', 'max_pool_grad_2x2', 'pack_b', 'relu_bias_grad', 'relu_grad', 'transpose_2d',
+    ]);
   });
 });
 
@@ -186,21 +194,6 @@ describe('MaxPoolGrad 2x2 stride 2 (SIMD path) matches cpu', () => {
     });
     expect(Array.from(r.wasm.data)).toEqual(Array.from(r.cpu.data));
     expect(r.wasm.data.some((v) => v !== 0)).toBe(true);
-  });
-});
-
-describe('Conv2DBackpropFilter: SIMD and GEMM paths agree', () => {
-  it('on a strided, padded conv with zero inputs', () => {
-    const xShape = [2, 9, 8, 3];
-    const xv = values(size(xShape), 41);
-    for (let i = 0; i < xv.length; i += 3) xv[i] = 0; // zeros are skipped by the SIMD path
-    const x = tf.tensor4d(xv, xShape as [number, number, number, number]);
-    const dy = tf.tensor4d(values(2 * 5 * 4 * 8, 42), [2, 5, 4, 8]);
-    const attrs = { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [3, 3, 3, 8] };
-    const r = bothPaths('Conv2DBackpropFilter', { x, dy }, attrs);
-    expect(relativeError(r.simd[0], r.js[0])).toBeLessThan(1e-5);
-    expect(r.simd[0].some((v) => v !== 0)).toBe(true);
-    tf.dispose([x, dy]);
   });
 });
 

@@ -7,6 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
 import { LAYER_TYPES, type LayerType } from '../../src/names.ts';
 import { values } from './compare-backends.ts';
+import { selectShapes } from '../../bench/shapes.ts';
+import { prepareShape } from '../../bench/shape-throughput.ts';
 
 const init = (seed: number) => tf.initializers.glorotUniform({ seed });
 
@@ -112,6 +114,25 @@ describe('every layer type trains on wasm', () => {
 });
 
 describe('determinism', () => {
+  it('kdq-built ResNet-8 and DS-CNN (kdq\'s batch norm, relu, convolution and depthwise kernels) train bit-identically twice on wasm', async () => {
+    for (const name of ['resnet8', 'dscnn']) {
+      const [shape] = selectShapes([name]);
+      const run = async () => {
+        const p = await prepareShape(shape!, 4);
+        const initial = p.model.getWeights()[0]!.dataSync().slice();
+        for (let i = 0; i < 3; i++) p.step(i);
+        expect(Buffer.from(p.model.getWeights()[0]!.dataSync().buffer).equals(Buffer.from(initial.buffer)), 'trained').toBe(false);
+        const weights = p.model.getWeights().map((w) => w.dataSync().slice() as Float32Array);
+        p.dispose();
+        return weights;
+      };
+      const a = await run();
+      const b = await run();
+      expect(a.length).toBeGreaterThan(0);
+      for (let i = 0; i < a.length; i++) expect(Buffer.from(b[i]!.buffer).equals(Buffer.from(a[i]!.buffer)), `${name} weight ${i}`).toBe(true);
+    }
+  });
+
   it('the same seeded training on wasm is bit-identical twice', () => {
     for (const type of ['conv2d', 'depthwiseConv2d', 'dropout'] as const) {
       const a = train(type, 8);

@@ -40,8 +40,12 @@ describe('registration', () => {
     for (const [name, config] of Object.entries(kdq)) expect(tf.getKernel(name, 'wasm')?.kernelFunc, name).toBe(config.kernelFunc);
   });
 
+  const ALL_OVERRIDES = [
+    'AvgPoolGrad', 'BatchMatMul', 'Conv2D', 'Conv2DBackpropInput', 'DepthwiseConv2dNative', 'FusedConv2D', 'FusedDepthwiseConv2D',
+    'Identity', 'MaxPoolGrad', 'Slice', 'Sum',
+  ];
   it('an override replaces the stock kernel, and registerWasmKernels(only) puts back every other one', () => {
-    expect(activeWasmOverrides()).toEqual(['BatchMatMul', 'Identity', 'MaxPoolGrad', 'Slice']);
+    expect(activeWasmOverrides()).toEqual(ALL_OVERRIDES);
     const ours = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
     let stock: tf.KernelFunc | undefined;
     try {
@@ -53,7 +57,7 @@ describe('registration', () => {
     } finally {
       registerWasmKernels();
     }
-    expect(activeWasmOverrides()).toEqual(['BatchMatMul', 'Identity', 'MaxPoolGrad', 'Slice']);
+    expect(activeWasmOverrides()).toEqual(ALL_OVERRIDES);
     expect(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc).not.toBe(stock);
     expect(tf.getKernel('MaxPoolGrad', 'wasm')!.kernelFunc).toBe(maxPoolGradConfig.kernelFunc);
   });

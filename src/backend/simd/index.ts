@@ -1,13 +1,14 @@
 /**
- * kdq's SIMD kernels (kernels.wat), instantiated inside the wasm backend's own memory so they work
- * on tensors in place. One instance per backend memory; `null` where WebAssembly SIMD is missing,
- * and the callers then use their plain JavaScript loops.
+ * kdq's SIMD kernels (the .wat modules of this folder), instantiated inside the wasm backend's own
+ * memory so they work on tensors in place. One instance of each module per backend memory, their
+ * exports merged; `null` where WebAssembly SIMD is missing, and the callers then use their plain
+ * JavaScript loops (or the stock kernels).
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import v8 from 'node:v8';
 import type { SimdVariant } from '../../names.ts';
-import { KERNELS_FMA_WASM_BASE64, KERNELS_WASM_BASE64 } from './kernels-wasm.ts';
+import { SIMD_MODULE_BYTES } from './kernels-wasm.ts';
 
 /** The module's exports; every pointer is a byte offset into the backend's memory. */
 export interface SimdKernels {
@@ -17,10 +18,6 @@ export interface SimdKernels {
   ): void;
   relu_bias_grad(dy: number, y: number, dz: number, db: number, rows: number, channels: number): void;
   /** Returns how many (window, channel) pairs found no input equal to their maximum (NaN). */
-  conv2d_filter_grad(
-    x: number, dy: number, dw: number, n: number, h: number, w: number, cin: number, oh: number, ow: number, cout: number,
-    fh: number, fw: number, sh: number, sw: number, top: number, left: number,
-  ): void;
   max_pool_grad_2x2(x: number, y: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number, ow: number): number;
   /** out[m, n] = act(x[m, k] w[k, n] + b), n a multiple of 8; relu 1 or 0 (linear); `pack` is scratch of k * 8 floats. */
   dense_forward(x: number, w: number, b: number, out: number, pack: number, m: number, k: number, n: number, relu: number): void;
@@ -30,11 +27,60 @@ export interface SimdKernels {
   matmul_nt(a: number, b: number, c: number, R: number, K: number, N: number): void;
   /** dst[cols, rows] = transpose of src[rows, cols]. */
   transpose_2d(src: number, dst: number, rows: number, cols: number): void;
+
+  // gemm.wat: convolutions as products of im2col blocks (see wasm-kernels/conv-gemm.ts).
+  /**
+   * Rows [p0, p0 + rows) of x's im2col matrix (x's bytes end at xEnd) into buf (rows ld bytes apart;
+   * scatter 0; may write 12 bytes past a row: leave 16 bytes of slack), or buf added back into x (scatter 1).
+   */
+  im2col(
+    x: number, xEnd: number, buf: number, ld: number, p0: number, rows: number, scatter: number, h: number, w: number, c: number, oh: number, ow: number,
+    fh: number, fw: number, sh: number, sw: number, top: number, left: number,
+  ): void;
+  /** Output pixels [p0, p0 + rows) of act(conv(x) + bias) into y, reading x in place where it can; scratch tb (rows K floats + 16 bytes), tbl (5 ceil(rows / 4) i32). */
+  conv_direct(
+    x: number, xEnd: number, bp: number, bias: number, y: number, tb: number, tbl: number, flags: number, p0: number, rows: number,
+    h: number, w: number, c: number, oh: number, ow: number, n: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number,
+  ): void;
+  /** B[K, N] (rows ldb bytes apart, or the transpose of src[N, K]) into 8-column panels at dst. */
+  pack_b(src: number, ldb: number, transposed: number, dst: number, k: number, n: number): void;
+  /** c[M, N] = act(a[M, K] B + bias), B packed; flags 1 bias, 2 relu. */
+  gemm(a: number, lda: number, bp: number, bias: number, c: number, ldc: number, m: number, k: number, n: number, flags: number): void;
+  /** dst[fh-1-kh, fw-1-kw, co, ci] = src[kh, kw, ci, co]. */
+  flip_filter(src: number, dst: number, fh: number, fw: number, cin: number, cout: number): void;
+  /** c[K, N] (+)= a[R, K]^T b[R, N], N a multiple of 4. */
+  gemm_tn(a: number, lda: number, b: number, ldb: number, c: number, ldc: number, r: number, k: number, n: number, accumulate: number): void;
+
+  // norm.wat: batch normalization and relu (see wasm-kernels/batch-norm.ts, relu.ts); channels in fours.
+  /** Per-channel mean and biased variance of x[rows, C]; `part` is scratch of C floats. */
+  bn_moments(x: number, rows: number, c: number, mean: number, variance: number, part: number): void;
+  /** mode 0: out = (x - mean) scale + k1; mode 1: out = x2 scale + (x - mean) k2 + k1. */
+  bn_apply(x: number, x2: number, out: number, rows: number, c: number, mode: number, mean: number, scale: number, k1: number, k2: number): void;
+  /** sumDy = sum dy, sumDyXm = sum dy (x - mean), per channel, in one pass; `part` is scratch of 2 C floats. */
+  bn_grad_sums(dy: number, x: number, mean: number, rows: number, c: number, sumDy: number, sumDyXm: number, part: number): void;
+  /** dx = dy where y > 0, else 0, n a multiple of 4. */
+  relu_grad(dy: number, y: number, dx: number, n: number): void;
+  /** sum[c] = sum over rows of x[rows, C]; `part` is scratch of C floats. */
+  channel_sum(x: number, rows: number, c: number, sum: number, part: number): void;
+
+  // spatial.wat: depthwise convolution (multiplier 1) and average pooling's gradient; channels in fours.
+  /**
+   * mode 0: out = act(bias + sum over taps of in f); 1: in += out f; 2: f += in out; 3: in += out scale
+   * (flags 1 bias, 2 relu), over every output pixel and every filter tap inside the image.
+   */
+  depthwise(
+    input: number, f: number, bias: number, out: number, mode: number, flags: number, scale: number,
+    n: number, h: number, w: number, c: number, oh: number, ow: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number,
+  ): void;
 }
 
 export type { SimdVariant };
 
-const compiled = new Map<'fma' | 'plain', WebAssembly.Module | null>();
+type ModuleName = keyof typeof SIMD_MODULE_BYTES;
+const MODULE_NAMES = Object.keys(SIMD_MODULE_BYTES) as ModuleName[];
+
+/** Each variant's compiled modules, or null when this runtime cannot run that variant. */
+const compiled = new Map<'fma' | 'plain', WebAssembly.Module[] | null>();
 const instances = new Map<'fma' | 'plain', WeakMap<WebAssembly.Memory, SimdKernels>>();
 let disabled = false;
 let forced: 'fma' | 'plain' | undefined;
@@ -54,16 +100,23 @@ function relaxedSimdAvailable(bytes: Uint8Array<ArrayBuffer>): boolean {
   return WebAssembly.validate(bytes);
 }
 
-/** The compiled module of `variant`, or null when this runtime cannot run it. */
-function module(variant: 'fma' | 'plain'): WebAssembly.Module | null {
-  let mod = compiled.get(variant);
-  if (mod === undefined) {
-    const bytes = new Uint8Array(Buffer.from(variant === 'fma' ? KERNELS_FMA_WASM_BASE64 : KERNELS_WASM_BASE64, 'base64'));
-    const ok = variant === 'fma' ? relaxedSimdAvailable(bytes) : WebAssembly.validate(bytes);
-    mod = ok ? new WebAssembly.Module(bytes) : null;
-    compiled.set(variant, mod);
+/** The compiled modules of `variant`, or null when this runtime cannot run it. */
+function module(variant: 'fma' | 'plain'): WebAssembly.Module[] | null {
+  let mods = compiled.get(variant);
+  if (mods === undefined) {
+    mods = [];
+    for (const name of MODULE_NAMES) {
+      const bytes = new Uint8Array(Buffer.from(SIMD_MODULE_BYTES[name][variant], 'base64'));
+      const ok = variant === 'fma' ? relaxedSimdAvailable(bytes) : WebAssembly.validate(bytes);
+      if (!ok) {
+        mods = null;
+        break;
+      }
+      mods.push(new WebAssembly.Module(bytes));
+    }
+    compiled.set(variant, mods);
   }
-  return mod;
+  return mods;
 }
 
 /**
@@ -98,7 +151,7 @@ export function simdKernels(backend: BackendWasm): SimdKernels | null {
   }
   let k = byMemory.get(memory);
   if (k === undefined) {
-    k = new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as SimdKernels;
+    k = Object.assign({}, ...mod.map((m) => new WebAssembly.Instance(m, { env: { memory } }).exports)) as SimdKernels;
     byMemory.set(memory, k);
   }
   return k;

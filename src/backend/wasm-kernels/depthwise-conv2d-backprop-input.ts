@@ -1,13 +1,14 @@
 /**
  * DepthwiseConv2dNativeBackpropInput for the wasm backend, which lacks it (needed as soon as a
  * depthwiseConv2d layer is not the first layer). Scatters each output gradient back onto the input
- * pixels its filter taps read:
+ * pixels its filter taps read (SIMD over four channels for a multiplier of 1, else a direct loop):
  * dx[n, iy, ix, c] += w[kh, kw, c, q] * dy[n, y, x, c*m + q] with iy = y*sh - top + kh*dh, ix likewise.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapOffset, simdKernels } from '../simd/index.ts';
 import { heapF32 } from './wasm-heap.ts';
-import { depthwiseGeometry, type DepthwiseGradAttrs } from './depthwise-geometry.ts';
+import { depthwiseGeometry, runDepthwise, simdDepthwiseSupported, type DepthwiseGradAttrs } from './depthwise-geometry.ts';
 
 interface DepthwiseBackpropInputAttrs extends DepthwiseGradAttrs {
   inputShape: [number, number, number, number];
@@ -20,6 +21,12 @@ function depthwiseBackpropInput(args: { inputs: { dy: tf.TensorInfo; filter: tf.
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = g;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth, mult, top, left } = g;
   const out = backend.makeOutput([...attrs.inputShape], 'float32');
+  const simd = simdKernels(backend);
+  if (simd !== null && simdDepthwiseSupported(g)) {
+    heapF32(backend, out).fill(0);
+    runDepthwise(simd, g, { input: heapOffset(backend, out), f: heapOffset(backend, filter), out: heapOffset(backend, dy), mode: 1 });
+    return out;
+  }
   const dx = heapF32(backend, out);
   const wv = heapF32(backend, filter);
   const dyv = heapF32(backend, dy);

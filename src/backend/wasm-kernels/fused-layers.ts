@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapOffset, simdKernels } from '../simd/index.ts';
+import { simdConv2d } from './conv2d.ts';
 import { RELU_BIAS_GRAD } from './relu-bias-grad.ts';
 
 export const FUSED_CONV2D = 'KdqFusedConv2D';
@@ -37,10 +38,14 @@ export function fusedConv2dConfig(backendName: string): tf.KernelConfig | undefi
     backendName,
     kernelFunc: (args: KernelArgs) => {
       const a = args.attrs as unknown as FusedConv2DAttrs;
-      return stock.kernelFunc({
-        ...args,
-        attrs: { strides: a.strides, pad: a.pad, activation: a.activation, dataFormat: 'NHWC', dilations: [1, 1], leakyreluAlpha: 0 },
-      });
+      const attrs = { strides: a.strides, pad: a.pad, activation: a.activation, dataFormat: 'NHWC' as const, dilations: [1, 1] as [number, number], leakyreluAlpha: 0 };
+      // On wasm, kdq's SIMD convolution (conv2d.ts); the stock kernel where it does not apply.
+      if (backendName === 'wasm') {
+        const { x, filter, bias } = args.inputs as unknown as { x: tf.TensorInfo; filter: tf.TensorInfo; bias: tf.TensorInfo };
+        const out = simdConv2d({ inputs: { x, filter, bias }, backend: args.backend as unknown as BackendWasm, attrs });
+        if (out !== undefined) return out;
+      }
+      return stock.kernelFunc({ ...args, attrs: attrs as unknown as tf.NamedAttrMap });
     },
   };
 }

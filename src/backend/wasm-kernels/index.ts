@@ -1,6 +1,8 @@
 /**
  * kdq's kernels for the wasm backend: the gradients it lacks (so every layer in LAYER_TYPES can
- * train) and faster versions of the ones that dominate a training step.
+ * train) and faster versions of the ones that dominate a training step: convolutions as SIMD
+ * products of im2col blocks (conv-gemm.ts), depthwise convolution, batch normalization and relu
+ * in one kernel each way, bias sums, pooling gradients, Adam, the Dense layers' products.
  */
 import * as tf from '@tensorflow/tfjs';
 import { adamUpdateConfig } from './adam-update.ts';
@@ -13,10 +15,17 @@ import { sharedIdentityConfig } from './identity.ts';
 import { fastSliceConfig } from './slice.ts';
 import { FUSED_CONV2D, FUSED_DENSE, fusedConv2dConfig, fusedConv2dGradConfig, fusedDenseConfig, fusedDenseGradConfig } from './fused-layers.ts';
 import { reluBiasGradConfig } from './relu-bias-grad.ts';
+import { simdConv2dBackpropInputConfig, simdConv2dConfig } from './conv2d.ts';
+import { batchNormTrainConfig, batchNormTrainGradConfig, batchNormTrainGradKernelConfig } from './batch-norm.ts';
+import { RELU, reluConfig, reluGradConfig, reluGradKernelConfig } from './relu.ts';
+import { simdDepthwiseConv2dConfig } from './depthwise-conv2d.ts';
+import { simdSumConfig } from './sum.ts';
+import { simdAvgPoolGradConfig } from './avg-pool-grad.ts';
 
 /**
  * Kernels the stock backend does not register at all: three gradients, then kdq's own (one Adam
- * step per variable for FastAdamOptimizer; the fused-layer backward pass).
+ * step per variable for FastAdamOptimizer; the fused-layer backward pass; batch normalization
+ * while training, both ways; relu's one-pass gradient).
  */
 const MISSING: readonly tf.KernelConfig[] = [
   conv2dBackpropFilterConfig,
@@ -24,21 +33,31 @@ const MISSING: readonly tf.KernelConfig[] = [
   depthwiseConv2dBackpropInputConfig,
   adamUpdateConfig,
   reluBiasGradConfig,
+  batchNormTrainConfig,
+  batchNormTrainGradKernelConfig,
+  reluGradKernelConfig,
 ];
 
-/** kdq's fused layer kernels, built on the stock fused kernels (so made once those exist). */
-const FUSED = [fusedConv2dConfig, fusedDenseConfig] as const;
+/** kdq's kernels built on stock ones (so made once those exist): fused layers, relu. */
+const FUSED = [fusedConv2dConfig, fusedDenseConfig, reluConfig] as const;
 
 /** Replacements built from the stock kernel, which they call for the cases they leave alone. */
 const OVERRIDES: Readonly<Record<string, (original: tf.KernelConfig) => tf.KernelConfig>> = {
   BatchMatMul: fastBatchMatMulConfig,
+  Conv2D: simdConv2dConfig,
+  FusedConv2D: simdConv2dConfig,
+  Conv2DBackpropInput: simdConv2dBackpropInputConfig,
+  DepthwiseConv2dNative: simdDepthwiseConv2dConfig,
+  FusedDepthwiseConv2D: simdDepthwiseConv2dConfig,
+  Sum: simdSumConfig,
+  AvgPoolGrad: simdAvgPoolGradConfig,
   Identity: sharedIdentityConfig,
   MaxPoolGrad: () => maxPoolGradConfig,
   Slice: fastSliceConfig,
 };
 
 /** Names of every kernel kdq registers or replaces on wasm. */
-export const KDQ_WASM_KERNELS: readonly string[] = [...MISSING.map((k) => k.kernelName), FUSED_CONV2D, FUSED_DENSE, ...Object.keys(OVERRIDES)];
+export const KDQ_WASM_KERNELS: readonly string[] = [...MISSING.map((k) => k.kernelName), FUSED_CONV2D, FUSED_DENSE, RELU, ...Object.keys(OVERRIDES)];
 
 let registered = false;
 /** The stock kernels kdq replaced, by name, so a later call can put them back. */
@@ -61,7 +80,7 @@ export function registerWasmKernels(only?: readonly string[]): void {
       const config = make('wasm');
       if (config !== undefined && tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
     }
-    for (const grad of [fusedConv2dGradConfig, fusedDenseGradConfig]) {
+    for (const grad of [fusedConv2dGradConfig, fusedDenseGradConfig, batchNormTrainGradConfig, reluGradConfig]) {
       if (tf.getGradient(grad.kernelName) === undefined) tf.registerGradient(grad);
     }
   }

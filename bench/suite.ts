@@ -1,0 +1,107 @@
+/**
+ * `npm run bench`: the suite of shapes (bench/shapes.ts) trained at batch 32 and 64, each shape and
+ * batch size in a fresh process (so that its peak RSS is its own and no earlier shape's heap or
+ * compiled code helps it), appended to bench/results/suite.json. Each process reports samples/s
+ * at the median step of each of several runs and the median of those (the headline figure), the
+ * wall-clock rate, the fastest step, and with `--profile` the time of every kernel per step.
+ *
+ *   npm run bench                                  every shape, batch 32 and 64
+ *   npm run bench -- --shapes cnn,resnet8          some shapes (names in bench/shapes.ts)
+ *   npm run bench -- --batch 32 --profile          one batch size, with a per-kernel table
+ */
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { appendHistory } from './history.ts';
+import { BENCH_SHAPES, selectShapes } from './shapes.ts';
+import type { ShapeResult } from './shape-throughput.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const SUITE_RESULTS = path.join(ROOT, 'bench', 'results', 'suite.json');
+
+export interface SuiteOptions {
+  shapes?: string[];
+  batches: number[];
+  steps: number;
+  runs: number;
+  warmup: number;
+  profile: boolean;
+  note: string;
+}
+
+const USAGE =
+  'use --shapes NAME,... (' + BENCH_SHAPES.map((s) => s.name).join(', ') + '), --batch N,..., --steps N, --runs N (>= 3), --warmup N, --profile, --note TEXT';
+
+/** The suite's options; throws with the usage on a bad one. */
+export function parseSuiteArgs(argv: string[]): SuiteOptions {
+  const o: SuiteOptions = { batches: [32, 64], steps: 20, runs: 5, warmup: 5, profile: false, note: '' };
+  const list = (v: string | undefined) => (v ?? '').split(',').filter(Boolean);
+  const count = (flag: string, v: string | undefined, min: number) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${flag} '${v}': expected a whole number >= ${min}; ${USAGE}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--shapes') o.shapes = list(argv[++i]);
+    else if (a === '--batch') o.batches = list(argv[++i]).map((b) => count('--batch', b, 1));
+    else if (a === '--steps') o.steps = count('--steps', argv[++i], 1);
+    else if (a === '--runs') o.runs = count('--runs', argv[++i], 3);
+    else if (a === '--warmup') o.warmup = count('--warmup', argv[++i], 0);
+    else if (a === '--profile') o.profile = true;
+    else if (a === '--note') o.note = argv[++i] ?? '';
+    else throw new Error(`unknown option '${a}'; ${USAGE}`);
+  }
+  selectShapes(o.shapes); // an unknown name fails here, before any process starts
+  if (o.batches.length === 0) throw new Error(`--batch needs at least one size; ${USAGE}`);
+  return o;
+}
+
+/** One shape at one batch size in a fresh process (bin/bench.mjs --shape-worker). */
+function runWorker(shape: string, batchSize: number, o: SuiteOptions): ShapeResult {
+  const args = [
+    path.join(ROOT, 'bin', 'bench.mjs'), '--shape-worker', shape, '--batch', String(batchSize),
+    '--steps', String(o.steps), '--runs', String(o.runs), '--warmup', String(o.warmup), ...(o.profile ? ['--profile'] : []),
+  ];
+  const stdout = execFileSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as ShapeResult;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function printResult(r: ShapeResult): void {
+  process.stderr.write(
+    `  ${r.shape.padEnd(8)} batch ${String(r.batchSize).padEnd(3)} ${fmt(r.medianSteps).padStart(7)} samples/s at the median step ` +
+      `(runs ${r.medianStepRuns.map(fmt).join(', ')}), wall ${fmt(r.median)}, fastest step ${r.minStepMs} ms (${fmt(r.bestStep)}/s), peak RSS ${r.peakRssMb} MB\n`,
+  );
+  if (r.profile === undefined) return;
+  process.stderr.write(`    ${'kernel'.padEnd(36)} ${'calls'.padStart(6)} ${'min ms'.padStart(9)} ${'median ms'.padStart(10)}   share\n`);
+  for (const k of r.profile.filter((k) => k.percent >= 0.5 || k.kernel === '(outside kernels)')) {
+    process.stderr.write(`    ${k.kernel.padEnd(36)} ${k.callsPerStep.toFixed(0).padStart(6)} ${k.minMs.toFixed(3).padStart(9)} ${k.medianMs.toFixed(3).padStart(10)}   ${k.percent}%\n`);
+  }
+}
+
+/** Runs the suite and appends one entry to bench/results/suite.json. */
+export async function benchSuite(o: SuiteOptions, env: Record<string, unknown>): Promise<ShapeResult[]> {
+  const results: ShapeResult[] = [];
+  const load0 = os.loadavg();
+  for (const shape of selectShapes(o.shapes)) {
+    for (const batchSize of o.batches) {
+      const r = runWorker(shape.name, batchSize, o);
+      printResult(r);
+      results.push(r);
+    }
+  }
+  appendHistory(SUITE_RESULTS, 'Training throughput of the bench suite (bench/shapes.ts); see bench/suite.ts', {
+    date: new Date().toISOString(),
+    ...env,
+    cpus: os.cpus().length,
+    loadavg: [...load0, ...os.loadavg()],
+    options: { batches: o.batches, steps: o.steps, runs: o.runs, warmup: o.warmup, profile: o.profile },
+    results,
+    notes: o.note,
+  });
+  process.stderr.write(`appended to ${path.relative(ROOT, SUITE_RESULTS)}\n`);
+  return results;
+}

@@ -1,0 +1,650 @@
+;; kdq's matrix products for convolutions on the wasm backend (src/backend/wasm-kernels/conv-gemm.ts):
+;; a convolution's forward pass, input gradient and filter gradient are each a product of an
+;; im2col matrix (one row per output pixel, one column per filter tap and input channel) with the
+;; filter or the output gradient. The im2col rows are written a block at a time into scratch that
+;; stays in cache, then multiplied here. Every pointer is a byte offset into the backend's memory;
+;; `ld*` arguments are row strides in bytes. Built like kernels.wat (scripts/build-simd.ts).
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; Copies `bytes` (a multiple of 4) from src to dst, 16 at a time then 4 at a time.
+  (func $copy (param $d i32) (param $s i32) (param $bytes i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $d) (i32.and (local.get $bytes) (i32.const -16))))
+    (block $vdone (loop $vl
+      (br_if $vdone (i32.ge_u (local.get $d) (local.get $end)))
+      (v128.store (local.get $d) (v128.load (local.get $s)))
+      (local.set $d (i32.add (local.get $d) (i32.const 16)))
+      (local.set $s (i32.add (local.get $s) (i32.const 16)))
+      (br $vl)))
+    (local.set $end (i32.add (local.get $end) (i32.and (local.get $bytes) (i32.const 15))))
+    (block $sdone (loop $sl
+      (br_if $sdone (i32.ge_u (local.get $d) (local.get $end)))
+      (f32.store (local.get $d) (f32.load (local.get $s)))
+      (local.set $d (i32.add (local.get $d) (i32.const 4)))
+      (local.set $s (i32.add (local.get $s) (i32.const 4)))
+      (br $sl))))
+
+  ;; dst[i] += src[i] over `bytes` (a multiple of 4).
+  (func $add_into (param $d i32) (param $s i32) (param $bytes i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $d) (i32.and (local.get $bytes) (i32.const -16))))
+    (block $vdone (loop $vl
+      (br_if $vdone (i32.ge_u (local.get $d) (local.get $end)))
+      (v128.store (local.get $d) (f32x4.add (v128.load (local.get $d)) (v128.load (local.get $s))))
+      (local.set $d (i32.add (local.get $d) (i32.const 16)))
+      (local.set $s (i32.add (local.get $s) (i32.const 16)))
+      (br $vl)))
+    (local.set $end (i32.add (local.get $end) (i32.and (local.get $bytes) (i32.const 15))))
+    (block $sdone (loop $sl
+      (br_if $sdone (i32.ge_u (local.get $d) (local.get $end)))
+      (f32.store (local.get $d) (f32.add (f32.load (local.get $d)) (f32.load (local.get $s))))
+      (local.set $d (i32.add (local.get $d) (i32.const 4)))
+      (local.set $s (i32.add (local.get $s) (i32.const 4)))
+      (br $sl))))
+
+  ;; Walks rows [p0, p0 + rows) of the im2col matrix of an NHWC convolution (dilation 1) and, for
+  ;; each run of input values a row holds, either copies it from x into buf (scatter = 0: im2col)
+  ;; or adds it from buf into x (scatter = 1: col2im, the input gradient's scatter); rows of buf
+  ;; are `ld` bytes apart (at least K floats). Copying may write up to 12 bytes past a row's K
+  ;; floats (the caller leaves 16 bytes of slack after buf; padding columns get garbage) and reads
+  ;; x up to xEnd, the end of x's bytes. Row p is output
+  ;; pixel (n, oy, ox); its K = FH FW C columns are, for each tap row kh, the FW pixels from input
+  ;; column ox sw - left on, C channels each: one contiguous run when all FW are inside the image.
+  ;; Taps in the padding are zeros in buf (im2col) and ignored (col2im).
+  (func (export "im2col")
+    (param $x i32) (param $xEnd i32) (param $buf i32) (param $ld i32) (param $p0 i32) (param $rows i32) (param $scatter i32)
+    (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32)
+    (param $FH i32) (param $FW i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
+    (call $im2col_walk (local.get $x) (local.get $xEnd) (local.get $buf) (local.get $ld) (local.get $p0) (local.get $rows) (local.get $scatter)
+      (local.get $H) (local.get $W) (local.get $C) (local.get $OH) (local.get $OW)
+      (local.get $FH) (local.get $FW) (local.get $sh) (local.get $sw) (local.get $top) (local.get $left)))
+
+  (func $im2col_walk
+    (param $x i32) (param $xEnd i32) (param $buf i32) (param $ld i32) (param $p0 i32) (param $rows i32) (param $scatter i32)
+    (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32)
+    (param $FH i32) (param $FW i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
+    (local $n i32) (local $oy i32) (local $ox i32) (local $r i32) (local $kh i32) (local $kw i32)
+    (local $iy i32) (local $ix i32) (local $ix0 i32) (local $cB i32) (local $segB i32) (local $d i32) (local $src i32) (local $q i32) (local $e i32)
+    (local.set $cB (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $segB (i32.mul (local.get $FW) (local.get $cB)))
+    (local.set $n (i32.div_u (local.get $p0) (i32.mul (local.get $OH) (local.get $OW))))
+    (local.set $oy (i32.rem_u (local.get $p0) (i32.mul (local.get $OH) (local.get $OW))))
+    (local.set $ox (i32.rem_u (local.get $oy) (local.get $OW)))
+    (local.set $oy (i32.div_u (local.get $oy) (local.get $OW)))
+    (block $rdone (loop $rl
+      (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $d (i32.add (local.get $buf) (i32.mul (local.get $r) (local.get $ld))))
+      (local.set $ix0 (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $left)))
+      (local.set $kh (i32.const 0))
+      (block $khdone (loop $khl
+        (br_if $khdone (i32.ge_s (local.get $kh) (local.get $FH)))
+        (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)) (local.get $kh)))
+        (if (i32.or (i32.lt_s (local.get $iy) (i32.const 0)) (i32.ge_s (local.get $iy) (local.get $H)))
+          (then
+            (if (i32.eqz (local.get $scatter)) (then (memory.fill (local.get $d) (i32.const 0) (local.get $segB)))))
+          (else
+            ;; x[n, iy, 0, 0]
+            (local.set $src (i32.add (local.get $x)
+              (i32.mul (i32.mul (i32.add (i32.mul (local.get $n) (local.get $H)) (local.get $iy)) (local.get $W)) (local.get $cB))))
+            (if (i32.and (i32.ge_s (local.get $ix0) (i32.const 0)) (i32.le_s (i32.add (local.get $ix0) (local.get $FW)) (local.get $W)))
+              (then
+                ;; the whole tap row is inside the image: one run of segB bytes, copied (or added) inline
+                (local.set $src (i32.add (local.get $src) (i32.mul (local.get $ix0) (local.get $cB))))
+                (local.set $q (local.get $d))
+                (local.set $e (i32.add (local.get $d) (local.get $segB)))
+                (if (local.get $scatter)
+                  (then
+                    (block $a4d (loop $a4l
+                      (br_if $a4d (i32.gt_u (i32.add (local.get $q) (i32.const 64)) (local.get $e)))
+                      (v128.store (local.get $src) (f32x4.add (v128.load (local.get $src)) (v128.load (local.get $q))))
+                      (v128.store offset=16 (local.get $src) (f32x4.add (v128.load offset=16 (local.get $src)) (v128.load offset=16 (local.get $q))))
+                      (v128.store offset=32 (local.get $src) (f32x4.add (v128.load offset=32 (local.get $src)) (v128.load offset=32 (local.get $q))))
+                      (v128.store offset=48 (local.get $src) (f32x4.add (v128.load offset=48 (local.get $src)) (v128.load offset=48 (local.get $q))))
+                      (local.set $q (i32.add (local.get $q) (i32.const 64)))
+                      (local.set $src (i32.add (local.get $src) (i32.const 64)))
+                      (br $a4l)))
+                    (block $avd (loop $avl
+                      (br_if $avd (i32.gt_u (i32.add (local.get $q) (i32.const 16)) (local.get $e)))
+                      (v128.store (local.get $src) (f32x4.add (v128.load (local.get $src)) (v128.load (local.get $q))))
+                      (local.set $q (i32.add (local.get $q) (i32.const 16)))
+                      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+                      (br $avl)))
+                    (block $asd (loop $asl
+                      (br_if $asd (i32.ge_u (local.get $q) (local.get $e)))
+                      (f32.store (local.get $src) (f32.add (f32.load (local.get $src)) (f32.load (local.get $q))))
+                      (local.set $q (i32.add (local.get $q) (i32.const 4)))
+                      (local.set $src (i32.add (local.get $src) (i32.const 4)))
+                      (br $asl))))
+                  (else
+                    ;; 64 bytes at a time, then 16, then 4
+                    (block $c4d (loop $c4l
+                      (br_if $c4d (i32.gt_u (i32.add (local.get $q) (i32.const 64)) (local.get $e)))
+                      (v128.store (local.get $q) (v128.load (local.get $src)))
+                      (v128.store offset=16 (local.get $q) (v128.load offset=16 (local.get $src)))
+                      (v128.store offset=32 (local.get $q) (v128.load offset=32 (local.get $src)))
+                      (v128.store offset=48 (local.get $q) (v128.load offset=48 (local.get $src)))
+                      (local.set $q (i32.add (local.get $q) (i32.const 64)))
+                      (local.set $src (i32.add (local.get $src) (i32.const 64)))
+                      (br $c4l)))
+                    (block $cvd (loop $cvl
+                      (br_if $cvd (i32.gt_u (i32.add (local.get $q) (i32.const 16)) (local.get $e)))
+                      (v128.store (local.get $q) (v128.load (local.get $src)))
+                      (local.set $q (i32.add (local.get $q) (i32.const 16)))
+                      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+                      (br $cvl)))
+                    ;; a tail of 4 to 12 bytes in one 16-byte copy when x has 16 bytes there: the
+                    ;; bytes written past the run are the next run's (or row's), or the slack the
+                    ;; caller leaves after buf, or padding columns whose products are dropped
+                    (if (i32.and (i32.lt_u (local.get $q) (local.get $e)) (i32.le_u (i32.add (local.get $src) (i32.const 16)) (local.get $xEnd))) (then
+                      (v128.store (local.get $q) (v128.load (local.get $src)))
+                      (local.set $q (local.get $e))))
+                    (block $csd (loop $csl
+                      (br_if $csd (i32.ge_u (local.get $q) (local.get $e)))
+                      (f32.store (local.get $q) (f32.load (local.get $src)))
+                      (local.set $q (i32.add (local.get $q) (i32.const 4)))
+                      (local.set $src (i32.add (local.get $src) (i32.const 4)))
+                      (br $csl))))))
+              (else
+                ;; the taps inside the image are kw in [kw0, kw1): one run; zeros (im2col) either side
+                (local.set $kw (select (i32.sub (i32.const 0) (local.get $ix0)) (i32.const 0) (i32.lt_s (local.get $ix0) (i32.const 0))))
+                (local.set $ix (i32.sub (local.get $W) (local.get $ix0)))
+                (if (i32.gt_s (local.get $ix) (local.get $FW)) (then (local.set $ix (local.get $FW))))
+                (if (i32.lt_s (local.get $ix) (local.get $kw)) (then (local.set $ix (local.get $kw))))
+                ;; now $kw = kw0, $ix = kw1
+                (if (local.get $scatter)
+                  (then (call $add_into
+                    (i32.add (local.get $src) (i32.mul (i32.add (local.get $ix0) (local.get $kw)) (local.get $cB)))
+                    (i32.add (local.get $d) (i32.mul (local.get $kw) (local.get $cB)))
+                    (i32.mul (i32.sub (local.get $ix) (local.get $kw)) (local.get $cB))))
+                  (else
+                    (memory.fill (local.get $d) (i32.const 0) (i32.mul (local.get $kw) (local.get $cB)))
+                    (call $copy
+                      (i32.add (local.get $d) (i32.mul (local.get $kw) (local.get $cB)))
+                      (i32.add (local.get $src) (i32.mul (i32.add (local.get $ix0) (local.get $kw)) (local.get $cB)))
+                      (i32.mul (i32.sub (local.get $ix) (local.get $kw)) (local.get $cB)))
+                    (memory.fill (i32.add (local.get $d) (i32.mul (local.get $ix) (local.get $cB))) (i32.const 0)
+                      (i32.mul (i32.sub (local.get $FW) (local.get $ix)) (local.get $cB)))))))))
+        (local.set $d (i32.add (local.get $d) (local.get $segB)))
+        (local.set $kh (i32.add (local.get $kh) (i32.const 1)))
+        (br $khl)))
+      ;; next output pixel
+      (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+      (if (i32.eq (local.get $ox) (local.get $OW)) (then
+        (local.set $ox (i32.const 0))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (if (i32.eq (local.get $oy) (local.get $OH)) (then
+          (local.set $oy (i32.const 0))
+          (local.set $n (i32.add (local.get $n) (i32.const 1)))))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rl))))
+
+  ;; Packs B[K, N] (rows `ldb` bytes apart; transposed = 1: B is the transpose of src[N, K], rows
+  ;; K floats) into panels of 8 columns, dst[j / 8][k][0..7], the layout $gemm streams; columns
+  ;; past N are zeros.
+  (func (export "pack_b")
+    (param $src i32) (param $ldb i32) (param $transposed i32) (param $dst i32) (param $K i32) (param $N i32)
+    (local $j i32) (local $k i32) (local $q i32) (local $w i32) (local $s i32)
+    (block $jdone (loop $jl
+      (br_if $jdone (i32.ge_u (local.get $j) (local.get $N)))
+      (local.set $w (i32.sub (local.get $N) (local.get $j)))
+      (local.set $k (i32.const 0))
+      (block $kdone (loop $kl
+        (br_if $kdone (i32.ge_u (local.get $k) (local.get $K)))
+        (if (i32.and (i32.ge_u (local.get $w) (i32.const 8)) (i32.eqz (local.get $transposed)))
+          (then
+            (local.set $s (i32.add (i32.add (local.get $src) (i32.mul (local.get $k) (local.get $ldb))) (i32.shl (local.get $j) (i32.const 2))))
+            (v128.store (local.get $dst) (v128.load (local.get $s)))
+            (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $s))))
+          (else
+            (v128.store (local.get $dst) (v128.const i32x4 0 0 0 0))
+            (v128.store offset=16 (local.get $dst) (v128.const i32x4 0 0 0 0))
+            (local.set $q (i32.const 0))
+            (block $qdone (loop $ql
+              (br_if $qdone (i32.ge_u (local.get $q) (select (local.get $w) (i32.const 8) (i32.lt_u (local.get $w) (i32.const 8)))))
+              (f32.store (i32.add (local.get $dst) (i32.shl (local.get $q) (i32.const 2)))
+                (f32.load (select
+                  (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (i32.add (local.get $j) (local.get $q)) (local.get $K)) (local.get $k)) (i32.const 2)))
+                  (i32.add (i32.add (local.get $src) (i32.mul (local.get $k) (local.get $ldb))) (i32.shl (i32.add (local.get $j) (local.get $q)) (i32.const 2)))
+                  (local.get $transposed))))
+              (local.set $q (i32.add (local.get $q) (i32.const 1)))
+              (br $ql)))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $kl)))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+      (br $jl))))
+
+  ;; Stores the first w lanes of v0:v1 (all 8 when w >= 8) at p.
+  (func $store_cols (param $p i32) (param $v0 v128) (param $v1 v128) (param $w i32)
+    (if (i32.ge_u (local.get $w) (i32.const 8)) (then
+      (v128.store (local.get $p) (local.get $v0))
+      (v128.store offset=16 (local.get $p) (local.get $v1))
+      (return)))
+    (if (i32.ge_u (local.get $w) (i32.const 4)) (then
+      (v128.store (local.get $p) (local.get $v0))
+      (local.set $v0 (local.get $v1))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (local.set $w (i32.sub (local.get $w) (i32.const 4)))))
+    (if (i32.ge_u (local.get $w) (i32.const 1)) (then (f32.store (local.get $p) (f32x4.extract_lane 0 (local.get $v0)))))
+    (if (i32.ge_u (local.get $w) (i32.const 2)) (then (f32.store offset=4 (local.get $p) (f32x4.extract_lane 1 (local.get $v0)))))
+    (if (i32.ge_u (local.get $w) (i32.const 3)) (then (f32.store offset=8 (local.get $p) (f32x4.extract_lane 2 (local.get $v0))))))
+
+  ;; c[M, N] = act(a[M, K] B + bias) with B packed by pack_b (`bp`) and `bias` readable for N
+  ;; rounded up to 8 floats; flags: 1 adds the bias (accumulators start at it), 2 applies relu
+  ;; (f32x4.max, which keeps a NaN a NaN). For each 8-column panel (K x 32 bytes, kept in L1),
+  ;; tiles of 4 rows x 8 columns hold 8 accumulators; rows left over go one at a time.
+  (func (export "gemm")
+    (param $a i32) (param $lda i32) (param $bp i32) (param $bias i32) (param $c i32) (param $ldc i32)
+    (param $M i32) (param $K i32) (param $N i32) (param $flags i32)
+    (local $j i32) (local $w i32) (local $r i32) (local $kk i32) (local $kB i32) (local $pp i32) (local $panel i32)
+    (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32) (local $o i32)
+    (local $b0 v128) (local $b1 v128) (local $w0 v128) (local $w1 v128) (local $s v128) (local $z v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
+    (local.set $kB (i32.shl (local.get $K) (i32.const 2)))
+    (local.set $panel (local.get $bp))
+    (block $jdone (loop $jl
+      (br_if $jdone (i32.ge_u (local.get $j) (local.get $N)))
+      (local.set $w (i32.sub (local.get $N) (local.get $j)))
+      (if (i32.and (local.get $flags) (i32.const 1))
+        (then
+          (local.set $b0 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $b1 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))))))
+        (else
+          (local.set $b0 (v128.const i32x4 0 0 0 0))
+          (local.set $b1 (v128.const i32x4 0 0 0 0))))
+      (local.set $r (i32.const 0))
+      (block $r4done (loop $r4l
+        (br_if $r4done (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $M)))
+        (local.set $x0 (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $lda))))
+        (local.set $x1 (i32.add (local.get $x0) (local.get $lda)))
+        (local.set $x2 (i32.add (local.get $x1) (local.get $lda)))
+        (local.set $x3 (i32.add (local.get $x2) (local.get $lda)))
+        (local.set $a0 (local.get $b0)) (local.set $a1 (local.get $b1))
+        (local.set $a2 (local.get $b0)) (local.set $a3 (local.get $b1))
+        (local.set $a4 (local.get $b0)) (local.set $a5 (local.get $b1))
+        (local.set $a6 (local.get $b0)) (local.set $a7 (local.get $b1))
+        (local.set $pp (local.get $panel))
+        (local.set $kk (i32.const 0))
+        (block $kdone (loop $kl
+          (br_if $kdone (i32.ge_u (local.get $kk) (local.get $kB)))
+          (local.set $w0 (v128.load (local.get $pp)))
+          (local.set $w1 (v128.load offset=16 (local.get $pp)))
+          (local.set $s (v128.load32_splat (i32.add (local.get $x0) (local.get $kk))))
+          (local.set $a0 (f32x4.relaxed_madd (local.get $s) (local.get $w0) (local.get $a0)))
+          (local.set $a1 (f32x4.relaxed_madd (local.get $s) (local.get $w1) (local.get $a1)))
+          (local.set $s (v128.load32_splat (i32.add (local.get $x1) (local.get $kk))))
+          (local.set $a2 (f32x4.relaxed_madd (local.get $s) (local.get $w0) (local.get $a2)))
+          (local.set $a3 (f32x4.relaxed_madd (local.get $s) (local.get $w1) (local.get $a3)))
+          (local.set $s (v128.load32_splat (i32.add (local.get $x2) (local.get $kk))))
+          (local.set $a4 (f32x4.relaxed_madd (local.get $s) (local.get $w0) (local.get $a4)))
+          (local.set $a5 (f32x4.relaxed_madd (local.get $s) (local.get $w1) (local.get $a5)))
+          (local.set $s (v128.load32_splat (i32.add (local.get $x3) (local.get $kk))))
+          (local.set $a6 (f32x4.relaxed_madd (local.get $s) (local.get $w0) (local.get $a6)))
+          (local.set $a7 (f32x4.relaxed_madd (local.get $s) (local.get $w1) (local.get $a7)))
+          (local.set $pp (i32.add (local.get $pp) (i32.const 32)))
+          (local.set $kk (i32.add (local.get $kk) (i32.const 4)))
+          (br $kl)))
+        (if (i32.and (local.get $flags) (i32.const 2)) (then
+          (local.set $z (v128.const i32x4 0 0 0 0))
+          (local.set $a0 (f32x4.max (local.get $a0) (local.get $z))) (local.set $a1 (f32x4.max (local.get $a1) (local.get $z)))
+          (local.set $a2 (f32x4.max (local.get $a2) (local.get $z))) (local.set $a3 (f32x4.max (local.get $a3) (local.get $z)))
+          (local.set $a4 (f32x4.max (local.get $a4) (local.get $z))) (local.set $a5 (f32x4.max (local.get $a5) (local.get $z)))
+          (local.set $a6 (f32x4.max (local.get $a6) (local.get $z))) (local.set $a7 (f32x4.max (local.get $a7) (local.get $z)))))
+        (local.set $o (i32.add (i32.add (local.get $c) (i32.mul (local.get $r) (local.get $ldc))) (i32.shl (local.get $j) (i32.const 2))))
+        (if (i32.ge_u (local.get $w) (i32.const 8))
+          (then
+            (v128.store (local.get $o) (local.get $a0)) (v128.store offset=16 (local.get $o) (local.get $a1))
+            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+            (v128.store (local.get $o) (local.get $a2)) (v128.store offset=16 (local.get $o) (local.get $a3))
+            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+            (v128.store (local.get $o) (local.get $a4)) (v128.store offset=16 (local.get $o) (local.get $a5))
+            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+            (v128.store (local.get $o) (local.get $a6)) (v128.store offset=16 (local.get $o) (local.get $a7)))
+          (else
+            (call $store_cols (local.get $o) (local.get $a0) (local.get $a1) (local.get $w))
+            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+            (call $store_cols (local.get $o) (local.get $a2) (local.get $a3) (local.get $w))
+            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+            (call $store_cols (local.get $o) (local.get $a4) (local.get $a5) (local.get $w))
+            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+            (call $store_cols (local.get $o) (local.get $a6) (local.get $a7) (local.get $w))))
+        (local.set $r (i32.add (local.get $r) (i32.const 4)))
+        (br $r4l)))
+      ;; the rows left over, one at a time
+      (block $r1done (loop $r1l
+        (br_if $r1done (i32.ge_u (local.get $r) (local.get $M)))
+        (local.set $x0 (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $lda))))
+        (local.set $a0 (local.get $b0)) (local.set $a1 (local.get $b1))
+        (local.set $pp (local.get $panel))
+        (local.set $kk (i32.const 0))
+        (block $k1done (loop $k1l
+          (br_if $k1done (i32.ge_u (local.get $kk) (local.get $kB)))
+          (local.set $s (v128.load32_splat (i32.add (local.get $x0) (local.get $kk))))
+          (local.set $a0 (f32x4.relaxed_madd (local.get $s) (v128.load (local.get $pp)) (local.get $a0)))
+          (local.set $a1 (f32x4.relaxed_madd (local.get $s) (v128.load offset=16 (local.get $pp)) (local.get $a1)))
+          (local.set $pp (i32.add (local.get $pp) (i32.const 32)))
+          (local.set $kk (i32.add (local.get $kk) (i32.const 4)))
+          (br $k1l)))
+        (if (i32.and (local.get $flags) (i32.const 2)) (then
+          (local.set $z (v128.const i32x4 0 0 0 0))
+          (local.set $a0 (f32x4.max (local.get $a0) (local.get $z))) (local.set $a1 (f32x4.max (local.get $a1) (local.get $z)))))
+        (local.set $o (i32.add (i32.add (local.get $c) (i32.mul (local.get $r) (local.get $ldc))) (i32.shl (local.get $j) (i32.const 2))))
+        (if (i32.ge_u (local.get $w) (i32.const 8))
+          (then (v128.store (local.get $o) (local.get $a0)) (v128.store offset=16 (local.get $o) (local.get $a1)))
+          (else (call $store_cols (local.get $o) (local.get $a0) (local.get $a1) (local.get $w))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $r1l)))
+      (local.set $panel (i32.add (local.get $panel) (i32.shl (local.get $kB) (i32.const 3))))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+      (br $jl))))
+
+  ;; c[K, N] = a[R, K]^T b[R, N] (accumulate = 1: c += that), N a multiple of 4, rows of a, b and c
+  ;; `lda`, `ldb` and `ldc` bytes apart: a convolution's filter gradient, im2col^T dy. Tiles of 4
+  ;; rows of c x 8 columns (x 4 for the last columns when N mod 8 = 4) keep their accumulators in
+  ;; registers over all R; rows of c left over (K mod 4) go one at a time.
+  (func (export "gemm_tn")
+    (param $a i32) (param $lda i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32)
+    (param $R i32) (param $K i32) (param $N i32) (param $accumulate i32)
+    (local $k i32) (local $j i32) (local $r i32) (local $ap i32) (local $bp i32) (local $o i32) (local $n8 i32) (local $wide i32)
+    (local $b0 v128) (local $b1 v128) (local $s v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
+    ;; $n8: columns covered by 8-wide tiles
+    (local.set $n8 (i32.and (local.get $N) (i32.const -8)))
+    (block $kdone (loop $kl
+      (br_if $kdone (i32.gt_u (i32.add (local.get $k) (i32.const 4)) (local.get $K)))
+      (local.set $j (i32.const 0))
+      (block $jdone (loop $jl
+        (br_if $jdone (i32.ge_u (local.get $j) (local.get $N)))
+        (local.set $wide (i32.lt_u (local.get $j) (local.get $n8)))
+        (local.set $o (i32.add (i32.add (local.get $c) (i32.mul (local.get $k) (local.get $ldc))) (i32.shl (local.get $j) (i32.const 2))))
+        (if (local.get $accumulate)
+          (then
+            (local.set $a0 (v128.load (local.get $o)))
+            (local.set $a2 (v128.load (i32.add (local.get $o) (local.get $ldc))))
+            (local.set $a4 (v128.load (i32.add (local.get $o) (i32.shl (local.get $ldc) (i32.const 1)))))
+            (local.set $a6 (v128.load (i32.add (local.get $o) (i32.mul (local.get $ldc) (i32.const 3)))))
+            (if (local.get $wide) (then
+              (local.set $a1 (v128.load offset=16 (local.get $o)))
+              (local.set $a3 (v128.load offset=16 (i32.add (local.get $o) (local.get $ldc))))
+              (local.set $a5 (v128.load offset=16 (i32.add (local.get $o) (i32.shl (local.get $ldc) (i32.const 1)))))
+              (local.set $a7 (v128.load offset=16 (i32.add (local.get $o) (i32.mul (local.get $ldc) (i32.const 3))))))))
+          (else
+            (local.set $a0 (v128.const i32x4 0 0 0 0)) (local.set $a1 (local.get $a0))
+            (local.set $a2 (local.get $a0)) (local.set $a3 (local.get $a0))
+            (local.set $a4 (local.get $a0)) (local.set $a5 (local.get $a0))
+            (local.set $a6 (local.get $a0)) (local.set $a7 (local.get $a0))))
+        (local.set $ap (i32.add (local.get $a) (i32.shl (local.get $k) (i32.const 2))))
+        (local.set $bp (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $r (local.get $R))
+        (if (local.get $wide)
+          (then
+            (block $rdone (loop $rl
+              (br_if $rdone (i32.eqz (local.get $r)))
+              (local.set $b0 (v128.load (local.get $bp)))
+              (local.set $b1 (v128.load offset=16 (local.get $bp)))
+              (local.set $s (v128.load32_splat (local.get $ap)))
+              (local.set $a0 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $a0)))
+              (local.set $a1 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $a1)))
+              (local.set $s (v128.load32_splat offset=4 (local.get $ap)))
+              (local.set $a2 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $a2)))
+              (local.set $a3 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $a3)))
+              (local.set $s (v128.load32_splat offset=8 (local.get $ap)))
+              (local.set $a4 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $a4)))
+              (local.set $a5 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $a5)))
+              (local.set $s (v128.load32_splat offset=12 (local.get $ap)))
+              (local.set $a6 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $a6)))
+              (local.set $a7 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $a7)))
+              (local.set $ap (i32.add (local.get $ap) (local.get $lda)))
+              (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
+              (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+              (br $rl)))
+            (v128.store (local.get $o) (local.get $a0)) (v128.store offset=16 (local.get $o) (local.get $a1))
+            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+            (v128.store (local.get $o) (local.get $a2)) (v128.store offset=16 (local.get $o) (local.get $a3))
+            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+            (v128.store (local.get $o) (local.get $a4)) (v128.store offset=16 (local.get $o) (local.get $a5))
+            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+            (v128.store (local.get $o) (local.get $a6)) (v128.store offset=16 (local.get $o) (local.get $a7))
+            (local.set $j (i32.add (local.get $j) (i32.const 8))))
+          (else
+            (block $r4done (loop $r4l
+              (br_if $r4done (i32.eqz (local.get $r)))
+              (local.set $b0 (v128.load (local.get $bp)))
+              (local.set $a0 (f32x4.relaxed_madd (v128.load32_splat (local.get $ap)) (local.get $b0) (local.get $a0)))
+              (local.set $a2 (f32x4.relaxed_madd (v128.load32_splat offset=4 (local.get $ap)) (local.get $b0) (local.get $a2)))
+              (local.set $a4 (f32x4.relaxed_madd (v128.load32_splat offset=8 (local.get $ap)) (local.get $b0) (local.get $a4)))
+              (local.set $a6 (f32x4.relaxed_madd (v128.load32_splat offset=12 (local.get $ap)) (local.get $b0) (local.get $a6)))
+              (local.set $ap (i32.add (local.get $ap) (local.get $lda)))
+              (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
+              (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+              (br $r4l)))
+            (v128.store (local.get $o) (local.get $a0))
+            (v128.store (i32.add (local.get $o) (local.get $ldc)) (local.get $a2))
+            (v128.store (i32.add (local.get $o) (i32.shl (local.get $ldc) (i32.const 1))) (local.get $a4))
+            (v128.store (i32.add (local.get $o) (i32.mul (local.get $ldc) (i32.const 3))) (local.get $a6))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))))
+        (br $jl)))
+      (local.set $k (i32.add (local.get $k) (i32.const 4)))
+      (br $kl)))
+    ;; rows of c left over, one at a time, 4 columns at a time
+    (block $k1done (loop $k1l
+      (br_if $k1done (i32.ge_u (local.get $k) (local.get $K)))
+      (local.set $j (i32.const 0))
+      (block $j1done (loop $j1l
+        (br_if $j1done (i32.ge_u (local.get $j) (local.get $N)))
+        (local.set $o (i32.add (i32.add (local.get $c) (i32.mul (local.get $k) (local.get $ldc))) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $a0 (select (v128.load (local.get $o)) (v128.const i32x4 0 0 0 0) (local.get $accumulate)))
+        (local.set $ap (i32.add (local.get $a) (i32.shl (local.get $k) (i32.const 2))))
+        (local.set $bp (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $r (local.get $R))
+        (block $r1done (loop $r1l
+          (br_if $r1done (i32.eqz (local.get $r)))
+          (local.set $a0 (f32x4.relaxed_madd (v128.load32_splat (local.get $ap)) (v128.load (local.get $bp)) (local.get $a0)))
+          (local.set $ap (i32.add (local.get $ap) (local.get $lda)))
+          (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
+          (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+          (br $r1l)))
+        (v128.store (local.get $o) (local.get $a0))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $j1l)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $k1l))))
+
+;; dst[fh - 1 - kh, fw - 1 - kw, co, ci] = src[kh, kw, ci, co]: the filter of the convolution
+  ;; whose output is the input gradient of a stride-1 convolution (each tap's [ci, co] block
+  ;; transposed, the taps in reverse order).
+  (func (export "flip_filter") (param $src i32) (param $dst i32) (param $FH i32) (param $FW i32) (param $Cin i32) (param $Cout i32)
+    (local $t i32) (local $taps i32) (local $ci i32) (local $co i32) (local $s i32) (local $d i32) (local $block i32)
+    (local.set $taps (i32.mul (local.get $FH) (local.get $FW)))
+    (local.set $block (i32.shl (i32.mul (local.get $Cin) (local.get $Cout)) (i32.const 2)))
+    (block $tdone (loop $tl
+      (br_if $tdone (i32.ge_u (local.get $t) (local.get $taps)))
+      (local.set $s (i32.add (local.get $src) (i32.mul (local.get $t) (local.get $block))))
+      (local.set $d (i32.add (local.get $dst) (i32.mul (i32.sub (i32.sub (local.get $taps) (i32.const 1)) (local.get $t)) (local.get $block))))
+      (local.set $ci (i32.const 0))
+      (block $cidone (loop $cil
+        (br_if $cidone (i32.ge_u (local.get $ci) (local.get $Cin)))
+        (local.set $co (i32.const 0))
+        (block $codone (loop $col
+          (br_if $codone (i32.ge_u (local.get $co) (local.get $Cout)))
+          (f32.store (i32.add (local.get $d) (i32.shl (i32.add (i32.mul (local.get $co) (local.get $Cin)) (local.get $ci)) (i32.const 2)))
+            (f32.load (i32.add (local.get $s) (i32.shl (i32.add (i32.mul (local.get $ci) (local.get $Cout)) (local.get $co)) (i32.const 2)))))
+          (local.set $co (i32.add (local.get $co) (i32.const 1)))
+          (br $col)))
+        (local.set $ci (i32.add (local.get $ci) (i32.const 1)))
+        (br $cil)))
+      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+      (br $tl))))
+
+  ;; Output pixels [p0, p0 + rows) of an NHWC convolution (dilation 1), y = act(conv(x) + bias)
+  ;; (flags as $gemm), without writing im2col rows for most pixels: in tiles of four pixels, a
+  ;; tile whose taps all lie inside the image reads x where it lies, one run of FW C floats per
+  ;; filter row (run s of pixel r at a_r + s W C floats); only the other tiles are copied by im2col
+  ;; into their slot of `tb` (rows floats x K), read as one run of K floats. `tbl` is scratch of
+  ;; 5 i32 per tile (its four row addresses and whether it is inside). Then, panel by panel of the
+  ;; filter packed by pack_b (`bp`, kept in L1), every tile: the loop order of $gemm.
+  (func (export "conv_direct")
+    (param $x i32) (param $xEnd i32) (param $bp i32) (param $bias i32) (param $y i32) (param $tb i32) (param $tbl i32) (param $flags i32)
+    (param $p0 i32) (param $rows i32)
+    (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32) (param $N i32)
+    (param $FH i32) (param $FW i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
+    (local $q i32) (local $end i32) (local $m i32) (local $r i32) (local $n i32) (local $oy i32) (local $ox i32)
+    (local $iy i32) (local $ix i32) (local $inside i32) (local $cB i32) (local $segB i32) (local $kB i32) (local $rowB i32)
+    (local $t i32) (local $e i32) (local $ptr i32) (local $j i32) (local $w i32) (local $panel i32)
+    (local $nseg i32) (local $runB i32) (local $sg i32) (local $kk i32) (local $pp i32) (local $o i32) (local $ldc i32)
+    (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
+    (local $b0 v128) (local $b1 v128) (local $w0 v128) (local $w1 v128) (local $s v128) (local $z v128)
+    (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
+    (local $c4 v128) (local $c5 v128) (local $c6 v128) (local $c7 v128)
+    (local.set $cB (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $segB (i32.mul (local.get $FW) (local.get $cB)))
+    (local.set $kB (i32.mul (local.get $FH) (local.get $segB)))
+    (local.set $rowB (i32.mul (local.get $W) (local.get $cB)))
+    (local.set $ldc (i32.shl (local.get $N) (i32.const 2)))
+    (local.set $end (i32.add (local.get $p0) (local.get $rows)))
+    ;; pass 1: the tiles' rows
+    (local.set $n (i32.div_u (local.get $p0) (i32.mul (local.get $OH) (local.get $OW))))
+    (local.set $oy (i32.rem_u (local.get $p0) (i32.mul (local.get $OH) (local.get $OW))))
+    (local.set $ox (i32.rem_u (local.get $oy) (local.get $OW)))
+    (local.set $oy (i32.div_u (local.get $oy) (local.get $OW)))
+    (local.set $q (local.get $p0))
+    (local.set $e (local.get $tbl))
+    (block $q1done (loop $q1l
+      (br_if $q1done (i32.ge_u (local.get $q) (local.get $end)))
+      (local.set $m (i32.sub (local.get $end) (local.get $q)))
+      (if (i32.gt_u (local.get $m) (i32.const 4)) (then (local.set $m (i32.const 4))))
+      (local.set $inside (i32.eq (local.get $m) (i32.const 4)))
+      (local.set $r (i32.const 0))
+      (block $rdone (loop $rl
+        (br_if $rdone (i32.ge_u (local.get $r) (local.get $m)))
+        (local.set $iy (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)))
+        (local.set $ix (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $left)))
+        (local.set $inside (i32.and (local.get $inside) (i32.and
+          (i32.and (i32.ge_s (local.get $iy) (i32.const 0)) (i32.le_s (i32.add (local.get $iy) (local.get $FH)) (local.get $H)))
+          (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.le_s (i32.add (local.get $ix) (local.get $FW)) (local.get $W))))))
+        (i32.store (i32.add (local.get $e) (i32.shl (local.get $r) (i32.const 2)))
+          (i32.add (local.get $x) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $H)) (local.get $iy)) (local.get $W)) (local.get $ix)) (local.get $cB))))
+        (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+        (if (i32.eq (local.get $ox) (local.get $OW)) (then
+          (local.set $ox (i32.const 0))
+          (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+          (if (i32.eq (local.get $oy) (local.get $OH)) (then
+            (local.set $oy (i32.const 0))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rl)))
+      (if (i32.eqz (local.get $inside)) (then
+        ;; this tile's slot of tb: rows q - p0 on
+        (local.set $ptr (i32.add (local.get $tb) (i32.mul (i32.sub (local.get $q) (local.get $p0)) (local.get $kB))))
+        (call $im2col_walk (local.get $x) (local.get $xEnd) (local.get $ptr) (local.get $kB) (local.get $q) (local.get $m) (i32.const 0)
+          (local.get $H) (local.get $W) (local.get $C) (local.get $OH) (local.get $OW)
+          (local.get $FH) (local.get $FW) (local.get $sh) (local.get $sw) (local.get $top) (local.get $left))
+        (local.set $r (i32.const 0))
+        (block $bdone (loop $bl
+          (br_if $bdone (i32.ge_u (local.get $r) (local.get $m)))
+          (i32.store (i32.add (local.get $e) (i32.shl (local.get $r) (i32.const 2))) (i32.add (local.get $ptr) (i32.mul (local.get $r) (local.get $kB))))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br $bl)))))
+      ;; rows past m repeat the last one
+      (block $pdone (loop $pl
+        (br_if $pdone (i32.ge_u (local.get $r) (i32.const 4)))
+        (i32.store (i32.add (local.get $e) (i32.shl (local.get $r) (i32.const 2))) (i32.load (i32.add (local.get $e) (i32.shl (i32.sub (local.get $m) (i32.const 1)) (i32.const 2)))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $pl)))
+      (i32.store offset=16 (local.get $e) (local.get $inside))
+      (local.set $e (i32.add (local.get $e) (i32.const 20)))
+      (local.set $q (i32.add (local.get $q) (local.get $m)))
+      (br $q1l)))
+    ;; pass 2: panel by panel, every tile
+    (local.set $panel (local.get $bp))
+    (block $jdone (loop $jl
+      (br_if $jdone (i32.ge_u (local.get $j) (local.get $N)))
+      (local.set $w (i32.sub (local.get $N) (local.get $j)))
+      (if (i32.and (local.get $flags) (i32.const 1))
+        (then
+          (local.set $b0 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $b1 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))))))
+        (else
+          (local.set $b0 (v128.const i32x4 0 0 0 0))
+          (local.set $b1 (v128.const i32x4 0 0 0 0))))
+      (local.set $q (local.get $p0))
+      (local.set $e (local.get $tbl))
+      (block $q2done (loop $q2l
+        (br_if $q2done (i32.ge_u (local.get $q) (local.get $end)))
+        (local.set $m (i32.sub (local.get $end) (local.get $q)))
+        (if (i32.gt_u (local.get $m) (i32.const 4)) (then (local.set $m (i32.const 4))))
+        (local.set $inside (i32.load offset=16 (local.get $e)))
+        (local.set $nseg (select (local.get $FH) (i32.const 1) (local.get $inside)))
+        (local.set $runB (select (local.get $segB) (local.get $kB) (local.get $inside)))
+        (local.set $c0 (local.get $b0)) (local.set $c1 (local.get $b1))
+        (local.set $c2 (local.get $b0)) (local.set $c3 (local.get $b1))
+        (local.set $c4 (local.get $b0)) (local.set $c5 (local.get $b1))
+        (local.set $c6 (local.get $b0)) (local.set $c7 (local.get $b1))
+        (local.set $pp (local.get $panel))
+        (local.set $x0 (i32.load (local.get $e)))
+        (local.set $x1 (i32.load offset=4 (local.get $e)))
+        (local.set $x2 (i32.load offset=8 (local.get $e)))
+        (local.set $x3 (i32.load offset=12 (local.get $e)))
+        (local.set $sg (i32.const 0))
+        (block $sdone (loop $sl
+          (br_if $sdone (i32.ge_u (local.get $sg) (local.get $nseg)))
+          (local.set $kk (i32.const 0))
+          (block $kdone (loop $kl
+            (br_if $kdone (i32.ge_u (local.get $kk) (local.get $runB)))
+            (local.set $w0 (v128.load (local.get $pp)))
+            (local.set $w1 (v128.load offset=16 (local.get $pp)))
+            (local.set $s (v128.load32_splat (i32.add (local.get $x0) (local.get $kk))))
+            (local.set $c0 (f32x4.relaxed_madd (local.get $s) (local.get $w0) (local.get $c0)))
+            (local.set $c1 (f32x4.relaxed_madd (local.get $s) (local.get $w1) (local.get $c1)))
+            (local.set $s (v128.load32_splat (i32.add (local.get $x1) (local.get $kk))))
+            (local.set $c2 (f32x4.relaxed_madd (local.get $s) (local.get $w0) (local.get $c2)))
+            (local.set $c3 (f32x4.relaxed_madd (local.get $s) (local.get $w1) (local.get $c3)))
+            (local.set $s (v128.load32_splat (i32.add (local.get $x2) (local.get $kk))))
+            (local.set $c4 (f32x4.relaxed_madd (local.get $s) (local.get $w0) (local.get $c4)))
+            (local.set $c5 (f32x4.relaxed_madd (local.get $s) (local.get $w1) (local.get $c5)))
+            (local.set $s (v128.load32_splat (i32.add (local.get $x3) (local.get $kk))))
+            (local.set $c6 (f32x4.relaxed_madd (local.get $s) (local.get $w0) (local.get $c6)))
+            (local.set $c7 (f32x4.relaxed_madd (local.get $s) (local.get $w1) (local.get $c7)))
+            (local.set $pp (i32.add (local.get $pp) (i32.const 32)))
+            (local.set $kk (i32.add (local.get $kk) (i32.const 4)))
+            (br $kl)))
+          (local.set $x0 (i32.add (local.get $x0) (local.get $rowB)))
+          (local.set $x1 (i32.add (local.get $x1) (local.get $rowB)))
+          (local.set $x2 (i32.add (local.get $x2) (local.get $rowB)))
+          (local.set $x3 (i32.add (local.get $x3) (local.get $rowB)))
+          (local.set $sg (i32.add (local.get $sg) (i32.const 1)))
+          (br $sl)))
+        (if (i32.and (local.get $flags) (i32.const 2)) (then
+          (local.set $z (v128.const i32x4 0 0 0 0))
+          (local.set $c0 (f32x4.max (local.get $c0) (local.get $z))) (local.set $c1 (f32x4.max (local.get $c1) (local.get $z)))
+          (local.set $c2 (f32x4.max (local.get $c2) (local.get $z))) (local.set $c3 (f32x4.max (local.get $c3) (local.get $z)))
+          (local.set $c4 (f32x4.max (local.get $c4) (local.get $z))) (local.set $c5 (f32x4.max (local.get $c5) (local.get $z)))
+          (local.set $c6 (f32x4.max (local.get $c6) (local.get $z))) (local.set $c7 (f32x4.max (local.get $c7) (local.get $z)))))
+        (local.set $o (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $q) (local.get $N)) (local.get $j)) (i32.const 2))))
+        (if (i32.and (i32.eq (local.get $m) (i32.const 4)) (i32.ge_u (local.get $w) (i32.const 8)))
+          (then
+            (v128.store (local.get $o) (local.get $c0)) (v128.store offset=16 (local.get $o) (local.get $c1))
+            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+            (v128.store (local.get $o) (local.get $c2)) (v128.store offset=16 (local.get $o) (local.get $c3))
+            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+            (v128.store (local.get $o) (local.get $c4)) (v128.store offset=16 (local.get $o) (local.get $c5))
+            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+            (v128.store (local.get $o) (local.get $c6)) (v128.store offset=16 (local.get $o) (local.get $c7)))
+          (else
+            (call $store_cols (local.get $o) (local.get $c0) (local.get $c1) (local.get $w))
+            (if (i32.gt_u (local.get $m) (i32.const 1)) (then
+              (call $store_cols (i32.add (local.get $o) (local.get $ldc)) (local.get $c2) (local.get $c3) (local.get $w))))
+            (if (i32.gt_u (local.get $m) (i32.const 2)) (then
+              (call $store_cols (i32.add (local.get $o) (i32.shl (local.get $ldc) (i32.const 1))) (local.get $c4) (local.get $c5) (local.get $w))))
+            (if (i32.gt_u (local.get $m) (i32.const 3)) (then
+              (call $store_cols (i32.add (local.get $o) (i32.mul (local.get $ldc) (i32.const 3))) (local.get $c6) (local.get $c7) (local.get $w))))))
+        (local.set $e (i32.add (local.get $e) (i32.const 20)))
+        (local.set $q (i32.add (local.get $q) (local.get $m)))
+        (br $q2l)))
+      (local.set $panel (i32.add (local.get $panel) (i32.shl (local.get $kB) (i32.const 3))))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+      (br $jl))))
+)

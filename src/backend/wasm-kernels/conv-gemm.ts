@@ -1,0 +1,308 @@
+/**
+ * A 2-D convolution (NHWC, dilation 1) and its two gradients as matrix products on kdq's SIMD
+ * kernels (../simd/gemm.wat), for any channel count, stride and padding. With P = n oh ow output
+ * pixels and K = fh fw cin filter taps, the im2col matrix `cols` is [P, K] (row p: the input
+ * values output pixel p sees), and the filter is already the [K, cout] matrix W:
+ *   forward          y[P, cout]  = act(cols W + bias)
+ *   input gradient   dx          = col2im(dy[P, cout] W^T)      (each dcols value added back to its input)
+ *   filter gradient  dW[K, cout] = cols^T dy
+ * `cols` is never built whole: blocks of rows are written into scratch that stays in cache and
+ * multiplied at once, so the memory touched is the tensors themselves plus one block. A 1x1
+ * convolution at stride 1 without padding needs no im2col: its `cols` is x itself; and the
+ * forward product reads the rows of `cols` straight from x for pixels whose taps are all inside
+ * the image (conv_direct), where a filter row reads at least 16 floats.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapOffset, type SimdKernels } from '../simd/index.ts';
+import { release, sizeOf } from './wasm-heap.ts';
+
+/** The geometry the kernels take, from tf.js' Conv2DInfo. */
+export interface ConvGeometry {
+  batch: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+  outChannels: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  top: number;
+  left: number;
+}
+
+export function convGeometry(info: tf.backend_util.Conv2DInfo): ConvGeometry {
+  return {
+    batch: info.batchSize,
+    inHeight: info.inHeight,
+    inWidth: info.inWidth,
+    inChannels: info.inChannels,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    outChannels: info.outChannels,
+    filterHeight: info.filterHeight,
+    filterWidth: info.filterWidth,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    top: info.padInfo.top,
+    left: info.padInfo.left,
+  };
+}
+
+/** Whether these kernels compute `info` (they take NHWC at dilation 1, like every kdq layer). */
+export function gemmConvSupported(info: tf.backend_util.Conv2DInfo): boolean {
+  return info.dataFormat === 'channelsLast' && info.dilationHeight === 1 && info.dilationWidth === 1;
+}
+
+/** How the products are cut into blocks of im2col rows (see blockRows and filterGradRows). */
+export interface ConvBlocks {
+  /** Bytes of im2col rows per block of the forward and input-gradient products: about L2-sized. */
+  bytes: number;
+  /** Bytes of im2col rows per block of the filter gradient, unless that is fewer than `filterMinRows` rows. */
+  filterBytes: number;
+  filterMinRows: number;
+}
+
+const DEFAULT_BLOCKS: ConvBlocks = { bytes: 96 * 1024, filterBytes: 8 * 1024, filterMinRows: 64 };
+let blocks: ConvBlocks = DEFAULT_BLOCKS;
+
+/**
+ * Changes the block sizes (tests use tiny blocks to cover block edges with small shapes); returns
+ * the previous ones; no argument restores the defaults. The filter gradient sums block by block,
+ * so its rounding depends on these, and on the shapes only, never on memory state.
+ */
+export function setConvBlocks(b: Partial<ConvBlocks> = DEFAULT_BLOCKS): ConvBlocks {
+  const previous = blocks;
+  blocks = { ...DEFAULT_BLOCKS, ...b };
+  return previous;
+}
+
+const mult4 = (n: number) => Math.max(4, n & ~3);
+
+/** Rows per block of the forward and input-gradient products: the block stays in the L2 cache next to one packed filter panel. */
+function blockRows(k: number, rows: number): number {
+  return Math.min(mult4(Math.floor(blocks.bytes / (4 * k))), rows);
+}
+
+/**
+ * Rows per block of the filter gradient, whose tiles each stream every row of the block: small
+ * enough for its im2col rows and dy rows to stay in L1, but at least 64 rows, so that adding each
+ * block's product into dW (K x cout floats read and written) stays cheap. Minimum of 200
+ * interleaved calls at batch 32, dW in ms, this rule against 96 KiB blocks: DS-CNN's pointwise
+ * 64 -> 64 0.76 / 1.23, the 32x32x3 CNN's first layer 1.75 / 2.46, kd-mnist's teacher 0.80 /
+ * 0.89, ResNet-8's 16 -> 16 4.50 / 4.57, 64 -> 64 3.43 (both), the CNN's 32 -> 64 4.7 (both).
+ */
+function filterGradRows(k: number, rows: number): number {
+  return Math.min(mult4(Math.max(blocks.filterMinRows, Math.floor(blocks.filterBytes / (4 * k)))), rows);
+}
+
+/** Whether x is its own im2col matrix (1x1 filter, stride 1, no padding). */
+function isPointwise(g: ConvGeometry): boolean {
+  return g.filterHeight === 1 && g.filterWidth === 1 && g.strideHeight === 1 && g.strideWidth === 1 && g.top === 0 && g.left === 0;
+}
+
+type Im2colArgs = [number, number, number, number, number, number, number, number, number, number, number];
+
+function im2colArgs(g: ConvGeometry): Im2colArgs {
+  return [g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.top, g.left];
+}
+
+const round8 = (n: number) => Math.ceil(n / 8) * 8;
+
+/** Floats of slack after an im2col buffer: im2col may write 12 bytes past a row (one 16-byte copy of a shorter run). */
+const SLACK = 4;
+
+/** Floats of x a filter row reads (fw cin) from which conv_direct reads x in place rather than copying im2col rows. */
+const DIRECT_MIN_RUN = 16;
+
+/**
+ * y = act(conv(x, filter) + bias) into a new [n, oh, ow, cout] tensor; `bias` may be null.
+ * The accumulators start at the bias, and relu is f32x4.max (a NaN stays a NaN).
+ */
+export function conv2dForward(
+  backend: BackendWasm,
+  simd: SimdKernels,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  bias: tf.TensorInfo | null,
+  g: ConvGeometry,
+  relu: boolean,
+): tf.TensorInfo {
+  const K = g.filterHeight * g.filterWidth * g.inChannels;
+  const N = g.outChannels;
+  const P = g.batch * g.outHeight * g.outWidth;
+  const y = backend.makeOutput([g.batch, g.outHeight, g.outWidth, N], 'float32');
+  if (P === 0) return y;
+  const pointwise = isPointwise(g);
+  const rows = blockRows(K, P);
+  const direct = !pointwise && g.filterWidth * g.inChannels >= DIRECT_MIN_RUN;
+  // packed filter, then the bias padded to whole panels, then the im2col block (and the tile table)
+  const scratch = backend.makeOutput([round8(N) * (K + 1) + (pointwise ? 0 : rows * K + SLACK) + (direct ? 5 * Math.ceil(rows / 4) : 0)], 'float32');
+  const bp = heapOffset(backend, scratch);
+  const biasP = bp + 4 * round8(N) * K;
+  const buf = biasP + 4 * round8(N);
+  const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+  simd.pack_b(at(filter), 4 * N, 0, bp, K, N);
+  if (bias !== null) simd.pack_b(at(bias), 0, 0, biasP, 1, N);
+  const flags = (bias !== null ? 1 : 0) | (relu ? 2 : 0);
+  const xAt = at(x);
+  const xEnd = xAt + 4 * sizeOf(x.shape);
+  const yAt = at(y);
+  const geometry = im2colArgs(g);
+  for (let p0 = 0; p0 < P; p0 += rows) {
+    const m = Math.min(rows, P - p0);
+    if (direct) {
+      simd.conv_direct(
+        xAt, xEnd, bp, biasP, yAt, buf, buf + 4 * (rows * K + SLACK), flags, p0, m, g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, N,
+        g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.top, g.left,
+      );
+    } else if (pointwise) {
+      simd.gemm(xAt + 4 * p0 * K, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags);
+    } else {
+      simd.im2col(xAt, xEnd, buf, 4 * K, p0, m, 0, ...geometry);
+      simd.gemm(buf, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags);
+    }
+  }
+  release(backend, scratch);
+  return y;
+}
+
+/**
+ * dx = the gradient of the convolution's input, into a new tensor of `inputShape`. At stride 1
+ * it is itself a convolution, of dy with the filter flipped in space and transposed in channels
+ * (each tap's [cin, cout] block), padded by the filter size less the forward padding: a product
+ * over K = fh fw cout, used where it measured faster (inputGradAsConv). Otherwise it is
+ * dcols = dy W^T, a product over cout, scattered back by col2im.
+ */
+export function conv2dInputGrad(
+  backend: BackendWasm,
+  simd: SimdKernels,
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  g: ConvGeometry,
+  inputShape: readonly number[],
+): tf.TensorInfo {
+  if (inputGradAsConv(g)) {
+    const flipped = backend.makeOutput([g.filterHeight, g.filterWidth, g.outChannels, g.inChannels], 'float32');
+    simd.flip_filter(heapOffset(backend, filter), heapOffset(backend, flipped), g.filterHeight, g.filterWidth, g.inChannels, g.outChannels);
+    const dx = conv2dForward(backend, simd, dy, flipped, null, transposedGeometry(g), false);
+    release(backend, flipped);
+    return { dataId: dx.dataId, shape: [...inputShape], dtype: 'float32' };
+  }
+  const K = g.filterHeight * g.filterWidth * g.inChannels;
+  const Cout = g.outChannels;
+  const P = g.batch * g.outHeight * g.outWidth;
+  const dx = backend.makeOutput([...inputShape], 'float32');
+  const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+  const dxAt = at(dx);
+  const pointwise = isPointwise(g);
+  if (!pointwise) backend.typedArrayFromHeap(dx).fill(0);
+  if (P === 0) return dx;
+  const rows = blockRows(K, P);
+  // W^T packed (B[cout, K] is the transpose of the filter's [K, cout] rows), then the dcols block
+  const scratch = backend.makeOutput([round8(K) * Cout + (pointwise ? 0 : rows * K)], 'float32');
+  const bp = heapOffset(backend, scratch);
+  const buf = bp + 4 * round8(K) * Cout;
+  simd.pack_b(at(filter), 0, 1, bp, Cout, K);
+  const dyAt = at(dy);
+  const geometry = im2colArgs(g);
+  for (let p0 = 0; p0 < P; p0 += rows) {
+    const m = Math.min(rows, P - p0);
+    if (pointwise) {
+      simd.gemm(dyAt + 4 * p0 * Cout, 4 * Cout, bp, 0, dxAt + 4 * p0 * K, 4 * K, m, Cout, K, 0);
+    } else {
+      simd.gemm(dyAt + 4 * p0 * Cout, 4 * Cout, bp, 0, buf, 4 * K, m, Cout, K, 0);
+      simd.im2col(dxAt, dxAt + 4 * sizeOf(inputShape), buf, 4 * K, p0, m, 1, ...geometry);
+    }
+  }
+  release(backend, scratch);
+  return dx;
+}
+
+/**
+ * Whether to compute the input gradient as a convolution of dy (stride 1, not pointwise). Its
+ * product is over fh fw cout with cin columns, the other's over cout with fh fw cin columns: the
+ * same work, but the convolution reads dy in place except near its border (conv_direct), while
+ * the other writes fh fw cin values per pixel and adds them back. Minimum of 200 interleaved calls
+ * at batch 32, this convolution against dy W^T + col2im, ms: 16 -> 16 channels on 32x32 'same'
+ * 4.01 / 5.52, 32 -> 32 on 16x16 3.61 / 4.28, 64 -> 64 on 8x8 3.43 / 3.86, 16 -> 32 on 16x16
+ * 1.94 / 2.22, 32 -> 16 1.86 / 2.57; but 32 -> 64 on 15x15 'valid' (a quarter of dx's pixels
+ * read the padding of dy) 6.05 / 5.17. Hence: cout <= cin, or cout <= 2 cin with at most a
+ * quarter of dx's pixels near the border.
+ */
+function inputGradAsConv(g: ConvGeometry): boolean {
+  if (g.strideHeight !== 1 || g.strideWidth !== 1 || isPointwise(g) || g.top >= g.filterHeight || g.left >= g.filterWidth) return false;
+  if (g.outChannels <= g.inChannels) return true;
+  const interior = (Math.max(0, g.outHeight - g.filterHeight + 1) * Math.max(0, g.outWidth - g.filterWidth + 1)) / (g.inHeight * g.inWidth);
+  return g.outChannels <= 2 * g.inChannels && interior >= 0.75;
+}
+
+/** The geometry of the convolution of dy that gives a stride-1 convolution's input gradient. */
+function transposedGeometry(g: ConvGeometry): ConvGeometry {
+  return {
+    batch: g.batch,
+    inHeight: g.outHeight,
+    inWidth: g.outWidth,
+    inChannels: g.outChannels,
+    outHeight: g.inHeight,
+    outWidth: g.inWidth,
+    outChannels: g.inChannels,
+    filterHeight: g.filterHeight,
+    filterWidth: g.filterWidth,
+    strideHeight: 1,
+    strideWidth: 1,
+    top: g.filterHeight - 1 - g.top,
+    left: g.filterWidth - 1 - g.left,
+  };
+}
+
+/** Whether conv2dFilterGrad takes this many output channels (its tiles are 4 columns wide at least). */
+export function filterGradSupported(outChannels: number): boolean {
+  return outChannels % 4 === 0;
+}
+
+/**
+ * dW = the gradient of the convolution's filter, into a new [fh, fw, cin, cout] tensor; cout a
+ * multiple of 4. The im2col rows are padded to K4 = K rounded up to 4 columns, so that every row
+ * of dW is in a 4-row tile of gemm_tn (a lone row streams all of the block for one product per
+ * load); the padding columns hold whatever im2col leaves there, and the product's rows they give
+ * are dropped.
+ */
+export function conv2dFilterGrad(backend: BackendWasm, simd: SimdKernels, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
+  const K = g.filterHeight * g.filterWidth * g.inChannels;
+  const N = g.outChannels;
+  const P = g.batch * g.outHeight * g.outWidth;
+  const dw = backend.makeOutput([g.filterHeight, g.filterWidth, g.inChannels, N], 'float32');
+  if (P === 0) {
+    backend.typedArrayFromHeap(dw).fill(0);
+    return dw;
+  }
+  const pointwise = isPointwise(g);
+  const K4 = pointwise ? K : Math.ceil(K / 4) * 4;
+  const rows = filterGradRows(K4, P);
+  // the padded product, then the im2col block
+  const scratch = pointwise ? null : backend.makeOutput([K4 * N + rows * K4 + SLACK], 'float32');
+  const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+  const xAt = at(x);
+  const dyAt = at(dy);
+  const out = scratch === null ? at(dw) : at(scratch);
+  const buf = out + 4 * K4 * N;
+  const geometry = im2colArgs(g);
+  for (let p0 = 0; p0 < P; p0 += rows) {
+    const m = Math.min(rows, P - p0);
+    let a = xAt + 4 * p0 * K;
+    if (scratch !== null) {
+      a = buf;
+      simd.im2col(xAt, xAt + 4 * sizeOf(x.shape), buf, 4 * K4, p0, m, 0, ...geometry);
+    }
+    simd.gemm_tn(a, 4 * K4, dyAt + 4 * p0 * N, 4 * N, out, 4 * N, m, K4, N, p0 === 0 ? 0 : 1);
+  }
+  if (scratch !== null) {
+    (backend.typedArrayFromHeap(dw) as Float32Array).set((backend.typedArrayFromHeap(scratch) as Float32Array).subarray(0, K * N));
+    release(backend, scratch);
+  }
+  return dw;
+}
