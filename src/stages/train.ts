@@ -48,8 +48,10 @@ export async function loadModelStage(config: ModelStageConfig, dir: string, ds: 
 /**
  * The learning stages' version. 2: fused conv/dense + relu kernels and the one-kernel Adam on wasm
  * (float32 rounding differs). 3: kdq's SIMD dense forward on wasm (another summation order than XNNPACK's).
+ * 4: kdq's im2col convolutions (forward and filter gradient) on wasm replace XNNPACK's and the
+ * zero-skipping filter gradient (another summation order).
  */
-const LEARNING_VERSION = 3;
+const LEARNING_VERSION = 4;
 
 /**
  * Trains the stage's network and leaves its weights, history, test logits and accuracy in its
@@ -132,8 +134,8 @@ export function softLabelsStage(deps: StageServices): KdStageDefinition<'soft-la
   return {
     kind: 'soft-labels',
     // 2: the teacher's forward pass runs through the fused layer kernels on wasm.
-    // 3: ... and its dense layers through kdq's SIMD dense forward.
-    version: 3,
+    // 3: ... and its dense layers through kdq's SIMD dense forward. 4: its convolutions through kdq's im2col kernels.
+    version: 4,
     cacheable: true,
     async run(ctx) {
       await deps.ensureBackend();

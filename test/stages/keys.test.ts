@@ -35,13 +35,13 @@ describe('stage keys of experiments/kd-mnist-quick.yaml (wasm, tf.js 4.22.0, fma
     const keys = Object.fromEntries(result.stages.map((s) => [s.id, s.key]));
     expect(keys).toMatchObject({
       data: '3e785ad168e3922719fe38acc8fc2a3b8ab54ffade7333af42651ca266a8f02f',
-      'teacher@s1': 'b5ecb8f406af5e02f8d7f5a86345088282d94156dde382de4230019003a93bec',
-      'soft-labels@s1': '01f5a6bce6e8267540bcc9109790402e309e307a0c65a885dcd44d3f61b7c8c3',
-      'student@s1': 'd0e8132ec88b65aa525cf9f054d57f4f6cd39cf207d7940085ddfbf28aa583a9',
-      'baseline@s1': '6ac9af269f70bcecec74c90ead977997bde19115a30bf1b76a376c003501373a',
-      'export:student_int8@s1': '53f2b4942d580f2ea232b22724f2020a3c29dc769c6f301f554e71d4c99cbbc1',
-      'evaluate:student_int8@s1': '2cadaba511bb82deec2ef11be390b90573383293a224093b6d1d34ef6e0c41e3',
-      report: 'b8f1da0a519467d2b5c4abb115cbf08c5b0184e8743640357200bd975a7b93c5',
+      'teacher@s1': '6fd2d3c0df96d3f7ac96529c5e80c767ccfa050af97475423da22cd356ff0a12',
+      'soft-labels@s1': '07fd6bcfbd04e3c72f9099b8fd2b8dfe207c5babcf95a773fa5fae420a22f038',
+      'student@s1': '3f306f287443d4be17b4912a54b7f648284c3ffa4e2cc8c4dc5c58380a49a07e',
+      'baseline@s1': '9d49cfb3a5d21b7c5a97ce4ad5197bcb3644067e45b3c42084a5d434e49e86b1',
+      'export:student_int8@s1': 'c2d6a7090eaf1c5a7cb820bd5b896962ef21109bd5a8966519704a05b8d8367a',
+      'evaluate:student_int8@s1': 'd6a4d2b28ebd2d066059d30a5e9c358b462cb4dd07644dda64279b1f102fcf37',
+      report: '86843a79cc843e199e63c556a24f23b09a8a4e8fc056838b38baf65ead31370f',
     });
   });
 });
