@@ -60,8 +60,8 @@ export async function run(file: string | Loaded, opts: RunOptions = {}): Promise
   if (!opts.dryRun) await ensureWritableDir(ws.runsDir); // a read-only runs folder is named before the cache is touched
   // Until its run folder is published, `kdq cache gc` keeps what this run computes (unfinished-runs.ts).
   const unfinished = opts.dryRun ? null : await beginRun(ws.cache, loaded.base.experiment.name);
-  await fillCache(ws, [planned], opts);
-  const r = await runPlanned(ws, planned, opts);
+  const computed = await fillCache(ws, [planned], opts);
+  const r = await runPlanned(ws, planned, { ...opts, computed });
   await unfinished?.finish();
   const summary = r.runDir && r.metrics ? formatSummary(r.metrics, r.runDir) : formatGraph(planned.graph, { explain: r.result });
   return { ...r, summary };

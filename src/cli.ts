@@ -71,7 +71,7 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
           forceStages: o['force-stage'] ?? [],
           dryRun: o['dry-run'] === true,
           sweep: o.sweep ?? [],
-          jobs: o.jobs,
+          jobs: o.jobs ?? 'auto',
           executor: o.executor,
           redis: o.redis,
           log: err,

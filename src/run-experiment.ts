@@ -14,6 +14,7 @@ import type { RunResult, StageEvent } from './pipeline/results.ts';
 import { runGraph } from './pipeline/run.ts';
 import { readLatestStages } from './pipeline/stages-file.ts';
 import type { Metrics } from './report/metrics.ts';
+import type { TaskOutcome } from './executor/types.ts';
 import { planExperiment } from './stages/plan.ts';
 import type { KdStage } from './stages/plan.ts';
 import { ensureWritableDir } from './util/atomic.ts';
@@ -31,8 +32,12 @@ export function planLoaded(loaded: LoadedExperiment): PlannedExperiment {
 
 /** How stages are computed before the walk: in this process only, or by an executor's workers. */
 export interface ExecutorChoice {
-  /** Worker processes of the local executor; 1 (the default) walks the graph in this process only. */
-  jobs?: number;
+  /**
+   * Worker processes of the local executor; 1 (the default of the API) walks the graph in this
+   * process only; `auto` (the CLI's default) one per core, except where only this process can run
+   * the stages (--force, --force-stage, a dry run).
+   */
+  jobs?: number | 'auto';
   /** `local` (worker processes on this machine) or `bullmq` (workers anywhere, through Redis). */
   executor?: ExecutorName;
   /** `redis://HOST:PORT` of the BullMQ executor. */
@@ -71,13 +76,13 @@ export async function walk(ws: Workspace, p: PlannedExperiment, opts: WalkChoice
  * Runs an experiment whose cache an executor may have filled already (see executor/fill-cache.ts);
  * writes runs/<name>/<run-id>/ and points latest at it (not on a dry run).
  */
-export async function runPlanned(ws: Workspace, p: PlannedExperiment, opts: WalkChoice): Promise<RunOutcome> {
+export async function runPlanned(ws: Workspace, p: PlannedExperiment, opts: WalkChoice & { computed?: Map<string, TaskOutcome> }): Promise<RunOutcome> {
   if (!opts.dryRun) {
     // A read-only or full runs folder fails now, not after the training it would have stored.
     await ensureWritableDir(ws.runsDir);
     await ws.cache.claim(); // the cache folder is kdq's and writable (pipeline/cache-root.ts)
   }
-  const result = await walk(ws, p, { ...opts, log: ws.log });
+  const result = creditExecutor(await walk(ws, p, { ...opts, log: ws.log }), opts.computed);
   if (opts.dryRun) return { runDir: null, metrics: null, result };
   await ws.cache.cleanLocks();
   const exp = p.loaded.experiment;
@@ -90,6 +95,23 @@ export async function runPlanned(ws: Workspace, p: PlannedExperiment, opts: Walk
     extra: { 'config.yaml': `# resolved from ${p.loaded.file}\n${yamlStringify(exp)}` },
   });
   return { runDir, metrics: await readMetrics(runDir), result };
+}
+
+/**
+ * A stage an executor's worker computed for this run is found cached by the walk that follows; the
+ * run's stages.json says it ran (where, and how long it took) rather than that it was a cache hit.
+ * Each computed key is credited once and taken out of `computed`: in a sweep, the first point that
+ * uses a shared teacher ran it, the others found it cached.
+ */
+export function creditExecutor(result: RunResult, computed: Map<string, TaskOutcome> | undefined): RunResult {
+  if (!computed || computed.size === 0) return result;
+  const stages = result.stages.map((s) => {
+    const o = s.status === 'cached' ? computed.get(s.key) : undefined;
+    if (o?.status !== 'ran') return s;
+    computed.delete(s.key);
+    return { ...s, status: 'ran' as const, seconds: o.seconds, reason: `computed for this run by ${o.worker ?? 'a worker'}` };
+  });
+  return { ...result, stages };
 }
 
 async function readMetrics(runDir: string): Promise<Metrics> {

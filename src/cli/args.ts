@@ -73,7 +73,12 @@ export const OPTIONS = {
   dot: { kind: 'boolean', help: 'print the graph in Graphviz dot format' },
   explain: { kind: 'boolean', help: 'say for each stage whether it is cached, and why not' },
   sweep: { kind: 'list', arg: 'key.path=v1,v2,...', help: 'sweep this key over these values (repeatable: a grid); one run folder per point plus a summary' },
-  jobs: { kind: 'string', arg: 'N', parse: count(MAX_JOBS), help: `compute independent stages in N worker processes on this machine (1 to ${MAX_JOBS}; default 1: in this process)` },
+  jobs: {
+    kind: 'string',
+    arg: 'N|auto',
+    parse: (text: string, flag: string): number | 'auto' => (text === 'auto' ? 'auto' : count(MAX_JOBS)(text, flag)),
+    help: `compute independent stages in N worker processes on this machine (1 to ${MAX_JOBS}: 1 runs everything in this process); default auto: one per core, up to 4, and 1 with --force, --force-stage or --dry-run`,
+  },
   executor: { kind: 'string', arg: 'NAME', choices: EXECUTORS, parse: choice(EXECUTORS), help: `where stages run: ${EXECUTORS.join(' | ')} (bullmq: workers started with 'kdq worker', through Redis)` },
   redis: { kind: 'string', arg: 'URL', help: 'Redis of the BullMQ queue, e.g. redis://127.0.0.1:6379' },
   ipc: { kind: 'boolean', internal: true, help: 'take stages from the parent kdq process (what --jobs starts)' },

@@ -4,6 +4,7 @@
  * cached and only assembles the report and the run folder. A stage that failed on a worker runs
  * again in the walk, which reports its error the usual way.
  */
+import { availableParallelism } from 'node:os';
 import { KdqError } from '../errors.ts';
 import { PipelineError } from '../pipeline/pipeline-error.ts';
 import type { ExecutorChoice, PlannedExperiment, WalkChoice } from '../run-experiment.ts';
@@ -12,9 +13,19 @@ import type { Workspace } from '../workspace.ts';
 import { buildTaskPlan, type DryRunExperiment } from './task-plan.ts';
 import type { Executor, TaskOutcome } from './types.ts';
 
+/** Most worker processes `--jobs auto` starts: more cores than this are rare where kdq trains, and each worker holds the dataset. */
+export const MAX_AUTO_JOBS = 4;
+
+/** The worker processes `jobs` asks for: `auto` is one per core (at most MAX_AUTO_JOBS), or 1 where only this process can run the stages. */
+export function resolveJobs(o: ExecutorChoice & WalkChoice, cores = availableParallelism()): number {
+  if (o.jobs !== 'auto') return o.jobs ?? 1;
+  if (o.dryRun || o.force || (o.forceStages ?? []).length > 0) return 1;
+  return Math.max(1, Math.min(cores, MAX_AUTO_JOBS));
+}
+
 /** True when stages should be computed by an executor (worker processes or BullMQ) before the walk. */
-export function usesExecutor(o: ExecutorChoice): boolean {
-  return o.executor === 'bullmq' || (o.jobs ?? 1) > 1;
+export function usesExecutor(o: ExecutorChoice & WalkChoice): boolean {
+  return o.executor === 'bullmq' || resolveJobs(o) > 1;
 }
 
 export async function fillCache(ws: Workspace, experiments: PlannedExperiment[], opts: ExecutorChoice & WalkChoice): Promise<Map<string, TaskOutcome>> {
@@ -43,9 +54,9 @@ export async function fillCache(ws: Workspace, experiments: PlannedExperiment[],
     executor = new BullmqExecutor({ redis: opts.redis!, cacheDir: ws.cacheDir });
   } else {
     const { LocalExecutor } = await import('./local.ts');
-    executor = new LocalExecutor({ jobs: opts.jobs ?? 1, cacheDir: ws.cacheDir, runsDir: ws.runsDir, log });
+    executor = new LocalExecutor({ jobs: resolveJobs(opts), cacheDir: ws.cacheDir, runsDir: ws.runsDir, log });
   }
-  log(`${executor.name} executor: ${plan.order.length} stage(s) to compute${opts.executor === 'bullmq' ? ` through ${opts.redis}` : ` in ${Math.min(opts.jobs ?? 1, plan.order.length)} worker process(es)`}`);
+  log(`${executor.name} executor: ${plan.order.length} stage(s) to compute${opts.executor === 'bullmq' ? ` through ${opts.redis}` : ` in ${Math.min(resolveJobs(opts), plan.order.length)} worker process(es)`}`);
   try {
     const results = await executor.execute(plan, {
       onEvent: (e) => {

@@ -34,6 +34,9 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
 
 async function ipcWorker(opts: WorkerOptions): Promise<void> {
   const { getEachMessage, sendMessage } = await import('execa');
+  // The parent is gone (killed, or its terminal closed): stop at once, as it did. What this worker
+  // was computing is left as a dead process's temp folder and lock, which the next run clears.
+  process.once('disconnect', () => process.exit(1));
   for await (const raw of getEachMessage()) {
     const m = raw as unknown as WorkerRequest;
     if (m.type === 'exit') break;

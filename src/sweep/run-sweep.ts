@@ -35,12 +35,12 @@ export async function runSweep(ws: Workspace, sweep: LoadedSweep, opts: Executor
   await ensureWritableDir(ws.runsDir); // a read-only runs folder is named before the cache is touched
   // Until every point is published, `kdq cache gc` keeps what the sweep computes (pipeline/unfinished-runs.ts).
   const unfinished = await beginRun(ws.cache, name);
-  await fillCache(ws, planned, opts);
+  const computed = await fillCache(ws, planned, opts);
   const points: PointOutcome[] = [];
   for (const [i, p] of sweep.points.entries()) {
     ws.log(`point ${p.point.id}: ${Object.entries(p.point.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}`);
     try {
-      const r = await runPlanned(ws, planned[i]!, opts);
+      const r = await runPlanned(ws, planned[i]!, { ...opts, computed });
       points.push({ id: p.point.id, params: p.point.params, runDir: r.runDir, metrics: r.metrics });
     } catch (e) {
       if (!(e instanceof KdqError) || e.code === 'E_CONFIG' || e.code === 'E_USAGE') throw e;

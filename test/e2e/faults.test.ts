@@ -82,7 +82,9 @@ describe('SIGKILL at random points, then rerun', () => {
       // Forget the target stage and everything after it, so the victim has that work to do.
       for (const s of stages.slice(stages.indexOf(target))) await rm(join(cacheDir, s.key.slice(0, 2), s.key), { recursive: true, force: true });
 
-      const victim = execa('node', [KDQ, 'run', FILE, '--runs-dir', runsDir], { cwd: ROOT, reject: false });
+      // One process, killed mid-stage: what a SIGKILL leaves behind (worker processes of --jobs
+      // outlive their parent until their current stage's next pause; the next run clears them).
+      const victim = execa('node', [KDQ, 'run', FILE, '--runs-dir', runsDir, '--jobs', '1'], { cwd: ROOT, reject: false });
       let seen = '';
       const started = new Promise<boolean>((resolve) => {
         victim.stderr!.on('data', (chunk: Buffer) => {

@@ -43,10 +43,17 @@ describe('kdq run --jobs 2 (sweep of two temperatures)', () => {
     expect(kinds.filter((k) => k === 'teacher')).toHaveLength(1);
     expect(kinds.filter((k) => k === 'student')).toHaveLength(2);
 
+    // Each point's stages.json credits the stages the workers computed for it; the shared teacher
+    // ran once, for the first point, and the second found it cached.
+    const ran: Record<string, string[]> = {};
     for (const point of ['p1', 'p2']) {
       const stages = JSON.parse(await readFile(join(runsDir, `executor-micro-${point}`, 'latest', 'stages.json'), 'utf8')) as RunResult;
-      expect(stages.stages.filter((s) => s.status === 'ran').map((s) => s.id)).toEqual(['report']);
+      ran[point] = stages.stages.filter((s) => s.status === 'ran').map((s) => s.id);
+      for (const s of stages.stages) if (s.status === 'ran' && s.id !== 'report') expect(s.reason).toMatch(/^computed for this run by local worker \d/);
     }
+    expect(ran.p1).toEqual(expect.arrayContaining(['data', 'teacher@s1', 'soft-labels@s1', 'student@s1', 'report']));
+    expect(ran.p2).not.toContain('teacher@s1');
+    expect(ran.p2).toEqual(expect.arrayContaining(['student@s1', 'export:student_int8@s1', 'report']));
     const [sweepId] = await readdir(join(runsDir, 'executor-micro', 'sweeps'));
     const summary = JSON.parse(await readFile(join(runsDir, 'executor-micro', 'sweeps', sweepId!, 'summary.json'), 'utf8')) as SweepSummary;
     expect(summary.keys).toEqual(['distillation.temperature']);
