@@ -192,5 +192,11 @@ export function factLines(m: Metrics): string[] {
   if (m.kd_gain !== undefined) lines.push(`KD gain (distilled student minus baseline, tf.js accuracy): ${points(m.kd_gain)} points`);
   const g = m.summary?.kd_gain;
   if (g) lines.push(`KD gain over ${g.n} seeds: ${points(g.mean)} ± ${(g.std * 100).toFixed(2)} points (mean ± std)`);
+  const kept = byRole(Object.entries(m.models) as [string, ModelMetrics][]).filter(([, v]) => v.best_epoch !== undefined);
+  if (kept.length > 0) {
+    const trained = (role: string) => m.curves?.[role as ModelRole]?.length;
+    const each = kept.map(([role, v]) => `${role} kept epoch ${v.best_epoch}${trained(role) ? ` of ${trained(role)} trained` : ''}`);
+    lines.push(`early stopping: ${each.join(', ')}`);
+  }
   return lines;
 }

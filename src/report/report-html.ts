@@ -33,6 +33,7 @@ th:first-child, td:first-child { text-align: left; }
 thead th { background: #f4f4f4; }
 table.confusion td { min-width: 32px; text-align: center; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; }
+.scroll { overflow-x: auto; }
 svg.chart { background: #fff; border: 1px solid #eee; }
 svg.chart text { fill: #222; font-family: inherit; }
 `;
@@ -132,7 +133,8 @@ export function renderReportHtml(r: ReportInput): string {
       '<p>Per epoch: the mean training loss, on one chart per kind of loss (cross-entropy, label-smoothed where training.labelSmoothing is set; the KD loss of the distilled student), ' +
         'and the training accuracy. Dashed lines are the held-out validation images (data.validationSplit): their plain cross-entropy and accuracy, comparable across models.</p>',
     );
-    body.push(curveCharts(r.curves), htmlTable(curves));
+    // Four models with validation and a rate make a wide table: it scrolls instead of overflowing.
+    body.push(curveCharts(r.curves), `<div class="scroll">${htmlTable(curves)}</div>`);
   }
   return [
     '<!DOCTYPE html>',

@@ -151,6 +151,7 @@ describe('report.html', () => {
     const colour = (line: string) => /stroke="(#[0-9A-F]+)"/.exec(line)![1];
     expect(colour(polyline(charts[0], 'teacher (val)'))).toBe(colour(polyline(charts[0], 'teacher')));
     expect(colour(polyline(charts[2], 'student (val)'))).toBe(colour(polyline(charts[1], 'student')));
+    expect(h).toContain('<div class="scroll"><table>');
     // Only the student's rate changed.
     expect([...charts[3].matchAll(/data-name="([^"]*)"/g)].map((m) => m[1])).toEqual(['student']);
     const t = curvesTable(curves)!;

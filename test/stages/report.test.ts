@@ -186,6 +186,7 @@ describe('report stage', () => {
     expect(m.curves!.teacher![1]).toEqual({ epoch: 2, loss: 1.5, accuracy: 0.9 });
     expect(m.models.student!.best_epoch).toBe(1);
     expect(m.models.teacher!.best_epoch).toBeUndefined();
+    expect(md).toContain('- early stopping: student kept epoch 1 of 2 trained');
     expect(metricsSchemaErrors(m)).toEqual([]);
     expect(md).toMatch(/\| student val loss \| student val accuracy \| student learning rate \|/);
     const html = await readFile(join(out, 'report.html'), 'utf8');
