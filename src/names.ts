@@ -37,6 +37,18 @@ export type Padding = (typeof PADDINGS)[number];
 export const OPTIMIZERS = ['adam', 'sgd', 'rmsprop'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 
+/**
+ * Learning-rate schedules (`training.schedule.type`), applied per epoch: `constant` keeps
+ * `learningRate`, `step` multiplies it by `factor` every `every` epochs, `cosine` warms up linearly
+ * over `warmupEpochs` and then follows a half cosine down towards `minLearningRate`.
+ */
+export const LR_SCHEDULES = ['constant', 'step', 'cosine'] as const;
+export type LrSchedule = (typeof LR_SCHEDULES)[number];
+
+/** What `training.earlyStopping` watches: the held-out images' cross-entropy (lower is better) or accuracy (higher is better). */
+export const EARLY_STOPPING_MONITORS = ['val_loss', 'val_accuracy'] as const;
+export type EarlyStoppingMonitor = (typeof EARLY_STOPPING_MONITORS)[number];
+
 /** Soft-term losses: `kl` on temperature-softened probabilities, `mse` on raw logits. */
 export const KD_LOSSES = ['kl', 'mse'] as const;
 export type KdLoss = (typeof KD_LOSSES)[number];

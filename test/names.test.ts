@@ -9,10 +9,12 @@ import {
   INITIALIZERS,
   CALIBRATION_METHODS,
   DATA_SOURCES,
+  EARLY_STOPPING_MONITORS,
   IDX_FILES,
   IO_TYPES,
   KD_LOSSES,
   LAYER_TYPES,
+  LR_SCHEDULES,
   METRICS,
   OPTIMIZERS,
   PADDINGS,
@@ -71,6 +73,8 @@ describe('schema enums equal the lists in src/names.ts', () => {
 
   it('optimizers, losses, quantization, io types, data sources, calibration, metrics', () => {
     expect(defs.training.properties.optimizer.enum).toEqual([...OPTIMIZERS]);
+    expect(defs.training.properties.schedule.properties.type.enum).toEqual([...LR_SCHEDULES]);
+    expect(defs.training.properties.earlyStopping.properties.monitor.enum).toEqual([...EARLY_STOPPING_MONITORS]);
     expect(props.distillation.properties.loss.enum).toEqual([...KD_LOSSES]);
     expect(props.quantization.properties.mode.enum).toEqual([...QUANT_MODES]);
     expect(props.quantization.properties.calibration.enum).toEqual([...CALIBRATION_METHODS]);
@@ -89,7 +93,7 @@ describe('schema enums equal the lists in src/names.ts', () => {
   });
 
   it('has no enum that is not one of the lists', () => {
-    const lists = [ACTIVATIONS, INITIALIZERS, CALIBRATION_METHODS, DATA_SOURCES, IO_TYPES, KD_LOSSES, LAYER_TYPES, METRICS, OPTIMIZERS, PADDINGS, QUANT_MODES].map(
+    const lists = [ACTIVATIONS, INITIALIZERS, CALIBRATION_METHODS, DATA_SOURCES, EARLY_STOPPING_MONITORS, IO_TYPES, KD_LOSSES, LAYER_TYPES, LR_SCHEDULES, METRICS, OPTIMIZERS, PADDINGS, QUANT_MODES].map(
       (l) => JSON.stringify([...l]),
     );
     const enums = walk(schema).filter(([, s]) => Array.isArray(s.enum));

@@ -14,7 +14,7 @@ import type {
   QuantizationConfig,
   TrainingConfig,
 } from './types.ts';
-import { IDX_FILES, METRICS, type Activation, type Initializer, type Padding } from '../names.ts';
+import { IDX_FILES, METRICS, type Activation, type Initializer, type LrSchedule, type Padding } from '../names.ts';
 
 /** Defaults of the experiment file, also stated in schemas/experiment.schema.json and docs/experiment-file.md. */
 export const DEFAULTS = {
@@ -31,6 +31,17 @@ export const DEFAULTS = {
     dir: '/usr/share/datasets/fashion-mnist',
   },
   training: { epochs: 2, batchSize: 32, optimizer: 'adam', learningRate: 0.001, momentum: 0.9, shuffle: true, trainLimit: null, threads: 1 },
+  /** Training recipes: each enters a resolved config only when it changes something (stage keys stay put). */
+  recipe: {
+    schedule: 'constant',
+    stepFactor: 0.1,
+    warmupEpochs: 0,
+    minLearningRate: 0,
+    weightDecay: 0,
+    labelSmoothing: 0,
+    clipNorm: null,
+    earlyStopping: { monitor: 'val_loss', patience: 3, minDelta: 0 },
+  },
   distillation: { temperature: 5, hardWeight: 0.5, softWeight: 0.5, loss: 'kl', temperatureSquared: true, baseline: true },
   quantization: {
     mode: 'int8',
@@ -122,6 +133,29 @@ function resolveTraining(raw: unknown): TrainingConfig {
   // Likewise one thread, written or not.
   const threads = pick<number>(r, 'threads', T.threads);
   if (threads !== 1) out.threads = threads;
+  Object.assign(out, resolveRecipe(r));
+  return out;
+}
+
+/** The recipe keys of `training`, each present only when it differs from plain training. */
+function resolveRecipe(r: Raw): Pick<TrainingConfig, 'schedule' | 'weightDecay' | 'labelSmoothing' | 'clipNorm' | 'earlyStopping'> {
+  const R = DEFAULTS.recipe;
+  const out: Pick<TrainingConfig, 'schedule' | 'weightDecay' | 'labelSmoothing' | 'clipNorm' | 'earlyStopping'> = {};
+  const s = obj(r.schedule);
+  const type = pick<LrSchedule>(s, 'type', R.schedule);
+  if (type === 'step') out.schedule = { type, every: s.every as number, factor: pick(s, 'factor', R.stepFactor) };
+  if (type === 'cosine') out.schedule = { type, warmupEpochs: pick(s, 'warmupEpochs', R.warmupEpochs), minLearningRate: pick(s, 'minLearningRate', R.minLearningRate) };
+  const decay = pick<number>(r, 'weightDecay', R.weightDecay);
+  if (decay !== 0) out.weightDecay = decay;
+  const smoothing = pick<number>(r, 'labelSmoothing', R.labelSmoothing);
+  if (smoothing !== 0) out.labelSmoothing = smoothing;
+  const clip = pick<number | null>(r, 'clipNorm', R.clipNorm);
+  if (clip !== null) out.clipNorm = clip;
+  if (r.earlyStopping !== undefined && r.earlyStopping !== null) {
+    const e = obj(r.earlyStopping);
+    const E = R.earlyStopping;
+    out.earlyStopping = { monitor: pick(e, 'monitor', E.monitor), patience: pick(e, 'patience', E.patience), minDelta: pick(e, 'minDelta', E.minDelta) };
+  }
   return out;
 }
 

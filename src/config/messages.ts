@@ -34,6 +34,15 @@ const WHY: Record<string, string> = {
   depthMultiplier: 'each input channel gives from 1 to 1,024 output channels',
   epsilon: 'epsilon keeps the variance away from zero',
   seed: 'seeds are unsigned 32-bit integers',
+  weightDecay: 'decay shrinks each weight by a fraction of itself every step; 0 turns it off',
+  labelSmoothing: 'smoothing moves this fraction of the target off the true class; 0 turns it off',
+  clipNorm: 'the largest gradient norm kept is positive; null turns clipping off',
+  patience: 'training stops after this many epochs without improvement',
+  minDelta: 'the least improvement that counts is 0 or more',
+  every: 'the step schedule changes the rate every N >= 1 epochs',
+  factor: 'the step schedule multiplies the rate by a factor in (0, 1]',
+  warmupEpochs: 'warm-up lasts 0 or more epochs',
+  minLearningRate: 'the cosine decays towards a rate of 0 or more',
 };
 
 const SIZE_KEYS = new Set(['kernelSize', 'strides', 'poolSize']);

@@ -8,6 +8,7 @@ import { MNIST_INPUT_SHAPE, inferShapes } from '../models/shapes.ts';
 import type { Experiment } from './types.ts';
 import type { PathIssue } from './messages.ts';
 import { isPlainObject } from './merge.ts';
+import { checkRecipes } from './recipe-checks.ts';
 
 /** Which `data` keys belong to which source; a key given with another source is a mistake. */
 const SOURCE_KEYS: Record<string, string> = { files: 'idx', urls: 'download', cacheDir: 'download', dir: 'fashion-mnist' };
@@ -65,6 +66,8 @@ export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue
       `teacherSeed needs validationSplit: 0 (it is ${exp.data.validationSplit}): each seed holds out different validation images, so one teacher would have trained on another seed's held-out images; remove teacherSeed or set validationSplit: 0`,
     );
   }
+
+  issues.push(...checkRecipes(exp, ctx.raw));
 
   const d = exp.distillation;
   if (d.hardWeight + d.softWeight <= 0) {

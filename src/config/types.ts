@@ -7,6 +7,7 @@ import type {
   Activation,
   CalibrationMethod,
   DataSource,
+  EarlyStoppingMonitor,
   IdxFile,
   Initializer,
   IoType,
@@ -129,6 +130,33 @@ export interface TrainingConfig {
    * is rounded on its own), not on the machine: 2 threads on one core give the same weights.
    */
   threads?: number;
+  /** How the learning rate changes per epoch. Absent for `constant`, written or not (stage keys unchanged). */
+  schedule?: ScheduleConfig;
+  /**
+   * Decoupled weight decay (AdamW's, for every optimizer): before each update, every weight
+   * matrix and convolution kernel (rank >= 2) shrinks by lr * weightDecay * w; biases and batch-norm
+   * parameters do not. Absent when 0.
+   */
+  weightDecay?: number;
+  /** Label smoothing epsilon of the hard cross-entropy term (targets (1 - eps) y + eps / K). Absent when 0. */
+  labelSmoothing?: number;
+  /** Largest global L2 norm of a step's gradients; a larger gradient is scaled down to it. Absent: no clipping. */
+  clipNorm?: number;
+  /** Stop when the validation metric stops improving and keep the best epoch's weights. Absent: train every epoch. */
+  earlyStopping?: EarlyStoppingConfig;
+}
+
+/** A learning-rate schedule as resolved: only the keys of its type. */
+export type ScheduleConfig =
+  | { type: 'step'; every: number; factor: number }
+  | { type: 'cosine'; warmupEpochs: number; minLearningRate: number };
+
+export interface EarlyStoppingConfig {
+  monitor: EarlyStoppingMonitor;
+  /** Epochs without an improvement larger than `minDelta` before training stops. */
+  patience: number;
+  /** Least change of the monitored value that counts as an improvement. */
+  minDelta: number;
 }
 
 /**

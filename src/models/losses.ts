@@ -12,9 +12,21 @@ import type { KdLoss } from '../names.ts';
 /**
  * Cross-entropy of one-hot labels y against softmax(s), averaged over the batch:
  * `CE = -1/N sum_i sum_k y_ik log softmax(s_i)_k`. Its gradient is (softmax(s) - y) / N.
+ *
+ * With label smoothing eps (`training.labelSmoothing`, Szegedy et al. 2016) the targets are
+ * y' = (1 - eps) y + eps / K over K classes, so
+ * `CE_eps = (1 - eps) CE - eps/N sum_i mean_k log softmax(s_i)_k`; its gradient is (softmax(s) - y') / N.
+ *
+ * ```yaml
+ * training: { labelSmoothing: 0.1 }
+ * ```
  */
-export function crossEntropyFromLogits(oneHot: tf.Tensor2D, logits: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar);
+export function crossEntropyFromLogits(oneHot: tf.Tensor2D, logits: tf.Tensor2D, labelSmoothing = 0): tf.Scalar {
+  return tf.tidy(() => {
+    const k = oneHot.shape[1];
+    const targets = labelSmoothing > 0 ? tf.add(tf.mul(oneHot, 1 - labelSmoothing), labelSmoothing / k) : oneHot;
+    return tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+  });
 }
 
 export interface SoftTermArgs {
@@ -65,6 +77,7 @@ export const SOFT_LOSS_REGISTRY: Record<KdLoss, SoftTerm> = {
  * The knowledge-distillation loss, averaged over the batch:
  * `loss = hardWeight * CE(y, softmax(s)) + softWeight * soft(s, t)` where `soft` is
  * `T^2 * KL(softmax(t/T) || softmax(s/T))` (`kl`, T^2 switchable) or `mse(s, t)` on logits (`mse`).
+ * Label smoothing applies to the hard term only: the teacher's soft targets are already soft.
  */
 export function distillationLoss(args: {
   studentLogits: tf.Tensor2D;
@@ -72,10 +85,12 @@ export function distillationLoss(args: {
   /** One-hot labels y, [N, C]. */
   oneHot: tf.Tensor2D;
   config: Pick<DistillationConfig, 'temperature' | 'hardWeight' | 'softWeight' | 'loss' | 'temperatureSquared'>;
+  /** Label smoothing of the hard term (0 or absent: none). */
+  labelSmoothing?: number;
 }): tf.Scalar {
   const { studentLogits, teacherLogits, oneHot, config } = args;
   return tf.tidy(() => {
-    const hard = crossEntropyFromLogits(oneHot, studentLogits);
+    const hard = crossEntropyFromLogits(oneHot, studentLogits, args.labelSmoothing ?? 0);
     const soft = SOFT_LOSS_REGISTRY[config.loss]({
       student: studentLogits,
       teacher: teacherLogits,

@@ -59,9 +59,10 @@ export interface RunDiff {
 
 /**
  * Keys whose subtrees the diff does not list cell by cell: a confusion matrix is 100 counts that
- * move together with the accuracies the diff already shows (report.html draws it).
+ * move together with the accuracies the diff already shows, training curves a few numbers per
+ * epoch of every model (report.html draws both).
  */
-export const DIFF_SKIPPED_KEYS = ['confusion_matrix'] as const;
+export const DIFF_SKIPPED_KEYS = ['confusion_matrix', 'curves'] as const;
 
 /** Every path of either document, in sorted order, with its old and new values. */
 export function compareMetrics(oldM: unknown, newM: unknown): MetricRow[] {

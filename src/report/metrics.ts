@@ -52,6 +52,8 @@ export function runtimeMetrics(outcomes: readonly RuntimeOutcome[]): Partial<Rec
 }
 
 export interface ModelMetrics {
+  /** With training.earlyStopping: the 1-based epoch whose weights the model kept. */
+  best_epoch?: number;
   params?: number;
   /** Accuracy of the tf.js model on the test set (fraction). */
   accuracy?: number;
@@ -85,6 +87,21 @@ export interface Stat {
   n: number;
 }
 
+/** One epoch of a learning stage, as metrics.json's `curves` keep it. */
+export interface CurvePoint {
+  /** 1-based. */
+  epoch: number;
+  /** Mean training loss per image (the KD loss for the distilled student). */
+  loss: number;
+  /** Training accuracy over the epoch. */
+  accuracy: number;
+  /** The learning rate of the epoch (absent in histories written before schedules existed). */
+  learning_rate?: number;
+  /** Cross-entropy and accuracy on the held-out images (data.validationSplit > 0). */
+  val_loss?: number;
+  val_accuracy?: number;
+}
+
 export interface Metrics {
   experiment: string;
   seed: number;
@@ -94,6 +111,8 @@ export interface Metrics {
   /** The first seed's models: the contract CI diffs. */
   models: ModelsMetrics;
   kd_gain?: number;
+  /** Per-epoch training (and validation) curves of the first seed's learning stages, by role. */
+  curves?: Partial<Record<ModelRole, CurvePoint[]>>;
   /** Present when evaluation.seeds has more than one seed. */
   seeds?: SeedMetrics[];
   summary?: Record<string, Stat>;

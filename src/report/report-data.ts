@@ -14,6 +14,11 @@ export interface EpochPoint {
   loss: number;
   /** Training accuracy over the epoch (fraction). */
   accuracy: number;
+  /** The epoch's learning rate (training.schedule). */
+  learningRate?: number;
+  /** Cross-entropy of the true labels and accuracy on the held-out images (data.validationSplit > 0). */
+  valLoss?: number;
+  valAccuracy?: number;
 }
 
 export interface ReportInput {
@@ -128,18 +133,46 @@ export function curveRoles(curves: ReportInput['curves']): ModelRole[] {
   return byRole(Object.entries(curves).filter(([, c]) => (c?.length ?? 0) > 0)).map(([r]) => r as ModelRole);
 }
 
-/** Epoch-by-epoch loss and accuracy of every trained model; null when no curve was recorded. */
+/** Whether a curve has validation points (data.validationSplit > 0). */
+export function hasValidation(points: readonly EpochPoint[]): boolean {
+  return points.some((p) => p.valLoss !== undefined);
+}
+
+/** Whether a curve's learning rate changed from epoch to epoch (training.schedule). */
+export function isScheduled(points: readonly EpochPoint[]): boolean {
+  const rates = points.map((p) => p.learningRate).filter((r): r is number => r !== undefined);
+  return rates.some((r) => r !== rates[0]);
+}
+
+/** `0.000854`: a learning rate to 3 significant digits. */
+export const rate = (v: number | undefined): string => (v === undefined ? '-' : String(Number(v.toPrecision(3))));
+
+/**
+ * Epoch-by-epoch loss and accuracy of every trained model, then its validation loss and accuracy
+ * (with a validation split) and its learning rate (with a schedule); null when no curve was recorded.
+ */
 export function curvesTable(curves: ReportInput['curves']): Table | null {
   const roles = curveRoles(curves);
   if (roles.length === 0) return null;
   const epochs = Math.max(...roles.map((r) => curves[r]!.length));
+  const cols = roles.map((r) => ({ r, val: hasValidation(curves[r]!), lr: isScheduled(curves[r]!) }));
   return {
-    header: ['epoch', ...roles.flatMap((r) => [`${r} loss`, `${r} accuracy`])],
+    header: [
+      'epoch',
+      ...cols.flatMap(({ r, val, lr }) => [`${r} loss`, `${r} accuracy`, ...(val ? [`${r} val loss`, `${r} val accuracy`] : []), ...(lr ? [`${r} learning rate`] : [])]),
+    ],
     rows: Array.from({ length: epochs }, (_, i) => [
       String(i + 1),
-      ...roles.flatMap((r) => {
+      ...cols.flatMap(({ r, val, lr }) => {
         const p = curves[r]![i];
-        return p ? [p.loss.toFixed(4), pct(p.accuracy)] : ['-', '-'];
+        const width = 2 + (val ? 2 : 0) + (lr ? 1 : 0);
+        if (!p) return Array<string>(width).fill('-');
+        return [
+          p.loss.toFixed(4),
+          pct(p.accuracy),
+          ...(val ? [p.valLoss === undefined ? '-' : p.valLoss.toFixed(4), pct(p.valAccuracy)] : []),
+          ...(lr ? [rate(p.learningRate)] : []),
+        ];
       }),
     ]),
   };
@@ -159,5 +192,11 @@ export function factLines(m: Metrics): string[] {
   if (m.kd_gain !== undefined) lines.push(`KD gain (distilled student minus baseline, tf.js accuracy): ${points(m.kd_gain)} points`);
   const g = m.summary?.kd_gain;
   if (g) lines.push(`KD gain over ${g.n} seeds: ${points(g.mean)} ± ${(g.std * 100).toFixed(2)} points (mean ± std)`);
+  const kept = byRole(Object.entries(m.models) as [string, ModelMetrics][]).filter(([, v]) => v.best_epoch !== undefined);
+  if (kept.length > 0) {
+    const trained = (role: string) => m.curves?.[role as ModelRole]?.length;
+    const each = kept.map(([role, v]) => `${role} kept epoch ${v.best_epoch}${trained(role) ? ` of ${trained(role)} trained` : ''}`);
+    lines.push(`early stopping: ${each.join(', ')}`);
+  }
   return lines;
 }

@@ -2,8 +2,24 @@
  * report.html: one self-contained page (inline CSS and SVG, no script, no external asset or
  * link), so it opens offline, in a CI artifact viewer, or attached to an email.
  */
-import { confusionOf, curveRoles, curvesTable, factLines, modelsTable, pct, perClassTable, seedsTable, type ReportInput, type Table } from './report-data.ts';
-import { escapeXml, lineChart, type Series } from './svg.ts';
+import {
+  confusionOf,
+  curveRoles,
+  curvesTable,
+  factLines,
+  hasValidation,
+  isScheduled,
+  modelsTable,
+  pct,
+  perClassTable,
+  rate,
+  seedsTable,
+  type EpochPoint,
+  type ReportInput,
+  type Table,
+} from './report-data.ts';
+import { escapeXml, lineChart, SERIES_COLORS, type Series } from './svg.ts';
+import type { ModelRole } from '../names.ts';
 
 const CSS = `
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto; max-width: 1100px; color: #222; padding: 0 16px; }
@@ -17,6 +33,7 @@ th:first-child, td:first-child { text-align: left; }
 thead th { background: #f4f4f4; }
 table.confusion td { min-width: 32px; text-align: center; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; }
+.scroll { overflow-x: auto; }
 svg.chart { background: #fff; border: 1px solid #eee; }
 svg.chart text { fill: #222; font-family: inherit; }
 `;
@@ -50,17 +67,47 @@ export function confusionTable(matrix: number[][]): string {
   return ['<table class="confusion">', head, '<tbody>', ...body, '</tbody>', '</table>'].join('\n');
 }
 
-/** Loss and accuracy per epoch of every trained model, as two inline SVG charts. */
+/** The role whose training loss is the KD loss (the distilled student); every other trains on cross-entropy. */
+const KD_ROLE: ModelRole = 'student';
+
+/** [epoch, y] of every point of a curve that has a y. */
+function xy(points: readonly EpochPoint[], y: (p: EpochPoint) => number | undefined): [number, number][] {
+  return points.flatMap((p) => {
+    const v = y(p);
+    return v === undefined ? [] : [[p.epoch, v] as [number, number]];
+  });
+}
+
+/**
+ * Per epoch, as inline SVG charts: one chart per kind of loss, so each is drawn on its own scale
+ * (cross-entropy: the teacher's and baseline's training loss and every model's validation loss;
+ * the distilled student's KD loss), accuracy, and the learning rate when a schedule changed it.
+ * A model keeps its colour on every chart; validation curves are dashed.
+ */
 export function curveCharts(curves: ReportInput['curves']): string {
   const roles = curveRoles(curves);
-  const series = (pick: 'loss' | 'accuracy'): Series[] =>
-    roles.map((r) => ({ name: r, points: curves[r]!.map((p) => [p.epoch, pick === 'loss' ? p.loss : p.accuracy * 100] as [number, number]) }));
-  return [
-    '<div class="charts">',
-    lineChart(series('loss'), { title: 'Training loss per epoch', xLabel: 'epoch', yLabel: 'mean loss per image' }),
-    lineChart(series('accuracy'), { title: 'Training accuracy per epoch', xLabel: 'epoch', yLabel: 'accuracy (%)' }),
-    '</div>',
-  ].join('\n');
+  const of = (r: ModelRole) => curves[r]!;
+  const line = (r: ModelRole, y: (p: EpochPoint) => number | undefined, validation = false): Series => ({
+    name: validation ? `${r} (val)` : r,
+    points: xy(of(r), y),
+    color: SERIES_COLORS[roles.indexOf(r) % SERIES_COLORS.length],
+    dashed: validation,
+  });
+  const validated = roles.filter((r) => hasValidation(of(r)));
+  const ce = [...roles.filter((r) => r !== KD_ROLE).map((r) => line(r, (p) => p.loss)), ...validated.map((r) => line(r, (p) => p.valLoss, true))];
+  const acc = [
+    ...roles.map((r) => line(r, (p) => p.accuracy * 100)),
+    ...validated.map((r) => line(r, (p) => (p.valAccuracy === undefined ? undefined : p.valAccuracy * 100), true)),
+  ];
+  const lr = roles.filter((r) => isScheduled(of(r))).map((r) => line(r, (p) => p.learningRate));
+  const charts: string[] = [];
+  if (ce.length > 0) charts.push(lineChart(ce, { title: 'Cross-entropy per epoch', xLabel: 'epoch', yLabel: 'mean cross-entropy per image' }));
+  if (roles.includes(KD_ROLE)) {
+    charts.push(lineChart([line(KD_ROLE, (p) => p.loss)], { title: 'KD loss per epoch (distilled student)', xLabel: 'epoch', yLabel: 'mean KD loss per image' }));
+  }
+  charts.push(lineChart(acc, { title: validated.length > 0 ? 'Accuracy per epoch' : 'Training accuracy per epoch', xLabel: 'epoch', yLabel: 'accuracy (%)' }));
+  if (lr.length > 0) charts.push(lineChart(lr, { title: 'Learning rate per epoch', xLabel: 'epoch', yLabel: 'learning rate', yFormat: rate }));
+  return ['<div class="charts">', ...charts, '</div>'].join('\n');
 }
 
 export function renderReportHtml(r: ReportInput): string {
@@ -81,8 +128,13 @@ export function renderReportHtml(r: ReportInput): string {
   }
   const curves = curvesTable(r.curves);
   if (curves) {
-    body.push('<h2>Training curves</h2>', '<p>Mean training loss (the KD loss for the distilled student) and training accuracy per epoch.</p>');
-    body.push(curveCharts(r.curves), htmlTable(curves));
+    body.push(
+      '<h2>Training curves</h2>',
+      '<p>Per epoch: the mean training loss, on one chart per kind of loss (cross-entropy, label-smoothed where training.labelSmoothing is set; the KD loss of the distilled student), ' +
+        'and the training accuracy. Dashed lines are the held-out validation images (data.validationSplit): their plain cross-entropy and accuracy, comparable across models.</p>',
+    );
+    // Four models with validation and a rate make a wide table: it scrolls instead of overflowing.
+    body.push(curveCharts(r.curves), `<div class="scroll">${htmlTable(curves)}</div>`);
   }
   return [
     '<!DOCTYPE html>',

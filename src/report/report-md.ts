@@ -34,6 +34,8 @@ export function renderReportMd(r: ReportInput): string {
     out.push(mdTable({ header: ['true / predicted', ...conf.matrix.map((_, k) => String(k))], rows: conf.matrix.map((row, k) => [String(k), ...row.map(String)]) }), '');
   }
   const curves = curvesTable(r.curves);
-  if (curves) out.push('## Training curves', '', 'Mean training loss and training accuracy per epoch (report.html draws them).', '', mdTable(curves), '');
+  if (curves) {
+    out.push('## Training curves', '', 'Mean training loss and accuracy per epoch, then on the held-out validation images when there are some (report.html draws them).', '', mdTable(curves), '');
+  }
   return out.join('\n');
 }

@@ -7,6 +7,10 @@ export interface Series {
   name: string;
   /** [x, y] in data units, in x order. */
   points: [number, number][];
+  /** Line colour (default: SERIES_COLORS by position), so related series can share one. */
+  color?: string;
+  /** Dashed line (e.g. the validation curve beside its training curve). */
+  dashed?: boolean;
 }
 
 export interface ChartOptions {
@@ -58,10 +62,35 @@ const num = (v: number) => String(Number(v.toFixed(2)));
 const defaultFormat = (v: number) => String(Number(v.toPrecision(3)));
 
 /** A line chart with axes, ticks, a legend and a dot on every point (so one epoch still shows). */
+/** Legend entries laid out left to right under the title, wrapping to a new row at the chart's edge. */
+function legendLayout(names: string[], left: number, width: number): { x: number; row: number }[] {
+  const out: { x: number; row: number }[] = [];
+  let x = left;
+  let row = 0;
+  for (const name of names) {
+    const w = 24 + name.length * 7 + 16;
+    if (x > left && x + w > width) {
+      x = left;
+      row++;
+    }
+    out.push({ x, row });
+    x += w;
+  }
+  return out;
+}
+
 export function lineChart(series: Series[], opts: ChartOptions): string {
   const width = opts.width ?? 520;
-  const height = opts.height ?? 320;
   const m = { left: 64, right: 16, top: 52, bottom: 48 };
+  const legend = legendLayout(
+    series.filter((s) => s.points.length > 0).map((s) => s.name),
+    m.left,
+    width - m.right,
+  );
+  // Each extra legend row pushes the plot down, so the plot keeps its height.
+  const extraRows = legend.length > 0 ? legend[legend.length - 1].row : 0;
+  m.top += 14 * extraRows;
+  const height = (opts.height ?? 320) + 14 * extraRows;
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
   const title = escapeXml(opts.title);
@@ -100,19 +129,20 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
     `<text x="14" y="${m.top + plotH / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 14 ${m.top + plotH / 2})">${escapeXml(opts.yLabel)}</text>`,
   );
 
-  // Legend in one row under the title, so it never hides a line.
-  let lx = m.left;
+  // Legend in rows under the title, so it never hides a line.
   drawn.forEach((s, i) => {
-    const color = SERIES_COLORS[i % SERIES_COLORS.length];
+    const color = s.color ?? SERIES_COLORS[i % SERIES_COLORS.length];
+    const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
     const name = escapeXml(s.name);
     const pts = s.points.map(([x, y]) => `${num(sx(x))},${num(sy(y))}`);
     parts.push(`<g class="series" data-name="${name}">`);
-    if (pts.length > 1) parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.join(' ')}"/>`);
+    if (pts.length > 1) parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash} points="${pts.join(' ')}"/>`);
     for (const [x, y] of s.points) parts.push(`<circle cx="${num(sx(x))}" cy="${num(sy(y))}" r="3" fill="${color}"/>`);
     parts.push('</g>');
-    parts.push(`<line x1="${lx}" y1="38" x2="${lx + 18}" y2="38" stroke="${color}" stroke-width="2"/>`);
-    parts.push(`<text x="${lx + 24}" y="38" font-size="11" dominant-baseline="middle">${name}</text>`);
-    lx += 24 + s.name.length * 7 + 16;
+    const { x: lx, row } = legend[i];
+    const ly = 38 + 14 * row;
+    parts.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 18}" y2="${ly}" stroke="${color}" stroke-width="2"${dash}/>`);
+    parts.push(`<text x="${lx + 24}" y="${ly}" font-size="11" dominant-baseline="middle">${name}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');

@@ -26,6 +26,8 @@ export function planExperiment(exp: Experiment): StageGraph<KdStage> {
   const stages: KdStage[] = [];
   const seeds = exp.evaluation.seeds;
   const dataPerSeed = exp.data.validationSplit > 0;
+  // Learning stages validate every epoch when images are held out, which their outputs record.
+  const validation = exp.data.validationSplit > 0 ? { validation: true as const } : {};
   if (!dataPerSeed) stages.push({ id: 'data', kind: 'data', config: { ...exp.data }, inputs: {}, deps: [] });
 
   const { baseline: withBaseline, ...distillation } = exp.distillation;
@@ -52,7 +54,7 @@ export function planExperiment(exp: Experiment): StageGraph<KdStage> {
       stages.push({
         id: teacher,
         kind: 'teacher',
-        config: { layers: exp.teacher.layers, training: exp.teacher.training, seed: teacherSeed },
+        config: { layers: exp.teacher.layers, training: exp.teacher.training, seed: teacherSeed, ...validation },
         inputs: { data },
         deps: [data],
         seed: teacherSeed,
@@ -64,7 +66,7 @@ export function planExperiment(exp: Experiment): StageGraph<KdStage> {
     stages.push({
       id: student,
       kind: 'student',
-      config: { layers: exp.student.layers, training: exp.student.training, distillation, seed },
+      config: { layers: exp.student.layers, training: exp.student.training, distillation, seed, ...validation },
       inputs: { softLabels, data },
       deps: [softLabels, data],
       seed,
@@ -75,7 +77,7 @@ export function planExperiment(exp: Experiment): StageGraph<KdStage> {
       stages.push({
         id: baseline,
         kind: 'baseline',
-        config: { layers: exp.student.layers, training: exp.student.training, seed },
+        config: { layers: exp.student.layers, training: exp.student.training, seed, ...validation },
         inputs: { data },
         deps: [data],
         seed,

@@ -5,7 +5,7 @@
 import { isModelRole, type ModelRole } from '../names.ts';
 import { PUBLISH_FILE, type PublishList } from '../pipeline/publish.ts';
 import type { StageInput } from '../pipeline/stage.ts';
-import { runtimeMetrics, serializeMetrics, summarizeSeeds, type Metrics, type ModelsMetrics, type SeedMetrics, type Timings } from '../report/metrics.ts';
+import { runtimeMetrics, serializeMetrics, summarizeSeeds, type CurvePoint, type Metrics, type ModelsMetrics, type SeedMetrics, type Timings } from '../report/metrics.ts';
 import { readJson, writeJson, type StageServices } from './context.ts';
 import { DATA_INFO, type DataInfo } from './data.ts';
 import { EVALUATION_FILE, type Evaluation } from './evaluate.ts';
@@ -71,7 +71,9 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
           m.params = ev.params;
           m.accuracy = ev.accuracy;
           if (ctx.config.metrics.includes('perClass')) m.per_class_accuracy = ev.per_class_accuracy;
-          if (seed === ctx.config.seeds[0]) curves[role] = await readCurve(dir);
+          const history = await readJson<TrainHistory>(dir, HISTORY_FILE);
+          if (history.earlyStopping) m.best_epoch = history.earlyStopping.bestEpoch;
+          if (seed === ctx.config.seeds[0]) curves[role] = curveOf(history);
         } else if (stage.kind === 'evaluate') {
           const ev = await readJson<Evaluation>(dir, EVALUATION_FILE);
           if (seed === ctx.config.seeds[0] && ctx.config.metrics.includes('latency')) {
@@ -115,6 +117,7 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
           : { source: 'unknown', train: 0, test: 0, sha256: '' },
         models: first.models,
         ...(first.kd_gain !== undefined ? { kd_gain: first.kd_gain } : {}),
+        ...(Object.keys(curves).length > 0 ? { curves: metricsCurves(curves) } : {}),
         ...(seeds.length > 1 ? { seeds, summary: summarizeSeeds(seeds) } : {}),
       };
       const metricsJson = serializeMetrics(metrics);
@@ -135,8 +138,34 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
   };
 }
 
-/** A learning stage's loss and accuracy per epoch (its timings stay out: the report is reproducible). */
-async function readCurve(dir: string): Promise<EpochPoint[]> {
-  const h = await readJson<TrainHistory>(dir, HISTORY_FILE);
-  return h.epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, accuracy: e.accuracy }));
+/**
+ * A learning stage's loss, accuracy, learning rate and validation per epoch (its timings stay out:
+ * the report is reproducible). A history written before a key existed just lacks it.
+ */
+function curveOf(h: TrainHistory): EpochPoint[] {
+  return h.epochs.map((e) => ({
+    epoch: e.epoch,
+    loss: e.loss,
+    accuracy: e.accuracy,
+    ...(e.learningRate !== undefined ? { learningRate: e.learningRate } : {}),
+    ...(e.valLoss !== undefined ? { valLoss: e.valLoss } : {}),
+    ...(e.valAccuracy !== undefined ? { valAccuracy: e.valAccuracy } : {}),
+  }));
+}
+
+/** The curves as metrics.json keeps them (snake_case, like every other metrics.json key). */
+function metricsCurves(curves: ReportInput['curves']): Partial<Record<ModelRole, CurvePoint[]>> {
+  const out: Partial<Record<ModelRole, CurvePoint[]>> = {};
+  for (const [role, points] of Object.entries(curves) as [ModelRole, EpochPoint[]][]) {
+    out[role] = points.map((p) => ({
+      epoch: p.epoch,
+      loss: p.loss,
+      accuracy: p.accuracy,
+      learning_rate: p.learningRate,
+      // NaN (held-out images that were all NaN) is not JSON: such a point just has no validation.
+      val_loss: Number.isFinite(p.valLoss) ? p.valLoss : undefined,
+      val_accuracy: p.valLoss !== undefined && Number.isFinite(p.valLoss) ? p.valAccuracy : undefined,
+    }));
+  }
+  return out;
 }

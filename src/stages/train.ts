@@ -95,6 +95,8 @@ async function trainStage(deps: StageServices, ctx: StageContext<ModelStage, { d
       seed: config.seed,
       softLogits,
       distillation: allSoft && config.distillation ? { ...config.distillation, baseline: false } : undefined,
+      // The held-out images (data.validationSplit): evaluated after every epoch, never trained on.
+      validation: ds.validation,
       stage: ctx.stage.id,
       spec: { layers: config.layers, seed: config.seed, role },
       // A live bar on a terminal, one line per epoch otherwise (CI, pipes).

@@ -18,6 +18,11 @@ export interface ModelStageConfig {
   seed: number;
   /** `student` only. */
   distillation?: Omit<DistillationConfig, 'baseline'>;
+  /**
+   * Present when data.validationSplit > 0: the stage validates on the held-out images every epoch
+   * and records it in its history (absent otherwise, so files without a split keep their keys).
+   */
+  validation?: true;
 }
 
 /** `soft-labels` has no settings of its own: its output depends only on the teacher and the data. */

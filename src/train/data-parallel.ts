@@ -18,8 +18,8 @@ import type { DistillationConfig, LayerSpec, TrainingConfig } from '../config/ty
 import { KdqError, type ErrorCode } from '../errors.ts';
 import type { BackendName } from '../names.ts';
 import { epochOrder } from './batches.ts';
-import { createOptimizer } from './optimizers.ts';
 import { applySummed, shardGradients, type ShardData } from './shard.ts';
+import { UpdateRule } from './update-rule.ts';
 
 /** A replica that publishes nothing for this long is taken to be lost (steps take milliseconds). */
 const STALL_MS = 10 * 60 * 1000;
@@ -126,7 +126,7 @@ export interface ReplicaPlan {
  * then the summed update. `onStep` (thread 0) receives the whole batch's loss sum and hits.
  */
 export class ReplicaStepper {
-  private readonly optimizer: tf.Optimizer;
+  private readonly rule: UpdateRule;
   private step = 0;
 
   constructor(
@@ -137,7 +137,12 @@ export class ReplicaStepper {
     private readonly r: number,
     private readonly onFailure: (replica: number) => never,
   ) {
-    this.optimizer = createOptimizer(plan.config);
+    this.rule = new UpdateRule(plan.config, vars);
+  }
+
+  /** Sets the learning rate of 0-based epoch `epoch`: every replica calls it at the same step. */
+  startEpoch(epoch: number): number {
+    return this.rule.startEpoch(epoch);
   }
 
   /** Runs the next step on rows order[from..to) and returns the whole batch's loss sum and hits. */
@@ -148,18 +153,23 @@ export class ReplicaStepper {
     ex.publish(s, this.r, mine.lossSum, mine.hits);
     const all = ex.waitAll(s, this.onFailure);
     // A NaN loss is reported by thread 0 before anyone applies it; the others stop at the next wait.
-    if (Number.isFinite(all.lossSum)) applySummed(this.optimizer, this.vars, ex.blocks(s), ex.replicas, ex.size);
+    if (Number.isFinite(all.lossSum)) applySummed(this.rule, this.vars, ex.blocks(s), ex.replicas, ex.size);
     return all;
   }
 
   dispose(): void {
-    this.optimizer.dispose();
+    this.rule.dispose();
   }
 
-  /** The whole loop, as the other threads run it (thread 0 drives its own to report progress). */
+  /**
+   * The whole loop, as the other threads run it (thread 0 drives its own to report progress).
+   * When thread 0 stops early (training.earlyStopping), it stops these threads while they wait
+   * for the next step's gradients, so no replica applies a step thread 0 did not.
+   */
   runAll(): void {
     const { n, config, seed } = this.plan;
     for (let epoch = 0; epoch < config.epochs; epoch++) {
+      this.startEpoch(epoch);
       const order = epochOrder(n, seed, epoch, config.shuffle);
       for (let from = 0; from < n; from += config.batchSize) {
         const all = this.next(order, from, Math.min(n, from + config.batchSize));
@@ -268,7 +278,9 @@ export interface ParallelArgs {
  * Starts `replicas - 1` replica threads and returns thread 0's side of every step, or null where a
  * thread cannot start this backend (tfjs-node runs its own thread pool): then train in one thread.
  */
-export async function startReplicas(a: ParallelArgs): Promise<{ step: ReplicaStepper['next']; close(): Promise<void> } | null> {
+export async function startReplicas(
+  a: ParallelArgs,
+): Promise<{ startEpoch: ReplicaStepper['startEpoch']; step: ReplicaStepper['next']; close(): Promise<void> } | null> {
   const backend = threadBackend();
   if (a.replicas <= 1 || backend === null) return null;
   const size = a.vars.reduce((s, v) => s + v.size, 0);
@@ -319,6 +331,7 @@ export async function startReplicas(a: ParallelArgs): Promise<{ step: ReplicaSte
     (replica) => replicaFailure(threads, replica),
   );
   return {
+    startEpoch: (epoch) => stepper.startEpoch(epoch),
     step: (order, from, to) => stepper.next(order, from, to),
     close: async () => {
       stepper.dispose();

@@ -23,3 +23,20 @@ export const OPTIMIZER_REGISTRY: Record<OptimizerName, OptimizerFactory> = {
 export function createOptimizer(config: Pick<TrainingConfig, 'optimizer' | 'learningRate' | 'momentum'>): tf.Optimizer {
   return OPTIMIZER_REGISTRY[config.optimizer](config);
 }
+
+/**
+ * Changes the learning rate of a live optimizer, keeping its state (moments, accumulators). sgd
+ * and momentum hold it as a tensor that `setLearningRate` replaces; adam and rmsprop read the
+ * (TypeScript-protected) field on every update.
+ */
+export function setLearningRate(optimizer: tf.Optimizer, learningRate: number): void {
+  // Not `instanceof tf.SGDOptimizer`: tf.js optimizers answer instanceof by duck typing, true for all of them.
+  const o = optimizer as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(learningRate);
+  else o.learningRate = learningRate;
+}
+
+/** The learning rate `optimizer` updates with now. */
+export function learningRateOf(optimizer: tf.Optimizer): number {
+  return (optimizer as unknown as { learningRate: number }).learningRate;
+}

@@ -30,11 +30,15 @@ export interface Progress {
   onEpoch: (e: EpochStats) => void;
 }
 
-/** `teacher epoch 1/2: loss 0.2113 acc 0.9376 1432 samples/s 41.9 s` */
+/**
+ * `teacher epoch 1/2: loss 0.2113 acc 0.9376 val_loss 0.1290 val_acc 0.9610 lr 0.001 1432 samples/s 41.9 s`
+ * (the validation part only with a validation split).
+ */
 export function formatEpochLine(stage: string, e: EpochStats): string {
+  const val = e.valLoss !== undefined && e.valAccuracy !== undefined ? `val_loss ${e.valLoss.toFixed(4)} val_acc ${e.valAccuracy.toFixed(4)} ` : '';
   return (
-    `${stage} epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)} acc ${e.accuracy.toFixed(4)} ` +
-    `${Math.round(e.samplesPerSecond)} samples/s ${e.seconds.toFixed(1)} s`
+    `${stage} epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)} acc ${e.accuracy.toFixed(4)} ${val}` +
+    `lr ${Number(e.learningRate.toPrecision(3))} ${Math.round(e.samplesPerSecond)} samples/s ${e.seconds.toFixed(1)} s`
   );
 }
 

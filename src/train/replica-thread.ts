@@ -54,6 +54,7 @@ try {
           labels: init.labels,
           softLogits: init.softLogits,
           distillation: init.distillation,
+          labelSmoothing: init.config.labelSmoothing,
           pixels: init.imageShape[0] * init.imageShape[1] * init.imageShape[2],
           imageShape: init.imageShape,
           numClasses: init.numClasses,

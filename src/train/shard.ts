@@ -27,6 +27,8 @@ export interface ShardData {
   /** Teacher logits, one row per image, with `distillation`. */
   softLogits?: Float32Array;
   distillation?: DistillationConfig;
+  /** `training.labelSmoothing` of the hard cross-entropy (absent: none). */
+  labelSmoothing?: number;
   pixels: number;
   imageShape: [number, number, number];
   numClasses: number;
@@ -66,8 +68,8 @@ export function batchLoss(model: tf.LayersModel, d: ShardData, t: BatchTensors, 
     const out = model.apply(t.xs, { training: true }) as tf.Tensor2D;
     keep(tf.keep(out));
     return t.ts && d.distillation
-      ? distillationLoss({ studentLogits: out, teacherLogits: t.ts, oneHot: t.ys, config: d.distillation })
-      : crossEntropyFromLogits(t.ys, out);
+      ? distillationLoss({ studentLogits: out, teacherLogits: t.ts, oneHot: t.ys, config: d.distillation, labelSmoothing: d.labelSmoothing })
+      : crossEntropyFromLogits(t.ys, out, d.labelSmoothing);
   };
 }
 
@@ -131,7 +133,7 @@ export function shardGradients(
  * Every replica runs the same kernels on the same numbers in the same order, so their weights
  * stay bit-identical without ever being sent.
  */
-export function applySummed(optimizer: tf.Optimizer, vars: tf.Variable[], blocks: Float32Array, replicas: number, size: number): void {
+export function applySummed(optimizer: Pick<tf.Optimizer, 'applyGradients'>, vars: tf.Variable[], blocks: Float32Array, replicas: number, size: number): void {
   const named: Record<string, tf.Tensor> = {};
   tf.tidy(() => {
     let offset = 0;

@@ -7,8 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { DistillationConfig, LayerSpec, TrainingConfig } from '../config/types.ts';
 import { KdqError } from '../errors.ts';
 import { startReplicas } from './data-parallel.ts';
-import { createOptimizer } from './optimizers.ts';
 import { batchLoss, batchTensors, countHits, type ShardData } from './shard.ts';
+import { UpdateRule } from './update-rule.ts';
 
 export interface StepResult {
   /** Sum over the batch's rows of the per-example loss. */
@@ -18,6 +18,8 @@ export interface StepResult {
 }
 
 export interface Stepper {
+  /** Sets the learning rate of 0-based epoch `epoch` (training.schedule) and returns it; call before its first step. */
+  startEpoch(epoch: number): number;
   /** One optimizer step on rows order[from..to). */
   step(order: Uint32Array, from: number, to: number): StepResult;
   /** Frees the optimizer (and stops replica threads). */
@@ -52,23 +54,29 @@ export async function createStepper(args: StepperArgs): Promise<Stepper> {
 }
 
 function singleThreadStepper(args: StepperArgs): Stepper {
-  const optimizer = createOptimizer(args.config);
   const { model, data: d, vars } = args;
+  const rule = new UpdateRule(args.config, vars);
   return {
+    startEpoch: (epoch) => rule.startEpoch(epoch),
     step(order, from, to) {
       const t = batchTensors(d, order, from, to);
       let logits: tf.Tensor2D | undefined;
       try {
-        const loss = optimizer.minimize(batchLoss(model, d, t, (l) => (logits = l)), true, vars) as tf.Scalar;
-        const mean = loss.dataSync()[0];
-        loss.dispose();
-        return { lossSum: mean * (to - from), hits: countHits(logits!, d, order, from, to) };
+        // What optimizer.minimize does, with the update rule (clipping, decay) between gradients and update.
+        const { value, grads } = tf.variableGrads(batchLoss(model, d, t, (l) => (logits = l)), vars);
+        try {
+          rule.applyGradients(grads);
+          const mean = value.dataSync()[0];
+          return { lossSum: mean * (to - from), hits: countHits(logits!, d, order, from, to) };
+        } finally {
+          tf.dispose([value, ...Object.values(grads)]);
+        }
       } finally {
         tf.dispose([t.xs, t.ys, ...(t.ts ? [t.ts] : []), ...(logits ? [logits] : [])]);
       }
     },
     async close() {
-      optimizer.dispose();
+      rule.dispose();
     },
   };
 }

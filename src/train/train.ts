@@ -7,9 +7,11 @@ import type * as tf from '@tensorflow/tfjs';
 import type { DistillationConfig, LayerSpec, TrainingConfig } from '../config/types.ts';
 import { KdqError } from '../errors.ts';
 import { epochOrder } from './batches.ts';
+import { EarlyStopping, type EarlyStoppingOutcome } from './early-stopping.ts';
 import { imageCount } from './predict.ts';
 import type { ShardData } from './shard.ts';
 import { createStepper } from './stepper.ts';
+import { checkValidationData, validate, type ValidationData } from './validation.ts';
 
 export { predictLogits } from './predict.ts';
 export { accuracy, agreement, confusionMatrix, perClassAccuracy } from './metrics.ts';
@@ -26,6 +28,11 @@ export interface EpochStats {
   samples: number;
   samplesPerSecond: number;
   seconds: number;
+  /** The learning rate every step of this epoch used (training.schedule). */
+  learningRate: number;
+  /** Cross-entropy and accuracy on the held-out images after the epoch (with a validation split). */
+  valLoss?: number;
+  valAccuracy?: number;
 }
 
 /** Running statistics after one step. */
@@ -49,6 +56,8 @@ export interface BatchStats {
 export interface TrainHistory {
   epochs: EpochStats[];
   seconds: number;
+  /** With training.earlyStopping: the epoch whose weights the model ends with, and whether training stopped early. */
+  earlyStopping?: EarlyStoppingOutcome;
 }
 
 export interface TrainArgs {
@@ -64,6 +73,11 @@ export interface TrainArgs {
   /** Teacher logits, n x numClasses, row i for image i: given together with `distillation`. */
   softLogits?: Float32Array;
   distillation?: DistillationConfig;
+  /**
+   * Held-out images, never trained on: evaluated after every epoch (EpochStats.valLoss and
+   * valAccuracy) and read by training.earlyStopping, which needs them.
+   */
+  validation?: ValidationData;
   /** Names the stage in messages, e.g. `teacher`. */
   stage: string;
   onEpoch?: (e: EpochStats) => void;
@@ -111,6 +125,10 @@ function checkArgs(a: TrainArgs): number {
       `${where}: ${a.softLogits.length} teacher logits for ${n} images of ${a.numClasses} classes; expected ${n * a.numClasses}`,
     );
   }
+  if (a.validation) checkValidationData(a.validation, a.imageShape, a.numClasses, where);
+  else if (a.config.earlyStopping) {
+    throw new KdqError('E_CONFIG', `${where}: training.earlyStopping needs validation images; set data.validationSplit: 0.1 or remove earlyStopping`);
+  }
   return n;
 }
 
@@ -122,6 +140,7 @@ function shardData(args: TrainArgs): ShardData {
     labels: args.labels,
     softLogits: args.softLogits,
     distillation: args.distillation,
+    ...(args.config.labelSmoothing ? { labelSmoothing: args.config.labelSmoothing } : {}),
     pixels: h * w * c,
     imageShape: args.imageShape,
     numClasses: args.numClasses,
@@ -145,9 +164,12 @@ export async function trainModel(args: TrainArgs): Promise<TrainHistory> {
     spec: args.spec,
   });
   const history: TrainHistory = { epochs: [], seconds: 0 };
+  const stopper = config.earlyStopping ? new EarlyStopping(config.earlyStopping) : null;
+  let stopped = false;
   const t0 = performance.now();
   try {
-    for (let epoch = 0; epoch < config.epochs; epoch++) {
+    for (let epoch = 0; epoch < config.epochs && !stopped; epoch++) {
+      const learningRate = stepper.startEpoch(epoch);
       const order = epochOrder(n, seed, epoch, config.shuffle);
       const start = performance.now();
       let lossSum = 0;
@@ -163,7 +185,7 @@ export async function trainModel(args: TrainArgs): Promise<TrainHistory> {
           throw new KdqError(
             'E_DIVERGED',
             `stage ${stage}: loss became ${lossValue} at epoch ${epoch + 1}, step ${step + 1} of ${steps}; ` +
-              `lower training.learningRate (now ${config.learningRate}) or check the input data for NaN`,
+              `lower training.learningRate (now ${config.learningRate}${learningRate !== config.learningRate ? `, ${learningRate} in this epoch` : ''}) or check the input data for NaN`,
           );
         }
         lossSum += lossValue * b;
@@ -188,12 +210,22 @@ export async function trainModel(args: TrainArgs): Promise<TrainHistory> {
         samples: n,
         samplesPerSecond: seconds > 0 ? n / seconds : 0,
         seconds,
+        learningRate,
       };
+      if (args.validation) {
+        const v = validate(model, args.validation, args.imageShape, args.numClasses);
+        stats.valLoss = v.loss;
+        stats.valAccuracy = v.accuracy;
+        // Read on thread 0 only; data-parallel replicas end with it (stepper.close) when it stops.
+        if (stopper) stopped = stopper.update(epoch + 1, v, model);
+      }
       history.epochs.push(stats);
       args.onEpoch?.(stats);
       // Let timers and I/O run between epochs (the loop itself is synchronous tensor work).
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+    const outcome = stopper?.finish(model, stopped);
+    if (outcome) history.earlyStopping = outcome;
   } finally {
     await stepper.close();
   }

@@ -43,6 +43,9 @@ describe('comparison', () => {
   it('does not list confusion-matrix cells (the accuracies that move with them are listed)', () => {
     const rows = compareMetrics(sampleMetrics({ int8: 0.965 }), sampleMetrics({ int8: 0.955 }));
     expect(rows.some((r) => r.path.includes('confusion_matrix'))).toBe(false);
+    // Nor training curves, point by point.
+    const curve = (l: number) => ({ curves: { teacher: [{ epoch: 1, loss: l, accuracy: 0.5 }] }, a: l });
+    expect(compareMetrics(curve(1), curve(2)).map((r) => r.path)).toEqual(['a']);
     expect(rows.filter((r) => r.changed).map((r) => r.path)).toContain('models.student_int8.tflite.accuracy');
   });
 

@@ -20,6 +20,27 @@ describe('schemas/metrics.schema.json', () => {
     expect(defs.tflite.properties.input_type.enum).toEqual([...IO_TYPES]);
     expect(defs.tflite.properties.output_type.enum).toEqual([...IO_TYPES]);
     expect(defs.tflite.properties.runtimes.propertyNames.enum).toEqual([...TFLITE_RUNTIMES]);
+    expect(metricsSchema.properties.curves.propertyNames.enum).toEqual([...MODEL_ROLES]);
+  });
+
+  it('takes training curves with or without validation, and the early-stopping epoch', () => {
+    const m = JSON.parse(serializeMetrics(sampleMetrics()));
+    m.curves = {
+      teacher: [{ epoch: 1, loss: 0.5, accuracy: 0.8, learning_rate: 0.001 }],
+      student: [
+        { epoch: 1, loss: 1.2, accuracy: 0.7, learning_rate: 0.0005, val_loss: 0.4, val_accuracy: 0.88 },
+        { epoch: 2, loss: 1.1, accuracy: 0.75, learning_rate: 0.001, val_loss: 0.35, val_accuracy: 0.9 },
+      ],
+    };
+    m.models.student.best_epoch = 2;
+    expect(metricsSchemaErrors(m)).toEqual([]);
+    // The last epochs of a long cosine run at rates that round to 0 at 6 decimal places.
+    m.curves.student[1].learning_rate = 0;
+    expect(metricsSchemaErrors(m)).toEqual([]);
+    const bad = structuredClone(m);
+    bad.curves.student[0].val_accuracy = 1.5;
+    bad.curves.student[1].lr = 0.1;
+    expect(metricsSchemaErrors(bad)).toEqual(['/curves/student/0/val_accuracy: must be <= 1', '/curves/student/1: must NOT have additional properties']);
   });
 
   it("takes each runtime's accuracy or its refusal, never both, never neither", () => {

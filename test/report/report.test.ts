@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderReportHtml, confusionTable } from '../../src/report/report-html.ts';
 import { escapeMdCell, mdTable, renderReportMd } from '../../src/report/report-md.ts';
-import { curvesTable, modelsTable, perClassTable } from '../../src/report/report-data.ts';
+import { curvesTable, modelsTable, perClassTable, type EpochPoint } from '../../src/report/report-data.ts';
 import { escapeXml, lineChart, niceTicks } from '../../src/report/svg.ts';
 import { sampleMetrics, sampleReport } from './fixtures.ts';
 
@@ -34,6 +34,18 @@ describe('svg', () => {
     expect([...svg.matchAll(/text-anchor="middle">(\d+)<\/text>/g)].map((m) => m[1])).toEqual(['1', '2', '3']);
     // The first point of the teacher is at the left edge of the plot, the highest value at the top.
     expect(svg).toContain('<circle cx="64" ');
+  });
+
+  it('wraps a legend too long for one row, growing the chart so the plot keeps its height', () => {
+    const names = ['teacher', 'student_baseline', 'teacher (val)', 'student (val)', 'student_baseline (val)'];
+    const svg = lineChart(
+      names.map((name, i) => ({ name, points: [[1, i], [2, i + 1]] as [number, number][] })),
+      { title: 'Cross-entropy', xLabel: 'epoch', yLabel: 'loss' },
+    );
+    const rows = [...new Set([...svg.matchAll(/<text x="\d+" y="(\d+)" font-size="11" dominant-baseline="middle">/g)].map((m) => Number(m[1])))];
+    expect(rows).toEqual([38, 52]);
+    expect(svg).toContain('height="334"');
+    expect(svg).toContain('<rect x="64" y="66" width="440" height="220"');
   });
 
   it('a single epoch still shows as dots; no data says so', () => {
@@ -106,12 +118,50 @@ describe('report.html', () => {
     expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">`);
   });
 
-  it('shows models, per-class accuracy, the int8 confusion matrix and two curve charts', () => {
+  it('shows models, per-class accuracy, the int8 confusion matrix and a curve chart per kind of loss, then accuracy', () => {
     const h2 = [...html.matchAll(/<h2>(.*?)<\/h2>/g)].map((m) => m[1]);
     expect(h2).toEqual(['Models', 'Per-class accuracy', 'Confusion matrix of student_int8', 'Training curves']);
-    expect(html.match(/<svg /g)).toHaveLength(2);
+    expect([...html.matchAll(/<svg [^>]*aria-label="([^"]*)"/g)].map((m) => m[1])).toEqual([
+      'Cross-entropy per epoch',
+      'KD loss per epoch (distilled student)',
+      'Training accuracy per epoch',
+    ]);
     expect(html).toContain('<title>kd-sample: kdq report</title>');
     expect(html.match(/<g class="series" data-name="(teacher|student|student_baseline)">/g)).toHaveLength(6);
+  });
+
+  it('draws validation curves dashed in the colour of their model, and the learning rate when a schedule changed it', () => {
+    const r = sampleReport();
+    const withVal = (points: EpochPoint[], lr: (e: number) => number): EpochPoint[] =>
+      points.map((p) => ({ ...p, learningRate: lr(p.epoch), valLoss: p.loss + 0.1, valAccuracy: p.accuracy - 0.02 }));
+    const curves = { teacher: withVal(r.curves.teacher!, () => 0.001), student: withVal(r.curves.student!, (e) => 0.001 / e), student_baseline: r.curves.student_baseline };
+    const h = renderReportHtml({ ...r, curves });
+    const charts = h.split('<svg ').slice(1);
+    expect(charts.map((c) => /aria-label="([^"]*)"/.exec(c)![1])).toEqual([
+      'Cross-entropy per epoch',
+      'KD loss per epoch (distilled student)',
+      'Accuracy per epoch',
+      'Learning rate per epoch',
+    ]);
+    // Cross-entropy: teacher and baseline training, teacher and student validation (the student's training loss is KD).
+    expect([...charts[0].matchAll(/data-name="([^"]*)"/g)].map((m) => m[1])).toEqual(['teacher', 'student_baseline', 'teacher (val)', 'student (val)']);
+    const polyline = (chart: string, name: string) => new RegExp(`data-name="${name.replace(/[()]/g, '\\$&')}">\\n<polyline [^>]*`).exec(chart)![0];
+    expect(polyline(charts[0], 'teacher (val)')).toContain('stroke-dasharray');
+    expect(polyline(charts[0], 'teacher')).not.toContain('stroke-dasharray');
+    const colour = (line: string) => /stroke="(#[0-9A-F]+)"/.exec(line)![1];
+    expect(colour(polyline(charts[0], 'teacher (val)'))).toBe(colour(polyline(charts[0], 'teacher')));
+    expect(colour(polyline(charts[2], 'student (val)'))).toBe(colour(polyline(charts[1], 'student')));
+    expect(h).toContain('<div class="scroll"><table>');
+    // Only the student's rate changed.
+    expect([...charts[3].matchAll(/data-name="([^"]*)"/g)].map((m) => m[1])).toEqual(['student']);
+    const t = curvesTable(curves)!;
+    expect(t.header).toEqual([
+      'epoch',
+      'teacher loss', 'teacher accuracy', 'teacher val loss', 'teacher val accuracy',
+      'student loss', 'student accuracy', 'student val loss', 'student val accuracy', 'student learning rate',
+      'student_baseline loss', 'student_baseline accuracy',
+    ]);
+    expect(t.rows[2]).toEqual(['3', '0.3000', '95.00%', '0.4000', '93.00%', '0.4667', '90.00%', '0.5667', '88.00%', '0.000333', '0.2667', '87.00%']);
   });
 
   it('shades the confusion matrix by row share: blue diagonal, orange mistakes, blank zeros', () => {

@@ -55,6 +55,9 @@ describe('planExperiment', () => {
     expect(split.roots).toEqual(['data@s1', 'data@s2']);
     expect(split.stages['data@s2'].config).toEqual({ ...exp.data, seed: 2 });
     expect(split.stages['student@s2'].deps).toEqual(['soft-labels@s2', 'data@s2']);
+    // The learning stages validate on the held-out images, which their key says; without a split it is absent.
+    for (const id of ['teacher@s1', 'student@s2', 'baseline@s1']) expect(split.stages[id].config).toMatchObject({ validation: true });
+    for (const id of ['teacher@s1', 'student@s2', 'baseline@s1']) expect(shared.stages[id].config).not.toHaveProperty('validation');
   });
 
   it('with evaluation.teacherSeed plans one teacher, its soft labels, export and evaluate, and students per seed', () => {

@@ -53,7 +53,17 @@ async function runReport(seeds: number[]): Promise<{ out: string; metrics: Metri
       inputs[id] = input(await stageFolder(id, { 'data.json': { source: 'mnist', train: 2000, test: 200, validation: 0, sha256: 'b'.repeat(64), height: 28, width: 28, channels: 1, numClasses: 10 } }));
     } else if (s.kind === 'teacher' || s.kind === 'student' || s.kind === 'baseline') {
       const acc = s.kind === 'teacher' ? 0.98 + seed / 1000 : s.kind === 'student' ? STUDENT[seed] : BASELINE[seed];
-      const history = { seconds: 3, epochs: [1, 2].map((epoch) => ({ epoch, epochs: 2, loss: 1 / epoch + seed, accuracy: 0.8 + epoch / 20, samples: 2000, samplesPerSecond: 500, seconds: 4 })) };
+      // The teacher's and baseline's histories are as written before schedules and validation existed;
+      // the student's has a cosine-like rate, validation and early stopping.
+      const student = s.kind === 'student';
+      const history = {
+        seconds: 3,
+        epochs: [1, 2].map((epoch) => ({
+          epoch, epochs: 2, loss: 1 / epoch + seed, accuracy: 0.8 + epoch / 20, samples: 2000, samplesPerSecond: 500, seconds: 4,
+          ...(student ? { learningRate: 0.001 / epoch, valLoss: 0.3 + epoch / 10, valAccuracy: 0.9 - epoch / 100 } : {}),
+        })),
+        ...(student ? { earlyStopping: { monitor: 'val_loss', bestEpoch: 1, best: 0.4, stopped: false } } : {}),
+      };
       inputs[id] = input(await stageFolder(id, { 'eval.json': { params: 1000, accuracy: acc, per_class_accuracy: new Array(10).fill(acc), test: 200 }, 'history.json': history }));
     } else if (s.kind === 'evaluate') {
       const int8 = s.role === 'student_int8';
@@ -168,9 +178,22 @@ describe('report stage', () => {
     expect(md).toContain('## Confusion matrix of student\\_int8');
     // Epoch 2 of the first seed's teacher: loss 1/2 + 1.
     expect(md).toMatch(/\| 2 \| 1\.5000 \| 90\.00% \|/);
+    // Curves and the kept epoch reach metrics.json: the student's with validation and its rate.
+    expect(m.curves!.student).toEqual([
+      { epoch: 1, loss: 2, accuracy: 0.85, learning_rate: 0.001, val_loss: 0.4, val_accuracy: 0.89 },
+      { epoch: 2, loss: 1.5, accuracy: 0.9, learning_rate: 0.0005, val_loss: 0.5, val_accuracy: 0.88 },
+    ]);
+    expect(m.curves!.teacher![1]).toEqual({ epoch: 2, loss: 1.5, accuracy: 0.9 });
+    expect(m.models.student!.best_epoch).toBe(1);
+    expect(m.models.teacher!.best_epoch).toBeUndefined();
+    expect(md).toContain('- early stopping: student kept epoch 1 of 2 trained');
+    expect(metricsSchemaErrors(m)).toEqual([]);
+    expect(md).toMatch(/\| student val loss \| student val accuracy \| student learning rate \|/);
     const html = await readFile(join(out, 'report.html'), 'utf8');
-    expect(html.match(/<svg /g)).toHaveLength(2);
-    expect(html.match(/<g class="series" data-name="(teacher|student|student_baseline)">/g)).toHaveLength(6);
+    // Cross-entropy, KD loss, accuracy, learning rate: one chart per kind of number.
+    expect(html.match(/<svg /g)).toHaveLength(4);
+    expect(html.match(/<g class="series" data-name="(teacher|student|student_baseline)">/g)).toHaveLength(7);
+    expect(html.match(/<g class="series" data-name="student \(val\)">/g)).toHaveLength(2);
     expect(html).not.toMatch(/https?:\/\//);
   });
 

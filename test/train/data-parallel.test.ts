@@ -123,6 +123,32 @@ describe('trainModel with training.threads', () => {
     expect(double.history.epochs[0].accuracy).toBe(single.history.epochs[0].accuracy);
   });
 
+  it('every replica applies the schedule, weight decay, clipping and label smoothing: two threads follow one to float32 rounding', async () => {
+    // SGD, so a replica that skipped an option would drift from thread 0 and send gradients taken
+    // at other weights: the summed step would then differ far beyond rounding.
+    const recipe: Partial<TrainingConfig> = {
+      optimizer: 'sgd', learningRate: 0.2, epochs: 3, batchSize: 32, shuffle: true,
+      schedule: { type: 'step', every: 1, factor: 0.5 }, weightDecay: 0.5, clipNorm: 0.5, labelSmoothing: 0.2,
+    };
+    const n = 96;
+    const part = { images: data.images.subarray(0, n * 784), labels: data.labels.subarray(0, n) };
+    const single = await train(plain, 5, recipe, part);
+    const double = await train(plain, 5, { ...recipe, threads: 2 }, part);
+    let maxDiff = 0;
+    single.floats.forEach((w, i) => (maxDiff = Math.max(maxDiff, Math.abs(w - double.floats[i]))));
+    expect(maxDiff).toBeLessThan(1e-5);
+    expect(double.history.epochs.map((e) => e.learningRate)).toEqual([0.2, 0.1, 0.05]);
+    // Each option moved the weights by far more than that.
+    for (const off of [{ schedule: undefined }, { weightDecay: undefined }, { clipNorm: undefined }, { labelSmoothing: undefined }]) {
+      const other = await train(plain, 5, { ...recipe, ...off, threads: 2 }, part);
+      let d = 0;
+      other.floats.forEach((w, i) => (d = Math.max(d, Math.abs(w - double.floats[i]))));
+      expect(d, JSON.stringify(off)).toBeGreaterThan(1e-3);
+    }
+    // Bit-identical run to run.
+    expect((await train(plain, 5, { ...recipe, threads: 2 }, part)).weights.equals(double.weights)).toBe(true);
+  });
+
   it('is bit-identical run to run (with dropout), depends on the seed, and learns', async () => {
     const a = await train(withDropout, 1, { threads: 2 });
     const b = await train(withDropout, 1, { threads: 2 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createProgress, formatBar, formatEpochLine } from '../../src/train/progress.ts';
 import type { BatchStats, EpochStats } from '../../src/train/train.ts';
 
-const epoch: EpochStats = { epoch: 1, epochs: 2, loss: 0.21134, accuracy: 0.93756, samples: 60000, samplesPerSecond: 1432.4, seconds: 41.88 };
+const epoch: EpochStats = { epoch: 1, epochs: 2, loss: 0.21134, accuracy: 0.93756, samples: 60000, samplesPerSecond: 1432.4, seconds: 41.88, learningRate: 0.001 };
 const batch = (step: number, seconds: number): BatchStats => ({
   epoch: 1,
   epochs: 2,
@@ -22,7 +22,13 @@ function capture(isTTY: boolean, columns?: number) {
 
 describe('progress', () => {
   it('formats one line per epoch', () => {
-    expect(formatEpochLine('teacher', epoch)).toBe('teacher epoch 1/2: loss 0.2113 acc 0.9376 1432 samples/s 41.9 s');
+    expect(formatEpochLine('teacher', epoch)).toBe('teacher epoch 1/2: loss 0.2113 acc 0.9376 lr 0.001 1432 samples/s 41.9 s');
+  });
+
+  it('adds the validation loss and accuracy when the epoch has them, and the scheduled rate', () => {
+    expect(formatEpochLine('student', { ...epoch, valLoss: 0.12904, valAccuracy: 0.961, learningRate: 0.000853553 })).toBe(
+      'student epoch 1/2: loss 0.2113 acc 0.9376 val_loss 0.1290 val_acc 0.9610 lr 0.000854 1432 samples/s 41.9 s',
+    );
   });
 
   it('writes only epoch lines when not on a terminal', () => {
@@ -30,7 +36,7 @@ describe('progress', () => {
     const p = createProgress({ stage: 'teacher', stream });
     for (let s = 1; s <= 10; s++) p.onBatch(batch(s, s));
     p.onEpoch(epoch);
-    expect(chunks).toEqual(['teacher epoch 1/2: loss 0.2113 acc 0.9376 1432 samples/s 41.9 s\n']);
+    expect(chunks).toEqual(['teacher epoch 1/2: loss 0.2113 acc 0.9376 lr 0.001 1432 samples/s 41.9 s\n']);
   });
 
   it('on a terminal redraws the bar at most every 100 ms, always draws the last step, then ends the line', () => {
@@ -46,7 +52,7 @@ describe('progress', () => {
     expect(chunks).toHaveLength(4);
     expect(chunks.every((c) => c.startsWith('\r\x1b[K'))).toBe(true);
     p.onEpoch(epoch);
-    expect(chunks[4]).toBe('\r\x1b[Ks epoch 1/2: loss 0.2113 acc 0.9376 1432 samples/s 41.9 s\n');
+    expect(chunks[4]).toBe('\r\x1b[Ks epoch 1/2: loss 0.2113 acc 0.9376 lr 0.001 1432 samples/s 41.9 s\n');
   });
 
   it('shows rate, position and an ETA that includes the remaining epochs', () => {
