@@ -72,15 +72,11 @@ describe('lowering', () => {
   });
 
   it('rejects what TFLite cannot express, naming the layer and the fix', () => {
-    const reluThenBn = tf.sequential({
-      layers: [
-        tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 3, activation: 'relu' }),
-        tf.layers.batchNormalization(),
-        tf.layers.flatten(),
-        tf.layers.dense({ units: 2 }),
-      ],
-    });
-    expect(() => lowerModel(reluThenBn)).toThrow(/batchNormalization can only be exported right after .* move the activation after the batch norm/);
+    // Concatenation is exported along the channel axis only.
+    const input = tf.input({ shape: [4, 4, 2] });
+    const rows = tf.layers.concatenate({ axis: 1 }).apply([input, input]) as tf.SymbolicTensor;
+    const head = tf.layers.dense({ units: 2 }).apply(tf.layers.flatten().apply(rows)) as tf.SymbolicTensor;
+    expect(() => lowerModel(tf.model({ inputs: input, outputs: head }))).toThrow(/concatenate along axis 1; kdq exports concatenation along the channel \(last\) axis/);
     const midSoftmax = tf.sequential({
       layers: [tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 3, activation: 'softmax' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })],
     });
