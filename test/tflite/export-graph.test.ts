@@ -67,6 +67,31 @@ describe('lowering a graph', () => {
     expect([at(11).inputs, at(11).activation]).toEqual([[10], 'RELU']);
     expect([at(12).inputs, at(13).inputs]).toEqual([[11, 9], [12, 8]]);
   });
+
+  it('does not fold a batch norm into a conv that a shortcut also reads, nor fuse a relu into it', () => {
+    const x = tf.input({ shape: [SIDE, SIDE, 1] });
+    const c = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }).apply(x) as tf.SymbolicTensor;
+    const normed = tf.layers.batchNormalization({ movingVarianceInitializer: tf.initializers.constant({ value: 4 }) }).apply(c) as tf.SymbolicTensor;
+    const branch = tf.layers.activation({ activation: 'relu' }).apply(normed) as tf.SymbolicTensor;
+    const sum = tf.layers.add().apply([c, branch]) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: 3 }).apply(tf.layers.flatten().apply(sum)) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: x, outputs: out });
+    const lowered = lowerModel(model);
+    expect(lowered.steps.map((s) => [s.kind, 'activation' in s ? s.activation : '-'])).toEqual([
+      ['conv2d', 'NONE'],
+      ['mul', 'NONE'],
+      ['add', 'RELU'],
+      ['add', 'NONE'],
+      ['reshape', '-'],
+      ['dense', 'NONE'],
+    ]);
+    const images = tf.tensor4d(syntheticImages(4, 6).x, [4, SIDE, SIDE, 1]);
+    const outs = forwardLowered(lowered, images);
+    const theirs = (model.predict(images) as tf.Tensor).dataSync();
+    outs[outs.length - 1]!.dataSync().forEach((v, i) => expect(Math.abs(v - theirs[i]!)).toBeLessThan(1e-4));
+    tf.dispose([images, ...outs]);
+    model.dispose();
+  });
 });
 
 /** The operator's input and output tensors. */
