@@ -32,28 +32,28 @@ export const RESNET_INPUT: [number, number, number] = [32, 32, 3];
 export const DSCNN_INPUT: [number, number, number] = [49, 10, 1];
 
 /**
- * n images of `shape` in [0, 1] for `classes` classes: class k is a brighter block at its own place
- * (a grid cell of the image) on a noisy background, tinted per channel so color carries signal too.
+ * n images of `shape` in [0, 1] for `classes` classes: class k is a stripe pattern of its own
+ * orientation and frequency at a random phase, plus noise. Networks that end in a global average
+ * (ResNet-8's 8x8 pool, the DS-CNN's) cannot tell where something is, only what texture it has,
+ * so the classes differ in texture.
  */
-export function blockImages(n: number, shape: [number, number, number], classes: number, seed: number): { images: Float32Array; labels: Uint8Array } {
+export function stripeImages(n: number, shape: [number, number, number], classes: number, seed: number): { images: Float32Array; labels: Uint8Array } {
   const [h, w, c] = shape;
   const rng = createRng(seed);
-  const cols = Math.ceil(Math.sqrt(classes));
-  const rows = Math.ceil(classes / cols);
+  const angles = Math.ceil(classes / 2);
   const images = new Float32Array(n * h * w * c);
   const labels = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const k = i % classes;
     labels[i] = k;
-    const [r0, r1] = [Math.floor((Math.floor(k / cols) * h) / rows), Math.floor(((Math.floor(k / cols) + 1) * h) / rows)];
-    const [c0, c1] = [Math.floor(((k % cols) * w) / cols), Math.floor((((k % cols) + 1) * w) / cols)];
+    const theta = ((k % angles) * Math.PI) / angles;
+    const freq = 2 * Math.PI * (k < angles ? 0.12 : 0.3);
+    const [fy, fx] = [freq * Math.sin(theta), freq * Math.cos(theta)];
+    const phase = 2 * Math.PI * rng();
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
-        const inBlock = y >= r0 && y < r1 && x >= c0 && x < c1;
-        for (let ch = 0; ch < c; ch++) {
-          const tint = 0.5 + 0.5 * (((k + ch) % 3) / 2);
-          images[((i * h + y) * w + x) * c + ch] = inBlock ? 0.5 + 0.5 * tint * rng() : 0.4 * rng();
-        }
+        const v = 0.5 + 0.35 * Math.sin(fy * y + fx * x + phase);
+        for (let ch = 0; ch < c; ch++) images[((i * h + y) * w + x) * c + ch] = Math.min(1, Math.max(0, v + 0.15 * (rng() - 0.5)));
       }
     }
   }

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
+import { loadExperiment } from '../../src/config/load.ts';
 import { buildModel, modelSummary } from '../../src/models/build.ts';
 import { countParams, inferShapes } from '../../src/models/shapes.ts';
 import { ARCHITECTURES, DSCNN_INPUT, RESNET_INPUT, architecture } from './architecture-fixtures.ts';
@@ -63,6 +64,18 @@ describe('DS-CNN (keyword spotting, 49x10x1)', () => {
     const params = countParams(layers, DSCNN_INPUT);
     const model = buildModel(layers, DSCNN_INPUT, 1, { role: 'student' });
     expect(model.countParams()).toBe(params);
+    model.dispose();
+  });
+});
+
+describe('a residual student for Fashion-MNIST (28x28x1)', () => {
+  it('passes every check of kdq validate, semantic ones included', async () => {
+    const { experiment } = await loadExperiment(path.join(ARCHITECTURES, 'resnet-fashion-mnist.yaml'));
+    expect(experiment.data.source).toBe('fashion-mnist');
+    expect(experiment.student.layers.filter((l) => l.type === 'add')).toHaveLength(3);
+    expect(countParams(experiment.student.layers, [28, 28, 1])).toBe(20_122);
+    const model = buildModel(experiment.student.layers, [28, 28, 1], 1, { role: 'student' });
+    expect(model.countParams()).toBe(20_122);
     model.dispose();
   });
 });

@@ -14,7 +14,7 @@ import { exportTflite } from '../../src/tflite/export.ts';
 import { readTflite } from '../../src/tflite/reader.ts';
 import { loadTflite, type RuntimeName, type TfliteInterpreter } from '../../src/tflite/runtime/index.ts';
 import { predictLogits, trainModel } from '../../src/train/train.ts';
-import { DSCNN_INPUT, RESNET_INPUT, architecture, blockImages } from '../models/architecture-fixtures.ts';
+import { DSCNN_INPUT, RESNET_INPUT, architecture, stripeImages } from '../models/architecture-fixtures.ts';
 
 const open: TfliteInterpreter[] = [];
 const TEST = 40;
@@ -69,8 +69,8 @@ async function checkExports(model: tf.LayersModel, shape: [number, number, numbe
 describe('ResNet-8', () => {
   it('distills on two threads from a teacher\'s logits and exports float32 and int8 files both runtimes run', async () => {
     const layers = quickBatchNorm((await architecture('resnet8.yaml')).experiment.student.layers);
-    const train = blockImages(64, RESNET_INPUT, 10, 1);
-    const test = blockImages(TEST, RESNET_INPUT, 10, 2).images;
+    const train = stripeImages(64, RESNET_INPUT, 10, 1);
+    const test = stripeImages(TEST, RESNET_INPUT, 10, 2).images;
     const teacher = buildModel(layers, RESNET_INPUT, 7, { role: 'teacher' });
     const softLogits = predictLogits(teacher, train.images, RESNET_INPUT);
     teacher.dispose();
@@ -99,8 +99,8 @@ describe('ResNet-8', () => {
 describe('DS-CNN', () => {
   it('trains and exports float32 and int8 files both runtimes run (batch norms folded into the depthwise and pointwise convs)', async () => {
     const layers = quickBatchNorm((await architecture('ds-cnn.yaml')).experiment.student.layers);
-    const train = blockImages(64, DSCNN_INPUT, 12, 3);
-    const test = blockImages(TEST, DSCNN_INPUT, 12, 4).images;
+    const train = stripeImages(64, DSCNN_INPUT, 12, 3);
+    const test = stripeImages(TEST, DSCNN_INPUT, 12, 4).images;
     const model = buildModel(layers, DSCNN_INPUT, 1, { role: 'student' });
     try {
       await trainModel({ model, ...train, imageShape: DSCNN_INPUT, numClasses: 12, config: training(), seed: 1, stage: 'student' });
