@@ -1,5 +1,5 @@
 /**
- * The networks of test/fixtures/architectures/ (MLPerf Tiny's ResNet-8 and a DS-CNN), read through
+ * The networks of docs/architectures/ (MLPerf Tiny's ResNet-8 and a DS-CNN), read through
  * kdq's own loader steps (extends chain, schema, defaults), and small synthetic data of their input
  * shapes that a few epochs learn.
  */
@@ -11,7 +11,7 @@ import { checkExperimentSchema } from '../../src/config/schema.ts';
 import type { Experiment } from '../../src/config/types.ts';
 import { createRng } from '../../src/util/random.ts';
 
-export const ARCHITECTURES = path.resolve(import.meta.dirname, '../fixtures/architectures');
+export const ARCHITECTURES = path.resolve(import.meta.dirname, '../../docs/architectures');
 
 /**
  * The experiment of `file` (its extends chain merged) after the schema and defaults, without the
