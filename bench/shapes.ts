@@ -1,13 +1,16 @@
 /**
  * The bench suite's networks (`npm run bench -- --shapes NAME,...`): kd-mnist's teacher and
  * student, an MLP, a plain two-convolution CNN on 32x32x3, MLPerf Tiny's ResNet-8 and a
- * depthwise-separable network on keyword-spotting features (DS-CNN-like). All but ResNet-8 are
- * built from kdq layer specs by kdq's own model builder, as an experiment file would build them.
+ * depthwise-separable network on keyword-spotting features (DS-CNN-like). All are built from kdq
+ * layer specs by kdq's own model builder, as an experiment file would build them; ResNet-8's are
+ * read from docs/architectures/resnet8.yaml.
  */
+import { readFile } from 'node:fs/promises';
 import type * as tf from '@tensorflow/tfjs';
+import { parse } from 'yaml';
+import { resolveLayer } from '../src/config/defaults.ts';
 import type { LayerSpec } from '../src/config/types.ts';
 import { buildModel } from '../src/models/build.ts';
-import { buildResnet8 } from './resnet8.ts';
 import { benchModelConfig } from './train-throughput.ts';
 
 export interface BenchShape {
@@ -60,6 +63,15 @@ function dsCnnLayers(): Spec[] {
   return layers;
 }
 
+/**
+ * The student layers of docs/architectures/resnet8.yaml with their defaults. Not through
+ * loadExperiment: its shape checks still assume MNIST's 28x28x1, where the 8x8 pool does not fit.
+ */
+async function resnet8Layers(): Promise<LayerSpec[]> {
+  const doc = parse(await readFile(new URL('../docs/architectures/resnet8.yaml', import.meta.url), 'utf8')) as { student: { layers: unknown[] } };
+  return doc.student.layers.map(resolveLayer);
+}
+
 export const BENCH_SHAPES: readonly BenchShape[] = [
   {
     name: 'teacher',
@@ -90,7 +102,7 @@ export const BENCH_SHAPES: readonly BenchShape[] = [
     description: 'ResNet-8 (MLPerf Tiny): 16/32/64 filters, batch norm, residual adds, 32x32x3',
     inputShape: [32, 32, 3],
     classes: 10,
-    build: async (seed) => buildResnet8([32, 32, 3], 10, seed),
+    build: async (seed) => buildModel(await resnet8Layers(), [32, 32, 3], seed, { role: 'resnet8' }),
   },
   sequential('dscnn', 'DS-CNN-like: conv64 10x4/2, 4x (depthwise 3x3 + BN + relu + conv 1x1 + BN + relu), 49x10x1', [49, 10, 1], 12, dsCnnLayers()),
 ];

@@ -4,7 +4,10 @@
  * test/names.test.ts checks that the schema and the registries agree with them.
  */
 
-/** Layer kinds of a `layers:` list (tf.js layer names, camelCase). */
+/**
+ * Layer kinds of a `layers:` list (tf.js layer names, camelCase). `add` and `concatenate` join two
+ * or more earlier layers named in their `inputs`; every other kind reads one input.
+ */
 export const LAYER_TYPES = [
   'conv2d',
   'depthwiseConv2d',
@@ -16,8 +19,17 @@ export const LAYER_TYPES = [
   'dropout',
   'batchNormalization',
   'activation',
+  'add',
+  'concatenate',
 ] as const;
 export type LayerType = (typeof LAYER_TYPES)[number];
+
+/** Layer kinds that join several inputs (the others read exactly one). */
+export const MERGE_LAYER_TYPES = ['add', 'concatenate'] as const satisfies readonly LayerType[];
+export type MergeLayerType = (typeof MERGE_LAYER_TYPES)[number];
+
+/** What a layer's `inputs` calls the model's input (no layer may take this name). */
+export const MODEL_INPUT_NAME = 'input';
 
 /** Activation functions, as a layer's `activation:` or an `activation` layer. */
 export const ACTIVATIONS = ['linear', 'relu', 'relu6', 'tanh', 'sigmoid', 'softmax'] as const;

@@ -73,6 +73,15 @@ function size(v: unknown, dflt: Size): Size {
 
 export function resolveLayer(rawLayer: unknown): LayerSpec {
   const r = obj(rawLayer);
+  const spec = resolveLayerArgs(r);
+  // Wiring keys enter the spec (and so the stage keys) only when written.
+  if (typeof r.name === 'string') spec.name = r.name;
+  if (Array.isArray(r.inputs)) spec.inputs = (r.inputs as string[]).map(String);
+  return spec;
+}
+
+/** A layer's own arguments with their defaults, without its wiring. */
+function resolveLayerArgs(r: Raw): LayerSpec {
   const L = DEFAULTS.layer;
   const type = r.type as LayerSpec['type'];
   const padding = pick<Padding>(r, 'padding', L.padding);
@@ -113,6 +122,10 @@ export function resolveLayer(rawLayer: unknown): LayerSpec {
       return { type, momentum: pick(r, 'momentum', L.bnMomentum), epsilon: pick(r, 'epsilon', L.bnEpsilon) };
     case 'activation':
       return { type, activation: r.activation as Activation };
+    case 'add':
+    case 'concatenate':
+      // `inputs` is required for these (the schema says so); resolveLayer copies it.
+      return { type, inputs: [] };
   }
 }
 

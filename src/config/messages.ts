@@ -147,6 +147,7 @@ export function translateAjvError(e: ErrorObject): PathIssue | undefined {
       else if (missing === 'urls') hint = ": source 'download' needs url and sha256 of trainImages, trainLabels, testImages and testLabels";
       else if (missing === 'layers') hint = ': list the layers of the network';
       else if (missing === 'teacher' || missing === 'student') hint = `: describe the ${missing} network, at least ${missing}: { layers: [...] }`;
+      else if (missing === 'inputs') hint = ': it joins two or more earlier layers: list their names, e.g. inputs: [shortcut, bn2]';
       else if (missing === 'type' && path[path.length - 2] === 'layers') hint = `: every layer starts with its type, one of ${LAYER_TYPES.join(', ')}`;
       return { path: [...path, missing], prefer: 'key', message: `missing required key '${missing}'${describeFix(path, parent?.description)}${hint}` };
     }
@@ -172,6 +173,9 @@ export function translateAjvError(e: ErrorObject): PathIssue | undefined {
       return { path, prefer: 'value', message: `must be ${comparison} ${limit}, got ${got}${why}` };
     }
     case 'pattern': {
+      if (key === 'name' && path[path.length - 3] === 'layers') {
+        return { path, prefer: 'value', message: `${got} is not a valid layer name: use letters, digits, '_', '.' and '-', starting with a letter or '_', e.g. bn2 or stack1.add` };
+      }
       if (key === 'name') {
         return { path, prefer: 'value', message: `${got} is not a valid name: use lowercase letters, digits, '.', '_' and '-', starting with a letter or digit and without '..' (it becomes a folder name)` };
       }

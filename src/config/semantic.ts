@@ -28,25 +28,15 @@ export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue
 
   for (const role of ['teacher', 'student'] as const) {
     const layers = exp[role].layers;
-    for (const s of inferShapes(layers, MNIST_INPUT_SHAPE).issues) add([role, 'layers', s.index, s.key], s.message);
+    for (const s of inferShapes(layers, MNIST_INPUT_SHAPE).issues) {
+      add([role, 'layers', s.index, s.key, ...(s.item === undefined ? [] : [s.item])], s.message);
+    }
     layers.forEach((layer, i) => {
       if ('activation' in layer && layer.activation === 'softmax' && i !== layers.length - 1) {
         add(
           [role, 'layers', i, 'activation'],
           `softmax is allowed only as the final activation (layer ${layers.length - 1}), not on layer ${i}: a softmax inside the network squashes the features; use relu here`,
         );
-      }
-      // The .tflite writer folds batch normalization into the layer before it, which is only
-      // exact when that layer is linear; catch it here rather than after an hour of training.
-      if (layer.type === 'batchNormalization') {
-        const prev = layers[i - 1];
-        const foldable = prev && (prev.type === 'conv2d' || prev.type === 'depthwiseConv2d' || prev.type === 'dense') && prev.activation === 'linear';
-        if (!foldable) {
-          add(
-            [role, 'layers', i, 'type'],
-            `batchNormalization must come right after a conv2d, depthwiseConv2d or dense layer with activation linear (layer ${i - 1} is ${prev ? `${prev.type}${'activation' in prev ? ` with activation ${prev.activation}` : ''}` : 'the input'}), so that export can fold it into that layer; move the activation after it as an activation layer`,
-          );
-        }
       }
     });
   }
@@ -87,9 +77,9 @@ export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue
     }
   }
   // Every layer kind kdq offers has an int8 TFLite kernel (CONV_2D, DEPTHWISE_CONV_2D,
-  // MAX/AVERAGE_POOL_2D, MEAN, RESHAPE, FULLY_CONNECTED, RELU, RELU6, TANH, LOGISTIC, SOFTMAX;
-  // batch norm is folded into the layer before it, dropout vanishes at inference), so mode int8
-  // needs no layer check beyond the batch-norm placement above.
+  // MAX/AVERAGE_POOL_2D, MEAN, RESHAPE, FULLY_CONNECTED, RELU, RELU6, TANH, LOGISTIC, SOFTMAX, ADD,
+  // CONCATENATION; batch norm is folded into the conv/dense before it where it can be and is
+  // MUL then ADD elsewhere, dropout vanishes at inference), so mode int8 needs no layer check.
 
   const rawData = isPlainObject(ctx.raw) && isPlainObject(ctx.raw.data) ? ctx.raw.data : {};
   for (const [key, source] of Object.entries(SOURCE_KEYS)) {

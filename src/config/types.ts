@@ -43,7 +43,21 @@ export interface DataConfig {
   validationSplit: number;
 }
 
-export interface Conv2dLayer {
+/**
+ * Where a layer reads from, for networks that branch (residual adds, concatenations). Both keys
+ * are absent unless written, so a sequential file keeps its stage keys.
+ */
+export interface LayerWiring {
+  /** What other layers' `inputs` call this layer; unique, and never `input`. */
+  name?: string;
+  /**
+   * Names of earlier layers (or `input`, the model's input) this layer reads, in order. Absent:
+   * the layer before it (the model's input for the first layer).
+   */
+  inputs?: string[];
+}
+
+export interface Conv2dLayer extends LayerWiring {
   type: 'conv2d';
   filters: number;
   kernelSize: number | [number, number];
@@ -54,7 +68,7 @@ export interface Conv2dLayer {
   /** Absent means `auto`, so files without the key keep their stage keys. */
   kernelInitializer?: Exclude<Initializer, 'auto'>;
 }
-export interface DepthwiseConv2dLayer {
+export interface DepthwiseConv2dLayer extends LayerWiring {
   type: 'depthwiseConv2d';
   kernelSize: number | [number, number];
   depthMultiplier: number;
@@ -64,38 +78,49 @@ export interface DepthwiseConv2dLayer {
   useBias: boolean;
   kernelInitializer?: Exclude<Initializer, 'auto'>;
 }
-export interface Pooling2dLayer {
+export interface Pooling2dLayer extends LayerWiring {
   type: 'maxPooling2d' | 'averagePooling2d';
   poolSize: number | [number, number];
   /** Default: poolSize. */
   strides: number | [number, number] | null;
   padding: Padding;
 }
-export interface GlobalAveragePooling2dLayer {
+export interface GlobalAveragePooling2dLayer extends LayerWiring {
   type: 'globalAveragePooling2d';
 }
-export interface FlattenLayer {
+export interface FlattenLayer extends LayerWiring {
   type: 'flatten';
 }
-export interface DenseLayer {
+export interface DenseLayer extends LayerWiring {
   type: 'dense';
   units: number;
   activation: Activation;
   useBias: boolean;
   kernelInitializer?: Exclude<Initializer, 'auto'>;
 }
-export interface DropoutLayer {
+export interface DropoutLayer extends LayerWiring {
   type: 'dropout';
   rate: number;
 }
-export interface BatchNormalizationLayer {
+export interface BatchNormalizationLayer extends LayerWiring {
   type: 'batchNormalization';
   momentum: number;
   epsilon: number;
 }
-export interface ActivationLayer {
+export interface ActivationLayer extends LayerWiring {
   type: 'activation';
   activation: Activation;
+}
+
+/** The element-wise sum of two or more layers of one shape (a residual connection). */
+export interface AddLayer extends LayerWiring {
+  type: 'add';
+  inputs: string[];
+}
+/** Two or more layers side by side along the channel (last) axis. */
+export interface ConcatenateLayer extends LayerWiring {
+  type: 'concatenate';
+  inputs: string[];
 }
 
 export type LayerSpec =
@@ -107,7 +132,9 @@ export type LayerSpec =
   | DenseLayer
   | DropoutLayer
   | BatchNormalizationLayer
-  | ActivationLayer;
+  | ActivationLayer
+  | AddLayer
+  | ConcatenateLayer;
 
 export interface TrainingConfig {
   epochs: number;

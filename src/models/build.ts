@@ -1,5 +1,6 @@
 /**
- * Layer specs -> a tf.js model that outputs logits. Initial weights depend only on the seed: every
+ * Layer specs -> a tf.js model that outputs logits: a tf.sequential when each layer reads the one
+ * before it, a functional model when `inputs`, `add` or `concatenate` make branches. Initial weights depend only on the seed: every
  * layer's initializers (and dropout masks) get their own seed, derived from the model seed and the
  * layer's index, so the same seed gives bit-identical weights and editing one layer leaves the
  * others' initial weights unchanged.
@@ -10,6 +11,7 @@ import { KdqError } from '../errors.ts';
 import type { LayerType } from '../names.ts';
 import { deriveSeed } from '../util/random.ts';
 import { LAYER_REGISTRY, type LayerContext, type LayerFactory, type SpecOf } from './layer-registry.ts';
+import { INPUT, isChain, resolveWiring } from './wiring.ts';
 
 export { modelSummary, type ModelSummary, type LayerSummary } from './summary.ts';
 
@@ -54,32 +56,21 @@ export function buildModel(
   inputShape: [number, number, number],
   seed: number,
   options: BuildOptions = {},
-): tf.Sequential {
+): tf.LayersModel {
   const role = options.role ?? 'model';
   const specs = logitSpecs(layers, role);
   if (specs.length === 0) {
     throw new KdqError('E_CONFIG', `${role}.layers is empty; list at least a flatten and a dense layer`);
   }
-  const model = tf.sequential({ name: role });
-  specs.forEach(({ spec, index }, position) => {
-    const ctx: LayerContext = {
-      name: `${role}_${index}_${spec.type}`,
-      seed: deriveSeed(seed, `${role}-layer-${index}`),
-      inputShape: position === 0 ? [...inputShape] : undefined,
-    };
-    try {
-      model.add(makeLayer(spec as SpecOf<LayerType>, ctx));
-    } catch (err) {
-      model.dispose();
-      const why = err instanceof Error ? err.message : String(err);
-      throw new KdqError(
-        'E_CONFIG',
-        `${role}.layers.${index} (${spec.type}) cannot be built on its input ` +
-          `(image ${inputShape.join('x')}): ${why}; check its kernel/pool sizes and strides`,
-        { cause: err },
-      );
-    }
-  });
+  const wiring = resolveWiring(layers);
+  if (wiring.issues.length > 0) {
+    const i = wiring.issues[0]!;
+    throw new KdqError('E_CONFIG', `${role}.layers.${i.index}.${i.key}${i.item === undefined ? '' : `.${i.item}`}: ${i.message}`);
+  }
+  // A chain stays a tf.sequential, exactly as before graphs existed (same training, bit for bit).
+  const model = isChain(wiring.sources)
+    ? buildSequential(specs, inputShape, seed, role)
+    : buildGraph(specs, wiring.sources, inputShape, seed, role);
   const outShape = model.outputs[0].shape;
   if (outShape.length !== 2) {
     model.dispose();
@@ -91,4 +82,73 @@ export function buildModel(
     );
   }
   return model;
+}
+
+/** The seeded layer of spec `index`, named `<role>_<index>_<type>`; the same in a chain and a graph. */
+function layerOf(spec: LayerSpec, index: number, seed: number, role: string, inputShape?: number[]): tf.layers.Layer {
+  const ctx: LayerContext = {
+    name: `${role}_${index}_${spec.type}`,
+    seed: deriveSeed(seed, `${role}-layer-${index}`),
+    inputShape,
+  };
+  return makeLayer(spec as SpecOf<LayerType>, ctx);
+}
+
+function cannotBuild(role: string, spec: LayerSpec, index: number, inputShape: number[], err: unknown): KdqError {
+  const why = err instanceof Error ? err.message : String(err);
+  return new KdqError(
+    'E_CONFIG',
+    `${role}.layers.${index} (${spec.type}) cannot be built on its input ` +
+      `(image ${inputShape.join('x')}): ${why}; check its kernel/pool sizes and strides`,
+    { cause: err },
+  );
+}
+
+function buildSequential(specs: { spec: LayerSpec; index: number }[], inputShape: [number, number, number], seed: number, role: string): tf.Sequential {
+  const model = tf.sequential({ name: role });
+  specs.forEach(({ spec, index }, position) => {
+    try {
+      model.add(layerOf(spec, index, seed, role, position === 0 ? [...inputShape] : undefined));
+    } catch (err) {
+      model.dispose();
+      throw cannotBuild(role, spec, index, inputShape, err);
+    }
+  });
+  return model;
+}
+
+/**
+ * A functional model: each layer applied to the outputs of its sources. A final softmax dropped by
+ * logitSpecs passes its source through, so the output is still the last layer's input.
+ */
+function buildGraph(
+  specs: { spec: LayerSpec; index: number }[],
+  sources: number[][],
+  inputShape: [number, number, number],
+  seed: number,
+  role: string,
+): tf.LayersModel {
+  const input = tf.input({ shape: [...inputShape], name: `${role}_input` });
+  const outputs = new Map<number, tf.SymbolicTensor>([[INPUT, input]]);
+  const built = new Map(specs.map((s) => [s.index, s.spec]));
+  const made: tf.layers.Layer[] = [];
+  let last: tf.SymbolicTensor = input;
+  sources.forEach((src, index) => {
+    const ins = src.map((s) => outputs.get(s)!);
+    const spec = built.get(index);
+    if (spec === undefined) {
+      last = ins[0]!;
+    } else {
+      try {
+        const layer = layerOf(spec, index, seed, role);
+        made.push(layer);
+        last = layer.apply(ins.length === 1 ? ins[0]! : ins) as tf.SymbolicTensor;
+      } catch (err) {
+        for (const l of made) if (l.built) l.dispose();
+        throw cannotBuild(role, spec, index, inputShape, err);
+      }
+    }
+    outputs.set(index, last);
+  });
+  return tf.model({ inputs: input, outputs: last, name: role });
 }

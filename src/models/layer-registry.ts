@@ -16,7 +16,7 @@ export interface LayerContext {
   name: string;
   /** Seed of this layer's initializers (or dropout masks), already derived for this layer. */
   seed: number;
-  /** Set for the first layer of a model only: the [h, w, c] of one input image. */
+  /** Set for the first layer of a sequential model only: the [h, w, c] of one input image. */
   inputShape?: number[];
 }
 
@@ -114,4 +114,7 @@ export const LAYER_REGISTRY: { [K in LayerType]: LayerFactory<K> } = {
       inputShape: ctx.inputShape,
       activation: ACTIVATION_REGISTRY[spec.activation].tfjs,
     })),
+  // The builder applies these to the layers their `inputs` name (see build.ts).
+  add: (_spec, ctx) => tf.layers.add({ name: ctx.name }),
+  concatenate: (_spec, ctx) => tf.layers.concatenate({ name: ctx.name, axis: -1 }),
 };

@@ -35,7 +35,8 @@ export function exportStage(services: StageServices): KdStageDefinition<'export'
     kind: 'export',
     // 2: tensor and signature names no longer depend on what the process built before; kdq's own description.
     // 3: the converter's operator versions for hybrid kernels (per-channel FULLY_CONNECTED v12) and min_runtime_version.
-    version: 3,
+    // 4: an int8 MEAN keeps its input's parameters, so both TFLite runtimes compute the same bits.
+    version: 4,
     cacheable: true,
     async run(ctx) {
       await services.ensureBackend();

@@ -35,7 +35,7 @@ export function imageShape(ds: Dataset): [number, number, number] {
 }
 
 /** Rebuilds a model stage's network from its config and folder. Caller disposes. */
-export async function loadModelStage(config: ModelStageConfig, dir: string, ds: Dataset, role: string): Promise<tf.Sequential> {
+export async function loadModelStage(config: ModelStageConfig, dir: string, ds: Dataset, role: string): Promise<tf.LayersModel> {
   const { buildModel } = await import('../models/build.ts');
   const { loadWeights } = await import('../models/weights.ts');
   const model = buildModel(config.layers, imageShape(ds), config.seed, { role });

@@ -1,5 +1,5 @@
 /**
- * tf.js Sequential (logits) -> a .tflite file ending in SOFTMAX, in one of four modes:
+ * tf.js model (logits; a chain or a graph) -> a .tflite file ending in SOFTMAX, in one of four modes:
  * `float32`; `int8` full-integer post-training quantization calibrated on sample images;
  * `dynamic-range` (int8 weights, float activations, hybrid kernels); `float16` (float16 weight
  * buffers dequantized to float32 at load, as the converter writes them).
@@ -12,15 +12,17 @@ import { toFloat16Array } from '../quant/float16.ts';
 import {
   activationParams,
   biasScales,
+  quantizeAffine,
   quantizeBias,
   quantizeSymmetric,
   toUint8Params,
   type AffineParams,
 } from '../quant/params.ts';
 import { calibrateSteps } from './calibrate-steps.ts';
-import { channelAxis, lowerModel, type LoweredModel, type Step, type WeightedStep } from './lower.ts';
+import { INPUT_STEP, channelAxis, lowerModel, type LoweredModel, type Step, type WeightedStep } from './lower.ts';
 import type { TfliteModel, TfliteOperator, TfliteOptions, TfliteQuantization, TfliteTensor } from './model.ts';
 import { isPerChannel, minRuntimeVersion, opVersion, type OpSignature } from './op-version.ts';
+import { planStepQuant, sameParams, type StepQuant } from './quant-plan.ts';
 import type { TensorTypeName } from './schema.ts';
 import { writeTflite } from './writer.ts';
 
@@ -59,8 +61,6 @@ export interface ExportSummary {
 export const DYNAMIC_RANGE_MIN_ELEMENTS = 1024;
 
 const SOFTMAX_OUT: AffineParams = { scale: 1 / 256, zeroPoint: -128 };
-const LOGISTIC_OUT: AffineParams = { scale: 1 / 256, zeroPoint: -128 };
-const TANH_OUT: AffineParams = { scale: 1 / 128, zeroPoint: 0 };
 
 function bytesOf(a: Float32Array | Int32Array | Int8Array | Uint16Array): Uint8Array {
   // Copy so that the buffer is exactly the tensor (typed arrays may view a larger buffer).
@@ -133,7 +133,53 @@ function stepOptions(s: Step): { op: string; options?: TfliteOptions } {
       return { op: 'TANH' };
     case 'sigmoid':
       return { op: 'LOGISTIC' };
+    case 'add':
+      return { op: 'ADD', options: { type: 'AddOptions', activation: s.activation } };
+    case 'mul':
+      return { op: 'MUL', options: { type: 'MulOptions', activation: s.activation } };
+    case 'concatenate':
+      return { op: 'CONCATENATION', options: { type: 'ConcatenationOptions', axis: s.outShape.length - 1, activation: 'NONE' } };
   }
+}
+
+/**
+ * The per-channel constant operand of an ADD or MUL (an unfolded batch norm's shift or scale), 1-D
+ * so that it broadcasts over the last axis. int8: quantized like an activation (per tensor, from
+ * its own range), as the converter quantizes constant operands of int8 ADD and MUL.
+ */
+function addConstant(g: Graph, name: string, values: Float32Array, mode: WeightMode): { tensor: number; params?: AffineParams } {
+  const shape = [values.length];
+  if (mode === 'int8') {
+    let min = Infinity;
+    let max = -Infinity;
+    for (const v of values) {
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    }
+    const params = activationParams(min, max);
+    return { tensor: g.tensor({ name, shape, type: 'INT8', buffer: bytesOf(quantizeAffine(values, params)), quantization: perTensor(params) }), params };
+  }
+  if (mode === 'float16') return { tensor: dequantizedFloat16(g, name, shape, values) };
+  return { tensor: g.tensor({ name, shape, type: 'FLOAT32', buffer: bytesOf(values) }) };
+}
+
+/** A FLOAT16 constant and the DEQUANTIZE (v3) that makes it the float32 tensor `name`, as the converter writes float16 files. */
+function dequantizedFloat16(g: Graph, name: string, shape: number[], data: Float32Array): number {
+  const half = g.tensor({ name: `${name}/float16`, shape, type: 'FLOAT16', buffer: bytesOf(toFloat16Array(data)) });
+  const full = g.tensor({ name, shape, type: 'FLOAT32' });
+  g.op('DEQUANTIZE', { input: 'FLOAT16', output: 'FLOAT32' }, [half], [full], { type: 'DequantizeOptions' });
+  return full;
+}
+
+/**
+ * `tensor` as a CONCATENATION input: itself when it already has the concatenation's parameters
+ * (or the file is float), else a QUANTIZE (int8 -> int8) to them, as the converter inserts.
+ */
+function requantized(g: Graph, tensor: number, params: AffineParams | undefined, out: StepQuant | undefined, name: string): number {
+  if (!out || !params || sameParams(params, out.params)) return tensor;
+  const t = g.tensor({ name: `${name}/requantized`, shape: g.tensors[tensor]!.shape, type: 'INT8', quantization: perTensor(out.params, out.range) });
+  g.op('QUANTIZE', { input: 'INT8', output: 'INT8' }, [tensor], [t], { type: 'QuantizeOptions' });
+  return t;
 }
 
 /**
@@ -172,13 +218,8 @@ function addWeights(g: Graph, s: WeightedStep, mode: WeightMode, perChannelDense
     return { weights, bias, weightType: 'INT8', scales: scales.length };
   }
   if (mode === 'float16') {
-    const dq = (name: string, shape: number[], data: Float32Array): number => {
-      const half = g.tensor({ name: `${name}/float16`, shape, type: 'FLOAT16', buffer: bytesOf(toFloat16Array(data)) });
-      const full = g.tensor({ name, shape, type: 'FLOAT32' });
-      g.op('DEQUANTIZE', { input: 'FLOAT16', output: 'FLOAT32' }, [half], [full], { type: 'DequantizeOptions' });
-      return full;
-    };
-    return { weights: dq(`${s.name}/weights`, s.weightShape, s.weights), bias: dq(`${s.name}/bias`, [cout], s.bias), weightType: 'FLOAT32', scales: 0 };
+    const weights = dequantizedFloat16(g, `${s.name}/weights`, s.weightShape, s.weights);
+    return { weights, bias: dequantizedFloat16(g, `${s.name}/bias`, [cout], s.bias), weightType: 'FLOAT32', scales: 0 };
   }
   const weights = g.tensor({ name: `${s.name}/weights`, shape: s.weightShape, type: 'FLOAT32', buffer: bytesOf(s.weights) });
   const bias = g.tensor({ name: `${s.name}/bias`, shape: [cout], type: 'FLOAT32', buffer: bytesOf(s.bias) });
@@ -225,31 +266,29 @@ export function buildTfliteModel(lowered: LoweredModel, opts: ExportOptions): { 
     ...(inParams && inputType !== 'float32' ? { quantization: perTensor(inputType === 'uint8' ? toUint8Params(inParams) : inParams) } : {}),
   });
   let x = fileInput;
-  let xParams = inParams;
   if (int8 && inputType !== 'int8' && inParams && cal) {
     x = g.tensor({ name: `${lowered.inputName}/quantized`, shape: inShape, type: 'INT8', quantization: perTensor(inParams, cal.input) });
     g.op('QUANTIZE', { input: inputType === 'float32' ? 'FLOAT32' : 'UINT8', output: 'INT8' }, [fileInput], [x], { type: 'QuantizeOptions' });
   }
 
   const actType: TensorTypeName = int8 ? 'INT8' : 'FLOAT32';
+  const quant = cal && inParams ? planStepQuant(lowered, inParams, cal.steps) : undefined;
+  const stepTensor: number[] = [];
+  const modelInput = x;
+  const tensorOf = (i: number): number => (i === INPUT_STEP ? modelInput : stepTensor[i]!);
+  const paramsOf = (i: number): AffineParams | undefined => (i === INPUT_STEP ? inParams : quant?.[i]!.params);
   lowered.steps.forEach((s, i) => {
     const { op, options } = stepOptions(s);
-    let outParams: AffineParams | undefined;
-    if (cal) {
-      const r = cal.steps[i];
-      if (s.kind === 'maxPool' || s.kind === 'averagePool' || s.kind === 'reshape') outParams = xParams;
-      else if (s.kind === 'tanh') outParams = TANH_OUT;
-      else if (s.kind === 'sigmoid') outParams = LOGISTIC_OUT;
-      else outParams = activationParams(r.min, r.max);
-    }
+    const q = quant?.[i];
     const out = g.tensor({
       name: s.name,
       shape: s.outShape,
       type: actType,
-      ...(outParams && cal ? { quantization: perTensor(outParams, cal.steps[i]) } : {}),
+      ...(q ? { quantization: perTensor(q.params, q.range) } : {}),
     });
+    const x0 = tensorOf(s.inputs[0]!);
     if (s.kind === 'conv2d' || s.kind === 'depthwiseConv2d' || s.kind === 'dense') {
-      const wt = addWeights(g, s, mode, opts.perChannel ?? false, xParams?.scale ?? 0);
+      const wt = addWeights(g, s, mode, opts.perChannel ?? false, paramsOf(s.inputs[0]!)?.scale ?? 0);
       const sig: OpSignature = {
         input: actType,
         weight: wt.weightType,
@@ -258,24 +297,33 @@ export function buildTfliteModel(lowered: LoweredModel, opts: ExportOptions): { 
         dilated: s.dilation.some((d) => d > 1),
         ...(options?.type === 'FullyConnectedOptions' ? { keepNumDims: options.keepNumDims, asymmetricQuantizeInputs: options.asymmetricQuantizeInputs } : {}),
       };
-      g.op(op, sig, [x, wt.weights, wt.bias], [out], options);
+      g.op(op, sig, [x0, wt.weights, wt.bias], [out], options);
     } else if (s.kind === 'reshape') {
       const shape = g.tensor({ name: `${s.name}/shape`, shape: [s.outShape.length], type: 'INT32', buffer: bytesOf(Int32Array.from(s.outShape)) });
-      g.op(op, { input: actType }, [x, shape], [out], options);
+      g.op(op, { input: actType }, [x0, shape], [out], options);
     } else if (s.kind === 'mean') {
       const axes = g.tensor({ name: `${s.name}/axes`, shape: [2], type: 'INT32', buffer: bytesOf(Int32Array.from([1, 2])) });
-      g.op(op, { input: actType }, [x, axes], [out], options);
+      g.op(op, { input: actType }, [x0, axes], [out], options);
+    } else if (s.kind === 'add' || s.kind === 'mul') {
+      const second = s.constant ? addConstant(g, `${s.name}/${s.kind === 'mul' ? 'scale' : 'shift'}`, s.constant, mode) : { tensor: tensorOf(s.inputs[1]!), params: paramsOf(s.inputs[1]!) };
+      // MUL's kernel variant depends on whether it scales up (op_version.cc).
+      const p0 = paramsOf(s.inputs[0]!);
+      const rescale = q && p0 && second.params ? (Math.fround(p0.scale) * Math.fround(second.params.scale)) / Math.fround(q.params.scale) : undefined;
+      g.op(op, { input: actType, ...(rescale === undefined ? {} : { rescale }) }, [x0, second.tensor], [out], options);
+    } else if (s.kind === 'concatenate') {
+      const ins = s.inputs.map((from, k) => requantized(g, tensorOf(from), paramsOf(from), q, `${s.name}/input${k}`));
+      g.op(op, { input: actType }, ins, [out], options);
     } else {
-      g.op(op, { input: actType }, [x], [out], options);
+      g.op(op, { input: actType }, [x0], [out], options);
     }
-    x = out;
-    xParams = outParams;
+    stepTensor.push(out);
   });
+  const logits = stepTensor[stepTensor.length - 1]!;
 
   // The SOFTMAX head, then dequantize/requantize to the requested output type.
   const classes = lowered.steps[lowered.steps.length - 1].outShape;
   const probs = g.tensor({ name: 'StatefulPartitionedCall:0', shape: classes, type: actType, ...(int8 ? { quantization: perTensor(SOFTMAX_OUT) } : {}) });
-  g.op('SOFTMAX', { input: actType }, [x], [probs], { type: 'SoftmaxOptions', beta: 1 });
+  g.op('SOFTMAX', { input: actType }, [logits], [probs], { type: 'SoftmaxOptions', beta: 1 });
   let fileOutput = probs;
   if (int8 && outputType !== 'int8') {
     g.tensors[probs].name = 'softmax';
@@ -320,7 +368,7 @@ export function buildTfliteModel(lowered: LoweredModel, opts: ExportOptions): { 
 }
 
 /**
- * Exports a tf.js Sequential whose output is logits as .tflite bytes ending in SOFTMAX.
+ * Exports a tf.js model whose output is logits as .tflite bytes ending in SOFTMAX.
  * Throws KdqError E_TFLITE for layers or settings TFLite cannot express.
  */
 export function exportTflite(model: tf.LayersModel, opts: ExportOptions): { bytes: Uint8Array; summary: ExportSummary } {

@@ -5,9 +5,11 @@
  * tests use it to check the lowering against the tf.js model.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LoweredModel, Step } from './lower.ts';
+import { INPUT_STEP, type LoweredModel, type Step } from './lower.ts';
 
-function stepForward(s: Step, x: tf.Tensor): tf.Tensor {
+/** One step on its inputs `xs` (in the step's input order). */
+function stepForward(s: Step, xs: tf.Tensor[]): tf.Tensor {
+  const x = xs[0]!;
   switch (s.kind) {
     case 'conv2d':
     case 'depthwiseConv2d':
@@ -46,6 +48,16 @@ function stepForward(s: Step, x: tf.Tensor): tf.Tensor {
       return tf.tanh(x);
     case 'sigmoid':
       return tf.sigmoid(x);
+    case 'add':
+    case 'mul': {
+      const other = s.constant ? tf.tensor1d(s.constant) : xs[1]!;
+      let y = s.kind === 'add' ? tf.add(x, other) : tf.mul(x, other);
+      if (s.activation === 'RELU') y = tf.relu(y);
+      if (s.activation === 'RELU6') y = tf.relu6(y);
+      return y;
+    }
+    case 'concatenate':
+      return tf.concat(xs, -1);
   }
 }
 
@@ -55,11 +67,9 @@ function stepForward(s: Step, x: tf.Tensor): tf.Tensor {
  */
 export function forwardLowered(m: LoweredModel, images: tf.Tensor4D): tf.Tensor[] {
   const outs: tf.Tensor[] = [];
-  let x: tf.Tensor = images;
   for (const s of m.steps) {
-    const input = x;
-    x = tf.tidy(() => stepForward(s, input));
-    outs.push(x);
+    const xs = s.inputs.map((i) => (i === INPUT_STEP ? images : outs[i]!));
+    outs.push(tf.tidy(() => stepForward(s, xs)));
   }
   return outs;
 }

@@ -61,6 +61,10 @@ export type TfliteOptions =
       asymmetricQuantizeInputs: boolean;
     }
   | { type: 'SoftmaxOptions'; beta: number }
+  | { type: 'AddOptions'; activation: ActivationFunctionTypeName }
+  | { type: 'MulOptions'; activation: ActivationFunctionTypeName }
+  /** `axis` may be negative (counted from the end). */
+  | { type: 'ConcatenationOptions'; axis: number; activation: ActivationFunctionTypeName }
   | { type: 'ReducerOptions'; keepDims: boolean }
   | { type: 'QuantizeOptions' }
   | { type: 'DequantizeOptions' }

@@ -28,6 +28,8 @@ export interface OpSignature {
   keepNumDims?: boolean;
   /** FULLY_CONNECTED hybrid kernels that quantize their input asymmetrically. */
   asymmetricQuantizeInputs?: boolean;
+  /** Quantized MUL: input scale times the other input's scale over the output scale. */
+  rescale?: number;
 }
 
 /**
@@ -78,6 +80,12 @@ export function opVersion(op: string, sig: OpSignature): number {
     case 'LOGISTIC':
     case 'RELU':
     case 'RELU6':
+    case 'ADD':
+    case 'CONCATENATION':
+      return int8 ? 2 : 1;
+    case 'MUL':
+      // The kernel that scales up (input scales over output scale at least 1) came later.
+      if (sig.rescale !== undefined && sig.rescale >= 1) return 3;
       return int8 ? 2 : 1;
     case 'RESHAPE':
     case 'QUANTIZE':
@@ -127,6 +135,13 @@ export const MIN_RUNTIME: Readonly<Record<string, string>> = {
   'RELU6/1': '1.5.0',
   'RELU6/2': '1.14.0',
   'RESHAPE/1': '1.5.0',
+  'ADD/1': '1.5.0',
+  'ADD/2': '1.14.0',
+  'CONCATENATION/1': '1.5.0',
+  'CONCATENATION/2': '1.14.0',
+  'MUL/1': '1.5.0',
+  'MUL/2': '1.14.0',
+  'MUL/3': '1.15.0',
   'QUANTIZE/1': '1.14.0',
   'DEQUANTIZE/1': '1.13.1',
   'DEQUANTIZE/2': '1.14.0',

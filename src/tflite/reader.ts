@@ -143,6 +143,12 @@ function readOptions(type: number, t: TableView | undefined): TfliteOptions | un
       if (!Number.isFinite(beta)) throw new Damaged(`${t.what}: beta is ${beta}`, t.offsetOf(Slot.SoftmaxOptions.beta));
       return { type: 'SoftmaxOptions', beta };
     }
+    case BuiltinOptions.AddOptions:
+      return { type: 'AddOptions', activation: activation(t, Slot.AddOptions.fused_activation_function) };
+    case BuiltinOptions.MulOptions:
+      return { type: 'MulOptions', activation: activation(t, Slot.MulOptions.fused_activation_function) };
+    case BuiltinOptions.ConcatenationOptions:
+      return { type: 'ConcatenationOptions', axis: t.int32(Slot.ConcatenationOptions.axis, 'axis'), activation: activation(t, Slot.ConcatenationOptions.fused_activation_function) };
     case BuiltinOptions.ReducerOptions:
       return { type: 'ReducerOptions', keepDims: t.uint8(Slot.ReducerOptions.keep_dims, 'keep_dims') !== 0 };
     case BuiltinOptions.QuantizeOptions:

@@ -128,6 +128,19 @@ function writeOptions(b: Builder, o: TfliteOptions): { type: number; offset: Off
       b.startObject(1);
       b.addFieldFloat32(Slot.SoftmaxOptions.beta, o.beta, 0);
       return { type: BuiltinOptions.SoftmaxOptions, offset: b.endObject() };
+    case 'AddOptions':
+      b.startObject(2);
+      b.addFieldInt8(Slot.AddOptions.fused_activation_function, ActivationFunctionType[o.activation], 0);
+      return { type: BuiltinOptions.AddOptions, offset: b.endObject() };
+    case 'MulOptions':
+      b.startObject(1);
+      b.addFieldInt8(Slot.MulOptions.fused_activation_function, ActivationFunctionType[o.activation], 0);
+      return { type: BuiltinOptions.MulOptions, offset: b.endObject() };
+    case 'ConcatenationOptions':
+      b.startObject(2);
+      b.addFieldInt32(Slot.ConcatenationOptions.axis, o.axis, 0);
+      b.addFieldInt8(Slot.ConcatenationOptions.fused_activation_function, ActivationFunctionType[o.activation], 0);
+      return { type: BuiltinOptions.ConcatenationOptions, offset: b.endObject() };
     case 'ReducerOptions':
       b.startObject(1);
       b.addFieldInt8(Slot.ReducerOptions.keep_dims, o.keepDims ? 1 : 0, 0);

@@ -5,15 +5,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
-import { LAYER_TYPES, type LayerType } from '../../src/names.ts';
+import { LAYER_TYPES, type LayerType, type MergeLayerType } from '../../src/names.ts';
 import { values } from './compare-backends.ts';
 import { selectShapes } from '../../bench/shapes.ts';
 import { prepareShape } from '../../bench/shape-throughput.ts';
 
 const init = (seed: number) => tf.initializers.glorotUniform({ seed });
 
-/** A small model around each layer type; the Record type forces one entry per LAYER_TYPES name. */
-const MODELS: Record<LayerType, () => tf.layers.Layer[]> = {
+/** A small model around each one-input layer type; the Record types force one entry per LAYER_TYPES name. */
+const MODELS: Record<Exclude<LayerType, MergeLayerType>, () => tf.layers.Layer[]> = {
   conv2d: () => [
     tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(1) }),
     // A second conv needs the gradient with respect to its input too.
@@ -56,7 +56,25 @@ const MODELS: Record<LayerType, () => tf.layers.Layer[]> = {
   ],
 };
 
-function build(type: LayerType): tf.Sequential {
+/** A branch on the input joined with another: the merge layers need a graph. */
+const BRANCHES: Record<MergeLayerType, (x: tf.SymbolicTensor) => tf.SymbolicTensor> = {
+  add: (x) => {
+    const a = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(13) }).apply(x) as tf.SymbolicTensor;
+    const b = tf.layers.conv2d({ filters: 4, kernelSize: 1, kernelInitializer: init(14) }).apply(x) as tf.SymbolicTensor;
+    return tf.layers.flatten().apply(tf.layers.add().apply([a, b])) as tf.SymbolicTensor;
+  },
+  concatenate: (x) => {
+    const a = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(15) }).apply(x) as tf.SymbolicTensor;
+    return tf.layers.flatten().apply(tf.layers.concatenate({ axis: -1 }).apply([a, x])) as tf.SymbolicTensor;
+  },
+};
+
+function build(type: LayerType): tf.LayersModel {
+  if (type === 'add' || type === 'concatenate') {
+    const x = tf.input({ shape: [10, 10, 2] });
+    const out = tf.layers.dense({ units: 3, kernelInitializer: init(99) }).apply(BRANCHES[type](x)) as tf.SymbolicTensor;
+    return tf.model({ inputs: x, outputs: out });
+  }
   const model = tf.sequential();
   model.add(tf.layers.inputLayer({ inputShape: [10, 10, 2] }));
   for (const layer of MODELS[type]()) model.add(layer);

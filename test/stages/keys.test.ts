@@ -39,9 +39,9 @@ describe('stage keys of experiments/kd-mnist-quick.yaml (wasm, tf.js 4.22.0, fma
       'soft-labels@s1': '07fd6bcfbd04e3c72f9099b8fd2b8dfe207c5babcf95a773fa5fae420a22f038',
       'student@s1': '3f306f287443d4be17b4912a54b7f648284c3ffa4e2cc8c4dc5c58380a49a07e',
       'baseline@s1': '9d49cfb3a5d21b7c5a97ce4ad5197bcb3644067e45b3c42084a5d434e49e86b1',
-      'export:student_int8@s1': 'c2d6a7090eaf1c5a7cb820bd5b896962ef21109bd5a8966519704a05b8d8367a',
-      'evaluate:student_int8@s1': 'd6a4d2b28ebd2d066059d30a5e9c358b462cb4dd07644dda64279b1f102fcf37',
-      report: '86843a79cc843e199e63c556a24f23b09a8a4e8fc056838b38baf65ead31370f',
+      'export:student_int8@s1': '4fb093eba77a724acc00d4099b481b363a8b97271eb5ad2dd3440b6f13d7caf6',
+      'evaluate:student_int8@s1': 'df40a2eb19bc61eed2e3e3b65d3487e5e4af1068e3e43ecd20f797a2f92f1fbf',
+      report: '93a0b86e0ebad7c838843d3b25b438969335ac14d136f7af54c13b9ef9eb7e3b',
     });
   });
 });

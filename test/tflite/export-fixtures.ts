@@ -82,11 +82,11 @@ export function wideModel(): tf.Sequential {
  * and the last dense is fitted by softmax regression on those features in plain JS (full-batch
  * gradient descent). Training the whole network with tf.js takes minutes on a shared CPU.
  */
-export function fitHead(model: tf.Sequential, x: Float32Array, labels: number[], steps = 300): void {
+export function fitHead(model: tf.LayersModel, x: Float32Array, labels: number[], steps = 300): void {
   const n = labels.length;
-  const head = model.layers[model.layers.length - 1];
+  const head = model.outputs[0].sourceLayer as tf.layers.Layer;
   const features = tf.tidy(() => {
-    const body = tf.model({ inputs: model.inputs, outputs: model.layers[model.layers.length - 2].output as tf.SymbolicTensor });
+    const body = tf.model({ inputs: model.inputs, outputs: head.inboundNodes[0].inputTensors[0] });
     return body.predict(tf.tensor4d(x, [n, SIDE, SIDE, 1])) as tf.Tensor2D;
   });
   const f = features.dataSync() as Float32Array;

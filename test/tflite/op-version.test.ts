@@ -34,6 +34,13 @@ describe('opVersion follows op_version.cc', () => {
     ['RELU6', 'int8', { input: I }, 2],
     ['LOGISTIC', 'float', { input: F }, 1],
     ['DEQUANTIZE', 'float16', { input: 'FLOAT16' }, 3],
+    ['ADD', 'float', { input: F }, 1],
+    ['ADD', 'int8', { input: I }, 2],
+    ['CONCATENATION', 'float', { input: F }, 1],
+    ['CONCATENATION', 'int8', { input: I }, 2],
+    ['MUL', 'float', { input: F }, 1],
+    ['MUL', 'int8, input scales over output scale below 1', { input: I, rescale: 0.4 }, 2],
+    ['MUL', 'int8, input scales over output scale at least 1', { input: I, rescale: 1 }, 3],
   ])('%s, %s: v%i', (op, _what, sig, version) => {
     expect(opVersion(op, sig)).toBe(version);
   });
@@ -63,12 +70,12 @@ describe('min_runtime_version follows runtime_version.cc', () => {
     const sigs: OpSignature[] = [];
     for (const input of ['FLOAT32', 'INT8', 'FLOAT16'] as const) {
       for (const weight of [undefined, 'FLOAT32', 'INT8'] as const) {
-        for (const flag of [{}, { perChannel: true }, { hasBias: false }, { dilated: true }, { keepNumDims: true }, { asymmetricQuantizeInputs: true }]) {
+        for (const flag of [{}, { perChannel: true }, { hasBias: false }, { dilated: true }, { keepNumDims: true }, { asymmetricQuantizeInputs: true }, { rescale: 0.5 }, { rescale: 2 }]) {
           sigs.push({ input, ...(weight ? { weight } : {}), hasBias: true, ...flag });
         }
       }
     }
-    const ops = ['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'MAX_POOL_2D', 'AVERAGE_POOL_2D', 'MEAN', 'SOFTMAX', 'TANH', 'LOGISTIC', 'RELU', 'RELU6', 'RESHAPE', 'QUANTIZE', 'DEQUANTIZE'];
+    const ops = ['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'MAX_POOL_2D', 'AVERAGE_POOL_2D', 'MEAN', 'SOFTMAX', 'TANH', 'LOGISTIC', 'RELU', 'RELU6', 'RESHAPE', 'QUANTIZE', 'DEQUANTIZE', 'ADD', 'CONCATENATION', 'MUL'];
     for (const op of ops) {
       for (const sig of sigs) {
         const version = opVersion(op, sig);
@@ -85,5 +92,7 @@ describe('min_runtime_version follows runtime_version.cc', () => {
     expect(text(minRuntimeVersion([{ op: 'LOGISTIC', version: 1 }]))).toBe('1.14.0');
     expect(text(minRuntimeVersion([{ op: 'RELU6', version: 2 }]))).toBe('1.14.0');
     expect(minRuntimeVersion([{ op: 'RESHAPE', version: 1 }])).toHaveLength(16);
+    expect(text(minRuntimeVersion([{ op: 'ADD', version: 2 }, { op: 'CONCATENATION', version: 2 }]))).toBe('1.14.0');
+    expect(text(minRuntimeVersion([{ op: 'MUL', version: 3 }]))).toBe('1.15.0');
   });
 });

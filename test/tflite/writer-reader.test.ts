@@ -143,6 +143,17 @@ describe('reading the converter reference files', () => {
     }
   });
 
+  it('decodes and re-writes AddOptions: the converter\'s ResNet-8 fuses a relu into each residual add', () => {
+    const m = readTflite(refBytes('pretrainedResnet_quant'));
+    const adds = m.operators.filter((o) => o.op === 'ADD');
+    expect(adds.map((o) => `${o.op} v${o.version}`)).toEqual(['ADD v2', 'ADD v2', 'ADD v2']);
+    expect(adds.map((o) => o.options)).toEqual(adds.map(() => ({ type: 'AddOptions', activation: 'RELU' })));
+    // Each add reads two activations: a branch and the shortcut written before it.
+    for (const o of adds) expect(o.inputs.map((i) => m.tensors[i]!.buffer)).toEqual([undefined, undefined]);
+    expect(digest(readTflite(writeTflite(m)))).toEqual(digest(m));
+    expect(inspectTflite(refBytes('pretrainedResnet_quant'))).toContain('3: ADD v2 (#22, #24) -> (#25) activation=RELU');
+  });
+
   it('inspect lists ops with versions, tensors with types, shapes and quantization', () => {
     const text = inspectTflite(refBytes('str_ww_ref_model'));
     expect(text).toContain('DEPTHWISE_CONV_2D v3');
