@@ -15,6 +15,7 @@ import { KdqError } from '../errors.ts';
 import type { StageInput } from '../pipeline/stage.ts';
 import type { Teacher, TeacherOptions } from '../teacher/index.ts';
 import type { TeacherFormat } from '../names.ts';
+import { DEFAULT_LAYOUT } from '../teacher/settings.ts';
 import { accuracy, perClassAccuracy } from '../train/metrics.ts';
 import { writeFloats, writeJson, type StageServices } from './context.ts';
 import { HISTORY_FILE, SOFT_LOGITS, TEST_LOGITS, imageShape } from './train.ts';
@@ -62,7 +63,8 @@ function dataSeed(data: StageInput<{ seed?: number }>, fallback: number | undefi
 function teacherOptions(config: ImportedTeacherStageConfig, ds: Dataset): TeacherOptions {
   return {
     data: { imageShape: imageShape(ds), classes: ds.numClasses },
-    inputLayout: config.inputLayout,
+    // Left to the teacher module when it is the format's default, so its messages can say so.
+    ...(config.inputLayout === DEFAULT_LAYOUT[config.format] ? {} : { inputLayout: config.inputLayout }),
     output: config.output,
     scale: config.scale,
     mean: config.mean,
