@@ -188,3 +188,21 @@ describe('a bad teacher stops the run before anything trains: exit 2, the file n
     expect(v.code).toBe(0);
   });
 });
+
+describe('kdq validate checks a teacher file without loading a runtime', () => {
+  it('a good and a bad teacher file: the bad one at FILE:LINE:COL, and neither ONNX Runtime, tf.js nor LiteRT loaded', async () => {
+    const { execa } = await import('execa');
+    const { writeFile } = await import('node:fs/promises');
+    // A module hook that reports every runtime package the process imports.
+    const hook = join(base, 'hook.mjs');
+    await writeFile(hook, "export async function resolve(s, c, next) { if (/^(onnxruntime-node|@tensorflow\\/tfjs|@litertjs\\/core)/.test(s)) console.error('LOADED ' + s); return next(s, c); }\n");
+    const register = join(base, 'register.mjs');
+    await writeFile(register, `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${hook}`)});\n`);
+    const bad = join(ROOT, 'test/fixtures/invalid/teacher-model-pytorch-checkpoint.yaml');
+    const r = await execa('node', ['--import', register, join(ROOT, 'bin/kdq.mjs'), 'validate', join(ROOT, 'experiments/kd-mnist-pytorch-teacher.yaml'), bad], { cwd: ROOT, reject: false });
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toContain('kd-mnist-pytorch-teacher.yaml: ok (44 stages, 5 seeds)');
+    expect(r.stderr).toContain("test/fixtures/invalid/teacher-model-pytorch-checkpoint.yaml:4:10: teacher.model: teacher model '../teachers/bad/checkpoint.pt' is a zip archive");
+    expect(r.stderr).not.toContain('LOADED');
+  });
+});
