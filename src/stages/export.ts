@@ -8,6 +8,7 @@ import { permutation, deriveSeed } from '../util/random.ts';
 import { writeJson, type StageServices } from './context.ts';
 import { imageShape, loadModelStage } from './train.ts';
 import { KdqError } from '../errors.ts';
+import type * as tf from '@tensorflow/tfjs';
 import type { ExportOptions } from '../tflite/export.ts';
 import type { KdStageDefinition, ModelStageConfig } from './types.ts';
 
@@ -58,13 +59,16 @@ export function exportStage(services: StageServices): KdStageDefinition<'export'
         await writeJson(ctx.outDir, EXPORT_INFO, { skipped: reason } satisfies ExportSkipped);
         ctx.log(`${ctx.stage.id}: no .tflite: ${reason}`);
       };
-      const { importedTeacherModel, teacherExportBlocker } = await import('./imported-teacher.ts');
-      const blocker = imported ? teacherExportBlocker(imported) : null;
-      if (blocker) return skip(blocker);
-      // The model's own role names its layers (and so the file's tensors), as when it was trained.
-      const model = imported
-        ? await importedTeacherModel(services, { config: imported, dir: modelInput.dir })
-        : await loadModelStage(modelInput.config as ModelStageConfig, modelInput.dir, ds, modelInput.role ?? modelInput.kind);
+      let model: tf.LayersModel;
+      if (imported) {
+        const { importedTeacherModel, teacherExportBlocker } = await import('./imported-teacher.ts');
+        const blocker = teacherExportBlocker(imported);
+        if (blocker) return skip(blocker);
+        model = await importedTeacherModel(services, { config: imported, dir: modelInput.dir });
+      } else {
+        // The model's own role names its layers (and so the file's tensors), as when it was trained.
+        model = await loadModelStage(modelInput.config as ModelStageConfig, modelInput.dir, ds, modelInput.role ?? modelInput.kind);
+      }
       try {
         const q = ctx.config;
         const shape = imageShape(ds);
