@@ -23,7 +23,9 @@ const EXPERIMENT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..',
 /** The teacher or student of kd-mnist.yaml, as kdq builds it. */
 export async function benchModelConfig(kind: BenchModel): Promise<ModelConfig> {
   const { experiment } = await loadExperiment(EXPERIMENT);
-  return experiment[kind];
+  const model = experiment[kind];
+  if (!('layers' in model)) throw new Error(`${EXPERIMENT}: the ${kind} is imported, not built from layers`);
+  return model;
 }
 
 export interface ThroughputResult {

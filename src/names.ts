@@ -111,11 +111,12 @@ export type MetricName = (typeof METRICS)[number];
 
 /**
  * Stage kinds of the pipeline DAG. `data` fingerprints and loads the dataset; `teacher`, `student`
- * (distilled) and `baseline` (same student, cross-entropy only) train; `soft-labels` computes the
- * teacher's logits once; `export` writes a float32 or quantized .tflite file; `evaluate` runs an
+ * (distilled) and `baseline` (same student, cross-entropy only) train; `imported-teacher` checks a
+ * teacher trained elsewhere against the data and evaluates it in its own runtime (and fine-tunes a
+ * TF.js one when asked); `soft-labels` computes the teacher's logits once; `export` writes a float32 or quantized .tflite file; `evaluate` runs an
  * exported file in a TFLite runtime; `report` assembles metrics.json in the run folder.
  */
-export const STAGE_KINDS = ['data', 'teacher', 'soft-labels', 'student', 'baseline', 'export', 'evaluate', 'report'] as const;
+export const STAGE_KINDS = ['data', 'teacher', 'imported-teacher', 'soft-labels', 'student', 'baseline', 'export', 'evaluate', 'report'] as const;
 export type StageKind = (typeof STAGE_KINDS)[number];
 
 /** Models a run reports, as keys of metrics.json `models`. */

@@ -19,6 +19,8 @@ import {
   OPTIMIZERS,
   PADDINGS,
   QUANT_MODES,
+  TEACHER_INPUT_LAYOUTS,
+  TEACHER_OUTPUTS,
 } from '../src/names.ts';
 
 type S = Record<string, any>;
@@ -85,6 +87,11 @@ describe('schema enums equal the lists in src/names.ts', () => {
     expect(props.evaluation.properties.metrics.default).toEqual([...METRICS]);
   });
 
+  it("an imported teacher's input layouts and outputs", () => {
+    expect(defs.teacher.properties.inputLayout.enum).toEqual([...TEACHER_INPUT_LAYOUTS]);
+    expect(defs.teacher.properties.output.enum).toEqual([...TEACHER_OUTPUTS]);
+  });
+
   it('idx file keys', () => {
     for (const key of ['files', 'urls']) {
       expect(Object.keys(props.data.properties[key].properties)).toEqual([...IDX_FILES]);
@@ -93,7 +100,7 @@ describe('schema enums equal the lists in src/names.ts', () => {
   });
 
   it('has no enum that is not one of the lists', () => {
-    const lists = [ACTIVATIONS, INITIALIZERS, CALIBRATION_METHODS, DATA_SOURCES, EARLY_STOPPING_MONITORS, IO_TYPES, KD_LOSSES, LAYER_TYPES, LR_SCHEDULES, METRICS, OPTIMIZERS, PADDINGS, QUANT_MODES].map(
+    const lists = [ACTIVATIONS, INITIALIZERS, CALIBRATION_METHODS, DATA_SOURCES, EARLY_STOPPING_MONITORS, IO_TYPES, KD_LOSSES, LAYER_TYPES, LR_SCHEDULES, METRICS, OPTIMIZERS, PADDINGS, QUANT_MODES, TEACHER_INPUT_LAYOUTS, TEACHER_OUTPUTS].map(
       (l) => JSON.stringify([...l]),
     );
     const enums = walk(schema).filter(([, s]) => Array.isArray(s.enum));

@@ -9,6 +9,7 @@ import type {
   DistillationConfig,
   EvaluationConfig,
   Experiment,
+  ImportedTeacherConfig,
   LayerSpec,
   ModelConfig,
   QuantizationConfig,
@@ -53,6 +54,8 @@ export const DEFAULTS = {
     outputType: 'float32',
   },
   evaluation: { teacherSeed: null },
+  /** An imported teacher (`teacher.model`): no preprocessing, output detected, no fine-tuning. */
+  importedTeacher: { output: 'auto', scale: 1, mean: 0, std: 1, epochs: 0 },
   layer: { strides: 1, padding: 'valid', activation: 'linear', useBias: true, kernelInitializer: 'auto', poolSize: 2, depthMultiplier: 1, bnMomentum: 0.99, bnEpsilon: 0.001 },
 } as const;
 
@@ -177,6 +180,36 @@ function resolveModel(raw: unknown): ModelConfig {
   return { layers: (Array.isArray(r.layers) ? r.layers : []).map(resolveLayer), training: resolveTraining(r.training) };
 }
 
+/**
+ * An imported teacher (`teacher.model`). `inputLayout` stays absent unless written (the loader
+ * fills in the format's default once it has read the file); `training.epochs` is 0 unless written,
+ * which means no fine-tuning.
+ */
+function resolveImportedTeacher(r: Raw): ImportedTeacherConfig {
+  const I = DEFAULTS.importedTeacher;
+  const rawTraining = obj(r.training);
+  const out: ImportedTeacherConfig = {
+    model: r.model as string,
+    output: pick(r, 'output', I.output),
+    scale: pick(r, 'scale', I.scale),
+    mean: oneOrList(pick(r, 'mean', I.mean)),
+    std: oneOrList(pick(r, 'std', I.std)),
+    training: { ...resolveTraining(rawTraining), epochs: pick(rawTraining, 'epochs', I.epochs) },
+  };
+  if (r.inputLayout !== undefined) out.inputLayout = r.inputLayout as ImportedTeacherConfig['inputLayout'];
+  return out;
+}
+
+/** A list of equal per-channel values means one value: written either way, the config is the same. */
+function oneOrList(v: number | number[]): number | number[] {
+  return Array.isArray(v) && v.length > 0 && v.every((x) => x === v[0]) ? v[0]! : v;
+}
+
+function resolveTeacher(raw: unknown): Experiment['teacher'] {
+  const r = obj(raw);
+  return typeof r.model === 'string' && r.layers === undefined ? resolveImportedTeacher(r) : resolveModel(r);
+}
+
 function resolveData(raw: unknown): DataConfig {
   const r = obj(raw);
   const D = DEFAULTS.data;
@@ -248,7 +281,7 @@ export function resolveDefaults(raw: unknown): Experiment {
     description: pick(r, 'description', DEFAULTS.description),
     seed,
     data: resolveData(r.data),
-    teacher: resolveModel(r.teacher),
+    teacher: resolveTeacher(r.teacher),
     student: resolveModel(r.student),
     distillation: resolveDistillation(r.distillation),
     quantization: resolveQuantization(r.quantization),

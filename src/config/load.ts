@@ -12,6 +12,7 @@ import { translateAjvError, type PathIssue } from './messages.ts';
 import { applySet, parseSetArg } from './overrides.ts';
 import { checkExperimentSchema } from './schema.ts';
 import { checkSemantics } from './semantic.ts';
+import { completeImportedTeacher, isImportedTeacher } from './teacher-model.ts';
 import { SourceMap, overrideLayer, yamlLayer, type SourceLayer } from './source-map.ts';
 import { readYamlFile, type ParsedYaml } from './yaml-source.ts';
 import { whyNotRegularFile } from '../util/read-input-file.ts';
@@ -160,8 +161,10 @@ export function resolveExperiment(source: ExperimentSource, opts: LoadOptions = 
     const from = absOf.get(map.locate(['data', 'files', key]).file) ?? abs;
     return path.resolve(path.dirname(from), value);
   };
-  const semantic = checkSemantics(experiment, { raw: merged, resolveDataFile }).map(place);
+  const resolveTeacherModel = (value: string): string => path.resolve(path.dirname(absOf.get(map.locate(['teacher', 'model']).file) ?? abs), value);
+  const semantic = checkSemantics(experiment, { raw: merged, resolveDataFile, resolveTeacherModel }).map(place);
   if (semantic.length > 0) throw new ConfigError(sortIssues(semantic));
+  if (isImportedTeacher(experiment.teacher)) completeImportedTeacher(experiment.teacher, resolveTeacherModel(experiment.teacher.model), dir);
   // Data paths written in a base file elsewhere are relative to that file; restate them
   // relative to this file so that downstream code resolves everything from `dir`.
   if (experiment.data.files) {

@@ -43,6 +43,8 @@ const WHY: Record<string, string> = {
   factor: 'the step schedule multiplies the rate by a factor in (0, 1]',
   warmupEpochs: 'warm-up lasts 0 or more epochs',
   minLearningRate: 'the cosine decays towards a rate of 0 or more',
+  scale: 'the teacher sees pixel * scale',
+  std: 'the std divides the teacher\'s input',
 };
 
 const SIZE_KEYS = new Set(['kernelSize', 'strides', 'poolSize']);
@@ -117,8 +119,27 @@ export function translateAjvError(e: ErrorObject): PathIssue | undefined {
     const own = Number.isInteger(sizeValue) ? '0' : Array.isArray(sizeValue) ? '1' : null;
     if (e.keyword === 'type' || branch[1] !== own) return undefined;
   }
+  // An imported teacher's mean and std are a number or one per channel: judged by the branch of
+  // what was written (`must be > 0, got 0`), or one message for anything else.
+  const channel = path[0] === 'teacher' ? /^#\/properties\/(?:mean|std)\/anyOf(?:\/(\d+))?/.exec(e.schemaPath) : null;
+  if (channel) {
+    const own = typeof last === 'number' || Array.isArray(e.data) ? '1' : typeof e.data === 'number' ? '0' : null;
+    if (channel[1] === undefined) {
+      return own === null ? { path, prefer: 'value', message: `must be a number or a list of numbers (one per channel), got ${got}` } : undefined;
+    }
+    if (channel[1] !== own || /\/anyOf\/\d+\/type$/.test(e.schemaPath)) return undefined;
+  }
+  // A teacher needs layers or model: one message for the pair, not one per branch.
+  if (/^#\/then\/properties\/teacher\/anyOf\//.test(e.schemaPath)) return undefined;
   switch (e.keyword) {
     case 'anyOf': {
+      if (e.schemaPath === '#/then/properties/teacher/anyOf') {
+        return {
+          path,
+          prefer: 'key',
+          message: "missing required key 'layers' or 'model': list the layers of a teacher kdq trains, or give model: PATH of a teacher trained elsewhere (.onnx, TF.js model.json or .tflite)",
+        };
+      }
       if (key && SIZE_KEYS.has(key)) {
         if (Number.isInteger(e.data) || Array.isArray(e.data)) return undefined;
         const nullable = ((e.schema as { type?: string }[] | undefined) ?? []).some((b) => b.type === 'null');

@@ -9,6 +9,7 @@ import type { Experiment } from './types.ts';
 import type { PathIssue } from './messages.ts';
 import { isPlainObject } from './merge.ts';
 import { checkRecipes } from './recipe-checks.ts';
+import { checkTeacher, layersOf } from './teacher-model.ts';
 
 /** Which `data` keys belong to which source; a key given with another source is a mistake. */
 const SOURCE_KEYS: Record<string, string> = { files: 'idx', urls: 'download', cacheDir: 'download', dir: 'fashion-mnist' };
@@ -18,6 +19,8 @@ export interface SemanticContext {
   raw: unknown;
   /** Absolute path of a data file written at `data.files.<key>`, resolved from the file that wrote it. */
   resolveDataFile(key: string, value: string): string;
+  /** Absolute path of `teacher.model`, resolved from the file that wrote it. */
+  resolveTeacherModel(value: string): string;
 }
 
 export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue[] {
@@ -27,7 +30,7 @@ export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue
   };
 
   for (const role of ['teacher', 'student'] as const) {
-    const layers = exp[role].layers;
+    const layers = layersOf(exp[role]);
     for (const s of inferShapes(layers, MNIST_INPUT_SHAPE).issues) {
       add([role, 'layers', s.index, s.key, ...(s.item === undefined ? [] : [s.item])], s.message);
     }
@@ -58,6 +61,7 @@ export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue
   }
 
   issues.push(...checkRecipes(exp, ctx.raw));
+  issues.push(...checkTeacher(exp, ctx));
 
   const d = exp.distillation;
   if (d.hardWeight + d.softWeight <= 0) {

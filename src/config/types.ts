@@ -16,6 +16,9 @@ import type {
   OptimizerName,
   Padding,
   QuantMode,
+  TeacherFormat,
+  TeacherInputLayout,
+  TeacherOutput,
 } from '../names.ts';
 
 /** A remote file of a `download` source. */
@@ -196,6 +199,32 @@ export interface ModelConfig {
   training: TrainingConfig;
 }
 
+/**
+ * A teacher trained elsewhere (`teacher.model` instead of `teacher.layers`): an ONNX file, a TF.js
+ * LayersModel (model.json and its shards) or a .tflite file, run in its own runtime.
+ */
+export interface ImportedTeacherConfig {
+  /** The model file, relative to the experiment file (the loader restates it so). */
+  model: string;
+  /** Read from the file's content by the loader; absent only in a config that was never loaded. */
+  format?: TeacherFormat;
+  /** How the model's input is laid out; the loader fills in the format's default (ONNX nchw, else nhwc). */
+  inputLayout?: TeacherInputLayout;
+  /** `auto` detects a final softmax; probabilities become log-probabilities before the temperature. */
+  output: TeacherOutput;
+  /** The teacher sees `(pixel * scale - mean) / std`, pixel in [0, 1]. */
+  scale: number;
+  /** One value, or one per channel. */
+  mean: number | number[];
+  /** One value, or one per channel. */
+  std: number | number[];
+  /** TF.js teachers only: `epochs > 0` fine-tunes the teacher on the run's data before distillation. */
+  training: TrainingConfig;
+}
+
+/** The teacher is either trained by kdq from `layers` or imported from a model file. */
+export type TeacherConfig = ModelConfig | ImportedTeacherConfig;
+
 export interface DistillationConfig {
   /** Softmax temperature T of the soft term (> 0). */
   temperature: number;
@@ -240,7 +269,7 @@ export interface Experiment {
   description: string;
   seed: number;
   data: DataConfig;
-  teacher: ModelConfig;
+  teacher: TeacherConfig;
   student: ModelConfig;
   distillation: DistillationConfig;
   quantization: QuantizationConfig;

@@ -28,7 +28,8 @@ export function buildTaskPlan(items: DryRunExperiment[], cacheable: (kind: strin
     for (const r of item.dryRun.stages) {
       if (r.status !== 'would-run' || !cacheable(r.kind) || r.key === '' || tasks[r.key]) continue;
       const stage = item.graph.stages[r.id]!;
-      const deps = stage.deps.map((d) => byId.get(d)?.key ?? '').filter((k) => k !== '' && tasks[k] !== undefined);
+      // Order-only prerequisites (`after`) are waited for like dependencies: a failed check skips the task.
+      const deps = [...stage.deps, ...(stage.after ?? [])].map((d) => byId.get(d)?.key ?? '').filter((k) => k !== '' && tasks[k] !== undefined);
       tasks[r.key] = { key: r.key, stageId: r.id, kind: r.kind, experiment: item.experiment, baseDir: item.baseDir, backend, deps: [...new Set(deps)] };
       order.push(r.key);
     }

@@ -25,13 +25,15 @@ export function formatGraph(graph: StageGraph, opts: { dot?: boolean; explain?: 
       lines.push(`  ${q(id)} [label="${label.replace(/"/g, '\\"')}"${r ? `, fillcolor=${COLORS[r.status]}` : ''}];`);
     }
     for (const id of order) for (const d of graph.dependencies[id] ?? []) lines.push(`  ${q(d)} -> ${q(id)};`);
+    for (const id of order) for (const a of graph.stages[id]?.after ?? []) lines.push(`  ${q(a)} -> ${q(id)} [style=dashed];`);
     lines.push('}');
     return `${lines.join('\n')}\n`;
   }
   const width = Math.max(...order.map((id) => id.length));
   const lines = order.map((id) => {
     const deps = graph.dependencies[id] ?? [];
-    let line = `${id.padEnd(width)}  <- ${deps.length > 0 ? deps.join(', ') : '(none)'}`;
+    const after = graph.stages[id]?.after ?? [];
+    let line = `${id.padEnd(width)}  <- ${deps.length > 0 ? deps.join(', ') : '(none)'}${after.length > 0 ? ` (after ${after.join(', ')})` : ''}`;
     const r = results.get(id);
     if (r) line += `\n${' '.repeat(width)}     ${r.status}${r.key ? ` ${r.key.slice(0, 12)}` : ''}: ${r.reason}${r.error ? ` (${r.error})` : ''}`;
     return line;

@@ -18,6 +18,13 @@ export interface Stage<K extends string = string, C = unknown> {
    * an ancestor of another dep (its key is in that dep's key), which the planner may leave out.
    */
   deps: string[];
+  /**
+   * Ids of stages that must have succeeded before this one runs although it reads nothing of
+   * theirs, so their keys stay out of its key (an order-only prerequisite, as in make): a check of
+   * the user's input (an imported teacher) that must stop the run before any training starts,
+   * without tying the baseline's key to the teacher. Absent for almost every stage.
+   */
+  after?: string[];
   /** Seed this stage belongs to, if any. */
   seed?: number;
   /** What the stage's outputs are named after (a model role for kdq's stages); part of its key. */
@@ -60,6 +67,9 @@ export function buildGraph<S extends Stage>(stages: S[], opts: { publish?: strin
     for (const d of s.deps) {
       if (!Object.values(s.inputs).includes(d)) throw new KdqError('E_INTERNAL', `stage "${s.id}" depends on "${d}" without naming it as an input`);
     }
+    for (const a of s.after ?? []) {
+      if (s.deps.includes(a)) throw new KdqError('E_INTERNAL', `stage "${s.id}" lists "${a}" both in deps and in after; a dependency already runs first`);
+    }
   }
   if (opts.publish !== undefined && !graph.stages[opts.publish]) {
     throw new KdqError('E_INTERNAL', `the publishing stage "${opts.publish}" is not in the graph`);
@@ -89,7 +99,7 @@ export function topologicalOrder(graph: StageGraph): string[] {
   const pending = new Map<string, number>();
   const dependents = new Map<string, string[]>();
   for (const id of ids) {
-    const deps = graph.dependencies[id] ?? [];
+    const deps = prerequisites(graph, id);
     for (const d of deps) {
       if (!graph.stages[d]) {
         throw new KdqError('E_INTERNAL', `stage "${id}" depends on "${d}", which is not in the graph; plan it or drop the dependency`);
@@ -114,6 +124,11 @@ export function topologicalOrder(graph: StageGraph): string[] {
     for (const d of new Set(dependents.get(next) ?? [])) pending.set(d, (pending.get(d) ?? 0) - 1);
   }
   return order;
+}
+
+/** What must finish before `id` runs: its dependencies, then its order-only prerequisites (`after`). */
+export function prerequisites(graph: StageGraph, id: string): string[] {
+  return [...(graph.dependencies[id] ?? []), ...(graph.stages[id]?.after ?? [])];
 }
 
 /** The given stages plus everything that depends on them, directly or not. */
@@ -150,13 +165,16 @@ export function selectStages(graph: StageGraph, selectors: string[]): Set<string
   return out;
 }
 
-/** The graph of `ids` and everything they depend on, directly or not, in plan order. */
+/** The graph of `ids` and everything they depend on or must run after, directly or not, in plan order. */
 export function subgraphFor<S extends Stage>(graph: StageGraph<S>, ids: Iterable<string>): StageGraph<S> {
   const keep = new Set<string>();
-  for (const id of ids) {
-    if (!graph.stages[id]) throw new KdqError('E_INTERNAL', `stage "${id}" is not in the graph`);
+  const queue = [...ids];
+  for (const id of queue) if (!graph.stages[id]) throw new KdqError('E_INTERNAL', `stage "${id}" is not in the graph`);
+  while (queue.length > 0) {
+    const id = queue.pop() as string;
+    if (keep.has(id)) continue;
     keep.add(id);
-    for (const a of ancestors(graph, id)) keep.add(a);
+    queue.push(...prerequisites(graph, id));
   }
   return buildGraph(Object.values(graph.stages).filter((s) => keep.has(s.id)));
 }

@@ -51,6 +51,32 @@ export function runtimeMetrics(outcomes: readonly RuntimeOutcome[]): Partial<Rec
   return out;
 }
 
+/** A teacher trained elsewhere (`teacher.model`), as kdq imported it. */
+export interface ImportedTeacherMetrics {
+  /** `onnx`, `tfjs-layers` or `tflite`. */
+  format: string;
+  /** The model file as the experiment names it. */
+  file: string;
+  /** Files it reads (model.json and its shards; an ONNX model and its external data). */
+  files: number;
+  /** Their total size. */
+  bytes: number;
+  /** sha256 of the model file. */
+  sha256: string;
+  /** Weights, when the format says. */
+  params?: number;
+  /** The runtime it ran in, e.g. `onnxruntime-node 1.31.1`. */
+  runtime: string;
+  /** `logits` or `probabilities` (taken as log-probabilities). */
+  output: string;
+  /** Test accuracy as imported, in its own runtime (before any fine-tuning). */
+  accuracy: number;
+  /** Epochs it was fine-tuned on the run's data (TF.js teachers), when it was. */
+  fine_tuned_epochs?: number;
+  /** Why the run has no teacher.tflite, when it has none. */
+  no_tflite?: string;
+}
+
 export interface ModelMetrics {
   /** With training.earlyStopping: the 1-based epoch whose weights the model kept. */
   best_epoch?: number;
@@ -60,6 +86,8 @@ export interface ModelMetrics {
   /** null for a class with no test image. */
   per_class_accuracy?: (number | null)[];
   tflite?: TfliteMetrics;
+  /** The teacher only, when it was imported (`teacher.model`). */
+  imported?: ImportedTeacherMetrics;
 }
 
 export type ModelsMetrics = Partial<Record<ModelRole, ModelMetrics>>;

@@ -1,6 +1,6 @@
 /** The table `kdq run` prints at the end: sizes and accuracies side by side. */
 import type { Metrics, ModelMetrics } from './metrics.ts';
-import { backendText, kib } from './report-data.ts';
+import { backendText, importedTeacherLines, kib } from './report-data.ts';
 
 const pct = (v: number | undefined) => (v === undefined ? '-' : `${(v * 100).toFixed(2)}%`);
 
@@ -20,6 +20,8 @@ export function formatSummary(m: Metrics, runDir: string): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const lines = rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
+  const imported = importedTeacherLines(m);
+  if (imported.length > 0) lines.push('', ...imported);
   if (m.kd_gain !== undefined) lines.push('', `KD gain (student - baseline): ${(m.kd_gain * 100).toFixed(2)} points${m.summary ? ` (seed ${m.seed})` : `; ${oneSeedNote(m)}`}`);
   if (m.summary?.kd_gain) {
     const g = m.summary.kd_gain;

@@ -9,7 +9,7 @@ import { KdqError } from '../errors.ts';
 import type { RuntimeName, RuntimeOutcome } from '../tflite/runtime/index.ts';
 import { argmaxRows, confusionFromPredictions } from '../train/metrics.ts';
 import { readFloats, readJson, writeJson, type StageServices } from './context.ts';
-import { EXPORT_INFO, TFLITE_FILE, type ExportInfo } from './export.ts';
+import { EXPORT_INFO, TFLITE_FILE, type ExportInfo, type ExportSkipped } from './export.ts';
 import { TEST_LOGITS } from './train.ts';
 import type { KdStageDefinition } from './types.ts';
 
@@ -33,6 +33,11 @@ export interface Evaluation {
   runtimes: RuntimeOutcome[];
 }
 
+/** What an evaluate stage records when its export wrote no file (see ExportSkipped). */
+export interface EvaluationSkipped {
+  skipped: string;
+}
+
 /**
  * The primary runtime, whose numbers are the file's accuracy and agreement: LiteRT.js, Google's
  * current runtime (int8 and uint8 I/O included, through its lower-level tensor buffers). Every
@@ -48,7 +53,11 @@ export function evaluateStage(services: StageServices): KdStageDefinition<'evalu
     cacheable: true,
     async run(ctx) {
       const exportDir = ctx.inputs.export.dir;
-      const info = await readJson<ExportInfo>(exportDir, EXPORT_INFO);
+      const info = await readJson<ExportInfo | ExportSkipped>(exportDir, EXPORT_INFO);
+      if ('skipped' in info) {
+        await writeJson(ctx.outDir, EVALUATION_FILE, { skipped: info.skipped } satisfies EvaluationSkipped);
+        return;
+      }
       const bytes = new Uint8Array(await readFile(join(exportDir, TFLITE_FILE)));
       const seed = ctx.stage.seed ?? 1;
       const ds = await services.dataset(ctx.inputs.data.config, seed);

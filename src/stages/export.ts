@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { permutation, deriveSeed } from '../util/random.ts';
 import { writeJson, type StageServices } from './context.ts';
 import { imageShape, loadModelStage } from './train.ts';
-import type { KdStageDefinition } from './types.ts';
+import { KdqError } from '../errors.ts';
+import type * as tf from '@tensorflow/tfjs';
+import type { ExportOptions } from '../tflite/export.ts';
+import type { KdStageDefinition, ModelStageConfig } from './types.ts';
 
 export const TFLITE_FILE = 'model.tflite';
 export const EXPORT_INFO = 'export.json';
@@ -18,6 +21,15 @@ export interface ExportInfo {
   bytes: number;
   inputType: string;
   outputType: string;
+}
+
+/**
+ * What an export stage records instead when kdq cannot write the file: an imported TF.js teacher
+ * whose layers or preprocessing kdq's .tflite writer cannot express. Its evaluate stage then
+ * evaluates nothing, and the report says why there is no file.
+ */
+export interface ExportSkipped {
+  skipped: string;
 }
 
 /** Calibration images: a seeded sample of the training set (never the test set). */
@@ -42,19 +54,32 @@ export function exportStage(services: StageServices): KdStageDefinition<'export'
       await services.ensureBackend();
       const { exportTflite } = await import('../tflite/export.ts');
       const { model: modelInput, data } = ctx.inputs;
-      const ds = await services.dataset(data.config, modelInput.config.seed);
-      // The model's own role names its layers (and so the file's tensors), as when it was trained.
-      const model = await loadModelStage(modelInput.config, modelInput.dir, ds, modelInput.role ?? modelInput.kind);
+      const ds = await services.dataset(data.config, modelInput.config.seed ?? data.config.seed ?? 0);
+      const imported = 'model' in modelInput.config ? modelInput.config : null;
+      const skip = async (reason: string): Promise<void> => {
+        await writeJson(ctx.outDir, EXPORT_INFO, { skipped: reason } satisfies ExportSkipped);
+        ctx.log(`${ctx.stage.id}: no .tflite: ${reason}`);
+      };
+      let model: tf.LayersModel;
+      if (imported) {
+        const { importedTeacherModel, teacherExportBlocker } = await import('./imported-teacher.ts');
+        const blocker = teacherExportBlocker(imported);
+        if (blocker) return skip(blocker);
+        model = await importedTeacherModel(services, { config: imported, dir: modelInput.dir });
+      } else {
+        // The model's own role names its layers (and so the file's tensors), as when it was trained.
+        model = await loadModelStage(modelInput.config as ModelStageConfig, modelInput.dir, ds, modelInput.role ?? modelInput.kind);
+      }
       try {
         const q = ctx.config;
         const shape = imageShape(ds);
         const pixels = shape[0] * shape[1] * shape[2];
-        const { bytes } = exportTflite(model, {
+        const options: ExportOptions = {
           mode: q.mode === 'none' ? 'float32' : q.mode,
           inputShape: shape,
           ...(q.mode !== 'none'
             ? {
-                calibration: calibrationImages(ds.trainImages, pixels, q.calibrationSamples, modelInput.config.seed),
+                calibration: calibrationImages(ds.trainImages, pixels, q.calibrationSamples, modelInput.config.seed ?? 0),
                 calibrationMethod: q.calibration,
                 percentile: q.percentile,
                 perChannel: q.perChannel,
@@ -62,7 +87,15 @@ export function exportStage(services: StageServices): KdStageDefinition<'export'
                 outputType: q.mode === 'int8' ? q.outputType : 'float32',
               }
             : {}),
-        });
+        };
+        let bytes: Uint8Array;
+        try {
+          bytes = exportTflite(model, options).bytes;
+        } catch (e) {
+          // kdq's own networks have only layers the writer knows; an imported one may have others.
+          if (!imported || !(e instanceof KdqError) || e.code !== 'E_TFLITE') throw e;
+          return skip(`kdq cannot write this teacher as .tflite: ${e.message}`);
+        }
         await writeFile(join(ctx.outDir, TFLITE_FILE), bytes);
         const info: ExportInfo = {
           mode: q.mode === 'none' ? 'float32' : q.mode,

@@ -4,6 +4,7 @@ import type { StageServices } from './context.ts';
 import { dataStage } from './data.ts';
 import { evaluateStage } from './evaluate.ts';
 import { exportStage } from './export.ts';
+import { importedTeacherStage } from './imported-teacher.ts';
 import { reportStage } from './report.ts';
 import { baselineStage, softLabelsStage, studentStage, teacherStage } from './train.ts';
 import type { KdStageDefinition } from './types.ts';
@@ -17,6 +18,7 @@ export function createStageDefinitions(services: StageServices): { [K in StageKi
   return {
     data: dataStage(services),
     teacher: teacherStage(services),
+    'imported-teacher': importedTeacherStage(services),
     'soft-labels': softLabelsStage(services),
     student: studentStage(services),
     baseline: baselineStage(services),

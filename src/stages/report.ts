@@ -5,11 +5,12 @@
 import { isModelRole, type ModelRole } from '../names.ts';
 import { PUBLISH_FILE, type PublishList } from '../pipeline/publish.ts';
 import type { StageInput } from '../pipeline/stage.ts';
-import { runtimeMetrics, serializeMetrics, summarizeSeeds, type CurvePoint, type Metrics, type ModelsMetrics, type SeedMetrics, type Timings } from '../report/metrics.ts';
+import { runtimeMetrics, serializeMetrics, summarizeSeeds, type CurvePoint, type ImportedTeacherMetrics, type Metrics, type ModelsMetrics, type SeedMetrics, type Timings } from '../report/metrics.ts';
 import { readJson, writeJson, type StageServices } from './context.ts';
 import { DATA_INFO, type DataInfo } from './data.ts';
-import { EVALUATION_FILE, type Evaluation } from './evaluate.ts';
-import { TFLITE_FILE } from './export.ts';
+import { EVALUATION_FILE, type Evaluation, type EvaluationSkipped } from './evaluate.ts';
+import { TEACHER_INFO, hasHistory, type ImportedTeacherInfo } from './imported-teacher.ts';
+import { EXPORT_INFO, TFLITE_FILE, type ExportInfo, type ExportSkipped } from './export.ts';
 import { EVAL_FILE, HISTORY_FILE, type ModelEval } from './train.ts';
 import type { KdStageDefinition } from './types.ts';
 import type { TrainHistory } from '../train/train.ts';
@@ -49,11 +50,14 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
       const curves: ReportInput['curves'] = {};
       // One shared teacher (evaluation.teacherSeed) is reported under every seed.
       const sharedTeacher = ctx.config.teacherSeed !== null;
+      // So is an imported teacher used as it is: its stages have no seed.
       const entries = Object.values(ctx.inputs).flatMap((stage: StageInput) => {
-        const seeds = sharedTeacher && stage.role === 'teacher' ? ctx.config.seeds : [stage.seed ?? ctx.config.seeds[0]];
+        const seeds = (sharedTeacher || stage.seed === undefined) && stage.role === 'teacher' ? ctx.config.seeds : [stage.seed ?? ctx.config.seeds[0]];
         return seeds.map((seed) => ({ stage, seed }));
       });
       const published: PublishList = REPORT_FILES.map((file) => ({ path: file, stage: ctx.stage.id, file }));
+      /** Why a seed's imported teacher has no .tflite, when its evaluate came before its model stage. */
+      const noTflite = new Map<number, string>();
       for (const { stage, seed } of entries) {
         const { dir } = stage;
         if (stage.kind === 'export') continue;
@@ -65,7 +69,15 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
         }
         const role = stage.role;
         if (!isModelRole(role)) throw new KdqError('E_INTERNAL', `report: input ${stage.id} (${stage.kind}) has no model role`);
-        if (stage.kind === 'teacher' || stage.kind === 'student' || stage.kind === 'baseline') {
+        if (stage.kind === 'imported-teacher') {
+          const info = await readJson<ImportedTeacherInfo>(dir, TEACHER_INFO);
+          const m = (models[role] ??= {});
+          if (info.params !== undefined) m.params = info.params;
+          m.accuracy = info.accuracy;
+          if (ctx.config.metrics.includes('perClass')) m.per_class_accuracy = info.per_class_accuracy;
+          m.imported = importedMetrics(info);
+          if (seed === ctx.config.seeds[0] && (await hasHistory(dir))) curves[role] = curveOf(await readJson<TrainHistory>(dir, HISTORY_FILE));
+        } else if (stage.kind === 'teacher' || stage.kind === 'student' || stage.kind === 'baseline') {
           const ev = await readJson<ModelEval>(dir, EVAL_FILE);
           const m = (models[role] ??= {});
           m.params = ev.params;
@@ -75,7 +87,14 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
           if (history.earlyStopping) m.best_epoch = history.earlyStopping.bestEpoch;
           if (seed === ctx.config.seeds[0]) curves[role] = curveOf(history);
         } else if (stage.kind === 'evaluate') {
-          const ev = await readJson<Evaluation>(dir, EVALUATION_FILE);
+          const ev = await readJson<Evaluation | EvaluationSkipped>(dir, EVALUATION_FILE);
+          if ('skipped' in ev) {
+            // Only an imported teacher's export is ever skipped; the report says why there is no file.
+            const m = (models[role] ??= {});
+            if (m.imported) m.imported.no_tflite = ev.skipped;
+            else noTflite.set(seed, ev.skipped);
+            continue;
+          }
           if (seed === ctx.config.seeds[0] && ctx.config.metrics.includes('latency')) {
             timings.latency_ms_per_image[role] = ev.latencyMsPerImage;
             timings.runtime[role] = ev.runtimeVersion;
@@ -99,6 +118,8 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
       }
       const seeds: SeedMetrics[] = ctx.config.seeds.map((seed) => {
         const models = perSeed.get(seed) ?? {};
+        const imported = models.teacher?.imported;
+        if (imported && noTflite.has(seed)) imported.no_tflite = noTflite.get(seed);
         const kd = models.student?.accuracy;
         const base = models.student_baseline?.accuracy;
         return { seed, models, ...(kd !== undefined && base !== undefined ? { kd_gain: kd - base } : {}) };
@@ -129,9 +150,9 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
       await writeFile(join(ctx.outDir, REPORT_HTML), renderReportHtml(report));
       // Every exported file goes into the run folder beside the reports; other seeds' under seed-<n>/.
       for (const stage of Object.values(ctx.inputs)) {
-        if (stage.kind !== 'export' || !isModelRole(stage.role)) continue;
+        if (stage.kind !== 'export' || !isModelRole(stage.role) || (await exportSkipped(stage.dir))) continue;
         const name = TFLITE_NAMES[stage.role];
-        published.push({ path: stage.seed === ctx.config.seeds[0] ? name : `seed-${stage.seed}/${name}`, stage: stage.id, file: TFLITE_FILE });
+        published.push({ path: stage.seed === undefined || stage.seed === ctx.config.seeds[0] ? name : `seed-${stage.seed}/${name}`, stage: stage.id, file: TFLITE_FILE });
       }
       await writeJson(ctx.outDir, PUBLISH_FILE, published);
     },
@@ -168,4 +189,32 @@ function metricsCurves(curves: ReportInput['curves']): Partial<Record<ModelRole,
     }));
   }
   return out;
+}
+
+/** What metrics.json keeps of an imported teacher. */
+function importedMetrics(info: ImportedTeacherInfo): ImportedTeacherMetrics {
+  return {
+    format: info.format,
+    file: info.file,
+    files: info.files,
+    bytes: info.bytes,
+    sha256: info.sha256,
+    ...(info.params !== undefined ? { params: info.params } : {}),
+    runtime: info.runtime,
+    output: info.output,
+    accuracy: info.importedAccuracy,
+    ...(info.fineTunedEpochs !== undefined ? { fine_tuned_epochs: info.fineTunedEpochs } : {}),
+    ...(info.noTflite !== undefined ? { no_tflite: info.noTflite } : {}),
+  };
+}
+
+/** Whether an export stage wrote no file (an imported teacher kdq cannot write as .tflite). */
+async function exportSkipped(dir: string): Promise<boolean> {
+  try {
+    return 'skipped' in (await readJson<ExportInfo | ExportSkipped>(dir, EXPORT_INFO));
+  } catch (e) {
+    // A folder without export.json is not a skipped export (a stage of another kind's layout).
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
 }

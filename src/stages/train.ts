@@ -140,9 +140,16 @@ export function softLabelsStage(deps: StageServices): KdStageDefinition<'soft-la
     version: 4,
     cacheable: true,
     async run(ctx) {
+      const { teacher } = ctx.inputs;
+      if ('model' in teacher.config) {
+        // An imported teacher runs in its own runtime.
+        const { importedSoftLabels } = await import('./imported-teacher.ts');
+        const ds = await deps.dataset(ctx.inputs.data.config, ctx.inputs.data.config.seed ?? 0);
+        await importedSoftLabels(deps, { config: teacher.config, dir: teacher.dir }, ds, ctx.outDir, ctx.stage.id);
+        return;
+      }
       await deps.ensureBackend();
       const { predictLogits } = await import('../train/predict.ts');
-      const { teacher } = ctx.inputs;
       const ds = await deps.dataset(ctx.inputs.data.config, teacher.config.seed);
       const model = await loadModelStage(teacher.config, teacher.dir, ds, 'teacher');
       try {

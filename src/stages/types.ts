@@ -4,7 +4,7 @@
  * the inputs it receives by name (input name -> the config type of the stage planned there).
  */
 import type { DataConfig, DistillationConfig, EvaluationConfig, LayerSpec, QuantizationConfig, TrainingConfig } from '../config/types.ts';
-import type { ModelRole, QuantMode, StageKind } from '../names.ts';
+import type { ModelRole, QuantMode, StageKind, TeacherFormat, TeacherInputLayout, TeacherOutput } from '../names.ts';
 import type { Stage } from '../pipeline/graph.ts';
 import type { StageDefinition } from '../pipeline/stage.ts';
 
@@ -24,6 +24,29 @@ export interface ModelStageConfig {
    */
   validation?: true;
 }
+
+/**
+ * `imported-teacher`: a teacher trained elsewhere, run in its own runtime; its key also holds the
+ * sha256 of every file it reads (a fingerprint). Without fine-tuning it has no seed and serves
+ * every seed and sweep point; `training` and `seed` only when a TF.js teacher is fine-tuned.
+ */
+export interface ImportedTeacherStageConfig {
+  /** The model file, relative to the experiment file. */
+  model: string;
+  format: TeacherFormat;
+  inputLayout: TeacherInputLayout;
+  output: TeacherOutput;
+  scale: number;
+  mean: number | number[];
+  std: number | number[];
+  /** Fine-tuning (TF.js teachers, `teacher.training.epochs > 0`) only. */
+  training?: TrainingConfig;
+  /** Fine-tuning only: the shuffle of its epochs. */
+  seed?: number;
+}
+
+/** What a stage that reads a teacher is given: one kdq trained, or one it imported. */
+export type TeacherStageConfig = ModelStageConfig | ImportedTeacherStageConfig;
 
 /** `soft-labels` has no settings of its own: its output depends only on the teacher and the data. */
 export type SoftLabelsStageConfig = Record<string, never>;
@@ -53,6 +76,7 @@ export interface ReportStageConfig {
 
 export type DataStage = Stage<'data', DataStageConfig>;
 export type TeacherStage = Stage<'teacher', ModelStageConfig> & { role: 'teacher' };
+export type ImportedTeacherStage = Stage<'imported-teacher', ImportedTeacherStageConfig> & { role: 'teacher' };
 export type SoftLabelsStage = Stage<'soft-labels', SoftLabelsStageConfig>;
 export type StudentStage = Stage<'student', ModelStageConfig> & { role: 'student' };
 export type BaselineStage = Stage<'baseline', ModelStageConfig> & { role: 'student_baseline' };
@@ -62,18 +86,19 @@ export type EvaluateStage = Stage<'evaluate', EvaluateStageConfig> & { role: Mod
 export type ReportStage = Stage<'report', ReportStageConfig>;
 
 /** Every stage kdq plans. */
-export type KdStage = DataStage | TeacherStage | SoftLabelsStage | StudentStage | BaselineStage | ExportStage | EvaluateStage | ReportStage;
+export type KdStage = DataStage | TeacherStage | ImportedTeacherStage | SoftLabelsStage | StudentStage | BaselineStage | ExportStage | EvaluateStage | ReportStage;
 
 /** What each kind reads, by input name. */
 export interface StageInputConfigs {
   data: Record<string, never>;
   teacher: { data: DataStageConfig };
-  'soft-labels': { teacher: ModelStageConfig; data: DataStageConfig };
+  'imported-teacher': { data: DataStageConfig };
+  'soft-labels': { teacher: TeacherStageConfig; data: DataStageConfig };
   student: { softLabels: SoftLabelsStageConfig; data: DataStageConfig };
   baseline: { data: DataStageConfig };
   /** `data` is read for the input shape and (quantized files) the calibration images. */
-  export: { model: ModelStageConfig; data: DataStageConfig };
-  evaluate: { export: ExportStageConfig; data: DataStageConfig; teacher?: ModelStageConfig; student?: ModelStageConfig };
+  export: { model: TeacherStageConfig; data: DataStageConfig };
+  evaluate: { export: ExportStageConfig; data: DataStageConfig; teacher?: TeacherStageConfig; student?: ModelStageConfig };
   /** Every stage whose outputs metrics.json is made of, by stage id. */
   report: Record<string, unknown>;
 }

@@ -7,7 +7,6 @@
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { KdqError } from '../errors.ts';
 import type { TeacherFormat } from '../names.ts';
 import { canonicalJson } from '../pipeline/hash.ts';
@@ -17,7 +16,7 @@ import { detectTeacherFormat } from './detect.ts';
 import { readTeacherFile } from './files.ts';
 import { ProtoError, readOnnx } from './onnx-proto.ts';
 import { DEFAULT_LAYOUT } from './settings.ts';
-import { parseModelJson } from './tfjs-files.ts';
+import { parseModelJson } from './model-json.ts';
 import type { TeacherOptions } from './types.ts';
 
 const require = createRequire(import.meta.url);
@@ -44,7 +43,8 @@ function oneOrList(v: number | number[] | undefined, fallback: number): number |
 function runtimeOf(format: TeacherFormat): string {
   if (format === 'onnx') return `onnxruntime-node ${(require('onnxruntime-node/package.json') as { version: string }).version}`;
   if (format === 'tflite') return runtimeVersion('litert');
-  return `@tensorflow/tfjs ${tf.version.tfjs}`;
+  // Read from package.json: the key is computed on every run, and a cached run must not load tf.js.
+  return `@tensorflow/tfjs ${(require('@tensorflow/tfjs/package.json') as { version: string }).version}`;
 }
 
 /** Reads and hashes the teacher's files (no runtime is loaded) and resolves the key settings. */

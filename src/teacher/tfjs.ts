@@ -118,3 +118,49 @@ export async function openTfjsTeacher(path: string, options: TeacherOptions, mai
     throw err;
   }
 }
+
+/** Every layer entry (`{ class_name, config: { name, ... } }`) of a Keras topology, nested models included. */
+function layerEntries(node: unknown, out: Record<string, unknown>[] = []): Record<string, unknown>[] {
+  if (Array.isArray(node)) for (const n of node) layerEntries(n, out);
+  else if (node !== null && typeof node === 'object') {
+    const o = node as Record<string, unknown>;
+    const cfg = o.config as Record<string, unknown> | undefined;
+    if (typeof o.class_name === 'string' && cfg && typeof cfg === 'object' && typeof cfg.name === 'string') out.push(o);
+    for (const v of Object.values(o)) layerEntries(v, out);
+  }
+  return out;
+}
+
+/**
+ * A TF.js teacher as a network that outputs logits, to fine-tune or export it: the same model,
+ * with a final softmax (the output layer's activation, or a Softmax layer) made linear. Fine-tuning
+ * trains on logits, and kdq's .tflite files end in their own SOFTMAX. Caller disposes.
+ */
+export async function loadTfjsLogitsModel(path: string): Promise<{ model: tf.LayersModel; softmaxRemoved: string | null }> {
+  const { artifacts } = await readLayersModelFiles(path);
+  const probe = await loadModel(artifacts, path);
+  let target: { name: string; cls: string } | null = null;
+  try {
+    const detected = detectTfjsOutput(probe);
+    if (detected.kind === 'probabilities') {
+      let layer: tf.layers.Layer | undefined = probe.outputs[0]!.sourceLayer as tf.layers.Layer;
+      while (layer && PASS_THROUGH.has(layer.getClassName())) layer = layer.inboundNodes[0]?.inboundLayers[0] as tf.layers.Layer | undefined;
+      if (layer) target = { name: layer.name, cls: layer.getClassName() };
+    }
+  } finally {
+    probe.dispose();
+  }
+  if (target === null) return { model: await loadModel(artifacts, path), softmaxRemoved: null };
+  const topology = structuredClone(artifacts.modelTopology) as Record<string, unknown>;
+  const entry = layerEntries(topology).find((e) => (e.config as { name: string }).name === target.name);
+  if (!entry) throw new KdqError('E_TEACHER', `teacher model '${path}': its output layer "${target.name}" is not in model.json's topology; save the model again`);
+  const cfg = entry.config as Record<string, unknown>;
+  if (target.cls === 'Softmax') {
+    entry.class_name = 'Activation';
+    entry.config = { name: cfg.name, trainable: cfg.trainable ?? true, activation: 'linear', ...(cfg.dtype !== undefined ? { dtype: cfg.dtype } : {}) };
+  } else {
+    cfg.activation = 'linear';
+  }
+  const model = await loadModel({ ...artifacts, modelTopology: topology }, path);
+  return { model, softmaxRemoved: `the softmax of layer "${target.name}" (${target.cls})` };
+}

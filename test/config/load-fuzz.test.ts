@@ -13,6 +13,7 @@ import { loadExperiment } from '../../src/config/load.ts';
 import { planExperiment } from '../../src/stages/plan.ts';
 import { ConfigError, KdqError } from '../../src/errors.ts';
 import { main } from '../../src/cli.ts';
+import { trainedTeacher } from './trained-teacher.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const tmp = mkdtempSync(path.join(tmpdir(), 'kdq-fuzz-'));
@@ -53,7 +54,7 @@ async function loadsOrRejectsCleanly(text: string, set?: string[]): Promise<void
   try {
     const { experiment } = await loadExperiment(file, { set });
     expect(typeof experiment.name).toBe('string');
-    expect(experiment.teacher.layers.length).toBeGreaterThan(0);
+    expect(trainedTeacher(experiment.teacher).layers.length).toBeGreaterThan(0);
     expect(experiment.student.layers.length).toBeGreaterThan(0);
     expect(experiment.evaluation.seeds.length).toBeGreaterThan(0);
     const graph = planExperiment(experiment);

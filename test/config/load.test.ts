@@ -6,6 +6,8 @@ import { loadExperiment } from '../../src/config/load.ts';
 import { checkExperimentSchema, experimentValidator } from '../../src/config/schema.ts';
 import { ConfigError, type ConfigIssue } from '../../src/errors.ts';
 import { METRICS } from '../../src/names.ts';
+import type { LayerSpec } from '../../src/config/types.ts';
+import { trainedTeacher } from './trained-teacher.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const EXPERIMENTS = path.join(ROOT, 'experiments');
@@ -32,11 +34,12 @@ function writeTmp(name: string, text: string): string {
 describe('experiments/', () => {
   const files = readdirSync(EXPERIMENTS).filter((f) => f.endsWith('.yaml'));
 
-  it('has the seven documented experiments, each pointing the YAML language server at the schema', async () => {
+  it('has the eight documented experiments, each pointing the YAML language server at the schema', async () => {
     expect(files.sort()).toEqual([
       'kd-fashion-mnist.yaml',
       'kd-mnist-1k-student.yaml',
       'kd-mnist-hinton.yaml',
+      'kd-mnist-pytorch-teacher.yaml',
       'kd-mnist-quick.yaml',
       'kd-mnist-tiny.yaml',
       'kd-mnist-transfer.yaml',
@@ -61,8 +64,8 @@ describe('experiments/', () => {
     expect(sources).toHaveLength(1);
     expect(e.seed).toBe(1);
     expect(e.data).toEqual({ source: 'mnist', trainLimit: null, testLimit: null, validationSplit: 0 });
-    expect(e.teacher.layers.map((l) => l.type)).toEqual(['conv2d', 'maxPooling2d', 'flatten', 'dense', 'dense']);
-    expect(e.teacher.layers[0]).toEqual({
+    expect(trainedTeacher(e.teacher).layers.map((l) => l.type)).toEqual(['conv2d', 'maxPooling2d', 'flatten', 'dense', 'dense']);
+    expect(trainedTeacher(e.teacher).layers[0]).toEqual({
       type: 'conv2d',
       filters: 32,
       kernelSize: 3,
@@ -73,7 +76,7 @@ describe('experiments/', () => {
       kernelInitializer: 'glorotUniform',
     });
     // Keras' initializer on every kernel, as the notebook trained.
-    for (const l of [...e.teacher.layers, ...e.student.layers]) {
+    for (const l of [...trainedTeacher(e.teacher).layers, ...e.student.layers]) {
       if (l.type === 'conv2d' || l.type === 'dense') expect(l.kernelInitializer).toBe('glorotUniform');
     }
     expect(e.student.layers[0]).toMatchObject({ filters: 16 });
@@ -91,7 +94,7 @@ describe('experiments/', () => {
     expect(quick.experiment.data).toMatchObject({ trainLimit: 2000, testLimit: 1000 });
     expect(quick.experiment.teacher.training.epochs).toBe(1);
     expect(quick.experiment.student.training.epochs).toBe(1);
-    expect(quick.experiment.teacher.layers).toEqual(full.experiment.teacher.layers);
+    expect(trainedTeacher(quick.experiment.teacher).layers).toEqual(trainedTeacher(full.experiment.teacher).layers);
     expect(quick.experiment.distillation).toEqual(full.experiment.distillation);
     expect(quick.raw).not.toHaveProperty('extends');
   });
@@ -99,10 +102,10 @@ describe('experiments/', () => {
   it('kd-mnist-hinton uses T = 20 and MLPs that start with flatten', async () => {
     const { experiment: e } = await loadExperiment(path.join(EXPERIMENTS, 'kd-mnist-hinton.yaml'));
     expect(e.distillation.temperature).toBe(20);
-    const units = (ls: typeof e.teacher.layers) => ls.flatMap((l) => (l.type === 'dense' ? [l.units] : []));
-    expect(units(e.teacher.layers)).toEqual([1200, 1200, 10]);
+    const units = (ls: LayerSpec[]) => ls.flatMap((l) => (l.type === 'dense' ? [l.units] : []));
+    expect(units(trainedTeacher(e.teacher).layers)).toEqual([1200, 1200, 10]);
     expect(units(e.student.layers)).toEqual([800, 800, 10]);
-    expect(e.teacher.layers.some((l) => l.type === 'dropout')).toBe(true);
+    expect(trainedTeacher(e.teacher).layers.some((l) => l.type === 'dropout')).toBe(true);
     expect(e.student.layers[0]!.type).toBe('flatten');
   });
 });
@@ -134,8 +137,8 @@ describe('defaults', () => {
 
   it('fills tf.js layer defaults: pool strides = poolSize, batch norm 0.99 / 0.001, depthMultiplier 1', async () => {
     const { experiment: e } = await loadExperiment(path.join(VALID, 'omitted-defaults.yaml'));
-    expect(e.teacher.layers[1]).toEqual({ type: 'batchNormalization', momentum: 0.99, epsilon: 0.001 });
-    expect(e.teacher.layers[2]).toEqual({ type: 'maxPooling2d', poolSize: 2, strides: 2, padding: 'valid' });
+    expect(trainedTeacher(e.teacher).layers[1]).toEqual({ type: 'batchNormalization', momentum: 0.99, epsilon: 0.001 });
+    expect(trainedTeacher(e.teacher).layers[2]).toEqual({ type: 'maxPooling2d', poolSize: 2, strides: 2, padding: 'valid' });
     expect(e.student.layers[0]).toMatchObject({ depthMultiplier: 1, strides: 1, padding: 'valid', activation: 'linear', useBias: true });
     expect(e.description).toBe('');
   });
@@ -159,10 +162,10 @@ describe('defaults', () => {
     const { experiment: spelled } = await loadExperiment(path0, { set: ['teacher.training.threads=1', 'teacher.layers.0.kernelInitializer=auto'] });
     expect(JSON.stringify(spelled.teacher)).toBe(JSON.stringify(none.teacher));
     expect(none.teacher.training).not.toHaveProperty('threads');
-    expect(none.teacher.layers[0]).not.toHaveProperty('kernelInitializer');
+    expect(trainedTeacher(none.teacher).layers[0]).not.toHaveProperty('kernelInitializer');
     const { experiment: e } = await loadExperiment(path0, { set: ['teacher.training.threads=2', 'teacher.layers.0.kernelInitializer=glorotUniform'] });
     expect(e.teacher.training.threads).toBe(2);
-    expect(e.teacher.layers[0]).toMatchObject({ kernelInitializer: 'glorotUniform' });
+    expect(trainedTeacher(e.teacher).layers[0]).toMatchObject({ kernelInitializer: 'glorotUniform' });
   });
 
   it('evaluation.seeds defaults to [seed]', async () => {
@@ -185,7 +188,7 @@ describe('extends', () => {
     expect(path.resolve(loaded.dir, e.data.files!.trainImages)).toBe(path.join(ROOT, 'test/fixtures/data/train-images.idx'));
     // Lists replace: the child's two layers, not a mix with the base's three.
     expect(e.student.layers.map((l) => l.type)).toEqual(['flatten', 'dense']);
-    expect(e.teacher.layers).toHaveLength(3);
+    expect(trainedTeacher(e.teacher).layers).toHaveLength(3);
     // Mappings merge: epochs from the child, optimizer and momentum from the base.
     expect(e.student.training).toMatchObject({ epochs: 1, optimizer: 'sgd', momentum: 0.5, batchSize: 32 });
     expect(e.distillation).toMatchObject({ temperature: 8, hardWeight: 0.3, softWeight: 0.5 });
@@ -348,6 +351,6 @@ describe('whole-file errors', () => {
       'name: aliases\nteacher:\n  layers: &net [{ type: flatten }, { type: dense, units: 10 }]\nstudent:\n  layers: *net\n',
     );
     const { experiment: e } = await loadExperiment(file);
-    expect(e.student.layers).toEqual(e.teacher.layers);
+    expect(e.student.layers).toEqual(trainedTeacher(e.teacher).layers);
   });
 });

@@ -43,7 +43,12 @@ describe('the schema as an editor applies it', () => {
   });
 
   it('still requires the layers of a file that extends nothing, and not of one that extends a base', () => {
-    expect(errorsOf({ name: 'x', teacher: { training: { epochs: 1 } }, student: { layers: [{ type: 'flatten' }] } })).toEqual(["/teacher must have required property 'layers'"]);
+    expect(errorsOf({ name: 'x', teacher: { training: { epochs: 1 } }, student: { layers: [{ type: 'flatten' }] } })).toEqual([
+      "/teacher must have required property 'layers'",
+      "/teacher must have required property 'model'",
+      '/teacher must match a schema in anyOf',
+    ]);
+    expect(errorsOf({ name: 'x', teacher: { model: 't.onnx' }, student: { layers: [{ type: 'flatten' }] } })).toEqual([]);
     expect(errorsOf({ extends: 'base.yaml', name: 'x', teacher: { training: { epochs: 1 } } })).toEqual([]);
     expect(errorsOf({ name: 'x' })).toEqual([" must have required property 'teacher'", " must have required property 'student'"]);
   });

@@ -47,8 +47,9 @@ describe('ResNet-8 (MLPerf Tiny image classification)', () => {
 
   it('the residual teacher of its base file is valid too, and larger', async () => {
     const { experiment } = await architecture('resnet8.yaml');
-    expect(inferShapes(experiment.teacher.layers, RESNET_INPUT, 10).issues).toEqual([]);
-    expect(countParams(experiment.teacher.layers, RESNET_INPUT)).toBe(309_898);
+    const teacher = layersOf(experiment.teacher);
+    expect(inferShapes(teacher, RESNET_INPUT, 10).issues).toEqual([]);
+    expect(countParams(teacher, RESNET_INPUT)).toBe(309_898);
   });
 });
 

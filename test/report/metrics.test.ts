@@ -3,7 +3,7 @@
  * schemas/metrics.schema.json, and the multi-seed statistics (mean, sample std, KD gain).
  */
 import { describe, expect, it } from 'vitest';
-import { BACKENDS, IO_TYPES, MODEL_ROLES, QUANT_MODES, SIMD_VARIANTS, TFLITE_RUNTIMES } from '../../src/names.ts';
+import { BACKENDS, IO_TYPES, MODEL_ROLES, QUANT_MODES, SIMD_VARIANTS, TEACHER_FORMATS, TFLITE_RUNTIMES } from '../../src/names.ts';
 import { canonicalMetrics, runtimeMetrics, serializeMetrics, stat, summarizeSeeds, type Metrics, type SeedMetrics } from '../../src/report/metrics.ts';
 import { sampleMetrics } from './fixtures.ts';
 import { metricsSchema, metricsSchemaErrors } from './metrics-schema.ts';
@@ -20,6 +20,7 @@ describe('schemas/metrics.schema.json', () => {
     expect(defs.tflite.properties.input_type.enum).toEqual([...IO_TYPES]);
     expect(defs.tflite.properties.output_type.enum).toEqual([...IO_TYPES]);
     expect(defs.tflite.properties.runtimes.propertyNames.enum).toEqual([...TFLITE_RUNTIMES]);
+    expect(defs.importedTeacher.properties.format.enum).toEqual([...TEACHER_FORMATS]);
     expect(metricsSchema.properties.curves.propertyNames.enum).toEqual([...MODEL_ROLES]);
   });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildGraph, selectStages, topologicalOrder, withDependents } from '../../src/pipeline/graph.ts';
 import { planExperiment } from '../../src/stages/plan.ts';
 import { experiment } from '../pipeline/fixtures/experiment.ts';
+import { trainedTeacher } from '../config/trained-teacher.ts';
 
 describe('planExperiment', () => {
   it('plans data, the three models, exports, evaluates and one report, with the deps of the design', () => {
@@ -31,7 +32,7 @@ describe('planExperiment', () => {
     const exp = experiment();
     const g = planExperiment(exp);
     const { baseline: _b, ...kd } = exp.distillation;
-    expect(g.stages['teacher@s1'].config).toEqual({ layers: exp.teacher.layers, training: exp.teacher.training, seed: 1 });
+    expect(g.stages['teacher@s1'].config).toEqual({ layers: trainedTeacher(exp.teacher).layers, training: exp.teacher.training, seed: 1 });
     expect(g.stages['student@s1'].config).toEqual({ layers: exp.student.layers, training: exp.student.training, distillation: kd, seed: 1 });
     expect(g.stages['baseline@s1'].config).toEqual({ layers: exp.student.layers, training: exp.student.training, seed: 1 });
     expect(g.stages['soft-labels@s1'].config).toEqual({});
@@ -72,7 +73,7 @@ describe('planExperiment', () => {
       'export:teacher@s7',
       'evaluate:teacher@s7',
     ]);
-    expect(g.stages['teacher@s7'].config).toEqual({ layers: exp.teacher.layers, training: exp.teacher.training, seed: 7 });
+    expect(g.stages['teacher@s7'].config).toEqual({ layers: trainedTeacher(exp.teacher).layers, training: exp.teacher.training, seed: 7 });
     for (const seed of [1, 2, 3]) {
       expect(g.stages[`student@s${seed}`].deps).toEqual(['soft-labels@s7', 'data']);
       expect((g.stages[`student@s${seed}`].config as { seed: number }).seed).toBe(seed);

@@ -130,3 +130,47 @@ describe('bad TF.js teachers: E_TEACHER (exit 2) naming the file', () => {
     expect((await rejection(openTeacher(MODEL, { data: MNIST, inputLayout: 'nchw' }))).message).toMatch(/which is NHWC .*; set inputLayout: nhwc$/);
   });
 });
+
+describe('a TF.js teacher as a network with logits out (to fine-tune or export it)', () => {
+  it('makes the final softmax activation linear: the same probabilities after a softmax', async () => {
+    const { loadTfjsLogitsModel } = await import('../../src/teacher/tfjs.ts');
+    const { model, softmaxRemoved } = await loadTfjsLogitsModel(MODEL);
+    const t = await openTeacher(MODEL, { data: MNIST });
+    try {
+      expect(softmaxRemoved).toBe('the softmax of layer "probabilities" (Dense)');
+      const x = test.images.subarray(0, 16 * 784);
+      const logits = tf.tidy(() => tf.softmax(model.predict(tf.tensor4d(x, [16, 28, 28, 1])) as tf.Tensor2D).dataSync() as Float32Array);
+      const logp = await t.logits(x, 16);
+      expect(maxDiff(logits, logp.map(Math.exp))).toBeLessThan(1e-5);
+      expect(model.countParams()).toBe(TFJS.params);
+    } finally {
+      model.dispose();
+      t.close();
+    }
+  });
+
+  it('replaces a Softmax layer by a linear activation, and leaves a logits model as it is', async () => {
+    const { loadTfjsLogitsModel } = await import('../../src/teacher/tfjs.ts');
+    const withLayer = tf.sequential({
+      layers: [tf.layers.flatten({ inputShape: [28, 28, 1], name: 'flat' }), tf.layers.dense({ units: 10, name: 'scores' }), tf.layers.softmax({ name: 'probs' })],
+    });
+    const dir = join(tmp, 'softmax-layer');
+    await saveLayersModel(withLayer, dir);
+    const { model, softmaxRemoved } = await loadTfjsLogitsModel(join(dir, 'model.json'));
+    try {
+      expect(softmaxRemoved).toBe('the softmax of layer "probs" (Softmax)');
+      expect(model.layers.map((l) => l.getClassName())).toEqual(['Flatten', 'Dense', 'Activation']);
+      const x = tf.tensor4d(test.images.subarray(0, 4 * 784), [4, 28, 28, 1]);
+      expect(maxDiff((model.predict(x) as tf.Tensor).dataSync(), (withLayer.layers[1]!.apply(withLayer.layers[0]!.apply(x)) as tf.Tensor).dataSync())).toBeLessThan(1e-6);
+      x.dispose();
+    } finally {
+      model.dispose();
+    }
+    const logitsDir = join(tmp, 'logits-model');
+    await saveLayersModel(tf.sequential({ layers: [tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 10 })] }), logitsDir);
+    const plain = await loadTfjsLogitsModel(join(logitsDir, 'model.json'));
+    expect(plain.softmaxRemoved).toBeNull();
+    plain.model.dispose();
+    withLayer.dispose();
+  });
+});
