@@ -9,6 +9,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
 import { loadExperiment } from '../../src/config/load.ts';
+import { layersOf } from '../../src/config/teacher-model.ts';
 import { buildModel, modelSummary } from '../../src/models/build.ts';
 import { countParams, inferShapes } from '../../src/models/shapes.ts';
 import { ARCHITECTURES, DSCNN_INPUT, RESNET_INPUT, architecture } from './architecture-fixtures.ts';
