@@ -10,7 +10,7 @@ import type { RuntimeName, RuntimeOutcome } from '../tflite/runtime/index.ts';
 import { argmaxRows, confusionFromPredictions } from '../train/metrics.ts';
 import { readFloats, readJson, writeJson, type StageServices } from './context.ts';
 import { EXPORT_INFO, TFLITE_FILE, type ExportInfo, type ExportSkipped } from './export.ts';
-import { TEST_LOGITS } from './train.ts';
+import { TEST_LOGITS } from './model-files.ts';
 import type { KdStageDefinition } from './types.ts';
 
 export const EVALUATION_FILE = 'evaluation.json';

@@ -18,7 +18,7 @@ import type { TeacherFormat } from '../names.ts';
 import { DEFAULT_LAYOUT } from '../teacher/settings.ts';
 import { accuracy, perClassAccuracy } from '../train/metrics.ts';
 import { writeFloats, writeJson, type StageServices } from './context.ts';
-import { HISTORY_FILE, SOFT_LOGITS, TEST_LOGITS, imageShape } from './train.ts';
+import { HISTORY_FILE, SOFT_LOGITS, TEST_LOGITS, imageShape } from './model-files.ts';
 import type { ImportedTeacherStageConfig, KdStageDefinition } from './types.ts';
 
 /** What the stage records about the teacher, beside its test logits. */

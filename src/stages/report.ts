@@ -11,7 +11,7 @@ import { DATA_INFO, type DataInfo } from './data.ts';
 import { EVALUATION_FILE, type Evaluation, type EvaluationSkipped } from './evaluate.ts';
 import { TEACHER_INFO, hasHistory, type ImportedTeacherInfo } from './imported-teacher.ts';
 import { EXPORT_INFO, TFLITE_FILE, type ExportInfo, type ExportSkipped } from './export.ts';
-import { EVAL_FILE, HISTORY_FILE, type ModelEval } from './train.ts';
+import { EVAL_FILE, HISTORY_FILE, type ModelEval } from './model-files.ts';
 import type { KdStageDefinition } from './types.ts';
 import type { TrainHistory } from '../train/train.ts';
 import { perClassFromConfusion } from '../train/metrics.ts';

@@ -12,27 +12,8 @@ import type { Dataset } from '../data/dataset.ts';
 import { readFloats, readJson, writeFloats, writeJson, type StageServices } from './context.ts';
 import type { StageContext } from '../pipeline/stage.ts';
 import type { DataStageConfig, KdStageDefinition, ModelStage, ModelStageConfig } from './types.ts';
+import { EVAL_FILE, HISTORY_FILE, SOFT_LOGITS, TEST_LOGITS, WEIGHTS_FILE, WEIGHTS_MANIFEST, imageShape, type ModelEval } from './model-files.ts';
 
-/** What a model stage leaves in its folder besides the weights. */
-export interface ModelEval {
-  params: number;
-  /** tf.js accuracy on the test set. */
-  accuracy: number;
-  per_class_accuracy: (number | null)[];
-  test: number;
-}
-
-export const WEIGHTS_FILE = 'weights.bin';
-export const WEIGHTS_MANIFEST = 'weights.json';
-export const TEST_LOGITS = 'test-logits.f32';
-export const EVAL_FILE = 'eval.json';
-export const HISTORY_FILE = 'history.json';
-/** The soft-labels stage's output: the teacher's logits on every training image. */
-export const SOFT_LOGITS = 'logits.f32';
-
-export function imageShape(ds: Dataset): [number, number, number] {
-  return [ds.height, ds.width, ds.channels];
-}
 
 /** Rebuilds a model stage's network from its config and folder. Caller disposes. */
 export async function loadModelStage(config: ModelStageConfig, dir: string, ds: Dataset, role: string): Promise<tf.LayersModel> {
