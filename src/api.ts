@@ -51,6 +51,7 @@ function workspace(opts: RunOptions) {
 
 /** Runs one experiment; writes runs/<name>/<run-id>/ and points latest at it (not on a dry run). */
 export async function run(file: string | Loaded, opts: RunOptions = {}): Promise<RunOutcome & { summary: string }> {
+  const startedAt = new Date();
   const loaded = typeof file === 'string' ? await load(file, opts) : file;
   if (loaded.sweep) {
     throw new KdqError('E_USAGE', `${loaded.base.file} declares a sweep: run it with 'kdq run' (api.sweep), or drop the sweep: block to run one experiment`);
@@ -61,7 +62,7 @@ export async function run(file: string | Loaded, opts: RunOptions = {}): Promise
   // Until its run folder is published, `kdq cache gc` keeps what this run computes (unfinished-runs.ts).
   const unfinished = opts.dryRun ? null : await beginRun(ws.cache, loaded.base.experiment.name);
   const computed = await fillCache(ws, [planned], opts);
-  const r = await runPlanned(ws, planned, { ...opts, computed });
+  const r = await runPlanned(ws, planned, { ...opts, computed, startedAt });
   await unfinished?.finish();
   const summary = r.runDir && r.metrics ? formatSummary(r.metrics, r.runDir) : formatGraph(planned.graph, { explain: r.result });
   return { ...r, summary };
