@@ -85,6 +85,7 @@ export async function graph(file: string, opts: CommonOptions & { dot?: boolean;
 
 export interface DiffCommandOptions extends CommonOptions {
   all?: boolean;
+  only?: string[];
   format?: 'text' | 'md' | 'json';
   failOn?: string[];
 }
@@ -103,7 +104,7 @@ export async function diff(a: string, b: string, opts: DiffCommandOptions = {}):
   const { formatDiffJson, formatDiffMd, formatDiffText } = await import('./report/diff-format.ts');
   const runsDir = resolveRunsDir(opts);
   const [oldRun, newRun] = await Promise.all([readRun(a, runsDir), readRun(b, runsDir)]);
-  const d = diffRuns(oldRun, newRun, { all: opts.all, failOn: opts.failOn });
+  const d = diffRuns(oldRun, newRun, { all: opts.all, only: opts.only, failOn: opts.failOn });
   const format = { text: formatDiffText, md: formatDiffMd, json: formatDiffJson }[opts.format ?? 'text'];
   return { output: format(d), crossed: d.gates.some((g) => g.crossed), diff: d };
 }

@@ -115,6 +115,7 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
         const r = await api.diff(args.positionals[0], args.positionals[1], {
           runsDir: common.runsDir,
           all: o.all === true,
+          only: o.only ?? [],
           format: o.md === true ? 'md' : o.json === true ? 'json' : 'text',
           failOn: o['fail-on'] ?? [],
         });

@@ -89,7 +89,8 @@ export const OPTIONS = {
     parse: parseAge,
     help: "with gc: also drop entries not used for AGE (e.g. 7d, 12h, 30m), even ones run folders or failed runs use (a running run's are kept)",
   },
-  all: { kind: 'boolean', help: 'list unchanged metrics too' },
+  all: { kind: 'boolean', help: 'list every metric, unchanged ones too (default: the headline metrics that changed)' },
+  only: { kind: 'list', arg: 'GLOB', help: "list the metrics whose dotted paths match GLOB instead ('*' within a segment, '**' across; repeatable), e.g. 'models.student_int8.**'" },
   md: { kind: 'boolean', help: 'print GitHub Markdown tables (for a pull-request comment)' },
   json: { kind: 'boolean', help: 'print the comparison as JSON' },
   'fail-on': {
@@ -150,9 +151,9 @@ export const COMMANDS = {
   },
   diff: {
     summary: 'compare two runs: the metrics and config keys that changed, and --fail-on regression gates',
-    usage: "kdq diff OLD NEW [--all] [--md | --json] [--fail-on 'EXPR' ...] [--runs-dir DIR]  (a run folder, metrics.json, or an experiment name meaning its latest run)",
+    usage: "kdq diff OLD NEW [--all] [--only GLOB ...] [--md | --json] [--fail-on 'EXPR' ...] [--runs-dir DIR]  (a run folder, metrics.json, or an experiment name meaning its latest run)",
     positionals: [2, 2],
-    options: ['all', 'md', 'json', 'fail-on', 'runs-dir', ...COMMON],
+    options: ['all', 'only', 'md', 'json', 'fail-on', 'runs-dir', ...COMMON],
   },
 } as const satisfies Record<string, CommandSpec>;
 

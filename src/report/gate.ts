@@ -5,6 +5,7 @@
 import { KdqError } from '../errors.ts';
 import { suggest } from '../util/suggest.ts';
 import { delta, formatNumber, type Leaf } from './metric-values.ts';
+import { formatChange, formatValue, isFraction } from './units.ts';
 
 // ---------------------------------------------------------------------------------------------
 // --fail-on: a small expression language, parsed (never evaluated as code).
@@ -233,7 +234,9 @@ function evalValue(v: Value, vals: Values, notes: string[]): number | Missing {
         if (typeof x !== 'number') return new Missing(`${v.path} is ${x === undefined ? 'missing' : JSON.stringify(x)} in the ${which} run`);
       }
       const x = v.of === 'delta' ? (delta(o, n) as number) : ((v.of === 'old' ? o : n) as number);
-      notes.push(`${v.of}(${v.path}) = ${formatNumber(x, v.of === 'delta')}`);
+      // A fraction is also said as people read it (units.ts): `= -0.026 (-2.60 pt)`.
+      const unit = isFraction(v.path) ? ` (${v.of === 'delta' ? formatChange(v.path, x) : formatValue(v.path, x)})` : '';
+      notes.push(`${v.of}(${v.path}) = ${formatNumber(x, v.of === 'delta')}${unit}`);
       return x;
     }
   }
