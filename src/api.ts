@@ -109,6 +109,18 @@ export async function diff(a: string, b: string, opts: DiffCommandOptions = {}):
   return { output: format(d), crossed: d.gates.some((g) => g.crossed), diff: d };
 }
 
+/** `kdq runs` and `kdq runs rm`: src/runs/ (reads run folders only; loads no tf.js). */
+export interface RunsCommandOptions extends CommonOptions {
+  sort?: string;
+  where?: string[];
+  format?: 'md' | 'json' | 'csv';
+  dryRun?: boolean;
+}
+export const runs = async (selectors: string[], opts: RunsCommandOptions = {}) =>
+  (await import('./runs/list.ts')).listRuns(selectors, { ...opts, runsDir: resolveRunsDir(opts) });
+export const runsRm = async (selectors: string[], opts: RunsCommandOptions = {}) =>
+  (await import('./runs/list.ts')).removeListedRuns(selectors, { ...opts, runsDir: resolveRunsDir(opts), cacheDir: resolveCacheDir(opts) });
+
 /** `kdq inspect`: a human description of a .tflite file. */
 export async function inspect(file: string): Promise<string> {
   const { readInputFile } = await import('./util/read-input-file.ts');

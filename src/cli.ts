@@ -127,6 +127,18 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
         }
         return EXIT_OK;
       }
+      case 'runs': {
+        const formats = (['md', 'json', 'csv'] as const).filter((f) => o[f] === true);
+        if (formats.length > 1) throw new KdqError('E_USAGE', `'kdq runs' prints one format: pass one of --md, --json, --csv, not ${formats.map((f) => `--${f}`).join(' and ')}`);
+        const rm = args.positionals[0] === 'rm';
+        if (rm && (formats.length > 0 || o.sort !== undefined)) throw new KdqError('E_USAGE', `'kdq runs rm' prints what it removed as text: drop ${formats.length > 0 ? `--${formats[0]}` : '--sort'}`);
+        if (!rm && o['dry-run'] === true) throw new KdqError('E_USAGE', "--dry-run is for 'kdq runs rm' (listing removes nothing): drop it, or add rm");
+        const opts = { runsDir: common.runsDir, cacheDir: common.cacheDir, sort: o.sort, where: o.where ?? [], format: formats[0], dryRun: o['dry-run'] === true };
+        const r = rm ? await api.runsRm(args.positionals.slice(1), opts) : await api.runs(args.positionals, opts);
+        for (const w of r.warnings) err(`warning: ${w}`);
+        out(r.output);
+        return EXIT_OK;
+      }
       case 'cache': {
         const sub = args.positionals[0];
         if (sub !== 'ls' && sub !== 'gc' && sub !== 'verify') {

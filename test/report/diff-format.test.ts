@@ -108,7 +108,7 @@ describe('the diff of one temperature change', () => {
   const moved = (m: Metrics): Metrics => {
     const s = m.models.student!;
     s.accuracy = 0.955;
-    s.per_class_accuracy = s.per_class_accuracy!.map((v) => Number((v - 0.013).toFixed(6)));
+    s.per_class_accuracy = s.per_class_accuracy!.map((v) => (v === null ? null : Number((v - 0.013).toFixed(6))));
     s.tflite!.accuracy = 0.955;
     s.tflite!.agreement_with_teacher = 0.961;
     m.models.student_int8!.tflite!.agreement_with_student = 0.985;
