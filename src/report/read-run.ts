@@ -1,12 +1,14 @@
 /**
  * Finds and reads the run `kdq diff` was pointed at: a run folder, a metrics.json file, an
- * experiment's folder (its `latest`), or an experiment name meaning `<runs-dir>/<name>/latest`.
+ * experiment's folder (its `latest`), an experiment name meaning `<runs-dir>/<name>/latest`, or a
+ * run id (`<runs-dir>/<any name>/<id>`).
  */
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { tooDeep } from '../config/yaml-source.ts';
 import { KdqError } from '../errors.ts';
+import { RUN_ID_RE } from '../pipeline/run-folder.ts';
 import { readInputFile } from '../util/read-input-file.ts';
 import type { RunData } from './diff.ts';
 
@@ -24,7 +26,7 @@ async function kind(path: string): Promise<'file' | 'dir' | null> {
 
 /** The metrics.json `arg` stands for; throws E_USAGE saying what to pass instead. */
 export async function resolveMetricsFile(arg: string, runsDir: string): Promise<string> {
-  const hint = `pass a run folder (runs/NAME/RUN-ID), its metrics.json, or the name of an experiment that has run (meaning ${join(runsDir, 'NAME', 'latest')})`;
+  const hint = `pass a run folder (runs/NAME/RUN-ID), its metrics.json, a run id as 'kdq runs' lists it, or the name of an experiment that has run (meaning ${join(runsDir, 'NAME', 'latest')})`;
   const k = await kind(arg);
   if (k === 'file') return arg;
   if (k === 'dir') {
@@ -36,6 +38,13 @@ export async function resolveMetricsFile(arg: string, runsDir: string): Promise<
   if (!arg.includes('/') && !arg.includes('\\')) {
     const latest = join(runsDir, arg, 'latest', METRICS);
     if ((await kind(latest)) === 'file') return latest;
+    // A run id, as `kdq runs` lists it: the run folder of that id in whichever experiment has it.
+    if (RUN_ID_RE.test(arg)) {
+      for (const name of (await readdir(runsDir).catch(() => [] as string[])).sort()) {
+        const file = join(runsDir, name, arg, METRICS);
+        if (!name.startsWith('.') && (await kind(file)) === 'file') return file;
+      }
+    }
     throw new KdqError('E_USAGE', `'${arg}' is neither a path nor an experiment with a run: ${latest} does not exist; ${hint}`);
   }
   throw new KdqError('E_USAGE', `'${arg}' does not exist; ${hint}`);

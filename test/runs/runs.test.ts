@@ -102,7 +102,7 @@ describe('kdq runs', () => {
     expect(json.runs[8]).toMatchObject({ experiment: 'kd-a-p4', label: 'kd-a-p4 [temperature=8]', sweep: { point: 'p4', params: { 'distillation.temperature': 8 } }, metrics: { int8_acc: 0.964 } });
   });
 
-  it('reads a run folder copied elsewhere (a CI artifact) as it read it in place', async () => {
+  it('reads a run folder copied elsewhere (a CI artifact) as it read it in place; kdq diff takes a run id', async () => {
     const away = join(root, 'artifact', 'kd-b-run');
     await mkdir(join(root, 'artifact'), { recursive: true });
     await cp(join(runsDir, 'kd-b', '20261201-100500-0005'), away, { recursive: true });
@@ -111,7 +111,7 @@ describe('kdq runs', () => {
     const strip = (csv: string) => lines(csv)[1]!.split(',').filter((_, i) => i !== 2 && i !== 5); // run id and ref name the folder
     expect(there.code).toBe(0);
     expect(strip(there.out)).toEqual(strip(here.out));
-    const diff = await kdq('diff', join(runsDir, 'kd-b', '20261201-100500-0005'), away);
+    const diff = await kdq('diff', '20261201-100500-0005', away, '--runs-dir', runsDir);
     expect(diff).toMatchObject({ code: 0 });
     expect(diff.out).toContain('metrics: identical');
   });
