@@ -8,6 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { readInputFileSync } from '../util/read-input-file.ts';
 import type { RunFolder } from './run-folder.ts';
 import type { RunResult } from './results.ts';
 
@@ -65,14 +66,11 @@ export function writeStages(folder: RunFolder, result: RunResult, opts: WriteSta
   return folder.writeJson(STAGES_FILE, { format: STAGES_FORMAT, ...facts, ...result, stages });
 }
 
-/**
- * The stages.json of the run folder `dir`, or null when it has none or it is unreadable (not a
- * kdq run folder, or damaged). Format 1's absolute output folders are restated relative to `runsDir`.
- */
-export async function readStages(dir: string, runsDir?: string): Promise<StagesFile | null> {
+/** A stages.json's text as its document, or null when it is not one kdq wrote; format 1's absolute output folders restated relative to `runsDir`. */
+function parseStages(text: string, runsDir?: string): StagesFile | null {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(join(dir, STAGES_FILE), 'utf8'));
+    parsed = JSON.parse(text);
   } catch {
     return null;
   }
@@ -82,6 +80,29 @@ export async function readStages(dir: string, runsDir?: string): Promise<StagesF
     o.stages = o.stages.map((s) => (typeof s.outDir === 'string' && isAbsolute(s.outDir) ? { ...s, outDir: relativeToRuns(runsDir, s.outDir) } : s));
   }
   return o as StagesFile;
+}
+
+/**
+ * The stages.json of the run folder `dir`, or null when it has none or it is unreadable (not a
+ * kdq run folder, or damaged). Format 1's absolute output folders are restated relative to `runsDir`.
+ */
+export async function readStages(dir: string, runsDir?: string): Promise<StagesFile | null> {
+  const text = await readFile(join(dir, STAGES_FILE), 'utf8').catch(() => null);
+  return text === null ? null : parseStages(text, runsDir);
+}
+
+/** A stages.json of kdq's is tens of KB; one beyond this is not kdq's and is not read. */
+const MAX_STAGES_BYTES = 16 * 1024 * 1024;
+
+/** `readStages` without the event loop, for listings of many run folders (FIFOs and huge files are not read). */
+export function readStagesSync(dir: string, runsDir?: string): StagesFile | null {
+  let text: string;
+  try {
+    text = new TextDecoder().decode(readInputFileSync(join(dir, STAGES_FILE), { maxBytes: MAX_STAGES_BYTES, expected: "a kdq run's stages.json" }));
+  } catch {
+    return null;
+  }
+  return parseStages(text, runsDir);
 }
 
 /**

@@ -90,35 +90,51 @@ function leafCount(v: unknown, max: number): number {
   return n;
 }
 
-/** Reads a run's metrics.json and, when beside it, its config.yaml. */
-export async function readRun(arg: string, runsDir: string): Promise<RunData & { metricsFile: string }> {
-  const metricsFile = await resolveMetricsFile(arg, runsDir);
-  const text = new TextDecoder().decode(await readInputFile(metricsFile, { maxBytes: MAX_METRICS_BYTES, expected: "a kdq run's metrics.json" }));
+/** A metrics.json's text as its document; E_DATA naming `file` when it is not a kdq metrics object or is beyond the bounds. */
+export function parseMetricsText(text: string, file: string): object {
   const deep = jsonTooDeep(text, MAX_JSON_DEPTH);
-  if (deep >= 0) throw new KdqError('E_DATA', `${metricsFile} nests deeper than ${MAX_JSON_DEPTH} levels (at byte ${deep}); a kdq metrics.json nests about 8: pass a kdq run's metrics.json`);
+  if (deep >= 0) throw new KdqError('E_DATA', `${file} nests deeper than ${MAX_JSON_DEPTH} levels (at byte ${deep}); a kdq metrics.json nests about 8: pass a kdq run's metrics.json`);
   let metrics: unknown;
   try {
     metrics = JSON.parse(text);
   } catch (e) {
-    throw new KdqError('E_DATA', `${metricsFile} is not readable JSON (${(e as Error).message}); rerun the experiment to rewrite it`);
+    throw new KdqError('E_DATA', `${file} is not readable JSON (${(e as Error).message}); rerun the experiment to rewrite it`);
   }
   if (leafCount(metrics, MAX_METRIC_VALUES) > MAX_METRIC_VALUES) {
-    throw new KdqError('E_DATA', `${metricsFile} holds more than ${MAX_METRIC_VALUES} values; a kdq metrics.json holds a few hundred: pass a kdq run's metrics.json`);
+    throw new KdqError('E_DATA', `${file} holds more than ${MAX_METRIC_VALUES} values; a kdq metrics.json holds a few hundred: pass a kdq run's metrics.json`);
   }
   if (metrics === null || typeof metrics !== 'object' || Array.isArray(metrics)) {
-    throw new KdqError('E_DATA', `${metricsFile} holds ${Array.isArray(metrics) ? 'an array' : JSON.stringify(metrics)}, not a metrics object; pass a kdq run's metrics.json`);
+    throw new KdqError('E_DATA', `${file} holds ${Array.isArray(metrics) ? 'an array' : JSON.stringify(metrics)}, not a metrics object; pass a kdq run's metrics.json`);
   }
+  return metrics;
+}
+
+/** A config.yaml's text as its document; E_DATA naming `file` when it is not readable YAML. */
+export function parseConfigText(yaml: string, file: string): unknown {
+  try {
+    const at = tooDeep(yaml);
+    if (at) throw new Error(`it nests too deep at line ${at.line}`);
+    return parseYaml(yaml, { maxAliasCount: 100 });
+  } catch (e) {
+    throw new KdqError('E_DATA', `${file} is not readable YAML (${(e as Error).message.split('\n')[0]}); rerun the experiment to rewrite it`);
+  }
+}
+
+/** Reads a run's metrics.json and, when beside it, its config.yaml. */
+export async function readRun(arg: string, runsDir: string): Promise<RunData & { metricsFile: string }> {
+  const metricsFile = await resolveMetricsFile(arg, runsDir);
+  const text = new TextDecoder().decode(await readInputFile(metricsFile, { maxBytes: MAX_METRICS_BYTES, expected: "a kdq run's metrics.json" }));
+  const metrics = parseMetricsText(text, metricsFile);
   const configFile = join(dirname(metricsFile), CONFIG);
   let config: unknown;
   if ((await kind(configFile)) === 'file') {
+    let yaml: string;
     try {
-      const yaml = new TextDecoder().decode(await readInputFile(configFile, { maxBytes: MAX_CONFIG_BYTES, expected: "a kdq run's config.yaml" }));
-      const at = tooDeep(yaml);
-      if (at) throw new Error(`it nests too deep at line ${at.line}`);
-      config = parseYaml(yaml, { maxAliasCount: 100 });
+      yaml = new TextDecoder().decode(await readInputFile(configFile, { maxBytes: MAX_CONFIG_BYTES, expected: "a kdq run's config.yaml" }));
     } catch (e) {
       throw new KdqError('E_DATA', `${configFile} is not readable YAML (${(e as Error).message.split('\n')[0]}); rerun the experiment to rewrite it`);
     }
+    config = parseConfigText(yaml, configFile);
   }
   return { label: arg, metrics, config, metricsFile };
 }

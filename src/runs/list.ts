@@ -23,36 +23,25 @@ export interface RunsOutcome {
   table: RunsTable;
 }
 
-/** Files read at once: enough to overlap the reads, few enough for any open-file limit. */
-const CONCURRENCY = 16;
-
-async function readAll(selectors: readonly string[], runsDir: string, warnings: string[]): Promise<RunRecord[]> {
-  const found = await findRuns(runsDir, selectors);
-  const out: (RunRecord | null)[] = new Array(found.length).fill(null);
-  let next = 0;
-  const worker = async () => {
-    while (next < found.length) {
-      const i = next++;
-      const f = found[i]!;
-      try {
-        const r = await readRecord(f.dir, runsDir);
-        // `NAME` also names its sweep points, `NAME-p<N>`: only runs that are such a point.
-        if (f.sweepOf !== undefined && !(r.sweep && r.name === `${f.sweepOf}-${r.sweep.point}`)) continue;
-        out[i] = r;
-      } catch (e) {
-        if (!(e instanceof KdqError)) throw e;
-        warnings.push(`skipped ${f.dir}: ${e.message}`);
-      }
+function readAll(selectors: readonly string[], runsDir: string, warnings: string[]): RunRecord[] {
+  const out: RunRecord[] = [];
+  for (const f of findRuns(runsDir, selectors)) {
+    try {
+      const r = readRecord(f.dir, runsDir);
+      // `NAME` also names its sweep points, `NAME-p<N>`: only runs that are such a point.
+      if (f.sweepOf === undefined || (r.sweep && r.name === `${f.sweepOf}-${r.sweep.point}`)) out.push(r);
+    } catch (e) {
+      if (!(e instanceof KdqError)) throw e;
+      warnings.push(`skipped ${f.dir}: ${e.message}`);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, found.length) }, worker));
-  return out.filter((r): r is RunRecord => r !== null);
+  }
+  return out;
 }
 
 /** `kdq runs [NAME|ID|PATH ...]`: the table of the runs named (every run under the runs folder when none is). */
 export async function listRuns(selectors: readonly string[], opts: RunsOptions): Promise<RunsOutcome> {
   const warnings: string[] = [];
-  const records = await readAll(selectors, opts.runsDir, warnings);
+  const records = readAll(selectors, opts.runsDir, warnings);
   const table = buildRunsTable(records, opts);
   const format = opts.format ?? 'text';
   const output =
@@ -66,7 +55,7 @@ export async function removeListedRuns(selectors: readonly string[], opts: RunsO
     throw new KdqError('E_USAGE', "'kdq runs rm' needs the runs to remove: name experiments, run ids or run folders, or pass --where 'EXPR' (add --dry-run to see the list first)");
   }
   const warnings: string[] = [];
-  const records = await readAll(selectors, opts.runsDir, warnings);
+  const records = readAll(selectors, opts.runsDir, warnings);
   const table = buildRunsTable(records, { where: opts.where });
   if (table.rows.length === 0) return { output: 'no run folder matches: nothing removed', warnings };
   const output = await removeRuns(

@@ -46,7 +46,7 @@ export async function removeRuns(records: RunRecord[], opts: RemoveOptions): Pro
   const sizes = await Promise.all(records.map((r) => folderBytes(r.dir)));
   const keys = new Set((await Promise.all(records.map((r) => stageKeys(r.dir, opts.runsDir)))).flat());
   // What the runs that stay refer to, read before anything is removed.
-  for (const other of await findRuns(opts.runsDir, [])) {
+  for (const other of findRuns(opts.runsDir, [])) {
     if (removing.has(other.dir)) continue;
     for (const k of await stageKeys(other.dir, opts.runsDir)) keys.delete(k);
   }
