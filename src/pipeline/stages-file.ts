@@ -15,8 +15,8 @@ import type { RunResult } from './results.ts';
 export const STAGES_FILE = 'stages.json';
 
 /**
- * 2: `outDir` relative to the runs folder, `startedAt`, `finishedAt` and `sweep`. 1 (read too):
- * absolute `outDir` paths, no times.
+ * 2: `outDir` relative to the runs folder (null outside it), `startedAt`, `finishedAt` and
+ * `sweep`. 1 (read too): absolute `outDir` paths, no times.
  */
 export const STAGES_FORMAT = 2;
 
@@ -47,6 +47,17 @@ export function relativeToRuns(runsDir: string, dir: string): string {
   return relative(resolve(runsDir), dir).split(sep).join('/');
 }
 
+/**
+ * An output folder as stages.json records it: relative to the runs folder when inside it (the
+ * default cache, `.cache/ab/<key>`), else null: a non-cacheable stage's scratch folder is gone
+ * after the run, and an entry of a cache elsewhere is named by its key.
+ */
+function insideRuns(runsDir: string, dir: string | null): string | null {
+  if (dir === null) return null;
+  const rel = relativeToRuns(runsDir, dir);
+  return rel === '' || rel.startsWith('../') || rel === '..' || isAbsolute(rel) ? null : rel;
+}
+
 export interface WriteStagesOptions {
   /** The runs folder the output folders are written relative to. */
   runsDir: string;
@@ -61,7 +72,7 @@ export interface WriteStagesOptions {
 export function writeStages(folder: RunFolder, result: RunResult, opts: WriteStagesOptions): Promise<string> {
   const finished = opts.finishedAt ?? new Date();
   const started = opts.startedAt ?? new Date(finished.getTime() - result.seconds * 1000);
-  const stages = result.stages.map((s) => ({ ...s, outDir: s.outDir === null ? null : relativeToRuns(opts.runsDir, s.outDir) }));
+  const stages = result.stages.map((s) => ({ ...s, outDir: insideRuns(opts.runsDir, s.outDir) }));
   const facts: RunFacts = { startedAt: started.toISOString(), finishedAt: finished.toISOString(), ...(opts.sweep ? { sweep: opts.sweep } : {}) };
   return folder.writeJson(STAGES_FILE, { format: STAGES_FORMAT, ...facts, ...result, stages });
 }
@@ -77,7 +88,7 @@ function parseStages(text: string, runsDir?: string): StagesFile | null {
   const o = parsed as Partial<StagesFile> | null;
   if ((o?.format !== 1 && o?.format !== STAGES_FORMAT) || !Array.isArray(o.stages)) return null;
   if (o.format === 1 && runsDir !== undefined) {
-    o.stages = o.stages.map((s) => (typeof s.outDir === 'string' && isAbsolute(s.outDir) ? { ...s, outDir: relativeToRuns(runsDir, s.outDir) } : s));
+    o.stages = o.stages.map((s) => (typeof s.outDir === 'string' && isAbsolute(s.outDir) ? { ...s, outDir: insideRuns(runsDir, s.outDir) } : s));
   }
   return o as StagesFile;
 }

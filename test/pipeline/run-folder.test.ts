@@ -96,14 +96,16 @@ describe('stages.json', () => {
 
   it('holds no absolute path, and records when the run started and finished and which sweep point it is', async () => {
     const { readStages, writeStages } = await import('../../src/pipeline/stages-file.ts');
-    const result = { ok: true, seconds: 2, stages: [{ id: 'report', kind: 'report', key: '', details: {}, status: 'ran' as const, seconds: 0, outDir: join(root, '.cache', 'tmp', 'x'), reason: 'not cacheable' }] };
+    const stage = { id: 'report', kind: 'report', key: '', details: {}, status: 'ran' as const, seconds: 0, reason: 'not cacheable' };
+    // Inside the runs folder: relative; a scratch folder elsewhere (gone after the run): null.
+    const result = { ok: true, seconds: 2, stages: [{ ...stage, outDir: join(root, '.cache', 'tmp', 'x') }, { ...stage, id: 'scratch', outDir: join(tmpdir(), 'kdq-scratch-x', 'report') }] };
     const f = await createRunFolder(root, 'kd-p1');
     const sweep = { id: '20260101-000000-abcd', point: 'p1', params: { 'distillation.temperature': 5 } };
     await writeStages(f, result, { runsDir: root, startedAt: new Date('2026-01-01T00:00:00Z'), finishedAt: new Date('2026-01-01T00:01:30Z'), sweep });
     await f.finish();
     const text = await readFile(join(f.dir, 'stages.json'), 'utf8');
     expect(text).not.toContain(root);
-    expect(await readStages(f.dir)).toMatchObject({ format: 2, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:01:30.000Z', sweep, stages: [{ outDir: '.cache/tmp/x' }] });
+    expect(await readStages(f.dir)).toMatchObject({ format: 2, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:01:30.000Z', sweep, stages: [{ outDir: '.cache/tmp/x' }, { outDir: null }] });
   });
 
   it('reads format 1 (absolute output folders) relative to the runs folder', async () => {
