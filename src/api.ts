@@ -133,6 +133,8 @@ export async function inspect(file: string): Promise<string> {
 /** `kdq cache ls`, `gc` and `verify`: src/pipeline/cache-admin.ts. */
 const cacheDirs = (opts: CommonOptions) => ({ cacheDir: resolveCacheDir(opts), runsDir: resolveRunsDir(opts) });
 export const cacheLs = async (opts: CommonOptions) => (await import('./pipeline/cache-admin.ts')).cacheLs(cacheDirs(opts));
+export const cacheLsExperiment = async (opts: CommonOptions & { experiment: string }) =>
+  (await import('./pipeline/cache-admin.ts')).cacheLsExperiment({ ...cacheDirs(opts), experiment: opts.experiment });
 export const cacheGc = async (opts: CommonOptions & { olderThanMs?: number }) =>
   (await import('./pipeline/cache-admin.ts')).cacheGc({ ...cacheDirs(opts), olderThanMs: opts.olderThanMs });
 export const cacheVerify = async (opts: CommonOptions & { log?: (line: string) => void }) =>

@@ -145,7 +145,12 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
           throw new KdqError('E_USAGE', `unknown cache command '${sub}': use 'kdq cache ls', 'kdq cache gc' or 'kdq cache verify'`);
         }
         if (o['older-than'] !== undefined && sub !== 'gc') throw new KdqError('E_USAGE', `--older-than is for 'kdq cache gc', not 'kdq cache ${sub}'`);
-        if (sub === 'ls') out(await api.cacheLs(common));
+        const name = args.positionals[1] ?? o.experiment;
+        if (name !== undefined && sub !== 'ls') throw new KdqError('E_USAGE', `an experiment name is for 'kdq cache ls NAME', not 'kdq cache ${sub}' (gc and verify work on the whole cache)`);
+        if (args.positionals[1] !== undefined && o.experiment !== undefined && o.experiment !== args.positionals[1]) {
+          throw new KdqError('E_USAGE', `'kdq cache ls ${args.positionals[1]}' and --experiment ${o.experiment} name two experiments: pass one`);
+        }
+        if (sub === 'ls') out(name === undefined ? await api.cacheLs(common) : await api.cacheLsExperiment({ ...common, experiment: name }));
         else if (sub === 'verify') out((await api.cacheVerify({ ...common, log: err })).text);
         else out(await api.cacheGc({ ...common, olderThanMs: o['older-than'] }));
         return EXIT_OK;

@@ -94,6 +94,7 @@ export const OPTIONS = {
     parse: parseAge,
     help: "with gc: also drop entries not used for AGE (e.g. 7d, 12h, 30m), even ones run folders or failed runs use (a running run's are kept)",
   },
+  experiment: { kind: 'string', arg: 'NAME', help: "with ls: the stages of this experiment's runs and their cache entries (same as 'kdq cache ls NAME')" },
   all: { kind: 'boolean', help: 'list every metric, unchanged ones too (default: the headline metrics that changed)' },
   only: { kind: 'list', arg: 'GLOB', help: "list the metrics whose dotted paths match GLOB instead ('*' within a segment, '**' across; repeatable), e.g. 'models.student_int8.**'" },
   md: { kind: 'boolean', help: 'print GitHub Markdown tables (for a pull-request comment)' },
@@ -155,10 +156,10 @@ export const COMMANDS = {
     options: [...COMMON],
   },
   cache: {
-    summary: 'list the cache (ls), free space without losing work (gc), or re-hash every entry and drop the damaged ones (verify)',
-    usage: 'kdq cache ls|gc|verify [--older-than AGE] [--cache-dir DIR] [--runs-dir DIR]',
-    positionals: [1, 1],
-    options: ['cache-dir', 'runs-dir', 'older-than', ...COMMON],
+    summary: "list the cache (ls; 'ls NAME': one experiment's stages), free space without losing work (gc), or re-hash every entry and drop the damaged ones (verify)",
+    usage: 'kdq cache ls [NAME | --experiment NAME] | gc [--older-than AGE] | verify   [--cache-dir DIR] [--runs-dir DIR]',
+    positionals: [1, 2],
+    options: ['experiment', 'cache-dir', 'runs-dir', 'older-than', ...COMMON],
   },
   worker: {
     summary: "compute stages for 'kdq run --executor bullmq' submitters, reading and writing the shared cache",

@@ -13,18 +13,8 @@ export const pct = (v: number | null | undefined): string => (v === undefined ||
 /** A size in KiB (1,024 bytes), as the report and the run summary print it. */
 export const kib = (v: number | undefined): string => (v === undefined ? '-' : `${(v / 1024).toFixed(1)} KiB`);
 
-/** A size for people: `512 B`, `340.0 KiB`, `1.2 MiB`, `3.4 GiB` (powers of 1,024). */
-export function bytesText(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
-}
+/** A size for people (`340.0 KiB`): util/bytes-text.ts, shared with the cache commands. */
+export { bytesText } from '../util/bytes-text.ts';
 
 /** Signed percentage points without a unit, e.g. `+0.35` or `-1.20`; a change too small for two decimals keeps two significant digits. */
 export const points = (v: number): string => {
