@@ -7,9 +7,8 @@ import { execa } from 'execa';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.ts';
+import { kdqCli } from '../capture.ts';
 import { twentyRuns, writeFakeRun } from './fixtures.ts';
 
 let root: string;
@@ -24,13 +23,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-export async function kdq(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
-  const code = await main(argv, { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)) });
-  return { code, out, err };
-}
+const kdq = kdqCli;
 
 const lines = (s: string) => s.trimEnd().split('\n');
 
