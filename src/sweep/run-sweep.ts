@@ -38,12 +38,16 @@ export async function runSweep(ws: Workspace, sweep: LoadedSweep, opts: Executor
   await ensureWritableDir(ws.runsDir); // a read-only runs folder is named before the cache is touched
   // Until every point is published, `kdq cache gc` keeps what the sweep computes (pipeline/unfinished-runs.ts).
   const unfinished = await beginRun(ws.cache, name);
+  const filling = new Date();
   const computed = await fillCache(ws, planned, opts);
+  // Workers that computed stages for every point at once started each point's work with the fill;
+  // otherwise a point's work starts with its own walk.
+  const filled = computed.size > 0;
   const points: PointOutcome[] = [];
   for (const [i, p] of sweep.points.entries()) {
     ws.log(`point ${p.point.id}: ${Object.entries(p.point.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}`);
     try {
-      const r = await runPlanned(ws, planned[i]!, { ...opts, computed, startedAt: new Date(), sweepPoint: { id, point: p.point.id, params: p.point.params } });
+      const r = await runPlanned(ws, planned[i]!, { ...opts, computed, startedAt: filled ? filling : new Date(), sweepPoint: { id, point: p.point.id, params: p.point.params } });
       points.push({ id: p.point.id, params: p.point.params, runDir: r.runDir && relativeToRuns(ws.runsDir, r.runDir), metrics: r.metrics });
     } catch (e) {
       if (!(e instanceof KdqError) || e.code === 'E_CONFIG' || e.code === 'E_USAGE') throw e;
