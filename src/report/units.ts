@@ -16,11 +16,11 @@ export const kib = (v: number | undefined): string => (v === undefined ? '-' : `
 /** A size for people (`340.0 KiB`): util/bytes-text.ts, shared with the cache commands. */
 export { bytesText } from '../util/bytes-text.ts';
 
-/** Signed percentage points without a unit, e.g. `+0.35` or `-1.20`; a change too small for two decimals keeps two significant digits. */
+/** Signed percentage points without a unit, e.g. `+0.35` or `-1.20`; a change too small for two decimals gets four (`+0.0012`). */
 export const points = (v: number): string => {
   const fixed = (Math.abs(v) * 100).toFixed(2);
-  const text = fixed === '0.00' && v !== 0 ? Number((Math.abs(v) * 100).toPrecision(2)).toString() : fixed;
-  return `${v >= 0 ? '+' : '-'}${text}`;
+  const text = fixed === '0.00' ? (Math.abs(v) * 100).toFixed(4).replace(/^0\.0000$/, '0.00') : fixed;
+  return `${v >= 0 || text === '0.00' ? '+' : '-'}${text}`;
 };
 
 /** Signed percentage points with their unit: `-2.60 pt`. */

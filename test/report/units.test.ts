@@ -25,6 +25,8 @@ describe('units', () => {
     expect(points(0.000012)).toBe('+0.0012');
     expect(points(-0.000012)).toBe('-0.0012');
     expect(points(0)).toBe('+0.00');
+    expect(points(1e-18)).toBe('+0.00'); // float noise, not a change
+    expect(points(-1e-9)).toBe('+0.00');
   });
 
   it('shortens hex digests of 40 characters or more to 12', () => {
