@@ -7,7 +7,7 @@
  * overrides one at a time, each in a fresh process (kernels are registered once per process).
  * `--cached` times a fully cached `kdq run` (bench/cached-run.ts); `--sweep-jobs` a 4-point sweep
  * at --jobs 1 vs --jobs 2 (bench/sweep-jobs.ts); `--threads` the teacher's trainer on 1 vs 2
- * threads (bench/threads.ts).
+ * threads (bench/threads.ts); `--runs-table` `kdq runs` over twenty run folders (bench/runs-table.ts).
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -146,6 +146,10 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === '--threads') {
     const { benchThreads } = await import('./threads.ts');
     return benchThreads();
+  }
+  if (argv[0] === '--runs-table') {
+    const { benchRunsTable } = await import('./runs-table.ts');
+    return benchRunsTable();
   }
   if (argv[0] === '--sweep-jobs') {
     const { benchSweepJobs } = await import('./sweep-jobs.ts');

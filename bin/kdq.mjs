@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // Entry point. Runs the compiled JavaScript in dist/ when it is at least as new as every file in
-// src/ (npm install builds it: the `prepare` script), so that start-up pays no TypeScript
-// transform; otherwise runs src/ through tsx, so an edited checkout never runs stale code.
-import { readdirSync, statSync } from 'node:fs';
+// src/ (a clone builds it with the `prepare` script), so that start-up pays no TypeScript
+// transform; otherwise runs src/ through tsx, so an edited checkout never runs stale code. An
+// installed package (`npm install kdq-x.y.z.tgz` or a git URL) ships dist/ and no src/: it runs
+// dist/ and never builds.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const hasDist = existsSync(join(root, 'dist', 'cli.js')) && existsSync(join(root, 'dist', '.stamp'));
+const hasSrc = existsSync(join(root, 'src', 'cli.ts'));
 
 function newestMtime(dir) {
   let newest = 0;
@@ -18,6 +22,8 @@ function newestMtime(dir) {
 }
 
 function distIsFresh() {
+  if (!hasDist) return false;
+  if (!hasSrc) return true;
   try {
     return statSync(join(root, 'dist', '.stamp')).mtimeMs >= newestMtime(join(root, 'src'));
   } catch {
@@ -28,9 +34,12 @@ function distIsFresh() {
 let main;
 if (distIsFresh()) {
   ({ main } = await import('../dist/cli.js'));
-} else {
+} else if (hasSrc) {
   const { register } = await import('tsx/esm/api');
   register();
   ({ main } = await import('../src/cli.ts'));
+} else {
+  process.stderr.write(`kdq: ${root} has neither dist/ (the compiled code a package ships) nor src/; reinstall kdq, or run 'npm run build' in a clone of it\n`);
+  process.exit(1);
 }
 process.exitCode = await main(process.argv.slice(2));

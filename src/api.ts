@@ -51,6 +51,7 @@ function workspace(opts: RunOptions) {
 
 /** Runs one experiment; writes runs/<name>/<run-id>/ and points latest at it (not on a dry run). */
 export async function run(file: string | Loaded, opts: RunOptions = {}): Promise<RunOutcome & { summary: string }> {
+  const startedAt = new Date();
   const loaded = typeof file === 'string' ? await load(file, opts) : file;
   if (loaded.sweep) {
     throw new KdqError('E_USAGE', `${loaded.base.file} declares a sweep: run it with 'kdq run' (api.sweep), or drop the sweep: block to run one experiment`);
@@ -61,7 +62,7 @@ export async function run(file: string | Loaded, opts: RunOptions = {}): Promise
   // Until its run folder is published, `kdq cache gc` keeps what this run computes (unfinished-runs.ts).
   const unfinished = opts.dryRun ? null : await beginRun(ws.cache, loaded.base.experiment.name);
   const computed = await fillCache(ws, [planned], opts);
-  const r = await runPlanned(ws, planned, { ...opts, computed });
+  const r = await runPlanned(ws, planned, { ...opts, computed, startedAt });
   await unfinished?.finish();
   const summary = r.runDir && r.metrics ? formatSummary(r.metrics, r.runDir) : formatGraph(planned.graph, { explain: r.result });
   return { ...r, summary };
@@ -84,6 +85,7 @@ export async function graph(file: string, opts: CommonOptions & { dot?: boolean;
 
 export interface DiffCommandOptions extends CommonOptions {
   all?: boolean;
+  only?: string[];
   format?: 'text' | 'md' | 'json';
   failOn?: string[];
 }
@@ -102,10 +104,22 @@ export async function diff(a: string, b: string, opts: DiffCommandOptions = {}):
   const { formatDiffJson, formatDiffMd, formatDiffText } = await import('./report/diff-format.ts');
   const runsDir = resolveRunsDir(opts);
   const [oldRun, newRun] = await Promise.all([readRun(a, runsDir), readRun(b, runsDir)]);
-  const d = diffRuns(oldRun, newRun, { all: opts.all, failOn: opts.failOn });
+  const d = diffRuns(oldRun, newRun, { all: opts.all, only: opts.only, failOn: opts.failOn });
   const format = { text: formatDiffText, md: formatDiffMd, json: formatDiffJson }[opts.format ?? 'text'];
   return { output: format(d), crossed: d.gates.some((g) => g.crossed), diff: d };
 }
+
+/** `kdq runs` and `kdq runs rm`: src/runs/ (reads run folders only; loads no tf.js). */
+export interface RunsCommandOptions extends CommonOptions {
+  sort?: string;
+  where?: string[];
+  format?: 'md' | 'json' | 'csv';
+  dryRun?: boolean;
+}
+export const runs = async (selectors: string[], opts: RunsCommandOptions = {}) =>
+  (await import('./runs/list.ts')).listRuns(selectors, { ...opts, runsDir: resolveRunsDir(opts) });
+export const runsRm = async (selectors: string[], opts: RunsCommandOptions = {}) =>
+  (await import('./runs/list.ts')).removeListedRuns(selectors, { ...opts, runsDir: resolveRunsDir(opts), cacheDir: resolveCacheDir(opts) });
 
 /** `kdq inspect`: a human description of a .tflite file. */
 export async function inspect(file: string): Promise<string> {
@@ -119,6 +133,8 @@ export async function inspect(file: string): Promise<string> {
 /** `kdq cache ls`, `gc` and `verify`: src/pipeline/cache-admin.ts. */
 const cacheDirs = (opts: CommonOptions) => ({ cacheDir: resolveCacheDir(opts), runsDir: resolveRunsDir(opts) });
 export const cacheLs = async (opts: CommonOptions) => (await import('./pipeline/cache-admin.ts')).cacheLs(cacheDirs(opts));
+export const cacheLsExperiment = async (opts: CommonOptions & { experiment: string }) =>
+  (await import('./pipeline/cache-admin.ts')).cacheLsExperiment({ ...cacheDirs(opts), experiment: opts.experiment });
 export const cacheGc = async (opts: CommonOptions & { olderThanMs?: number }) =>
   (await import('./pipeline/cache-admin.ts')).cacheGc({ ...cacheDirs(opts), olderThanMs: opts.olderThanMs });
 export const cacheVerify = async (opts: CommonOptions & { log?: (line: string) => void }) =>

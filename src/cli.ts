@@ -115,6 +115,7 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
         const r = await api.diff(args.positionals[0], args.positionals[1], {
           runsDir: common.runsDir,
           all: o.all === true,
+          only: o.only ?? [],
           format: o.md === true ? 'md' : o.json === true ? 'json' : 'text',
           failOn: o['fail-on'] ?? [],
         });
@@ -126,13 +127,30 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
         }
         return EXIT_OK;
       }
+      case 'runs': {
+        const formats = (['md', 'json', 'csv'] as const).filter((f) => o[f] === true);
+        if (formats.length > 1) throw new KdqError('E_USAGE', `'kdq runs' prints one format: pass one of --md, --json, --csv, not ${formats.map((f) => `--${f}`).join(' and ')}`);
+        const rm = args.positionals[0] === 'rm';
+        if (rm && (formats.length > 0 || o.sort !== undefined)) throw new KdqError('E_USAGE', `'kdq runs rm' prints what it removed as text: drop ${formats.length > 0 ? `--${formats[0]}` : '--sort'}`);
+        if (!rm && o['dry-run'] === true) throw new KdqError('E_USAGE', "--dry-run is for 'kdq runs rm' (listing removes nothing): drop it, or add rm");
+        const opts = { runsDir: common.runsDir, cacheDir: common.cacheDir, sort: o.sort, where: o.where ?? [], format: formats[0], dryRun: o['dry-run'] === true };
+        const r = rm ? await api.runsRm(args.positionals.slice(1), opts) : await api.runs(args.positionals, opts);
+        for (const w of r.warnings) err(`warning: ${w}`);
+        out(r.output);
+        return EXIT_OK;
+      }
       case 'cache': {
         const sub = args.positionals[0];
         if (sub !== 'ls' && sub !== 'gc' && sub !== 'verify') {
           throw new KdqError('E_USAGE', `unknown cache command '${sub}': use 'kdq cache ls', 'kdq cache gc' or 'kdq cache verify'`);
         }
         if (o['older-than'] !== undefined && sub !== 'gc') throw new KdqError('E_USAGE', `--older-than is for 'kdq cache gc', not 'kdq cache ${sub}'`);
-        if (sub === 'ls') out(await api.cacheLs(common));
+        const name = args.positionals[1] ?? o.experiment;
+        if (name !== undefined && sub !== 'ls') throw new KdqError('E_USAGE', `an experiment name is for 'kdq cache ls NAME', not 'kdq cache ${sub}' (gc and verify work on the whole cache)`);
+        if (args.positionals[1] !== undefined && o.experiment !== undefined && o.experiment !== args.positionals[1]) {
+          throw new KdqError('E_USAGE', `'kdq cache ls ${args.positionals[1]}' and --experiment ${o.experiment} name two experiments: pass one`);
+        }
+        if (sub === 'ls') out(name === undefined ? await api.cacheLs(common) : await api.cacheLsExperiment({ ...common, experiment: name }));
         else if (sub === 'verify') out((await api.cacheVerify({ ...common, log: err })).text);
         else out(await api.cacheGc({ ...common, olderThanMs: o['older-than'] }));
         return EXIT_OK;

@@ -12,7 +12,7 @@ import type { StageGraph } from './pipeline/graph.ts';
 import { publishRun } from './pipeline/publish.ts';
 import type { RunResult, StageEvent } from './pipeline/results.ts';
 import { runGraph } from './pipeline/run.ts';
-import { readLatestStages } from './pipeline/stages-file.ts';
+import { readLatestStages, relativeToRuns, type SweepPointRef } from './pipeline/stages-file.ts';
 import type { Metrics } from './report/metrics.ts';
 import type { TaskOutcome } from './executor/types.ts';
 import { planExperiment } from './stages/plan.ts';
@@ -50,6 +50,14 @@ export interface WalkChoice {
   dryRun?: boolean;
 }
 
+/** What the run folder records about the run besides its stages. */
+export interface PublishChoice {
+  /** When `kdq run` started (default: when the walk started). */
+  startedAt?: Date;
+  /** The sweep point this run is. */
+  sweepPoint?: SweepPointRef;
+}
+
 export interface RunOutcome {
   /** Null on a dry run. */
   runDir: string | null;
@@ -76,7 +84,7 @@ export async function walk(ws: Workspace, p: PlannedExperiment, opts: WalkChoice
  * Runs an experiment whose cache an executor may have filled already (see executor/fill-cache.ts);
  * writes runs/<name>/<run-id>/ and points latest at it (not on a dry run).
  */
-export async function runPlanned(ws: Workspace, p: PlannedExperiment, opts: WalkChoice & { computed?: Map<string, TaskOutcome> }): Promise<RunOutcome> {
+export async function runPlanned(ws: Workspace, p: PlannedExperiment, opts: WalkChoice & PublishChoice & { computed?: Map<string, TaskOutcome> }): Promise<RunOutcome> {
   if (!opts.dryRun) {
     // A read-only or full runs folder fails now, not after the training it would have stored.
     await ensureWritableDir(ws.runsDir);
@@ -92,7 +100,10 @@ export async function runPlanned(ws: Workspace, p: PlannedExperiment, opts: Walk
     name: exp.name,
     graph: p.graph,
     result,
-    extra: { 'config.yaml': `# resolved from ${p.loaded.file}\n${yamlStringify(exp)}` },
+    // Relative, so a run folder copied elsewhere says the same; data paths below are relative to that file.
+    extra: { 'config.yaml': `# resolved from ${relativeToRuns(ws.runsDir, p.loaded.file)} (relative to the runs folder)\n${yamlStringify(exp)}` },
+    startedAt: opts.startedAt,
+    sweep: opts.sweepPoint,
   });
   return { runDir, metrics: await readMetrics(runDir), result };
 }

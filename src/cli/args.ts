@@ -56,6 +56,11 @@ function choice<T extends string>(values: readonly T[]): (text: string) => T {
   return (text) => values.find((v) => v === text) as T;
 }
 
+function sortKey(text: string, flag: string): string {
+  if (text.replace(/^-/, '').trim() === '') throw usageError(`${flag} needs a key such as int8_acc, kd_gain or distillation.temperature ('-KEY' sorts descending), got '${text}'`);
+  return text.trim();
+}
+
 function folder(text: string, flag: string): string {
   if (text.trim() === '') throw usageError(`${flag} needs a folder, got an empty string; leave the option out to use the default`);
   return text;
@@ -89,7 +94,9 @@ export const OPTIONS = {
     parse: parseAge,
     help: "with gc: also drop entries not used for AGE (e.g. 7d, 12h, 30m), even ones run folders or failed runs use (a running run's are kept)",
   },
-  all: { kind: 'boolean', help: 'list unchanged metrics too' },
+  experiment: { kind: 'string', arg: 'NAME', help: "with ls: the stages of this experiment's runs and their cache entries (same as 'kdq cache ls NAME')" },
+  all: { kind: 'boolean', help: 'list every metric, unchanged ones too (default: the headline metrics that changed)' },
+  only: { kind: 'list', arg: 'GLOB', help: "list the metrics whose dotted paths match GLOB instead ('*' within a segment, '**' across; repeatable), e.g. 'models.student_int8.**'" },
   md: { kind: 'boolean', help: 'print GitHub Markdown tables (for a pull-request comment)' },
   json: { kind: 'boolean', help: 'print the comparison as JSON' },
   'fail-on': {
@@ -97,6 +104,18 @@ export const OPTIONS = {
     arg: 'EXPR',
     help: "exit 1 when EXPR holds, e.g. 'models.student_int8.tflite.accuracy < -0.005' (a bare metric path is its change, new - old; repeatable)",
   },
+  sort: {
+    kind: 'string',
+    arg: '[-]KEY',
+    parse: sortKey,
+    help: "order by this value, '-KEY' descending: a column (int8_acc, kd_gain, wall...), a metrics.json or config.yaml path (default: start time)",
+  },
+  where: {
+    kind: 'list',
+    arg: 'EXPR',
+    help: "list only the runs where EXPR holds, the --fail-on language over one run, e.g. 'int8_acc >= 0.97 and distillation.temperature > 2' (repeatable: all hold)",
+  },
+  csv: { kind: 'boolean', help: 'print the table as CSV: every differing setting, values as stored (fractions, seconds)' },
   debug: { kind: 'boolean', help: 'print stack traces of errors' },
   help: { kind: 'boolean', help: 'show help' },
 } as const satisfies Record<string, OptionSpec>;
@@ -137,10 +156,10 @@ export const COMMANDS = {
     options: [...COMMON],
   },
   cache: {
-    summary: 'list the cache (ls), free space without losing work (gc), or re-hash every entry and drop the damaged ones (verify)',
-    usage: 'kdq cache ls|gc|verify [--older-than AGE] [--cache-dir DIR] [--runs-dir DIR]',
-    positionals: [1, 1],
-    options: ['cache-dir', 'runs-dir', 'older-than', ...COMMON],
+    summary: "list the cache (ls; 'ls NAME': one experiment's stages), free space without losing work (gc), or re-hash every entry and drop the damaged ones (verify)",
+    usage: 'kdq cache ls [NAME | --experiment NAME] | gc [--older-than AGE] | verify   [--cache-dir DIR] [--runs-dir DIR]',
+    positionals: [1, 2],
+    options: ['experiment', 'cache-dir', 'runs-dir', 'older-than', ...COMMON],
   },
   worker: {
     summary: "compute stages for 'kdq run --executor bullmq' submitters, reading and writing the shared cache",
@@ -150,9 +169,23 @@ export const COMMANDS = {
   },
   diff: {
     summary: 'compare two runs: the metrics and config keys that changed, and --fail-on regression gates',
-    usage: "kdq diff OLD NEW [--all] [--md | --json] [--fail-on 'EXPR' ...] [--runs-dir DIR]  (a run folder, metrics.json, or an experiment name meaning its latest run)",
+    usage: "kdq diff OLD NEW [--all] [--only GLOB ...] [--md | --json] [--fail-on 'EXPR' ...] [--runs-dir DIR]  (a run folder, metrics.json, or an experiment name meaning its latest run)",
     positionals: [2, 2],
-    options: ['all', 'md', 'json', 'fail-on', 'runs-dir', ...COMMON],
+    options: ['all', 'only', 'md', 'json', 'fail-on', 'runs-dir', ...COMMON],
+  },
+  runs: {
+    summary: "list runs side by side: key metrics and the settings that differ, sorted and filtered; 'kdq runs rm' deletes run folders",
+    usage:
+      "kdq runs [NAME|RUN-ID|PATH ...] [--sort [-]KEY] [--where 'EXPR' ...] [--md | --json | --csv] [--runs-dir DIR]\n" +
+      "       kdq runs rm NAME|RUN-ID|PATH ... [--where 'EXPR' ...] [--dry-run] [--runs-dir DIR] [--cache-dir DIR]",
+    positionals: [0, Infinity],
+    options: ['sort', 'where', 'md', 'json', 'csv', 'dry-run', 'runs-dir', 'cache-dir', ...COMMON],
+    help: {
+      md: 'print a GitHub Markdown table (for a pull-request comment or a job summary)',
+      json: 'print the runs as JSON: every differing setting, values as stored',
+      'dry-run': "with 'rm': list the run folders it would remove and the cache it would leave to gc; remove nothing",
+      'cache-dir': "with 'rm': the cache whose entries it counts for 'kdq cache gc' (default $KDQ_CACHE_DIR or runs/.cache)",
+    },
   },
 } as const satisfies Record<string, CommandSpec>;
 

@@ -1,14 +1,20 @@
 /**
- * The `kdq cache` commands: `ls` (entries, sizes, whether a run folder uses them), `gc` (free space
+ * The `kdq cache` commands: `ls` (entries, sizes, whether a run folder uses them; or one
+ * experiment's stages and their entries), `gc` (free space
  * without losing work) and `verify` (re-hash everything, drop what is damaged). Each returns the
  * text the CLI prints; all of them leave alone what kdq did not make (see cache-root.ts).
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { KdqError } from '../errors.ts';
+import { bytesText } from '../util/bytes-text.ts';
+import { suggest } from '../util/suggest.ts';
 import { Cache } from './cache.ts';
 import { checkReadableRoot, inspectCacheRoot, notAFolder } from './cache-root.ts';
 import { removeAbandonedRuns } from './run-folder.ts';
 import type { RunResult } from './run.ts';
+import type { StageResult } from './results.ts';
+import { readStages } from './stages-file.ts';
 import { MANIFEST_FILE } from './manifest.ts';
 import { readUnfinishedRuns, type UnfinishedRun } from './unfinished-runs.ts';
 
@@ -52,6 +58,78 @@ export async function cacheLs(opts: CacheAdminOptions): Promise<string> {
   const total = entries.reduce((a, e) => a + e.bytes, 0);
   lines.push(entries.length === 0 ? `cache ${cache.dir} is empty` : `${entries.length} entries, ${total} bytes in ${cache.dir}`);
   return [...lines, ...leftAlone(foreign)].join('\n');
+}
+
+/** A run folder of one experiment: its id and its stages.json. */
+interface ExperimentRun {
+  id: string;
+  stages: StageResult[];
+}
+
+/** The run folders of experiment `name` under `runsDir` (those with a readable stages.json), oldest first. */
+async function experimentRuns(runsDir: string, name: string): Promise<ExperimentRun[]> {
+  const base = join(runsDir, name);
+  const out: ExperimentRun[] = [];
+  for (const id of (await readdir(base).catch(() => [] as string[])).sort()) {
+    if (id === 'latest' || id.startsWith('.')) continue;
+    const st = await readStages(join(base, id), runsDir);
+    if (st) out.push({ id, stages: st.stages });
+  }
+  return out;
+}
+
+/**
+ * `kdq cache ls NAME`: the cache entries of one experiment's stages, one row per stage and key its
+ * run folders refer to (the latest run's first), with the entry's size and last use, or that it is
+ * not in the cache (gc'd, damaged, or a stage that is never cached). Never writes.
+ */
+export async function cacheLsExperiment(opts: CacheAdminOptions & { experiment: string }): Promise<string> {
+  const runs = await experimentRuns(opts.runsDir, opts.experiment);
+  if (runs.length === 0) {
+    const names = (await readdir(opts.runsDir).catch(() => [] as string[])).filter((n) => !n.startsWith('.')).sort();
+    const hint = suggest(opts.experiment, names);
+    throw new KdqError(
+      'E_USAGE',
+      `no run of experiment '${opts.experiment}' under ${opts.runsDir}${hint ? `; did you mean '${hint}'?` : ''}${names.length > 0 ? ` (experiments there: ${names.slice(0, 12).join(', ')}${names.length > 12 ? ', ...' : ''}; a sweep's points are experiments of their own, NAME-p1, ...)` : ''}`,
+    );
+  }
+  const latestId = await readlink(join(opts.runsDir, opts.experiment, 'latest')).catch(() => runs.at(-1)!.id);
+  const latest = runs.find((r) => r.id === latestId) ?? runs.at(-1)!;
+  // One row per (stage, key): the latest run's in walk order, then earlier runs' newest first.
+  const rows = new Map<string, { id: string; key: string; runs: number; inLatest: boolean }>();
+  for (const run of [latest, ...runs.filter((r) => r !== latest).reverse()]) {
+    for (const st of run.stages) {
+      const k = `${st.id}\0${st.key}`;
+      const row = rows.get(k) ?? { id: st.id, key: st.key, runs: 0, inLatest: run === latest };
+      row.runs++;
+      rows.set(k, row);
+    }
+  }
+  const entries = (await checkReadableRoot(opts.cacheDir)) === 'missing' ? new Map() : new Map((await new Cache(opts.cacheDir).list()).map((e) => [e.key, e]));
+  const table = [['stage', 'key', 'size', 'last used', 'runs']];
+  let bytes = 0;
+  let cached = 0;
+  for (const r of rows.values()) {
+    const e = entries.get(r.key);
+    if (e) {
+      bytes += e.bytes;
+      cached++;
+    }
+    table.push([
+      r.id,
+      r.key === '' ? '-' : r.key.slice(0, 12),
+      e ? bytesText(e.bytes) : 'not in cache',
+      e ? new Date(e.lastUsedMs).toISOString().slice(0, 16).replace('T', ' ') : '-',
+      `${r.runs} of ${runs.length}${r.inLatest ? ', latest' : ''}`,
+    ]);
+  }
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
+  const lines = table.map((row) => row.map((x, c) => x.padEnd(widths[c]!)).join('  ').trimEnd());
+  lines.push(
+    `${opts.experiment}: ${runs.length} run${runs.length === 1 ? '' : 's'} (latest ${latest.id}); ${cached} of ${rows.size} stage outputs in the cache, ${bytesText(bytes)} in ${opts.cacheDir}` +
+      (cached < rows.size ? "; the others were removed (kdq cache gc, verify) or are never cached (a run recomputes them)" : ''),
+  );
+  return lines.join('\n');
 }
 
 export interface GcOptions extends CacheAdminOptions {

@@ -11,7 +11,7 @@ import type { Cache } from './cache.ts';
 import type { StageGraph } from './graph.ts';
 import type { RunResult } from './results.ts';
 import { createRunFolder } from './run-folder.ts';
-import { writeStages } from './stages-file.ts';
+import { writeStages, type SweepPointRef } from './stages-file.ts';
 
 export const PUBLISH_FILE = 'publish.json';
 
@@ -27,6 +27,10 @@ export interface PublishOptions {
   result: RunResult;
   /** Files the caller writes itself (e.g. the resolved config), path -> contents. */
   extra?: Record<string, string | Uint8Array>;
+  /** When the run started, for stages.json (default: when its walk started). */
+  startedAt?: Date;
+  /** The sweep point this run is, for stages.json. */
+  sweep?: SweepPointRef;
 }
 
 /** Publishes a finished walk as `runs/<name>/<run-id>/` and points `latest` at it; returns its path. */
@@ -41,7 +45,7 @@ export async function publishRun(o: PublishOptions): Promise<string> {
   const folder = await createRunFolder(o.runsDir, o.name);
   for (const f of list) await folder.writeFile(f.path, await o.cache.readOutput(outDir(f.stage), f.file));
   for (const [path, data] of Object.entries(o.extra ?? {})) await folder.writeFile(path, data);
-  await writeStages(folder, o.result);
+  await writeStages(folder, o.result, { runsDir: o.runsDir, startedAt: o.startedAt, sweep: o.sweep });
   await folder.finish();
   return folder.dir;
 }

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
-import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { KdqError } from '../errors.ts';
 import { describeFsError, ioError, tempSibling, writeFileAtomic } from '../util/atomic.ts';
 import { folderBytes } from '../util/folder-bytes.ts';
@@ -68,6 +68,53 @@ export async function removeAbandonedRuns(runsDir: string): Promise<RemovedFolde
     removed.push(...(await removeAbandoned(base).catch(() => [] as RemovedFolder[])));
   }
   return removed;
+}
+
+/** A run id as makeRunId writes it. */
+export const RUN_ID_RE = /^\d{8}-\d{6}-[0-9a-f]{4}$/;
+
+/** A run id's time (when its folder was created, UTC), or null for a name that is not a run id. */
+export function runIdTime(id: string): Date | null {
+  if (!RUN_ID_RE.test(id)) return null;
+  const d = new Date(`${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}T${id.slice(9, 11)}:${id.slice(11, 13)}:${id.slice(13, 15)}Z`);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/**
+ * Points `<base>/latest` at the run `id` (a sibling folder), or removes it when `id` is null. The
+ * link is made under a temp name and renamed over the old one, so readers see the old or the new.
+ */
+export async function pointLatest(base: string, id: string | null): Promise<void> {
+  const latest = join(base, 'latest');
+  if (id === null) {
+    await rm(latest, { force: true });
+    return;
+  }
+  const tmp = tempSibling(latest);
+  try {
+    // A relative target keeps the link valid when the runs folder is moved or mounted elsewhere.
+    await symlink(id, tmp);
+    await rename(tmp, latest);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    const why = (e as NodeJS.ErrnoException).code === 'EISDIR' || (e as NodeJS.ErrnoException).code === 'ENOTEMPTY' ? `${(e as Error).message}; if "latest" is a real folder, move it away` : describeFsError(e);
+    throw new KdqError('E_IO', `cannot point ${latest} at ${id}: ${why}`, { cause: e });
+  }
+}
+
+/**
+ * Deletes a finished run folder: first renamed to a partial folder of this process, so a removal
+ * cut short never leaves something that looks like a complete run (and the next `kdq cache gc`
+ * or run of the experiment finishes it).
+ */
+export async function removeRunFolder(dir: string): Promise<void> {
+  const partial = join(dirname(dir), `${PARTIAL}${basename(dir)}-${process.pid}`);
+  try {
+    await rename(dir, partial);
+    await rm(partial, { recursive: true, force: true });
+  } catch (e) {
+    throw new KdqError('E_IO', `cannot remove the run folder ${dir}: ${describeFsError(e)}`, { cause: e });
+  }
 }
 
 /** `YYYYMMDD-HHMMSS-<4 hex>` in UTC. */
@@ -142,17 +189,7 @@ export async function createRunFolder(runsDir: string, name: string, opts: { now
         }
         current = dir;
       }
-      const latest = join(base, 'latest');
-      const tmp = tempSibling(latest);
-      try {
-        // A relative target keeps the link valid when the runs folder is moved or mounted elsewhere.
-        await symlink(id, tmp);
-        await rename(tmp, latest);
-      } catch (e) {
-        await rm(tmp, { force: true });
-        const why = (e as NodeJS.ErrnoException).code === 'EISDIR' || (e as NodeJS.ErrnoException).code === 'ENOTEMPTY' ? `${(e as Error).message}; if "latest" is a real folder, move it away` : describeFsError(e);
-        throw new KdqError('E_IO', `cannot point ${latest} at ${id}: ${why}`, { cause: e });
-      }
+      await pointLatest(base, id);
     },
   };
 }

@@ -4,10 +4,12 @@
  * plain data; reading run folders is the caller's business (src/report/read-run.ts). The gate
  * language is gate.ts, the output formats diff-format.ts.
  */
+import { KdqError } from '../errors.ts';
 import { checkPaths, evaluateCondition, parseCondition } from './gate.ts';
 import { changedPaths } from '../util/flatten.ts';
+import { anyPathGlob } from '../util/path-glob.ts';
+import { suggest } from '../util/suggest.ts';
 import { delta, flatten, type Leaf } from './metric-values.ts';
-
 
 export interface RunData {
   /** How the user named it, e.g. `runs/kd-mnist/latest` or `kd-mnist`. */
@@ -49,8 +51,12 @@ export interface RunDiff {
   identical: boolean;
   /** Metrics compared (changed or not). */
   compared: number;
-  /** Changed metrics only, unless `all`. */
+  /** Which metrics are listed: the headline ones (HEADLINE_METRICS), every one (`--all`), or `--only` globs. */
+  selection: 'headline' | 'all' | string[];
+  /** The selected metrics that changed; every selected one with `all`. */
   metrics: MetricRow[];
+  /** Metrics that changed but are not listed (outside the selection). */
+  hidden: number;
   config: ConfigRow[];
   /** Why the configs were not compared (a folder without config.yaml). */
   configNote?: string;
@@ -86,11 +92,54 @@ export function compareConfig(oldC: unknown, newC: unknown): ConfigRow[] {
   }));
 }
 
+/**
+ * What `kdq diff` lists by default, as path globs: the accuracy of every model (tf.js and .tflite)
+ * and the KD gain, with their means over seeds; every .tflite file's size; how often the quantized
+ * student agrees with the float one; and what the comparison rests on (backend, data). Per-class
+ * accuracies, agreements with the teacher, the runtimes' own numbers and per-seed values are there
+ * with `--all` or `--only`.
+ */
+export const HEADLINE_METRICS = [
+  'kd_gain',
+  'models.*.accuracy',
+  'models.*.tflite.accuracy',
+  'models.*.tflite.bytes',
+  'models.*.tflite.agreement_with_student',
+  'summary.kd_gain.mean',
+  'summary.**.accuracy.mean',
+  'backend.*',
+  'data.*',
+] as const;
+
+/** A glob longer than this is a mistake, not a selection of metrics.json paths (each is under 100 characters). */
+export const MAX_GLOB_LENGTH = 500;
+
 export interface DiffOptions {
-  /** List unchanged metrics too. */
+  /** List every metric, unchanged ones too (within `only` when given). */
   all?: boolean;
+  /** List the metrics whose paths match these globs instead of the headline ones. */
+  only?: readonly string[];
   /** `--fail-on` expressions. */
   failOn?: readonly string[];
+}
+
+/** Which rows to list, and how many changed rows that leaves out. */
+function select(rows: MetricRow[], opts: DiffOptions): { selection: RunDiff['selection']; shown: MetricRow[]; hidden: number } {
+  for (const g of opts.only ?? []) {
+    if (g.length > MAX_GLOB_LENGTH) throw new KdqError('E_USAGE', `--only: the glob is ${g.length} characters long, over the ${MAX_GLOB_LENGTH}-character limit; name a metrics.json path such as 'models.student_int8.**'`);
+    const m = anyPathGlob([g]);
+    if (!rows.some((r) => m(r.path))) {
+      const hint = suggest(g, rows.map((r) => r.path));
+      throw new KdqError(
+        'E_USAGE',
+        `--only '${g}' matches no metric of either run${hint ? `; did you mean '${hint}'?` : ''} (a dotted path of metrics.json: '*' matches within one segment, '**' any number of them, e.g. 'models.student_int8.**'; 'kdq diff --all' lists every path)`,
+      );
+    }
+  }
+  const selection: RunDiff['selection'] = opts.only && opts.only.length > 0 ? [...opts.only] : opts.all ? 'all' : 'headline';
+  const inSelection = selection === 'all' ? () => true : anyPathGlob(selection === 'headline' ? HEADLINE_METRICS : selection);
+  const shown = rows.filter((r) => inSelection(r.path) && (r.changed || opts.all));
+  return { selection, shown, hidden: rows.filter((r) => r.changed && !inSelection(r.path)).length };
 }
 
 /** Compares two runs; throws E_USAGE on a bad `--fail-on` expression. */
@@ -102,12 +151,15 @@ export function diffRuns(oldRun: RunData, newRun: RunData, opts: DiffOptions = {
   // Parse every gate before evaluating any, so a typo in the second is not hidden by the first.
   const conditions = (opts.failOn ?? []).map((text) => ({ text, cond: parseCondition(text) }));
   for (const c of conditions) checkPaths(c.text, c.cond, values);
+  const { selection, shown, hidden } = select(rows, opts);
   const out: RunDiff = {
     old: oldRun.label,
     new: newRun.label,
     identical: rows.every((r) => !r.changed) && config.length === 0,
     compared: rows.length,
-    metrics: opts.all ? rows : rows.filter((r) => r.changed),
+    selection,
+    metrics: shown,
+    hidden,
     config,
     gates: conditions.map((c) => ({ expression: c.text, ...evaluateCondition(c.cond, values) })),
   };

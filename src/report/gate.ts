@@ -1,10 +1,13 @@
 /**
  * `--fail-on`: a small expression language over the metrics of two runs, parsed (never evaluated
- * as code), for regression gates in CI.
+ * as code), for regression gates in CI. `kdq runs --where` speaks the same language over one run's
+ * values (GateLanguage WHERE): there a bare path is the run's value, `delta`, `old` and `new` have
+ * nothing to compare, and quoted strings compare with text values (`experiment == 'kd-mnist'`).
  */
 import { KdqError } from '../errors.ts';
 import { suggest } from '../util/suggest.ts';
 import { delta, formatNumber, type Leaf } from './metric-values.ts';
+import { formatChange, formatValue, isFraction } from './units.ts';
 
 // ---------------------------------------------------------------------------------------------
 // --fail-on: a small expression language, parsed (never evaluated as code).
@@ -21,6 +24,7 @@ import { delta, formatNumber, type Leaf } from './metric-values.ts';
 
 export type Value =
   | { kind: 'number'; value: number }
+  | { kind: 'string'; value: string }
   | { kind: 'metric'; of: 'delta' | 'old' | 'new'; path: string }
   | { kind: 'abs'; arg: Value }
   | { kind: 'neg'; arg: Value };
@@ -32,21 +36,40 @@ export type Condition =
   | { kind: 'compare'; op: Comparison; left: Value; right: Value }
   | { kind: 'and' | 'or'; left: Condition; right: Condition };
 
-const EXAMPLE = `e.g. --fail-on 'models.student_int8.tflite.accuracy < -0.005' (a bare metric path means its change, new - old; old(PATH), new(PATH), abs(...), and, or, parentheses also work)`;
+/** Which form of the language an expression is written in: the flag it came from, and what a bare path means. */
+export interface GateLanguage {
+  flag: '--fail-on' | '--where';
+  /** Shown with every parse error. */
+  example: string;
+  /** `delta`: a bare path is its change between two runs (old/new/delta exist); `value`: one run's value (quoted strings exist). */
+  bare: 'delta' | 'value';
+}
+
+export const FAIL_ON: GateLanguage = {
+  flag: '--fail-on',
+  example: `e.g. --fail-on 'models.student_int8.tflite.accuracy < -0.005' (a bare metric path means its change, new - old; old(PATH), new(PATH), abs(...), and, or, parentheses also work)`,
+  bare: 'delta',
+};
+
+export const WHERE: GateLanguage = {
+  flag: '--where',
+  example: `e.g. --where 'int8_acc >= 0.97 and distillation.temperature > 2' (a path is the run's value: a column of the table, a metrics.json or config.yaml path; quoted text compares with text, e.g. experiment == 'kd-mnist'; abs(...), and, or, parentheses also work)`,
+  bare: 'value',
+};
 
 interface Token {
-  type: 'number' | 'word' | 'op' | '(' | ')' | ',' | 'end';
+  type: 'number' | 'string' | 'word' | 'op' | '(' | ')' | ',' | 'end';
   text: string;
   /** 1-based column in the expression. */
   col: number;
 }
 
-function gateError(input: string, col: number, what: string): KdqError {
+function gateErrorIn(input: string, col: number, what: string, lang: GateLanguage): KdqError {
   const caret = col > 0 ? `\n  ${input}\n  ${' '.repeat(col - 1)}^` : '';
-  return new KdqError('E_USAGE', `--fail-on '${input}': ${what}${col > 0 ? ` at column ${col}` : ''}; ${EXAMPLE}${caret}`);
+  return new KdqError('E_USAGE', `${lang.flag} '${input}': ${what}${col > 0 ? ` at column ${col}` : ''}; ${lang.example}${caret}`);
 }
 
-function tokenize(input: string): Token[] {
+function tokenize(input: string, lang: GateLanguage): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   while (i < input.length) {
@@ -75,9 +98,14 @@ function tokenize(input: string): Token[] {
       tokens.push({ type: 'op', text: '-', col: i + 1 });
       i++;
     } else if (c === '=') {
-      throw gateError(input, i + 1, "'=' alone is not a comparison (use == to test equality)");
+      throw gateErrorIn(input, i + 1, "'=' alone is not a comparison (use == to test equality)", lang);
+    } else if ((c === "'" || c === '"') && lang.bare === 'value') {
+      const end = input.indexOf(c, i + 1);
+      if (end === -1) throw gateErrorIn(input, i + 1, `the text opened here has no closing ${c}`, lang);
+      tokens.push({ type: 'string', text: input.slice(i + 1, end), col: i + 1 });
+      i = end + 1;
     } else {
-      throw gateError(input, i + 1, `unexpected character '${c}'`);
+      throw gateErrorIn(input, i + 1, `unexpected character '${c}'`, lang);
     }
   }
   tokens.push({ type: 'end', text: '', col: input.length + 1 });
@@ -91,17 +119,18 @@ const FUNCTIONS = ['delta', 'old', 'new', 'abs'] as const;
 export const MAX_GATE_LENGTH = 2000;
 export const MAX_GATE_NESTING = 32;
 
-export function parseCondition(input: string): Condition {
+export function parseCondition(input: string, lang: GateLanguage = FAIL_ON): Condition {
+  const gateError = (text: string, col: number, what: string) => gateErrorIn(text, col, what, lang);
   if (input.trim() === '') throw gateError(input, 0, 'the expression is empty');
   if (input.length > MAX_GATE_LENGTH) {
-    throw new KdqError('E_USAGE', `--fail-on: the expression is ${input.length} characters long, over the ${MAX_GATE_LENGTH}-character limit; split it into several --fail-on gates`);
+    throw new KdqError('E_USAGE', `${lang.flag}: the expression is ${input.length} characters long, over the ${MAX_GATE_LENGTH}-character limit; split it into several ${lang.flag} expressions`);
   }
   let depth = 0;
   for (let i = 0; i < input.length; i++) {
     if (input[i] === '(' && ++depth > MAX_GATE_NESTING) throw gateError(input, i, `parentheses nest deeper than ${MAX_GATE_NESTING} levels; simplify the expression`);
     if (input[i] === ')') depth = Math.max(0, depth - 1);
   }
-  const tokens = tokenize(input);
+  const tokens = tokenize(input, lang);
   let pos = 0;
   const peek = () => tokens[pos];
   const next = () => tokens[pos++];
@@ -116,9 +145,13 @@ export function parseCondition(input: string): Condition {
   const value = (): Value => {
     const t = next();
     if (t.type === 'number') return { kind: 'number', value: Number(t.text) };
+    if (t.type === 'string') return { kind: 'string', value: t.text };
     if (t.type === 'op' && t.text === '-') return { kind: 'neg', arg: value() };
     if (t.type === 'word') {
       if ((FUNCTIONS as readonly string[]).includes(t.text) && peek().type === '(') {
+        if (lang.bare === 'value' && t.text !== 'abs') {
+          throw gateError(input, t.col, `${t.text}(...) compares two runs, and ${lang.flag} looks at one: write the path alone for the run's value`);
+        }
         next();
         let v: Value;
         if (t.text === 'abs') v = { kind: 'abs', arg: value() };
@@ -130,7 +163,8 @@ export function parseCondition(input: string): Condition {
         return v;
       }
       if (isWord(t, 'and', 'or')) throw gateError(input, t.col, `expected a number or a metric path, found '${t.text}'`);
-      return { kind: 'metric', of: 'delta', path: t.text };
+      // In --where a bare path is the run's value: `new` of the one run there is.
+      return { kind: 'metric', of: lang.bare === 'delta' ? 'delta' : 'new', path: t.text };
     }
     throw gateError(input, t.col, `expected a number or a metric path, found ${describeToken(t)}`);
   };
@@ -174,7 +208,8 @@ export function parseCondition(input: string): Condition {
   return c;
 }
 
-function metricPaths(v: Value | Condition, out: string[] = []): string[] {
+/** Every path an expression names, in order (repeats kept). */
+export function metricPaths(v: Value | Condition, out: string[] = []): string[] {
   if (v.kind === 'metric') out.push(v.path);
   else if (v.kind === 'abs' || v.kind === 'neg') metricPaths(v.arg, out);
   else if (v.kind === 'compare') {
@@ -219,6 +254,9 @@ function evalValue(v: Value, vals: Values, notes: string[]): number | Missing {
   switch (v.kind) {
     case 'number':
       return v.value;
+    case 'string':
+      // --fail-on has no text literals (the tokenizer refuses quotes there).
+      return new Missing(`'${v.value}' is text, not a number`);
     case 'neg':
     case 'abs': {
       const x = evalValue(v.arg, vals, notes);
@@ -233,13 +271,16 @@ function evalValue(v: Value, vals: Values, notes: string[]): number | Missing {
         if (typeof x !== 'number') return new Missing(`${v.path} is ${x === undefined ? 'missing' : JSON.stringify(x)} in the ${which} run`);
       }
       const x = v.of === 'delta' ? (delta(o, n) as number) : ((v.of === 'old' ? o : n) as number);
-      notes.push(`${v.of}(${v.path}) = ${formatNumber(x, v.of === 'delta')}`);
+      // A fraction is also said as people read it (units.ts): `= -0.026 (-2.60 pt)`.
+      const unit = isFraction(v.path) ? ` (${v.of === 'delta' ? formatChange(v.path, x) : formatValue(v.path, x)})` : '';
+      notes.push(`${v.of}(${v.path}) = ${formatNumber(x, v.of === 'delta')}${unit}`);
       return x;
     }
   }
 }
 
-function compare(op: Comparison, a: number, b: number): boolean {
+/** `a OP b` for two numbers or two strings (compared as text). */
+export function compare<T extends number | string>(op: Comparison, a: T, b: T): boolean {
   switch (op) {
     case '<':
       return a < b;

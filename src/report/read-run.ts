@@ -1,12 +1,14 @@
 /**
  * Finds and reads the run `kdq diff` was pointed at: a run folder, a metrics.json file, an
- * experiment's folder (its `latest`), or an experiment name meaning `<runs-dir>/<name>/latest`.
+ * experiment's folder (its `latest`), an experiment name meaning `<runs-dir>/<name>/latest`, or a
+ * run id (`<runs-dir>/<any name>/<id>`).
  */
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { tooDeep } from '../config/yaml-source.ts';
 import { KdqError } from '../errors.ts';
+import { RUN_ID_RE } from '../pipeline/run-folder.ts';
 import { readInputFile } from '../util/read-input-file.ts';
 import type { RunData } from './diff.ts';
 
@@ -24,7 +26,7 @@ async function kind(path: string): Promise<'file' | 'dir' | null> {
 
 /** The metrics.json `arg` stands for; throws E_USAGE saying what to pass instead. */
 export async function resolveMetricsFile(arg: string, runsDir: string): Promise<string> {
-  const hint = `pass a run folder (runs/NAME/RUN-ID), its metrics.json, or the name of an experiment that has run (meaning ${join(runsDir, 'NAME', 'latest')})`;
+  const hint = `pass a run folder (runs/NAME/RUN-ID), its metrics.json, a run id as 'kdq runs' lists it, or the name of an experiment that has run (meaning ${join(runsDir, 'NAME', 'latest')})`;
   const k = await kind(arg);
   if (k === 'file') return arg;
   if (k === 'dir') {
@@ -36,6 +38,13 @@ export async function resolveMetricsFile(arg: string, runsDir: string): Promise<
   if (!arg.includes('/') && !arg.includes('\\')) {
     const latest = join(runsDir, arg, 'latest', METRICS);
     if ((await kind(latest)) === 'file') return latest;
+    // A run id, as `kdq runs` lists it: the run folder of that id in whichever experiment has it.
+    if (RUN_ID_RE.test(arg)) {
+      for (const name of (await readdir(runsDir).catch(() => [] as string[])).sort()) {
+        const file = join(runsDir, name, arg, METRICS);
+        if (!name.startsWith('.') && (await kind(file)) === 'file') return file;
+      }
+    }
     throw new KdqError('E_USAGE', `'${arg}' is neither a path nor an experiment with a run: ${latest} does not exist; ${hint}`);
   }
   throw new KdqError('E_USAGE', `'${arg}' does not exist; ${hint}`);
@@ -81,35 +90,51 @@ function leafCount(v: unknown, max: number): number {
   return n;
 }
 
-/** Reads a run's metrics.json and, when beside it, its config.yaml. */
-export async function readRun(arg: string, runsDir: string): Promise<RunData & { metricsFile: string }> {
-  const metricsFile = await resolveMetricsFile(arg, runsDir);
-  const text = new TextDecoder().decode(await readInputFile(metricsFile, { maxBytes: MAX_METRICS_BYTES, expected: "a kdq run's metrics.json" }));
+/** A metrics.json's text as its document; E_DATA naming `file` when it is not a kdq metrics object or is beyond the bounds. */
+export function parseMetricsText(text: string, file: string): object {
   const deep = jsonTooDeep(text, MAX_JSON_DEPTH);
-  if (deep >= 0) throw new KdqError('E_DATA', `${metricsFile} nests deeper than ${MAX_JSON_DEPTH} levels (at byte ${deep}); a kdq metrics.json nests about 8: pass a kdq run's metrics.json`);
+  if (deep >= 0) throw new KdqError('E_DATA', `${file} nests deeper than ${MAX_JSON_DEPTH} levels (at byte ${deep}); a kdq metrics.json nests about 8: pass a kdq run's metrics.json`);
   let metrics: unknown;
   try {
     metrics = JSON.parse(text);
   } catch (e) {
-    throw new KdqError('E_DATA', `${metricsFile} is not readable JSON (${(e as Error).message}); rerun the experiment to rewrite it`);
+    throw new KdqError('E_DATA', `${file} is not readable JSON (${(e as Error).message}); rerun the experiment to rewrite it`);
   }
   if (leafCount(metrics, MAX_METRIC_VALUES) > MAX_METRIC_VALUES) {
-    throw new KdqError('E_DATA', `${metricsFile} holds more than ${MAX_METRIC_VALUES} values; a kdq metrics.json holds a few hundred: pass a kdq run's metrics.json`);
+    throw new KdqError('E_DATA', `${file} holds more than ${MAX_METRIC_VALUES} values; a kdq metrics.json holds a few hundred: pass a kdq run's metrics.json`);
   }
   if (metrics === null || typeof metrics !== 'object' || Array.isArray(metrics)) {
-    throw new KdqError('E_DATA', `${metricsFile} holds ${Array.isArray(metrics) ? 'an array' : JSON.stringify(metrics)}, not a metrics object; pass a kdq run's metrics.json`);
+    throw new KdqError('E_DATA', `${file} holds ${Array.isArray(metrics) ? 'an array' : JSON.stringify(metrics)}, not a metrics object; pass a kdq run's metrics.json`);
   }
+  return metrics;
+}
+
+/** A config.yaml's text as its document; E_DATA naming `file` when it is not readable YAML. */
+export function parseConfigText(yaml: string, file: string): unknown {
+  try {
+    const at = tooDeep(yaml);
+    if (at) throw new Error(`it nests too deep at line ${at.line}`);
+    return parseYaml(yaml, { maxAliasCount: 100 });
+  } catch (e) {
+    throw new KdqError('E_DATA', `${file} is not readable YAML (${(e as Error).message.split('\n')[0]}); rerun the experiment to rewrite it`);
+  }
+}
+
+/** Reads a run's metrics.json and, when beside it, its config.yaml. */
+export async function readRun(arg: string, runsDir: string): Promise<RunData & { metricsFile: string }> {
+  const metricsFile = await resolveMetricsFile(arg, runsDir);
+  const text = new TextDecoder().decode(await readInputFile(metricsFile, { maxBytes: MAX_METRICS_BYTES, expected: "a kdq run's metrics.json" }));
+  const metrics = parseMetricsText(text, metricsFile);
   const configFile = join(dirname(metricsFile), CONFIG);
   let config: unknown;
   if ((await kind(configFile)) === 'file') {
+    let yaml: string;
     try {
-      const yaml = new TextDecoder().decode(await readInputFile(configFile, { maxBytes: MAX_CONFIG_BYTES, expected: "a kdq run's config.yaml" }));
-      const at = tooDeep(yaml);
-      if (at) throw new Error(`it nests too deep at line ${at.line}`);
-      config = parseYaml(yaml, { maxAliasCount: 100 });
+      yaml = new TextDecoder().decode(await readInputFile(configFile, { maxBytes: MAX_CONFIG_BYTES, expected: "a kdq run's config.yaml" }));
     } catch (e) {
       throw new KdqError('E_DATA', `${configFile} is not readable YAML (${(e as Error).message.split('\n')[0]}); rerun the experiment to rewrite it`);
     }
+    config = parseConfigText(yaml, configFile);
   }
   return { label: arg, metrics, config, metricsFile };
 }

@@ -5,6 +5,7 @@
  */
 import { MODEL_ROLES, type ModelRole } from '../names.ts';
 import type { Metrics, ModelMetrics } from './metrics.ts';
+import { kib, pct, points } from './units.ts';
 
 /** One finished training epoch, as the learning stages record it in history.json. */
 export interface EpochPoint {
@@ -35,11 +36,8 @@ export interface Table {
   rows: string[][];
 }
 
-export const pct = (v: number | null | undefined): string => (v === undefined || v === null ? '-' : `${(v * 100).toFixed(2)}%`);
-/** A size in KiB (1,024 bytes), as the report and the run summary print it. */
-export const kib = (v: number | undefined): string => (v === undefined ? '-' : `${(v / 1024).toFixed(1)} KiB`);
-/** Signed percentage points, e.g. `+0.35` or `-1.20`. */
-export const points = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)}`;
+/** Numbers print as everywhere else in kdq (units.ts): percentages, percentage points, KiB. */
+export { kib, pct, points } from './units.ts';
 
 /** Roles in the order of src/names.ts (teacher first): metrics.json sorts its keys alphabetically. */
 export function byRole<T>(entries: [string, T][]): [string, T][] {

@@ -1,8 +1,7 @@
 /** The table `kdq run` prints at the end: sizes and accuracies side by side. */
 import type { Metrics, ModelMetrics } from './metrics.ts';
-import { backendText, importedTeacherLines, kib } from './report-data.ts';
-
-const pct = (v: number | undefined) => (v === undefined ? '-' : `${(v * 100).toFixed(2)}%`);
+import { backendText, importedTeacherLines } from './report-data.ts';
+import { kib, pct, points } from './units.ts';
 
 export function formatSummary(m: Metrics, runDir: string): string {
   const rows: string[][] = [['model', 'params', 'tf.js acc', 'tflite acc', 'tflite size', 'agree w/ student', 'agree w/ teacher']];
@@ -22,10 +21,10 @@ export function formatSummary(m: Metrics, runDir: string): string {
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   const imported = importedTeacherLines(m);
   if (imported.length > 0) lines.push('', ...imported);
-  if (m.kd_gain !== undefined) lines.push('', `KD gain (student - baseline): ${(m.kd_gain * 100).toFixed(2)} points${m.summary ? ` (seed ${m.seed})` : `; ${oneSeedNote(m)}`}`);
+  if (m.kd_gain !== undefined) lines.push('', `KD gain (student - baseline): ${points(m.kd_gain)} points${m.summary ? ` (seed ${m.seed})` : `; ${oneSeedNote(m)}`}`);
   if (m.summary?.kd_gain) {
     const g = m.summary.kd_gain;
-    lines.push(`KD gain over ${g.n} seeds: ${(g.mean * 100).toFixed(2)} ± ${(g.std * 100).toFixed(2)} points (mean ± std)`);
+    lines.push(`KD gain over ${g.n} seeds: ${points(g.mean)} ± ${(g.std * 100).toFixed(2)} points (mean ± std)`);
   }
   lines.push('', `${m.experiment}: ${m.data.train} training / ${m.data.test} test images, backend ${backendText(m.backend)}`);
   lines.push(`results in ${runDir}`);

@@ -4,11 +4,12 @@
  * plain data (sortable by any column); summary.md is the same table for people.
  */
 import { canonicalMetrics, type Metrics } from '../report/metrics.ts';
+import { formatValue, isFraction } from '../report/units.ts';
 
 export interface PointOutcome {
   id: string;
   params: Record<string, unknown>;
-  /** The point's run folder; null when it failed. */
+  /** The point's run folder relative to the runs folder (`<name>-p1/<run-id>`); null when it failed. */
   runDir: string | null;
   metrics: Metrics | null;
   /** Why the point failed. */
@@ -20,6 +21,7 @@ export interface SweepRow {
   params: Record<string, unknown>;
   /** Column (a metrics.json path) -> value; missing columns are absent. */
   metrics: Record<string, number>;
+  /** The point's run folder relative to the runs folder, so a copied runs folder reads the same. */
   run: string | null;
   best: boolean;
   error?: string;
@@ -113,8 +115,8 @@ const cell = (v: unknown): string => (v === undefined ? '' : typeof v === 'strin
 
 function formatNumber(column: string, v: number | undefined): string {
   if (v === undefined) return '';
-  if (Number.isInteger(v)) return String(v);
-  return column.endsWith('accuracy') ? `${(v * 100).toFixed(2)}%` : column === 'kd_gain' ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)} pt` : String(canonicalMetrics(v));
+  if (isFraction(column)) return formatValue(column, v);
+  return Number.isInteger(v) ? String(v) : String(canonicalMetrics(v));
 }
 
 /** A short column title: `models.student_int8.tflite.accuracy` -> `student_int8 tflite acc`. */

@@ -57,7 +57,7 @@ async function put(key: string, ageMs = 0, c: Cache = cache): Promise<string> {
 async function runFolder(name: string, keys: string[]): Promise<void> {
   const dir = join(runsDir, name, '20260101-000000-abcd');
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'stages.json'), JSON.stringify({ ok: true, seconds: 1, stages: keys.map((key, i) => ({ id: `s${i}`, key })) }));
+  await writeFile(join(dir, 'stages.json'), JSON.stringify({ format: 2, ok: true, seconds: 1, stages: keys.map((key, i) => ({ id: `s${i}`, key })) }));
 }
 
 function deadPid(): number {
@@ -166,6 +166,31 @@ describe('kdq cache ls', () => {
     await runFolder('kd', [K1]);
     const r = await kdq('cache', 'ls', '--runs-dir', runsDir);
     expect(r.out).toMatch(new RegExp(`^111111111111 +\\d+ B  \\S+  used    stage-1\\n222222222222 +\\d+ B  \\S+  unused  stage-2\\n2 entries, \\d+ bytes in ${cacheDir}\\n$`));
+  });
+
+  it("NAME (or --experiment NAME): one experiment's stages, the latest run's first, with their entries or that they are gone", async () => {
+    await put(K1);
+    await put(K2);
+    await runFolder('kd', [K1, K3]); // K3: no longer in the cache
+    await runFolder('other', [K2]);
+    const { symlink } = await import('node:fs/promises');
+    await symlink('20260101-000000-abcd', join(runsDir, 'kd', 'latest'));
+    const r = await kdq('cache', 'ls', 'kd', '--runs-dir', runsDir);
+    expect(r).toMatchObject({ code: 0, err: '' });
+    expect(r.out.split('\n')).toEqual([
+      'stage  key           size          last used         runs',
+      expect.stringMatching(/^s0 {5}111111111111 {2}\d+ B +\d{4}-\d\d-\d\d \d\d:\d\d {2}1 of 1, latest$/),
+      's1     333333333333  not in cache  -                 1 of 1, latest',
+      expect.stringMatching(new RegExp(`^kd: 1 run \\(latest 20260101-000000-abcd\\); 1 of 2 stage outputs in the cache, \\d+ B in ${cacheDir}; the others were removed`)),
+      '',
+    ]);
+    expect((await kdq('cache', 'ls', '--experiment', 'kd', '--runs-dir', runsDir)).out).toBe(r.out);
+    const typo = await kdq('cache', 'ls', 'kdd', '--runs-dir', runsDir);
+    expect(typo.code).toBe(2);
+    expect(typo.err).toContain("kdq: no run of experiment 'kdd' under");
+    expect(typo.err).toContain("did you mean 'kd'?");
+    expect((await kdq('cache', 'gc', 'kd', '--runs-dir', runsDir)).code).toBe(2);
+    expect((await kdq('cache', 'ls', 'kd', '--experiment', 'other', '--runs-dir', runsDir)).code).toBe(2);
   });
 
   it('on a file: exit 2, saying it is not a folder (it used to say "empty")', async () => {

@@ -108,7 +108,17 @@ describe('kdq diff (CLI)', () => {
     const bad = await cli('diff', a, worse, '--fail-on', 'models.teacher.accuracy < 0', '--fail-on', 'models.student_int8.tflite.accuracy < -0.005');
     expect(bad.code).toBe(1);
     expect(bad.err).toBe("kdq: regression gate crossed: 'models.student_int8.tflite.accuracy < -0.005'\n");
-    expect(bad.out).toMatch(/models\.student_int8\.tflite\.accuracy +0\.965 {2}0\.95 {3}-0\.015/);
+    expect(bad.out).toMatch(/models\.student_int8\.tflite\.accuracy +96\.50% {2}95\.00% {2}-1\.50 pt/);
+  });
+
+  it('--only GLOB picks the listed paths (repeatable); one matching nothing is exit 2', async () => {
+    const r = await cli('diff', a, worse, '--only', '**.runtimes.litert.accuracy', '--only', 'models.*.tflite.bytes', '--all');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^models\.student_int8\.tflite\.runtimes\.litert\.accuracy +96\.50% +95\.00% +-1\.50 pt$/m);
+    expect(r.out).toMatch(/^models\.teacher\.tflite\.bytes +2777000 +2777000 +0$/m);
+    const bad = await cli('diff', a, worse, '--only', 'modles.**');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("kdq: --only 'modles.**' matches no metric of either run");
   });
 
   it('resolves an experiment name to <runs-dir>/<name>/latest, and prints --md and --json', async () => {

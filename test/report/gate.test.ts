@@ -69,8 +69,11 @@ describe('--fail-on expressions', () => {
     const check = (s: string) => evaluateCondition(parseCondition(s), v);
     expect(check('models.student_int8.tflite.accuracy < -0.005')).toEqual({
       crossed: true,
-      detail: 'delta(models.student_int8.tflite.accuracy) = -0.01',
+      // In metrics.json's fractions, as the expression is written, and in points, as tables print it.
+      detail: 'delta(models.student_int8.tflite.accuracy) = -0.01 (-1.00 pt)',
     });
+    expect(check('new(models.student_int8.tflite.accuracy) < 0.5').detail).toBe('new(models.student_int8.tflite.accuracy) = 0.955 (95.50%)');
+    expect(check('models.student_int8.tflite.bytes > 0').detail).toBe('delta(models.student_int8.tflite.bytes) = 0');
     expect(check('models.student_int8.tflite.accuracy < -0.02').crossed).toBe(false);
     expect(check('new(models.student_int8.tflite.accuracy) < 0.96').crossed).toBe(true);
     expect(check('old(models.student_int8.tflite.accuracy) < 0.96').crossed).toBe(false);
