@@ -27,6 +27,8 @@ export interface ReportInput {
   description: string;
   /** Per-epoch training curves of the first seed, by model role (teacher, student, student_baseline). */
   curves: Partial<Record<ModelRole, EpochPoint[]>>;
+  /** Shape of one example, when the data stage recorded it. */
+  inputShape?: number[];
 }
 
 /** A table: a header row and body rows of the same width. */
