@@ -82,6 +82,26 @@ describe('trainModel', () => {
     [model1, model2].forEach((m) => m.dispose());
   });
 
+  it('augments bit-identically run to run, differently from no augmentation; bytes and their float copy train alike', async () => {
+    const augment = { crop: 2, flip: true };
+    const a = await run(5, { config: cfg({ augment }) });
+    const b = await run(5, { config: cfg({ augment }) });
+    const plain = await run(5);
+    expect(Buffer.from(a.saved.data).equals(Buffer.from(b.saved.data))).toBe(true);
+    expect(Buffer.from(a.saved.data).equals(Buffer.from(plain.saved.data))).toBe(false);
+    // The same images stored as bytes with the 1/255 preprocessing: the very same weights.
+    const bytes = Uint8Array.from(data.examples, (v) => Math.round(v * 255));
+    const prep = { scale: 1 / 255, mean: null, std: null, normalize: 'none' as const };
+    const fromBytes = await run(5, { examples: bytes, dtype: 'uint8', preprocessing: prep, config: cfg({ augment }) });
+    expect(Buffer.from(fromBytes.saved.data).equals(Buffer.from(a.saved.data))).toBe(true);
+    // Table rows cannot be augmented.
+    const rows = buildModel([{ type: 'dense', units: 10, activation: 'linear', useBias: true }], [784], 1);
+    const err = await rejection(trainModel({ model: rows, ...data, inputShape: [784], numClasses: 10, config: cfg({ augment }), seed: 1, stage: 's' }));
+    expect([err.code, err.message]).toEqual(['E_CONFIG', 'stage s: training.augment moves pixels, but the examples are table rows [784]; remove augment']);
+    [a, b, plain, fromBytes].forEach((r) => r.model.dispose());
+    rows.dispose();
+  });
+
   it('leaks no tensors: the count is the same after every epoch, and back to the start after training', async () => {
     const model = buildModel(small, SHAPE, 3);
     const before = tf.memory().numTensors;
