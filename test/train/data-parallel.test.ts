@@ -163,6 +163,17 @@ describe('trainModel with training.threads', () => {
     expect(d.history.epochs[0].samples).toBe(200);
   });
 
+  it('replicas take stored bytes, their preprocessing and the augmentation: the weights of their float copy, bit for bit', async () => {
+    const augment = { crop: 2, flip: true };
+    const floats = await train(plain, 4, { threads: 2, epochs: 1, augment });
+    const bytes = Uint8Array.from(data.examples, (v) => Math.round(v * 255));
+    const prep = { scale: 1 / 255, mean: null, std: null, normalize: 'none' as const };
+    const fromBytes = await train(plain, 4, { threads: 2, epochs: 1, augment }, { examples: bytes, dtype: 'uint8', preprocessing: prep });
+    expect(fromBytes.weights.equals(floats.weights)).toBe(true);
+    const unaugmented = await train(plain, 4, { threads: 2, epochs: 1 });
+    expect(unaugmented.weights.equals(floats.weights)).toBe(false);
+  });
+
   it('leaks no tensors and stops its threads', async () => {
     await train(plain, 3, { threads: 2, epochs: 1 });
     const before = tf.memory().numTensors;
