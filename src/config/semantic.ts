@@ -13,7 +13,7 @@ import type { Experiment } from './types.ts';
 import type { PathIssue } from './messages.ts';
 import { isPlainObject } from './merge.ts';
 import { checkRecipes } from './recipe-checks.ts';
-import { checkTeacher, layersOf } from './teacher-model.ts';
+import { checkTeacher, isImportedTeacher, layersOf } from './teacher-model.ts';
 
 export interface SemanticContext {
   /** The merged document before defaults (to see what the user actually wrote). */
@@ -150,6 +150,15 @@ export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue
       const both = rawData.test !== undefined;
       const what = data.source === 'folder' ? 'a test folder with the same class subfolders' : 'a test file with the same header';
       add(['data', both ? 'testSplit' : 'train'], `source '${data.source}' needs either test (${what}) or testSplit (a fraction of train, e.g. 0.2), ${both ? 'not both: remove one' : 'and neither is given'}`, both ? 'key' : 'value');
+    }
+  }
+  // An imported teacher takes the pixels in [0, 1] and applies its own teacher.scale, mean and std;
+  // its exported file and evaluation read the data as the student does, so the two must agree.
+  if (isImportedTeacher(exp.teacher)) {
+    for (const key of ['scale', 'mean', 'std', 'normalize'] as const) {
+      if (rawData[key] !== undefined && !(key === 'normalize' && rawData[key] === 'none')) {
+        add(['data', key], `'${key}' is not supported with an imported teacher (teacher.model), which takes the pixels in [0, 1] and applies its own teacher.scale, mean and std; remove data.${key}`, 'key');
+      }
     }
   }
   if ((rawData.normalize ?? (data.source === 'csv' ? 'auto' : 'none')) === 'auto') {

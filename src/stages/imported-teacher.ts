@@ -10,7 +10,9 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { inputsOf, type Dataset, type Examples } from '../data/dataset.ts';
+import type { Dataset, Examples } from '../data/dataset.ts';
+import { modelInputs, type ModelInputs } from '../data/model-inputs.ts';
+import { defaultScale } from '../data/preprocess.ts';
 import { KdqError } from '../errors.ts';
 import type { StageInput } from '../pipeline/stage.ts';
 import type { Teacher, TeacherOptions } from '../teacher/index.ts';
@@ -73,11 +75,17 @@ function imageShape(ds: Dataset): [number, number, number] {
 const TEACHER_BLOCK = 65_536;
 
 /**
- * The teacher's logits on every example of a split, as the data's preprocessing gives them
- * (pixels / 255 for bytes): converted a block at a time, so a large split never exists as floats whole.
+ * What an imported teacher is given: the pixels in [0, 1] (bytes / 255; float32 data as stored),
+ * never the data's own mean, std or normalize, since the teacher applies its own preprocessing
+ * (teacher.scale, mean, std) to exactly these values.
  */
+function teacherInputs(ds: Dataset, split: Examples): ModelInputs {
+  return modelInputs(split.x, ds.inputShape, ds.dtype, { scale: defaultScale(ds.source, ds.dtype), mean: null, std: null, normalize: 'none' });
+}
+
+/** The teacher's logits on every example of a split, converted a block at a time, so a large split never exists as floats whole. */
 async function splitLogits(t: Teacher, ds: Dataset, split: Examples, onProgress?: TeacherProgress): Promise<Float32Array> {
-  const inputs = inputsOf(ds, split);
+  const inputs = teacherInputs(ds, split);
   if (split.count <= TEACHER_BLOCK) return t.logits(inputs.range(0, split.count), split.count, onProgress);
   const out = new Float32Array(split.count * t.classes);
   for (let start = 0; start < split.count; start += TEACHER_BLOCK) {
@@ -256,7 +264,7 @@ async function fineTune(
       training.trainLimit ?? null,
       `${id}: training.trainLimit`,
     ) as { labels: Int32Array };
-    const images = inputsOf(ds, ds.train).range(0, labels.length);
+    const images = teacherInputs(ds, ds.train).range(0, labels.length);
     const settings = resolveSettings('tfjs-layers', teacherOptions(config, ds), config.model);
     const prepared = prepareInput(images, 0, labels.length, hwc, settings, 'image', new Float32Array(images.length));
     const history = await trainModel({
