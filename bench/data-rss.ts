@@ -13,35 +13,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cifarFilesInDir, readCifar } from '../src/data/formats/cifar.ts';
 import { readIdxData } from '../src/data/formats/idx.ts';
+import { writeCifar10Set, writeRecords } from './cifar-files.ts';
 
 const TRAIN = 50_000;
 const TEST = 10_000;
-const PIXELS = 3072;
 
 async function peakRssMiB(): Promise<number> {
   const status = await readFile('/proc/self/status', 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
-}
-
-/** Writes `count` records of the binary format, 1,000 at a time; pixels from a cheap hash of (example, index). */
-async function writeRecords(path: string, first: number, count: number, withLabel: boolean): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    const rs = PIXELS + (withLabel ? 1 : 0);
-    for (let a = 0; a < count; a += 1000) {
-      const n = Math.min(1000, count - a);
-      const buf = Buffer.alloc(n * rs);
-      for (let r = 0; r < n; r++) {
-        const ex = first + a + r;
-        let at = r * rs;
-        if (withLabel) buf[at++] = ex % 10;
-        for (let p = 0; p < PIXELS; p++) buf[at + p] = (ex * 2654435761 + p * 40503) >>> 24;
-      }
-      await fh.write(buf);
-    }
-  } finally {
-    await fh.close();
-  }
 }
 
 async function writeIdx(path: string, dims: number[], body: (fh: Awaited<ReturnType<typeof open>>) => Promise<void>): Promise<void> {
@@ -79,8 +58,7 @@ async function main(): Promise<void> {
   if (process.argv[2] === '--child') return child(process.argv[3], process.argv[4]);
   const dir = await mkdtemp(join(tmpdir(), 'kdq-data-rss-'));
   try {
-    for (let b = 0; b < 5; b++) await writeRecords(join(dir, `data_batch_${b + 1}.bin`), b * 10_000, 10_000, true);
-    await writeRecords(join(dir, 'test_batch.bin'), TRAIN, TEST, true);
+    await writeCifar10Set(dir, TRAIN / 5, TEST);
     await writeIdx(join(dir, 'train-images'), [TRAIN, 32, 32, 3], async (fh) => {
       const tmp = join(dir, 'pixels.tmp');
       await writeRecords(tmp, 0, TRAIN, false);

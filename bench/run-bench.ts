@@ -7,7 +7,8 @@
  * overrides one at a time, each in a fresh process (kernels are registered once per process).
  * `--cached` times a fully cached `kdq run` (bench/cached-run.ts); `--sweep-jobs` a 4-point sweep
  * at --jobs 1 vs --jobs 2 (bench/sweep-jobs.ts); `--threads` the teacher's trainer on 1 vs 2
- * threads (bench/threads.ts); `--runs-table` `kdq runs` over twenty run folders (bench/runs-table.ts).
+ * threads (bench/threads.ts); `--runs-table` `kdq runs` over twenty run folders (bench/runs-table.ts);
+ * `--train-rss` the peak memory of whole runs on a CIFAR-10-sized set (bench/train-rss.ts).
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -154,6 +155,10 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === '--sweep-jobs') {
     const { benchSweepJobs } = await import('./sweep-jobs.ts');
     return benchSweepJobs();
+  }
+  if (argv[0] === '--train-rss') {
+    const { benchTrainRss } = await import('./train-rss.ts');
+    return benchTrainRss();
   }
   if (argv[0] === '--shape-worker') return shapeWorker(argv.slice(1));
   const kdMnist = argv.includes('--kd-mnist') || argv.includes('--ablation') || argv.includes('--only');

@@ -27,7 +27,7 @@ export async function benchThreads(): Promise<number> {
   const teacher = await benchModelConfig('teacher');
   const rng = createRng(11);
   const images = new Float32Array(SAMPLES * 784).map(() => rng());
-  const labels = new Uint8Array(SAMPLES).map(() => Math.floor(rng() * 10));
+  const labels = new Int32Array(SAMPLES).map(() => Math.floor(rng() * 10));
   const stepMs = async (batchSize: number, threads: number): Promise<number> => {
     const model = buildModel(teacher.layers, [28, 28, 1], 1, { role: 'teacher' });
     const times: number[] = [];
@@ -35,9 +35,9 @@ export async function benchThreads(): Promise<number> {
     try {
       await trainModel({
         model,
-        images,
+        examples: images,
         labels,
-        imageShape: [28, 28, 1],
+        inputShape: [28, 28, 1],
         numClasses: 10,
         config: { ...teacher.training, epochs: 1, batchSize, threads },
         seed: 1,

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initBackend } from '../src/backend/index.ts';
-import { loadDataset } from '../src/data/dataset.ts';
+import { inputsOf, loadDataset } from '../src/data/dataset.ts';
 import { sha256Hex } from '../src/util/hash.ts';
 import { exportTflite } from '../src/tflite/export.ts';
 import { saveLayersModel } from '../src/teacher/tfjs-files.ts';
@@ -42,7 +42,14 @@ function round(values: Float32Array, places: number): number[] {
 
 async function main(): Promise<void> {
   const backend = await initBackend('wasm');
-  const data = await loadDataset({ source: 'mnist', trainLimit: null, testLimit: null, validationSplit: 0 }, { baseDir: process.cwd(), seed: 1 });
+  const ds = await loadDataset({ source: 'mnist', trainLimit: null, testLimit: null, validationSplit: 0 }, { baseDir: process.cwd(), seed: 1 });
+  // Pixels / 255 as floats, the labels as bytes: what kdq's dataset held when the fixture was made.
+  const data = {
+    trainImages: inputsOf(ds, ds.train).range(0, ds.train.count),
+    trainLabels: Uint8Array.from(ds.train.y),
+    testImages: inputsOf(ds, ds.test).range(0, ds.test.count),
+    testLabels: Uint8Array.from(ds.test.y),
+  };
   const model = build();
   model.compile({ optimizer: tf.train.adam(3e-3), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const x = tf.tensor4d(data.trainImages, [data.trainLabels.length, 28, 28, 1]);

@@ -13,7 +13,7 @@ import { fillCache } from './executor/fill-cache.ts';
 import { planLoaded, runPlanned, walk, type ExecutorChoice, type RunOutcome, type WalkChoice } from './run-experiment.ts';
 import { loadSweep, type Loaded } from './sweep/load.ts';
 import type { SweepOutcome } from './sweep/run-sweep.ts';
-import { openWorkspace, resolveCacheDir, resolveRunsDir, type Locations } from './workspace.ts';
+import { dataCacheDirOf, openWorkspace, resolveCacheDir, resolveRunsDir, type Locations } from './workspace.ts';
 
 export { resolveCacheDir, resolveRunsDir } from './workspace.ts';
 export type { RunOutcome } from './run-experiment.ts';
@@ -33,16 +33,17 @@ export interface RunOptions extends CommonOptions, ExecutorChoice, WalkChoice {
   progress?: Writable;
 }
 
-/** Reads an experiment file once: the base experiment and, if it declares one (or `sweep` is given), its sweep. */
-export function load(file: string, opts: { set?: string[]; sweep?: string[] } = {}): Promise<Loaded> {
-  return loadSweep(file, { set: opts.set, sweep: opts.sweep });
+/** Reads an experiment file once (and its sweep); every network is checked against its data, probed, never decoded. */
+export function load(file: string, opts: { set?: string[]; sweep?: string[]; runsDir?: string } = {}): Promise<Loaded> {
+  return loadSweep(file, { set: opts.set, sweep: opts.sweep, dataCacheDir: dataCacheDirOf(opts) });
 }
 
-/** Loads and checks an experiment file (every sweep point too); returns how big its graph is. */
-export async function validate(file: string, opts: { set?: string[]; sweep?: string[] } = {}): Promise<{ stages: number; seeds: number; points: number }> {
+/** Loads and checks an experiment file (every sweep point too); returns how big its graph is and what its data is. */
+export async function validate(file: string, opts: { set?: string[]; sweep?: string[]; runsDir?: string } = {}) {
   const { base, sweep } = await load(file, opts);
   const { graph } = planLoaded(base);
-  return { stages: Object.keys(graph.stages).length, seeds: base.experiment.evaluation.seeds.length, points: sweep?.points.length ?? 0 };
+  const { describeProbe } = await import('./data/probe.ts');
+  return { stages: Object.keys(graph.stages).length, seeds: base.experiment.evaluation.seeds.length, points: sweep?.points.length ?? 0, data: describeProbe(base.probe) };
 }
 
 function workspace(opts: RunOptions) {

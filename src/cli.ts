@@ -48,13 +48,16 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
         let failed = 0;
         for (const file of args.positionals) {
           try {
-            const r = await api.validate(file, { set: common.set, sweep: o.sweep ?? [] });
+            const r = await api.validate(file, { set: common.set, sweep: o.sweep ?? [], runsDir: common.runsDir });
             const points = r.points > 0 ? `, ${r.points} sweep point${r.points === 1 ? '' : 's'}` : '';
             out(`${file}: ok (${r.stages} stages, ${r.seeds} seed${r.seeds === 1 ? '' : 's'}${points})`);
+            out(`${file}: data: ${r.data}`);
           } catch (e) {
-            if (!(e instanceof ConfigError)) throw e;
+            // A bad experiment file, or a data file it names that is unreadable: the next file still gets checked.
+            if (!(e instanceof KdqError) || e.exitCode !== EXIT_INVALID) throw e;
             failed++;
-            for (const issue of e.issues) err(formatIssue(issue));
+            if (e instanceof ConfigError) for (const issue of e.issues) err(formatIssue(issue));
+            else err(`${file}: ${e.message}`);
           }
         }
         if (failed > 0) {

@@ -76,19 +76,40 @@ export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
 export const IO_TYPES = ['float32', 'int8', 'uint8'] as const;
 export type IoType = (typeof IO_TYPES)[number];
 
-export const DATA_SOURCES = ['mnist', 'fashion-mnist', 'idx', 'download'] as const;
+/**
+ * Where an experiment's data comes from (`data.source`). `mnist` and `fashion-mnist` are the
+ * built-in IDX sets; `idx` reads any four IDX files and `download` fetches them; `cifar10` and
+ * `cifar100` read the binary version of CIFAR (a folder, or a download); `folder` decodes a folder
+ * of images, one subfolder per class; `npz` reads numpy.savez arrays; `csv` a table of numbers.
+ */
+export const DATA_SOURCES = ['mnist', 'fashion-mnist', 'idx', 'download', 'cifar10', 'cifar100', 'folder', 'npz', 'csv'] as const;
 export type DataSource = (typeof DATA_SOURCES)[number];
 
 /**
- * Data formats the readers of src/data/formats/ understand, one file each. Not yet a config key:
- * the sources above are what an experiment names until the planner (issue 17) wires these in.
+ * Data formats the readers of src/data/formats/ understand, one file each; every source reads
+ * through one of them (the four IDX sources through `idx`).
  */
 export const DATA_FORMATS = ['idx', 'cifar10', 'cifar100', 'folder', 'npz', 'csv'] as const;
 export type DataFormat = (typeof DATA_FORMATS)[number];
 
+/**
+ * `data.normalize`: `auto` computes each channel's (or feature's) mean and standard deviation on
+ * the training split and standardizes with them; `none` leaves the scaled values as they are.
+ */
+export const NORMALIZE_MODES = ['auto', 'none'] as const;
+export type NormalizeMode = (typeof NORMALIZE_MODES)[number];
+
+/** Augmentations of `training.augment` (image data only, training split only, seeded per epoch). */
+export const AUGMENTATIONS = ['crop', 'flip', 'translate'] as const;
+export type Augmentation = (typeof AUGMENTATIONS)[number];
+
 /** Which of CIFAR-100's two label sets a run classifies: 100 fine classes or 20 coarse superclasses. */
 export const CIFAR100_LABEL_SETS = ['fine', 'coarse'] as const;
 export type Cifar100LabelSet = (typeof CIFAR100_LABEL_SETS)[number];
+
+/** `data.channels` of an image folder: decode to greyscale (1) or RGB (3). */
+export const IMAGE_CHANNELS = [1, 3] as const;
+export type ImageChannels = (typeof IMAGE_CHANNELS)[number];
 
 /** The four files of an IDX dataset, as keys of `data.files`. */
 export const IDX_FILES = ['trainImages', 'trainLabels', 'testImages', 'testLabels'] as const;

@@ -50,11 +50,16 @@ export function resolveCacheDir(o: Locations, env: Record<string, string | undef
   return resolve(o.cacheDir ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : join(resolveRunsDir(o), '.cache')));
 }
 
+/** Downloaded data and the data-hash memo: `<runs>/.data`. */
+export function dataCacheDirOf(o: Pick<Locations, 'runsDir'>): string {
+  return join(resolveRunsDir(o), '.data');
+}
+
 export function openWorkspace(opts: WorkspaceOptions = {}): Workspace {
   const runsDir = resolveRunsDir(opts);
   const log = opts.log ?? (() => undefined);
   const backend = backendIdentity(opts.backend);
-  const dataCacheDir = join(runsDir, '.data');
+  const dataCacheDir = dataCacheDirOf({ runsDir });
   const progress = opts.progress ?? sink();
   const byDir = new Map<string, Promise<StageDefinitions>>();
   return {

@@ -6,6 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { experimentSchema } from '../src/config/schema.ts';
 import {
   ACTIVATIONS,
+  AUGMENTATIONS,
+  CIFAR100_LABEL_SETS,
+  IMAGE_CHANNELS,
+  NORMALIZE_MODES,
   INITIALIZERS,
   CALIBRATION_METHODS,
   DATA_SOURCES,
@@ -83,6 +87,10 @@ describe('schema enums equal the lists in src/names.ts', () => {
     expect(props.quantization.properties.inputType.enum).toEqual([...IO_TYPES]);
     expect(props.quantization.properties.outputType.enum).toEqual([...IO_TYPES]);
     expect(props.data.properties.source.enum).toEqual([...DATA_SOURCES]);
+    expect(props.data.properties.labels.enum).toEqual([...CIFAR100_LABEL_SETS]);
+    expect(props.data.properties.normalize.enum).toEqual([...NORMALIZE_MODES]);
+    expect(props.data.properties.channels.enum).toEqual([...IMAGE_CHANNELS]);
+    expect(Object.keys(defs.training.properties.augment.properties)).toEqual([...AUGMENTATIONS]);
     expect(props.evaluation.properties.metrics.items.enum).toEqual([...METRICS]);
     expect(props.evaluation.properties.metrics.default).toEqual([...METRICS]);
   });
@@ -100,7 +108,7 @@ describe('schema enums equal the lists in src/names.ts', () => {
   });
 
   it('has no enum that is not one of the lists', () => {
-    const lists = [ACTIVATIONS, INITIALIZERS, CALIBRATION_METHODS, DATA_SOURCES, EARLY_STOPPING_MONITORS, IO_TYPES, KD_LOSSES, LAYER_TYPES, LR_SCHEDULES, METRICS, OPTIMIZERS, PADDINGS, QUANT_MODES, TEACHER_INPUT_LAYOUTS, TEACHER_OUTPUTS].map(
+    const lists = [ACTIVATIONS, INITIALIZERS, CALIBRATION_METHODS, CIFAR100_LABEL_SETS, DATA_SOURCES, EARLY_STOPPING_MONITORS, IMAGE_CHANNELS, IO_TYPES, KD_LOSSES, LAYER_TYPES, LR_SCHEDULES, METRICS, NORMALIZE_MODES, OPTIMIZERS, PADDINGS, QUANT_MODES, TEACHER_INPUT_LAYOUTS, TEACHER_OUTPUTS].map(
       (l) => JSON.stringify([...l]),
     );
     const enums = walk(schema).filter(([, s]) => Array.isArray(s.enum));

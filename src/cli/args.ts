@@ -137,11 +137,14 @@ export const COMMANDS = {
     options: ['set', 'sweep', 'jobs', 'executor', 'redis', 'force', 'force-stage', 'dry-run', 'backend', 'cache-dir', 'runs-dir', ...COMMON],
   },
   validate: {
-    summary: 'check experiment files against the schema, shapes and data paths; runs nothing',
-    usage: 'kdq validate FILE... [--set key.path=value ...] [--sweep key.path=v1,v2,...]',
+    summary: 'check experiment files against the schema, their data (probed, not read whole) and every layer shape; runs nothing',
+    usage: 'kdq validate FILE... [--set key.path=value ...] [--sweep key.path=v1,v2,...] [--runs-dir DIR]',
     positionals: [1, Infinity],
-    options: ['set', 'sweep', ...COMMON],
-    help: { sweep: 'also check every point of a sweep over this key (repeatable: a grid); nothing runs' },
+    options: ['set', 'sweep', 'runs-dir', ...COMMON],
+    help: {
+      sweep: 'also check every point of a sweep over this key (repeatable: a grid); nothing runs',
+      'runs-dir': 'where kdq run keeps downloads (DIR/.data, default runs): a download already there is probed, none is fetched',
+    },
   },
   graph: {
     summary: 'print the stage DAG of an experiment',

@@ -5,6 +5,8 @@
  * therefore to the same stage hashes.
  */
 import type {
+  AugmentConfig,
+  CifarDownloadConfig,
   DataConfig,
   DistillationConfig,
   EvaluationConfig,
@@ -15,7 +17,47 @@ import type {
   QuantizationConfig,
   TrainingConfig,
 } from './types.ts';
-import { IDX_FILES, METRICS, type Activation, type Initializer, type LrSchedule, type Padding } from '../names.ts';
+import { IDX_FILES, METRICS, type Activation, type DataSource, type Initializer, type LrSchedule, type NormalizeMode, type Padding } from '../names.ts';
+
+/**
+ * Which sources take each source-specific `data` key; a key written with another source is an
+ * error (config/semantic.ts). `scale`, `mean`, `std` and `normalize` apply to every source.
+ */
+export const DATA_KEY_SOURCES: Record<string, readonly DataSource[]> = {
+  files: ['idx'],
+  urls: ['download'],
+  cacheDir: ['download', 'cifar10', 'cifar100'],
+  dir: ['fashion-mnist', 'cifar10', 'cifar100'],
+  download: ['cifar10', 'cifar100'],
+  labels: ['cifar100'],
+  train: ['folder', 'csv'],
+  test: ['folder', 'csv'],
+  testSplit: ['folder', 'csv'],
+  imageSize: ['folder'],
+  channels: ['folder'],
+  file: ['npz'],
+  label: ['csv'],
+  numClasses: ['idx', 'download', 'npz', 'csv'],
+};
+
+/**
+ * `data.scale` when not written, for the sources whose element type is fixed: 1/255 takes bytes
+ * to [0, 1]; CSV values are used as they are. `idx`, `download` and `npz` hold either uint8 or
+ * float32 (1/255 or 1, decided when the data is read), so a written scale always counts there.
+ */
+export const DEFAULT_SCALE: Partial<Record<DataSource, number>> = {
+  mnist: 1 / 255,
+  'fashion-mnist': 1 / 255,
+  cifar10: 1 / 255,
+  cifar100: 1 / 255,
+  folder: 1 / 255,
+  csv: 1,
+};
+
+/** `data.normalize` when not written: CSV columns are standardized, images are not. */
+export function defaultNormalize(source: DataSource): NormalizeMode {
+  return source === 'csv' ? 'auto' : 'none';
+}
 
 /** Defaults of the experiment file, also stated in schemas/experiment.schema.json and docs/experiment-file.md. */
 export const DEFAULTS = {
@@ -149,6 +191,13 @@ function resolveTraining(raw: unknown): TrainingConfig {
   // Likewise one thread, written or not.
   const threads = pick<number>(r, 'threads', T.threads);
   if (threads !== 1) out.threads = threads;
+  // Only augmentations that are on enter the config: `augment: { flip: false }` is no augment at all.
+  const a = obj(r.augment);
+  const augment: AugmentConfig = {};
+  if (typeof a.crop === 'number' && a.crop > 0) augment.crop = a.crop;
+  if (a.flip === true) augment.flip = true;
+  if (typeof a.translate === 'number' && a.translate > 0) augment.translate = a.translate;
+  if (Object.keys(augment).length > 0) out.augment = augment;
   Object.assign(out, resolveRecipe(r));
   return out;
 }
@@ -219,20 +268,43 @@ function resolveData(raw: unknown): DataConfig {
     testLimit: pick(r, 'testLimit', D.testLimit),
     validationSplit: pick(r, 'validationSplit', D.validationSplit),
   };
+  const source = out.source;
+  const uses = (key: string) => (DATA_KEY_SOURCES[key] as readonly string[]).includes(source) && r[key] !== undefined;
   // Source-specific keys appear only with their source, so an irrelevant leftover cannot change a hash.
-  if (out.source === 'idx' && r.files) {
+  if (source === 'idx' && r.files) {
     const f = obj(r.files);
     out.files = Object.fromEntries(IDX_FILES.map((k) => [k, f[k] as string])) as DataConfig['files'];
   }
-  if (out.source === 'download' && r.urls) {
+  if (source === 'download' && r.urls) {
     const u = obj(r.urls);
     out.urls = Object.fromEntries(
       IDX_FILES.map((k) => [k, { url: obj(u[k]).url as string, sha256: (obj(u[k]).sha256 as string).toLowerCase() }]),
     ) as DataConfig['urls'];
     out.cacheDir = pick(r, 'cacheDir', D.cacheDir);
   }
-  if (out.source === 'fashion-mnist') out.dir = pick(r, 'dir', D.dir);
+  if (source === 'fashion-mnist') out.dir = pick(r, 'dir', D.dir);
+  if ((source === 'cifar10' || source === 'cifar100') && uses('dir')) out.dir = r.dir as string;
+  if (uses('download')) out.download = resolveCifarDownload(r.download);
+  if (uses('cacheDir') && source !== 'download') out.cacheDir = r.cacheDir as string;
+  // Keys added with issue 18 enter the config only when written and not the source's default.
+  if (uses('labels') && r.labels !== 'fine') out.labels = r.labels as DataConfig['labels'];
+  for (const key of ['train', 'test', 'testSplit', 'file', 'label', 'numClasses', 'channels'] as const) {
+    if (uses(key)) (out as unknown as Record<string, unknown>)[key] = r[key];
+  }
+  if (uses('imageSize')) out.imageSize = [...(r.imageSize as [number, number])];
+  if (r.scale !== undefined && r.scale !== DEFAULT_SCALE[source]) out.scale = r.scale as number;
+  for (const key of ['mean', 'std'] as const) {
+    if (r[key] !== undefined) out[key] = Array.isArray(r[key]) ? [...(r[key] as number[])] : [r[key] as number];
+  }
+  if (r.normalize !== undefined && r.normalize !== defaultNormalize(source)) out.normalize = r.normalize as NormalizeMode;
   return out;
+}
+
+function resolveCifarDownload(raw: unknown): CifarDownloadConfig {
+  const r = obj(raw);
+  const file = (v: unknown) => ({ url: obj(v).url as string, sha256: (obj(v).sha256 as string).toLowerCase() });
+  if (r.archive !== undefined) return { archive: file(r.archive) };
+  return { files: Object.fromEntries(Object.entries(obj(r.files)).map(([name, v]) => [name, file(v)])) };
 }
 
 function resolveDistillation(raw: unknown): DistillationConfig {

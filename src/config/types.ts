@@ -6,6 +6,7 @@
 import type {
   Activation,
   CalibrationMethod,
+  Cifar100LabelSet,
   DataSource,
   EarlyStoppingMonitor,
   IdxFile,
@@ -13,6 +14,7 @@ import type {
   IoType,
   KdLoss,
   MetricName,
+  NormalizeMode,
   OptimizerName,
   Padding,
   QuantMode,
@@ -28,16 +30,52 @@ export interface DownloadFile {
   sha256: string;
 }
 
+/** CIFAR through the download cache: the official archive, or each file of the binary version by name. */
+export type CifarDownloadConfig = { archive: DownloadFile } | { files: Record<string, DownloadFile> };
+
+/**
+ * `data:` resolved. Keys of one source appear only with that source, and keys added after the
+ * first release (everything below `dir`) only when the file writes them (a value equal to the
+ * source's default is dropped), so an experiment that does not use them keeps its stage keys.
+ */
 export interface DataConfig {
   source: DataSource;
   /** `idx`: paths of the four IDX files (relative to the experiment file), gzipped or not. */
   files?: Record<IdxFile, string>;
   /** `download`: URL and sha256 of each of the four IDX files. */
   urls?: Record<IdxFile, DownloadFile>;
-  /** `download`: where downloaded files are kept (default `runs/.data`). */
+  /** `download`, and `cifar10`/`cifar100` with `download`: where downloaded files are kept (default `runs/.data`). */
   cacheDir?: string;
-  /** `fashion-mnist`: folder of the IDX .gz files (default /usr/share/datasets/fashion-mnist). */
+  /** `fashion-mnist`: folder of the IDX .gz files (default /usr/share/datasets/fashion-mnist); `cifar10`/`cifar100`: the unpacked binary version. */
   dir?: string;
+  /** `cifar10`/`cifar100`: fetch the binary version instead of reading `dir`. */
+  download?: CifarDownloadConfig;
+  /** `cifar100`: the 100 fine classes (default) or the 20 coarse ones. */
+  labels?: Cifar100LabelSet;
+  /** `folder`: the folder of class subfolders; `csv`: the training file. */
+  train?: string;
+  /** `folder`, `csv`: the test folder or file (or else `testSplit`). */
+  test?: string;
+  /** `folder`, `csv`: fraction of each class held out for testing, drawn with the experiment's seed. */
+  testSplit?: number;
+  /** `folder`: resize every image to [height, width]. */
+  imageSize?: [number, number];
+  /** `folder`: 1 (greyscale) or 3 (RGB); default from the first image. */
+  channels?: 1 | 3;
+  /** `npz`: the .npz file. */
+  file?: string;
+  /** `csv`: the label column's name (default the last column). */
+  label?: string;
+  /** `idx`, `download`, `npz`, `csv`: the class count when labels are indices (default the largest training label + 1). */
+  numClasses?: number;
+  /** Multiplier of the stored values (default 1/255 for uint8 data, 1 for float32). */
+  scale?: number;
+  /** Per channel (or feature), subtracted after scaling; one value for all channels, or one each. */
+  mean?: number[];
+  /** Per channel (or feature), divides after the mean is subtracted. */
+  std?: number[];
+  /** `auto`: mean and std per channel from the training split (default for csv); `none` (default otherwise). */
+  normalize?: NormalizeMode;
   /** Use only the first N training images (null: all). */
   trainLimit: number | null;
   /** Use only the first N test images (null: all). */
@@ -174,6 +212,21 @@ export interface TrainingConfig {
   clipNorm?: number;
   /** Stop when the validation metric stops improving and keep the best epoch's weights. Absent: train every epoch. */
   earlyStopping?: EarlyStoppingConfig;
+  /**
+   * Random changes to each training image, drawn anew every epoch from the seed (image data only).
+   * Absent when every augmentation is off, so configs without it keep their stage keys.
+   */
+  augment?: AugmentConfig;
+}
+
+/** `training.augment`: what happens to a training image before each step that uses it. */
+export interface AugmentConfig {
+  /** Pad this many zero pixels around the image and take a random window of its size (0: off). */
+  crop?: number;
+  /** Mirror left-right with probability 1/2. */
+  flip?: boolean;
+  /** Shift by up to this many pixels in each direction, repeating the edge pixels (0: off). */
+  translate?: number;
 }
 
 /** A learning-rate schedule as resolved: only the keys of its type. */

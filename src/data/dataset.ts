@@ -1,37 +1,75 @@
 /**
- * The dataset as training and evaluation see it: locate the four IDX files of the configured
- * source, decode and check them, keep the configured subset and scale pixels to [0, 1].
+ * The dataset as training and evaluation see it: the configured source read by its format
+ * reader, the configured subset kept (limits, validation hold-out), and the preprocessing that
+ * turns stored values into model inputs. Examples stay in the element type of the source (uint8
+ * images as bytes); `inputsOf` converts them a batch at a time.
  */
 import type { DataConfig } from '../config/types.ts';
 import { KdqError } from '../errors.ts';
-import { IDX_FILES, type IdxFile } from '../names.ts';
-import { digestFiles, lookupDigest, rememberDigests, sha256Hex } from './file-digest.ts';
-import { checkCountsMatch, inflateIfGzip, parseIdxLabels, type IdxImages, type IdxLabels } from './idx.ts';
-import { readIdxImages, readWhole } from './idx-file.ts';
-import { SOURCES, type LocatedFiles } from './sources.ts';
-import { applyLimit, gatherLabels, gatherScaled, scalePrefix, splitIndices, SPLIT_SEED_LABEL } from './subset.ts';
+import type { DataSource } from '../names.ts';
+import { sha256Hex } from './file-digest.ts';
+import type { DecodedCache } from './formats/folder.ts';
+import { readData } from './formats/index.ts';
+import type { DecodedData, ElementType, ExampleArray } from './formats/types.ts';
+import { modelInputs, type ModelInputs } from './model-inputs.ts';
+import { resolvePreprocessing, type Preprocessing } from './preprocess.ts';
+import { SOURCES, type SourceContext } from './sources.ts';
+import { applyLimit, gatherExamples, gatherLabels, splitIndices, SPLIT_SEED_LABEL } from './subset.ts';
 
-export interface Dataset {
-  /** Pixel values scaled to [0, 1], NHWC row-major, length n * height * width * channels. */
-  trainImages: Float32Array;
-  trainLabels: Uint8Array;
-  testImages: Float32Array;
-  testLabels: Uint8Array;
-  /** Held-out part of the training file (data.validationSplit > 0), same layout as trainImages. */
-  validation?: { images: Float32Array; labels: Uint8Array };
-  height: number;
-  width: number;
-  channels: number;
-  numClasses: number;
-  /** sha256 of the data as used: the four files' digests, the limits and split (stable, hex). */
-  sha256: string;
-  /** Where each file came from, for metrics and error messages. */
-  files: Record<IdxFile, string>;
+export { sourceHashOf } from './idx-sources.ts';
+
+/** Examples of one split as the run uses them. */
+export interface Examples {
+  /** Stored values, example after example (NHWC images, [N, F] rows), in the source's element type. */
+  x: ExampleArray;
+  /** Class index of each example. */
+  y: Int32Array;
+  count: number;
 }
 
-/** Combines the four files' digests into the source's content hash (independent of the source kind). */
-export function sourceHashOf(digests: Record<IdxFile, string>): string {
-  return sha256Hex(JSON.stringify(IDX_FILES.map((k) => [k, digests[k]])));
+export interface Dataset {
+  source: DataSource;
+  /** Shape of one example: [H, W, C] for images, [F] for table rows. */
+  inputShape: number[];
+  dtype: ElementType;
+  numClasses: number;
+  /** Name of each class where the format has names (folder, CIFAR, CSV string labels), else null. */
+  classNames: string[] | null;
+  /** CSV: the feature columns in input order; else null. */
+  featureNames: string[] | null;
+  train: Examples;
+  test: Examples;
+  /** Held-out part of the training split (data.validationSplit > 0). */
+  validation?: Examples;
+  /** How stored values become model inputs; `normalize: auto` statistics come from `train`. */
+  preprocessing: Preprocessing;
+  /** sha256 of the data as used: the source's content hash, the limits and split (stable, hex). */
+  sha256: string;
+  /** `folder`: the decoded images as read (both splits, before limits), stored by the data stage as its cache entry. */
+  decoded?: DecodedData;
+}
+
+/** Options of loadDataset. */
+export interface LoadOptions {
+  /** Folder of the experiment file: relative paths resolve against it. */
+  baseDir: string;
+  /** Draws the validation split. */
+  seed: number;
+  /** Seed of `testSplit` (the experiment's seed); default 0. */
+  splitSeed?: number;
+  /** Holds the digest index and, when data.cacheDir is not set, downloads. */
+  cacheDir?: string;
+  /** `folder`: decoded datasets by key (the data stage's cache entry), so a rerun decodes nothing. */
+  decodedCache?: DecodedCache;
+}
+
+function sourceContext(opts: Pick<LoadOptions, 'baseDir' | 'cacheDir' | 'splitSeed'>): SourceContext {
+  return { baseDir: opts.baseDir, cacheDir: opts.cacheDir, splitSeed: opts.splitSeed ?? 0 };
+}
+
+/** The model inputs of one split: its stored values through the dataset's preprocessing. */
+export function inputsOf(ds: Pick<Dataset, 'inputShape' | 'dtype' | 'preprocessing'>, split: Examples): ModelInputs {
+  return modelInputs(split.x, ds.inputShape, ds.dtype, ds.preprocessing);
 }
 
 /**
@@ -50,139 +88,60 @@ export function datasetHash(sourceHash: string, cfg: Pick<DataConfig, 'trainLimi
 }
 
 /**
- * Content hash of the source files without decoding them. Downloads are named by their declared
- * digest (no network); files on disk are hashed once and then remembered by (path, size, mtimeMs)
- * in an index in `cacheDir`, so a second call costs a stat, not a read of 47 MB.
+ * Content hash of the source without decoding it (see SourceDefinition.contentHash): what stands
+ * for the data in the data stage's key.
  */
-export async function hashDataSource(cfg: DataConfig, opts: { baseDir: string; cacheDir?: string }): Promise<string> {
-  const source = SOURCES[cfg.source];
-  const declared = source.declaredDigests(cfg);
-  if (declared) return sourceHashOf(declared);
-  const located = await source.locate(cfg, opts);
-  const digests = await digestFiles(
-    IDX_FILES.map((k) => ({ path: located.paths[k], role: `${cfg.source} ${k}` })),
-    opts.cacheDir,
-  );
-  return sourceHashOf(Object.fromEntries(IDX_FILES.map((k, i) => [k, digests[i].sha256])) as Record<IdxFile, string>);
+export async function hashDataSource(cfg: DataConfig, opts: Pick<LoadOptions, 'baseDir' | 'cacheDir' | 'splitSeed'>): Promise<string> {
+  return SOURCES[cfg.source].contentHash(cfg, sourceContext(opts));
 }
 
-/**
- * Digests of the four files: verified by the source (downloads), from the digest index, hashed from
- * the bytes already in memory, or else streamed from disk (after a prefix read); new ones are remembered.
- */
-async function digestsOf(
-  located: LocatedFiles,
-  raw: Record<IdxFile, Uint8Array | null>,
-  cacheDir: string | undefined,
-): Promise<Record<IdxFile, string>> {
-  if (located.verifiedDigests) return located.verifiedDigests;
-  const out = {} as Record<IdxFile, string>;
-  const fresh: { path: string; sha256: string }[] = [];
-  const unread: IdxFile[] = [];
-  for (const k of IDX_FILES) {
-    const known = await lookupDigest(located.paths[k], cacheDir);
-    const bytes = raw[k];
-    if (known) out[k] = known;
-    else if (bytes) fresh.push({ path: located.paths[k], sha256: (out[k] = sha256Hex(bytes)) });
-    else unread.push(k);
-  }
-  await rememberDigests(fresh, cacheDir);
-  const streamed = await digestFiles(
-    unread.map((k) => ({ path: located.paths[k], role: k })),
-    cacheDir,
-  );
-  unread.forEach((k, i) => (out[k] = streamed[i].sha256));
-  return out;
+/** The first `n` examples of a split (views: no copy). */
+function prefix(d: DecodedData['train'], per: number, n: number): Examples {
+  // slice, not subarray, for the labels: small, and the view would keep the reader's buffer alive.
+  return { x: d.x.subarray(0, n * per), y: d.y.slice(0, n), count: n };
 }
 
-interface Decoded {
-  trainImages: IdxImages;
-  trainLabels: IdxLabels;
-  testImages: IdxImages;
-  testLabels: IdxLabels;
-  numClasses: number;
-}
-
-function decode(located: LocatedFiles, trainImages: IdxImages, testImages: IdxImages, bytes: { trainLabels: Uint8Array; testLabels: Uint8Array }): Decoded {
-  const p = located.paths;
-  const fixed = located.numClasses ?? undefined;
-  const trainLabels = parseIdxLabels(bytes.trainLabels, p.trainLabels, fixed);
-  // Without a fixed class count the training labels define it; a test label past them is an error.
-  const numClasses = fixed ?? trainLabels.maxLabel + 1;
-  const testLabels = parseIdxLabels(bytes.testLabels, p.testLabels, numClasses);
-  checkCountsMatch(trainImages, p.trainImages, trainLabels, p.trainLabels);
-  checkCountsMatch(testImages, p.testImages, testLabels, p.testLabels);
-  if (trainImages.count === 0 || testImages.count === 0) {
-    const empty = trainImages.count === 0 ? p.trainImages : p.testImages;
-    throw new KdqError('E_DATA', `'${empty}' holds no images; ${located.fix}`);
-  }
-  const shape = (i: IdxImages) => `${i.height} x ${i.width} x ${i.channels}`;
-  if (shape(trainImages) !== shape(testImages)) {
-    throw new KdqError(
-      'E_DATA',
-      `training images '${p.trainImages}' are ${shape(trainImages)} but test images '${p.testImages}' are ${shape(testImages)}; ` +
-        `both must have the same size: check that the files come from the same dataset`,
-    );
-  }
-  if (numClasses < 2) {
-    throw new KdqError('E_DATA', `'${p.trainLabels}' has only label ${trainLabels.maxLabel}; a classifier needs at least 2 classes: ${located.fix}`);
-  }
-  return { trainImages, trainLabels, testImages, testLabels, numClasses };
-}
-
-/**
- * Loads the configured dataset. `baseDir` is the folder of the experiment file (idx paths are
- * relative to it); `seed` draws the validation split; `cacheDir` holds the digest index (and
- * downloads when data.cacheDir is not set).
- */
-export async function loadDataset(cfg: DataConfig, opts: { baseDir: string; seed: number; cacheDir?: string }): Promise<Dataset> {
+/** Loads the configured dataset (fetching a download once), keeps its subset and resolves its preprocessing. */
+export async function loadDataset(cfg: DataConfig, opts: LoadOptions): Promise<Dataset> {
   // Check the limits before any reading, so a typo fails fast.
   applyLimit(Infinity, cfg.trainLimit, 'data.trainLimit');
   applyLimit(Infinity, cfg.testLimit, 'data.testLimit');
-  const located = await SOURCES[cfg.source].locate(cfg, opts);
-  const role = (k: IdxFile) => `${cfg.source} ${k}`;
-  const [trainRead, testRead, trainLabelsRaw, testLabelsRaw] = await Promise.all([
-    readIdxImages(located.paths.trainImages, cfg.trainLimit, role('trainImages'), located.fix),
-    readIdxImages(located.paths.testImages, cfg.testLimit, role('testImages'), located.fix),
-    readWhole(located.paths.trainLabels, role('trainLabels'), located.fix),
-    readWhole(located.paths.testLabels, role('testLabels'), located.fix),
+  const ctx = sourceContext(opts);
+  const source = SOURCES[cfg.source];
+  const options = await source.options(cfg, ctx, true);
+  if (options === null) throw new KdqError('E_INTERNAL', `data source ${cfg.source} gave no files although fetching was allowed`);
+  const [decoded, sourceHash] = await Promise.all([
+    readData(options, { cache: opts.decodedCache, digestCacheDir: opts.cacheDir }),
+    source.contentHash(cfg, ctx),
   ]);
-  const [digests, trainLabelBytes, testLabelBytes] = await Promise.all([
-    digestsOf(located, { trainImages: trainRead.raw, testImages: testRead.raw, trainLabels: trainLabelsRaw, testLabels: testLabelsRaw }, opts.cacheDir),
-    inflateIfGzip(trainLabelsRaw, located.paths.trainLabels),
-    inflateIfGzip(testLabelsRaw, located.paths.testLabels),
-  ]);
-  const d = decode(located, trainRead.images, testRead.images, { trainLabels: trainLabelBytes, testLabels: testLabelBytes });
+  const per = decoded.inputShape.reduce((a, b) => a * b, 1);
+  const nTrain = applyLimit(decoded.train.count, cfg.trainLimit, 'data.trainLimit');
+  const nTest = applyLimit(decoded.test.count, cfg.testLimit, 'data.testLimit');
 
-  const ppi = d.trainImages.height * d.trainImages.width * d.trainImages.channels;
-  const nTrain = applyLimit(d.trainImages.count, cfg.trainLimit, 'data.trainLimit');
-  const nTest = applyLimit(d.testImages.count, cfg.testLimit, 'data.testLimit');
-
-  let trainImages: Float32Array;
-  let trainLabels: Uint8Array;
-  let validation: Dataset['validation'];
+  let train: Examples;
+  let validation: Examples | undefined;
   if (cfg.validationSplit !== 0) {
     const split = splitIndices(nTrain, cfg.validationSplit, opts.seed);
-    trainImages = gatherScaled(d.trainImages.pixels, ppi, split.train);
-    trainLabels = gatherLabels(d.trainLabels.labels, split.train);
-    validation = { images: gatherScaled(d.trainImages.pixels, ppi, split.validation), labels: gatherLabels(d.trainLabels.labels, split.validation) };
+    const pick = (idx: Uint32Array): Examples => ({ x: gatherExamples(decoded.train.x, per, idx), y: gatherLabels(decoded.train.y, idx), count: idx.length });
+    train = pick(split.train);
+    validation = pick(split.validation);
   } else {
-    trainImages = scalePrefix(d.trainImages.pixels, ppi, nTrain);
-    // slice, not subarray: the label view would otherwise keep the whole file's bytes alive.
-    trainLabels = d.trainLabels.labels.slice(0, nTrain);
+    train = prefix(decoded.train, per, nTrain);
   }
+  const channels = decoded.inputShape[decoded.inputShape.length - 1];
   const dataset: Dataset = {
-    trainImages,
-    trainLabels,
-    testImages: scalePrefix(d.testImages.pixels, ppi, nTest),
-    testLabels: d.testLabels.labels.slice(0, nTest),
-    height: d.trainImages.height,
-    width: d.trainImages.width,
-    channels: d.trainImages.channels,
-    numClasses: d.numClasses,
-    sha256: datasetHash(sourceHashOf(digests), cfg, opts.seed),
-    files: located.origins,
+    source: cfg.source,
+    inputShape: decoded.inputShape,
+    dtype: decoded.dtype,
+    numClasses: decoded.numClasses,
+    classNames: decoded.classNames,
+    featureNames: decoded.featureNames,
+    train,
+    test: prefix(decoded.test, per, nTest),
+    preprocessing: resolvePreprocessing(cfg, decoded.dtype, channels, train.x),
+    sha256: datasetHash(sourceHash, cfg, opts.seed),
   };
   if (validation) dataset.validation = validation;
+  if (cfg.source === 'folder') dataset.decoded = decoded;
   return dataset;
 }

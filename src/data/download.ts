@@ -93,6 +93,16 @@ export async function fetchVerified(url: string, sha256: string, opts: DownloadO
   return { path: final, downloaded: true };
 }
 
+/**
+ * The path of a verified copy of `url` already in `cacheDir`, or null: never the network. For
+ * `kdq validate`, which reads a download's headers when it is there and never fetches it.
+ */
+export async function findVerified(url: string, sha256: string, cacheDir: string): Promise<string | null> {
+  const final = join(cacheDir, cachedFileName(url, sha256.toLowerCase()));
+  const cached = await digestFile(final, cacheDir).catch(() => null);
+  return cached && cached.sha256 === sha256.toLowerCase() ? final : null;
+}
+
 function parseUrl(url: string, role: string): URL {
   let u: URL;
   try {

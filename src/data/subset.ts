@@ -1,6 +1,6 @@
 /**
  * Which examples a run uses: the first N of a file (`trainLimit`, `testLimit`) and a seeded
- * hold-out of the training set (`validationSplit`), and turning their bytes into [0, 1] floats.
+ * hold-out of the training set (`validationSplit`), kept in the element type of the source.
  */
 import { KdqError } from '../errors.ts';
 import { deriveSeed, permutation } from '../util/random.ts';
@@ -46,30 +46,16 @@ export function splitIndices(n: number, fraction: number, seed: number): { train
   return { train, validation };
 }
 
-/** The first `count` images of `pixels`, scaled to [0, 1]. */
-export function scalePrefix(pixels: Uint8Array, pixelsPerImage: number, count: number): Float32Array {
-  const len = count * pixelsPerImage;
-  const out = new Float32Array(len);
-  // A plain division measured faster than a 256-entry lookup table (no dependent load), and
-  // gives the same float32 values.
-  for (let i = 0; i < len; i++) out[i] = pixels[i] / 255;
-  return out;
-}
-
-/** The images at `indices` (in that order), scaled to [0, 1]. */
-export function gatherScaled(pixels: Uint8Array, pixelsPerImage: number, indices: Uint32Array): Float32Array {
-  const out = new Float32Array(indices.length * pixelsPerImage);
-  for (let j = 0; j < indices.length; j++) {
-    const src = indices[j] * pixelsPerImage;
-    const dst = j * pixelsPerImage;
-    for (let p = 0; p < pixelsPerImage; p++) out[dst + p] = pixels[src + p] / 255;
-  }
+/** The examples at `indices` (in that order), rows of `perExample` values, in the same element type. */
+export function gatherExamples<T extends Uint8Array | Float32Array>(x: T, perExample: number, indices: Uint32Array): T {
+  const out = (x instanceof Uint8Array ? new Uint8Array(indices.length * perExample) : new Float32Array(indices.length * perExample)) as T;
+  for (let j = 0; j < indices.length; j++) out.set(x.subarray(indices[j] * perExample, (indices[j] + 1) * perExample), j * perExample);
   return out;
 }
 
 /** The labels at `indices` (in that order). */
-export function gatherLabels(labels: Uint8Array, indices: Uint32Array): Uint8Array {
-  const out = new Uint8Array(indices.length);
+export function gatherLabels(labels: Int32Array, indices: Uint32Array): Int32Array {
+  const out = new Int32Array(indices.length);
   for (let j = 0; j < indices.length; j++) out[j] = labels[indices[j]];
   return out;
 }
@@ -79,14 +65,14 @@ export function gatherLabels(labels: Uint8Array, indices: Uint32Array): Uint8Arr
  * model's `training.trainLimit` keeps. Rows of `perImage` values (pixels, or logits of soft
  * labels) stay aligned because every array is cut at the same image count.
  */
-export function firstExamples<T extends { [k: string]: { array: Float32Array | Uint8Array; perImage: number } }>(
+export function firstExamples<T extends { [k: string]: { array: Float32Array | Uint8Array | Int32Array; perImage: number } }>(
   parts: T,
   count: number,
   limit: number | null,
   key: string,
 ): { [K in keyof T]: T[K]['array'] } {
   const n = applyLimit(count, limit, key);
-  const out: Record<string, Float32Array | Uint8Array> = {};
+  const out: Record<string, Float32Array | Uint8Array | Int32Array> = {};
   for (const [name, { array, perImage }] of Object.entries(parts)) {
     if (array.length !== count * perImage) {
       throw new KdqError('E_DATA', `${key}: '${name}' has ${array.length} values, expected ${count} images x ${perImage}; the arrays do not describe the same images`);

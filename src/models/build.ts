@@ -50,10 +50,10 @@ export function logitSpecs(layers: LayerSpec[], role = 'model'): { spec: LayerSp
   return out;
 }
 
-/** Builds `layers` for images of `inputShape` ([h, w, c]); the model's output is logits. */
+/** Builds `layers` for examples of `inputShape` ([h, w, c] images, [f] table rows); the model's output is logits. */
 export function buildModel(
   layers: LayerSpec[],
-  inputShape: [number, number, number],
+  inputShape: readonly number[],
   seed: number,
   options: BuildOptions = {},
 ): tf.LayersModel {
@@ -94,17 +94,17 @@ function layerOf(spec: LayerSpec, index: number, seed: number, role: string, inp
   return makeLayer(spec as SpecOf<LayerType>, ctx);
 }
 
-function cannotBuild(role: string, spec: LayerSpec, index: number, inputShape: number[], err: unknown): KdqError {
+function cannotBuild(role: string, spec: LayerSpec, index: number, inputShape: readonly number[], err: unknown): KdqError {
   const why = err instanceof Error ? err.message : String(err);
   return new KdqError(
     'E_CONFIG',
     `${role}.layers.${index} (${spec.type}) cannot be built on its input ` +
-      `(image ${inputShape.join('x')}): ${why}; check its kernel/pool sizes and strides`,
+      `(input ${inputShape.join('x')}): ${why}; check its kernel/pool sizes and strides`,
     { cause: err },
   );
 }
 
-function buildSequential(specs: { spec: LayerSpec; index: number }[], inputShape: [number, number, number], seed: number, role: string): tf.Sequential {
+function buildSequential(specs: { spec: LayerSpec; index: number }[], inputShape: readonly number[], seed: number, role: string): tf.Sequential {
   const model = tf.sequential({ name: role });
   specs.forEach(({ spec, index }, position) => {
     try {
@@ -124,7 +124,7 @@ function buildSequential(specs: { spec: LayerSpec; index: number }[], inputShape
 function buildGraph(
   specs: { spec: LayerSpec; index: number }[],
   sources: number[][],
-  inputShape: [number, number, number],
+  inputShape: readonly number[],
   seed: number,
   role: string,
 ): tf.LayersModel {

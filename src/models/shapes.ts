@@ -2,7 +2,7 @@
  * Output shapes and parameter counts of a layer list, computed without tf.js so that the config
  * loader can reject a network that cannot be built (a kernel larger than its input, a dense layer
  * on an image) with the line of the offending layer, before any training starts.
- * Shapes have no batch dimension: an image is [h, w, c], a vector [n]. Layers that branch and join
+ * Shapes have no batch dimension: an image is [h, w, c], a vector (a table row) [n]. Layers that branch and join
  * (`inputs`, `add`, `concatenate`) are followed through their wiring (wiring.ts).
  */
 import type { LayerSpec } from '../config/types.ts';
@@ -13,6 +13,22 @@ import { INPUT, layerLabel, resolveWiring } from './wiring.ts';
 /** MNIST and Fashion-MNIST images. */
 export const MNIST_INPUT_SHAPE: readonly number[] = [28, 28, 1];
 export const MNIST_CLASSES = 10;
+
+/**
+ * The one message for a network whose output is not one logit per class: `kdq validate` places it
+ * at the last layer, and training says the same if it ever gets that far.
+ */
+export function classesMessage(numClasses: number, output: readonly (number | null)[]): string {
+  return (
+    `the network must end in ${numClasses} logits, one per class of the data (shape [${numClasses}]), ` +
+    `but outputs [${output.map((d) => d ?? 'batch').join(', ')}]; end with { type: dense, units: ${numClasses} }`
+  );
+}
+
+/** Why an image layer cannot take table rows. */
+function tabular(type: string): string {
+  return `the data is table rows (input [features]), not images: ${type} needs [height, width, channels]; use dense layers (with dropout, batchNormalization, activation)`;
+}
 
 /**
  * A layer that cannot be built: `key` is the layer argument to change (`type` for the layer
@@ -78,8 +94,11 @@ function mergeShape(layer: LayerSpec, labels: string[], ins: number[][]): Outcom
   return { shape: [...first.slice(0, -1), ins.reduce((n, s) => n + s[s.length - 1]!, 0)] };
 }
 
-/** The output shape of a one-input layer on an input of `shape`. */
-function layerShape(layer: LayerSpec, shape: number[]): Outcome {
+/**
+ * The output shape of a one-input layer on an input of `shape`. `rows`: the data is table rows
+ * (the network's input is [F]); `fromInput`: this layer reads the network's input.
+ */
+function layerShape(layer: LayerSpec, shape: number[], rows: boolean, fromInput: boolean): Outcome {
   const dims = dimsOf(shape);
   switch (layer.type) {
     case 'conv2d':
@@ -87,7 +106,7 @@ function layerShape(layer: LayerSpec, shape: number[]): Outcome {
     case 'maxPooling2d':
     case 'averagePooling2d': {
       if (shape.length !== 3) {
-        return issueAt('type', `needs an image input [height, width, channels] but gets ${dims}; move it before the flatten or dense layers`);
+        return issueAt('type', rows ? tabular(layer.type) : `needs an image input [height, width, channels] but gets ${dims}; move it before the flatten or dense layers`);
       }
       const isPool = layer.type === 'maxPooling2d' || layer.type === 'averagePooling2d';
       const windowKey = isPool ? 'poolSize' : 'kernelSize';
@@ -103,10 +122,10 @@ function layerShape(layer: LayerSpec, shape: number[]): Outcome {
       return { shape: [...out, channels] };
     }
     case 'globalAveragePooling2d':
-      if (shape.length !== 3) return issueAt('type', `averages over height and width but gets ${dims}; use it on an image, before any flatten`);
+      if (shape.length !== 3) return issueAt('type', rows ? tabular(layer.type) : `averages over height and width but gets ${dims}; use it on an image, before any flatten`);
       return { shape: [shape[2]!] };
     case 'flatten':
-      if (shape.length < 2) return issueAt('type', `input ${dims} is already flat; remove this flatten`);
+      if (shape.length < 2) return issueAt('type', rows && fromInput ? `the data is table rows ${dims}, already flat; remove this flatten` : `input ${dims} is already flat; remove this flatten`);
       return { shape: [shape.reduce((a, b) => a * b, 1)] };
     case 'dense':
       if (shape.length !== 1) return issueAt('type', `needs a flat input but gets ${dims}; add { type: flatten } before it`);
@@ -138,7 +157,7 @@ function walkShapes(layers: LayerSpec[], inputShape: readonly number[]): ShapeRe
     const ins = src.map((s) => (s === INPUT ? [...inputShape] : shapes[s]!));
     const out = MERGE_LAYER_TYPES.some((t) => t === layer.type)
       ? mergeShape(layer, src.map((s) => layerLabel(layers, s)), ins)
-      : layerShape(layer, ins[0]!);
+      : layerShape(layer, ins[0]!, inputShape.length === 1, src[0] === INPUT);
     if ('message' in out) {
       issues.push({ index, key: out.key, message: `layer ${index} (${layer.type}): ${out.message}` });
       stopped = true;
@@ -152,18 +171,20 @@ function walkShapes(layers: LayerSpec[], inputShape: readonly number[]): ShapeRe
 }
 
 /**
- * Output shape of every layer for an input of `inputShape` ([h, w, c]), and every reason the
- * list cannot be built, including a final output that is not [numClasses] logits.
+ * Output shape of every layer for an input of `inputShape` ([h, w, c] for images, [f] for table
+ * rows), and every reason the list cannot be built, including a final output that is not
+ * [numClasses] logits (reported at the last layer's `units` when it is a dense layer).
  */
-export function inferShapes(layers: LayerSpec[], inputShape: readonly number[], numClasses = MNIST_CLASSES): ShapeResult {
+export function inferShapes(layers: LayerSpec[], inputShape: readonly number[], numClasses: number): ShapeResult {
   const { shapes, issues } = walkShapes(layers, inputShape);
   const shape = shapes[shapes.length - 1] ?? [...inputShape];
   if (layers.length > 0 && issues.length === 0 && (shape.length !== 1 || shape[0] !== numClasses)) {
     const last = layers.length - 1;
+    const layer = layers[last]!;
     issues.push({
       index: last,
-      key: 'type',
-      message: `layer ${last} (${layers[last]!.type}): the network must end in ${numClasses} logits (shape [${numClasses}]) but outputs [${shape.join(', ')}]; end with { type: dense, units: ${numClasses} }`,
+      key: layer.type === 'dense' && shape.length === 1 ? 'units' : 'type',
+      message: `layer ${last} (${layer.type}): ${classesMessage(numClasses, shape)}`,
     });
   }
   return { shapes, issues };

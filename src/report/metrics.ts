@@ -130,12 +130,24 @@ export interface CurvePoint {
   val_accuracy?: number;
 }
 
+/** The dataset as trained and tested on. */
+export interface DataMetrics {
+  source: string;
+  train: number;
+  test: number;
+  sha256: string;
+  /** Name of each class, when the data has names. */
+  class_names?: string[];
+  /** x = (value * scale - mean[c]) / std[c]; absent for uint8 data scaled by 1/255 and nothing else. */
+  preprocessing?: { scale: number; mean?: number[]; std?: number[]; normalize: 'auto' | 'given' | 'none' };
+}
+
 export interface Metrics {
   experiment: string;
   seed: number;
   /** `kernels`: wasm only, the build of kdq's SIMD kernels (fma | plain | none). */
   backend: { name: string; tfjs: string; kernels?: string };
-  data: { source: string; train: number; test: number; sha256: string };
+  data: DataMetrics;
   /** The first seed's models: the contract CI diffs. */
   models: ModelsMetrics;
   kd_gain?: number;

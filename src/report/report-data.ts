@@ -28,6 +28,8 @@ export interface ReportInput {
   description: string;
   /** Per-epoch training curves of the first seed, by model role (teacher, student, student_baseline). */
   curves: Partial<Record<ModelRole, EpochPoint[]>>;
+  /** Shape of one example, when the data stage recorded it. */
+  inputShape?: number[];
 }
 
 /** A table: a header row and body rows of the same width. */
@@ -83,9 +85,32 @@ export function perClassTable(m: Metrics): Table | null {
     .filter((c): c is { name: string; values: (number | null)[] } => c !== null);
   if (cols.length === 0) return null;
   const classes = Math.max(...cols.map((c) => c.values.length));
+  const names = m.data.class_names ?? null;
   return {
     header: ['class', ...cols.map((c) => c.name)],
-    rows: Array.from({ length: classes }, (_, k) => [String(k), ...cols.map((c) => pct(c.values[k]))]),
+    rows: Array.from({ length: classes }, (_, k) => [classLabel(k, names), ...cols.map((c) => pct(c.values[k]))]),
+  };
+}
+
+/** A class as the report names it: `3 cat` when the data has names, else `3`. */
+export function classLabel(k: number, names: readonly string[] | null): string {
+  return names?.[k] !== undefined ? `${k} ${names[k]}` : String(k);
+}
+
+/** Up to this many classes the confusion matrix is a table of counts; past it, a picture and the largest mistakes. */
+export const CONFUSION_TABLE_MAX_CLASSES = 20;
+
+/** The `limit` largest off-diagonal cells: which true class was taken for which, how often, and its share of the class. */
+export function topConfusions(matrix: number[][], names: readonly string[] | null, limit = 15): Table {
+  const cells: { t: number; p: number; n: number }[] = [];
+  matrix.forEach((row, t) => row.forEach((n, p) => n > 0 && p !== t && cells.push({ t, p, n })));
+  cells.sort((a, b) => b.n - a.n || a.t - b.t || a.p - b.p);
+  return {
+    header: ['true class', 'predicted as', 'images', 'share of the class'],
+    rows: cells.slice(0, limit).map(({ t, p, n }) => {
+      const total = matrix[t].reduce((a, b) => a + b, 0);
+      return [classLabel(t, names), classLabel(p, names), String(n), pct(n / total)];
+    }),
   };
 }
 
@@ -183,10 +208,16 @@ export function backendText(b: Metrics['backend']): string {
 
 /** One-line facts about the run: data, backend, seed, and the KD gain when there is one. */
 export function factLines(m: Metrics): string[] {
+  const classes = m.data.class_names ? `, ${m.data.class_names.length} classes` : '';
   const lines = [
-    `data: ${m.data.source}, ${m.data.train} training / ${m.data.test} test images (sha256 ${m.data.sha256.slice(0, 12)})`,
+    `data: ${m.data.source}, ${m.data.train} training / ${m.data.test} test examples${classes} (sha256 ${m.data.sha256.slice(0, 12)})`,
     `backend: ${backendText(m.backend)}, seed ${m.seed}`,
   ];
+  const p = m.data.preprocessing;
+  if (p) {
+    const f = (v: number[]) => `[${v.map((x) => Number(x.toPrecision(4))).join(', ')}]`;
+    lines.push(`input: value x ${Number(p.scale.toPrecision(6))}${p.mean ? `, minus mean ${f(p.mean)}` : ''}${p.std ? `, divided by std ${f(p.std)}` : ''}${p.normalize === 'auto' ? ' (computed on the training split)' : ''}`);
+  }
   lines.push(...importedTeacherLines(m));
   if (m.kd_gain !== undefined) lines.push(`KD gain (distilled student minus baseline, tf.js accuracy): ${points(m.kd_gain)} points`);
   const g = m.summary?.kd_gain;

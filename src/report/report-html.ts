@@ -3,6 +3,8 @@
  * link), so it opens offline, in a CI artifact viewer, or attached to an email.
  */
 import {
+  classLabel,
+  CONFUSION_TABLE_MAX_CLASSES,
   confusionOf,
   curveRoles,
   curvesTable,
@@ -14,6 +16,7 @@ import {
   perClassTable,
   rate,
   seedsTable,
+  topConfusions,
   type EpochPoint,
   type ReportInput,
   type Table,
@@ -31,7 +34,10 @@ table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
 th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: right; font-variant-numeric: tabular-nums; }
 th:first-child, td:first-child { text-align: left; }
 thead th { background: #f4f4f4; }
-table.confusion td { min-width: 32px; text-align: center; }
+table.confusion td { min-width: 24px; padding: 3px 4px; text-align: center; }
+table.confusion th { white-space: nowrap; padding: 3px 6px; }
+div.wide { overflow-x: auto; }
+.charts { align-items: flex-start; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; }
 .scroll { overflow-x: auto; }
 svg.chart { background: #fff; border: 1px solid #eee; }
@@ -50,21 +56,64 @@ export function htmlTable(t: Table, cls?: string): string {
   ].join('\n');
 }
 
-/** Counts shaded by their share of the row: blue on the diagonal (right), orange off it (wrong). */
-export function confusionTable(matrix: number[][]): string {
+/** Blue on the diagonal (right), orange off it (wrong): a cell's colour for its share of the true class. */
+function shade(n: number, share: number, diagonal: boolean): { rgb: string; alpha: number } {
+  return { rgb: diagonal ? '0, 114, 178' : '213, 94, 0', alpha: n === 0 ? 0 : diagonal ? share : Math.min(1, share * 4) };
+}
+
+/** Counts shaded by their share of the row; rows name their class, columns give its number. */
+export function confusionTable(matrix: number[][], names: readonly string[] | null = null): string {
   const head = `<thead><tr><th>true / predicted</th>${matrix.map((_, k) => `<th>${k}</th>`).join('')}<th>accuracy</th></tr></thead>`;
   const body = matrix.map((row, k) => {
     const total = row.reduce((a, b) => a + b, 0);
     const cells = row.map((n, j) => {
       const share = total === 0 ? 0 : n / total;
-      const rgb = j === k ? '0, 114, 178' : '213, 94, 0';
-      const alpha = j === k ? share : Math.min(1, share * 4);
+      const { rgb, alpha } = shade(n, share, j === k);
       const style = n === 0 ? '' : ` style="background: rgba(${rgb}, ${alpha.toFixed(3)})${j === k && share > 0.6 ? '; color: #fff' : ''}"`;
       return `<td${style}>${n}</td>`;
     });
-    return `<tr><th>${k}</th>${cells.join('')}<td>${pct(total === 0 ? null : row[k] / total)}</td></tr>`;
+    return `<tr><th>${escapeXml(classLabel(k, names))}</th>${cells.join('')}<td>${pct(total === 0 ? null : row[k] / total)}</td></tr>`;
   });
   return ['<table class="confusion">', head, '<tbody>', ...body, '</tbody>', '</table>'].join('\n');
+}
+
+/**
+ * The confusion matrix as a picture, for more classes than a table of counts can show legibly:
+ * one square per cell shaded like the table (empty cells left white), class numbers every
+ * `step` along both axes, and each cell's counts in its tooltip (an SVG title, no script).
+ */
+export function confusionHeatmap(matrix: number[][], names: readonly string[] | null = null): string {
+  const n = matrix.length;
+  const cell = Math.max(4, Math.min(14, Math.floor(640 / n)));
+  const m = { left: 44, top: 28 };
+  const size = n * cell;
+  const width = m.left + size + 16;
+  const height = m.top + size + 40;
+  const step = n <= 30 ? 5 : 10;
+  const parts = [
+    `<svg class="chart heatmap" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="confusion matrix">`,
+    `<rect x="${m.left}" y="${m.top}" width="${size}" height="${size}" fill="#fff" stroke="#999"/>`,
+  ];
+  matrix.forEach((row, t) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    row.forEach((count, p) => {
+      if (count === 0) return;
+      const { rgb, alpha } = shade(count, total === 0 ? 0 : count / total, p === t);
+      const tip = `${classLabel(t, names)} taken for ${classLabel(p, names)}: ${count} of ${total}`;
+      parts.push(
+        `<rect x="${m.left + p * cell}" y="${m.top + t * cell}" width="${cell}" height="${cell}" fill="rgba(${rgb}, ${Math.max(0.08, alpha).toFixed(3)})"><title>${escapeXml(tip)}</title></rect>`,
+      );
+    });
+  });
+  for (let k = 0; k < n; k += step) {
+    const at = k * cell + cell / 2;
+    parts.push(`<text x="${m.left + at}" y="${m.top - 6}" font-size="10" text-anchor="middle">${k}</text>`);
+    parts.push(`<text x="${m.left - 6}" y="${m.top + at}" font-size="10" text-anchor="end" dominant-baseline="middle">${k}</text>`);
+  }
+  parts.push(`<text x="${m.left + size / 2}" y="${m.top + size + 20}" font-size="12" text-anchor="middle">predicted class</text>`);
+  parts.push(`<text x="12" y="${m.top + size / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 12 ${m.top + size / 2})">true class</text>`);
+  parts.push('</svg>');
+  return parts.join('\n');
 }
 
 /** The role whose training loss is the KD loss (the distilled student); every other trains on cross-entropy. */
@@ -122,9 +171,16 @@ export function renderReportHtml(r: ReportInput): string {
   const perClass = perClassTable(m);
   if (perClass) body.push('<h2>Per-class accuracy</h2>', htmlTable(perClass));
   const conf = confusionOf(m);
-  if (conf) {
+  const names = m.data.class_names ?? null;
+  if (conf && conf.matrix.length <= CONFUSION_TABLE_MAX_CLASSES) {
     body.push(`<h2>Confusion matrix of ${escapeXml(conf.role)}</h2>`, '<p>Rows are true classes, columns predicted classes; the last column is the accuracy on the class.</p>');
-    body.push(confusionTable(conf.matrix));
+    body.push('<div class="wide">', confusionTable(conf.matrix, names), '</div>');
+  } else if (conf) {
+    body.push(
+      `<h2>Confusion matrix of ${escapeXml(conf.role)}</h2>`,
+      `<p>${conf.matrix.length} classes: rows are true classes, columns predicted classes, shaded by their share of the true class (blue: right, orange: mistaken); hover a square for its counts. The counts are in metrics.json. The largest mistakes:</p>`,
+    );
+    body.push('<div class="charts">', confusionHeatmap(conf.matrix, names), htmlTable(topConfusions(conf.matrix, names)), '</div>');
   }
   const curves = curvesTable(r.curves);
   if (curves) {

@@ -1,5 +1,17 @@
 /** report.md: the run's results as GitHub-flavoured Markdown tables (curves as a table of epochs). */
-import { confusionOf, curvesTable, factLines, modelsTable, perClassTable, seedsTable, type ReportInput, type Table } from './report-data.ts';
+import {
+  classLabel,
+  CONFUSION_TABLE_MAX_CLASSES,
+  confusionOf,
+  curvesTable,
+  factLines,
+  modelsTable,
+  perClassTable,
+  seedsTable,
+  topConfusions,
+  type ReportInput,
+  type Table,
+} from './report-data.ts';
 
 /** A table cell: pipes and line breaks would end the cell, HTML-looking text would be rendered. */
 export function escapeMdCell(s: string): string {
@@ -29,9 +41,13 @@ export function renderReportMd(r: ReportInput): string {
   const perClass = perClassTable(m);
   if (perClass) out.push('## Per-class accuracy', '', mdTable(perClass), '');
   const conf = confusionOf(m);
-  if (conf) {
+  const names = m.data.class_names ?? null;
+  if (conf && conf.matrix.length <= CONFUSION_TABLE_MAX_CLASSES) {
     out.push(`## Confusion matrix of ${escapeMdText(conf.role)}`, '', 'Rows are true classes, columns predicted classes.', '');
-    out.push(mdTable({ header: ['true / predicted', ...conf.matrix.map((_, k) => String(k))], rows: conf.matrix.map((row, k) => [String(k), ...row.map(String)]) }), '');
+    out.push(mdTable({ header: ['true / predicted', ...conf.matrix.map((_, k) => String(k))], rows: conf.matrix.map((row, k) => [classLabel(k, names), ...row.map(String)]) }), '');
+  } else if (conf) {
+    out.push(`## Confusion matrix of ${escapeMdText(conf.role)}`, '', `${conf.matrix.length} classes: the largest mistakes (the whole matrix is in metrics.json, report.html draws it).`, '');
+    out.push(mdTable(topConfusions(conf.matrix, names)), '');
   }
   const curves = curvesTable(r.curves);
   if (curves) {

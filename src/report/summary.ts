@@ -26,13 +26,13 @@ export function formatSummary(m: Metrics, runDir: string): string {
     const g = m.summary.kd_gain;
     lines.push(`KD gain over ${g.n} seeds: ${points(g.mean)} ± ${(g.std * 100).toFixed(2)} points (mean ± std)`);
   }
-  lines.push('', `${m.experiment}: ${m.data.train} training / ${m.data.test} test images, backend ${backendText(m.backend)}`);
+  lines.push('', `${m.experiment}: ${m.data.train} training / ${m.data.test} test examples, backend ${backendText(m.backend)}`);
   lines.push(`results in ${runDir}`);
   return lines.join('\n');
 }
 
 /** What a single seed's KD gain can and cannot say, so a small run's number is not read as a finding. */
 function oneSeedNote(m: Metrics): string {
-  const small = m.data.train < 10_000 ? ` on ${m.data.train.toLocaleString('en-US')} training images` : '';
+  const small = m.data.train < 10_000 ? ` on ${m.data.train.toLocaleString('en-US')} training examples` : '';
   return `one seed${small}: two single runs differ by this much by chance too; list several evaluation.seeds to measure the gain with its spread`;
 }

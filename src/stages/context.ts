@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { DataConfig } from '../config/types.ts';
 import { loadDataset, type Dataset } from '../data/dataset.ts';
+import { decodedCacheIn } from '../data/decoded-store.ts';
 import { canonicalJson } from '../pipeline/hash.ts';
 import { toFloat32, typedBytes } from '../util/bytes.ts';
 import type { BackendIdentity } from '../backend/identity.ts';
@@ -60,10 +61,14 @@ export class StageServices {
     return this.backendReady;
   }
 
-  /** The dataset a `data` stage's config describes (`seed` draws the validation split, if any). */
-  dataset(data: DataStageConfig, seed: number): Promise<Dataset> {
-    const { seed: _ignored, ...cfg } = data;
-    return this.datasets.get(cfg, seed);
+  /**
+   * The dataset a `data` stage describes (`seed` draws the validation split, if any). `dir`, the
+   * data stage's output folder, holds the decoded images of an image folder, so stages after it
+   * never decode them again.
+   */
+  dataset(data: { config: DataStageConfig; dir?: string }, seed: number): Promise<Dataset> {
+    const { seed: _ignored, testSplitSeed, ...cfg } = data.config;
+    return this.datasets.get(cfg, seed, { splitSeed: testSplitSeed ?? 0, dir: data.dir });
   }
 }
 
@@ -72,12 +77,18 @@ export class DatasetStore {
   private readonly loaded = new Map<string, Promise<Dataset>>();
   constructor(private readonly env: ServicesEnv) {}
 
-  get(data: DataConfig, seed: number): Promise<Dataset> {
+  get(data: DataConfig, seed: number, opts: { splitSeed?: number; dir?: string } = {}): Promise<Dataset> {
     // The seed only matters for the validation split.
-    const id = canonicalJson({ data, seed: data.validationSplit > 0 ? seed : 0 });
+    const id = canonicalJson({ data, seed: data.validationSplit > 0 ? seed : 0, splitSeed: opts.splitSeed ?? 0 });
     let p = this.loaded.get(id);
     if (!p) {
-      p = loadDataset(data, { baseDir: this.env.baseDir, seed, cacheDir: this.env.dataCacheDir });
+      p = loadDataset(data, {
+        baseDir: this.env.baseDir,
+        seed,
+        splitSeed: opts.splitSeed,
+        cacheDir: this.env.dataCacheDir,
+        ...(opts.dir !== undefined ? { decodedCache: decodedCacheIn(opts.dir) } : {}),
+      });
       this.loaded.set(id, p);
       p.catch(() => this.loaded.delete(id));
     }

@@ -5,6 +5,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { inputsOf } from '../data/dataset.ts';
 import { KdqError } from '../errors.ts';
 import type { RuntimeName, RuntimeOutcome } from '../tflite/runtime/index.ts';
 import { argmaxRows, confusionFromPredictions } from '../train/metrics.ts';
@@ -60,7 +61,7 @@ export function evaluateStage(services: StageServices): KdStageDefinition<'evalu
       }
       const bytes = new Uint8Array(await readFile(join(exportDir, TFLITE_FILE)));
       const seed = ctx.stage.seed ?? 1;
-      const ds = await services.dataset(ctx.inputs.data.config, seed);
+      const ds = await services.dataset(ctx.inputs.data, seed);
       const reference: Record<string, Uint8Array> = {};
       for (const role of ctx.config.compareWith) {
         const model = ctx.inputs[role];
@@ -71,7 +72,7 @@ export function evaluateStage(services: StageServices): KdStageDefinition<'evalu
       const { evaluateInEveryRuntime } = await import('../tflite/runtime/index.ts');
       const { primary: r, runtimes } = await evaluateInEveryRuntime(
         bytes,
-        { images: ds.testImages, labels: ds.testLabels, imageShape: [ds.height, ds.width, ds.channels] },
+        { images: inputsOf(ds, ds.test), labels: ds.test.y, imageShape: ds.inputShape },
         { primary: EVALUATION_RUNTIME, mode: info.mode, file: `${join(exportDir, TFLITE_FILE)} (${ctx.stage.role})`, reference },
       );
       await writeFile(join(ctx.outDir, PREDICTIONS_FILE), r.predictions);
@@ -85,7 +86,7 @@ export function evaluateStage(services: StageServices): KdStageDefinition<'evalu
         mode: info.mode,
         inputType: info.inputType,
         outputType: info.outputType,
-        confusion: confusionFromPredictions(r.predictions, ds.testLabels, ds.numClasses),
+        confusion: confusionFromPredictions(r.predictions, ds.test.y, ds.numClasses),
         runtimes,
       };
       await writeJson(ctx.outDir, EVALUATION_FILE, ev);

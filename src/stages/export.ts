@@ -5,8 +5,10 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { permutation, deriveSeed } from '../util/random.ts';
+import { inputsOf } from '../data/dataset.ts';
+import { describeInput } from '../data/input-description.ts';
+import type { ModelInputs } from '../data/model-inputs.ts';
 import { writeJson, type StageServices } from './context.ts';
-import { imageShape } from './model-files.ts';
 import { loadModelStage } from './train.ts';
 import { KdqError } from '../errors.ts';
 import type * as tf from '@tensorflow/tfjs';
@@ -33,14 +35,11 @@ export interface ExportSkipped {
   skipped: string;
 }
 
-/** Calibration images: a seeded sample of the training set (never the test set). */
-export function calibrationImages(train: Float32Array, pixels: number, count: number, seed: number): Float32Array {
-  const n = train.length / pixels;
-  const take = Math.min(count, n);
-  const order = permutation(n, deriveSeed(seed, 'calibration'));
-  const out = new Float32Array(take * pixels);
-  for (let i = 0; i < take; i++) out.set(train.subarray(order[i] * pixels, (order[i] + 1) * pixels), i * pixels);
-  return out;
+/** Calibration inputs: a seeded sample of the training set (never the test set), converted as the model takes it. */
+export function calibrationInputs(train: ModelInputs, count: number, seed: number): Float32Array {
+  const take = Math.min(count, train.count);
+  const order = permutation(train.count, deriveSeed(seed, 'calibration'));
+  return train.gather(order, 0, take);
 }
 
 export function exportStage(services: StageServices): KdStageDefinition<'export'> {
@@ -55,7 +54,7 @@ export function exportStage(services: StageServices): KdStageDefinition<'export'
       await services.ensureBackend();
       const { exportTflite } = await import('../tflite/export.ts');
       const { model: modelInput, data } = ctx.inputs;
-      const ds = await services.dataset(data.config, modelInput.config.seed ?? data.config.seed ?? 0);
+      const ds = await services.dataset(data, modelInput.config.seed ?? data.config.seed ?? 0);
       const imported = 'model' in modelInput.config ? modelInput.config : null;
       const skip = async (reason: string): Promise<void> => {
         await writeJson(ctx.outDir, EXPORT_INFO, { skipped: reason } satisfies ExportSkipped);
@@ -73,14 +72,13 @@ export function exportStage(services: StageServices): KdStageDefinition<'export'
       }
       try {
         const q = ctx.config;
-        const shape = imageShape(ds);
-        const pixels = shape[0] * shape[1] * shape[2];
         const options: ExportOptions = {
           mode: q.mode === 'none' ? 'float32' : q.mode,
-          inputShape: shape,
+          inputShape: ds.inputShape,
+          input: describeInput(ds),
           ...(q.mode !== 'none'
             ? {
-                calibration: calibrationImages(ds.trainImages, pixels, q.calibrationSamples, modelInput.config.seed ?? 0),
+                calibration: calibrationInputs(inputsOf(ds, ds.train), q.calibrationSamples, modelInput.config.seed ?? 0),
                 calibrationMethod: q.calibration,
                 percentile: q.percentile,
                 perChannel: q.perChannel,

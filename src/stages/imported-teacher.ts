@@ -10,15 +10,18 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import type { Dataset } from '../data/dataset.ts';
+import type { Dataset, Examples } from '../data/dataset.ts';
+import { modelInputs, type ModelInputs } from '../data/model-inputs.ts';
+import { defaultScale } from '../data/preprocess.ts';
 import { KdqError } from '../errors.ts';
 import type { StageInput } from '../pipeline/stage.ts';
 import type { Teacher, TeacherOptions } from '../teacher/index.ts';
+import type { TeacherProgress } from '../teacher/types.ts';
 import type { TeacherFormat } from '../names.ts';
 import { DEFAULT_LAYOUT } from '../teacher/settings.ts';
 import { accuracy, perClassAccuracy } from '../train/metrics.ts';
 import { writeFloats, writeJson, type StageServices } from './context.ts';
-import { HISTORY_FILE, SOFT_LOGITS, TEST_LOGITS, imageShape } from './model-files.ts';
+import { HISTORY_FILE, SOFT_LOGITS, TEST_LOGITS } from './model-files.ts';
 import type { ImportedTeacherStageConfig, KdStageDefinition } from './types.ts';
 
 /** What the stage records about the teacher, beside its test logits. */
@@ -58,6 +61,39 @@ export interface ImportedTeacherInfo {
 /** The seed a teacher stage's dataset is drawn with: the data's own when it has one. */
 function dataSeed(data: StageInput<{ seed?: number }>, fallback: number | undefined): number {
   return data.config.seed ?? fallback ?? 0;
+}
+
+/** The data's image shape: an imported teacher takes NHWC images. */
+function imageShape(ds: Dataset): [number, number, number] {
+  if (ds.inputShape.length !== 3) {
+    throw new KdqError('E_CONFIG', `an imported teacher takes images, but the data is table rows [${ds.inputShape.join(', ')}] (source ${ds.source}); use a teacher with layers for tabular data`);
+  }
+  return ds.inputShape as [number, number, number];
+}
+
+/** Up to this many examples go to the teacher in one call (as they always did); more, in blocks of this many. */
+const TEACHER_BLOCK = 65_536;
+
+/**
+ * What an imported teacher is given: the pixels in [0, 1] (bytes / 255; float32 data as stored),
+ * never the data's own mean, std or normalize, since the teacher applies its own preprocessing
+ * (teacher.scale, mean, std) to exactly these values.
+ */
+function teacherInputs(ds: Dataset, split: Examples): ModelInputs {
+  return modelInputs(split.x, ds.inputShape, ds.dtype, { scale: defaultScale(ds.source, ds.dtype), mean: null, std: null, normalize: 'none' });
+}
+
+/** The teacher's logits on every example of a split, converted a block at a time, so a large split never exists as floats whole. */
+async function splitLogits(t: Teacher, ds: Dataset, split: Examples, onProgress?: TeacherProgress): Promise<Float32Array> {
+  const inputs = teacherInputs(ds, split);
+  if (split.count <= TEACHER_BLOCK) return t.logits(inputs.range(0, split.count), split.count, onProgress);
+  const out = new Float32Array(split.count * t.classes);
+  for (let start = 0; start < split.count; start += TEACHER_BLOCK) {
+    const end = Math.min(split.count, start + TEACHER_BLOCK);
+    const block = await t.logits(inputs.range(start, end), end - start, onProgress && ((done) => onProgress(start + done, split.count)));
+    out.set(block, start * t.classes);
+  }
+  return out;
 }
 
 function teacherOptions(config: ImportedTeacherStageConfig, ds: Dataset): TeacherOptions {
@@ -138,7 +174,7 @@ export function importedTeacherStage(services: StageServices): KdStageDefinition
     async run(ctx) {
       const { config } = ctx;
       const id = ctx.stage.id;
-      const ds = await services.dataset(ctx.inputs.data.config, dataSeed(ctx.inputs.data, config.seed));
+      const ds = await services.dataset(ctx.inputs.data, dataSeed(ctx.inputs.data, config.seed));
       if (config.format === 'tfjs-layers') await services.ensureBackend();
       const { openTeacher } = await import('../teacher/index.ts');
       const path = teacherPath(services, config);
@@ -152,8 +188,8 @@ export function importedTeacherStage(services: StageServices): KdStageDefinition
           `${id}: ${config.model} (${config.format}, ${teacher.files.length} file${teacher.files.length === 1 ? '' : 's'}, ${bytes} bytes` +
             `${teacher.params !== undefined ? `, ${teacher.params} parameters` : ''}) fits the data; it outputs ${teacher.outputKind} (${teacher.outputKindReason})`,
         );
-        logits = await teacher.logits(ds.testImages, ds.testLabels.length);
-        const importedAccuracy = accuracy(logits, ds.testLabels, ds.numClasses);
+        logits = await splitLogits(teacher, ds, ds.test);
+        const importedAccuracy = accuracy(logits, ds.test.y, ds.numClasses);
         info = {
           format: config.format,
           file: config.model,
@@ -166,8 +202,8 @@ export function importedTeacherStage(services: StageServices): KdStageDefinition
           outputReason: teacher.outputKindReason,
           importedAccuracy,
           accuracy: importedAccuracy,
-          per_class_accuracy: perClassAccuracy(logits, ds.testLabels, ds.numClasses),
-          test: ds.testLabels.length,
+          per_class_accuracy: perClassAccuracy(logits, ds.test.y, ds.numClasses),
+          test: ds.test.count,
           ...(NO_TFLITE[config.format] ? { noTflite: NO_TFLITE[config.format] } : {}),
         };
         ctx.log(`${id}: test accuracy ${(importedAccuracy * 100).toFixed(2)}% in ${teacher.runtime}`);
@@ -176,8 +212,8 @@ export function importedTeacherStage(services: StageServices): KdStageDefinition
       }
       if (config.training) {
         logits = await fineTune(services, ctx.outDir, id, path, config, ds, (m) => ctx.log(m));
-        info.accuracy = accuracy(logits, ds.testLabels, ds.numClasses);
-        info.per_class_accuracy = perClassAccuracy(logits, ds.testLabels, ds.numClasses);
+        info.accuracy = accuracy(logits, ds.test.y, ds.numClasses);
+        info.per_class_accuracy = perClassAccuracy(logits, ds.test.y, ds.numClasses);
         info.fineTunedEpochs = config.training.epochs;
         ctx.log(`${id}: test accuracy after fine-tuning ${(info.accuracy * 100).toFixed(2)}%`);
       }
@@ -222,19 +258,20 @@ async function fineTune(
       );
     }
     if (softmaxRemoved) log(`${id}: fine-tuning on logits: ${softmaxRemoved} is left out, as kdq trains every network on logits`);
-    const { images, labels } = firstExamples(
-      { images: { array: ds.trainImages, perImage: h * w * c }, labels: { array: ds.trainLabels, perImage: 1 } },
-      ds.trainLabels.length,
+    const { labels } = firstExamples(
+      { labels: { array: ds.train.y, perImage: 1 } },
+      ds.train.count,
       training.trainLimit ?? null,
       `${id}: training.trainLimit`,
-    ) as { images: Float32Array; labels: Uint8Array };
+    ) as { labels: Int32Array };
+    const images = teacherInputs(ds, ds.train).range(0, labels.length);
     const settings = resolveSettings('tfjs-layers', teacherOptions(config, ds), config.model);
     const prepared = prepareInput(images, 0, labels.length, hwc, settings, 'image', new Float32Array(images.length));
     const history = await trainModel({
       model,
-      images: prepared,
+      examples: prepared,
       labels,
-      imageShape: hwc,
+      inputShape: hwc,
       numClasses: ds.numClasses,
       config: training,
       seed: config.seed ?? 0,
@@ -249,7 +286,7 @@ async function fineTune(
   const { openTeacher } = await import('../teacher/index.ts');
   const tuned = await openTeacher(join(outDir, FINE_TUNED_DIR, 'model.json'), { ...teacherOptions(config, ds), output: 'logits' });
   try {
-    return await tuned.logits(ds.testImages, ds.testLabels.length);
+    return await splitLogits(tuned, ds, ds.test);
   } finally {
     tuned.close();
   }
@@ -260,7 +297,7 @@ export async function importedSoftLabels(services: StageServices, teacher: Impor
   const { imagesProgress } = await import('../teacher/progress.ts');
   const t = await openStageTeacher(services, teacher, ds);
   try {
-    const logits = await t.logits(ds.trainImages, ds.trainLabels.length, imagesProgress({ stage: id, stream: services.env.progress }));
+    const logits = await splitLogits(t, ds, ds.train, imagesProgress({ stage: id, stream: services.env.progress }));
     await writeFloats(outDir, SOFT_LOGITS, logits);
   } finally {
     t.close();

@@ -1,9 +1,8 @@
 /**
  * What a model stage (trained here or imported) leaves in its folder, by file name, for the stages
- * that read it: soft labels, exports, evaluations and the report.
+ * that read it: soft labels, exports, evaluations and the report. (The input shape is the
+ * dataset's own: Dataset.inputShape.)
  */
-import type { Dataset } from '../data/dataset.ts';
-
 /** What a model stage leaves in its folder besides the weights. */
 export interface ModelEval {
   params: number;
@@ -20,7 +19,3 @@ export const EVAL_FILE = 'eval.json';
 export const HISTORY_FILE = 'history.json';
 /** The soft-labels stage's output: the teacher's logits on every training image. */
 export const SOFT_LOGITS = 'logits.f32';
-
-export function imageShape(ds: Dataset): [number, number, number] {
-  return [ds.height, ds.width, ds.channels];
-}

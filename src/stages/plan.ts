@@ -36,7 +36,9 @@ export function planExperiment(exp: Experiment): StageGraph<KdStage> {
   const dataPerSeed = exp.data.validationSplit > 0;
   // Learning stages validate every epoch when images are held out, which their outputs record.
   const validation = exp.data.validationSplit > 0 ? { validation: true as const } : {};
-  if (!dataPerSeed) stages.push({ id: 'data', kind: 'data', config: { ...exp.data }, inputs: {}, deps: [] });
+  // A test set drawn from the training file (testSplit) is the same for every seed: the experiment seed draws it.
+  const dataConfig = { ...exp.data, ...(exp.data.testSplit !== undefined ? { testSplitSeed: exp.seed } : {}) };
+  if (!dataPerSeed) stages.push({ id: 'data', kind: 'data', config: dataConfig, inputs: {}, deps: [] });
 
   const { baseline: withBaseline, ...distillation } = exp.distillation;
   const quantMode = exp.quantization.mode;
@@ -55,7 +57,7 @@ export function planExperiment(exp: Experiment): StageGraph<KdStage> {
 
   for (const seed of seeds) {
     const data = dataPerSeed ? at('data', seed) : 'data';
-    if (dataPerSeed) stages.push({ id: data, kind: 'data', config: { ...exp.data, seed }, inputs: {}, deps: [], seed });
+    if (dataPerSeed) stages.push({ id: data, kind: 'data', config: { ...dataConfig, seed }, inputs: {}, deps: [], seed });
 
     const teacherSeed = exp.evaluation.teacherSeed ?? seed;
     // Planned in the first seed only when one teacher serves them all (evaluation.teacherSeed, or an imported one).

@@ -5,9 +5,11 @@
 import { isModelRole, type ModelRole } from '../names.ts';
 import { PUBLISH_FILE, type PublishList } from '../pipeline/publish.ts';
 import type { StageInput } from '../pipeline/stage.ts';
-import { runtimeMetrics, serializeMetrics, summarizeSeeds, type CurvePoint, type ImportedTeacherMetrics, type Metrics, type ModelsMetrics, type SeedMetrics, type Timings } from '../report/metrics.ts';
+import { runtimeMetrics, serializeMetrics, summarizeSeeds, type CurvePoint, type DataMetrics, type ImportedTeacherMetrics, type Metrics, type ModelsMetrics, type SeedMetrics, type Timings } from '../report/metrics.ts';
+import { isDefaultInput } from '../data/input-description.ts';
+import type { ElementType } from '../data/formats/types.ts';
 import { readJson, writeJson, type StageServices } from './context.ts';
-import { DATA_INFO, type DataInfo } from './data.ts';
+import { DATA_INFO, type DataStageInfo } from './data.ts';
 import { EVALUATION_FILE, type Evaluation, type EvaluationSkipped } from './evaluate.ts';
 import { TEACHER_INFO, hasHistory, type ImportedTeacherInfo } from './imported-teacher.ts';
 import { EXPORT_INFO, TFLITE_FILE, type ExportInfo, type ExportSkipped } from './export.ts';
@@ -45,7 +47,7 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
     cacheable: false,
     async run(ctx) {
       const perSeed = new Map<number, ModelsMetrics>();
-      let dataInfo: DataInfo | undefined;
+      let dataInfo: DataStageInfo | undefined;
       const timings: Timings = { latency_ms_per_image: {}, runtime: {} };
       const curves: ReportInput['curves'] = {};
       // One shared teacher (evaluation.teacherSeed) is reported under every seed.
@@ -64,7 +66,7 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
         const models = perSeed.get(seed) ?? {};
         perSeed.set(seed, models);
         if (stage.kind === 'data') {
-          dataInfo ??= await readJson<DataInfo>(dir, DATA_INFO);
+          dataInfo ??= await readJson<DataStageInfo>(dir, DATA_INFO);
           continue;
         }
         const role = stage.role;
@@ -133,9 +135,7 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
           tfjs: services.env.backend.tfjs,
           ...(services.env.backend.kernels !== undefined ? { kernels: services.env.backend.kernels } : {}),
         },
-        data: dataInfo
-          ? { source: dataInfo.source, train: dataInfo.train, test: dataInfo.test, sha256: dataInfo.sha256 }
-          : { source: 'unknown', train: 0, test: 0, sha256: '' },
+        data: dataInfo ? dataMetrics(dataInfo) : { source: 'unknown', train: 0, test: 0, sha256: '' },
         models: first.models,
         ...(first.kd_gain !== undefined ? { kd_gain: first.kd_gain } : {}),
         ...(Object.keys(curves).length > 0 ? { curves: metricsCurves(curves) } : {}),
@@ -145,7 +145,12 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
       await writeFile(join(ctx.outDir, METRICS_FILE), metricsJson);
       await writeFile(join(ctx.outDir, TIMINGS_FILE), serializeMetrics(timings));
       // The report shows the rounded numbers of metrics.json, not the raw ones.
-      const report: ReportInput = { metrics: JSON.parse(metricsJson) as Metrics, description: ctx.config.description, curves };
+      const report: ReportInput = {
+        metrics: JSON.parse(metricsJson) as Metrics,
+        description: ctx.config.description,
+        curves,
+        ...(dataInfo?.inputShape ? { inputShape: dataInfo.inputShape } : {}),
+      };
       await writeFile(join(ctx.outDir, REPORT_MD), renderReportMd(report));
       await writeFile(join(ctx.outDir, REPORT_HTML), renderReportHtml(report));
       // Every exported file goes into the run folder beside the reports; other seeds' under seed-<n>/.
@@ -217,4 +222,24 @@ async function exportSkipped(dir: string): Promise<boolean> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
   }
+}
+
+/**
+ * metrics.json's `data`: the counts and hash, the class names where the data has them, and the
+ * preprocessing unless it is the default of uint8 images (value / 255), so the metrics of a run
+ * on such data read as they always have.
+ */
+export function dataMetrics(d: DataStageInfo): DataMetrics {
+  const p = d.preprocessing;
+  const usual = p === undefined || isDefaultInput({ dtype: (d.dtype ?? 'uint8') as ElementType, preprocessing: p });
+  return {
+    source: d.source,
+    train: d.train,
+    test: d.test,
+    sha256: d.sha256,
+    ...(d.classNames ? { class_names: d.classNames } : {}),
+    ...(!usual && p
+      ? { preprocessing: { scale: p.scale, ...(p.mean ? { mean: p.mean } : {}), ...(p.std ? { std: p.std } : {}), normalize: p.normalize } }
+      : {}),
+  };
 }

@@ -8,18 +8,18 @@ import type * as tf from '@tensorflow/tfjs';
 import { writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SavedWeights } from '../models/weights.ts';
-import type { Dataset } from '../data/dataset.ts';
+import { inputsOf, type Dataset } from '../data/dataset.ts';
+import { exampleSize } from '../data/model-inputs.ts';
 import { readFloats, readJson, writeFloats, writeJson, type StageServices } from './context.ts';
 import type { StageContext } from '../pipeline/stage.ts';
 import type { DataStageConfig, KdStageDefinition, ModelStage, ModelStageConfig } from './types.ts';
-import { EVAL_FILE, HISTORY_FILE, SOFT_LOGITS, TEST_LOGITS, WEIGHTS_FILE, WEIGHTS_MANIFEST, imageShape, type ModelEval } from './model-files.ts';
-
+import { EVAL_FILE, HISTORY_FILE, SOFT_LOGITS, TEST_LOGITS, WEIGHTS_FILE, WEIGHTS_MANIFEST, type ModelEval } from './model-files.ts';
 
 /** Rebuilds a model stage's network from its config and folder. Caller disposes. */
 export async function loadModelStage(config: ModelStageConfig, dir: string, ds: Dataset, role: string): Promise<tf.LayersModel> {
   const { buildModel } = await import('../models/build.ts');
   const { loadWeights } = await import('../models/weights.ts');
-  const model = buildModel(config.layers, imageShape(ds), config.seed, { role });
+  const model = buildModel(config.layers, ds.inputShape, config.seed, { role });
   const manifest = await readJson<SavedWeights['manifest']>(dir, WEIGHTS_MANIFEST);
   const data = new Uint8Array(await readFile(join(dir, WEIGHTS_FILE)));
   loadWeights(model, { manifest, data });
@@ -46,44 +46,45 @@ async function trainStage(deps: StageServices, ctx: StageContext<ModelStage, { d
   const { saveWeights } = await import('../models/weights.ts');
   const { accuracy, perClassAccuracy, predictLogits, trainModel } = await import('../train/train.ts');
   const { createProgress } = await import('../train/progress.ts');
-  const ds = await deps.dataset(ctx.inputs.data.config, config.seed);
+  const ds = await deps.dataset(ctx.inputs.data, config.seed);
   const role = ctx.stage.role;
-  const model = buildModel(config.layers, imageShape(ds), config.seed, { role });
+  const model = buildModel(config.layers, ds.inputShape, config.seed, { role });
   try {
     const { firstExamples } = await import('../data/subset.ts');
-    const [h, w, c] = imageShape(ds);
     const allSoft = softDir === null ? undefined : await readFloats(softDir, SOFT_LOGITS);
-    // The soft labels cover every training image; a trainLimit keeps the same first images of both.
-    const { images, labels, soft } = firstExamples(
+    // The soft labels cover every training example; a trainLimit keeps the same first examples of both.
+    const { examples, labels, soft } = firstExamples(
       {
-        images: { array: ds.trainImages, perImage: h * w * c },
-        labels: { array: ds.trainLabels, perImage: 1 },
+        examples: { array: ds.train.x, perImage: exampleSize(ds.inputShape) },
+        labels: { array: ds.train.y, perImage: 1 },
         ...(allSoft ? { soft: { array: allSoft, perImage: ds.numClasses } } : {}),
       },
-      ds.trainLabels.length,
+      ds.train.count,
       config.training.trainLimit ?? null,
       `${ctx.stage.id}: training.trainLimit`,
-    ) as { images: Float32Array; labels: Uint8Array; soft?: Float32Array };
+    ) as { examples: Dataset['train']['x']; labels: Int32Array; soft?: Float32Array };
     const softLogits = soft;
-    if (images.length < ds.trainImages.length) ctx.log(`${ctx.stage.id}: training on the first ${labels.length} of ${ds.trainLabels.length} training images`);
+    if (labels.length < ds.train.count) ctx.log(`${ctx.stage.id}: training on the first ${labels.length} of ${ds.train.count} training images`);
     const history = await trainModel({
       model,
-      images,
+      examples,
       labels,
-      imageShape: imageShape(ds),
+      inputShape: ds.inputShape,
+      dtype: ds.dtype,
+      preprocessing: ds.preprocessing,
       numClasses: ds.numClasses,
       config: config.training,
       seed: config.seed,
       softLogits,
       distillation: allSoft && config.distillation ? { ...config.distillation, baseline: false } : undefined,
       // The held-out images (data.validationSplit): evaluated after every epoch, never trained on.
-      validation: ds.validation,
+      validation: ds.validation ? { inputs: inputsOf(ds, ds.validation), labels: ds.validation.y } : undefined,
       stage: ctx.stage.id,
       spec: { layers: config.layers, seed: config.seed, role },
       // A live bar on a terminal, one line per epoch otherwise (CI, pipes).
       ...createProgress({ stage: ctx.stage.id, stream: deps.env.progress }),
     });
-    const logits = predictLogits(model, ds.testImages, imageShape(ds));
+    const logits = predictLogits(model, inputsOf(ds, ds.test));
     const saved = saveWeights(model);
     await writeFile(join(ctx.outDir, WEIGHTS_FILE), saved.data);
     await writeJson(ctx.outDir, WEIGHTS_MANIFEST, saved.manifest);
@@ -91,9 +92,9 @@ async function trainStage(deps: StageServices, ctx: StageContext<ModelStage, { d
     await writeJson(ctx.outDir, HISTORY_FILE, history);
     const ev: ModelEval = {
       params: modelSummary(model).params,
-      accuracy: accuracy(logits, ds.testLabels, ds.numClasses),
-      per_class_accuracy: perClassAccuracy(logits, ds.testLabels, ds.numClasses),
-      test: ds.testLabels.length,
+      accuracy: accuracy(logits, ds.test.y, ds.numClasses),
+      per_class_accuracy: perClassAccuracy(logits, ds.test.y, ds.numClasses),
+      test: ds.test.count,
     };
     await writeJson(ctx.outDir, EVAL_FILE, ev);
     ctx.log(`${ctx.stage.id}: test accuracy ${(ev.accuracy * 100).toFixed(2)}%`);
@@ -125,16 +126,17 @@ export function softLabelsStage(deps: StageServices): KdStageDefinition<'soft-la
       if ('model' in teacher.config) {
         // An imported teacher runs in its own runtime.
         const { importedSoftLabels } = await import('./imported-teacher.ts');
-        const ds = await deps.dataset(ctx.inputs.data.config, ctx.inputs.data.config.seed ?? 0);
+        const ds = await deps.dataset(ctx.inputs.data, ctx.inputs.data.config.seed ?? 0);
         await importedSoftLabels(deps, { config: teacher.config, dir: teacher.dir }, ds, ctx.outDir, ctx.stage.id);
         return;
       }
       await deps.ensureBackend();
       const { predictLogits } = await import('../train/predict.ts');
-      const ds = await deps.dataset(ctx.inputs.data.config, teacher.config.seed);
+      const ds = await deps.dataset(ctx.inputs.data, teacher.config.seed);
       const model = await loadModelStage(teacher.config, teacher.dir, ds, 'teacher');
       try {
-        const logits = predictLogits(model, ds.trainImages, imageShape(ds));
+        // On the training examples as stored: never augmented.
+        const logits = predictLogits(model, inputsOf(ds, ds.train));
         await writeFloats(ctx.outDir, SOFT_LOGITS, logits);
       } finally {
         model.dispose();

@@ -8,8 +8,11 @@ import type { ModelRole, QuantMode, StageKind, TeacherFormat, TeacherInputLayout
 import type { Stage } from '../pipeline/graph.ts';
 import type { StageDefinition } from '../pipeline/stage.ts';
 
-/** `data`: the data config; `seed` only when a validation split makes the data depend on it. */
-export type DataStageConfig = DataConfig & { seed?: number };
+/**
+ * `data`: the data config; `seed` only when a validation split makes the data depend on it;
+ * `testSplitSeed` (the experiment's seed) only when a `testSplit` draws the test set.
+ */
+export type DataStageConfig = DataConfig & { seed?: number; testSplitSeed?: number };
 
 /** `teacher`, `student`, `baseline`: the network, how it trains, and (student only) the KD loss. */
 export interface ModelStageConfig {

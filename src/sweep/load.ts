@@ -4,6 +4,7 @@
  * like the file. Issues point at the sweep value that caused them (file, line, column).
  */
 import { ConfigError, type ConfigIssue } from '../errors.ts';
+import { checkLoadedData, type DataCheckOptions } from '../config/data-fit.ts';
 import { readExperimentSource, resolveExperiment, type LoadedExperiment } from '../config/load.ts';
 import { isPlainObject } from '../config/merge.ts';
 import type { SweepConfig } from '../config/types.ts';
@@ -23,7 +24,7 @@ export interface LoadedSweep {
   points: LoadedPoint[];
 }
 
-export interface SweepLoadOptions {
+export interface SweepLoadOptions extends DataCheckOptions {
   set?: string[];
   /** `key.path=v1,v2,...` axes from the command line. */
   sweep?: string[];
@@ -65,6 +66,9 @@ export interface Loaded {
 export async function loadSweep(file: string, opts: SweepLoadOptions = {}): Promise<Loaded> {
   const source = await readExperimentSource(file);
   const base = resolveExperiment(source, { set: opts.set });
+  // Every point is checked against its own data; points sharing a data config share one probe.
+  const probes: DataCheckOptions = { dataCacheDir: opts.dataCacheDir, memo: opts.memo ?? new Map() };
+  await checkLoadedData(base, probes);
   const issues: ConfigIssue[] = [];
   const args: SweepArg[] = [];
   /** Where each axis came from, to place issues about it. */
@@ -104,7 +108,9 @@ export async function loadSweep(file: string, opts: SweepLoadOptions = {}): Prom
     const pointArgs = pointSetArgs(point);
     const set = [...(opts.set ?? []), ...pointArgs, `name=${pointName(base.experiment.name, point)}`];
     try {
-      points.push({ point, set, loaded: resolveExperiment(source, { set }) });
+      const loaded = resolveExperiment(source, { set });
+      await checkLoadedData(loaded, probes);
+      points.push({ point, set, loaded });
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       for (const issue of e.issues) {

@@ -1,6 +1,6 @@
 /**
  * Calibrates every activation tensor of a LoweredModel: runs the float graph on the calibration
- * images in batches and feeds each step's output to a RangeObserver.
+ * examples in batches and feeds each step's output to a RangeObserver.
  */
 import * as tf from '@tensorflow/tfjs';
 import { KdqError } from '../errors.ts';
@@ -24,12 +24,11 @@ export function calibrateSteps(
   images: Float32Array,
   opts: { method: CalibrationMethod; percentile?: number },
 ): CalibrationResult {
-  const [h, w, c] = m.inputShape;
-  const per = h * w * c;
+  const per = m.inputShape.reduce((a, b) => a * b, 1);
   if (images.length === 0 || images.length % per !== 0) {
     throw new KdqError(
       'E_TFLITE',
-      `calibration data has ${images.length} values, not a whole number of ${h}x${w}x${c} images; pass NHWC images of the model's input shape`,
+      `calibration data has ${images.length} values, not a whole number of ${m.inputShape.join('x')} examples; pass examples of the model's input shape`,
     );
   }
   const n = images.length / per;
@@ -39,7 +38,7 @@ export function calibrateSteps(
   const observers = m.steps.map(() => new RangeObserver(keep));
   for (let start = 0; start < n; start += BATCH) {
     const count = Math.min(BATCH, n - start);
-    const x = tf.tensor4d(images.subarray(start * per, (start + count) * per), [count, h, w, c]);
+    const x = tf.tensor(images.subarray(start * per, (start + count) * per), [count, ...m.inputShape], 'float32');
     const outs = forwardLowered(m, x);
     outs.forEach((t, i) => observers[i].observe(t.dataSync() as Float32Array));
     tf.dispose([x, ...outs]);

@@ -6,6 +6,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { KdqError } from '../errors.ts';
+import { INPUT_METADATA, type InputDescription } from '../data/input-description.ts';
 import type { CalibrationMethod, IoType, QuantMode } from '../names.ts';
 import type { Range } from '../quant/calibrate.ts';
 import { toFloat16Array } from '../quant/float16.ts';
@@ -31,7 +32,7 @@ export type ExportMode = QuantMode | 'float32';
 export interface ExportOptions {
   /** `none` and `float32` both write a float32 file. */
   mode: ExportMode;
-  /** int8: calibration images, NHWC, values in [0, 1]. */
+  /** int8: calibration examples, as the model takes them (NHWC images or [N, F] rows). */
   calibration?: Float32Array;
   calibrationMethod?: CalibrationMethod;
   /** `percentile` calibration: percentile of |activation| kept (default 99.99). */
@@ -41,7 +42,10 @@ export interface ExportOptions {
   /** int8 only: the file's input and output tensor types (default float32). */
   inputType?: IoType;
   outputType?: IoType;
-  inputShape: [number, number, number];
+  /** One example: [h, w, c] or [f]. */
+  inputShape: readonly number[];
+  /** What an app must feed the file, written as the `kdq_input` metadata entry; absent or null: no entry. */
+  input?: InputDescription | null;
 }
 
 export interface ExportSummary {
@@ -246,7 +250,6 @@ export function buildTfliteModel(lowered: LoweredModel, opts: ExportOptions): { 
   const outputType = checkIoType('outputType', opts.outputType, mode);
   const int8 = mode === 'int8';
   const g = new Graph();
-  const [h, w, c] = lowered.inputShape;
 
   let cal: ReturnType<typeof calibrateSteps> | undefined;
   if (int8) {
@@ -257,7 +260,7 @@ export function buildTfliteModel(lowered: LoweredModel, opts: ExportOptions): { 
   }
 
   // Input, quantized at the edge when the file computes in int8.
-  const inShape = [1, h, w, c];
+  const inShape = [1, ...lowered.inputShape];
   const inParams = cal ? activationParams(cal.input.min, cal.input.max) : undefined;
   const fileInput = g.tensor({
     name: `serving_default_${lowered.inputName}:0`,
@@ -343,7 +346,10 @@ export function buildTfliteModel(lowered: LoweredModel, opts: ExportOptions): { 
     operators: g.operators,
     inputs: [fileInput],
     outputs: [fileOutput],
-    metadata: { min_runtime_version: minRuntimeVersion(g.operators) },
+    metadata: {
+      min_runtime_version: minRuntimeVersion(g.operators),
+      ...(opts.input ? { [INPUT_METADATA]: new TextEncoder().encode(JSON.stringify(opts.input)) } : {}),
+    },
     signatures: [{ key: 'serving_default', inputs: [{ name: lowered.inputName, tensor: fileInput }], outputs: [{ name: 'output_0', tensor: fileOutput }] }],
   };
   const constantBytes = g.tensors.reduce((a, t) => a + (t.buffer?.length ?? 0), 0);

@@ -62,10 +62,10 @@ function stepForward(s: Step, xs: tf.Tensor[]): tf.Tensor {
 }
 
 /**
- * Every step's output for a batch of NHWC images: result[i] is the output of steps[i], the last
- * being the logits. The caller disposes the returned tensors.
+ * Every step's output for a batch of NHWC images or [N, F] rows: result[i] is the output of
+ * steps[i], the last being the logits. The caller disposes the returned tensors.
  */
-export function forwardLowered(m: LoweredModel, images: tf.Tensor4D): tf.Tensor[] {
+export function forwardLowered(m: LoweredModel, images: tf.Tensor): tf.Tensor[] {
   const outs: tf.Tensor[] = [];
   for (const s of m.steps) {
     const xs = s.inputs.map((i) => (i === INPUT_STEP ? images : outs[i]!));

@@ -1,4 +1,5 @@
 /** `kdq inspect FILE.tflite`: a readable listing of a .tflite file. */
+import { feedLines } from './feed-text.ts';
 import { readTflite } from './reader.ts';
 import { TENSOR_TYPE_BITS } from './schema.ts';
 import type { TfliteOptions, TfliteQuantization, TfliteTensor } from './model.ts';
@@ -42,6 +43,7 @@ export function inspectTflite(bytes: Uint8Array, source?: string): string {
   const io = (ids: number[]): string => ids.map((i) => `#${i} ${m.tensors[i]?.type}[${m.tensors[i]?.shape.join(',')}]`).join(', ');
   lines.push(`inputs: ${io(m.inputs)}`);
   lines.push(`outputs: ${io(m.outputs)}`);
+  lines.push(...feedLines(m));
   for (const [k, v] of Object.entries(m.metadata)) {
     const text = new TextDecoder().decode(v).replace(/\0+$/, '');
     lines.push(`metadata ${word(k)}: ${/^[\x20-\x7e]*$/.test(text) ? JSON.stringify(text) : `${v.length} bytes`}`);

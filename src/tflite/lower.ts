@@ -67,7 +67,8 @@ export type Step = WeightedStep | PoolStep | SimpleStep | ElementwiseStep | Conc
 
 export interface LoweredModel {
   inputName: string;
-  inputShape: [number, number, number];
+  /** One example: [h, w, c] (NHWC images) or [f] (table rows, straight into FULLY_CONNECTED). */
+  inputShape: number[];
   /** Steps in a topological order from the input to the logits (the last step); the file adds SOFTMAX after it. */
   steps: Step[];
 }
@@ -213,8 +214,8 @@ function scaleShift(bn: BatchNormParams): { scale: Float32Array; shift: Float32A
  */
 export function lowerModel(model: tf.LayersModel): LoweredModel {
   const inShape = batchOne(model.inputs[0]?.shape, 'input');
-  if (inShape.length !== 4) {
-    throw new KdqError('E_TFLITE', `model input shape [${inShape.slice(1)}] is not [h, w, c]; kdq exports image models with NHWC input`);
+  if (inShape.length !== 4 && inShape.length !== 2) {
+    throw new KdqError('E_TFLITE', `model input shape [${inShape.slice(1)}] is neither [h, w, c] nor [features]; kdq exports NHWC images and table rows`);
   }
   const graph = layerGraph(model);
   const lw = new Lowering(inShape);
@@ -360,5 +361,5 @@ export function lowerModel(model: tf.LayersModel): LoweredModel {
   // The input *layer's* name, not its tensor's: tf.js makes tensor names unique per process
   // (`x_input`, `x_input_1`, ...), so a second model built with the same layer names would export
   // different bytes. Layer names come from the experiment (`student_0_conv2d_input`).
-  return { inputName: model.inputs[0].sourceLayer.name, inputShape: inShape.slice(1) as [number, number, number], steps };
+  return { inputName: model.inputs[0].sourceLayer.name, inputShape: inShape.slice(1), steps };
 }

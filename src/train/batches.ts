@@ -1,5 +1,6 @@
 /**
- * Batches copied out of the training arrays in JS. Slicing one big tensor is what tf.js would do,
+ * Batches copied out of the training arrays in JS (the examples themselves through ModelInputs,
+ * which converts them per batch). Slicing one big tensor is what tf.js would do,
  * but the wasm backend's Slice copies its whole input on every call, and a tensor of the whole
  * training set would double its memory for nothing.
  */
@@ -34,7 +35,7 @@ export function gatherRows(
 
 /** One-hot rows for labels `order[start..end)`. */
 export function oneHotRows(
-  labels: Uint8Array,
+  labels: ArrayLike<number>,
   numClasses: number,
   order: ArrayLike<number>,
   start: number,
@@ -46,8 +47,8 @@ export function oneHotRows(
 }
 
 /** Labels `order[start..end)`, in batch order. */
-export function gatherLabels(labels: Uint8Array, order: ArrayLike<number>, start: number, end: number): Uint8Array {
-  const out = new Uint8Array(end - start);
+export function gatherLabels(labels: ArrayLike<number>, order: ArrayLike<number>, start: number, end: number): Int32Array {
+  const out = new Int32Array(end - start);
   for (let i = start; i < end; i++) out[i - start] = labels[order[i]];
   return out;
 }

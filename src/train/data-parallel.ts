@@ -18,7 +18,7 @@ import type { DistillationConfig, LayerSpec, TrainingConfig } from '../config/ty
 import { KdqError, type ErrorCode } from '../errors.ts';
 import type { BackendName } from '../names.ts';
 import { epochOrder } from './batches.ts';
-import { applySummed, shardGradients, type ShardData } from './shard.ts';
+import { applySummed, prepareShard, shardGradients, type Shard, type ShardData } from './shard.ts';
 import { UpdateRule } from './update-rule.ts';
 
 /** A replica that publishes nothing for this long is taken to be lost (steps take milliseconds). */
@@ -127,6 +127,7 @@ export interface ReplicaPlan {
  */
 export class ReplicaStepper {
   private readonly rule: UpdateRule;
+  private readonly shard: Shard;
   private step = 0;
 
   constructor(
@@ -138,6 +139,7 @@ export class ReplicaStepper {
     private readonly onFailure: (replica: number) => never,
   ) {
     this.rule = new UpdateRule(plan.config, vars);
+    this.shard = prepareShard(plan.data);
   }
 
   /** Sets the learning rate of 0-based epoch `epoch`: every replica calls it at the same step. */
@@ -145,11 +147,11 @@ export class ReplicaStepper {
     return this.rule.startEpoch(epoch);
   }
 
-  /** Runs the next step on rows order[from..to) and returns the whole batch's loss sum and hits. */
-  next(order: Uint32Array, from: number, to: number): { lossSum: number; hits: number } {
+  /** Runs the next step on rows order[from..to) of epoch `epoch` and returns the whole batch's loss sum and hits. */
+  next(order: Uint32Array, from: number, to: number, epoch: number): { lossSum: number; hits: number } {
     const s = ++this.step;
     const ex = this.exchange;
-    const mine = shardGradients(this.model, this.vars, this.plan.data, order, from, to, this.r, ex.replicas, ex.block(s, this.r));
+    const mine = shardGradients(this.model, this.vars, this.shard, order, from, to, epoch, this.r, ex.replicas, ex.block(s, this.r));
     ex.publish(s, this.r, mine.lossSum, mine.hits);
     const all = ex.waitAll(s, this.onFailure);
     // A NaN loss is reported by thread 0 before anyone applies it; the others stop at the next wait.
@@ -172,7 +174,7 @@ export class ReplicaStepper {
       this.startEpoch(epoch);
       const order = epochOrder(n, seed, epoch, config.shuffle);
       for (let from = 0; from < n; from += config.batchSize) {
-        const all = this.next(order, from, Math.min(n, from + config.batchSize));
+        const all = this.next(order, from, Math.min(n, from + config.batchSize), epoch);
         if (!Number.isFinite(all.lossSum)) return;
       }
     }
@@ -190,12 +192,8 @@ export interface ReplicaInit {
   n: number;
   config: TrainingConfig;
   seed: number;
-  distillation?: DistillationConfig;
-  imageShape: [number, number, number];
-  numClasses: number;
-  images: Float32Array;
-  labels: Uint8Array;
-  softLogits?: Float32Array;
+  /** The training data with its arrays in shared memory (ShardData: plain data). */
+  data: ShardData;
   /** Every weight of thread 0's model (model.getWeights() order), so replicas start identical. */
   weights: Float32Array;
   exchange: ExchangeBuffers;
@@ -206,7 +204,7 @@ export interface ReplicaInit {
 export type ReplicaMessage = { ready: true } | { error: string; code: ErrorCode };
 
 /** The same numbers in shared memory (a copy unless they already are). */
-export function shared<T extends Float32Array | Uint8Array>(a: T): T {
+export function shared<T extends Float32Array | Uint8Array | Int32Array>(a: T): T {
   if (a.buffer instanceof SharedArrayBuffer) return a;
   const ctor = a.constructor as { new (b: SharedArrayBuffer): T };
   const out = new ctor(new SharedArrayBuffer(a.byteLength));
@@ -286,8 +284,9 @@ export async function startReplicas(
   const size = a.vars.reduce((s, v) => s + v.size, 0);
   const exchange = new Exchange(a.replicas, size);
   const weights = allWeights(a.model);
-  const data = {
-    images: shared(a.data.images),
+  const data: ShardData = {
+    ...a.data,
+    examples: shared(a.data.examples),
     labels: shared(a.data.labels),
     softLogits: a.data.softLogits ? shared(a.data.softLogits) : undefined,
   };
@@ -309,10 +308,7 @@ export async function startReplicas(
           n: a.n,
           config: a.config,
           seed: a.seed,
-          distillation: a.distillation,
-          imageShape: a.data.imageShape,
-          numClasses: a.data.numClasses,
-          ...data,
+          data,
           weights,
           exchange: exchange.buffers,
         }),
@@ -325,14 +321,14 @@ export async function startReplicas(
   const stepper = new ReplicaStepper(
     a.model,
     a.vars,
-    { replicas: a.replicas, n: a.n, config: a.config, seed: a.seed, data: { ...a.data, ...data } },
+    { replicas: a.replicas, n: a.n, config: a.config, seed: a.seed, data },
     exchange,
     0,
     (replica) => replicaFailure(threads, replica),
   );
   return {
     startEpoch: (epoch) => stepper.startEpoch(epoch),
-    step: (order, from, to) => stepper.next(order, from, to),
+    step: (order, from, to, epoch) => stepper.next(order, from, to, epoch),
     close: async () => {
       stepper.dispose();
       await stop();

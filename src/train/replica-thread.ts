@@ -21,7 +21,7 @@ function send(m: ReplicaMessage): void {
 
 try {
   await initBackend(init.backend);
-  const model = buildModel(init.layers, init.imageShape, init.modelSeed, { role: init.role });
+  const model = buildModel(init.layers, init.data.inputShape, init.modelSeed, { role: init.role });
   try {
     const own = model.getWeights().reduce((a, w) => a + w.size, 0);
     const trainable = model.trainableWeights.reduce((a, w) => a + w.read().size, 0);
@@ -49,16 +49,7 @@ try {
         n: init.n,
         config: init.config,
         seed: init.seed,
-        data: {
-          images: init.images,
-          labels: init.labels,
-          softLogits: init.softLogits,
-          distillation: init.distillation,
-          labelSmoothing: init.config.labelSmoothing,
-          pixels: init.imageShape[0] * init.imageShape[1] * init.imageShape[2],
-          imageShape: init.imageShape,
-          numClasses: init.numClasses,
-        },
+        data: init.data,
       },
       exchange,
       init.r,

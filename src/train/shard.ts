@@ -5,8 +5,12 @@
  * nothing but the batch bounds and the replica count.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { DistillationConfig } from '../config/types.ts';
+import type { AugmentConfig, DistillationConfig } from '../config/types.ts';
+import type { ElementType, ExampleArray } from '../data/formats/types.ts';
+import { modelInputs, type ModelInputs } from '../data/model-inputs.ts';
+import type { Preprocessing } from '../data/preprocess.ts';
 import { crossEntropyFromLogits, distillationLoss } from '../models/losses.ts';
+import { augmentTransform } from './augment.ts';
 import { gatherLabels, gatherRows, oneHotRows } from './batches.ts';
 import { argmaxRows } from './metrics.ts';
 
@@ -21,17 +25,34 @@ interface HeapBackend {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
 }
 
+/** The training data as plain data (it is sent to replica threads): stored examples and how to convert them. */
 export interface ShardData {
-  images: Float32Array;
-  labels: Uint8Array;
-  /** Teacher logits, one row per image, with `distillation`. */
+  /** Stored examples (uint8 images stay bytes), example after example. */
+  examples: ExampleArray;
+  labels: Int32Array;
+  /** Teacher logits, one row per example, with `distillation`. */
   softLogits?: Float32Array;
   distillation?: DistillationConfig;
   /** `training.labelSmoothing` of the hard cross-entropy (absent: none). */
   labelSmoothing?: number;
-  pixels: number;
-  imageShape: [number, number, number];
+  /** Shape of one example: [H, W, C] or [F]. */
+  inputShape: number[];
+  dtype: ElementType;
+  /** How stored values become model inputs; null when they already are. */
+  preprocessing: Preprocessing | null;
   numClasses: number;
+  /** `training.augment` (images only), with the seed its draws derive from. */
+  augment?: { config: AugmentConfig; seed: number };
+}
+
+/** ShardData ready to make batches in one thread: its ModelInputs, built once. */
+export interface Shard {
+  data: ShardData;
+  inputs: ModelInputs;
+}
+
+export function prepareShard(data: ShardData): Shard {
+  return { data, inputs: modelInputs(data.examples, data.inputShape, data.dtype, data.preprocessing) };
 }
 
 export interface ShardResult {
@@ -41,19 +62,21 @@ export interface ShardResult {
   hits: number;
 }
 
-/** The tensors of rows order[start..end): images, one-hot labels and (with KD) teacher logits. */
+/** The tensors of rows order[start..end): examples, one-hot labels and (with KD) teacher logits. */
 export interface BatchTensors {
-  xs: tf.Tensor4D;
+  xs: tf.Tensor;
   ys: tf.Tensor2D;
   ts: tf.Tensor2D | null;
 }
 
-export function batchTensors(d: ShardData, order: Uint32Array, start: number, end: number): BatchTensors {
-  const [h, w, c] = d.imageShape;
+/** The batch of rows order[start..end) of epoch `epoch` (0-based; it draws the augmentation). */
+export function batchTensors(s: Shard, order: Uint32Array, start: number, end: number, epoch: number): BatchTensors {
+  const d = s.data;
   const k = d.numClasses;
   const rows = end - start;
+  const transform = d.augment ? augmentTransform(d.augment.config, d.inputShape, d.augment.seed, epoch) : undefined;
   return {
-    xs: tf.tensor4d(gatherRows(d.images, d.pixels, order, start, end), [rows, h, w, c]),
+    xs: tf.tensor(s.inputs.gather(order, start, end, transform), [rows, ...d.inputShape], 'float32'),
     ys: tf.tensor2d(oneHotRows(d.labels, k, order, start, end), [rows, k]),
     ts: d.softLogits ? tf.tensor2d(gatherRows(d.softLogits, k, order, start, end), [rows, k]) : null,
   };
@@ -90,21 +113,23 @@ export function countHits(logits: tf.Tensor2D, d: ShardData, order: Uint32Array,
 export function shardGradients(
   model: tf.LayersModel,
   vars: tf.Variable[],
-  d: ShardData,
+  s: Shard,
   order: Uint32Array,
   from: number,
   to: number,
+  epoch: number,
   r: number,
   replicas: number,
   out: Float32Array,
 ): ShardResult {
+  const d = s.data;
   const [start, end] = shardBounds(from, to, r, replicas);
   const rows = end - start;
   if (rows === 0) {
     out.fill(0);
     return { lossSum: 0, hits: 0 };
   }
-  const t = batchTensors(d, order, start, end);
+  const t = batchTensors(s, order, start, end, epoch);
   // The losses are means over their rows; weighting each shard by its share of the batch makes the
   // sum of the replicas' gradients the gradient of the batch mean.
   const share = rows / (to - from);

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { DistillationConfig, LayerSpec, TrainingConfig } from '../config/types.ts';
 import { KdqError } from '../errors.ts';
 import { startReplicas } from './data-parallel.ts';
-import { batchLoss, batchTensors, countHits, type ShardData } from './shard.ts';
+import { batchLoss, batchTensors, countHits, prepareShard, type ShardData } from './shard.ts';
 import { UpdateRule } from './update-rule.ts';
 
 export interface StepResult {
@@ -20,8 +20,8 @@ export interface StepResult {
 export interface Stepper {
   /** Sets the learning rate of 0-based epoch `epoch` (training.schedule) and returns it; call before its first step. */
   startEpoch(epoch: number): number;
-  /** One optimizer step on rows order[from..to). */
-  step(order: Uint32Array, from: number, to: number): StepResult;
+  /** One optimizer step on rows order[from..to) of epoch `epoch` (0-based). */
+  step(order: Uint32Array, from: number, to: number, epoch: number): StepResult;
   /** Frees the optimizer (and stops replica threads). */
   close(): Promise<void>;
 }
@@ -56,10 +56,11 @@ export async function createStepper(args: StepperArgs): Promise<Stepper> {
 function singleThreadStepper(args: StepperArgs): Stepper {
   const { model, data: d, vars } = args;
   const rule = new UpdateRule(args.config, vars);
+  const shard = prepareShard(d);
   return {
     startEpoch: (epoch) => rule.startEpoch(epoch),
-    step(order, from, to) {
-      const t = batchTensors(d, order, from, to);
+    step(order, from, to, epoch) {
+      const t = batchTensors(shard, order, from, to, epoch);
       let logits: tf.Tensor2D | undefined;
       try {
         // What optimizer.minimize does, with the update rule (clipping, decay) between gradients and update.

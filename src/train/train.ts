@@ -6,9 +6,12 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { DistillationConfig, LayerSpec, TrainingConfig } from '../config/types.ts';
 import { KdqError } from '../errors.ts';
+import type { ElementType, ExampleArray } from '../data/formats/types.ts';
+import { exampleSize } from '../data/model-inputs.ts';
+import type { Preprocessing } from '../data/preprocess.ts';
+import { classesMessage } from '../models/shapes.ts';
 import { epochOrder } from './batches.ts';
 import { EarlyStopping, type EarlyStoppingOutcome } from './early-stopping.ts';
-import { imageCount } from './predict.ts';
 import type { ShardData } from './shard.ts';
 import { createStepper } from './stepper.ts';
 import { checkValidationData, validate, type ValidationData } from './validation.ts';
@@ -62,10 +65,15 @@ export interface TrainHistory {
 
 export interface TrainArgs {
   model: tf.LayersModel;
-  /** NHWC images in [0, 1], `labels.length` of them. */
-  images: Float32Array;
-  labels: Uint8Array;
-  imageShape: [number, number, number];
+  /** Stored examples (NHWC images or [N, F] rows), `labels.length` of them, in the source's element type. */
+  examples: ExampleArray;
+  labels: Int32Array;
+  /** Shape of one example: [H, W, C] or [F]. */
+  inputShape: number[];
+  /** Element type of `examples` (default float32). */
+  dtype?: ElementType;
+  /** How stored values become model inputs; absent when `examples` already are model inputs. */
+  preprocessing?: Preprocessing;
   numClasses: number;
   config: TrainingConfig;
   /** Decides the shuffle of every epoch (dropout masks come from the model's own seed). */
@@ -91,18 +99,22 @@ export interface TrainArgs {
 
 function checkArgs(a: TrainArgs): number {
   const where = `stage ${a.stage}`;
-  const n = imageCount(a.images, a.imageShape, where);
+  const size = exampleSize(a.inputShape);
+  if (!(size > 0) || a.examples.length % size !== 0) {
+    throw new KdqError('E_INTERNAL', `${where}: ${a.examples.length} values are not a whole number of [${a.inputShape.join(', ')}] examples`);
+  }
+  const n = a.examples.length / size;
   if (n !== a.labels.length) {
     throw new KdqError('E_DATA', `${where}: ${n} images but ${a.labels.length} labels; the image and label files must match`);
   }
   if (n === 0) throw new KdqError('E_DATA', `${where}: no training images; check data.trainLimit and data.validationSplit`);
+  if (a.config.augment && a.inputShape.length !== 3) {
+    throw new KdqError('E_CONFIG', `${where}: training.augment moves pixels, but the examples are table rows [${a.inputShape.join(', ')}]; remove augment`);
+  }
   const outShape = a.model.outputs[0].shape;
   if (outShape.length !== 2 || outShape[1] !== a.numClasses) {
-    throw new KdqError(
-      'E_CONFIG',
-      `${where}: the model outputs shape [${outShape.map((d) => d ?? 'batch').join(', ')}] but the data has ${a.numClasses} classes; ` +
-        `end its layers with dense, units: ${a.numClasses}`,
-    );
+    // kdq validate reports this at the last layer; the same words if a run ever gets here.
+    throw new KdqError('E_CONFIG', `${where}: ${classesMessage(a.numClasses, outShape.slice(1))}`);
   }
   for (let i = 0; i < n; i++) {
     if (a.labels[i] >= a.numClasses) {
@@ -125,7 +137,7 @@ function checkArgs(a: TrainArgs): number {
       `${where}: ${a.softLogits.length} teacher logits for ${n} images of ${a.numClasses} classes; expected ${n * a.numClasses}`,
     );
   }
-  if (a.validation) checkValidationData(a.validation, a.imageShape, a.numClasses, where);
+  if (a.validation) checkValidationData(a.validation, a.inputShape, a.numClasses, where);
   else if (a.config.earlyStopping) {
     throw new KdqError('E_CONFIG', `${where}: training.earlyStopping needs validation images; set data.validationSplit: 0.1 or remove earlyStopping`);
   }
@@ -134,16 +146,17 @@ function checkArgs(a: TrainArgs): number {
 
 /** The training data as the batch helpers take it. */
 function shardData(args: TrainArgs): ShardData {
-  const [h, w, c] = args.imageShape;
   return {
-    images: args.images,
+    examples: args.examples,
     labels: args.labels,
     softLogits: args.softLogits,
     distillation: args.distillation,
     ...(args.config.labelSmoothing ? { labelSmoothing: args.config.labelSmoothing } : {}),
-    pixels: h * w * c,
-    imageShape: args.imageShape,
+    inputShape: args.inputShape,
+    dtype: args.dtype ?? 'float32',
+    preprocessing: args.preprocessing ?? null,
     numClasses: args.numClasses,
+    ...(args.config.augment ? { augment: { config: args.config.augment, seed: args.seed } } : {}),
   };
 }
 
@@ -178,7 +191,7 @@ export async function trainModel(args: TrainArgs): Promise<TrainHistory> {
         const from = step * config.batchSize;
         const to = Math.min(n, from + config.batchSize);
         const b = to - from;
-        const done = stepper.step(order, from, to);
+        const done = stepper.step(order, from, to, epoch);
         const lossValue = done.lossSum / b;
         hits += done.hits;
         if (!Number.isFinite(lossValue)) {
@@ -213,7 +226,7 @@ export async function trainModel(args: TrainArgs): Promise<TrainHistory> {
         learningRate,
       };
       if (args.validation) {
-        const v = validate(model, args.validation, args.imageShape, args.numClasses);
+        const v = validate(model, args.validation, args.numClasses);
         stats.valLoss = v.loss;
         stats.valAccuracy = v.accuracy;
         // Read on thread 0 only; data-parallel replicas end with it (stepper.close) when it stops.

@@ -7,12 +7,13 @@
 import type * as tf from '@tensorflow/tfjs';
 import { KdqError } from '../errors.ts';
 import { argmaxRows } from './metrics.ts';
-import { imageCount, predictLogits } from './predict.ts';
+import type { ModelInputs } from '../data/model-inputs.ts';
+import { predictLogits } from './predict.ts';
 
-/** Held-out images (NHWC in [0, 1]) and their labels. */
+/** Held-out examples (converted a batch at a time, like the training ones) and their labels. */
 export interface ValidationData {
-  images: Float32Array;
-  labels: Uint8Array;
+  inputs: ModelInputs;
+  labels: ArrayLike<number>;
 }
 
 export interface ValidationResult {
@@ -22,9 +23,12 @@ export interface ValidationResult {
   accuracy: number;
 }
 
-/** Checks that `data` is whole images of `imageShape` with one label below `numClasses` each. */
-export function checkValidationData(data: ValidationData, imageShape: [number, number, number], numClasses: number, where: string): void {
-  const n = imageCount(data.images, imageShape, `${where}: validation images`);
+/** Checks that `data` is examples of `inputShape` with one label below `numClasses` each. */
+export function checkValidationData(data: ValidationData, inputShape: readonly number[], numClasses: number, where: string): void {
+  if (data.inputs.shape.join('x') !== inputShape.join('x')) {
+    throw new KdqError('E_INTERNAL', `${where}: validation examples are [${data.inputs.shape.join(', ')}], training examples [${inputShape.join(', ')}]`);
+  }
+  const n = data.inputs.count;
   if (n !== data.labels.length) {
     throw new KdqError('E_DATA', `${where}: ${n} validation images but ${data.labels.length} labels; the image and label files must match`);
   }
@@ -40,7 +44,7 @@ export function checkValidationData(data: ValidationData, imageShape: [number, n
  * Cross-entropy and accuracy from logits (n x numClasses), summed in float64 in image order: the
  * same numbers on every run, whatever reduction order a backend's kernels use.
  */
-export function lossAndAccuracy(logits: Float32Array, labels: Uint8Array, numClasses: number): ValidationResult {
+export function lossAndAccuracy(logits: Float32Array, labels: ArrayLike<number>, numClasses: number): ValidationResult {
   const n = labels.length;
   const predicted = argmaxRows(logits, numClasses);
   let lossSum = 0;
@@ -58,6 +62,6 @@ export function lossAndAccuracy(logits: Float32Array, labels: Uint8Array, numCla
 }
 
 /** The model's validation loss and accuracy (inference mode: no dropout, batch norm's moving statistics). */
-export function validate(model: tf.LayersModel, data: ValidationData, imageShape: [number, number, number], numClasses: number): ValidationResult {
-  return lossAndAccuracy(predictLogits(model, data.images, imageShape), data.labels, numClasses);
+export function validate(model: tf.LayersModel, data: ValidationData, numClasses: number): ValidationResult {
+  return lossAndAccuracy(predictLogits(model, data.inputs), data.labels, numClasses);
 }

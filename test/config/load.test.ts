@@ -34,8 +34,9 @@ function writeTmp(name: string, text: string): string {
 describe('experiments/', () => {
   const files = readdirSync(EXPERIMENTS).filter((f) => f.endsWith('.yaml'));
 
-  it('has the eight documented experiments, each pointing the YAML language server at the schema', async () => {
+  it('has the ten documented experiments, each pointing the YAML language server at the schema', async () => {
     expect(files.sort()).toEqual([
+      'kd-cifar10.yaml',
       'kd-fashion-mnist.yaml',
       'kd-mnist-1k-student.yaml',
       'kd-mnist-hinton.yaml',
@@ -44,6 +45,7 @@ describe('experiments/', () => {
       'kd-mnist-tiny.yaml',
       'kd-mnist-transfer.yaml',
       'kd-mnist.yaml',
+      'kd-wine.yaml',
     ]);
     const { readFile } = await import('node:fs/promises');
     for (const f of files) {

@@ -14,8 +14,8 @@ const student = [conv(16, 3), pool(2), flatten, dense(64), dense(10)];
 
 describe('inferShapes', () => {
   it('pins the kd-mnist teacher and student shapes', () => {
-    expect(inferShapes(teacher, MNIST_INPUT_SHAPE)).toEqual({ shapes: [[26, 26, 32], [13, 13, 32], [5408], [128], [10]], issues: [] });
-    expect(inferShapes(student, MNIST_INPUT_SHAPE).shapes).toEqual([[26, 26, 16], [13, 13, 16], [2704], [64], [10]]);
+    expect(inferShapes(teacher, MNIST_INPUT_SHAPE, 10)).toEqual({ shapes: [[26, 26, 32], [13, 13, 32], [5408], [128], [10]], issues: [] });
+    expect(inferShapes(student, MNIST_INPUT_SHAPE, 10).shapes).toEqual([[26, 26, 16], [13, 13, 16], [2704], [64], [10]]);
   });
 
   it('computes same and valid padding with strides as tf.js does', () => {
@@ -31,7 +31,7 @@ describe('inferShapes', () => {
       { type: 'globalAveragePooling2d' },
       dense(10),
     ];
-    expect(inferShapes(layers, MNIST_INPUT_SHAPE).shapes).toEqual([[14, 28, 8], [6, 13, 16], [3, 7, 16], [16], [10]]);
+    expect(inferShapes(layers, MNIST_INPUT_SHAPE, 10).shapes).toEqual([[14, 28, 8], [6, 13, 16], [3, 7, 16], [16], [10]]);
   });
 
   it('names the layer, its type and the fix for each kind of unbuildable network', () => {
@@ -42,11 +42,11 @@ describe('inferShapes', () => {
       [[flatten, flatten, dense(10)], 1, 'type', 'already flat'],
       [[flatten, { type: 'globalAveragePooling2d' }, dense(10)], 1, 'type', 'before any flatten'],
       [[flatten, conv(4, 3), dense(10)], 1, 'type', 'move it before the flatten'],
-      [[flatten, dense(7)], 1, 'type', 'must end in 10 logits (shape [10]) but outputs [7]'],
+      [[flatten, dense(7)], 1, 'units', 'must end in 10 logits, one per class of the data (shape [10]), but outputs [7]'],
       [[conv(4, 3)], 0, 'type', 'but outputs [26, 26, 4]'],
     ];
     for (const [layers, index, key, fragment] of cases) {
-      const { issues } = inferShapes(layers, MNIST_INPUT_SHAPE);
+      const { issues } = inferShapes(layers, MNIST_INPUT_SHAPE, 10);
       expect(issues, fragment).toHaveLength(1);
       expect(issues[0]).toMatchObject({ index, key });
       expect(issues[0]!.message).toContain(fragment);
@@ -55,8 +55,34 @@ describe('inferShapes', () => {
   });
 
   it('allows a window as large as its input with valid padding, and any window with same padding', () => {
-    expect(inferShapes([conv(4, 28), flatten, dense(10)], MNIST_INPUT_SHAPE).issues).toEqual([]);
-    expect(inferShapes([conv(4, 40, { padding: 'same' }), flatten, dense(10)], MNIST_INPUT_SHAPE).shapes[0]).toEqual([28, 28, 4]);
+    expect(inferShapes([conv(4, 28), flatten, dense(10)], MNIST_INPUT_SHAPE, 10).issues).toEqual([]);
+    expect(inferShapes([conv(4, 40, { padding: 'same' }), flatten, dense(10)], MNIST_INPUT_SHAPE, 10).shapes[0]).toEqual([28, 28, 4]);
+  });
+});
+
+describe('inferShapes on the data of other sources', () => {
+  it('takes any image size and class count: 32x32x3 in 100 classes, 6x10 grey in 5', () => {
+    const cifar = [conv(8, 3), pool(2), flatten, dense(100)];
+    expect(inferShapes(cifar, [32, 32, 3], 100)).toEqual({ shapes: [[30, 30, 8], [15, 15, 8], [1800], [100]], issues: [] });
+    expect(inferShapes([conv(4, [3, 5]), flatten, dense(5)], [6, 10, 1], 5).shapes).toEqual([[4, 6, 4], [96], [5]]);
+    // A kernel that fits 28x28 but not 6x10 is named against the real input.
+    expect(inferShapes([conv(4, 7), flatten, dense(5)], [6, 10, 1], 5).issues[0]!.message).toContain('window 7x7 is larger than its input 6x10');
+  });
+
+  it('asks for as many units as the data has classes, at the last dense layer\'s units', () => {
+    const { issues } = inferShapes([conv(8, 3), flatten, dense(10)], [32, 32, 3], 5);
+    expect(issues).toEqual([
+      { index: 2, key: 'units', message: 'layer 2 (dense): the network must end in 5 logits, one per class of the data (shape [5]), but outputs [10]; end with { type: dense, units: 5 }' },
+    ]);
+  });
+
+  it('builds dense networks on table rows [F], and says why image layers do not fit them', () => {
+    expect(inferShapes([dense(16), { type: 'dropout', rate: 0.1 }, dense(3)], [13], 3)).toEqual({ shapes: [[16], [16], [3]], issues: [] });
+    const conv1 = inferShapes([conv(4, 3), flatten, dense(3)], [13], 3).issues[0]!;
+    expect(conv1).toMatchObject({ index: 0, key: 'type' });
+    expect(conv1.message).toContain('the data is table rows (input [features]), not images: conv2d needs [height, width, channels]; use dense layers');
+    expect(inferShapes([flatten, dense(3)], [13], 3).issues[0]!.message).toContain('the data is table rows [13], already flat; remove this flatten');
+    expect(inferShapes([{ type: 'globalAveragePooling2d' }, dense(3)], [13], 3).issues[0]!.message).toContain('not images: globalAveragePooling2d');
   });
 });
 

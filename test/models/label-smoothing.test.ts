@@ -72,10 +72,10 @@ describe('label smoothing', () => {
     const layers: LayerSpec[] = [{ type: 'flatten' }, { type: 'dense', units: 10, activation: 'linear', useBias: true }];
     const data = mnistSubset(32);
     const model = buildModel(layers, SHAPE, 9, { role: 'teacher' });
-    const before = tf.tidy(() => (model.predict(tf.tensor4d(data.images, [32, 28, 28, 1])) as tf.Tensor).dataSync() as Float32Array);
+    const before = tf.tidy(() => (model.predict(tf.tensor4d(data.examples, [32, 28, 28, 1])) as tf.Tensor).dataSync() as Float32Array);
     const first: BatchStats[] = [];
     await trainModel({
-      model, ...data, imageShape: SHAPE, numClasses: 10, seed: 9, stage: 'teacher',
+      model, ...data, inputShape: SHAPE, numClasses: 10, seed: 9, stage: 'teacher',
       config: { ...trainingConfig({ epochs: 1, batchSize: 32, shuffle: false }), labelSmoothing: 0.2 },
       onBatch: (b) => first.push(b),
     });

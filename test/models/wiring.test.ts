@@ -64,14 +64,14 @@ describe('inferShapes on graphs', () => {
       { type: 'concatenate', inputs: ['sum', 'b'] },
       ...head,
     ]);
-    expect(inferShapes(layers, [28, 28, 1])).toEqual({
+    expect(inferShapes(layers, [28, 28, 1], 10)).toEqual({
       shapes: [[28, 28, 8], [14, 14, 8], [14, 14, 8], [14, 14, 8], [14, 14, 8], [14, 14, 16], [3136], [10]],
       issues: [],
     });
   });
 
   it('an add of different shapes names both inputs, their shapes and the shortcut that fixes it', () => {
-    const { issues } = inferShapes(L([conv(8, { name: 'stem' }), conv(16, { strides: 2, name: 'down' }), { type: 'add', inputs: ['stem', 'down'] }, ...head]), [28, 28, 1]);
+    const { issues } = inferShapes(L([conv(8, { name: 'stem' }), conv(16, { strides: 2, name: 'down' }), { type: 'add', inputs: ['stem', 'down'] }, ...head]), [28, 28, 1], 10);
     expect(issues).toEqual([
       {
         index: 2,
@@ -84,7 +84,7 @@ describe('inferShapes on graphs', () => {
   });
 
   it('concatenate needs equal height and width', () => {
-    const mismatch = inferShapes(L([conv(8, { padding: 'valid', name: 'x' }), { type: 'concatenate', inputs: ['input', 'x'] }, ...head]), [6, 6, 1]);
+    const mismatch = inferShapes(L([conv(8, { padding: 'valid', name: 'x' }), { type: 'concatenate', inputs: ['input', 'x'] }, ...head]), [6, 6, 1], 10);
     expect(mismatch.issues).toEqual([
       {
         index: 1,

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { externalReferences, findChromium } from '../../scripts/render-report.mjs';
 import { renderReportHtml } from '../../src/report/report-html.ts';
-import { sampleReport } from './fixtures.ts';
+import { sampleMetricsOf, sampleReport } from './fixtures.ts';
 
 const SCRIPT = new URL('../../scripts/render-report.mjs', import.meta.url).pathname;
 const chromium = findChromium();
@@ -61,6 +61,15 @@ describe.skipIf(!chromium)(`headless Chromium${chromium ? '' : ` (${NO_CHROMIUM}
     // IHDR: width and height, big-endian, at bytes 16 and 20. The full page is taller than a screen.
     expect(png.readUInt32BE(16)).toBe(1200);
     expect(png.readUInt32BE(20)).toBeGreaterThan(1200);
+  });
+
+  it('renders reports of 2 and 100 named classes cleanly', async () => {
+    for (const classes of [2, 100]) {
+      const html = join(dir, `classes-${classes}.html`);
+      await writeFile(html, renderReportHtml(sampleReport(sampleMetricsOf(classes, true))));
+      const r = await script(html, join(dir, `classes-${classes}.png`));
+      expect([r.code, r.stderr]).toEqual([0, '']);
+    }
   });
 
   it('fails (exit 1) on a page that fetches from the network or logs an error', async () => {

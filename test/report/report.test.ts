@@ -2,9 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { renderReportHtml, confusionTable } from '../../src/report/report-html.ts';
 import { escapeMdCell, mdTable, renderReportMd } from '../../src/report/report-md.ts';
-import { curvesTable, modelsTable, perClassTable, type EpochPoint } from '../../src/report/report-data.ts';
+import { curvesTable, modelsTable, perClassTable, topConfusions, type EpochPoint } from '../../src/report/report-data.ts';
 import { escapeXml, lineChart, niceTicks } from '../../src/report/svg.ts';
-import { sampleMetrics, sampleReport } from './fixtures.ts';
+import { sampleMetrics, sampleMetricsOf, sampleReport } from './fixtures.ts';
 
 const HOSTILE = 'a|b <script>alert("x")</script> & *bold* `code`';
 
@@ -189,5 +189,34 @@ describe('report.html', () => {
     }
     const h = renderReportHtml({ metrics: m, description: '', curves: {} });
     expect([...h.matchAll(/<h2>(.*?)<\/h2>/g)].map((x) => x[1])).toEqual(['Models']);
+  });
+});
+
+describe('reports from 2 to 100 classes', () => {
+  it('names classes where the data has names: per-class rows, confusion rows and the facts', () => {
+    const m = sampleMetricsOf(2, true);
+    expect(perClassTable(m)!.rows.map((r) => r[0])).toEqual(['0 name_0', '1 name_1']);
+    const html = renderReportHtml(sampleReport(m));
+    expect(html).toContain('<tr><th>0 name_0</th>');
+    expect(html).toContain('40 test examples, 2 classes');
+    expect(renderReportMd(sampleReport(m))).toContain('| 1 name_1 | 1 | 19 |');
+  });
+
+  it('draws more than 20 classes as a picture with the largest mistakes beside it, not a table of counts', () => {
+    const m = sampleMetricsOf(100, true);
+    const html = renderReportHtml(sampleReport(m));
+    expect(html).not.toContain('<table class="confusion">');
+    expect(html).toContain('class="chart heatmap"');
+    // One square per non-empty cell, its counts in a tooltip.
+    const cells = m.models.student_int8!.tflite!.confusion_matrix!.flat().filter((n) => n > 0).length;
+    expect(html.match(/<rect x="\d+" y="\d+" width="6" height="6" fill="rgba/g)).toHaveLength(cells);
+    expect(html).toContain('<title>3 name_3 taken for 4 name_4: 6 of 20</title>');
+    const top = topConfusions(m.models.student_int8!.tflite!.confusion_matrix!, m.data.class_names!);
+    expect(top.rows[0]).toEqual(['3 name_3', '4 name_4', '6', '30.00%']);
+    expect(top.rows).toHaveLength(15);
+    const md = renderReportMd(sampleReport(m));
+    expect(md).toContain('100 classes: the largest mistakes');
+    expect(md).toContain('| 3 name_3 | 4 name_4 | 6 | 30.00% |');
+    expect(md.split('\n').filter((l) => l.startsWith('| 99 name_99 |'))).toHaveLength(1); // per-class row only
   });
 });

@@ -13,7 +13,7 @@ describe('formatSummary', () => {
     expect(text).toMatch(/\d+\.\d KiB/);
     expect(text).not.toMatch(/\bKB\b/);
     expect(text).toContain(
-      'KD gain (student - baseline): -2.60 points; one seed on 2,000 training images: two single runs differ by this much by chance too; list several evaluation.seeds to measure the gain with its spread',
+      'KD gain (student - baseline): -2.60 points; one seed on 2,000 training examples: two single runs differ by this much by chance too; list several evaluation.seeds to measure the gain with its spread',
     );
     m.data.train = 60000;
     expect(formatSummary(m, '/runs/x/1')).toContain('-2.60 points; one seed: two single runs');

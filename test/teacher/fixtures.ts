@@ -1,7 +1,7 @@
 /** Paths, recorded values and MNIST test images shared by the teacher tests. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadDataset } from '../../src/data/dataset.ts';
+import { inputsOf, loadDataset } from '../../src/data/dataset.ts';
 import { KdqError } from '../../src/errors.ts';
 
 export const TEACHERS = join(import.meta.dirname, '..', 'fixtures', 'teachers');
@@ -32,7 +32,7 @@ export const TFJS = JSON.parse(readFileSync(fixture('tfjs-fixtures.json'), 'utf8
 /** The MNIST test set as kdq holds it (NHWC, [0, 1]). */
 export async function mnistTest(limit: number | null = null): Promise<{ images: Float32Array; labels: Uint8Array }> {
   const d = await loadDataset({ source: 'mnist', trainLimit: 1, testLimit: limit, validationSplit: 0 }, { baseDir: process.cwd(), seed: 1 });
-  return { images: d.testImages, labels: d.testLabels };
+  return { images: inputsOf(d, d.test).range(0, d.test.count), labels: Uint8Array.from(d.test.y) };
 }
 
 /** Top-1 accuracy of [n, classes] scores. */

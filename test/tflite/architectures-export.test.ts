@@ -15,6 +15,7 @@ import { readTflite } from '../../src/tflite/reader.ts';
 import { loadTflite, type RuntimeName, type TfliteInterpreter } from '../../src/tflite/runtime/index.ts';
 import { predictLogits, trainModel } from '../../src/train/train.ts';
 import { DSCNN_INPUT, RESNET_INPUT, architecture, stripeImages } from '../models/architecture-fixtures.ts';
+import { floatInputs } from '../../src/data/model-inputs.ts';
 
 const open: TfliteInterpreter[] = [];
 const TEST = 40;
@@ -52,7 +53,7 @@ const maxAbsDiff = (a: number[][], b: number[][]) => Math.max(...a.flatMap((r, i
 
 /** Exports `model` to float32 and int8 and checks both files in both runtimes; returns int8's top-1 agreement with float. */
 async function checkExports(model: tf.LayersModel, shape: [number, number, number], classes: number, calibration: Float32Array, test: Float32Array): Promise<number> {
-  const float = softmaxRows(predictLogits(model, test, shape), classes);
+  const float = softmaxRows(predictLogits(model, floatInputs(test, shape)), classes);
   const f32 = exportTflite(model, { mode: 'float32', inputShape: shape }).bytes;
   const i8 = exportTflite(model, { mode: 'int8', calibration, inputShape: shape }).bytes;
   // Every batch norm was folded into the conv before it: no MUL in either file.
@@ -72,14 +73,15 @@ describe('ResNet-8', () => {
     const train = stripeImages(64, RESNET_INPUT, 10, 1);
     const test = stripeImages(TEST, RESNET_INPUT, 10, 2).images;
     const teacher = buildModel(layers, RESNET_INPUT, 7, { role: 'teacher' });
-    const softLogits = predictLogits(teacher, train.images, RESNET_INPUT);
+    const softLogits = predictLogits(teacher, floatInputs(train.images, RESNET_INPUT));
     teacher.dispose();
     const model = buildModel(layers, RESNET_INPUT, 1, { role: 'student' });
     try {
       const history = await trainModel({
         model,
-        ...train,
-        imageShape: RESNET_INPUT,
+        examples: train.images,
+        labels: Int32Array.from(train.labels),
+        inputShape: RESNET_INPUT,
         numClasses: 10,
         config: training({ threads: 2 }),
         seed: 1,
@@ -103,7 +105,7 @@ describe('DS-CNN', () => {
     const test = stripeImages(TEST, DSCNN_INPUT, 12, 4).images;
     const model = buildModel(layers, DSCNN_INPUT, 1, { role: 'student' });
     try {
-      await trainModel({ model, ...train, imageShape: DSCNN_INPUT, numClasses: 12, config: training(), seed: 1, stage: 'student' });
+      await trainModel({ model, examples: train.images, labels: Int32Array.from(train.labels), inputShape: DSCNN_INPUT, numClasses: 12, config: training(), seed: 1, stage: 'student' });
       expect(await checkExports(model, DSCNN_INPUT, 12, train.images.subarray(0, 49 * 10 * 32), test)).toBeGreaterThanOrEqual(0.9);
     } finally {
       model.dispose();

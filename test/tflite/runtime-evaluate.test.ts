@@ -86,7 +86,7 @@ describe.each(RUNTIMES)('evaluateTflite in %s', (runtime) => {
 
   it('says what is wrong with a test set that does not fit the model', async () => {
     const e1 = await tfliteError(evaluateTflite(fx.files.int8Io, { ...testSet, imageShape: [28, 28, 3] }, { runtime }));
-    expect(e1.message).toMatch(/600 labels and 470400 pixel values; expected 600 x 28 x 28 x 3 = 1411200/);
+    expect(e1.message).toMatch(/600 labels and 470400 values; expected 600 x 28 x 28 x 3 = 1411200/);
     const small = { images: images.subarray(0, 10 * 100), labels: labels.subarray(0, 10), imageShape: [10, 10, 1] as [number, number, number] };
     const e2 = await tfliteError(evaluateTflite(fx.files.int8Io, small, { runtime }));
     expect(e2.message).toMatch(/input "x" has shape \[1, 784\] but the images are 10 x 10 x 1/);

@@ -11,7 +11,7 @@ import { KdqError } from '../../src/errors.ts';
 import { buildModel } from '../../src/models/build.ts';
 import { saveWeights } from '../../src/models/weights.ts';
 import { epochOrder } from '../../src/train/batches.ts';
-import { shardBounds, shardGradients } from '../../src/train/shard.ts';
+import { prepareShard, shardBounds, shardGradients } from '../../src/train/shard.ts';
 import { trainModel, type TrainArgs } from '../../src/train/train.ts';
 import { mnistSubset } from './mnist-subset.ts';
 import { rejection, trainingConfig } from './fixtures.ts';
@@ -42,7 +42,7 @@ async function train(layers: LayerSpec[], seed: number, over: Partial<TrainingCo
     const history = await trainModel({
       model,
       ...data,
-      imageShape: SHAPE,
+      inputShape: SHAPE,
       numClasses: 10,
       config: cfg(over),
       seed,
@@ -79,17 +79,17 @@ describe('shardGradients', () => {
     const model = buildModel(plain, SHAPE, 4, { role: 'student' });
     const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
     const size = vars.reduce((a, v) => a + v.size, 0);
-    const d = { ...data, pixels: 784, imageShape: SHAPE, numClasses: 10 };
+    const d = prepareShard({ examples: data.examples, labels: data.labels, inputShape: [...SHAPE], dtype: 'float32', preprocessing: null, numClasses: 10 });
     const order = epochOrder(200, 4, 0, true);
     const whole = new Float32Array(size);
-    const one = shardGradients(model, vars, d, order, 40, 77, 0, 1, whole);
+    const one = shardGradients(model, vars, d, order, 40, 77, 0, 0, 1, whole);
     for (const replicas of [2, 3, 5]) {
       const sum = new Float64Array(size);
       let lossSum = 0;
       let hits = 0;
       for (let r = 0; r < replicas; r++) {
         const part = new Float32Array(size);
-        const res = shardGradients(model, vars, d, order, 40, 77, r, replicas, part);
+        const res = shardGradients(model, vars, d, order, 40, 77, 0, r, replicas, part);
         part.forEach((g, i) => (sum[i] += g));
         lossSum += res.lossSum;
         hits += res.hits;
@@ -113,8 +113,8 @@ describe('trainModel with training.threads', () => {
   it('one SGD step on two threads equals the same step on one thread (to float32 rounding)', async () => {
     const sgd = { optimizer: 'sgd' as const, learningRate: 0.1, epochs: 1, batchSize: 64 };
     const n = 64;
-    const single = await train(plain, 5, { ...sgd }, { images: data.images.subarray(0, n * 784), labels: data.labels.subarray(0, n) });
-    const double = await train(plain, 5, { ...sgd, threads: 2 }, { images: data.images.subarray(0, n * 784), labels: data.labels.subarray(0, n) });
+    const single = await train(plain, 5, { ...sgd }, { examples: data.examples.subarray(0, n * 784), labels: data.labels.subarray(0, n) });
+    const double = await train(plain, 5, { ...sgd, threads: 2 }, { examples: data.examples.subarray(0, n * 784), labels: data.labels.subarray(0, n) });
     expect(single.floats.length).toBe(double.floats.length);
     let maxDiff = 0;
     single.floats.forEach((w, i) => (maxDiff = Math.max(maxDiff, Math.abs(w - double.floats[i]))));
@@ -131,7 +131,7 @@ describe('trainModel with training.threads', () => {
       schedule: { type: 'step', every: 1, factor: 0.5 }, weightDecay: 0.5, clipNorm: 0.5, labelSmoothing: 0.2,
     };
     const n = 96;
-    const part = { images: data.images.subarray(0, n * 784), labels: data.labels.subarray(0, n) };
+    const part = { examples: data.examples.subarray(0, n * 784), labels: data.labels.subarray(0, n) };
     const single = await train(plain, 5, recipe, part);
     const double = await train(plain, 5, { ...recipe, threads: 2 }, part);
     let maxDiff = 0;
@@ -163,6 +163,17 @@ describe('trainModel with training.threads', () => {
     expect(d.history.epochs[0].samples).toBe(200);
   });
 
+  it('replicas take stored bytes, their preprocessing and the augmentation: the weights of their float copy, bit for bit', async () => {
+    const augment = { crop: 2, flip: true };
+    const floats = await train(plain, 4, { threads: 2, epochs: 1, augment });
+    const bytes = Uint8Array.from(data.examples, (v) => Math.round(v * 255));
+    const prep = { scale: 1 / 255, mean: null, std: null, normalize: 'none' as const };
+    const fromBytes = await train(plain, 4, { threads: 2, epochs: 1, augment }, { examples: bytes, dtype: 'uint8', preprocessing: prep });
+    expect(fromBytes.weights.equals(floats.weights)).toBe(true);
+    const unaugmented = await train(plain, 4, { threads: 2, epochs: 1 });
+    expect(unaugmented.weights.equals(floats.weights)).toBe(false);
+  });
+
   it('leaks no tensors and stops its threads', async () => {
     await train(plain, 3, { threads: 2, epochs: 1 });
     const before = tf.memory().numTensors;
@@ -171,9 +182,9 @@ describe('trainModel with training.threads', () => {
   });
 
   it('a NaN stops every thread with E_DIVERGED at the exact step', async () => {
-    const images = data.images.slice(0, 100 * 784);
+    const images = data.examples.slice(0, 100 * 784);
     images[70 * 784 + 300] = NaN; // image 70: third batch of 32 when not shuffled, second thread's half
-    const err = await rejection(train(withDropout, 6, { threads: 2, shuffle: false }, { images, labels: data.labels.subarray(0, 100) }));
+    const err = await rejection(train(withDropout, 6, { threads: 2, shuffle: false }, { examples: images, labels: data.labels.subarray(0, 100) }));
     expect(err.code).toBe('E_DIVERGED');
     expect(err.message).toContain('stage student: loss became NaN at epoch 1, step 3 of 4');
   });
@@ -182,13 +193,13 @@ describe('trainModel with training.threads', () => {
     // The replica is built from other layers than the model it must copy.
     const model = buildModel(plain, SHAPE, 7, { role: 'student' });
     const err = await rejection(
-      trainModel({ model, ...data, imageShape: SHAPE, numClasses: 10, config: cfg({ threads: 2 }), seed: 7, stage: 'student', spec: { layers: withDropout, seed: 7, role: 'student' } }),
+      trainModel({ model, ...data, inputShape: SHAPE, numClasses: 10, config: cfg({ threads: 2 }), seed: 7, stage: 'student', spec: { layers: withDropout, seed: 7, role: 'student' } }),
     );
     model.dispose();
     expect(err).toBeInstanceOf(KdqError);
     expect(err.message).toMatch(/training thread 1: its model has \d+ weights .* the layer specs differ/);
     const noSpec = buildModel(plain, SHAPE, 7, { role: 'student' });
-    const err2 = await rejection(trainModel({ model: noSpec, ...data, imageShape: SHAPE, numClasses: 10, config: cfg({ threads: 2 }), seed: 7, stage: 'student' }));
+    const err2 = await rejection(trainModel({ model: noSpec, ...data, inputShape: SHAPE, numClasses: 10, config: cfg({ threads: 2 }), seed: 7, stage: 'student' }));
     noSpec.dispose();
     expect(err2.code).toBe('E_INTERNAL');
   });

@@ -12,6 +12,7 @@ import { EarlyStopping } from '../../src/train/early-stopping.ts';
 import { trainModel, type EpochStats, type TrainArgs } from '../../src/train/train.ts';
 import { lossAndAccuracy } from '../../src/train/validation.ts';
 import { rejection, trainingConfig } from './fixtures.ts';
+import { floatInputs } from '../../src/data/model-inputs.ts';
 import { mnistSubset } from './mnist-subset.ts';
 
 beforeAll(async () => {
@@ -27,14 +28,15 @@ const layers: LayerSpec[] = [
 ];
 const train = mnistSubset(200);
 // The next 100 training-file images: held out, as data.validationSplit would hold them.
-const validation = mnistSubset(100, 'train', 200);
+const held = mnistSubset(100, 'train', 200);
+const validation = { inputs: floatInputs(held.examples, SHAPE), labels: held.labels };
 const stopping: EarlyStoppingConfig = { monitor: 'val_loss', patience: 2, minDelta: 0 };
 
 async function run(over: Partial<TrainingConfig>, args: Partial<TrainArgs> = {}) {
   const model = buildModel(layers, SHAPE, 3, { role: 'student' });
   try {
     const history = await trainModel({
-      model, ...train, imageShape: SHAPE, numClasses: 10, seed: 3, stage: 'student',
+      model, ...train, inputShape: SHAPE, numClasses: 10, seed: 3, stage: 'student',
       config: trainingConfig({ learningRate: 0.01, epochs: 12, ...over }),
       spec: { layers, seed: 3, role: 'student' },
       ...args,
@@ -62,7 +64,7 @@ describe('validation', () => {
     expect(seen.history.epochs.every((e) => e.valLoss! > 0 && e.valAccuracy! > 0.3)).toBe(true);
     expect(plain.history.epochs.every((e) => e.valLoss === undefined)).toBe(true);
     // Had one marker image reached a batch, its NaN loss would have stopped training with E_DIVERGED.
-    const marked = { images: validation.images.map(() => NaN), labels: validation.labels };
+    const marked = { inputs: floatInputs(held.examples.map(() => NaN), SHAPE), labels: held.labels };
     const poisoned = await run({ epochs: 3 }, { validation: marked });
     expect(poisoned.weights.equals(plain.weights)).toBe(true);
     expect(poisoned.history.epochs.map((e) => e.valLoss)).toEqual([NaN, NaN, NaN]);

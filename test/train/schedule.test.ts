@@ -64,7 +64,7 @@ describe('a schedule in training', () => {
   it('steps with the scheduled rate: plain SGD over 3 epochs equals 3 one-epoch runs at those rates, bit for bit', async () => {
     // One step per epoch (batch = all 64 images, no shuffle) and SGD without momentum keeps no state,
     // so the only thing that can differ is the rate each step used.
-    const base = { ...data, imageShape: SHAPE, numClasses: 10, seed: 3, stage: 's' };
+    const base = { ...data, inputShape: SHAPE, numClasses: 10, seed: 3, stage: 's' };
     const sgd = { optimizer: 'sgd' as const, momentum: 0, batchSize: 64, shuffle: false };
     const scheduled = buildModel(layers, SHAPE, 3, { role: 'student' });
     const h = await trainModel({ ...base, model: scheduled, config: { ...trainingConfig({ ...sgd, epochs: 3, learningRate: 0.2 }), schedule: { type: 'step', every: 1, factor: 0.5 } } });
@@ -82,7 +82,7 @@ describe('a schedule in training', () => {
   it('records the rate of every epoch in the history, cosine with warm-up under adam', async () => {
     const model = buildModel(layers, SHAPE, 4, { role: 'student' });
     const config = { ...trainingConfig({ epochs: 4, learningRate: 0.004 }), schedule: { type: 'cosine' as const, warmupEpochs: 1, minLearningRate: 0 } };
-    const h = await trainModel({ ...data, model, imageShape: SHAPE, numClasses: 10, config, seed: 4, stage: 's' });
+    const h = await trainModel({ ...data, model, inputShape: SHAPE, numClasses: 10, config, seed: 4, stage: 's' });
     expect(h.epochs.map((e) => e.learningRate)).toEqual(rates(config));
     model.dispose();
   });

@@ -8,6 +8,7 @@ import { saveWeights } from '../../src/models/weights.ts';
 import { OPTIMIZERS } from '../../src/names.ts';
 import { createOptimizer, OPTIMIZER_REGISTRY } from '../../src/train/optimizers.ts';
 import { accuracy, agreement, predictLogits, trainModel, type BatchStats, type TrainArgs } from '../../src/train/train.ts';
+import { floatInputs } from '../../src/data/model-inputs.ts';
 import { mnistSubset } from './mnist-subset.ts';
 import { rejection, trainingConfig } from './fixtures.ts';
 
@@ -27,7 +28,7 @@ const data = mnistSubset(200);
 
 async function run(seed: number, over: Partial<TrainArgs> = {}, layers = small) {
   const model = buildModel(layers, SHAPE, seed, { role: 'student' });
-  const history = await trainModel({ model, ...data, imageShape: SHAPE, numClasses: 10, config: cfg(), seed, stage: 'student', ...over });
+  const history = await trainModel({ model, ...data, inputShape: SHAPE, numClasses: 10, config: cfg(), seed, stage: 'student', ...over });
   const saved = saveWeights(model);
   return { model, history, saved };
 }
@@ -74,11 +75,31 @@ describe('trainModel', () => {
   it('shuffles with the run seed only: the same model and data with another shuffle seed trains differently', async () => {
     const model1 = buildModel(small, SHAPE, 9, { role: 'student' });
     const model2 = buildModel(small, SHAPE, 9, { role: 'student' });
-    const common = { ...data, imageShape: SHAPE, numClasses: 10, config: cfg({ epochs: 1 }), stage: 's' };
+    const common = { ...data, inputShape: SHAPE, numClasses: 10, config: cfg({ epochs: 1 }), stage: 's' };
     await trainModel({ model: model1, ...common, seed: 100 });
     await trainModel({ model: model2, ...common, seed: 101 });
     expect(Buffer.from(saveWeights(model1).data).equals(Buffer.from(saveWeights(model2).data))).toBe(false);
     [model1, model2].forEach((m) => m.dispose());
+  });
+
+  it('augments bit-identically run to run, differently from no augmentation; bytes and their float copy train alike', async () => {
+    const augment = { crop: 2, flip: true };
+    const a = await run(5, { config: cfg({ augment }) });
+    const b = await run(5, { config: cfg({ augment }) });
+    const plain = await run(5);
+    expect(Buffer.from(a.saved.data).equals(Buffer.from(b.saved.data))).toBe(true);
+    expect(Buffer.from(a.saved.data).equals(Buffer.from(plain.saved.data))).toBe(false);
+    // The same images stored as bytes with the 1/255 preprocessing: the very same weights.
+    const bytes = Uint8Array.from(data.examples, (v) => Math.round(v * 255));
+    const prep = { scale: 1 / 255, mean: null, std: null, normalize: 'none' as const };
+    const fromBytes = await run(5, { examples: bytes, dtype: 'uint8', preprocessing: prep, config: cfg({ augment }) });
+    expect(Buffer.from(fromBytes.saved.data).equals(Buffer.from(a.saved.data))).toBe(true);
+    // Table rows cannot be augmented.
+    const rows = buildModel([{ type: 'dense', units: 10, activation: 'linear', useBias: true }], [784], 1);
+    const err = await rejection(trainModel({ model: rows, ...data, inputShape: [784], numClasses: 10, config: cfg({ augment }), seed: 1, stage: 's' }));
+    expect([err.code, err.message]).toEqual(['E_CONFIG', 'stage s: training.augment moves pixels, but the examples are table rows [784]; remove augment']);
+    [a, b, plain, fromBytes].forEach((r) => r.model.dispose());
+    rows.dispose();
   });
 
   it('leaks no tensors: the count is the same after every epoch, and back to the start after training', async () => {
@@ -88,7 +109,7 @@ describe('trainModel', () => {
     const history = await trainModel({
       model,
       ...data,
-      imageShape: SHAPE,
+      inputShape: SHAPE,
       numClasses: 10,
       config: cfg({ epochs: 3 }),
       seed: 3,
@@ -107,9 +128,9 @@ describe('trainModel', () => {
     const n = 50;
     const history = await trainModel({
       model,
-      images: data.images.subarray(0, n * 784),
+      examples: data.examples.subarray(0, n * 784),
       labels: data.labels.subarray(0, n),
-      imageShape: SHAPE,
+      inputShape: SHAPE,
       numClasses: 10,
       config: cfg({ epochs: 1, batchSize: 16 }),
       seed: 4,
@@ -138,7 +159,7 @@ describe('trainModel', () => {
         ...data,
         softLogits: new Float32Array(200 * 10),
         distillation: kd,
-        imageShape: SHAPE,
+        inputShape: SHAPE,
         numClasses: 10,
         config: cfg({ optimizer: 'sgd', learningRate: 1e6, epochs: 5 }),
         seed: 5,
@@ -153,11 +174,11 @@ describe('trainModel', () => {
   });
 
   it('points at the exact step of an injected NaN', async () => {
-    const images = data.images.slice(0, 100 * 784);
+    const images = data.examples.slice(0, 100 * 784);
     images[70 * 784 + 300] = NaN; // image 70: third batch of 32 when not shuffled
     const model = buildModel(small, SHAPE, 6);
     const err = await rejection(
-      trainModel({ model, images, labels: data.labels.subarray(0, 100), imageShape: SHAPE, numClasses: 10, config: cfg({ shuffle: false }), seed: 6, stage: 'student' }),
+      trainModel({ model, examples: images, labels: data.labels.subarray(0, 100), inputShape: SHAPE, numClasses: 10, config: cfg({ shuffle: false }), seed: 6, stage: 'student' }),
     );
     expect(err.code).toBe('E_DIVERGED');
     expect(err.message).toContain('stage student: loss became NaN at epoch 1, step 3 of 4');
@@ -182,7 +203,7 @@ describe('trainModel', () => {
     for (let i = 0; i < n; i++) teacher[i * 10 + ((data.labels[i] + 1) % 10)] = 8;
     const kd: DistillationConfig = { temperature: 2, hardWeight: 0, softWeight: 1, loss: 'kl', temperatureSquared: true, baseline: false };
     const student = await run(8, { softLogits: teacher, distillation: kd, config: cfg({ epochs: 3 }) });
-    const logits = predictLogits(student.model, data.images, SHAPE);
+    const logits = predictLogits(student.model, floatInputs(data.examples, SHAPE));
     expect(agreement(logits, teacher, 10)).toBeGreaterThan(0.5);
     expect(accuracy(logits, data.labels, 10)).toBeLessThan(0.3);
     student.model.dispose();
@@ -190,8 +211,10 @@ describe('trainModel', () => {
 
   it('rejects inputs that do not fit, quoting them', async () => {
     const model = buildModel(small, SHAPE, 1);
-    const base = { model, ...data, imageShape: SHAPE, numClasses: 10, config: cfg(), seed: 1, stage: 'teacher' };
-    expect((await rejection(trainModel({ ...base, numClasses: 5 }))).message).toMatch(/outputs shape \[batch, 10\] but the data has 5 classes/);
+    const base = { model, ...data, inputShape: SHAPE, numClasses: 10, config: cfg(), seed: 1, stage: 'teacher' };
+    expect((await rejection(trainModel({ ...base, numClasses: 5 }))).message).toBe(
+      'stage teacher: the network must end in 5 logits, one per class of the data (shape [5]), but outputs [10]; end with { type: dense, units: 5 }',
+    );
     const labels = data.labels.slice();
     labels[17] = 12;
     const badLabel = await rejection(trainModel({ ...base, labels }));
@@ -221,7 +244,7 @@ describe('optimizers', () => {
     it(`${optimizer} lowers the training loss`, async () => {
       const model = buildModel(small, SHAPE, 12);
       const lr = optimizer === 'sgd' ? 0.1 : 0.003;
-      const h = await trainModel({ model, ...data, imageShape: SHAPE, numClasses: 10, config: cfg({ optimizer, learningRate: lr, momentum: 0.9, epochs: 3 }), seed: 12, stage: 's' });
+      const h = await trainModel({ model, ...data, inputShape: SHAPE, numClasses: 10, config: cfg({ optimizer, learningRate: lr, momentum: 0.9, epochs: 3 }), seed: 12, stage: 's' });
       expect(h.epochs[2].loss).toBeLessThan(h.epochs[0].loss * 0.8);
       model.dispose();
     });
@@ -232,14 +255,14 @@ describe('predictLogits', () => {
   it('equals one forward pass over all images, for a batch size that does not divide n, without leaks', () => {
     const model = buildModel(small, SHAPE, 13);
     const n = 70;
-    const images = data.images.subarray(0, n * 784);
+    const images = data.examples.subarray(0, n * 784);
     const before = tf.memory().numTensors;
-    const got = predictLogits(model, images, SHAPE, 32);
+    const got = predictLogits(model, floatInputs(images, SHAPE), 32);
     expect(tf.memory().numTensors).toBe(before);
     const want = tf.tidy(() => (model.apply(tf.tensor4d(images, [n, 28, 28, 1])) as tf.Tensor).dataSync());
     expect(got).toHaveLength(n * 10);
     got.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThan(1e-5));
-    expect(errorOf(() => predictLogits(model, new Float32Array(100), SHAPE)).message).toMatch(/not a whole number of 28x28x1 images/);
+    expect(errorOf(() => floatInputs(new Float32Array(100), SHAPE)).message).toMatch(/100 values are not a whole number of \[28, 28, 1\] examples/);
     model.dispose();
   });
 });
@@ -254,8 +277,8 @@ describe('teacher on MNIST', () => {
       { type: 'dense', units: 10, activation: 'softmax', useBias: true },
     ];
     const model = buildModel(teacher, SHAPE, 1, { role: 'teacher' });
-    const h = await trainModel({ model, ...train, imageShape: SHAPE, numClasses: 10, config: cfg({ epochs: 1 }), seed: 1, stage: 'teacher' });
-    const acc = accuracy(predictLogits(model, test.images, SHAPE), test.labels, 10);
+    const h = await trainModel({ model, ...train, inputShape: SHAPE, numClasses: 10, config: cfg({ epochs: 1 }), seed: 1, stage: 'teacher' });
+    const acc = accuracy(predictLogits(model, floatInputs(test.examples, SHAPE)), test.labels, 10);
     expect(h.epochs[0].accuracy).toBeGreaterThan(0.5);
     expect(acc).toBeGreaterThan(0.75); // chance is 0.1
     model.dispose();

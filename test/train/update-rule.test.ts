@@ -96,7 +96,7 @@ describe('clipNorm', () => {
       const model = buildModel(layers, SHAPE, 5, { role: 'student' });
       const before = values(trainable(model));
       await trainModel({
-        model, ...data, imageShape: SHAPE, numClasses: 10, seed: 5, stage: 's',
+        model, ...data, inputShape: SHAPE, numClasses: 10, seed: 5, stage: 's',
         config: { ...trainingConfig({ optimizer: 'sgd', momentum: 0, learningRate: 0.5, epochs: 1, batchSize: n, shuffle: false }), ...(clipNorm ? { clipNorm } : {}) },
       });
       let sq = 0;

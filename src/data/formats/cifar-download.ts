@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { KdqError } from '../../errors.ts';
 import type { Cifar100LabelSet } from '../../names.ts';
-import { fetchVerified } from '../download.ts';
+import { fetchVerified, findVerified } from '../download.ts';
 import { extractTar } from '../tar.ts';
 import { badFile } from './bad-file.ts';
 import { CIFAR_LAYOUT, cifarFileNames, cifarFilesInDir, type CifarFiles, type CifarKind } from './cifar.ts';
@@ -50,6 +50,27 @@ export async function fetchCifar(kind: CifarKind, spec: CifarDownload, cacheDir:
   for (const name of l.train) train.push(await get(name));
   const test = await get(l.test);
   const names = async (set: Cifar100LabelSet) => (kind === 'cifar10' && set === 'coarse' ? null : spec.files[l.names[set]] ? await get(l.names[set]) : null);
+  return { train, test, labelNames: { fine: await names('fine'), coarse: await names('coarse') } };
+}
+
+/** The files of `kind` when a verified copy is already in `cacheDir`, else null: never the network. */
+export async function findCifar(kind: CifarKind, spec: CifarDownload, cacheDir: string): Promise<CifarFiles | null> {
+  if ('archive' in spec) {
+    const dir = join(cacheDir, `${spec.archive.sha256.toLowerCase()}-unpacked`);
+    if (!(await stat(join(dir, COMPLETE)).catch(() => null))) return null;
+    return cifarFilesInDir(dir, kind);
+  }
+  const find = (name: string) => (spec.files[name] ? findVerified(spec.files[name].url, spec.files[name].sha256, cacheDir) : Promise.resolve(null));
+  const l = CIFAR_LAYOUT[kind];
+  const train: string[] = [];
+  for (const name of l.train) {
+    const p = await find(name);
+    if (p === null) return null;
+    train.push(p);
+  }
+  const test = await find(l.test);
+  if (test === null) return null;
+  const names = async (set: Cifar100LabelSet) => (kind === 'cifar10' && set === 'coarse' ? null : await find(l.names[set]));
   return { train, test, labelNames: { fine: await names('fine'), coarse: await names('coarse') } };
 }
 

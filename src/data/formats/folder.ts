@@ -161,6 +161,22 @@ async function decodeSplit(files: ListedImage[], t: DecodeTarget & { size: [numb
   return { count: files.length, x, y };
 }
 
+async function keyOf(o: FolderOptions, listing: FolderListing, t: DecodeTarget & { size: [number, number] }, digestCacheDir: string | undefined): Promise<FolderCacheKey> {
+  const hash = async (files: ListedImage[]) => (await digestFiles(files.map((f) => ({ path: f.path, role: 'image' })), digestCacheDir)).map((d) => d.sha256);
+  return folderCacheKey(o, listing, { train: await hash(listing.train), test: await hash(listing.test) }, t);
+}
+
+/**
+ * The key of the decoded dataset the options describe, without decoding: a listing, one image
+ * header (unless imageSize and channels are both given) and a digest per file (a stat each once
+ * remembered in `digestCacheDir`). The data stage's fingerprint.
+ */
+export async function folderKeyOf(o: FolderOptions, digestCacheDir?: string): Promise<FolderCacheKey> {
+  checkOptions(o);
+  const listing = await listFolder(o);
+  return keyOf(o, listing, await target(o, listing), digestCacheDir);
+}
+
 /** Every image decoded (or the decoded dataset from `deps.cache` when its key matches). */
 export async function readFolder(o: FolderOptions, deps: ReadFolderDeps = {}): Promise<DecodedData> {
   checkOptions(o);
@@ -168,9 +184,7 @@ export async function readFolder(o: FolderOptions, deps: ReadFolderDeps = {}): P
   const t = await target(o, listing);
   let key: FolderCacheKey | null = null;
   if (deps.cache) {
-    const hash = async (files: ListedImage[]) =>
-      (await digestFiles(files.map((f) => ({ path: f.path, role: 'image' })), deps.digestCacheDir)).map((d) => d.sha256);
-    key = folderCacheKey(o, listing, { train: await hash(listing.train), test: await hash(listing.test) }, t);
+    key = await keyOf(o, listing, t, deps.digestCacheDir);
     const hit = await deps.cache.get(key.value);
     if (hit) return hit;
   }

@@ -5,14 +5,22 @@ import { runtimeVersion } from './runtime-package.ts';
 import { elementCount } from './tensor-data.ts';
 import type { RuntimeName, TensorData, TensorInfo } from './types.ts';
 
-export interface TfliteTestSet {
-  /** N images, NHWC, float in [0, 1], one after another. */
-  images: Float32Array;
-  /** N class indices. */
-  labels: Uint8Array;
-  /** [height, width, channels] of one image. */
-  imageShape: [number, number, number];
+/** Examples made on demand (src/data/model-inputs.ts): converted a block at a time, never all at once. */
+export interface ExampleSource {
+  range(start: number, end: number): Float32Array;
 }
+
+export interface TfliteTestSet {
+  /** N examples as the model takes them, one after another (NHWC images, [N, F] rows), or made on demand. */
+  images: Float32Array | ExampleSource;
+  /** N class indices. */
+  labels: ArrayLike<number>;
+  /** Shape of one example: [height, width, channels] or [features]. */
+  imageShape: readonly number[];
+}
+
+/** Examples converted per block of this many, when they come from an ExampleSource. */
+const BLOCK = 256;
 
 export interface EvaluateOptions {
   runtime: RuntimeName;
@@ -82,18 +90,30 @@ function argmax(values: TensorData): number {
 
 function checkTestSet(data: TfliteTestSet): { n: number; pixels: number } {
   const shape = data.imageShape;
-  if (shape.length !== 3 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new KdqError('E_TFLITE', `imageShape must be [height, width, channels] of positive integers, got [${shape.join(', ')}]`);
+  if ((shape.length !== 3 && shape.length !== 1) || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new KdqError('E_TFLITE', `imageShape must be [height, width, channels] or [features] of positive integers, got [${shape.join(', ')}]`);
   }
   const n = data.labels.length;
-  const pixels = shape[0] * shape[1] * shape[2];
-  if (n === 0 || data.images.length !== n * pixels) {
-    throw new KdqError(
-      'E_TFLITE',
-      `the test set has ${n} labels and ${data.images.length} pixel values; expected ${n} x ${shape.join(' x ')} = ${n * pixels}`,
-    );
+  const pixels = shape.reduce((a, b) => a * b, 1);
+  if (n === 0 || (data.images instanceof Float32Array && data.images.length !== n * pixels)) {
+    const have = data.images instanceof Float32Array ? `${data.images.length} values` : 'no examples';
+    throw new KdqError('E_TFLITE', `the test set has ${n} labels and ${have}; expected ${n} x ${shape.join(' x ')} = ${n * pixels}`);
   }
   return { n, pixels };
+}
+
+/** Example i as a view: of the array, or of the block the source converted last. */
+function exampleReader(images: Float32Array | ExampleSource, pixels: number, n: number): (i: number) => Float32Array {
+  if (images instanceof Float32Array) return (i) => images.subarray(i * pixels, (i + 1) * pixels);
+  let first = -1;
+  let block: Float32Array = new Float32Array(0);
+  return (i) => {
+    if (first < 0 || i < first || i >= first + BLOCK) {
+      first = i - (i % BLOCK);
+      block = images.range(first, Math.min(n, first + BLOCK));
+    }
+    return block.subarray((i - first) * pixels, (i - first + 1) * pixels);
+  };
 }
 
 /**
@@ -124,7 +144,7 @@ export async function evaluateTflite(bytes: Uint8Array, data: TfliteTestSet, opt
       throw new KdqError('E_TFLITE', `the model's output "${output.name}" has ${classes} values; a classifier output has at most 256 classes`);
     }
     const write = inputWriter(input);
-    const image = (i: number): Float32Array => data.images.subarray(i * pixels, (i + 1) * pixels);
+    const image = exampleReader(data.images, pixels, n);
     interpreter.run(write(image(0))); // warm-up: first-call setup is not per-image cost
     const predictions = new Uint8Array(n);
     const outputs = opts.keepOutputs ? new Float32Array(n * classes) : undefined;
