@@ -51,7 +51,16 @@ async function child(format: string, dir: string): Promise<void> {
         });
   const after = await peakRssMiB();
   const dataMiB = (data.train.x.byteLength + data.test.x.byteLength + data.train.y.byteLength + data.test.y.byteLength) / 2 ** 20;
-  console.log(JSON.stringify({ format, examples: data.trainCount + data.testCount, dataMiB: +dataMiB.toFixed(1), peakBeforeMiB: +before.toFixed(1), peakAfterMiB: +after.toFixed(1), seconds: (Date.now() - t0) / 1000 }));
+  console.log(
+    JSON.stringify({
+      format,
+      examples: data.trainCount + data.testCount,
+      dataMiB: +dataMiB.toFixed(1),
+      peakBeforeMiB: +before.toFixed(1),
+      peakAfterMiB: +after.toFixed(1),
+      seconds: (Date.now() - t0) / 1000,
+    }),
+  );
 }
 
 async function main(): Promise<void> {

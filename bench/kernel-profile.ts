@@ -73,8 +73,7 @@ export function installKernelProfiler(backendName: string): KernelProfiler {
         t.step = 0;
       }
     },
-    table: () =>
-      [...totals.entries()].map(([kernel, t]) => ({ kernel, calls: t.calls, ms: t.ms, perStep: [...t.perStep] })).sort((a, b) => b.ms - a.ms),
+    table: () => [...totals.entries()].map(([kernel, t]) => ({ kernel, calls: t.calls, ms: t.ms, perStep: [...t.perStep] })).sort((a, b) => b.ms - a.ms),
     uninstall: () => {
       for (const config of originals) {
         tf.unregisterKernel(config.kernelName, backendName);

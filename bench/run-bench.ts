@@ -35,13 +35,43 @@ const RESULTS = path.join(ROOT, 'bench', 'results', 'train.json');
  */
 const ABLATION_STEPS: { label: string; only: string[]; optimizer: BenchOptimizer; simd: boolean; fused: boolean }[] = [
   { label: 'missing kernels only, tf.train.adam', only: [], optimizer: 'adam', simd: false, fused: false },
-  { label: '+ BatchMatMul, MaxPoolGrad, Slice, Identity overrides', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'], optimizer: 'adam', simd: false, fused: false },
-  { label: '+ fastAdam (one kernel per variable)', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'], optimizer: 'fast-adam', simd: false, fused: false },
-  { label: '+ SIMD kernels (Adam, MaxPoolGrad, Conv2DBackpropFilter)', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'], optimizer: 'fast-adam', simd: true, fused: false },
+  {
+    label: '+ BatchMatMul, MaxPoolGrad, Slice, Identity overrides',
+    only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'],
+    optimizer: 'adam',
+    simd: false,
+    fused: false,
+  },
+  {
+    label: '+ fastAdam (one kernel per variable)',
+    only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'],
+    optimizer: 'fast-adam',
+    simd: false,
+    fused: false,
+  },
+  {
+    label: '+ SIMD kernels (Adam, MaxPoolGrad, Conv2DBackpropFilter)',
+    only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'],
+    optimizer: 'fast-adam',
+    simd: true,
+    fused: false,
+  },
   { label: '+ fused conv/dense + relu', only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity'], optimizer: 'fast-adam', simd: true, fused: true },
   {
     label: '+ SIMD convolutions, depthwise, Sum, AvgPoolGrad overrides (all of kdq)',
-    only: ['BatchMatMul', 'MaxPoolGrad', 'Slice', 'Identity', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2D', 'Sum', 'AvgPoolGrad'],
+    only: [
+      'BatchMatMul',
+      'MaxPoolGrad',
+      'Slice',
+      'Identity',
+      'Conv2D',
+      'FusedConv2D',
+      'Conv2DBackpropInput',
+      'DepthwiseConv2dNative',
+      'FusedDepthwiseConv2D',
+      'Sum',
+      'AvgPoolGrad',
+    ],
     optimizer: 'fast-adam',
     simd: true,
     fused: true,
@@ -72,8 +102,7 @@ function parseArgs(argv: string[]): Options {
       const v = argv[++i];
       if (v !== 'adam' && v !== 'fast-adam') throw new Error(`--optimizer '${v}': use adam or fast-adam`);
       o.optimizer = v;
-    }
-    else if (a === '--only') o.only = (argv[++i] ?? '').split(',').filter(Boolean);
+    } else if (a === '--only') o.only = (argv[++i] ?? '').split(',').filter(Boolean);
     else if (a === '--no-simd') o.simd = false;
     else if (a === '--no-fused') o.fused = false;
     else throw new Error(`unknown option '${a}'; use --ablation, --steps N, --runs N, --optimizer adam|fast-adam, --no-simd, --no-fused, --note TEXT`);
@@ -184,14 +213,27 @@ export async function main(argv: string[]): Promise<number> {
   );
   const results = await measureBoth(o);
   for (const r of Object.values(results)) {
-    process.stderr.write(`  ${r.model}: median ${r.median} samples/s wall (runs ${r.runs.join(', ')}), ${r.cpuMedian} per CPU-second, median step ${r.medianSteps} (runs ${r.medianStepRuns.join(', ')}), fast steps ${r.fastSteps}\n`);
+    process.stderr.write(
+      `  ${r.model}: median ${r.median} samples/s wall (runs ${r.runs.join(', ')}), ${r.cpuMedian} per CPU-second, median step ${r.medianSteps} (runs ${r.medianStepRuns.join(', ')}), fast steps ${r.fastSteps}\n`,
+    );
   }
   let ablation: { label: string; only: string[]; results: Record<string, ThroughputResult> }[] | undefined;
   if (o.ablation && backend.name === 'wasm') {
     ablation = [];
     for (const stepDef of ABLATION_STEPS) {
       const flags = [...(stepDef.simd ? [] : ['--no-simd']), ...(stepDef.fused ? [] : ['--no-fused'])];
-      const args = [path.join(ROOT, 'bin', 'bench.mjs'), '--only', stepDef.only.join(','), '--steps', String(o.steps), '--runs', String(o.runs), '--optimizer', stepDef.optimizer, ...flags];
+      const args = [
+        path.join(ROOT, 'bin', 'bench.mjs'),
+        '--only',
+        stepDef.only.join(','),
+        '--steps',
+        String(o.steps),
+        '--runs',
+        String(o.runs),
+        '--optimizer',
+        stepDef.optimizer,
+        ...flags,
+      ];
       const stdout = execFileSync(process.execPath, args, {
         cwd: ROOT,
         encoding: 'utf8',
@@ -236,7 +278,15 @@ async function suite(argv: string[]): Promise<number> {
     `kdq bench suite: ${id.name} backend${id.kernels ? ` (${id.kernels} kernels)` : ''}, tf.js ${id.tfjs}, load ${load0.toFixed(2)}, ` +
       `calibration ${calibration} ms, memory-stall ratio ${stall.ratio}; ${o.runs} runs of ${o.steps} steps after ${o.warmup} warm-up steps\n`,
   );
-  await benchSuite(o, { commit: gitCommit(), backend: id.name, kernels: id.kernels, tfjs: id.tfjs, node: process.version, calibrationMs: calibration, memoryStall: stall });
+  await benchSuite(o, {
+    commit: gitCommit(),
+    backend: id.name,
+    kernels: id.kernels,
+    tfjs: id.tfjs,
+    node: process.version,
+    calibrationMs: calibration,
+    memoryStall: stall,
+  });
   return 0;
 }
 

@@ -64,7 +64,9 @@ export async function benchRunsTable(runs = 7): Promise<number> {
       nodeStartMs: { runs: node.map(Math.round), median: Math.round(median(node)) },
     };
     appendHistory(RESULTS, "Wall time of 'kdq runs' over 20 run folders (3 experiments, a 4-point sweep), sorted and filtered, vs bare Node start-up", result);
-    process.stderr.write(`  kdq runs (${result.entry}): median ${result.kdqRunsMs.median} ms (node alone ${result.nodeStartMs.median} ms), load ${load0.toFixed(2)}\n`);
+    process.stderr.write(
+      `  kdq runs (${result.entry}): median ${result.kdqRunsMs.median} ms (node alone ${result.nodeStartMs.median} ms), load ${load0.toFixed(2)}\n`,
+    );
     return 0;
   } finally {
     rmSync(runsDir, { recursive: true, force: true });

@@ -150,7 +150,10 @@ export async function measureShape(shape: BenchShape, o: ShapeRunOptions): Promi
 function stepProfile(table: KernelTime[], stepMs: number[]): KernelStepTime[] {
   const n = stepMs.length;
   const outside = stepMs.map((ms, i) => Math.max(0, ms - table.reduce((a, t) => a + (t.perStep[i] ?? 0), 0)));
-  const rows = [...table.map((t) => ({ kernel: t.kernel, calls: t.calls / n, perStep: t.perStep })), { kernel: '(outside kernels)', calls: 0, perStep: outside }];
+  const rows = [
+    ...table.map((t) => ({ kernel: t.kernel, calls: t.calls / n, perStep: t.perStep })),
+    { kernel: '(outside kernels)', calls: 0, perStep: outside },
+  ];
   const r3 = (x: number) => Math.round(x * 1000) / 1000;
   const stats = rows.map((r) => ({ kernel: r.kernel, callsPerStep: r3(r.calls), minMs: Math.min(...r.perStep), medianMs: median(r.perStep) }));
   const total = stats.reduce((a, r) => a + r.medianMs, 0);

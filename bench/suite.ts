@@ -61,8 +61,18 @@ export function parseSuiteArgs(argv: string[]): SuiteOptions {
 /** One shape at one batch size in a fresh process (bin/bench.mjs --shape-worker). */
 function runWorker(shape: string, batchSize: number, o: SuiteOptions): ShapeResult {
   const args = [
-    path.join(ROOT, 'bin', 'bench.mjs'), '--shape-worker', shape, '--batch', String(batchSize),
-    '--steps', String(o.steps), '--runs', String(o.runs), '--warmup', String(o.warmup), ...(o.profile ? ['--profile'] : []),
+    path.join(ROOT, 'bin', 'bench.mjs'),
+    '--shape-worker',
+    shape,
+    '--batch',
+    String(batchSize),
+    '--steps',
+    String(o.steps),
+    '--runs',
+    String(o.runs),
+    '--warmup',
+    String(o.warmup),
+    ...(o.profile ? ['--profile'] : []),
   ];
   const stdout = execFileSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
   return JSON.parse(stdout.trim().split('\n').pop()!) as ShapeResult;
@@ -78,7 +88,9 @@ function printResult(r: ShapeResult): void {
   if (r.profile === undefined) return;
   process.stderr.write(`    ${'kernel'.padEnd(36)} ${'calls'.padStart(6)} ${'min ms'.padStart(9)} ${'median ms'.padStart(10)}   share\n`);
   for (const k of r.profile.filter((k) => k.percent >= 0.5 || k.kernel === '(outside kernels)')) {
-    process.stderr.write(`    ${k.kernel.padEnd(36)} ${k.callsPerStep.toFixed(0).padStart(6)} ${k.minMs.toFixed(3).padStart(9)} ${k.medianMs.toFixed(3).padStart(10)}   ${k.percent}%\n`);
+    process.stderr.write(
+      `    ${k.kernel.padEnd(36)} ${k.callsPerStep.toFixed(0).padStart(6)} ${k.minMs.toFixed(3).padStart(9)} ${k.medianMs.toFixed(3).padStart(10)}   ${k.percent}%\n`,
+    );
   }
 }
 

@@ -20,7 +20,10 @@ function sweepMs(jobs: number): number {
   const runsDir = mkdtempSync(path.join(os.tmpdir(), 'kdq-bench-sweep-'));
   try {
     const t0 = performance.now();
-    execFileSync(process.execPath, [path.join(ROOT, 'bin', 'kdq.mjs'), 'run', EXPERIMENT, '--sweep', SWEEP, '--jobs', String(jobs), '--runs-dir', runsDir], { cwd: ROOT, stdio: 'ignore' });
+    execFileSync(process.execPath, [path.join(ROOT, 'bin', 'kdq.mjs'), 'run', EXPERIMENT, '--sweep', SWEEP, '--jobs', String(jobs), '--runs-dir', runsDir], {
+      cwd: ROOT,
+      stdio: 'ignore',
+    });
     return performance.now() - t0;
   } finally {
     rmSync(runsDir, { recursive: true, force: true });

@@ -54,7 +54,10 @@ export async function benchThreads(): Promise<number> {
     return median(times.slice(1));
   };
   process.stderr.write(`kdq bench: teacher on 1 and 2 threads, ${backend.name} backend, load ${load0[0]!.toFixed(2)}\n`);
-  const results: Record<string, { batchSize: number; oneThreadMs: number[]; twoThreadsMs: number[]; speedup: number; samplesPerSecond: { one: number; two: number } }> = {};
+  const results: Record<
+    string,
+    { batchSize: number; oneThreadMs: number[]; twoThreadsMs: number[]; speedup: number; samplesPerSecond: { one: number; two: number } }
+  > = {};
   for (const batchSize of [32, 64]) {
     const one: number[] = [];
     const two: number[] = [];
@@ -71,7 +74,9 @@ export async function benchThreads(): Promise<number> {
       speedup: Number((m1 / m2).toFixed(3)),
       samplesPerSecond: { one: Math.round((batchSize * 1000) / m1), two: Math.round((batchSize * 1000) / m2) },
     };
-    process.stderr.write(`  batch ${batchSize}: median step ${m1} ms on 1 thread (runs ${one.join(', ')}), ${m2} ms on 2 (runs ${two.join(', ')}): ${(m1 / m2).toFixed(2)}x\n`);
+    process.stderr.write(
+      `  batch ${batchSize}: median step ${m1} ms on 1 thread (runs ${one.join(', ')}), ${m2} ms on 2 (runs ${two.join(', ')}): ${(m1 / m2).toFixed(2)}x\n`,
+    );
   }
   appendHistory(RESULTS, 'kd-mnist teacher, median step time of kdq trainModel on 1 vs 2 threads (training.threads); see bench/threads.ts', {
     date: new Date().toISOString(),

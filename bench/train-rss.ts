@@ -109,7 +109,9 @@ export async function benchTrainRss(): Promise<number> {
       withinLimit: runs.every((r) => r.peakRssMiB < LIMIT_MIB),
     };
     appendHistory(RESULTS, 'Peak RSS of whole kdq runs (every stage) on a CIFAR-10-sized set; see bench/train-rss.ts', entry);
-    process.stderr.write(`  the images take ${entry.imagesInMemoryMiB.asBytes} MiB as bytes; as float32 they would take ${entry.imagesInMemoryMiB.asFloat32} MiB\n`);
+    process.stderr.write(
+      `  the images take ${entry.imagesInMemoryMiB.asBytes} MiB as bytes; as float32 they would take ${entry.imagesInMemoryMiB.asFloat32} MiB\n`,
+    );
     return entry.withinLimit ? 0 : 1;
   } finally {
     await rm(dir, { recursive: true, force: true });

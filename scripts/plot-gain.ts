@@ -44,15 +44,26 @@ export async function readSweepPoint(dir: string, keyPath: string): Promise<Swee
     }
   };
   const x = valueAt(parse(await read('config.yaml')), keyPath);
-  if (typeof x !== 'number') throw new KdqError('E_USAGE', `${join(dir, 'config.yaml')}: ${keyPath} is ${JSON.stringify(x)}, not a number; pass a numeric key with --x`);
+  if (typeof x !== 'number')
+    throw new KdqError('E_USAGE', `${join(dir, 'config.yaml')}: ${keyPath} is ${JSON.stringify(x)}, not a number; pass a numeric key with --x`);
   const m = JSON.parse(await read('metrics.json')) as Metrics;
   const s = m.summary;
   const need = ['kd_gain', 'student.accuracy', 'student_baseline.accuracy'];
   const missing = need.filter((k) => !s?.[k]);
   if (!s || missing.length > 0) {
-    throw new KdqError('E_USAGE', `${join(dir, 'metrics.json')} has no summary of ${missing.join(', ')}; the run needs distillation.baseline and evaluation.seeds with at least two seeds`);
+    throw new KdqError(
+      'E_USAGE',
+      `${join(dir, 'metrics.json')} has no summary of ${missing.join(', ')}; the run needs distillation.baseline and evaluation.seeds with at least two seeds`,
+    );
   }
-  return { dir, x, gain: s.kd_gain, kd: s['student.accuracy'], baseline: s['student_baseline.accuracy'], ...(s['student_int8.tflite.accuracy'] ? { int8: s['student_int8.tflite.accuracy'] } : {}) };
+  return {
+    dir,
+    x,
+    gain: s.kd_gain,
+    kd: s['student.accuracy'],
+    baseline: s['student_baseline.accuracy'],
+    ...(s['student_int8.tflite.accuracy'] ? { int8: s['student_int8.tflite.accuracy'] } : {}),
+  };
 }
 
 const pct = (v: number) => (v * 100).toFixed(2);

@@ -43,7 +43,12 @@ export async function validate(file: string, opts: { set?: string[]; sweep?: str
   const { base, sweep } = await load(file, opts);
   const { graph } = planLoaded(base);
   const { describeProbe } = await import('./data/probe.ts');
-  return { stages: Object.keys(graph.stages).length, seeds: base.experiment.evaluation.seeds.length, points: sweep?.points.length ?? 0, data: describeProbe(base.probe) };
+  return {
+    stages: Object.keys(graph.stages).length,
+    seeds: base.experiment.evaluation.seeds.length,
+    points: sweep?.points.length ?? 0,
+    data: describeProbe(base.probe),
+  };
 }
 
 function workspace(opts: RunOptions) {

@@ -18,7 +18,11 @@ const EXIT_FAIL = 1;
 const EXIT_INVALID = 2;
 
 /** Runs kdq with the given arguments; returns the process exit code. `env` is read for flags npm kept for itself. */
-export async function main(argv: readonly string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }, env: Record<string, string | undefined> = process.env): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr },
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
   const out = (s: string) => io.stdout.write(s.endsWith('\n') ? s : s + '\n');
   const err = (s: string) => io.stderr.write(s.endsWith('\n') ? s : s + '\n');
   let args: ParsedArgs;
@@ -132,11 +136,20 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       }
       case 'runs': {
         const formats = (['md', 'json', 'csv'] as const).filter((f) => o[f] === true);
-        if (formats.length > 1) throw new KdqError('E_USAGE', `'kdq runs' prints one format: pass one of --md, --json, --csv, not ${formats.map((f) => `--${f}`).join(' and ')}`);
+        if (formats.length > 1)
+          throw new KdqError('E_USAGE', `'kdq runs' prints one format: pass one of --md, --json, --csv, not ${formats.map((f) => `--${f}`).join(' and ')}`);
         const rm = args.positionals[0] === 'rm';
-        if (rm && (formats.length > 0 || o.sort !== undefined)) throw new KdqError('E_USAGE', `'kdq runs rm' prints what it removed as text: drop ${formats.length > 0 ? `--${formats[0]}` : '--sort'}`);
+        if (rm && (formats.length > 0 || o.sort !== undefined))
+          throw new KdqError('E_USAGE', `'kdq runs rm' prints what it removed as text: drop ${formats.length > 0 ? `--${formats[0]}` : '--sort'}`);
         if (!rm && o['dry-run'] === true) throw new KdqError('E_USAGE', "--dry-run is for 'kdq runs rm' (listing removes nothing): drop it, or add rm");
-        const opts = { runsDir: common.runsDir, cacheDir: common.cacheDir, sort: o.sort, where: o.where ?? [], format: formats[0], dryRun: o['dry-run'] === true };
+        const opts = {
+          runsDir: common.runsDir,
+          cacheDir: common.cacheDir,
+          sort: o.sort,
+          where: o.where ?? [],
+          format: formats[0],
+          dryRun: o['dry-run'] === true,
+        };
         const r = rm ? await api.runsRm(args.positionals.slice(1), opts) : await api.runs(args.positionals, opts);
         for (const w of r.warnings) err(`warning: ${w}`);
         out(r.output);
@@ -149,7 +162,8 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
         }
         if (o['older-than'] !== undefined && sub !== 'gc') throw new KdqError('E_USAGE', `--older-than is for 'kdq cache gc', not 'kdq cache ${sub}'`);
         const name = args.positionals[1] ?? o.experiment;
-        if (name !== undefined && sub !== 'ls') throw new KdqError('E_USAGE', `an experiment name is for 'kdq cache ls NAME', not 'kdq cache ${sub}' (gc and verify work on the whole cache)`);
+        if (name !== undefined && sub !== 'ls')
+          throw new KdqError('E_USAGE', `an experiment name is for 'kdq cache ls NAME', not 'kdq cache ${sub}' (gc and verify work on the whole cache)`);
         if (args.positionals[1] !== undefined && o.experiment !== undefined && o.experiment !== args.positionals[1]) {
           throw new KdqError('E_USAGE', `'kdq cache ls ${args.positionals[1]}' and --experiment ${o.experiment} name two experiments: pass one`);
         }

@@ -84,7 +84,11 @@ export async function walk(ws: Workspace, p: PlannedExperiment, opts: WalkChoice
  * Runs an experiment whose cache an executor may have filled already (see executor/fill-cache.ts);
  * writes runs/<name>/<run-id>/ and points latest at it (not on a dry run).
  */
-export async function runPlanned(ws: Workspace, p: PlannedExperiment, opts: WalkChoice & PublishChoice & { computed?: Map<string, TaskOutcome> }): Promise<RunOutcome> {
+export async function runPlanned(
+  ws: Workspace,
+  p: PlannedExperiment,
+  opts: WalkChoice & PublishChoice & { computed?: Map<string, TaskOutcome> },
+): Promise<RunOutcome> {
   if (!opts.dryRun) {
     // A read-only or full runs folder fails now, not after the training it would have stored.
     await ensureWritableDir(ws.runsDir);

@@ -74,7 +74,9 @@ export function openWorkspace(opts: WorkspaceOptions = {}): Workspace {
       let defs = byDir.get(baseDir);
       if (!defs) {
         // Imported on first use: `kdq validate` and `--help` never load the stage code.
-        defs = import('./stages/index.ts').then(({ StageServices, createStageDefinitions }) => createStageDefinitions(new StageServices({ baseDir, dataCacheDir, progress, backend })));
+        defs = import('./stages/index.ts').then(({ StageServices, createStageDefinitions }) =>
+          createStageDefinitions(new StageServices({ baseDir, dataCacheDir, progress, backend })),
+        );
         byDir.set(baseDir, defs);
       }
       return defs;

@@ -53,7 +53,9 @@ describe('src/ layout', () => {
   it('outside src/stages/, only the stage registry (index.ts) and the planner (plan.ts) are imported from it', () => {
     const stages = join(SRC, 'stages') + '/';
     const allowed = new Set([join(SRC, 'stages/index.ts'), join(SRC, 'stages/plan.ts')]);
-    const bad = [...graph].flatMap(([f, ts]) => (f.startsWith(stages) ? [] : ts.filter((t) => t.startsWith(stages) && !allowed.has(t)).map((t) => `${rel(f)} -> ${rel(t)}`)));
+    const bad = [...graph].flatMap(([f, ts]) =>
+      f.startsWith(stages) ? [] : ts.filter((t) => t.startsWith(stages) && !allowed.has(t)).map((t) => `${rel(f)} -> ${rel(t)}`),
+    );
     expect(bad).toEqual([]);
   });
 

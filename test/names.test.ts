@@ -46,7 +46,11 @@ describe('schema enums equal the lists in src/names.ts', () => {
   it('layer types', () => {
     expect(defs.layer.properties.type.enum).toEqual([...LAYER_TYPES]);
     // One argument schema and one if/then branch per layer type, no more.
-    expect(Object.keys(defs).filter((k) => (LAYER_TYPES as readonly string[]).includes(k)).sort()).toEqual([...LAYER_TYPES].sort());
+    expect(
+      Object.keys(defs)
+        .filter((k) => (LAYER_TYPES as readonly string[]).includes(k))
+        .sort(),
+    ).toEqual([...LAYER_TYPES].sort());
     expect(defs.layer.allOf.map((b: S) => b.if.properties.type.const)).toEqual([...LAYER_TYPES]);
     for (const t of LAYER_TYPES) expect(defs[t].properties.type.const).toBe(t);
   });
@@ -108,9 +112,26 @@ describe('schema enums equal the lists in src/names.ts', () => {
   });
 
   it('has no enum that is not one of the lists', () => {
-    const lists = [ACTIVATIONS, INITIALIZERS, CALIBRATION_METHODS, CIFAR100_LABEL_SETS, DATA_SOURCES, EARLY_STOPPING_MONITORS, IMAGE_CHANNELS, IO_TYPES, KD_LOSSES, LAYER_TYPES, LR_SCHEDULES, METRICS, NORMALIZE_MODES, OPTIMIZERS, PADDINGS, QUANT_MODES, TEACHER_INPUT_LAYOUTS, TEACHER_OUTPUTS].map(
-      (l) => JSON.stringify([...l]),
-    );
+    const lists = [
+      ACTIVATIONS,
+      INITIALIZERS,
+      CALIBRATION_METHODS,
+      CIFAR100_LABEL_SETS,
+      DATA_SOURCES,
+      EARLY_STOPPING_MONITORS,
+      IMAGE_CHANNELS,
+      IO_TYPES,
+      KD_LOSSES,
+      LAYER_TYPES,
+      LR_SCHEDULES,
+      METRICS,
+      NORMALIZE_MODES,
+      OPTIMIZERS,
+      PADDINGS,
+      QUANT_MODES,
+      TEACHER_INPUT_LAYOUTS,
+      TEACHER_OUTPUTS,
+    ].map((l) => JSON.stringify([...l]));
     const enums = walk(schema).filter(([, s]) => Array.isArray(s.enum));
     expect(enums.length).toBeGreaterThanOrEqual(14);
     for (const [at, s] of enums) expect(lists, `enum at ${at}`).toContain(JSON.stringify(s.enum));
@@ -127,7 +148,8 @@ describe('schema habits', () => {
 
   it('closes every object to unknown keys (the layer item closes through its per-type branch; if/then only add requirements)', () => {
     const open = walk(schema).filter(
-      ([at, s]) => s.type === 'object' && s.properties && s.additionalProperties !== false && !at.includes('/if') && !at.includes('/then') && at !== '#/$defs/layer',
+      ([at, s]) =>
+        s.type === 'object' && s.properties && s.additionalProperties !== false && !at.includes('/if') && !at.includes('/then') && at !== '#/$defs/layer',
     );
     expect(open.map(([at]) => at)).toEqual([]);
   });

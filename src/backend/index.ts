@@ -15,7 +15,6 @@ import { registerWasmKernels } from './wasm-kernels/index.ts';
 export { registerWasmKernels, KDQ_WASM_KERNELS } from './wasm-kernels/index.ts';
 export { fastAdam, FastAdamOptimizer } from './fast-adam.ts';
 
-
 /** tf.js' own name for each kdq backend. */
 const TF_NAMES: Record<BackendName, string> = { node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
 
@@ -56,7 +55,11 @@ async function activate(name: BackendName): Promise<void> {
     cause = err;
   }
   if (!ok || tf.getBackend() !== TF_NAMES[name]) {
-    throw new KdqError('E_USAGE', `backend '${name}' failed to initialise${cause instanceof Error ? `: ${cause.message}` : ''}; try --backend ${name === 'cpu' ? 'wasm' : 'cpu'}`, { cause });
+    throw new KdqError(
+      'E_USAGE',
+      `backend '${name}' failed to initialise${cause instanceof Error ? `: ${cause.message}` : ''}; try --backend ${name === 'cpu' ? 'wasm' : 'cpu'}`,
+      { cause },
+    );
   }
 }
 
@@ -72,10 +75,7 @@ export async function initBackend(requested?: BackendName): Promise<BackendIdent
   let name: BackendName;
   if (requested === 'node') {
     if (!(await loadNode())) {
-      throw new KdqError(
-        'E_USAGE',
-        "backend 'node' is not installed: @tensorflow/tfjs-node could not be installed on this machine; use --backend wasm",
-      );
+      throw new KdqError('E_USAGE', "backend 'node' is not installed: @tensorflow/tfjs-node could not be installed on this machine; use --backend wasm");
     }
     name = 'node';
   } else if (requested !== undefined) {

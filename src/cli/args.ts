@@ -57,7 +57,8 @@ function choice<T extends string>(values: readonly T[]): (text: string) => T {
 }
 
 function sortKey(text: string, flag: string): string {
-  if (text.replace(/^-/, '').trim() === '') throw usageError(`${flag} needs a key such as int8_acc, kd_gain or distillation.temperature ('-KEY' sorts descending), got '${text}'`);
+  if (text.replace(/^-/, '').trim() === '')
+    throw usageError(`${flag} needs a key such as int8_acc, kd_gain or distillation.temperature ('-KEY' sorts descending), got '${text}'`);
   return text.trim();
 }
 
@@ -72,7 +73,13 @@ export const OPTIONS = {
   force: { kind: 'boolean', help: 'rerun every stage, ignoring cached results' },
   'force-stage': { kind: 'list', arg: 'NAME', help: 'rerun this stage (id or kind, e.g. teacher) and its dependents (repeatable)' },
   'dry-run': { kind: 'boolean', help: 'show what would run and why, run nothing' },
-  backend: { kind: 'string', arg: 'NAME', choices: BACKENDS, parse: choice(BACKENDS), help: `tf.js backend: ${BACKENDS.join(' | ')} (default: node if installed, else wasm)` },
+  backend: {
+    kind: 'string',
+    arg: 'NAME',
+    choices: BACKENDS,
+    parse: choice(BACKENDS),
+    help: `tf.js backend: ${BACKENDS.join(' | ')} (default: node if installed, else wasm)`,
+  },
   'cache-dir': { kind: 'string', arg: 'DIR', parse: folder, help: 'cache folder (default $KDQ_CACHE_DIR or runs/.cache)' },
   'runs-dir': { kind: 'string', arg: 'DIR', parse: folder, help: 'folder of run outputs (default runs)' },
   dot: { kind: 'boolean', help: 'print the graph in Graphviz dot format' },
@@ -84,10 +91,21 @@ export const OPTIONS = {
     parse: (text: string, flag: string): number | 'auto' => (text === 'auto' ? 'auto' : count(MAX_JOBS)(text, flag)),
     help: `compute independent stages in N worker processes on this machine (1 to ${MAX_JOBS}: 1 runs everything in this process); default auto: one per core, up to 4, and 1 with --force, --force-stage or --dry-run`,
   },
-  executor: { kind: 'string', arg: 'NAME', choices: EXECUTORS, parse: choice(EXECUTORS), help: `where stages run: ${EXECUTORS.join(' | ')} (bullmq: workers started with 'kdq worker', through Redis)` },
+  executor: {
+    kind: 'string',
+    arg: 'NAME',
+    choices: EXECUTORS,
+    parse: choice(EXECUTORS),
+    help: `where stages run: ${EXECUTORS.join(' | ')} (bullmq: workers started with 'kdq worker', through Redis)`,
+  },
   redis: { kind: 'string', arg: 'URL', help: 'Redis of the BullMQ queue, e.g. redis://127.0.0.1:6379' },
   ipc: { kind: 'boolean', internal: true, help: 'take stages from the parent kdq process (what --jobs starts)' },
-  'lock-ms': { kind: 'string', arg: 'MS', parse: count(24 * 3600 * 1000), help: 'a stage whose worker sends no heartbeat for this long is given to another worker (default 30000)' },
+  'lock-ms': {
+    kind: 'string',
+    arg: 'MS',
+    parse: count(24 * 3600 * 1000),
+    help: 'a stage whose worker sends no heartbeat for this long is given to another worker (default 30000)',
+  },
   'older-than': {
     kind: 'string',
     arg: 'AGE',
@@ -96,7 +114,11 @@ export const OPTIONS = {
   },
   experiment: { kind: 'string', arg: 'NAME', help: "with ls: the stages of this experiment's runs and their cache entries (same as 'kdq cache ls NAME')" },
   all: { kind: 'boolean', help: 'list every metric, unchanged ones too (default: the headline metrics that changed)' },
-  only: { kind: 'list', arg: 'GLOB', help: "list the metrics whose dotted paths match GLOB instead ('*' within a segment, '**' across; repeatable), e.g. 'models.student_int8.**'" },
+  only: {
+    kind: 'list',
+    arg: 'GLOB',
+    help: "list the metrics whose dotted paths match GLOB instead ('*' within a segment, '**' across; repeatable), e.g. 'models.student_int8.**'",
+  },
   md: { kind: 'boolean', help: 'print GitHub Markdown tables (for a pull-request comment)' },
   json: { kind: 'boolean', help: 'print the comparison as JSON' },
   'fail-on': {
@@ -122,7 +144,13 @@ export const OPTIONS = {
 
 export type OptionName = keyof typeof OPTIONS;
 
-type ValueOf<O> = O extends { kind: 'boolean' } ? boolean : O extends { kind: 'list' } ? string[] : O extends { parse: (text: string, flag: string) => infer T } ? T : string;
+type ValueOf<O> = O extends { kind: 'boolean' }
+  ? boolean
+  : O extends { kind: 'list' }
+    ? string[]
+    : O extends { parse: (text: string, flag: string) => infer T }
+      ? T
+      : string;
 
 /** Each option's value, typed by its table entry: booleans, lists of strings, or what its `parse` returns. */
 export type OptionValues = { -readonly [N in OptionName]?: ValueOf<(typeof OPTIONS)[N]> };
@@ -132,7 +160,8 @@ const COMMON = ['debug', 'help'] as const;
 export const COMMANDS = {
   run: {
     summary: 'run an experiment: train, distill, quantize, export and evaluate, reusing cached stages',
-    usage: 'kdq run FILE [--set key.path=value ...] [--sweep key.path=v1,v2,...] [--jobs N | --executor bullmq --redis URL] [--force] [--force-stage NAME] [--dry-run] [--backend NAME]',
+    usage:
+      'kdq run FILE [--set key.path=value ...] [--sweep key.path=v1,v2,...] [--jobs N | --executor bullmq --redis URL] [--force] [--force-stage NAME] [--dry-run] [--backend NAME]',
     positionals: [1, 1],
     options: ['set', 'sweep', 'jobs', 'executor', 'redis', 'force', 'force-stage', 'dry-run', 'backend', 'cache-dir', 'runs-dir', ...COMMON],
   },
@@ -159,7 +188,8 @@ export const COMMANDS = {
     options: [...COMMON],
   },
   cache: {
-    summary: "list the cache (ls; 'ls NAME': one experiment's stages), free space without losing work (gc), or re-hash every entry and drop the damaged ones (verify)",
+    summary:
+      "list the cache (ls; 'ls NAME': one experiment's stages), free space without losing work (gc), or re-hash every entry and drop the damaged ones (verify)",
     usage: 'kdq cache ls [NAME | --experiment NAME] | gc [--older-than AGE] | verify   [--cache-dir DIR] [--runs-dir DIR]',
     positionals: [1, 2],
     options: ['experiment', 'cache-dir', 'runs-dir', 'older-than', ...COMMON],
@@ -172,7 +202,8 @@ export const COMMANDS = {
   },
   diff: {
     summary: 'compare two runs: the metrics and config keys that changed, and --fail-on regression gates',
-    usage: "kdq diff OLD NEW [--all] [--only GLOB ...] [--md | --json] [--fail-on 'EXPR' ...] [--runs-dir DIR]  (a run folder, metrics.json, or an experiment name meaning its latest run)",
+    usage:
+      "kdq diff OLD NEW [--all] [--only GLOB ...] [--md | --json] [--fail-on 'EXPR' ...] [--runs-dir DIR]  (a run folder, metrics.json, or an experiment name meaning its latest run)",
     positionals: [2, 2],
     options: ['all', 'only', 'md', 'json', 'fail-on', 'runs-dir', ...COMMON],
   },
@@ -250,9 +281,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     const name = token.slice(2, eq === -1 ? undefined : eq);
     if (!(spec.options as readonly string[]).includes(name)) {
       const hint = suggestName(name, visibleOptions(spec));
-      throw usageError(
-        `unknown option '--${name}' for 'kdq ${command}'${hint ? `; did you mean '--${hint}'?` : ''} (see 'kdq ${command} --help')`,
-      );
+      throw usageError(`unknown option '--${name}' for 'kdq ${command}'${hint ? `; did you mean '--${hint}'?` : ''} (see 'kdq ${command} --help')`);
     }
     const opt: OptionSpec = OPTIONS[name as OptionName];
     if (opt.kind === 'boolean') {
@@ -271,9 +300,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     }
     if (opt.choices && !opt.choices.includes(value)) {
       const hint = suggestName(value, opt.choices);
-      throw usageError(
-        `option '--${name}' must be one of ${opt.choices.join(', ')}, got '${value}'${hint ? `; did you mean '${hint}'?` : ''}`,
-      );
+      throw usageError(`option '--${name}' must be one of ${opt.choices.join(', ')}, got '${value}'${hint ? `; did you mean '${hint}'?` : ''}`);
     }
     if (opt.kind === 'list') {
       (lists[name as OptionName] ??= []).push(value);

@@ -37,7 +37,10 @@ export function dataFitIssues(exp: Experiment, data: DataShape): PathIssue[] {
   const add = (path: (string | number)[], message: string, prefer: 'key' | 'value' = 'value') => issues.push({ path, message, prefer });
   const shape = `[${data.inputShape.join(', ')}]`;
   if (data.numClasses > MAX_CLASSES) {
-    add(['data', 'source'], `the data has ${data.numClasses} classes; kdq evaluates at most ${MAX_CLASSES} (a .tflite file's predictions are stored one byte each)`);
+    add(
+      ['data', 'source'],
+      `the data has ${data.numClasses} classes; kdq evaluates at most ${MAX_CLASSES} (a .tflite file's predictions are stored one byte each)`,
+    );
   }
   for (const role of ['teacher', 'student'] as const) {
     for (const s of inferShapes(layersOf(exp[role]), data.inputShape, data.numClasses).issues) {
@@ -51,7 +54,8 @@ export function dataFitIssues(exp: Experiment, data: DataShape): PathIssue[] {
   const what = data.inputShape.length === 3 ? `${channels} channel${channels === 1 ? '' : 's'} (input ${shape})` : `${channels} features (input ${shape})`;
   for (const key of ['mean', 'std'] as const) {
     const v = exp.data[key];
-    if (v && v.length !== 1 && v.length !== channels) add(['data', key], `lists ${v.length} values but the data has ${what}; give one value for all, or one per channel`);
+    if (v && v.length !== 1 && v.length !== channels)
+      add(['data', key], `lists ${v.length} values but the data has ${what}; give one value for all, or one per channel`);
   }
   return issues;
 }

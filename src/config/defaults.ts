@@ -98,7 +98,17 @@ export const DEFAULTS = {
   evaluation: { teacherSeed: null },
   /** An imported teacher (`teacher.model`): no preprocessing, output detected, no fine-tuning. */
   importedTeacher: { output: 'auto', scale: 1, mean: 0, std: 1, epochs: 0 },
-  layer: { strides: 1, padding: 'valid', activation: 'linear', useBias: true, kernelInitializer: 'auto', poolSize: 2, depthMultiplier: 1, bnMomentum: 0.99, bnEpsilon: 0.001 },
+  layer: {
+    strides: 1,
+    padding: 'valid',
+    activation: 'linear',
+    useBias: true,
+    kernelInitializer: 'auto',
+    poolSize: 2,
+    depthMultiplier: 1,
+    bnMomentum: 0.99,
+    bnEpsilon: 0.001,
+  },
 } as const;
 
 type Raw = Record<string, unknown>;
@@ -137,7 +147,16 @@ function resolveLayerArgs(r: Raw): LayerSpec {
   const kernel = init === 'auto' ? {} : { kernelInitializer: init };
   switch (type) {
     case 'conv2d':
-      return { type, filters: r.filters as number, kernelSize: size(r.kernelSize, 1), strides: size(r.strides, L.strides), padding, activation, useBias, ...kernel };
+      return {
+        type,
+        filters: r.filters as number,
+        kernelSize: size(r.kernelSize, 1),
+        strides: size(r.strides, L.strides),
+        padding,
+        activation,
+        useBias,
+        ...kernel,
+      };
     case 'depthwiseConv2d':
       return {
         type,
@@ -209,7 +228,8 @@ function resolveRecipe(r: Raw): Pick<TrainingConfig, 'schedule' | 'weightDecay' 
   const s = obj(r.schedule);
   const type = pick<LrSchedule>(s, 'type', R.schedule);
   if (type === 'step') out.schedule = { type, every: s.every as number, factor: pick(s, 'factor', R.stepFactor) };
-  if (type === 'cosine') out.schedule = { type, warmupEpochs: pick(s, 'warmupEpochs', R.warmupEpochs), minLearningRate: pick(s, 'minLearningRate', R.minLearningRate) };
+  if (type === 'cosine')
+    out.schedule = { type, warmupEpochs: pick(s, 'warmupEpochs', R.warmupEpochs), minLearningRate: pick(s, 'minLearningRate', R.minLearningRate) };
   const decay = pick<number>(r, 'weightDecay', R.weightDecay);
   if (decay !== 0) out.weightDecay = decay;
   const smoothing = pick<number>(r, 'labelSmoothing', R.labelSmoothing);

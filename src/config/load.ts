@@ -46,7 +46,6 @@ function display(abs: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
 }
 
-
 export interface ChainEntry {
   abs: string;
   parsed: ParsedYaml;
@@ -67,7 +66,13 @@ async function readChain(abs: string, issues: ConfigIssue[]): Promise<ChainEntry
     if (!isPlainObject(parsed.value)) {
       const what = parsed.value === null ? 'empty' : `a ${Array.isArray(parsed.value) ? 'list' : typeof parsed.value}`;
       const start = parsed.locations.get('')?.value ?? { line: 1, col: 1 };
-      issues.push({ file: parsed.file, line: start.line, col: start.col, path: '', message: `the document is ${what}; an experiment file is a mapping of keys, starting with name: ...` });
+      issues.push({
+        file: parsed.file,
+        line: start.line,
+        col: start.col,
+        path: '',
+        message: `the document is ${what}; an experiment file is a mapping of keys, starting with name: ...`,
+      });
       return chain;
     }
     const doc = parsed.value;

@@ -44,7 +44,7 @@ const WHY: Record<string, string> = {
   warmupEpochs: 'warm-up lasts 0 or more epochs',
   minLearningRate: 'the cosine decays towards a rate of 0 or more',
   scale: 'the teacher sees pixel * scale',
-  std: 'the std divides the teacher\'s input',
+  std: "the std divides the teacher's input",
 };
 
 const SIZE_KEYS = new Set(['kernelSize', 'strides', 'poolSize']);
@@ -137,7 +137,8 @@ export function translateAjvError(e: ErrorObject): PathIssue | undefined {
         return {
           path,
           prefer: 'key',
-          message: "missing required key 'layers' or 'model': list the layers of a teacher kdq trains, or give model: PATH of a teacher trained elsewhere (.onnx, TF.js model.json or .tflite)",
+          message:
+            "missing required key 'layers' or 'model': list the layers of a teacher kdq trains, or give model: PATH of a teacher trained elsewhere (.onnx, TF.js model.json or .tflite)",
         };
       }
       if (key && SIZE_KEYS.has(key)) {
@@ -195,10 +196,18 @@ export function translateAjvError(e: ErrorObject): PathIssue | undefined {
     }
     case 'pattern': {
       if (key === 'name' && path[path.length - 3] === 'layers') {
-        return { path, prefer: 'value', message: `${got} is not a valid layer name: use letters, digits, '_', '.' and '-', starting with a letter or '_', e.g. bn2 or stack1.add` };
+        return {
+          path,
+          prefer: 'value',
+          message: `${got} is not a valid layer name: use letters, digits, '_', '.' and '-', starting with a letter or '_', e.g. bn2 or stack1.add`,
+        };
       }
       if (key === 'name') {
-        return { path, prefer: 'value', message: `${got} is not a valid name: use lowercase letters, digits, '.', '_' and '-', starting with a letter or digit and without '..' (it becomes a folder name)` };
+        return {
+          path,
+          prefer: 'value',
+          message: `${got} is not a valid name: use lowercase letters, digits, '.', '_' and '-', starting with a letter or digit and without '..' (it becomes a folder name)`,
+        };
       }
       if (key === 'sha256') return { path, prefer: 'value', message: `${got} is not a sha256: write the 64 hex digits of the file's checksum` };
       if (key === 'url') return { path, prefer: 'value', message: `${got} is not an http(s) URL` };
@@ -209,7 +218,11 @@ export function translateAjvError(e: ErrorObject): PathIssue | undefined {
       if (key && SIZE_KEYS.has(key)) return { path, prefer: 'value', message: `must be a positive integer or a pair [height, width], got ${got}` };
       const limit = (e.params as { limit: number }).limit;
       if (e.keyword === 'minItems') {
-        return { path, prefer: 'key', message: `must list at least ${limit} item${limit === 1 ? '' : 's'}, got an empty list${key === 'seeds' ? '; write e.g. seeds: [1] or remove the key to use the experiment seed' : ''}` };
+        return {
+          path,
+          prefer: 'key',
+          message: `must list at least ${limit} item${limit === 1 ? '' : 's'}, got an empty list${key === 'seeds' ? '; write e.g. seeds: [1] or remove the key to use the experiment seed' : ''}`,
+        };
       }
       return { path, prefer: 'key', message: `must list at most ${limit} items, got ${got}` };
     }

@@ -44,7 +44,10 @@ export function checkRecipes(exp: Experiment, raw: unknown): PathIssue[] {
     if (s?.type === 'step' && s.every === undefined) {
       add(at('schedule', 'type'), `schedule type step needs 'every', the epochs between two multiplications by factor; add e.g. every: 10`);
     } else if (s?.type === 'step' && s.every >= t.epochs) {
-      add(at('schedule', 'every'), `every ${s.every} is not below epochs ${t.epochs}: the learning rate would never change; use a smaller every or raise epochs`);
+      add(
+        at('schedule', 'every'),
+        `every ${s.every} is not below epochs ${t.epochs}: the learning rate would never change; use a smaller every or raise epochs`,
+      );
     }
     if (t.weightDecay !== undefined && t.weightDecay * t.learningRate >= 1) {
       add(

@@ -50,7 +50,12 @@ function whyNotFolder(path: string): string | null {
 }
 
 function either(list: string[]): string {
-  return list.length === 1 ? `'${list[0]}'` : `${list.slice(0, -1).map((s) => `'${s}'`).join(', ')} or '${list[list.length - 1]}'`;
+  return list.length === 1
+    ? `'${list[0]}'`
+    : `${list
+        .slice(0, -1)
+        .map((s) => `'${s}'`)
+        .join(', ')} or '${list[list.length - 1]}'`;
 }
 
 export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue[] {
@@ -104,7 +109,10 @@ export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue
   }
   for (const key of ['inputType', 'outputType'] as const) {
     if (q[key] !== 'float32' && q.mode !== 'int8') {
-      add(['quantization', key], `${key} '${q[key]}' needs mode int8 (mode is '${q.mode}'): only a full-integer model has integer inputs and outputs; use float32 or mode: int8`);
+      add(
+        ['quantization', key],
+        `${key} '${q[key]}' needs mode int8 (mode is '${q.mode}'): only a full-integer model has integer inputs and outputs; use float32 or mode: int8`,
+      );
     }
   }
   // Every layer kind kdq offers has an int8 TFLite kernel (CONV_2D, DEPTHWISE_CONV_2D,
@@ -117,7 +125,11 @@ export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue
   for (const [key, sources] of Object.entries(DATA_KEY_SOURCES)) {
     if (rawData[key] !== undefined && !sources.includes(data.source)) {
       const one = sources.length === 1;
-      add(['data', key], `'${key}' is used only with source ${either([...sources])} (source is '${data.source}'); remove it${one ? ` or set source: ${sources[0]}` : ''}`, 'key');
+      add(
+        ['data', key],
+        `'${key}' is used only with source ${either([...sources])} (source is '${data.source}'); remove it${one ? ` or set source: ${sources[0]}` : ''}`,
+        'key',
+      );
     }
   }
   for (const keyPath of dataPathKeys(data.source)) {
@@ -126,22 +138,32 @@ export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue
     const abs = ctx.resolveDataPath(keyPath, written);
     const folder = keyPath[0] === 'dir' || data.source === 'folder';
     const why = folder ? whyNotFolder(abs) : whyNotRegularFile(abs);
-    const fix = data.source === 'idx' ? 'name an IDX file, relative to the experiment file that names it' : 'paths are relative to the experiment file that names them';
+    const fix =
+      data.source === 'idx' ? 'name an IDX file, relative to the experiment file that names it' : 'paths are relative to the experiment file that names them';
     if (why !== null) add(['data', ...keyPath], `${folder ? 'folder' : 'file'} '${written}' ${why} (looked for ${abs}); ${fix}`);
   }
   if (data.source === 'cifar10' || data.source === 'cifar100') {
     if ((rawData.dir === undefined) === (rawData.download === undefined)) {
       const both = rawData.dir !== undefined;
-      add(['data', both ? 'download' : 'source'], `source '${data.source}' reads either dir (the unpacked binary version) or download (fetched once), ${both ? 'not both: remove one' : 'and neither is given: add dir: FOLDER or download: { archive: { url, sha256 } }'}`, both ? 'key' : 'value');
+      add(
+        ['data', both ? 'download' : 'source'],
+        `source '${data.source}' reads either dir (the unpacked binary version) or download (fetched once), ${both ? 'not both: remove one' : 'and neither is given: add dir: FOLDER or download: { archive: { url, sha256 } }'}`,
+        both ? 'key' : 'value',
+      );
     }
     const d = isPlainObject(rawData.download) ? rawData.download : null;
     if (d && (d.archive === undefined) === (d.files === undefined)) {
-      add(['data', 'download'], `give either archive (the .tar.gz of the binary version) or files (each file by name), ${d.archive === undefined ? 'not neither' : 'not both'}`, 'key');
+      add(
+        ['data', 'download'],
+        `give either archive (the .tar.gz of the binary version) or files (each file by name), ${d.archive === undefined ? 'not neither' : 'not both'}`,
+        'key',
+      );
     }
     if (d && isPlainObject(d.files)) {
       const names = cifarFileNames(data.source);
       for (const name of Object.keys(d.files)) {
-        if (!names.includes(name)) add(['data', 'download', 'files', name], `'${name}' is not a file of the ${data.source} binary version; the files are ${names.join(', ')}`, 'key');
+        if (!names.includes(name))
+          add(['data', 'download', 'files', name], `'${name}' is not a file of the ${data.source} binary version; the files are ${names.join(', ')}`, 'key');
       }
     }
   }
@@ -149,7 +171,11 @@ export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue
     if ((rawData.test === undefined) === (rawData.testSplit === undefined)) {
       const both = rawData.test !== undefined;
       const what = data.source === 'folder' ? 'a test folder with the same class subfolders' : 'a test file with the same header';
-      add(['data', both ? 'testSplit' : 'train'], `source '${data.source}' needs either test (${what}) or testSplit (a fraction of train, e.g. 0.2), ${both ? 'not both: remove one' : 'and neither is given'}`, both ? 'key' : 'value');
+      add(
+        ['data', both ? 'testSplit' : 'train'],
+        `source '${data.source}' needs either test (${what}) or testSplit (a fraction of train, e.g. 0.2), ${both ? 'not both: remove one' : 'and neither is given'}`,
+        both ? 'key' : 'value',
+      );
     }
   }
   // An imported teacher takes the pixels in [0, 1] and applies its own teacher.scale, mean and std;
@@ -157,19 +183,30 @@ export function checkSemantics(exp: Experiment, ctx: SemanticContext): PathIssue
   if (isImportedTeacher(exp.teacher)) {
     for (const key of ['scale', 'mean', 'std', 'normalize'] as const) {
       if (rawData[key] !== undefined && !(key === 'normalize' && rawData[key] === 'none')) {
-        add(['data', key], `'${key}' is not supported with an imported teacher (teacher.model), which takes the pixels in [0, 1] and applies its own teacher.scale, mean and std; remove data.${key}`, 'key');
+        add(
+          ['data', key],
+          `'${key}' is not supported with an imported teacher (teacher.model), which takes the pixels in [0, 1] and applies its own teacher.scale, mean and std; remove data.${key}`,
+          'key',
+        );
       }
     }
   }
   if ((rawData.normalize ?? (data.source === 'csv' ? 'auto' : 'none')) === 'auto') {
     for (const key of ['mean', 'std'] as const) {
       if (rawData[key] !== undefined) {
-        add(['data', key], `normalize is auto${rawData.normalize === undefined ? ` (the default for ${data.source})` : ''}, which computes mean and std from the training split; remove ${key}, or set normalize: none to use your own`, 'key');
+        add(
+          ['data', key],
+          `normalize is auto${rawData.normalize === undefined ? ` (the default for ${data.source})` : ''}, which computes mean and std from the training split; remove ${key}, or set normalize: none to use your own`,
+          'key',
+        );
       }
     }
   }
   if (exp.data.validationSplit > 0 && exp.data.trainLimit !== null && Math.floor(exp.data.trainLimit * exp.data.validationSplit) < 1) {
-    add(['data', 'validationSplit'], `validationSplit ${exp.data.validationSplit} of trainLimit ${exp.data.trainLimit} holds out no image; raise one of them or set validationSplit: 0`);
+    add(
+      ['data', 'validationSplit'],
+      `validationSplit ${exp.data.validationSplit} of trainLimit ${exp.data.trainLimit} holds out no image; raise one of them or set validationSplit: 0`,
+    );
   }
   return issues;
 }

@@ -83,7 +83,10 @@ export function checkTeacherFile(abs: string, written: string): TeacherFormat {
         try {
           got += statSync(shard).size;
         } catch {
-          throw new KdqError('E_TEACHER', `weight shard '${p}' of teacher model '${written}' does not exist (looked for ${shard}); copy the whole model folder`);
+          throw new KdqError(
+            'E_TEACHER',
+            `weight shard '${p}' of teacher model '${written}' does not exist (looked for ${shard}); copy the whole model folder`,
+          );
         }
       }
       if (got !== want) {
@@ -125,7 +128,11 @@ export function checkTeacher(exp: Experiment, ctx: TeacherCheckContext): PathIss
   if (!isImportedTeacher(teacher)) {
     for (const key of IMPORT_KEYS) {
       if (raw[key] !== undefined) {
-        add(['teacher', key], `'${key}' is a setting of an imported teacher (teacher.model); a teacher trained from layers sees the data as it is: remove it`, 'key');
+        add(
+          ['teacher', key],
+          `'${key}' is a setting of an imported teacher (teacher.model); a teacher trained from layers sees the data as it is: remove it`,
+          'key',
+        );
       }
     }
     return issues;

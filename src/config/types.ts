@@ -230,9 +230,7 @@ export interface AugmentConfig {
 }
 
 /** A learning-rate schedule as resolved: only the keys of its type. */
-export type ScheduleConfig =
-  | { type: 'step'; every: number; factor: number }
-  | { type: 'cosine'; warmupEpochs: number; minLearningRate: number };
+export type ScheduleConfig = { type: 'step'; every: number; factor: number } | { type: 'cosine'; warmupEpochs: number; minLearningRate: number };
 
 export interface EarlyStoppingConfig {
   monitor: EarlyStoppingMonitor;

@@ -152,7 +152,11 @@ export function unclosedAt(text: string): { what: string; at: Position } | undef
   }
   if (quote) return { what: `the ${quote.ch === '"' ? 'double' : 'single'} quote opened here is never closed`, at: quote.at };
   const last = open[open.length - 1];
-  if (last) return { what: `the flow ${last.ch === '{' ? 'mapping' : 'list'} '${last.ch}' opened here is never closed with '${last.ch === '{' ? '}' : ']'}'`, at: last.at };
+  if (last)
+    return {
+      what: `the flow ${last.ch === '{' ? 'mapping' : 'list'} '${last.ch}' opened here is never closed with '${last.ch === '{' ? '}' : ']'}'`,
+      at: last.at,
+    };
   return undefined;
 }
 
@@ -211,7 +215,11 @@ export function parseYamlText(text: string, file: string): ParsedYaml {
   const pos = (offset: number): Position => lc.linePos(offset);
   const declared = /^%YAML[ \t]+(\S+)/m.exec(text);
   if (declared && !YAML_VERSIONS.includes(declared[1]!)) {
-    at({ line: text.slice(0, declared.index).split('\n').length, col: 1 }, '', `%YAML ${declared[1]} is not a YAML version kdq reads (${YAML_VERSIONS.join(' or ')}); remove the directive or write %YAML 1.2`);
+    at(
+      { line: text.slice(0, declared.index).split('\n').length, col: 1 },
+      '',
+      `%YAML ${declared[1]} is not a YAML version kdq reads (${YAML_VERSIONS.join(' or ')}); remove the directive or write %YAML 1.2`,
+    );
     return { file, value: undefined, locations, issues };
   }
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
@@ -257,13 +265,21 @@ export function parseYamlText(text: string, file: string): ParsedYaml {
         firstAlias ??= pos(node.range?.[0] ?? 0);
         const offset = node.range?.[0] ?? 0;
         if (!anchors.some((a) => a.name === node.source && a.offset < offset)) {
-          at(pos(node.range?.[0] ?? 0), pathOf(ancestors, node), `alias '*${node.source}' refers to no anchor: define '&${node.source}' on a value before this line, or write the value out`);
+          at(
+            pos(node.range?.[0] ?? 0),
+            pathOf(ancestors, node),
+            `alias '*${node.source}' refers to no anchor: define '&${node.source}' on a value before this line, or write the value out`,
+          );
         }
         return;
       }
       const tag = (node as { tag?: string }).tag;
       if (tag !== undefined && !CORE_TAGS.has(tag)) {
-        at(pos(node.range?.[0] ?? 0), pathOf(ancestors, node), `custom tag '${tag.replace('tag:yaml.org,2002:', '!!')}' is not allowed: an experiment file is plain data and nothing in it runs as code; remove the tag`);
+        at(
+          pos(node.range?.[0] ?? 0),
+          pathOf(ancestors, node),
+          `custom tag '${tag.replace('tag:yaml.org,2002:', '!!')}' is not allowed: an experiment file is plain data and nothing in it runs as code; remove the tag`,
+        );
       }
     },
   });
@@ -315,7 +331,7 @@ class NotUtf8 extends Error {
 
 /** Offset of the first byte of `bytes` that is not part of a well-formed UTF-8 sequence, or -1. */
 export function firstInvalidUtf8(bytes: Uint8Array): number {
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const b = bytes[i]!;
     const n = b < 0x80 ? 0 : b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : -1;
     if (n < 0) return i;
@@ -355,7 +371,18 @@ export async function readYamlFile(file: string): Promise<ParsedYaml> {
   } catch (e) {
     if (e instanceof NotUtf8) {
       const hex = e.byte.toString(16).toUpperCase().padStart(2, '0');
-      return { ...fail(''), issues: [{ file, line: e.at.line, col: e.at.col, path: '', message: `the file is not UTF-8: byte 0x${hex} here is not valid UTF-8 (a Latin-1 or Windows-1252 file?); save it as UTF-8` }] };
+      return {
+        ...fail(''),
+        issues: [
+          {
+            file,
+            line: e.at.line,
+            col: e.at.col,
+            path: '',
+            message: `the file is not UTF-8: byte 0x${hex} here is not valid UTF-8 (a Latin-1 or Windows-1252 file?); save it as UTF-8`,
+          },
+        ],
+      };
     }
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return fail(`file '${file}' does not exist; check the path`);

@@ -50,9 +50,15 @@ export async function readDecoded(dir: string, key: string): Promise<DecodedData
   const train = { count: info.trainCount, x: await x(ARRAYS.trainX), y: int32(await read(ARRAYS.trainY)) };
   const test = { count: info.testCount, x: await x(ARRAYS.testX), y: int32(await read(ARRAYS.testY)) };
   const per = info.inputShape.reduce((a, b) => a * b, 1);
-  for (const [name, s] of [['train', train], ['test', test]] as const) {
+  for (const [name, s] of [
+    ['train', train],
+    ['test', test],
+  ] as const) {
     if (s.x.length !== s.count * per || s.y.length !== s.count) {
-      throw new KdqError('E_CACHE', `the decoded ${name} split in '${dir}' holds ${s.y.length} labels and ${s.x.length} values, expected ${s.count} examples of ${per}; delete the cache entry and run again`);
+      throw new KdqError(
+        'E_CACHE',
+        `the decoded ${name} split in '${dir}' holds ${s.y.length} labels and ${s.x.length} values, expected ${s.count} examples of ${per}; delete the cache entry and run again`,
+      );
     }
   }
   return { ...info, train, test };

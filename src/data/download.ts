@@ -160,11 +160,9 @@ async function downloadTo(url: URL, dest: string, st: FetchState): Promise<strin
     const code = (err as NodeJS.ErrnoException).code;
     const closed = code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error).message === 'aborted';
     const why = st.stalled ? `no data for ${st.timeoutMs} ms` : closed ? 'the server closed the connection' : (err as Error).message;
-    throw new KdqError(
-      'E_DATA',
-      `${st.role}: the download of ${url} broke off after ${received} bytes (${why}); try again, or check the server`,
-      { cause: err },
-    );
+    throw new KdqError('E_DATA', `${st.role}: the download of ${url} broke off after ${received} bytes (${why}); try again, or check the server`, {
+      cause: err,
+    });
   }
   // A server that closes the connection early can still end the stream cleanly; the length says so.
   const declared = Number(res.headers['content-length']);
@@ -191,9 +189,7 @@ function get(url: URL, st: FetchState): Promise<http.IncomingMessage> {
       req.destroy(new Error(`no data for ${st.timeoutMs} ms`));
     });
     req.on('error', (err) => {
-      reject(
-        new KdqError('E_DATA', `${st.role}: GET ${url} failed (${err.message}); check the URL and that the server is reachable`, { cause: err }),
-      );
+      reject(new KdqError('E_DATA', `${st.role}: GET ${url} failed (${err.message}); check the URL and that the server is reachable`, { cause: err }));
     });
   });
 }

@@ -25,7 +25,12 @@ export async function probeDataSource(cfg: DataConfig, ctx: SourceContext): Prom
   if (options !== null) return { kind: 'read', info: await probeData(options) };
   const known = source.known(cfg);
   const what = `data.source ${cfg.source}: not downloaded yet`;
-  if (known) return { kind: 'known', known, note: `${what}; the layers were checked against its known shape [${known.inputShape.join(', ')}] and ${known.numClasses} classes, the files are checked when kdq run downloads them` };
+  if (known)
+    return {
+      kind: 'known',
+      known,
+      note: `${what}; the layers were checked against its known shape [${known.inputShape.join(', ')}] and ${known.numClasses} classes, the files are checked when kdq run downloads them`,
+    };
   if (cfg.source !== 'download') throw new KdqError('E_INTERNAL', `data source ${cfg.source} found no files and knows no shape`);
   return { kind: 'unknown', note: `${what}; the layers are checked against its shape and classes when kdq run downloads it` };
 }

@@ -77,7 +77,10 @@ async function hashFiles(files: [string, string][], settings: Record<string, unk
 function cifarSource(kind: CifarKind): SourceDefinition {
   const needOne = (cfg: DataConfig) => {
     if ((cfg.dir === undefined) === (cfg.download === undefined)) {
-      throw new KdqError('E_CONFIG', `data.source is '${kind}': give either data.dir (the unpacked binary version) or data.download, ${cfg.dir === undefined ? 'not neither' : 'not both'}`);
+      throw new KdqError(
+        'E_CONFIG',
+        `data.source is '${kind}': give either data.dir (the unpacked binary version) or data.download, ${cfg.dir === undefined ? 'not neither' : 'not both'}`,
+      );
     }
   };
   const files = async (cfg: DataConfig, ctx: SourceContext, fetch: boolean): Promise<CifarFiles | null> => {
@@ -98,7 +101,12 @@ function cifarSource(kind: CifarKind): SourceDefinition {
       const settings = { source: kind, labels: labels(cfg) ?? null };
       if (cfg.download !== undefined) {
         const d = cfg.download;
-        const declared = 'archive' in d ? [['archive', d.archive.sha256]] : Object.keys(d.files).sort().map((n) => [n, d.files[n].sha256]);
+        const declared =
+          'archive' in d
+            ? [['archive', d.archive.sha256]]
+            : Object.keys(d.files)
+                .sort()
+                .map((n) => [n, d.files[n].sha256]);
         return sha256Hex(JSON.stringify({ declared, settings }));
       }
       const f = (await files(cfg, ctx, false)) as CifarFiles;
@@ -151,7 +159,10 @@ const csv: SourceDefinition = {
     };
   },
   contentHash(cfg, ctx) {
-    const files: [string, string][] = [['train', at(ctx, cfg.train as string)], ...(cfg.test !== undefined ? [['test', at(ctx, cfg.test)] as [string, string]] : [])];
+    const files: [string, string][] = [
+      ['train', at(ctx, cfg.train as string)],
+      ...(cfg.test !== undefined ? [['test', at(ctx, cfg.test)] as [string, string]] : []),
+    ];
     const settings = {
       label: cfg.label ?? null,
       numClasses: cfg.numClasses ?? null,

@@ -75,7 +75,10 @@ export function firstExamples<T extends { [k: string]: { array: Float32Array | U
   const out: Record<string, Float32Array | Uint8Array | Int32Array> = {};
   for (const [name, { array, perImage }] of Object.entries(parts)) {
     if (array.length !== count * perImage) {
-      throw new KdqError('E_DATA', `${key}: '${name}' has ${array.length} values, expected ${count} images x ${perImage}; the arrays do not describe the same images`);
+      throw new KdqError(
+        'E_DATA',
+        `${key}: '${name}' has ${array.length} values, expected ${count} images x ${perImage}; the arrays do not describe the same images`,
+      );
     }
     out[name] = array.subarray(0, n * perImage);
   }

@@ -150,7 +150,12 @@ export async function extractTar(source: AsyncIterable<Uint8Array>, archive: str
       written.push(name);
     }
     if (got < size) {
-      throw badFile(archive, { byte: q.offset }, `the archive ends inside member '${name}' after ${bytes(got)} of its ${bytes(size)} bytes: it is truncated`, FIX);
+      throw badFile(
+        archive,
+        { byte: q.offset },
+        `the archive ends inside member '${name}' after ${bytes(got)} of its ${bytes(size)} bytes: it is truncated`,
+        FIX,
+      );
     }
     await q.take((BLOCK - (size % BLOCK)) % BLOCK, () => undefined);
   }

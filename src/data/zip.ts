@@ -65,7 +65,12 @@ export async function readZipDirectory(fh: FileHandle, path: string, size: numbe
     cdOffset = u64(z, 48);
   }
   if (cdOffset + cdSize > eocdPos) {
-    throw badFile(path, { byte: cdOffset }, `the central directory (${bytes(cdSize)} bytes at byte ${bytes(cdOffset)}) overlaps its end record: the file is corrupt`, FIX);
+    throw badFile(
+      path,
+      { byte: cdOffset },
+      `the central directory (${bytes(cdSize)} bytes at byte ${bytes(cdOffset)}) overlaps its end record: the file is corrupt`,
+      FIX,
+    );
   }
   const cd = await readAt(fh, path, cdOffset, cdSize, 'the central directory');
   const cv = view(cd);
@@ -124,7 +129,12 @@ async function dataStart(fh: FileHandle, path: string, e: ZipEntry): Promise<num
 
 function checkMethod(path: string, e: ZipEntry): void {
   if (e.method !== 0 && e.method !== 8) {
-    throw badFile(path, { entry: e.name }, `compression method ${e.method}, expected 0 (stored) or 8 (deflated)`, 'write the file with numpy.savez or numpy.savez_compressed');
+    throw badFile(
+      path,
+      { entry: e.name },
+      `compression method ${e.method}, expected 0 (stored) or 8 (deflated)`,
+      'write the file with numpy.savez or numpy.savez_compressed',
+    );
   }
 }
 
@@ -165,7 +175,9 @@ export async function readZipEntry(fh: FileHandle, path: string, fileSize: numbe
       throw badFile(
         path,
         { entry: e.name },
-        past ? `the member inflates past the ${bytes(e.size)} bytes the zip directory declares (inflation stopped there)` : `the deflated data is corrupt (${(err as Error).message})`,
+        past
+          ? `the member inflates past the ${bytes(e.size)} bytes the zip directory declares (inflation stopped there)`
+          : `the deflated data is corrupt (${(err as Error).message})`,
         FIX,
         err,
       );

@@ -73,7 +73,11 @@ export class BullmqExecutor implements Executor {
     const events = new QueueEvents(STAGE_QUEUE, { connection });
     const producer = new FlowProducer({ connection });
     const queue = new Queue(STAGE_QUEUE, { connection });
-    this.closers.push(() => events.close(), () => producer.close(), () => queue.close());
+    this.closers.push(
+      () => events.close(),
+      () => producer.close(),
+      () => queue.close(),
+    );
     await events.waitUntilReady();
 
     const flow = randomBytes(6).toString('hex');
@@ -141,7 +145,8 @@ export class BullmqExecutor implements Executor {
     }
     if (opts.signal?.aborted) throw new KdqError('E_EXECUTOR', 'run cancelled; stages done so far are cached, rerun to continue');
     return plan.order.map(
-      (k) => outcomes.get(k) ?? { key: k, stageId: plan.tasks[k]!.stageId, status: 'skipped', seconds: 0, error: 'its flow stopped after another stage failed' },
+      (k) =>
+        outcomes.get(k) ?? { key: k, stageId: plan.tasks[k]!.stageId, status: 'skipped', seconds: 0, error: 'its flow stopped after another stage failed' },
     );
   }
 

@@ -56,7 +56,9 @@ export async function fillCache(ws: Workspace, experiments: PlannedExperiment[],
     const { LocalExecutor } = await import('./local.ts');
     executor = new LocalExecutor({ jobs: resolveJobs(opts), cacheDir: ws.cacheDir, runsDir: ws.runsDir, log });
   }
-  log(`${executor.name} executor: ${plan.order.length} stage(s) to compute${opts.executor === 'bullmq' ? ` through ${opts.redis}` : ` in ${Math.min(resolveJobs(opts), plan.order.length)} worker process(es)`}`);
+  log(
+    `${executor.name} executor: ${plan.order.length} stage(s) to compute${opts.executor === 'bullmq' ? ` through ${opts.redis}` : ` in ${Math.min(resolveJobs(opts), plan.order.length)} worker process(es)`}`,
+  );
   try {
     const results = await executor.execute(plan, {
       onEvent: (e) => {

@@ -48,7 +48,11 @@ export async function checkRedis(url: string, timeoutMs = 5000): Promise<void> {
       }),
     ]);
   } catch (e) {
-    throw new KdqError('E_EXECUTOR', `cannot reach Redis at ${url}: ${(e as Error).message || String(e)}; start it (e.g. redis-server --port 6379) or fix --redis`, { cause: e });
+    throw new KdqError(
+      'E_EXECUTOR',
+      `cannot reach Redis at ${url}: ${(e as Error).message || String(e)}; start it (e.g. redis-server --port 6379) or fix --redis`,
+      { cause: e },
+    );
   } finally {
     clearTimeout(timer);
     conn.disconnect();

@@ -55,7 +55,10 @@ export async function runTask(task: StageTask, ctx: TaskContext): Promise<TaskOu
   });
   const graph = planExperiment(task.experiment);
   if (!graph.stages[task.stageId]) {
-    throw new KdqError('E_INTERNAL', `task ${task.key.slice(0, 12)} names stage "${task.stageId}", which the experiment does not plan; is this worker running the same kdq version as the submitter?`);
+    throw new KdqError(
+      'E_INTERNAL',
+      `task ${task.key.slice(0, 12)} names stage "${task.stageId}", which the experiment does not plan; is this worker running the same kdq version as the submitter?`,
+    );
   }
   const sub = subgraphFor(graph, [task.stageId]);
   const ws = workspaceFor(task.backend, ctx);

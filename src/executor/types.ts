@@ -43,9 +43,7 @@ export interface TaskOutcome {
 }
 
 export type ExecutorEvent =
-  | { type: 'start'; task: StageTask; worker: string }
-  | { type: 'progress'; key: string; message: string }
-  | { type: 'end'; outcome: TaskOutcome };
+  { type: 'start'; task: StageTask; worker: string } | { type: 'progress'; key: string; message: string } | { type: 'end'; outcome: TaskOutcome };
 
 export interface ExecuteOptions {
   onEvent?: (e: ExecutorEvent) => void;
@@ -63,7 +61,4 @@ export interface Executor {
 
 /** Messages between the local executor and its worker processes (over execa's IPC channel). */
 export type WorkerRequest = { type: 'task'; task: StageTask } | { type: 'exit' };
-export type WorkerReply =
-  | { type: 'ready'; pid: number }
-  | { type: 'progress'; key: string; message: string }
-  | { type: 'done'; outcome: TaskOutcome };
+export type WorkerReply = { type: 'ready'; pid: number } | { type: 'progress'; key: string; message: string } | { type: 'done'; outcome: TaskOutcome };

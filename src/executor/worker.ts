@@ -52,7 +52,14 @@ async function ipcWorker(opts: WorkerOptions): Promise<void> {
         },
       });
     } catch (e) {
-      outcome = { key: m.task.key, stageId: m.task.stageId, status: 'failed', seconds: 0, worker: `pid ${process.pid}`, error: (e as Error).message ?? String(e) };
+      outcome = {
+        key: m.task.key,
+        stageId: m.task.stageId,
+        status: 'failed',
+        seconds: 0,
+        worker: `pid ${process.pid}`,
+        error: (e as Error).message ?? String(e),
+      };
     }
     await sendMessage({ type: 'done', outcome } satisfies WorkerReply as never);
   }

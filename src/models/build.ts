@@ -51,12 +51,7 @@ export function logitSpecs(layers: LayerSpec[], role = 'model'): { spec: LayerSp
 }
 
 /** Builds `layers` for examples of `inputShape` ([h, w, c] images, [f] table rows); the model's output is logits. */
-export function buildModel(
-  layers: LayerSpec[],
-  inputShape: readonly number[],
-  seed: number,
-  options: BuildOptions = {},
-): tf.LayersModel {
+export function buildModel(layers: LayerSpec[], inputShape: readonly number[], seed: number, options: BuildOptions = {}): tf.LayersModel {
   const role = options.role ?? 'model';
   const specs = logitSpecs(layers, role);
   if (specs.length === 0) {
@@ -68,9 +63,7 @@ export function buildModel(
     throw new KdqError('E_CONFIG', `${role}.layers.${i.index}.${i.key}${i.item === undefined ? '' : `.${i.item}`}: ${i.message}`);
   }
   // A chain stays a tf.sequential, exactly as before graphs existed (same training, bit for bit).
-  const model = isChain(wiring.sources)
-    ? buildSequential(specs, inputShape, seed, role)
-    : buildGraph(specs, wiring.sources, inputShape, seed, role);
+  const model = isChain(wiring.sources) ? buildSequential(specs, inputShape, seed, role) : buildGraph(specs, wiring.sources, inputShape, seed, role);
   const outShape = model.outputs[0].shape;
   if (outShape.length !== 2) {
     model.dispose();
@@ -98,8 +91,7 @@ function cannotBuild(role: string, spec: LayerSpec, index: number, inputShape: r
   const why = err instanceof Error ? err.message : String(err);
   return new KdqError(
     'E_CONFIG',
-    `${role}.layers.${index} (${spec.type}) cannot be built on its input ` +
-      `(input ${inputShape.join('x')}): ${why}; check its kernel/pool sizes and strides`,
+    `${role}.layers.${index} (${spec.type}) cannot be built on its input ` + `(input ${inputShape.join('x')}): ${why}; check its kernel/pool sizes and strides`,
     { cause: err },
   );
 }

@@ -41,8 +41,14 @@ function dilationIsOne(d: number | number[] | undefined): boolean {
 /** The fused output of a 2-D conv layer, or null when the fused path does not apply. */
 function convCall(l: LayerInternals, x: tf.Tensor): tf.Tensor | null {
   if (
-    x.rank !== 4 || l.rank !== 2 || l.kernel === null || l.bias === null || !isRelu(l) ||
-    l.dataFormat !== 'channelsLast' || !dilationIsOne(l.dilationRate) || (l.padding !== 'valid' && l.padding !== 'same') ||
+    x.rank !== 4 ||
+    l.rank !== 2 ||
+    l.kernel === null ||
+    l.bias === null ||
+    !isRelu(l) ||
+    l.dataFormat !== 'channelsLast' ||
+    !dilationIsOne(l.dilationRate) ||
+    (l.padding !== 'valid' && l.padding !== 'same') ||
     l.strides === undefined
   ) {
     return null;

@@ -21,13 +21,7 @@ export interface LayerContext {
 }
 
 /** The spec type of one layer kind (pooling specs share one interface for two kinds). */
-export type SpecOf<K extends LayerType> = LayerSpec extends infer S
-  ? S extends LayerSpec
-    ? K extends S['type']
-      ? S
-      : never
-    : never
-  : never;
+export type SpecOf<K extends LayerType> = LayerSpec extends infer S ? (S extends LayerSpec ? (K extends S['type'] ? S : never) : never) : never;
 
 export type LayerFactory<K extends LayerType> = (spec: SpecOf<K>, ctx: LayerContext) => tf.layers.Layer;
 
@@ -59,18 +53,21 @@ function pooling(spec: SpecOf<'maxPooling2d' | 'averagePooling2d'>, ctx: LayerCo
 
 export const LAYER_REGISTRY: { [K in LayerType]: LayerFactory<K> } = {
   conv2d: (spec, ctx) =>
-    fuseForTraining(tf.layers.conv2d({
-      name: ctx.name,
-      inputShape: ctx.inputShape,
-      filters: spec.filters,
-      kernelSize: spec.kernelSize,
-      strides: spec.strides,
-      padding: spec.padding,
-      activation: ACTIVATION_REGISTRY[spec.activation].tfjs,
-      useBias: spec.useBias,
-      kernelInitializer: kernelInitializer(spec, ctx.seed),
-      biasInitializer: 'zeros',
-    }), 'conv2d'),
+    fuseForTraining(
+      tf.layers.conv2d({
+        name: ctx.name,
+        inputShape: ctx.inputShape,
+        filters: spec.filters,
+        kernelSize: spec.kernelSize,
+        strides: spec.strides,
+        padding: spec.padding,
+        activation: ACTIVATION_REGISTRY[spec.activation].tfjs,
+        useBias: spec.useBias,
+        kernelInitializer: kernelInitializer(spec, ctx.seed),
+        biasInitializer: 'zeros',
+      }),
+      'conv2d',
+    ),
   depthwiseConv2d: (spec, ctx) =>
     tf.layers.depthwiseConv2d({
       name: ctx.name,
@@ -86,34 +83,39 @@ export const LAYER_REGISTRY: { [K in LayerType]: LayerFactory<K> } = {
     }),
   maxPooling2d: pooling,
   averagePooling2d: pooling,
-  globalAveragePooling2d: (_spec, ctx) =>
-    tf.layers.globalAveragePooling2d({ name: ctx.name, inputShape: ctx.inputShape }),
+  globalAveragePooling2d: (_spec, ctx) => tf.layers.globalAveragePooling2d({ name: ctx.name, inputShape: ctx.inputShape }),
   flatten: (_spec, ctx) => tf.layers.flatten({ name: ctx.name, inputShape: ctx.inputShape }),
   dense: (spec, ctx) =>
-    fuseForTraining(tf.layers.dense({
-      name: ctx.name,
-      inputShape: ctx.inputShape,
-      units: spec.units,
-      activation: ACTIVATION_REGISTRY[spec.activation].tfjs,
-      useBias: spec.useBias,
-      kernelInitializer: kernelInitializer(spec, ctx.seed),
-      biasInitializer: 'zeros',
-    }), 'dense'),
-  dropout: (spec, ctx) =>
-    new SeededDropout({ name: ctx.name, inputShape: ctx.inputShape, rate: spec.rate, seed: ctx.seed }),
+    fuseForTraining(
+      tf.layers.dense({
+        name: ctx.name,
+        inputShape: ctx.inputShape,
+        units: spec.units,
+        activation: ACTIVATION_REGISTRY[spec.activation].tfjs,
+        useBias: spec.useBias,
+        kernelInitializer: kernelInitializer(spec, ctx.seed),
+        biasInitializer: 'zeros',
+      }),
+      'dense',
+    ),
+  dropout: (spec, ctx) => new SeededDropout({ name: ctx.name, inputShape: ctx.inputShape, rate: spec.rate, seed: ctx.seed }),
   batchNormalization: (spec, ctx) =>
-    fuseBatchNormForTraining(tf.layers.batchNormalization({
-      name: ctx.name,
-      inputShape: ctx.inputShape,
-      momentum: spec.momentum,
-      epsilon: spec.epsilon,
-    })),
+    fuseBatchNormForTraining(
+      tf.layers.batchNormalization({
+        name: ctx.name,
+        inputShape: ctx.inputShape,
+        momentum: spec.momentum,
+        epsilon: spec.epsilon,
+      }),
+    ),
   activation: (spec, ctx) =>
-    fuseReluActivation(tf.layers.activation({
-      name: ctx.name,
-      inputShape: ctx.inputShape,
-      activation: ACTIVATION_REGISTRY[spec.activation].tfjs,
-    })),
+    fuseReluActivation(
+      tf.layers.activation({
+        name: ctx.name,
+        inputShape: ctx.inputShape,
+        activation: ACTIVATION_REGISTRY[spec.activation].tfjs,
+      }),
+    ),
   // The builder applies these to the layers their `inputs` name (see build.ts).
   add: (_spec, ctx) => tf.layers.add({ name: ctx.name }),
   concatenate: (_spec, ctx) => tf.layers.concatenate({ name: ctx.name, axis: -1 }),

@@ -82,14 +82,23 @@ function mergeShape(layer: LayerSpec, labels: string[], ins: number[][]): Outcom
     if (k < 0) return { shape: [...first] };
     const other = ins[k]!;
     const [big, bigLabel, small] = (first[0] ?? 0) >= (other[0] ?? 0) ? [first, labels[0]!, other] : [other, labels[k]!, first];
-    return issueAt('inputs', `inputs ${labels[0]} ${dimsOf(first)} and ${labels[k]} ${dimsOf(other)} differ in shape; add sums element by element and needs equal shapes: ${addFix(bigLabel, big, small)}`);
+    return issueAt(
+      'inputs',
+      `inputs ${labels[0]} ${dimsOf(first)} and ${labels[k]} ${dimsOf(other)} differ in shape; add sums element by element and needs equal shapes: ${addFix(bigLabel, big, small)}`,
+    );
   }
   // concatenate: along the last axis, every other dimension equal.
   const k = ins.findIndex((s) => s.length !== first.length || dimsOf(s.slice(0, -1)) !== dimsOf(first.slice(0, -1)));
   if (k >= 0) {
     const other = ins[k]!;
-    const fix = first.length === 3 && other.length === 3 ? 'give both branches the same strides and padding' : 'join images with images and flat vectors with flat vectors';
-    return issueAt('inputs', `inputs ${labels[0]} ${dimsOf(first)} and ${labels[k]} ${dimsOf(other)} cannot be joined: concatenate stacks channels (the last axis) and needs every other dimension equal; ${fix}`);
+    const fix =
+      first.length === 3 && other.length === 3
+        ? 'give both branches the same strides and padding'
+        : 'join images with images and flat vectors with flat vectors';
+    return issueAt(
+      'inputs',
+      `inputs ${labels[0]} ${dimsOf(first)} and ${labels[k]} ${dimsOf(other)} cannot be joined: concatenate stacks channels (the last axis) and needs every other dimension equal; ${fix}`,
+    );
   }
   return { shape: [...first.slice(0, -1), ins.reduce((n, s) => n + s[s.length - 1]!, 0)] };
 }
@@ -106,7 +115,10 @@ function layerShape(layer: LayerSpec, shape: number[], rows: boolean, fromInput:
     case 'maxPooling2d':
     case 'averagePooling2d': {
       if (shape.length !== 3) {
-        return issueAt('type', rows ? tabular(layer.type) : `needs an image input [height, width, channels] but gets ${dims}; move it before the flatten or dense layers`);
+        return issueAt(
+          'type',
+          rows ? tabular(layer.type) : `needs an image input [height, width, channels] but gets ${dims}; move it before the flatten or dense layers`,
+        );
       }
       const isPool = layer.type === 'maxPooling2d' || layer.type === 'averagePooling2d';
       const windowKey = isPool ? 'poolSize' : 'kernelSize';
@@ -115,17 +127,25 @@ function layerShape(layer: LayerSpec, shape: number[], rows: boolean, fromInput:
       const [sh, sw] = pair(layer.strides ?? window);
       const [h, w, c] = shape as [number, number, number];
       if (layer.padding === 'valid' && (kh > h || kw > w)) {
-        return issueAt(windowKey, `window ${kh}x${kw} is larger than its input ${h}x${w}; use a smaller ${windowKey}, padding 'same', or fewer layers before it`);
+        return issueAt(
+          windowKey,
+          `window ${kh}x${kw} is larger than its input ${h}x${w}; use a smaller ${windowKey}, padding 'same', or fewer layers before it`,
+        );
       }
       const out: number[] = [convOutputLength(h, kh, sh, layer.padding), convOutputLength(w, kw, sw, layer.padding)];
       const channels = layer.type === 'conv2d' ? layer.filters : layer.type === 'depthwiseConv2d' ? c * layer.depthMultiplier : c;
       return { shape: [...out, channels] };
     }
     case 'globalAveragePooling2d':
-      if (shape.length !== 3) return issueAt('type', rows ? tabular(layer.type) : `averages over height and width but gets ${dims}; use it on an image, before any flatten`);
+      if (shape.length !== 3)
+        return issueAt('type', rows ? tabular(layer.type) : `averages over height and width but gets ${dims}; use it on an image, before any flatten`);
       return { shape: [shape[2]!] };
     case 'flatten':
-      if (shape.length < 2) return issueAt('type', rows && fromInput ? `the data is table rows ${dims}, already flat; remove this flatten` : `input ${dims} is already flat; remove this flatten`);
+      if (shape.length < 2)
+        return issueAt(
+          'type',
+          rows && fromInput ? `the data is table rows ${dims}, already flat; remove this flatten` : `input ${dims} is already flat; remove this flatten`,
+        );
       return { shape: [shape.reduce((a, b) => a * b, 1)] };
     case 'dense':
       if (shape.length !== 1) return issueAt('type', `needs a flat input but gets ${dims}; add { type: flatten } before it`);
@@ -156,7 +176,11 @@ function walkShapes(layers: LayerSpec[], inputShape: readonly number[]): ShapeRe
     }
     const ins = src.map((s) => (s === INPUT ? [...inputShape] : shapes[s]!));
     const out = MERGE_LAYER_TYPES.some((t) => t === layer.type)
-      ? mergeShape(layer, src.map((s) => layerLabel(layers, s)), ins)
+      ? mergeShape(
+          layer,
+          src.map((s) => layerLabel(layers, s)),
+          ins,
+        )
       : layerShape(layer, ins[0]!, inputShape.length === 1, src[0] === INPUT);
     if ('message' in out) {
       issues.push({ index, key: out.key, message: `layer ${index} (${layer.type}): ${out.message}` });

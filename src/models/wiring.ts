@@ -46,9 +46,17 @@ export function resolveWiring(layers: readonly LayerSpec[]): Wiring {
     if (l.name === undefined) return;
     const prefix = `layer ${i} (${l.type})`;
     if (l.name === MODEL_INPUT_NAME) {
-      issues.push({ index: i, key: 'name', message: `${prefix}: '${MODEL_INPUT_NAME}' is what inputs call the model's input, so no layer can take that name; call it e.g. '${l.type}_${i}'` });
+      issues.push({
+        index: i,
+        key: 'name',
+        message: `${prefix}: '${MODEL_INPUT_NAME}' is what inputs call the model's input, so no layer can take that name; call it e.g. '${l.type}_${i}'`,
+      });
     } else if (byName.has(l.name)) {
-      issues.push({ index: i, key: 'name', message: `${prefix}: name '${l.name}' is already the name of layer ${byName.get(l.name)}; every layer name must be unique, rename one of them` });
+      issues.push({
+        index: i,
+        key: 'name',
+        message: `${prefix}: name '${l.name}' is already the name of layer ${byName.get(l.name)}; every layer name must be unique, rename one of them`,
+      });
     } else {
       byName.set(l.name, i);
     }
@@ -101,14 +109,20 @@ export function resolveWiring(layers: readonly LayerSpec[]): Wiring {
   const read = new Set<number>(sources.flat());
   layers.forEach((l, i) => {
     if (i === layers.length - 1 || read.has(i) || sources.some((s) => s.length === 0)) return;
-    const readers = layers
-      .map((r, k) => ({ r, k }))
-      .filter(({ r, k }) => k === i + 1 && r.inputs !== undefined);
+    const readers = layers.map((r, k) => ({ r, k })).filter(({ r, k }) => k === i + 1 && r.inputs !== undefined);
     const next = readers.length > 0 ? ` (layer ${i + 1} reads ${readers[0]!.r.inputs!.map((n) => `'${n}'`).join(', ')} instead)` : '';
     issues.push(
       l.name !== undefined
-        ? { index: i, key: 'name', message: `layer ${i} (${l.type}): '${l.name}' is never used${next}: no later layer lists it in its inputs and it is not the last layer; add it to an inputs list or remove it` }
-        : { index: i, key: 'type', message: `layer ${i} (${l.type}): its output is never used${next}; give it a name and list it in a later layer's inputs, or remove it` },
+        ? {
+            index: i,
+            key: 'name',
+            message: `layer ${i} (${l.type}): '${l.name}' is never used${next}: no later layer lists it in its inputs and it is not the last layer; add it to an inputs list or remove it`,
+          }
+        : {
+            index: i,
+            key: 'type',
+            message: `layer ${i} (${l.type}): its output is never used${next}; give it a name and list it in a later layer's inputs, or remove it`,
+          },
     );
   });
   return { sources, issues };

@@ -124,10 +124,15 @@ export async function cacheLsExperiment(opts: CacheAdminOptions & { experiment: 
     ]);
   }
   const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
-  const lines = table.map((row) => row.map((x, c) => x.padEnd(widths[c]!)).join('  ').trimEnd());
+  const lines = table.map((row) =>
+    row
+      .map((x, c) => x.padEnd(widths[c]!))
+      .join('  ')
+      .trimEnd(),
+  );
   lines.push(
     `${opts.experiment}: ${runs.length} run${runs.length === 1 ? '' : 's'} (latest ${latest.id}); ${cached} of ${rows.size} stage outputs in the cache, ${bytesText(bytes)} in ${opts.cacheDir}` +
-      (cached < rows.size ? "; the others were removed (kdq cache gc, verify) or are never cached (a run recomputes them)" : ''),
+      (cached < rows.size ? '; the others were removed (kdq cache gc, verify) or are never cached (a run recomputes them)' : ''),
   );
   return lines.join('\n');
 }
@@ -206,5 +211,8 @@ function leftAlone(foreign: string[]): string[] {
   if (foreign.length === 0) return [];
   const shown = foreign.slice(0, 10).map((p) => `  ${p}`);
   if (foreign.length > 10) shown.push(`  ... and ${foreign.length - 10} more`);
-  return [`left alone ${foreign.length} path(s) kdq did not make (no valid ${MANIFEST_FILE} or not named by kdq); delete them by hand if they are yours:`, ...shown];
+  return [
+    `left alone ${foreign.length} path(s) kdq did not make (no valid ${MANIFEST_FILE} or not named by kdq); delete them by hand if they are yours:`,
+    ...shown,
+  ];
 }

@@ -154,7 +154,10 @@ async function namesNotMatching(dir: string, re: RegExp): Promise<string | null>
 }
 
 function quoteSome(names: string[]): string {
-  const shown = names.slice(0, 3).map((n) => `"${n}"`).join(', ');
+  const shown = names
+    .slice(0, 3)
+    .map((n) => `"${n}"`)
+    .join(', ');
   return names.length > 3 ? `${shown} and ${names.length - 3} more` : shown;
 }
 

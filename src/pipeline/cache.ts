@@ -195,7 +195,10 @@ export class Cache {
     }
     if (problem === null) return bytes!;
     await this.heal(key, dir, [problem]);
-    throw new KdqError('E_CACHE', `cache entry ${dir} changed after this run checked it (${problem}), so ${path} was not copied; the entry is deleted: rerun to recompute it`);
+    throw new KdqError(
+      'E_CACHE',
+      `cache entry ${dir} changed after this run checked it (${problem}), so ${path} was not copied; the entry is deleted: rerun to recompute it`,
+    );
   }
 
   /**
@@ -452,7 +455,9 @@ function code(e: unknown): string | undefined {
 }
 
 function cacheError(what: string, e: unknown): KdqError {
-  const why = isStorageError(e) ? describeFsError(e) : `${(e as Error).message}; check that the cache folder is writable, or point --cache-dir / KDQ_CACHE_DIR elsewhere`;
+  const why = isStorageError(e)
+    ? describeFsError(e)
+    : `${(e as Error).message}; check that the cache folder is writable, or point --cache-dir / KDQ_CACHE_DIR elsewhere`;
   return new KdqError('E_CACHE', `${what}: ${why}`, { cause: e });
 }
 

@@ -64,10 +64,17 @@ function forcedReason(f: Forced): string | null {
  * Why a cacheable stage has no entry, naming the key parts that differ from the last run, and for
  * a changed config the keys that changed (`config changed: distillation.temperature 5 -> 2`).
  */
-export function missReason(key: string, details: Record<string, string>, before: Pick<StageResult, 'key' | 'details' | 'config'> | undefined, config?: unknown): string {
+export function missReason(
+  key: string,
+  details: Record<string, string>,
+  before: Pick<StageResult, 'key' | 'details' | 'config'> | undefined,
+  config?: unknown,
+): string {
   if (!before || !before.key) return 'no entry for key (no earlier run to compare with)';
   if (before.key === key) return 'no entry for key (same key as the last run; its entry was removed)';
-  const parts = diffDetails(details, before.details).map((part) => (part === 'config changed' && before.config !== undefined && config !== undefined ? configChange(before.config, config) : part));
+  const parts = diffDetails(details, before.details).map((part) =>
+    part === 'config changed' && before.config !== undefined && config !== undefined ? configChange(before.config, config) : part,
+  );
   return `no entry for key (${parts.join(', ')})`;
 }
 

@@ -68,7 +68,14 @@ export async function executeStage(stage: Stage, def: StageDefinition, o: Execut
     const tmp = await o.cache.tmpDir(o.key);
     try {
       await def.run({ ...ctx, outDir: tmp });
-      const meta = { stage: stage.id, kind: stage.kind, role: stage.role, seed: stage.seed, details: o.details, seconds: (performance.now() - o.started) / 1000 };
+      const meta = {
+        stage: stage.id,
+        kind: stage.kind,
+        role: stage.role,
+        seed: stage.seed,
+        details: o.details,
+        seconds: (performance.now() - o.started) / 1000,
+      };
       return { status: 'ran', outDir: await o.cache.commit(o.key, tmp, meta) };
     } catch (e) {
       await o.cache.discard(tmp); // a thrown error leaves no half-written entry

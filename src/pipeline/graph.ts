@@ -155,10 +155,7 @@ export function selectStages(graph: StageGraph, selectors: string[]): Set<string
   for (const sel of selectors) {
     const hits = Object.values(graph.stages).filter((s) => s.id === sel || s.kind === sel);
     if (hits.length === 0) {
-      throw new KdqError(
-        'E_USAGE',
-        `--force-stage "${sel}" matches no stage; use a stage id or kind from: ${Object.keys(graph.stages).join(', ')}`,
-      );
+      throw new KdqError('E_USAGE', `--force-stage "${sel}" matches no stage; use a stage id or kind from: ${Object.keys(graph.stages).join(', ')}`);
     }
     for (const h of hits) out.add(h.id);
   }

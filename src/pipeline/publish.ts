@@ -41,7 +41,8 @@ export async function publishRun(o: PublishOptions): Promise<string> {
     if (!dir) throw new KdqError('E_INTERNAL', `cannot publish the output of stage ${id}: it has no output folder in this run`);
     return dir;
   };
-  const list: PublishList = o.graph.publish === undefined ? [] : (JSON.parse(await readFile(join(outDir(o.graph.publish), PUBLISH_FILE), 'utf8')) as PublishList);
+  const list: PublishList =
+    o.graph.publish === undefined ? [] : (JSON.parse(await readFile(join(outDir(o.graph.publish), PUBLISH_FILE), 'utf8')) as PublishList);
   const folder = await createRunFolder(o.runsDir, o.name);
   for (const f of list) await folder.writeFile(f.path, await o.cache.readOutput(outDir(f.stage), f.file));
   for (const [path, data] of Object.entries(o.extra ?? {})) await folder.writeFile(path, data);

@@ -97,7 +97,10 @@ export async function pointLatest(base: string, id: string | null): Promise<void
     await rename(tmp, latest);
   } catch (e) {
     await rm(tmp, { force: true });
-    const why = (e as NodeJS.ErrnoException).code === 'EISDIR' || (e as NodeJS.ErrnoException).code === 'ENOTEMPTY' ? `${(e as Error).message}; if "latest" is a real folder, move it away` : describeFsError(e);
+    const why =
+      (e as NodeJS.ErrnoException).code === 'EISDIR' || (e as NodeJS.ErrnoException).code === 'ENOTEMPTY'
+        ? `${(e as Error).message}; if "latest" is a real folder, move it away`
+        : describeFsError(e);
     throw new KdqError('E_IO', `cannot point ${latest} at ${id}: ${why}`, { cause: e });
   }
 }

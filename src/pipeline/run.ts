@@ -121,7 +121,9 @@ export async function runGraph(graph: StageGraph, defs: StageDefinitions, opts: 
     const res: StageResult = { id, kind: stage.kind, key: '', details: {}, config: stage.config, status: 'skipped', seconds: 0, outDir: null, reason: '' };
     const depResults = stage.deps.map((d) => results.get(d) as StageResult);
     // An order-only prerequisite (`after`) that failed blocks the stage as a dependency would.
-    const blocker = [...depResults, ...(stage.after ?? []).map((a) => results.get(a) as StageResult)].find((r) => r.status === 'failed' || r.status === 'skipped');
+    const blocker = [...depResults, ...(stage.after ?? []).map((a) => results.get(a) as StageResult)].find(
+      (r) => r.status === 'failed' || r.status === 'skipped',
+    );
     const cancelled = opts.signal?.aborted === true;
     let keyError: unknown = null;
     if (!cancelled && depResults.every((r) => r.key !== '')) {

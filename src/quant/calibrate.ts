@@ -30,7 +30,10 @@ export class RangeObserver {
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
       if (!Number.isFinite(v)) {
-        throw new KdqError('E_TFLITE', `calibration saw a non-finite activation (${v}); the model's weights or inputs contain NaN/Infinity, retrain or check the data`);
+        throw new KdqError(
+          'E_TFLITE',
+          `calibration saw a non-finite activation (${v}); the model's weights or inputs contain NaN/Infinity, retrain or check the data`,
+        );
       }
       if (v < this.min) this.min = v;
       if (v > this.max) this.max = v;

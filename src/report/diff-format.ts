@@ -22,7 +22,14 @@ function change(r: MetricRow): string {
 
 function textTable(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** The line about changed metrics left out of the table, or null when none were. */
@@ -41,14 +48,16 @@ export function formatDiffText(d: RunDiff): string {
   // The table follows the two labels directly, and the note the table, to keep it short.
   const out = [`old: ${d.old}`, `new: ${d.new}`];
   const note = hiddenNote(d);
-  if (d.metrics.length > 0) out.push(textTable([['Metric', 'Old', 'New', 'Change'], ...d.metrics.map((r) => [r.path, leaf(r.path, r.old), leaf(r.path, r.new), change(r)])]));
+  if (d.metrics.length > 0)
+    out.push(textTable([['Metric', 'Old', 'New', 'Change'], ...d.metrics.map((r) => [r.path, leaf(r.path, r.old), leaf(r.path, r.new), change(r)])]));
   else out.push('', note === null ? metricsLine(d) : note);
   if (d.metrics.length > 0 && note !== null) out.push(note);
   out.push('');
   if (d.configNote) out.push(d.configNote);
   else if (d.config.length === 0) out.push('config: identical');
   else out.push(textTable([['Config key', 'Old', 'New'], ...d.config.map((r) => [r.key, shortenHashes(r.old ?? '-'), shortenHashes(r.new ?? '-')])]));
-  for (const [i, g] of d.gates.entries()) out.push(...(i === 0 ? [''] : []), `${g.crossed ? 'FAIL' : 'ok  '} ${g.expression}${g.detail ? `: ${g.detail}` : ''}`);
+  for (const [i, g] of d.gates.entries())
+    out.push(...(i === 0 ? [''] : []), `${g.crossed ? 'FAIL' : 'ok  '} ${g.expression}${g.detail ? `: ${g.detail}` : ''}`);
   return out.join('\n');
 }
 

@@ -126,10 +126,17 @@ export interface DiffOptions {
 /** Which rows to list, and how many changed rows that leaves out. */
 function select(rows: MetricRow[], opts: DiffOptions): { selection: RunDiff['selection']; shown: MetricRow[]; hidden: number } {
   for (const g of opts.only ?? []) {
-    if (g.length > MAX_GLOB_LENGTH) throw new KdqError('E_USAGE', `--only: the glob is ${g.length} characters long, over the ${MAX_GLOB_LENGTH}-character limit; name a metrics.json path such as 'models.student_int8.**'`);
+    if (g.length > MAX_GLOB_LENGTH)
+      throw new KdqError(
+        'E_USAGE',
+        `--only: the glob is ${g.length} characters long, over the ${MAX_GLOB_LENGTH}-character limit; name a metrics.json path such as 'models.student_int8.**'`,
+      );
     const m = anyPathGlob([g]);
     if (!rows.some((r) => m(r.path))) {
-      const hint = suggest(g, rows.map((r) => r.path));
+      const hint = suggest(
+        g,
+        rows.map((r) => r.path),
+      );
       throw new KdqError(
         'E_USAGE',
         `--only '${g}' matches no metric of either run${hint ? `; did you mean '${hint}'?` : ''} (a dotted path of metrics.json: '*' matches within one segment, '**' any number of them, e.g. 'models.student_int8.**'; 'kdq diff --all' lists every path)`,

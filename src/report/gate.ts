@@ -32,9 +32,7 @@ export type Value =
 export const COMPARISONS = ['<', '<=', '>', '>=', '==', '!='] as const;
 export type Comparison = (typeof COMPARISONS)[number];
 
-export type Condition =
-  | { kind: 'compare'; op: Comparison; left: Value; right: Value }
-  | { kind: 'and' | 'or'; left: Condition; right: Condition };
+export type Condition = { kind: 'compare'; op: Comparison; left: Value; right: Value } | { kind: 'and' | 'or'; left: Condition; right: Condition };
 
 /** Which form of the language an expression is written in: the flag it came from, and what a bare path means. */
 export interface GateLanguage {
@@ -123,11 +121,15 @@ export function parseCondition(input: string, lang: GateLanguage = FAIL_ON): Con
   const gateError = (text: string, col: number, what: string) => gateErrorIn(text, col, what, lang);
   if (input.trim() === '') throw gateError(input, 0, 'the expression is empty');
   if (input.length > MAX_GATE_LENGTH) {
-    throw new KdqError('E_USAGE', `${lang.flag}: the expression is ${input.length} characters long, over the ${MAX_GATE_LENGTH}-character limit; split it into several ${lang.flag} expressions`);
+    throw new KdqError(
+      'E_USAGE',
+      `${lang.flag}: the expression is ${input.length} characters long, over the ${MAX_GATE_LENGTH}-character limit; split it into several ${lang.flag} expressions`,
+    );
   }
   let depth = 0;
   for (let i = 0; i < input.length; i++) {
-    if (input[i] === '(' && ++depth > MAX_GATE_NESTING) throw gateError(input, i, `parentheses nest deeper than ${MAX_GATE_NESTING} levels; simplify the expression`);
+    if (input[i] === '(' && ++depth > MAX_GATE_NESTING)
+      throw gateError(input, i, `parentheses nest deeper than ${MAX_GATE_NESTING} levels; simplify the expression`);
     if (input[i] === ')') depth = Math.max(0, depth - 1);
   }
   const tokens = tokenize(input, lang);
@@ -240,7 +242,10 @@ export function checkPaths(input: string, c: Condition, v: Values): void {
       );
     }
     if (typeof x !== 'number' && x !== null) {
-      throw new KdqError('E_USAGE', `--fail-on '${input}': metric '${path}' is ${JSON.stringify(x)}, not a number; compare a numeric metric such as an accuracy or a size`);
+      throw new KdqError(
+        'E_USAGE',
+        `--fail-on '${input}': metric '${path}' is ${JSON.stringify(x)}, not a number; compare a numeric metric such as an accuracy or a size`,
+      );
     }
   }
 }
@@ -266,7 +271,13 @@ function evalValue(v: Value, vals: Values, notes: string[]): number | Missing {
     case 'metric': {
       const o = vals.old.get(v.path);
       const n = vals.new.get(v.path);
-      const need = v.of === 'delta' ? [['old', o], ['new', n]] : [[v.of, v.of === 'old' ? o : n]];
+      const need =
+        v.of === 'delta'
+          ? [
+              ['old', o],
+              ['new', n],
+            ]
+          : [[v.of, v.of === 'old' ? o : n]];
       for (const [which, x] of need as [string, Leaf | undefined][]) {
         if (typeof x !== 'number') return new Missing(`${v.path} is ${x === undefined ? 'missing' : JSON.stringify(x)} in the ${which} run`);
       }

@@ -66,7 +66,8 @@ export function jsonTooDeep(text: string, max: number): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
+      if (c === 92)
+        i++; // backslash: skip the escaped character
       else if (c === 34) inString = false;
     } else if (c === 34) inString = true;
     else if (c === 91 || c === 123) {
@@ -93,7 +94,11 @@ function leafCount(v: unknown, max: number): number {
 /** A metrics.json's text as its document; E_DATA naming `file` when it is not a kdq metrics object or is beyond the bounds. */
 export function parseMetricsText(text: string, file: string): object {
   const deep = jsonTooDeep(text, MAX_JSON_DEPTH);
-  if (deep >= 0) throw new KdqError('E_DATA', `${file} nests deeper than ${MAX_JSON_DEPTH} levels (at byte ${deep}); a kdq metrics.json nests about 8: pass a kdq run's metrics.json`);
+  if (deep >= 0)
+    throw new KdqError(
+      'E_DATA',
+      `${file} nests deeper than ${MAX_JSON_DEPTH} levels (at byte ${deep}); a kdq metrics.json nests about 8: pass a kdq run's metrics.json`,
+    );
   let metrics: unknown;
   try {
     metrics = JSON.parse(text);
@@ -104,7 +109,10 @@ export function parseMetricsText(text: string, file: string): object {
     throw new KdqError('E_DATA', `${file} holds more than ${MAX_METRIC_VALUES} values; a kdq metrics.json holds a few hundred: pass a kdq run's metrics.json`);
   }
   if (metrics === null || typeof metrics !== 'object' || Array.isArray(metrics)) {
-    throw new KdqError('E_DATA', `${file} holds ${Array.isArray(metrics) ? 'an array' : JSON.stringify(metrics)}, not a metrics object; pass a kdq run's metrics.json`);
+    throw new KdqError(
+      'E_DATA',
+      `${file} holds ${Array.isArray(metrics) ? 'an array' : JSON.stringify(metrics)}, not a metrics object; pass a kdq run's metrics.json`,
+    );
   }
   return metrics;
 }

@@ -129,7 +129,11 @@ export function seedsTable(m: Metrics): Table | null {
   if (!m.seeds || !m.summary) return null;
   // Teacher first, each model's tf.js accuracy before its file's, the KD gain last.
   const keys = [
-    ...byRole(Object.keys(m.summary).filter((k) => k !== 'kd_gain').map((k) => [k.split('.')[0], k] as [string, string])).map(([, k]) => k),
+    ...byRole(
+      Object.keys(m.summary)
+        .filter((k) => k !== 'kd_gain')
+        .map((k) => [k.split('.')[0], k] as [string, string]),
+    ).map(([, k]) => k),
     ...(m.summary.kd_gain ? ['kd_gain'] : []),
   ];
   const value = (models: Metrics['models'], kdGain: number | undefined, key: string): number | undefined => {
@@ -182,7 +186,12 @@ export function curvesTable(curves: ReportInput['curves']): Table | null {
   return {
     header: [
       'epoch',
-      ...cols.flatMap(({ r, val, lr }) => [`${r} loss`, `${r} accuracy`, ...(val ? [`${r} val loss`, `${r} val accuracy`] : []), ...(lr ? [`${r} learning rate`] : [])]),
+      ...cols.flatMap(({ r, val, lr }) => [
+        `${r} loss`,
+        `${r} accuracy`,
+        ...(val ? [`${r} val loss`, `${r} val accuracy`] : []),
+        ...(lr ? [`${r} learning rate`] : []),
+      ]),
     ],
     rows: Array.from({ length: epochs }, (_, i) => [
       String(i + 1),
@@ -216,7 +225,9 @@ export function factLines(m: Metrics): string[] {
   const p = m.data.preprocessing;
   if (p) {
     const f = (v: number[]) => `[${v.map((x) => Number(x.toPrecision(4))).join(', ')}]`;
-    lines.push(`input: value x ${Number(p.scale.toPrecision(6))}${p.mean ? `, minus mean ${f(p.mean)}` : ''}${p.std ? `, divided by std ${f(p.std)}` : ''}${p.normalize === 'auto' ? ' (computed on the training split)' : ''}`);
+    lines.push(
+      `input: value x ${Number(p.scale.toPrecision(6))}${p.mean ? `, minus mean ${f(p.mean)}` : ''}${p.std ? `, divided by std ${f(p.std)}` : ''}${p.normalize === 'auto' ? ' (computed on the training split)' : ''}`,
+    );
   }
   lines.push(...importedTeacherLines(m));
   if (m.kd_gain !== undefined) lines.push(`KD gain (distilled student minus baseline, tf.js accuracy): ${points(m.kd_gain)} points`);
@@ -243,8 +254,13 @@ export function importedTeacherLines(m: Metrics): string[] {
   const i = t?.imported;
   if (!t || !i) return [];
   const files = `${i.files} file${i.files === 1 ? '' : 's'}, ${kib(i.bytes)}${i.params !== undefined ? `, ${i.params} parameters` : ''}`;
-  const lines = [`teacher: imported ${FORMAT_NAMES[i.format] ?? i.format} ${i.file} (${files}), ${pct(i.accuracy)} on the test set in ${i.runtime}, outputs ${i.output}`];
-  if (i.fine_tuned_epochs !== undefined) lines.push(`teacher fine-tuned for ${i.fine_tuned_epochs} epoch${i.fine_tuned_epochs === 1 ? '' : 's'} on the run's data: ${pct(t.accuracy)} on the test set`);
+  const lines = [
+    `teacher: imported ${FORMAT_NAMES[i.format] ?? i.format} ${i.file} (${files}), ${pct(i.accuracy)} on the test set in ${i.runtime}, outputs ${i.output}`,
+  ];
+  if (i.fine_tuned_epochs !== undefined)
+    lines.push(
+      `teacher fine-tuned for ${i.fine_tuned_epochs} epoch${i.fine_tuned_epochs === 1 ? '' : 's'} on the run's data: ${pct(t.accuracy)} on the test set`,
+    );
   if (i.no_tflite !== undefined) lines.push(`no teacher.tflite: ${i.no_tflite}`);
   return lines;
 }

@@ -152,7 +152,9 @@ export function curveCharts(curves: ReportInput['curves']): string {
   const charts: string[] = [];
   if (ce.length > 0) charts.push(lineChart(ce, { title: 'Cross-entropy per epoch', xLabel: 'epoch', yLabel: 'mean cross-entropy per image' }));
   if (roles.includes(KD_ROLE)) {
-    charts.push(lineChart([line(KD_ROLE, (p) => p.loss)], { title: 'KD loss per epoch (distilled student)', xLabel: 'epoch', yLabel: 'mean KD loss per image' }));
+    charts.push(
+      lineChart([line(KD_ROLE, (p) => p.loss)], { title: 'KD loss per epoch (distilled student)', xLabel: 'epoch', yLabel: 'mean KD loss per image' }),
+    );
   }
   charts.push(lineChart(acc, { title: validated.length > 0 ? 'Accuracy per epoch' : 'Training accuracy per epoch', xLabel: 'epoch', yLabel: 'accuracy (%)' }));
   if (lr.length > 0) charts.push(lineChart(lr, { title: 'Learning rate per epoch', xLabel: 'epoch', yLabel: 'learning rate', yFormat: rate }));
@@ -173,7 +175,10 @@ export function renderReportHtml(r: ReportInput): string {
   const conf = confusionOf(m);
   const names = m.data.class_names ?? null;
   if (conf && conf.matrix.length <= CONFUSION_TABLE_MAX_CLASSES) {
-    body.push(`<h2>Confusion matrix of ${escapeXml(conf.role)}</h2>`, '<p>Rows are true classes, columns predicted classes; the last column is the accuracy on the class.</p>');
+    body.push(
+      `<h2>Confusion matrix of ${escapeXml(conf.role)}</h2>`,
+      '<p>Rows are true classes, columns predicted classes; the last column is the accuracy on the class.</p>',
+    );
     body.push('<div class="wide">', confusionTable(conf.matrix, names), '</div>');
   } else if (conf) {
     body.push(

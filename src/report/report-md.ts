@@ -44,14 +44,32 @@ export function renderReportMd(r: ReportInput): string {
   const names = m.data.class_names ?? null;
   if (conf && conf.matrix.length <= CONFUSION_TABLE_MAX_CLASSES) {
     out.push(`## Confusion matrix of ${escapeMdText(conf.role)}`, '', 'Rows are true classes, columns predicted classes.', '');
-    out.push(mdTable({ header: ['true / predicted', ...conf.matrix.map((_, k) => String(k))], rows: conf.matrix.map((row, k) => [classLabel(k, names), ...row.map(String)]) }), '');
+    out.push(
+      mdTable({
+        header: ['true / predicted', ...conf.matrix.map((_, k) => String(k))],
+        rows: conf.matrix.map((row, k) => [classLabel(k, names), ...row.map(String)]),
+      }),
+      '',
+    );
   } else if (conf) {
-    out.push(`## Confusion matrix of ${escapeMdText(conf.role)}`, '', `${conf.matrix.length} classes: the largest mistakes (the whole matrix is in metrics.json, report.html draws it).`, '');
+    out.push(
+      `## Confusion matrix of ${escapeMdText(conf.role)}`,
+      '',
+      `${conf.matrix.length} classes: the largest mistakes (the whole matrix is in metrics.json, report.html draws it).`,
+      '',
+    );
     out.push(mdTable(topConfusions(conf.matrix, names)), '');
   }
   const curves = curvesTable(r.curves);
   if (curves) {
-    out.push('## Training curves', '', 'Mean training loss and accuracy per epoch, then on the held-out validation images when there are some (report.html draws them).', '', mdTable(curves), '');
+    out.push(
+      '## Training curves',
+      '',
+      'Mean training loss and accuracy per epoch, then on the held-out validation images when there are some (report.html draws them).',
+      '',
+      mdTable(curves),
+      '',
+    );
   }
   return out.join('\n');
 }

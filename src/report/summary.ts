@@ -21,7 +21,8 @@ export function formatSummary(m: Metrics, runDir: string): string {
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   const imported = importedTeacherLines(m);
   if (imported.length > 0) lines.push('', ...imported);
-  if (m.kd_gain !== undefined) lines.push('', `KD gain (student - baseline): ${points(m.kd_gain)} points${m.summary ? ` (seed ${m.seed})` : `; ${oneSeedNote(m)}`}`);
+  if (m.kd_gain !== undefined)
+    lines.push('', `KD gain (student - baseline): ${points(m.kd_gain)} points${m.summary ? ` (seed ${m.seed})` : `; ${oneSeedNote(m)}`}`);
   if (m.summary?.kd_gain) {
     const g = m.summary.kd_gain;
     lines.push(`KD gain over ${g.n} seeds: ${points(g.mean)} ± ${(g.std * 100).toFixed(2)} points (mean ± std)`);

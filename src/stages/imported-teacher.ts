@@ -66,7 +66,10 @@ function dataSeed(data: StageInput<{ seed?: number }>, fallback: number | undefi
 /** The data's image shape: an imported teacher takes NHWC images. */
 function imageShape(ds: Dataset): [number, number, number] {
   if (ds.inputShape.length !== 3) {
-    throw new KdqError('E_CONFIG', `an imported teacher takes images, but the data is table rows [${ds.inputShape.join(', ')}] (source ${ds.source}); use a teacher with layers for tabular data`);
+    throw new KdqError(
+      'E_CONFIG',
+      `an imported teacher takes images, but the data is table rows [${ds.inputShape.join(', ')}] (source ${ds.source}); use a teacher with layers for tabular data`,
+    );
   }
   return ds.inputShape as [number, number, number];
 }
@@ -138,8 +141,11 @@ export async function openStageTeacher(services: StageServices, teacher: Importe
 export function teacherExportBlocker(config: ImportedTeacherStageConfig): string | null {
   const own = NO_TFLITE[config.format];
   if (own) return own;
-  const identity = config.inputLayout === 'nhwc' && config.scale === 1 && [config.mean].flat().every((m) => m === 0) && [config.std].flat().every((v) => v === 1);
-  return identity ? null : "kdq writes a teacher's .tflite only when the teacher takes the data's NHWC pixels as they are, and this one has its own scale, mean or std";
+  const identity =
+    config.inputLayout === 'nhwc' && config.scale === 1 && [config.mean].flat().every((m) => m === 0) && [config.std].flat().every((v) => v === 1);
+  return identity
+    ? null
+    : "kdq writes a teacher's .tflite only when the teacher takes the data's NHWC pixels as they are, and this one has its own scale, mean or std";
 }
 
 /**

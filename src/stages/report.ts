@@ -5,7 +5,18 @@
 import { isModelRole, type ModelRole } from '../names.ts';
 import { PUBLISH_FILE, type PublishList } from '../pipeline/publish.ts';
 import type { StageInput } from '../pipeline/stage.ts';
-import { runtimeMetrics, serializeMetrics, summarizeSeeds, type CurvePoint, type DataMetrics, type ImportedTeacherMetrics, type Metrics, type ModelsMetrics, type SeedMetrics, type Timings } from '../report/metrics.ts';
+import {
+  runtimeMetrics,
+  serializeMetrics,
+  summarizeSeeds,
+  type CurvePoint,
+  type DataMetrics,
+  type ImportedTeacherMetrics,
+  type Metrics,
+  type ModelsMetrics,
+  type SeedMetrics,
+  type Timings,
+} from '../report/metrics.ts';
 import { isDefaultInput } from '../data/input-description.ts';
 import type { ElementType } from '../data/formats/types.ts';
 import { readJson, writeJson, type StageServices } from './context.ts';
@@ -157,7 +168,11 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
       for (const stage of Object.values(ctx.inputs)) {
         if (stage.kind !== 'export' || !isModelRole(stage.role) || (await exportSkipped(stage.dir))) continue;
         const name = TFLITE_NAMES[stage.role];
-        published.push({ path: stage.seed === undefined || stage.seed === ctx.config.seeds[0] ? name : `seed-${stage.seed}/${name}`, stage: stage.id, file: TFLITE_FILE });
+        published.push({
+          path: stage.seed === undefined || stage.seed === ctx.config.seeds[0] ? name : `seed-${stage.seed}/${name}`,
+          stage: stage.id,
+          file: TFLITE_FILE,
+        });
       }
       await writeJson(ctx.outDir, PUBLISH_FILE, published);
     },

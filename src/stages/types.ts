@@ -89,7 +89,8 @@ export type EvaluateStage = Stage<'evaluate', EvaluateStageConfig> & { role: Mod
 export type ReportStage = Stage<'report', ReportStageConfig>;
 
 /** Every stage kdq plans. */
-export type KdStage = DataStage | TeacherStage | ImportedTeacherStage | SoftLabelsStage | StudentStage | BaselineStage | ExportStage | EvaluateStage | ReportStage;
+export type KdStage =
+  DataStage | TeacherStage | ImportedTeacherStage | SoftLabelsStage | StudentStage | BaselineStage | ExportStage | EvaluateStage | ReportStage;
 
 /** What each kind reads, by input name. */
 export interface StageInputConfigs {

@@ -86,12 +86,16 @@ export function checkSweepShape(cfg: SweepConfig): [string[], string][] {
   const lengths = zipKeys.map((k) => cfg.zip[k]!.length);
   if (new Set(lengths).size > 1) {
     const desc = zipKeys.map((k, i) => `${k} has ${lengths[i]}`).join(', ');
-    issues.push([['zip'], `zip lists must have the same length (point i takes item i of each), but ${desc}; make them equal or move a key out of zip to sweep it as a grid`]);
+    issues.push([
+      ['zip'],
+      `zip lists must have the same length (point i takes item i of each), but ${desc}; make them equal or move a key out of zip to sweep it as a grid`,
+    ]);
   }
   for (const k of [...Object.keys(cfg.grid), ...zipKeys]) {
     const where = k in cfg.grid ? [k] : ['zip', k];
     const top = k.split('.')[0]!;
-    if ((UNSWEEPABLE_KEYS as readonly string[]).includes(top)) issues.push([where, `'${top}' cannot be swept; sweep settings such as distillation.temperature`]);
+    if ((UNSWEEPABLE_KEYS as readonly string[]).includes(top))
+      issues.push([where, `'${top}' cannot be swept; sweep settings such as distillation.temperature`]);
     else if (k in cfg.grid && k in cfg.zip) issues.push([where, `'${k}' is both a grid key and a zip key; keep one`]);
   }
   const all = [...Object.keys(cfg.grid), ...zipKeys];

@@ -9,7 +9,17 @@ import { readExperimentSource, resolveExperiment, type LoadedExperiment } from '
 import { isPlainObject } from '../config/merge.ts';
 import type { SweepConfig } from '../config/types.ts';
 import { suggest } from '../util/suggest.ts';
-import { checkSweepShape, expandSweep, mergeSweepArgs, parseSweepArg, pointName, pointSetArgs, readSweepBlock, type SweepArg, type SweepPoint } from './expand.ts';
+import {
+  checkSweepShape,
+  expandSweep,
+  mergeSweepArgs,
+  parseSweepArg,
+  pointName,
+  pointSetArgs,
+  readSweepBlock,
+  type SweepArg,
+  type SweepPoint,
+} from './expand.ts';
 
 export interface LoadedPoint {
   point: SweepPoint;
@@ -37,7 +47,8 @@ function missingKey(root: unknown, path: string[]): string | null {
     const seg = path[i]!;
     const where = path.slice(0, i).join('.') || 'the experiment';
     if (Array.isArray(cur)) {
-      if (!/^\d+$/.test(seg) || Number(seg) >= cur.length) return `'${where}' is a list of ${cur.length} items: use an index from 0 to ${cur.length - 1}, not '${seg}'`;
+      if (!/^\d+$/.test(seg) || Number(seg) >= cur.length)
+        return `'${where}' is a list of ${cur.length} items: use an index from 0 to ${cur.length - 1}, not '${seg}'`;
       cur = cur[Number(seg)];
     } else if (isPlainObject(cur)) {
       if (!Object.prototype.hasOwnProperty.call(cur, seg)) {
@@ -122,7 +133,10 @@ export async function loadSweep(file: string, opts: SweepLoadOptions = {}): Prom
           const index = values.findIndex((v) => JSON.stringify(v) === JSON.stringify(point.params[keyPath]));
           placed = { ...issue, ...at(keyPath, index), message: `sweep value ${JSON.stringify(point.params[keyPath])} of ${keyPath}: ${issue.message}` };
         } else if (issue.path === 'name' || issue.file.startsWith('--set name=')) {
-          placed = { ...issue, message: `the point name '${pointName(base.experiment.name, point)}' (name of the experiment plus '-${point.id}'): ${issue.message}; shorten the name` };
+          placed = {
+            ...issue,
+            message: `the point name '${pointName(base.experiment.name, point)}' (name of the experiment plus '-${point.id}'): ${issue.message}; shorten the name`,
+          };
         } else {
           placed = { ...issue, message: `in sweep point ${point.id} (${pointArgs.join(', ')}): ${issue.message}` };
         }

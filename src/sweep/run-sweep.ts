@@ -29,7 +29,10 @@ export interface SweepOutcome {
 export async function runSweep(ws: Workspace, sweep: LoadedSweep, opts: ExecutorChoice & WalkChoice): Promise<SweepOutcome> {
   const name = sweep.base.experiment.name;
   if (opts.dryRun) {
-    throw new KdqError('E_USAGE', `--dry-run shows one experiment; pick a point with --set (e.g. --set ${Object.keys(sweep.points[0]!.point.params)[0]}=...) or run 'kdq graph --explain' on it`);
+    throw new KdqError(
+      'E_USAGE',
+      `--dry-run shows one experiment; pick a point with --set (e.g. --set ${Object.keys(sweep.points[0]!.point.params)[0]}=...) or run 'kdq graph --explain' on it`,
+    );
   }
   // The sweep's id is its start time; every point's stages.json names it.
   const id = makeRunId();
@@ -45,9 +48,18 @@ export async function runSweep(ws: Workspace, sweep: LoadedSweep, opts: Executor
   const filled = computed.size > 0;
   const points: PointOutcome[] = [];
   for (const [i, p] of sweep.points.entries()) {
-    ws.log(`point ${p.point.id}: ${Object.entries(p.point.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}`);
+    ws.log(
+      `point ${p.point.id}: ${Object.entries(p.point.params)
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+        .join(', ')}`,
+    );
     try {
-      const r = await runPlanned(ws, planned[i]!, { ...opts, computed, startedAt: filled ? filling : new Date(), sweepPoint: { id, point: p.point.id, params: p.point.params } });
+      const r = await runPlanned(ws, planned[i]!, {
+        ...opts,
+        computed,
+        startedAt: filled ? filling : new Date(),
+        sweepPoint: { id, point: p.point.id, params: p.point.params },
+      });
       points.push({ id: p.point.id, params: p.point.params, runDir: r.runDir && relativeToRuns(ws.runsDir, r.runDir), metrics: r.metrics });
     } catch (e) {
       if (!(e instanceof KdqError) || e.code === 'E_CONFIG' || e.code === 'E_USAGE') throw e;

@@ -121,7 +121,10 @@ function formatNumber(column: string, v: number | undefined): string {
 
 /** A short column title: `models.student_int8.tflite.accuracy` -> `student_int8 tflite acc`. */
 export function columnTitle(column: string): string {
-  return column.replace(/^models\./, '').replace(/\.accuracy$/, ' acc').replace(/\./g, ' ');
+  return column
+    .replace(/^models\./, '')
+    .replace(/\.accuracy$/, ' acc')
+    .replace(/\./g, ' ');
 }
 
 /** summary.md: a title, the ranking rule, the table (best first) and the failed points. */
@@ -136,7 +139,13 @@ export function formatSweepMarkdown(s: SweepSummary): string {
     `|${head.map(() => '---').join('|')}|`,
   ];
   for (const r of s.rows) {
-    const cells = [r.best ? '★' : '', r.id, ...s.keys.map((k) => cell(r.params[k])), ...s.columns.map((c) => formatNumber(c, r.metrics[c])), r.error ? `failed: ${cell(r.error)}` : cell(r.run ?? '')];
+    const cells = [
+      r.best ? '★' : '',
+      r.id,
+      ...s.keys.map((k) => cell(r.params[k])),
+      ...s.columns.map((c) => formatNumber(c, r.metrics[c])),
+      r.error ? `failed: ${cell(r.error)}` : cell(r.run ?? ''),
+    ];
     lines.push(`| ${cells.join(' | ')} |`);
   }
   return lines.join('\n') + '\n';

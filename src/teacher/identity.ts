@@ -54,10 +54,13 @@ export async function teacherIdentity(path: string, settings: TeacherKeySettings
   const others: string[] = [];
   if (format === 'onnx') {
     try {
-      for (const i of readOnnx(main.bytes).initializers) if (i.externalLocation !== undefined && !others.includes(i.externalLocation)) others.push(i.externalLocation);
+      for (const i of readOnnx(main.bytes).initializers)
+        if (i.externalLocation !== undefined && !others.includes(i.externalLocation)) others.push(i.externalLocation);
     } catch (err) {
       if (!(err instanceof ProtoError)) throw err;
-      throw new KdqError('E_TEACHER', `teacher model '${path}' is not a readable ONNX model: ${err.message} (byte ${err.offset}); export or copy it again`, { cause: err });
+      throw new KdqError('E_TEACHER', `teacher model '${path}' is not a readable ONNX model: ${err.message} (byte ${err.offset}); export or copy it again`, {
+        cause: err,
+      });
     }
   } else if (format === 'tfjs-layers') {
     for (const group of parseModelJson(main.bytes, path).weightsManifest) others.push(...group.paths);

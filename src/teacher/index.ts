@@ -12,16 +12,7 @@ import { openTfjsTeacher } from './tfjs.ts';
 import { openTfliteTeacher } from './tflite.ts';
 import type { Teacher, TeacherOptions } from './types.ts';
 
-export type {
-  Teacher,
-  TeacherDataShape,
-  TeacherFile,
-  TeacherOptions,
-  TeacherOutputKind,
-  TeacherProgress,
-  TeacherSettings,
-  TfjsTeacher,
-} from './types.ts';
+export type { Teacher, TeacherDataShape, TeacherFile, TeacherOptions, TeacherOutputKind, TeacherProgress, TeacherSettings, TfjsTeacher } from './types.ts';
 export { teacherIdentity, teacherKey, type TeacherIdentity, type TeacherKeySettings } from './identity.ts';
 export { saveLayersModel } from './tfjs-files.ts';
 export { MIN_PROBABILITY, toLogProbabilities } from './output.ts';

@@ -13,7 +13,10 @@ export function specBytes(spec: tf.io.WeightsManifestEntry, jsonPath: string): n
   const stored = spec.quantization?.dtype ?? spec.dtype;
   const per = DTYPE_BYTES[stored];
   if (per === undefined) {
-    throw new KdqError('E_TEACHER', `teacher model '${jsonPath}': weight "${spec.name}" has dtype ${stored}, which kdq cannot read; save the model with float32 weights`);
+    throw new KdqError(
+      'E_TEACHER',
+      `teacher model '${jsonPath}': weight "${spec.name}" has dtype ${stored}, which kdq cannot read; save the model with float32 weights`,
+    );
   }
   return spec.shape.reduce((n, d) => n * d, 1) * per;
 }
@@ -32,7 +35,10 @@ export function parseModelJson(bytes: Uint8Array, path: string): tf.io.ModelJSON
   }
   const j = json as Partial<tf.io.ModelJSON> & { format?: string };
   if (j === null || typeof j !== 'object' || typeof j.modelTopology !== 'object' || j.modelTopology === null) {
-    throw new KdqError('E_TEACHER', `teacher model '${path}' is JSON without "modelTopology": it is not a TF.js model.json; point at the model.json that model.save() wrote`);
+    throw new KdqError(
+      'E_TEACHER',
+      `teacher model '${path}' is JSON without "modelTopology": it is not a TF.js model.json; point at the model.json that model.save() wrote`,
+    );
   }
   const topology = j.modelTopology as { node?: unknown; model_config?: unknown; class_name?: unknown };
   if (j.format === 'graph-model' || Array.isArray(topology.node)) {
@@ -47,4 +53,3 @@ export function parseModelJson(bytes: Uint8Array, path: string): tf.io.ModelJSON
   }
   return j as tf.io.ModelJSON;
 }
-

@@ -67,7 +67,10 @@ function loadError(err: unknown, model: OnnxModel, path: string, version: string
   const foreign = model.nodes.filter((n) => !KNOWN_DOMAINS.has(n.domain));
   const unsupported = /not a registered function\/op|Could not find an implementation|No opset import for domain|is not a registered/i.test(msg);
   if (unsupported || foreign.length > 0) {
-    const names = foreign.map((n) => `${n.domain}:${n.opType} ("${n.name}")`).slice(0, 5).join(', ');
+    const names = foreign
+      .map((n) => `${n.domain}:${n.opType} ("${n.name}")`)
+      .slice(0, 5)
+      .join(', ');
     return new KdqError(
       'E_TEACHER',
       `${version} cannot run teacher model '${path}': ${msg.trim()}` +
@@ -132,7 +135,8 @@ export async function openOnnxTeacher(path: string, options: TeacherOptions, mai
     );
   }
   const inDims = dims(input.dims);
-  if (inDims === null) throw new KdqError('E_TEACHER', `teacher model '${path}' does not declare the shape of input "${input.name}"; export it with a fixed input shape`);
+  if (inDims === null)
+    throw new KdqError('E_TEACHER', `teacher model '${path}' does not declare the shape of input "${input.name}"; export it with a fixed input shape`);
   const hwc = options.data.imageShape;
   const matched = matchInput(inDims, hwc, settings.inputLayout, path, options.inputLayout === undefined);
   let classes = classesOf(dims(output.dims), path);

@@ -53,10 +53,7 @@ export function classesOf(dims: readonly Dim[] | null, path: string): number | n
   if (rest.some((d) => d === null || d <= 0)) return null;
   const big = rest.filter((d) => d! > 1);
   if (rest.length >= 1 && big.length <= 1) return big[0] ?? 1;
-  throw new KdqError(
-    'E_TEACHER',
-    `teacher model '${path}' outputs ${dimsText(dims)}; a classifier outputs one score per class, [batch, classes]`,
-  );
+  throw new KdqError('E_TEACHER', `teacher model '${path}' outputs ${dimsText(dims)}; a classifier outputs one score per class, [batch, classes]`);
 }
 
 /** Throws E_TEACHER unless the teacher's class count equals the data's. */
@@ -65,7 +62,7 @@ export function checkClasses(classes: number, dataClasses: number, path: string)
     throw new KdqError(
       'E_TEACHER',
       `teacher model '${path}' outputs ${classes} classes but the data has ${dataClasses} (labels 0-${dataClasses - 1}); ` +
-        'use a teacher trained on this data\'s classes',
+        "use a teacher trained on this data's classes",
     );
   }
 }
@@ -100,7 +97,7 @@ export function checkOutputValues(values: Float32Array, classes: number, kind: T
     throw new KdqError(
       'E_TEACHER',
       `teacher model '${path}' output ${values[bad]} for image ${Math.floor(bad / classes)}, class ${bad % classes}; ` +
-        'check the teacher\'s scale, mean and std (it should see the pixels it was trained on)',
+        "check the teacher's scale, mean and std (it should see the pixels it was trained on)",
     );
   }
   if (kind === 'probabilities' && !looksLikeProbabilities(values, classes, 1e-3)) {

@@ -36,7 +36,10 @@ export function resolveSettings(format: TeacherFormat, options: TeacherOptions, 
   }
   const scale = options.scale ?? 1;
   if (!(typeof scale === 'number' && Number.isFinite(scale) && scale > 0)) {
-    throw new KdqError('E_CONFIG', `teacher '${path}': scale must be a positive number (e.g. 255 for a model trained on pixels 0-255), got ${JSON.stringify(scale)}`);
+    throw new KdqError(
+      'E_CONFIG',
+      `teacher '${path}': scale must be a positive number (e.g. 255 for a model trained on pixels 0-255), got ${JSON.stringify(scale)}`,
+    );
   }
   const mean = perChannel(options.mean, 0, channels, 'mean', path);
   const std = perChannel(options.std, 1, channels, 'std', path);

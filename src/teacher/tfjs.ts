@@ -71,7 +71,11 @@ export async function openTfjsTeacher(path: string, options: TeacherOptions, mai
     const inDims = model.inputs[0]!.shape as Dim[];
     const matched = matchInput(inDims, hwc, settings.inputLayout, path, options.inputLayout === undefined);
     const classes = classesOf(model.outputs[0]!.shape as Dim[], path);
-    if (classes === null) throw new KdqError('E_TEACHER', `teacher model '${path}' does not declare its number of classes (output shape ${JSON.stringify(model.outputs[0]!.shape)})`);
+    if (classes === null)
+      throw new KdqError(
+        'E_TEACHER',
+        `teacher model '${path}' does not declare its number of classes (output shape ${JSON.stringify(model.outputs[0]!.shape)})`,
+      );
     checkClasses(classes, options.data.classes, path);
     const { kind: outputKind, reason: outputKindReason } = resolveOutputKind(settings.output, detectTfjsOutput(model), path);
 
@@ -153,7 +157,8 @@ export async function loadTfjsLogitsModel(path: string): Promise<{ model: tf.Lay
   if (target === null) return { model: await loadModel(artifacts, path), softmaxRemoved: null };
   const topology = structuredClone(artifacts.modelTopology) as Record<string, unknown>;
   const entry = layerEntries(topology).find((e) => (e.config as { name: string }).name === target.name);
-  if (!entry) throw new KdqError('E_TEACHER', `teacher model '${path}': its output layer "${target.name}" is not in model.json's topology; save the model again`);
+  if (!entry)
+    throw new KdqError('E_TEACHER', `teacher model '${path}': its output layer "${target.name}" is not in model.json's topology; save the model again`);
   const cfg = entry.config as Record<string, unknown>;
   if (target.cls === 'Softmax') {
     entry.class_name = 'Activation';

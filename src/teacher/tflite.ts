@@ -35,7 +35,8 @@ export function detectTfliteOutput(model: TfliteModel): { kind: TeacherOutputKin
   let node = producer.get(model.outputs[0]!);
   for (let hops = 0; node && PASS_THROUGH.has(node.op) && hops < model.operators.length; hops++) node = producer.get(node.inputs[0]!);
   if (node?.op === 'SOFTMAX') return { kind: 'probabilities', reason: `the file ends in SOFTMAX (operator ${node.index})` };
-  if (node?.op === 'LOG_SOFTMAX') return { kind: 'logits', reason: `the file ends in LOG_SOFTMAX (operator ${node.index}): log-probabilities are logits less a constant per row` };
+  if (node?.op === 'LOG_SOFTMAX')
+    return { kind: 'logits', reason: `the file ends in LOG_SOFTMAX (operator ${node.index}): log-probabilities are logits less a constant per row` };
   return { kind: 'logits', reason: node ? `the file ends in ${node.op} (operator ${node.index}), not SOFTMAX` : 'the output is not computed by an operator' };
 }
 
@@ -89,7 +90,9 @@ export async function openTfliteTeacher(path: string, options: TeacherOptions, m
     try {
       model = readTflite(main.bytes);
     } catch (err) {
-      throw new KdqError('E_TEACHER', `teacher model '${path}' is not a readable .tflite file: ${(err as Error).message}; copy or export it again`, { cause: err });
+      throw new KdqError('E_TEACHER', `teacher model '${path}' is not a readable .tflite file: ${(err as Error).message}; copy or export it again`, {
+        cause: err,
+      });
     }
     if (interpreter.inputs.length !== 1) {
       throw new KdqError('E_TEACHER', `teacher model '${path}' takes ${interpreter.inputs.length} inputs; a teacher takes one: a batch of images`);
@@ -99,7 +102,10 @@ export async function openTfliteTeacher(path: string, options: TeacherOptions, m
     const hwc = options.data.imageShape;
     const matched = matchInput(input.shape, hwc, settings.inputLayout, path, options.inputLayout === undefined);
     if (matched.fixedBatch !== 1) {
-      throw new KdqError('E_TEACHER', `teacher model '${path}' takes batches of ${matched.fixedBatch}; LiteRT runs a .tflite teacher one image at a time: export it with batch 1`);
+      throw new KdqError(
+        'E_TEACHER',
+        `teacher model '${path}' takes batches of ${matched.fixedBatch}; LiteRT runs a .tflite teacher one image at a time: export it with batch 1`,
+      );
     }
     const classes = classesOf(output.shape, path)!;
     checkClasses(classes, options.data.classes, path);

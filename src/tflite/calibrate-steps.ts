@@ -19,11 +19,7 @@ export interface CalibrationResult {
 
 const BATCH = 64;
 
-export function calibrateSteps(
-  m: LoweredModel,
-  images: Float32Array,
-  opts: { method: CalibrationMethod; percentile?: number },
-): CalibrationResult {
+export function calibrateSteps(m: LoweredModel, images: Float32Array, opts: { method: CalibrationMethod; percentile?: number }): CalibrationResult {
   const per = m.inputShape.reduce((a, b) => a * b, 1);
   if (images.length === 0 || images.length % per !== 0) {
     throw new KdqError(

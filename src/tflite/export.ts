@@ -10,15 +10,7 @@ import { INPUT_METADATA, type InputDescription } from '../data/input-description
 import type { CalibrationMethod, IoType, QuantMode } from '../names.ts';
 import type { Range } from '../quant/calibrate.ts';
 import { toFloat16Array } from '../quant/float16.ts';
-import {
-  activationParams,
-  biasScales,
-  quantizeAffine,
-  quantizeBias,
-  quantizeSymmetric,
-  toUint8Params,
-  type AffineParams,
-} from '../quant/params.ts';
+import { activationParams, biasScales, quantizeAffine, quantizeBias, quantizeSymmetric, toUint8Params, type AffineParams } from '../quant/params.ts';
 import { calibrateSteps } from './calibrate-steps.ts';
 import { INPUT_STEP, channelAxis, lowerModel, type LoweredModel, type Step, type WeightedStep } from './lower.ts';
 import type { TfliteModel, TfliteOperator, TfliteOptions, TfliteQuantization, TfliteTensor } from './model.ts';
@@ -101,7 +93,15 @@ function stepOptions(s: Step): { op: string; options?: TfliteOptions } {
     case 'conv2d':
       return {
         op: 'CONV_2D',
-        options: { type: 'Conv2DOptions', padding: s.padding, strideH: s.strides[0], strideW: s.strides[1], activation: s.activation, dilationH: s.dilation[0], dilationW: s.dilation[1] },
+        options: {
+          type: 'Conv2DOptions',
+          padding: s.padding,
+          strideH: s.strides[0],
+          strideW: s.strides[1],
+          activation: s.activation,
+          dilationH: s.dilation[0],
+          dilationW: s.dilation[1],
+        },
       };
     case 'depthwiseConv2d':
       return {
@@ -118,12 +118,23 @@ function stepOptions(s: Step): { op: string; options?: TfliteOptions } {
         },
       };
     case 'dense':
-      return { op: 'FULLY_CONNECTED', options: { type: 'FullyConnectedOptions', activation: s.activation, keepNumDims: false, asymmetricQuantizeInputs: false } };
+      return {
+        op: 'FULLY_CONNECTED',
+        options: { type: 'FullyConnectedOptions', activation: s.activation, keepNumDims: false, asymmetricQuantizeInputs: false },
+      };
     case 'maxPool':
     case 'averagePool':
       return {
         op: s.kind === 'maxPool' ? 'MAX_POOL_2D' : 'AVERAGE_POOL_2D',
-        options: { type: 'Pool2DOptions', padding: s.padding, strideH: s.strides[0], strideW: s.strides[1], filterHeight: s.pool[0], filterWidth: s.pool[1], activation: 'NONE' },
+        options: {
+          type: 'Pool2DOptions',
+          padding: s.padding,
+          strideH: s.strides[0],
+          strideW: s.strides[1],
+          filterHeight: s.pool[0],
+          filterWidth: s.pool[1],
+          activation: 'NONE',
+        },
       };
     case 'mean':
       return { op: 'MEAN', options: { type: 'ReducerOptions', keepDims: false } };
@@ -191,7 +202,13 @@ function requantized(g: Graph, tensor: number, params: AffineParams | undefined,
  * and how many scales the weights have (0 when they stay float).
  * `inScale`: int8 only, the scale of the op's input (bias scales derive from it).
  */
-function addWeights(g: Graph, s: WeightedStep, mode: WeightMode, perChannelDense: boolean, inScale: number): { weights: number; bias: number; weightType: TensorTypeName; scales: number } {
+function addWeights(
+  g: Graph,
+  s: WeightedStep,
+  mode: WeightMode,
+  perChannelDense: boolean,
+  inScale: number,
+): { weights: number; bias: number; weightType: TensorTypeName; scales: number } {
   const cout = s.bias.length;
   const axis = channelAxis(s.kind);
   const qdim = axis === 'first' ? 0 : 3;
@@ -238,7 +255,10 @@ function resolveMode(mode: ExportMode): WeightMode {
 function checkIoType(name: string, t: IoType | undefined, mode: WeightMode): IoType {
   const v = t ?? 'float32';
   if (v !== 'float32' && mode !== 'int8') {
-    throw new KdqError('E_TFLITE', `quantization.${name}: ${v} needs mode int8 (a ${mode} file has float32 input and output); set ${name}: float32 or mode: int8`);
+    throw new KdqError(
+      'E_TFLITE',
+      `quantization.${name}: ${v} needs mode int8 (a ${mode} file has float32 input and output); set ${name}: float32 or mode: int8`,
+    );
   }
   return v;
 }
@@ -308,7 +328,9 @@ export function buildTfliteModel(lowered: LoweredModel, opts: ExportOptions): { 
       const axes = g.tensor({ name: `${s.name}/axes`, shape: [2], type: 'INT32', buffer: bytesOf(Int32Array.from([1, 2])) });
       g.op(op, { input: actType }, [x0, axes], [out], options);
     } else if (s.kind === 'add' || s.kind === 'mul') {
-      const second = s.constant ? addConstant(g, `${s.name}/${s.kind === 'mul' ? 'scale' : 'shift'}`, s.constant, mode) : { tensor: tensorOf(s.inputs[1]!), params: paramsOf(s.inputs[1]!) };
+      const second = s.constant
+        ? addConstant(g, `${s.name}/${s.kind === 'mul' ? 'scale' : 'shift'}`, s.constant, mode)
+        : { tensor: tensorOf(s.inputs[1]!), params: paramsOf(s.inputs[1]!) };
       // MUL's kernel variant depends on whether it scales up (op_version.cc).
       const p0 = paramsOf(s.inputs[0]!);
       const rescale = q && p0 && second.params ? (Math.fround(p0.scale) * Math.fround(second.params.scale)) / Math.fround(q.params.scale) : undefined;

@@ -35,20 +35,32 @@ export function feedLines(m: TfliteModel): string[] {
   if (!d && m.description !== 'Written by kdq.') return [];
   const image = t.shape.length === 4;
   const lines: string[] = [];
-  const layout = image ? `NHWC image: rows top to bottom, ${t.shape[3] === 3 ? 'RGB' : t.shape[3] === 1 ? 'one grey channel' : `${t.shape[3]} channels`}` : `one row of ${t.shape[1]} features${d?.features ? `: ${d.features.join(', ')}` : ''}`;
+  const layout = image
+    ? `NHWC image: rows top to bottom, ${t.shape[3] === 3 ? 'RGB' : t.shape[3] === 1 ? 'one grey channel' : `${t.shape[3]} channels`}`
+    : `one row of ${t.shape[1]} features${d?.features ? `: ${d.features.join(', ')}` : ''}`;
   lines.push(`feed: ${t.type} [${t.shape.join(', ')}], ${layout}${d ? ` (trained on ${d.source})` : ''}`);
-  const values = d ? (d.values === 'uint8' ? (image ? 'pixel = the byte 0..255' : 'value = the stored byte') : image ? 'pixel = the stored float32 value' : 'value = the column as written') : 'pixel = the byte 0..255';
+  const values = d
+    ? d.values === 'uint8'
+      ? image
+        ? 'pixel = the byte 0..255'
+        : 'value = the stored byte'
+      : image
+        ? 'pixel = the stored float32 value'
+        : 'value = the column as written'
+    : 'pixel = the byte 0..255';
   lines.push(`  ${d ? inputFormula(d) : 'x = pixel / 255'}, ${values}${d ? '' : ' (a kdq file without kdq_input: uint8 images, default preprocessing)'}`);
   const q = t.quantization;
   if (t.type !== 'FLOAT32' && q && q.scale.length === 1) {
     const [lo, hi] = t.type === 'INT8' ? [-128, 127] : [0, 255];
     lines.push(`  then q = clamp(round(x / ${num(q.scale[0])}) + ${q.zeroPoint[0]}, ${lo}, ${hi}) as ${t.type.toLowerCase()}`);
     const scale = d?.scale ?? 1 / 255;
-    if (t.type === 'UINT8' && q.zeroPoint[0] === 0 && !d?.mean && !d?.std && Math.abs(q.scale[0] - scale) < 1e-9) lines.push('  (that is the raw pixel bytes themselves)');
+    if (t.type === 'UINT8' && q.zeroPoint[0] === 0 && !d?.mean && !d?.std && Math.abs(q.scale[0] - scale) < 1e-9)
+      lines.push('  (that is the raw pixel bytes themselves)');
   }
   const classes = out.shape[out.shape.length - 1];
   const names = d?.classes ? `: ${classList(d.classes)}` : ': class i is label i';
   lines.push(`output: ${out.type} [${out.shape.join(', ')}], a probability per class (SOFTMAX)${names}`);
-  if (classes !== undefined && d?.classes && d.classes.length !== classes) lines.push(`  (the file has ${classes} outputs but names ${d.classes.length} classes)`);
+  if (classes !== undefined && d?.classes && d.classes.length !== classes)
+    lines.push(`  (the file has ${classes} outputs but names ${d.classes.length} classes)`);
   return lines;
 }

@@ -51,13 +51,17 @@ function ordered(model: tf.LayersModel): tf.layers.Layer[] {
     pending.delete(first.name);
     for (const deps of pending.values()) deps.delete(first.name);
   }
-  if (out.length !== layers.length) throw new KdqError('E_TFLITE', 'the model has a cycle or reads a layer outside it; build it from one input with tf.model or tf.sequential');
+  if (out.length !== layers.length)
+    throw new KdqError('E_TFLITE', 'the model has a cycle or reads a layer outside it; build it from one input with tf.model or tf.sequential');
   return out;
 }
 
 export function layerGraph(model: tf.LayersModel): LayerGraph {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new KdqError('E_TFLITE', `the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs; kdq exports models with one image input and one logits output`);
+    throw new KdqError(
+      'E_TFLITE',
+      `the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs; kdq exports models with one image input and one logits output`,
+    );
   }
   const nodeOf = new Map<string, number>([[model.inputs[0]!.sourceLayer.name, MODEL_INPUT]]);
   const nodes: LayerNode[] = [];

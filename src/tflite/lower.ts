@@ -171,7 +171,10 @@ function lowerActivation(lw: Lowering, n: number, node: LayerNode, act: Activati
   const shape = lw.shapeOf(from);
   if (act === 'linear' || act === 'softmax') {
     if (act === 'softmax' && !isOutput) {
-      throw new KdqError('E_TFLITE', `layer "${name}": softmax is only exportable as the last activation (the file ends in SOFTMAX); remove it or move it to the end`);
+      throw new KdqError(
+        'E_TFLITE',
+        `layer "${name}": softmax is only exportable as the last activation (the file ends in SOFTMAX); remove it or move it to the end`,
+      );
     }
     lw.hold(n, node, from);
     return;
@@ -353,7 +356,10 @@ export function lowerModel(model: tf.LayersModel): LoweredModel {
   const steps = lw.steps;
   const last = steps[steps.length - 1];
   if (!last || last.outShape.length !== 2) {
-    throw new KdqError('E_TFLITE', `the model's output is not [batch, classes] (last shape [${last?.outShape.slice(1) ?? inShape.slice(1)}]); end it with flatten/globalAveragePooling2d and a dense layer`);
+    throw new KdqError(
+      'E_TFLITE',
+      `the model's output is not [batch, classes] (last shape [${last?.outShape.slice(1) ?? inShape.slice(1)}]); end it with flatten/globalAveragePooling2d and a dense layer`,
+    );
   }
   if (lw.stepFor(graph.output) !== steps.length - 1) {
     throw new KdqError('E_INTERNAL', 'the lowered model does not end in its output step');

@@ -79,7 +79,8 @@ function checkTensor(d: DecodedTensor, i: number, where: string): void {
   const bits = TENSOR_TYPE_BITS[t.type];
   const elements = t.shape.reduce((a, b) => a * b, 1);
   const bytes = bits === undefined ? 0 : Math.ceil((elements * bits) / 8);
-  if (!(bytes <= MAX_TENSOR_BYTES)) throw new Damaged(`${name}: shape ${shape} of ${t.type} needs ${bytes} bytes, more than the ${MAX_TENSOR_BYTES} a TFLite file or runtime can hold`, d.at);
+  if (!(bytes <= MAX_TENSOR_BYTES))
+    throw new Damaged(`${name}: shape ${shape} of ${t.type} needs ${bytes} bytes, more than the ${MAX_TENSOR_BYTES} a TFLite file or runtime can hold`, d.at);
   if (t.buffer && bits !== undefined && !d.sparse && t.buffer.length !== bytes) {
     throw new Damaged(`${name}: shape ${shape} of ${t.type} needs ${bytes} bytes but buffer ${d.bufferIndex} holds ${t.buffer.length}`, d.at);
   }
@@ -139,7 +140,8 @@ function checkDataflow(g: DecodedSubgraph, where: string): void {
       if (i < 0) continue;
       const t = g.tensors[i]!;
       if (t.tensor.buffer !== undefined) throw new Damaged(`${name} writes ${label(i, t.tensor)}, a constant`, d.at);
-      if (written.has(i)) throw new Damaged(`${name} writes ${label(i, t.tensor)}, which ${g.inputs.includes(i) ? 'is a subgraph input' : 'an earlier operator wrote'}`, d.at);
+      if (written.has(i))
+        throw new Damaged(`${name} writes ${label(i, t.tensor)}, which ${g.inputs.includes(i) ? 'is a subgraph input' : 'an earlier operator wrote'}`, d.at);
       written.add(i);
     }
   });

@@ -148,7 +148,11 @@ function readOptions(type: number, t: TableView | undefined): TfliteOptions | un
     case BuiltinOptions.MulOptions:
       return { type: 'MulOptions', activation: activation(t, Slot.MulOptions.fused_activation_function) };
     case BuiltinOptions.ConcatenationOptions:
-      return { type: 'ConcatenationOptions', axis: t.int32(Slot.ConcatenationOptions.axis, 'axis'), activation: activation(t, Slot.ConcatenationOptions.fused_activation_function) };
+      return {
+        type: 'ConcatenationOptions',
+        axis: t.int32(Slot.ConcatenationOptions.axis, 'axis'),
+        activation: activation(t, Slot.ConcatenationOptions.fused_activation_function),
+      };
     case BuiltinOptions.ReducerOptions:
       return { type: 'ReducerOptions', keepDims: t.uint8(Slot.ReducerOptions.keep_dims, 'keep_dims') !== 0 };
     case BuiltinOptions.QuantizeOptions:
@@ -170,7 +174,8 @@ function readQuantization(q: TableView | undefined): TfliteQuantization | undefi
   const quantizedDimension = q.int32(S.quantized_dimension, 'quantized_dimension');
   if (scale.length === 0) return undefined;
   for (const [k, z] of zeroPoint.entries()) {
-    if (z < BigInt(Number.MIN_SAFE_INTEGER) || z > BigInt(Number.MAX_SAFE_INTEGER)) throw new Damaged(`${q.what}: zero point ${k} is ${z}`, q.offsetOf(S.zero_point));
+    if (z < BigInt(Number.MIN_SAFE_INTEGER) || z > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new Damaged(`${q.what}: zero point ${k} is ${z}`, q.offsetOf(S.zero_point));
   }
   const out: TfliteQuantization = { scale, zeroPoint: zeroPoint.map(Number), quantizedDimension };
   if (min) out.min = min;
@@ -187,7 +192,10 @@ function readBuffer(b: TableView): DecodedBuffer {
   const S = Slot.Buffer;
   const offset = b.uint64(S.offset, 'offset');
   if (offset > 1n) {
-    throw new Damaged(`${b.what} keeps its ${b.uint64(S.size, 'size')} bytes outside the flatbuffer (offset ${offset}); kdq reads self-contained files only`, b.pos);
+    throw new Damaged(
+      `${b.what} keeps its ${b.uint64(S.size, 'size')} bytes outside the flatbuffer (offset ${offset}); kdq reads self-contained files only`,
+      b.pos,
+    );
   }
   const span = b.bytes(S.data, 'data');
   return span && span.length > 0 ? { data: b.bytesSlice(span), at: b.pos } : { at: b.pos };
@@ -256,7 +264,10 @@ function readOperator(o: TableView, codes: DecodedCode[]): DecodedOperator {
   }
   const table = o.table(S.builtin_options, 'builtin_options');
   if (optionsType !== BuiltinOptions.NONE && !table) {
-    throw new Damaged(`${o.what}: builtin_options_type says ${enumName(BuiltinOptions, optionsType)} but the options table is missing`, o.offsetOf(S.builtin_options_type));
+    throw new Damaged(
+      `${o.what}: builtin_options_type says ${enumName(BuiltinOptions, optionsType)} but the options table is missing`,
+      o.offsetOf(S.builtin_options_type),
+    );
   }
   const operator: DecodedOperator['operator'] = {
     op: code.op,
@@ -290,31 +301,41 @@ function decodeModel(f: FlatView): DecodedModel {
   const codes = model.tables(M.operator_codes, 'operator_codes', (i) => `operator code ${i}`).map(readOperatorCode);
   const subgraphs = model.tables(M.subgraphs, 'subgraphs', (i) => `subgraph ${i}`).map((g) => readSubgraph(g, buffers, codes));
   if (subgraphs.length === 0) throw new Damaged('the model has no subgraph', model.offsetOf(M.subgraphs));
-  const metadata = model.tables(M.metadata, 'metadata', (i) => `metadata ${i}`).map((m) => {
-    const buffer = m.uint32(Slot.Metadata.buffer, 'buffer');
-    if (buffer >= buffers.length) throw new Damaged(`${m.what}: buffer index ${buffer} is past the model's ${buffers.length} buffers`, m.offsetOf(Slot.Metadata.buffer));
-    return { name: m.string(Slot.Metadata.name, 'name') ?? '', buffer };
-  });
-  const signatures = model.tables(M.signature_defs, 'signature_defs', (i) => `signature ${i}`).map((s) => {
-    const S = Slot.SignatureDef;
-    const subgraph = s.uint32(S.subgraph_index, 'subgraph_index');
-    const g = subgraphs[subgraph];
-    if (!g) throw new Damaged(`${s.what}: subgraph_index ${subgraph} is past the model's ${subgraphs.length} subgraphs`, s.offsetOf(S.subgraph_index));
-    const maps = (slot: number, name: string) =>
-      s.tables(slot, name, (i) => `${s.what} ${name} ${i}`).map((t) => {
-        const tensor = t.uint32(Slot.TensorMap.tensor_index, 'tensor_index');
-        if (tensor >= g.tensors.length) {
-          throw new Damaged(`${t.what}: tensor_index ${tensor} is past subgraph ${subgraph}'s ${g.tensors.length} tensors`, t.offsetOf(Slot.TensorMap.tensor_index));
-        }
-        return { name: t.string(Slot.TensorMap.name, 'name') ?? '', tensor };
-      });
-    const signature: TfliteSignature = {
-      key: s.string(S.signature_key, 'signature_key') ?? '',
-      inputs: maps(S.inputs, 'inputs'),
-      outputs: maps(S.outputs, 'outputs'),
-    };
-    return { signature, subgraph };
-  });
+  const metadata = model
+    .tables(M.metadata, 'metadata', (i) => `metadata ${i}`)
+    .map((m) => {
+      const buffer = m.uint32(Slot.Metadata.buffer, 'buffer');
+      if (buffer >= buffers.length)
+        throw new Damaged(`${m.what}: buffer index ${buffer} is past the model's ${buffers.length} buffers`, m.offsetOf(Slot.Metadata.buffer));
+      return { name: m.string(Slot.Metadata.name, 'name') ?? '', buffer };
+    });
+  const signatures = model
+    .tables(M.signature_defs, 'signature_defs', (i) => `signature ${i}`)
+    .map((s) => {
+      const S = Slot.SignatureDef;
+      const subgraph = s.uint32(S.subgraph_index, 'subgraph_index');
+      const g = subgraphs[subgraph];
+      if (!g) throw new Damaged(`${s.what}: subgraph_index ${subgraph} is past the model's ${subgraphs.length} subgraphs`, s.offsetOf(S.subgraph_index));
+      const maps = (slot: number, name: string) =>
+        s
+          .tables(slot, name, (i) => `${s.what} ${name} ${i}`)
+          .map((t) => {
+            const tensor = t.uint32(Slot.TensorMap.tensor_index, 'tensor_index');
+            if (tensor >= g.tensors.length) {
+              throw new Damaged(
+                `${t.what}: tensor_index ${tensor} is past subgraph ${subgraph}'s ${g.tensors.length} tensors`,
+                t.offsetOf(Slot.TensorMap.tensor_index),
+              );
+            }
+            return { name: t.string(Slot.TensorMap.name, 'name') ?? '', tensor };
+          });
+      const signature: TfliteSignature = {
+        key: s.string(S.signature_key, 'signature_key') ?? '',
+        inputs: maps(S.inputs, 'inputs'),
+        outputs: maps(S.outputs, 'outputs'),
+      };
+      return { signature, subgraph };
+    });
   return { description: model.string(M.description, 'description') ?? '', buffers, subgraphs, metadata, signatures };
 }
 
@@ -343,4 +364,3 @@ export function bufferDataOffsets(bytes: Uint8Array): number[] {
       }),
   );
 }
-

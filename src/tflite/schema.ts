@@ -87,7 +87,9 @@ export const TENSOR_TYPE_BITS: Partial<Record<TensorTypeName, number>> = {
 
 /** Bytes per element of the whole-byte tensor types kdq writes. */
 export const TENSOR_TYPE_BYTES: Partial<Record<TensorTypeName, number>> = Object.fromEntries(
-  Object.entries(TENSOR_TYPE_BITS).filter(([, bits]) => bits % 8 === 0).map(([k, bits]) => [k, bits / 8]),
+  Object.entries(TENSOR_TYPE_BITS)
+    .filter(([, bits]) => bits % 8 === 0)
+    .map(([k, bits]) => [k, bits / 8]),
 );
 
 /**

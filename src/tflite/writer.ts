@@ -7,15 +7,7 @@
 import { Builder, type Offset } from 'flatbuffers';
 import { KdqError } from '../errors.ts';
 import type { TfliteModel, TfliteOptions, TfliteQuantization, TfliteTensor } from './model.ts';
-import {
-  ActivationFunctionType,
-  BuiltinOperator,
-  BuiltinOptions,
-  Padding,
-  Slot,
-  TensorType,
-  type BuiltinOperatorName,
-} from './schema.ts';
+import { ActivationFunctionType, BuiltinOperator, BuiltinOptions, Padding, Slot, TensorType, type BuiltinOperatorName } from './schema.ts';
 
 /** Byte alignment of constant data (schema: `data:[ubyte] (force_align: 16)`). */
 const DATA_ALIGN = 16;
@@ -54,7 +46,10 @@ function dataVector(b: Builder, data: Uint8Array): Offset {
 function checkQuantization(t: TfliteTensor, q: TfliteQuantization, index: number): void {
   const perAxis = q.scale.length > 1;
   if (q.scale.length !== q.zeroPoint.length) {
-    throw new KdqError('E_TFLITE', `tensor ${index} "${t.name}": ${q.scale.length} scales but ${q.zeroPoint.length} zero points; give one zero point per scale`);
+    throw new KdqError(
+      'E_TFLITE',
+      `tensor ${index} "${t.name}": ${q.scale.length} scales but ${q.zeroPoint.length} zero points; give one zero point per scale`,
+    );
   }
   if (perAxis && t.shape[q.quantizedDimension] !== q.scale.length) {
     throw new KdqError(

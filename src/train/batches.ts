@@ -18,13 +18,7 @@ export function epochOrder(n: number, seed: number, epoch: number, shuffle: bool
 }
 
 /** Copies rows `order[start..end)` of `src` (rows of `rowSize` values) into a new array. */
-export function gatherRows(
-  src: Float32Array,
-  rowSize: number,
-  order: ArrayLike<number>,
-  start: number,
-  end: number,
-): Float32Array {
+export function gatherRows(src: Float32Array, rowSize: number, order: ArrayLike<number>, start: number, end: number): Float32Array {
   const out = new Float32Array((end - start) * rowSize);
   for (let i = start; i < end; i++) {
     const row = order[i] * rowSize;
@@ -34,13 +28,7 @@ export function gatherRows(
 }
 
 /** One-hot rows for labels `order[start..end)`. */
-export function oneHotRows(
-  labels: ArrayLike<number>,
-  numClasses: number,
-  order: ArrayLike<number>,
-  start: number,
-  end: number,
-): Float32Array {
+export function oneHotRows(labels: ArrayLike<number>, numClasses: number, order: ArrayLike<number>, start: number, end: number): Float32Array {
   const out = new Float32Array((end - start) * numClasses);
   for (let i = start; i < end; i++) out[(i - start) * numClasses + labels[order[i]]] = 1;
   return out;

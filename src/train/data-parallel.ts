@@ -318,13 +318,8 @@ export async function startReplicas(
     await stop();
     throw e;
   }
-  const stepper = new ReplicaStepper(
-    a.model,
-    a.vars,
-    { replicas: a.replicas, n: a.n, config: a.config, seed: a.seed, data },
-    exchange,
-    0,
-    (replica) => replicaFailure(threads, replica),
+  const stepper = new ReplicaStepper(a.model, a.vars, { replicas: a.replicas, n: a.n, config: a.config, seed: a.seed, data }, exchange, 0, (replica) =>
+    replicaFailure(threads, replica),
   );
   return {
     startEpoch: (epoch) => stepper.startEpoch(epoch),
@@ -347,4 +342,3 @@ function allWeights(model: tf.LayersModel): Float32Array {
   }
   return out;
 }
-

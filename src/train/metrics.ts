@@ -6,10 +6,7 @@ import { KdqError } from '../errors.ts';
 
 function rows(logits: Float32Array, numClasses: number, what: string): number {
   if (!Number.isInteger(numClasses) || numClasses < 1 || logits.length % numClasses !== 0) {
-    throw new KdqError(
-      'E_INTERNAL',
-      `${what}: ${logits.length} logits do not divide into rows of ${numClasses} classes; pass the model's number of outputs`,
-    );
+    throw new KdqError('E_INTERNAL', `${what}: ${logits.length} logits do not divide into rows of ${numClasses} classes; pass the model's number of outputs`);
   }
   return logits.length / numClasses;
 }

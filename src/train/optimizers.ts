@@ -14,8 +14,7 @@ export const OPTIMIZER_REGISTRY: Record<OptimizerName, OptimizerFactory> = {
   // tf.js' Adam, with each variable's update done in one kernel on wasm (src/backend/fast-adam.ts).
   adam: ({ learningRate }) => fastAdam(learningRate, 0.9, 0.999, 1e-7),
   // Plain SGD when momentum is 0: tf.js's momentum optimizer would keep a useless accumulator.
-  sgd: ({ learningRate, momentum }) =>
-    momentum > 0 ? tf.train.momentum(learningRate, momentum) : tf.train.sgd(learningRate),
+  sgd: ({ learningRate, momentum }) => (momentum > 0 ? tf.train.momentum(learningRate, momentum) : tf.train.sgd(learningRate)),
   rmsprop: ({ learningRate }) => tf.train.rmsprop(learningRate, 0.9, 0, 1e-7),
 };
 

@@ -64,7 +64,10 @@ function singleThreadStepper(args: StepperArgs): Stepper {
       let logits: tf.Tensor2D | undefined;
       try {
         // What optimizer.minimize does, with the update rule (clipping, decay) between gradients and update.
-        const { value, grads } = tf.variableGrads(batchLoss(model, d, t, (l) => (logits = l)), vars);
+        const { value, grads } = tf.variableGrads(
+          batchLoss(model, d, t, (l) => (logits = l)),
+          vars,
+        );
         try {
           rule.applyGradients(grads);
           const mean = value.dataSync()[0];

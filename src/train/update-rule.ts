@@ -10,10 +10,7 @@ import type { TrainingConfig } from '../config/types.ts';
 import { createOptimizer, setLearningRate } from './optimizers.ts';
 import { learningRateAt } from './schedule.ts';
 
-export type UpdateRuleConfig = Pick<
-  TrainingConfig,
-  'optimizer' | 'learningRate' | 'momentum' | 'epochs' | 'schedule' | 'weightDecay' | 'clipNorm'
->;
+export type UpdateRuleConfig = Pick<TrainingConfig, 'optimizer' | 'learningRate' | 'momentum' | 'epochs' | 'schedule' | 'weightDecay' | 'clipNorm'>;
 
 /** What applies a step's gradients: an UpdateRule, or a bare tf.js optimizer. */
 export type GradientApplier = Pick<tf.Optimizer, 'applyGradients'>;

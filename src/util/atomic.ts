@@ -41,7 +41,8 @@ export function isStorageError(err: unknown): boolean {
 /** Why a file-system operation failed, and the fix, in words. */
 export function describeFsError(err: unknown): string {
   const code = (err as NodeJS.ErrnoException)?.code;
-  if (code !== undefined && UNWRITABLE.has(code)) return `permission denied (${code}: read-only folder?): choose a writable folder with --runs-dir / --cache-dir`;
+  if (code !== undefined && UNWRITABLE.has(code))
+    return `permission denied (${code}: read-only folder?): choose a writable folder with --runs-dir / --cache-dir`;
   if (code !== undefined && FULL.has(code)) return `the disk is full (${code}): free some space; ${GC_ADVICE}`;
   if (code === 'ENOENT') return 'no such file or folder';
   return String((err as Error)?.message ?? err);
@@ -82,7 +83,15 @@ export async function makeDirs(dir: string): Promise<void> {
       continue;
     }
     if (!s.isDirectory()) {
-      const what = s.isFile() ? 'a file' : s.isCharacterDevice() ? 'a character device' : s.isFIFO() ? 'a FIFO' : s.isBlockDevice() ? 'a block device' : 'not a folder';
+      const what = s.isFile()
+        ? 'a file'
+        : s.isCharacterDevice()
+          ? 'a character device'
+          : s.isFIFO()
+            ? 'a FIFO'
+            : s.isBlockDevice()
+              ? 'a block device'
+              : 'not a folder';
       throw new KdqError('E_USAGE', `cannot use ${dir} as a folder: ${cur} is ${what}; choose a folder path`);
     }
     break;

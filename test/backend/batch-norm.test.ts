@@ -63,9 +63,16 @@ afterAll(async () => {
   await initBackend('wasm');
 });
 
-describe('batch normalization while training: kdq\'s kernels on wasm match tf.js\' layer on cpu', () => {
+describe("batch normalization while training: kdq's kernels on wasm match tf.js' layer on cpu", () => {
   // Channels in fours (SIMD) and not (JavaScript); more than 256 rows (several summing blocks); rank 2 (after dense).
-  const shapes = [[2, 5, 7, 16], [3, 4, 4, 3], [4, 9, 9, 32], [6, 8], [2, 3, 3, 1], [32, 8, 8, 64]];
+  const shapes = [
+    [2, 5, 7, 16],
+    [3, 4, 4, 3],
+    [4, 9, 9, 32],
+    [6, 8],
+    [2, 3, 3, 1],
+    [32, 8, 8, 64],
+  ];
   for (const shape of shapes) {
     for (const simd of [true, false]) {
       it(`${shape.join('x')}, ${simd ? 'SIMD' : 'JavaScript'} path: output, input and weight gradients, moving statistics`, async () => {
@@ -82,7 +89,7 @@ describe('batch normalization while training: kdq\'s kernels on wasm match tf.js
     }
   }
 
-  it('runs kdq\'s two kernels on wasm, not tf.js\' moments and FusedBatchNorm', async () => {
+  it("runs kdq's two kernels on wasm, not tf.js' moments and FusedBatchNorm", async () => {
     await initBackend('wasm');
     const l = bn();
     const x = tf.variable(tf.tensor(values(2 * 3 * 3 * 8, 3), [2, 3, 3, 8]));
@@ -97,7 +104,10 @@ describe('batch normalization while training: kdq\'s kernels on wasm match tf.js
 });
 
 describe('relu activation layers: KdqRelu on wasm matches tf.js on cpu', () => {
-  for (const shape of [[2, 5, 7, 16], [3, 5]]) {
+  for (const shape of [
+    [2, 5, 7, 16],
+    [3, 5],
+  ]) {
     it(`${shape.join('x')}: output and input gradient, zeros included`, async () => {
       const cpu = await trainCall('cpu', relu, shape);
       const wasm = await trainCall('wasm', relu, shape);

@@ -34,7 +34,13 @@ interface Case {
  */
 function cases(): Case[] {
   const channels = [1, 3, 16, 32, 64];
-  const kernels: [number, number][] = [[3, 3], [1, 1], [5, 5], [10, 4], [2, 3]];
+  const kernels: [number, number][] = [
+    [3, 3],
+    [1, 1],
+    [5, 5],
+    [10, 4],
+    [2, 3],
+  ];
   let s = 12345;
   const pick = <T>(xs: readonly T[]): T => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
@@ -43,7 +49,15 @@ function cases(): Case[] {
   const out: Case[] = [];
   for (let i = 0; i < 18; i++) {
     const k = pick(kernels);
-    out.push({ h: pick([5, 7, 9, 12]) + k[0], w: pick([3, 6, 8, 11]) + k[1], cin: pick(channels), cout: pick(channels), k, stride: pick([1, 2]), pad: pick(['same', 'valid'] as const) });
+    out.push({
+      h: pick([5, 7, 9, 12]) + k[0],
+      w: pick([3, 6, 8, 11]) + k[1],
+      cin: pick(channels),
+      cout: pick(channels),
+      k,
+      stride: pick([1, 2]),
+      pad: pick(['same', 'valid'] as const),
+    });
   }
   // The suite's shapes, reduced to one image.
   out.push({ h: 15, w: 15, cin: 32, cout: 64, k: [3, 3], stride: 1, pad: 'valid' });
@@ -122,8 +136,8 @@ describe('the plain SIMD build (no fused multiply-add)', () => {
   });
 });
 
-describe('kdq\'s convolution kernels are the ones installed', () => {
-  it('a convolution\'s forward pass and both gradients run on kdq\'s SIMD products (the stock kernels never call them)', () => {
+describe("kdq's convolution kernels are the ones installed", () => {
+  it("a convolution's forward pass and both gradients run on kdq's SIMD products (the stock kernels never call them)", () => {
     const simd = simdKernels(tf.backend() as BackendWasm)!;
     const calls = { gemm: vi.spyOn(simd, 'gemm'), gemmTn: vi.spyOn(simd, 'gemm_tn'), im2col: vi.spyOn(simd, 'im2col') };
     try {

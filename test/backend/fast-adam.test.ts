@@ -19,7 +19,17 @@ async function train(make: () => tf.Optimizer, steps: number): Promise<{ weights
   const m = model();
   const opt = make();
   const xs = tf.tensor4d(values(16 * 64, 3, true), [16, 8, 8, 1]);
-  const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from({ length: 16 }, (_, i) => i % 5), 'int32'), 5).toFloat());
+  const ys = tf.tidy(() =>
+    tf
+      .oneHot(
+        tf.tensor1d(
+          Int32Array.from({ length: 16 }, (_, i) => i % 5),
+          'int32',
+        ),
+        5,
+      )
+      .toFloat(),
+  );
   for (let i = 0; i < steps; i++) {
     opt.minimize(() => tf.losses.softmaxCrossEntropy(ys, m.apply(xs) as tf.Tensor) as tf.Scalar, true)?.dispose();
   }

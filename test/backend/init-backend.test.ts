@@ -35,9 +35,7 @@ describe('initBackend', () => {
     const err = await initBackend('node').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KdqError);
     expect((err as KdqError).code).toBe('E_USAGE');
-    expect((err as KdqError).message).toBe(
-      "backend 'node' is not installed: @tensorflow/tfjs-node could not be installed on this machine; use --backend wasm",
-    );
+    expect((err as KdqError).message).toBe("backend 'node' is not installed: @tensorflow/tfjs-node could not be installed on this machine; use --backend wasm");
     expect(tf.getBackend()).toBe('wasm');
   });
 

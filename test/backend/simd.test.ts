@@ -77,8 +77,25 @@ describe('the SIMD module', () => {
     const k = simdKernels(tf.backend() as BackendWasm);
     expect(k).not.toBeNull();
     expect(Object.keys(k!).sort()).toEqual([
-      'adam', 'bn_apply', 'bn_grad_sums', 'bn_moments', 'channel_sum', 'conv_direct', 'dense_forward', 'depthwise', 'flip_filter', 'gemm', 'gemm_tn',
-      'im2col', 'matmul_nt', 'matmul_tn', 'max_pool_grad_2x2', 'pack_b', 'relu_bias_grad', 'relu_grad', 'transpose_2d',
+      'adam',
+      'bn_apply',
+      'bn_grad_sums',
+      'bn_moments',
+      'channel_sum',
+      'conv_direct',
+      'dense_forward',
+      'depthwise',
+      'flip_filter',
+      'gemm',
+      'gemm_tn',
+      'im2col',
+      'matmul_nt',
+      'matmul_tn',
+      'max_pool_grad_2x2',
+      'pack_b',
+      'relu_bias_grad',
+      'relu_grad',
+      'transpose_2d',
     ]);
   });
 });
@@ -170,9 +187,16 @@ describe('MaxPoolGrad 2x2 stride 2 (SIMD path) matches cpu', () => {
       const output = { shape: pooled.shape, data: pooled.dataSync() as Float32Array };
       tf.dispose([xt, pooled]);
       const dy = { shape: output.shape, data: values(size(output.shape), 22, true) };
-      const r = await compareKernel('MaxPoolGrad', { dy, input: { shape: c.shape, data: x }, output }, {
-        filterSize: [2, 2], strides: [2, 2], pad: 'valid', dimRoundingMode: undefined,
-      });
+      const r = await compareKernel(
+        'MaxPoolGrad',
+        { dy, input: { shape: c.shape, data: x }, output },
+        {
+          filterSize: [2, 2],
+          strides: [2, 2],
+          pad: 'valid',
+          dimRoundingMode: undefined,
+        },
+      );
       expect(Array.from(r.wasm.data)).toEqual(Array.from(r.cpu.data));
     });
   }
@@ -189,9 +213,16 @@ describe('MaxPoolGrad 2x2 stride 2 (SIMD path) matches cpu', () => {
     // A maximum that no input equals (as a NaN forward would give): cpu ignores the output and
     // routes to the window's argmax; the SIMD path must notice the miss and fall back.
     output.data[1] = NaN;
-    const r = await compareKernel('MaxPoolGrad', { dy, input: { shape, data: x }, output }, {
-      filterSize: [2, 2], strides: [2, 2], pad: 'valid', dimRoundingMode: undefined,
-    });
+    const r = await compareKernel(
+      'MaxPoolGrad',
+      { dy, input: { shape, data: x }, output },
+      {
+        filterSize: [2, 2],
+        strides: [2, 2],
+        pad: 'valid',
+        dimRoundingMode: undefined,
+      },
+    );
     expect(Array.from(r.wasm.data)).toEqual(Array.from(r.cpu.data));
     expect(r.wasm.data.some((v) => v !== 0)).toBe(true);
   });
@@ -212,7 +243,15 @@ describe('KdqFusedDense: SIMD dense forward', () => {
   }
   // Row counts on both sides of the 4-row tile, column counts of one and several 8-column blocks,
   // and 10 (not a multiple of 8: the stock kernel's path).
-  const shapes: [number, number, number][] = [[1, 1, 8], [3, 7, 8], [4, 300, 16], [5, 33, 24], [9, 50, 64], [32, 5408, 128], [7, 9, 10]];
+  const shapes: [number, number, number][] = [
+    [1, 1, 8],
+    [3, 7, 8],
+    [4, 300, 16],
+    [5, 33, 24],
+    [9, 50, 64],
+    [32, 5408, 128],
+    [7, 9, 10],
+  ];
   for (const [m, k, n] of shapes) {
     for (const activation of ['relu', 'linear'] as const) {
       it(`${m}x${k} times ${k}x${n}, ${activation}, FMA, plain SIMD and stock paths match float64 (relative error < 1e-5)`, () => {
@@ -265,9 +304,22 @@ describe('BatchMatMul A^T B and A B^T on the SIMD kernels (no transposes)', () =
   }
   // [m, k, n]: tiles and leftovers on every side (4-row tiles of A^T B, 2x4 tiles of A B^T, odd
   // row counts), one-row products, and the teacher's two Dense-backward products.
-  const cases: [number, number, number][] = [[1, 1, 8], [5, 3, 8], [7, 13, 16], [4, 32, 24], [9, 4, 12], [3, 8, 5], [128, 32, 5408], [5408, 32, 128], [32, 128, 5408]];
+  const cases: [number, number, number][] = [
+    [1, 1, 8],
+    [5, 3, 8],
+    [7, 13, 16],
+    [4, 32, 24],
+    [9, 4, 12],
+    [3, 8, 5],
+    [128, 32, 5408],
+    [5408, 32, 128],
+    [32, 128, 5408],
+  ];
   for (const [m, k, n] of cases) {
-    for (const [tA, tB] of [[true, false], [false, true]] as const) {
+    for (const [tA, tB] of [
+      [true, false],
+      [false, true],
+    ] as const) {
       const simdCase = tA ? n % 8 === 0 : k % 4 === 0;
       it(`${tA ? 'A^T B' : 'A B^T'} m${m} k${k} n${n}: FMA, plain and ${simdCase ? '' : 'only '}stock paths match float64 (relative error < 1e-5)`, () => {
         const av = values(m * k, m + 2 * k);
@@ -302,7 +354,18 @@ describe('BatchMatMul A^T B and A B^T on the SIMD kernels (no transposes)', () =
 
 describe('transpose2d: SIMD 4x4 blocks and ragged edges', () => {
   // Both sides of the 4x4 block in each dimension, a single element, and the teacher's Dense shapes.
-  const shapes: [number, number][] = [[1, 1], [1, 7], [6, 1], [3, 5], [4, 4], [5, 9], [8, 12], [13, 6], [32, 5408], [5408, 32]];
+  const shapes: [number, number][] = [
+    [1, 1],
+    [1, 7],
+    [6, 1],
+    [3, 5],
+    [4, 4],
+    [5, 9],
+    [8, 12],
+    [13, 6],
+    [32, 5408],
+    [5408, 32],
+  ];
   for (const [rows, cols] of shapes) {
     it(`${rows}x${cols}: SIMD and JavaScript paths give the exact transpose`, () => {
       const v = values(rows * cols, rows + 3 * cols);

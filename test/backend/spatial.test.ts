@@ -47,10 +47,18 @@ describe('depthwise convolution (multiplier 1) on the SIMD kernel matches cpu', 
         expect(fused.error).toBeLessThan(TOL);
       });
       it(`input and filter gradients, ${name}`, async () => {
-        const dx = await compareKernel('DepthwiseConv2dNativeBackpropInput', { dy: input(dyShape, 6), filter: input(fShape, 7) }, { ...attrs, inputShape: xShape });
+        const dx = await compareKernel(
+          'DepthwiseConv2dNativeBackpropInput',
+          { dy: input(dyShape, 6), filter: input(fShape, 7) },
+          { ...attrs, inputShape: xShape },
+        );
         expect(dx.wasm.shape).toEqual(xShape);
         expect(dx.error).toBeLessThan(TOL);
-        const dw = await compareKernel('DepthwiseConv2dNativeBackpropFilter', { x: input(xShape, 8), dy: input(dyShape, 9) }, { ...attrs, filterShape: fShape });
+        const dw = await compareKernel(
+          'DepthwiseConv2dNativeBackpropFilter',
+          { x: input(xShape, 8), dy: input(dyShape, 9) },
+          { ...attrs, filterShape: fShape },
+        );
         expect(dw.wasm.shape).toEqual(fShape);
         expect(dw.error).toBeLessThan(TOL);
       });
@@ -60,11 +68,20 @@ describe('depthwise convolution (multiplier 1) on the SIMD kernel matches cpu', 
 
 describe('AvgPoolGrad on the SIMD kernel matches cpu', () => {
   for (const { stride, pad } of GRID) {
-    for (const [k, c] of [[2, 8], [3, 16], [8, 64], [3, 3]] as const) {
+    for (const [k, c] of [
+      [2, 8],
+      [3, 16],
+      [8, 64],
+      [3, 3],
+    ] as const) {
       it(`pool ${k} stride ${stride} ${pad}, ${c} channels`, async () => {
         const xShape = [2, 8, 9, c];
         const dyShape = [2, outSize(8, k, stride, pad), outSize(9, k, stride, pad), c];
-        const r = await compareKernel('AvgPoolGrad', { dy: input(dyShape, 10), input: input(xShape, 11) }, { filterSize: [k, k], strides: [stride, stride], pad, dimRoundingMode: undefined });
+        const r = await compareKernel(
+          'AvgPoolGrad',
+          { dy: input(dyShape, 10), input: input(xShape, 11) },
+          { filterSize: [k, k], strides: [stride, stride], pad, dimRoundingMode: undefined },
+        );
         expect(r.wasm.shape).toEqual(xShape);
         expect(r.error).toBeLessThan(TOL);
       });
@@ -73,7 +90,13 @@ describe('AvgPoolGrad on the SIMD kernel matches cpu', () => {
 });
 
 describe('Sum over every axis but the last (bias gradients) matches cpu', () => {
-  for (const shape of [[32, 8], [2, 5, 7, 16], [32, 32, 32, 16], [3, 10], [4, 6, 5]]) {
+  for (const shape of [
+    [32, 8],
+    [2, 5, 7, 16],
+    [32, 32, 32, 16],
+    [3, 10],
+    [4, 6, 5],
+  ]) {
     for (const keepDims of [false, true]) {
       it(`${shape.join('x')}, keepDims ${keepDims}`, async () => {
         const axis = shape.slice(0, -1).map((_, i) => i);
@@ -84,7 +107,7 @@ describe('Sum over every axis but the last (bias gradients) matches cpu', () => 
     }
   }
 
-  it('gives the stock kernel\'s bits for up to 256 rows, so the kd-mnist bias gradients do not move', async () => {
+  it("gives the stock kernel's bits for up to 256 rows, so the kd-mnist bias gradients do not move", async () => {
     // Summing axis 0 of [200, 3, 4] is not every axis but the last, so the stock kernel takes it;
     // it is the same reduction as axis 0 of [200, 12], which kdq's kernel takes.
     const x = input([200, 12], 13);
@@ -94,8 +117,8 @@ describe('Sum over every axis but the last (bias gradients) matches cpu', () => 
   });
 });
 
-describe('kdq\'s spatial kernels are the ones installed', () => {
-  it('depthwise convolution (forward, both gradients), average pooling\'s gradient and bias sums call kdq\'s SIMD kernels', async () => {
+describe("kdq's spatial kernels are the ones installed", () => {
+  it("depthwise convolution (forward, both gradients), average pooling's gradient and bias sums call kdq's SIMD kernels", async () => {
     await initBackend('wasm');
     const simd = simdKernels(tf.backend() as BackendWasm)!;
     const depthwise = vi.spyOn(simd, 'depthwise');
@@ -104,7 +127,10 @@ describe('kdq\'s spatial kernels are the ones installed', () => {
       const x = tf.variable(tf.tensor4d(values(2 * 6 * 6 * 8, 1), [2, 6, 6, 8]));
       const f = tf.variable(tf.tensor4d(values(3 * 3 * 8, 2), [3, 3, 8, 1]));
       const b = tf.variable(tf.tensor1d(values(8, 3)));
-      const { grads } = tf.variableGrads(() => tf.sum(tf.avgPool(tf.add(tf.depthwiseConv2d(x, f, 1, 'same'), b) as tf.Tensor4D, 2, 2, 'valid')) as tf.Scalar, [x, f, b]);
+      const { grads } = tf.variableGrads(
+        () => tf.sum(tf.avgPool(tf.add(tf.depthwiseConv2d(x, f, 1, 'same'), b) as tf.Tensor4D, 2, 2, 'valid')) as tf.Scalar,
+        [x, f, b],
+      );
       // modes 0 (forward), 1 (input gradient), 2 (filter gradient), 3 (average pooling's gradient)
       expect(new Set(depthwise.mock.calls.map((c) => c[4]))).toEqual(new Set([0, 1, 2, 3]));
       expect(channelSum).toHaveBeenCalled(); // the bias gradient

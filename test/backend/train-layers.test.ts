@@ -41,7 +41,11 @@ const MODELS: Record<Exclude<LayerType, MergeLayerType>, () => tf.layers.Layer[]
   ],
   flatten: () => [tf.layers.flatten()],
   dense: () => [tf.layers.flatten(), tf.layers.dense({ units: 16, activation: 'tanh', kernelInitializer: init(8) })],
-  dropout: () => [tf.layers.flatten(), tf.layers.dense({ units: 16, activation: 'relu', kernelInitializer: init(9) }), tf.layers.dropout({ rate: 0.3, seed: 5 })],
+  dropout: () => [
+    tf.layers.flatten(),
+    tf.layers.dense({ units: 16, activation: 'relu', kernelInitializer: init(9) }),
+    tf.layers.dropout({ rate: 0.3, seed: 5 }),
+  ],
   batchNormalization: () => [
     tf.layers.conv2d({ filters: 4, kernelSize: 3, kernelInitializer: init(10) }),
     tf.layers.batchNormalization({}),
@@ -132,7 +136,7 @@ describe('every layer type trains on wasm', () => {
 });
 
 describe('determinism', () => {
-  it('kdq-built ResNet-8 and DS-CNN (kdq\'s batch norm, relu, convolution and depthwise kernels) train bit-identically twice on wasm', async () => {
+  it("kdq-built ResNet-8 and DS-CNN (kdq's batch norm, relu, convolution and depthwise kernels) train bit-identically twice on wasm", async () => {
     for (const name of ['resnet8', 'dscnn']) {
       const [shape] = selectShapes([name]);
       const run = async () => {

@@ -27,9 +27,16 @@ afterAll(async () => {
 });
 
 describe('registration', () => {
-  it('installs kdq\'s own kernel for every name it registers (not the stock backend\'s)', () => {
+  it("installs kdq's own kernel for every name it registers (not the stock backend's)", () => {
     expect(KDQ_WASM_KERNELS).toEqual(
-      expect.arrayContaining(['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Slice']),
+      expect.arrayContaining([
+        'Conv2DBackpropFilter',
+        'DepthwiseConv2dNativeBackpropFilter',
+        'DepthwiseConv2dNativeBackpropInput',
+        'BatchMatMul',
+        'MaxPoolGrad',
+        'Slice',
+      ]),
     );
     const kdq: Record<string, tf.KernelConfig> = {
       Conv2DBackpropFilter: conv2dBackpropFilterConfig,
@@ -41,8 +48,17 @@ describe('registration', () => {
   });
 
   const ALL_OVERRIDES = [
-    'AvgPoolGrad', 'BatchMatMul', 'Conv2D', 'Conv2DBackpropInput', 'DepthwiseConv2dNative', 'FusedConv2D', 'FusedDepthwiseConv2D',
-    'Identity', 'MaxPoolGrad', 'Slice', 'Sum',
+    'AvgPoolGrad',
+    'BatchMatMul',
+    'Conv2D',
+    'Conv2DBackpropInput',
+    'DepthwiseConv2dNative',
+    'FusedConv2D',
+    'FusedDepthwiseConv2D',
+    'Identity',
+    'MaxPoolGrad',
+    'Slice',
+    'Sum',
   ];
   it('an override replaces the stock kernel, and registerWasmKernels(only) puts back every other one', () => {
     expect(activeWasmOverrides()).toEqual(ALL_OVERRIDES);
@@ -104,7 +120,11 @@ describe('DepthwiseConv2dNative gradients match cpu', () => {
         expect(r.error).toBeLessThan(TOL);
       });
       it(`input grad, ${name}`, async () => {
-        const r = await compareKernel('DepthwiseConv2dNativeBackpropInput', { dy: input(dyShape, 5), filter: input(filterShape, 6) }, { ...attrs, inputShape: xShape });
+        const r = await compareKernel(
+          'DepthwiseConv2dNativeBackpropInput',
+          { dy: input(dyShape, 5), filter: input(filterShape, 6) },
+          { ...attrs, inputShape: xShape },
+        );
         expect(r.wasm.shape).toEqual(xShape);
         expect(r.error).toBeLessThan(TOL);
       });

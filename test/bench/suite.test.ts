@@ -35,7 +35,7 @@ describe('bench suite networks', () => {
     }
   });
 
-  it('ResNet-8 is MLPerf Tiny\'s: 78,666 parameters, 9 convolutions (two 1x1 strided shortcuts), 7 batch norms, 3 residual adds', async () => {
+  it("ResNet-8 is MLPerf Tiny's: 78,666 parameters, 9 convolutions (two 1x1 strided shortcuts), 7 batch norms, 3 residual adds", async () => {
     const [resnet] = selectShapes(['resnet8']);
     const model = await resnet!.build(1);
     const kinds = model.layers.map((l) => l.getClassName());
@@ -44,7 +44,10 @@ describe('bench suite networks', () => {
     expect(kinds.filter((k) => k === 'BatchNormalization')).toHaveLength(7);
     expect(kinds.filter((k) => k === 'Add')).toHaveLength(3);
     const shortcuts = model.layers.filter((l) => l.getClassName() === 'Conv2D' && (l.getConfig() as { kernelSize: number[] }).kernelSize[0] === 1);
-    expect(shortcuts.map((l) => (l.getConfig() as { strides: number[] }).strides)).toEqual([[2, 2], [2, 2]]);
+    expect(shortcuts.map((l) => (l.getConfig() as { strides: number[] }).strides)).toEqual([
+      [2, 2],
+      [2, 2],
+    ]);
     // the same seed, the same initial weights
     const again = await resnet!.build(1);
     expect(again.getWeights().map((w) => Array.from(w.dataSync().slice(0, 4)))).toEqual(model.getWeights().map((w) => Array.from(w.dataSync().slice(0, 4))));

@@ -100,13 +100,17 @@ describe('flags npm kept for itself', () => {
   const npmEnv = (extra: Record<string, string>) => ({ npm_lifecycle_event: 'exp', npm_config_loglevel: 'silent', ...extra });
 
   it('finds the kdq options npm consumed (npm run exp FILE --dry-run --set a=1) and says to put -- first', () => {
-    expect(flagsNpmTook(npmEnv({ npm_config_dry_run: 'true', npm_config_set: 'true', npm_config_force_stage: 'true' }))).toEqual(['--set', '--force-stage', '--dry-run']);
+    expect(flagsNpmTook(npmEnv({ npm_config_dry_run: 'true', npm_config_set: 'true', npm_config_force_stage: 'true' }))).toEqual([
+      '--set',
+      '--force-stage',
+      '--dry-run',
+    ]);
     expect(() => checkNpmFlags(['run', 'experiments/kd-mnist.yaml', 'a=1'], npmEnv({ npm_config_dry_run: 'true', npm_config_set: 'true' }))).toThrow(
-      'npm took --set, --dry-run for itself, so kdq never saw them (a value after them arrived as a stray argument); put -- between the script and kdq\'s arguments, e.g. npm run exp -- experiments/kd-mnist.yaml --set --dry-run',
+      "npm took --set, --dry-run for itself, so kdq never saw them (a value after them arrived as a stray argument); put -- between the script and kdq's arguments, e.g. npm run exp -- experiments/kd-mnist.yaml --set --dry-run",
     );
   });
 
-  it('says nothing outside npm, or when npm took none of kdq\'s options', () => {
+  it("says nothing outside npm, or when npm took none of kdq's options", () => {
     expect(flagsNpmTook({ npm_config_dry_run: 'true' })).toEqual([]);
     expect(flagsNpmTook(npmEnv({}))).toEqual([]);
     expect(() => checkNpmFlags(['run', 'f'], npmEnv({}))).not.toThrow();

@@ -13,7 +13,11 @@ const runsOf = (name: string) => (existsSync(join(ROOT, 'runs', name)) ? readdir
 describe('npm run exp', () => {
   it('FILE --dry-run (npm keeps --dry-run): exit 2, says to add --, runs nothing', { timeout: 120_000 }, async () => {
     const before = runsOf('e2e-micro');
-    const r = await execa('npm', ['run', '-s', 'exp', 'test/e2e/micro.yaml', '--dry-run'], { cwd: ROOT, reject: false, env: { npm_config_dry_run: undefined } });
+    const r = await execa('npm', ['run', '-s', 'exp', 'test/e2e/micro.yaml', '--dry-run'], {
+      cwd: ROOT,
+      reject: false,
+      env: { npm_config_dry_run: undefined },
+    });
     expect(r.exitCode, r.stderr).toBe(2);
     expect(r.stderr).toContain('npm took --dry-run for itself');
     expect(r.stderr).toContain('npm run exp -- test/e2e/micro.yaml --dry-run');

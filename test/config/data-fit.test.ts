@@ -98,13 +98,19 @@ student:
   layers:
     - { type: dense, units: 3 }`;
     expect(await issues(await experiment('wine-ok', `${wineData}${tabular}`))).toEqual([]);
-    const conv = await issues(await experiment('wine-conv', `${wineData}\nteacher:${net(3, '{ type: conv2d, filters: 2, kernelSize: 3 }')}\nstudent:${net(3)}`));
+    const conv = await issues(
+      await experiment('wine-conv', `${wineData}\nteacher:${net(3, '{ type: conv2d, filters: 2, kernelSize: 3 }')}\nstudent:${net(3)}`),
+    );
     expect(conv[0]).toContain('teacher.layers.0.type: layer 0 (conv2d): the data is table rows (input [features]), not images');
     expect(conv[1]).toContain('student.layers.0.type: layer 0 (flatten): the data is table rows [13], already flat; remove this flatten');
     const augment = await issues(await experiment('wine-augment', `${wineData}${tabular}\n  training: { augment: { flip: true } }`));
-    expect(augment).toEqual(['wine-augment.yaml:14:15: student.training.augment: augmentation moves and mirrors pixels, but the data is table rows [13]; remove augment']);
+    expect(augment).toEqual([
+      'wine-augment.yaml:14:15: student.training.augment: augmentation moves and mirrors pixels, but the data is table rows [13]; remove augment',
+    ]);
     const mean = await issues(await experiment('wine-mean', `${wineData}\n  normalize: none\n  mean: [1, 2]${tabular}`));
-    expect(mean).toEqual(['wine-mean.yaml:8:3: data.mean: lists 2 values but the data has 13 features (input [13]); give one value for all, or one per channel']);
+    expect(mean).toEqual([
+      'wine-mean.yaml:8:3: data.mean: lists 2 values but the data has 13 features (input [13]); give one value for all, or one per channel',
+    ]);
   });
 
   it('kdq validate prints what the data is; kdq run stops at the same line, writing nothing', async () => {

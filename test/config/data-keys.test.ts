@@ -27,9 +27,20 @@ describe('data keys resolve to what changes the data, and nothing else', () => {
     expect(resolve({ source: 'npz', file: 'a.npz', scale: 1 / 255 }).data.scale).toBe(1 / 255);
   });
 
-  it('keeps a source\'s keys only with that source, and one mean or std as a list of one', () => {
+  it("keeps a source's keys only with that source, and one mean or std as a list of one", () => {
     const d = resolve({ source: 'folder', train: 'p', testSplit: 0.1, imageSize: [8, 6], channels: 1, label: 'x', mean: 0.5, std: [0.2, 0.3, 0.4] }).data;
-    expect(d).toEqual({ source: 'folder', train: 'p', testSplit: 0.1, imageSize: [8, 6], channels: 1, mean: [0.5], std: [0.2, 0.3, 0.4], trainLimit: null, testLimit: null, validationSplit: 0 });
+    expect(d).toEqual({
+      source: 'folder',
+      train: 'p',
+      testSplit: 0.1,
+      imageSize: [8, 6],
+      channels: 1,
+      mean: [0.5],
+      std: [0.2, 0.3, 0.4],
+      trainLimit: null,
+      testLimit: null,
+      validationSplit: 0,
+    });
     const c = resolve({ source: 'cifar10', download: { archive: { url: 'https://e/a.tar.gz', sha256: 'AB'.repeat(32) } } }).data;
     expect(c.download).toEqual({ archive: { url: 'https://e/a.tar.gz', sha256: 'ab'.repeat(32) } });
     expect(c).not.toHaveProperty('cacheDir');

@@ -110,7 +110,12 @@ describe('nothing in a config file runs as code', () => {
 
   it('values that look like code or shell commands stay plain strings', async () => {
     const marker = path.join(tmp, 'pwned');
-    const payloads = [`$(touch ${marker})`, `\`touch ${marker}\``, `\${require('fs').writeFileSync('${marker}', '')}`, `{{ constructor.constructor('return process')() }}`];
+    const payloads = [
+      `$(touch ${marker})`,
+      `\`touch ${marker}\``,
+      `\${require('fs').writeFileSync('${marker}', '')}`,
+      `{{ constructor.constructor('return process')() }}`,
+    ];
     for (const p of payloads) {
       const file = write('code.yaml', `name: code\n${NETS}description: ${JSON.stringify(p)}\n`);
       const { experiment } = await loadExperiment(file);
@@ -148,7 +153,10 @@ describe('experiment names cannot leave the runs folder', () => {
       const root = mkdtempSync(path.join(tmp, 'names-'));
       const runsDir = path.join(root, 'runs', 'inner');
       let text = '';
-      const code = await main(['run', file, '--set', `name=${name}`, '--runs-dir', runsDir, '--cache-dir', path.join(root, 'cache')], io((s) => (text += s)));
+      const code = await main(
+        ['run', file, '--set', `name=${name}`, '--runs-dir', runsDir, '--cache-dir', path.join(root, 'cache')],
+        io((s) => (text += s)),
+      );
       expect(code).toBe(2);
       expect(text).toMatch(/--set name=.*: name: .*is not a valid name/s);
       expect(text).not.toMatch(/\n\s+at /);

@@ -35,7 +35,9 @@ function expectationOf(name: string): Expectation {
   };
 }
 
-const files = readdirSync(INVALID).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(INVALID)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 const scratch = mkdtempSync(path.join(tmpdir(), 'kdq-invalid-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -61,9 +63,7 @@ describe('invalid experiment files', () => {
     );
     expect(err, `${name} loaded without error`).toBeInstanceOf(ConfigError);
     const issues = (err as ConfigError).issues;
-    const found = issues.find(
-      (i) => path.resolve(i.file) === want.file && i.line === want.line && i.path === want.path && i.message.includes(want.fragment),
-    );
+    const found = issues.find((i) => path.resolve(i.file) === want.file && i.line === want.line && i.path === want.path && i.message.includes(want.fragment));
     expect(found, `no issue matches ${JSON.stringify(want)}; got:\n${issues.map(formatIssue).join('\n')}`).toBeDefined();
     // Every issue names a place: a real line for file issues, the file for whole-file ones.
     for (const i of issues) {

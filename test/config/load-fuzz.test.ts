@@ -103,7 +103,17 @@ function mutate(doc: Json, m: Mutation): Json {
     // Same information, wrong type: 2 -> '2', 'relu' -> ['relu'], true -> 1, [..] -> {0: ..}.
     const v = parent[key];
     parent[key] =
-      typeof v === 'number' ? String(v) : typeof v === 'string' ? [v] : typeof v === 'boolean' ? Number(v) : Array.isArray(v) ? { ...v } : v === null ? 0 : Object.values(v);
+      typeof v === 'number'
+        ? String(v)
+        : typeof v === 'string'
+          ? [v]
+          : typeof v === 'boolean'
+            ? Number(v)
+            : Array.isArray(v)
+              ? { ...v }
+              : v === null
+                ? 0
+                : Object.values(v);
   }
   return doc;
 }
@@ -133,7 +143,10 @@ describe('loadExperiment on mutated files', () => {
     const edit = fc.record({
       kind: fc.constantFrom('insert', 'delete', 'replace', 'dup-line', 'drop-line', 'indent'),
       at: fc.nat(),
-      text: fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom(':', '- ', '{', '[', ']', '&a ', '*a', '!!js/function ', '!x ', '\t', '"', "'", '#', '\n', '  ')),
+      text: fc.oneof(
+        fc.string({ maxLength: 6 }),
+        fc.constantFrom(':', '- ', '{', '[', ']', '&a ', '*a', '!!js/function ', '!x ', '\t', '"', "'", '#', '\n', '  '),
+      ),
     });
     await fc.assert(
       fc.asyncProperty(fc.nat(SEEDS.length - 1), fc.array(edit, { minLength: 1, maxLength: 5 }), async (seed, edits) => {
@@ -156,9 +169,24 @@ describe('loadExperiment on mutated files', () => {
   });
 
   it('arbitrary --set arguments', async () => {
-    const key = fc.constantFrom('seed', 'name', 'distillation.temperature', 'student.layers.0', 'student.layers.0.filters', 'teacher.layers.7', 'data', 'data.source', 'evaluation.seeds', 'x.y.z', '__proto__', 'student.layers.a');
+    const key = fc.constantFrom(
+      'seed',
+      'name',
+      'distillation.temperature',
+      'student.layers.0',
+      'student.layers.0.filters',
+      'teacher.layers.7',
+      'data',
+      'data.source',
+      'evaluation.seeds',
+      'x.y.z',
+      '__proto__',
+      'student.layers.a',
+    );
     const arg = fc.oneof(
-      fc.tuple(key, fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('2', '-1', 'null', '[1,2]', '{a: 1}', '!!js/function x', '[', 'maxpool2d'))).map(([k, v]) => `${k}=${v}`),
+      fc
+        .tuple(key, fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('2', '-1', 'null', '[1,2]', '{a: 1}', '!!js/function x', '[', 'maxpool2d')))
+        .map(([k, v]) => `${k}=${v}`),
       fc.string({ maxLength: 12 }),
     );
     await fc.assert(

@@ -113,7 +113,7 @@ describe('experiments/', () => {
 });
 
 describe('the KD-gain experiments (docs/kd-gain.md)', () => {
-  it('kd-mnist-transfer reuses kd-mnist-tiny\'s one teacher, and both students learn from a transfer set', async () => {
+  it("kd-mnist-transfer reuses kd-mnist-tiny's one teacher, and both students learn from a transfer set", async () => {
     const { experiment: tiny } = await loadExperiment(path.join(EXPERIMENTS, 'kd-mnist-tiny.yaml'));
     const { experiment: transfer } = await loadExperiment(path.join(EXPERIMENTS, 'kd-mnist-transfer.yaml'));
     expect(transfer.teacher).toEqual(tiny.teacher);
@@ -274,7 +274,10 @@ describe('--set', () => {
   });
 
   it('locates a schema error elsewhere in the file even when overrides are present', async () => {
-    const file = writeTmp('two-errors.yaml', 'name: two\nseed: -3\nteacher:\n  layers: [{ type: flatten }, { type: dense, units: 10 }]\nstudent:\n  layers: [{ type: flatten }, { type: dense, units: 10 }]\n');
+    const file = writeTmp(
+      'two-errors.yaml',
+      'name: two\nseed: -3\nteacher:\n  layers: [{ type: flatten }, { type: dense, units: 10 }]\nstudent:\n  layers: [{ type: flatten }, { type: dense, units: 10 }]\n',
+    );
     const issues = await issuesOf(loadExperiment(file, { set: ['distillation.loss=kld'] }));
     expect(issues.map((i) => [path.basename(i.file), i.line, i.col, i.path])).toEqual([
       ['--set distillation.loss=kld', 0, 0, 'distillation.loss'],

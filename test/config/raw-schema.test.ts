@@ -17,9 +17,12 @@ const MODELINE = /^# yaml-language-server: \$schema=(\S+)$/;
 
 const experiments = readdirSync(join(ROOT, 'experiments')).filter((f) => f.endsWith('.yaml'));
 /** The README's yaml blocks that are whole experiment files (they have a top-level name). */
-const readmeExamples = [...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((t) => /^name: /m.test(t));
+const readmeExamples = [...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)]
+  .map((m) => m[1]!)
+  .filter((t) => /^name: /m.test(t));
 
-const errorsOf = (doc: unknown) => (validate(doc) ? [] : (validate.errors ?? []).filter((e) => e.keyword !== 'if').map((e) => `${e.instancePath} ${e.message}`));
+const errorsOf = (doc: unknown) =>
+  validate(doc) ? [] : (validate.errors ?? []).filter((e) => e.keyword !== 'if').map((e) => `${e.instancePath} ${e.message}`);
 
 describe('the schema as an editor applies it', () => {
   it('compiles in ajv strict mode without union types', () => {

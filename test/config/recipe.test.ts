@@ -68,7 +68,12 @@ describe('training recipes in the resolved config', () => {
     const file = path.join(tmp, 'set.yaml');
     writeFileSync(file, `name: set\ndata: { validationSplit: 0.1 }\n${NETS}`);
     const { experiment: e } = await loadExperiment(file, {
-      set: ['student.training.epochs=8', 'student.training.schedule.type=cosine', 'student.training.schedule.warmupEpochs=1', 'student.training.earlyStopping.patience=2'],
+      set: [
+        'student.training.epochs=8',
+        'student.training.schedule.type=cosine',
+        'student.training.schedule.warmupEpochs=1',
+        'student.training.earlyStopping.patience=2',
+      ],
     });
     expect(e.student.training.schedule).toEqual({ type: 'cosine', warmupEpochs: 1, minLearningRate: 0 });
     expect(e.student.training.earlyStopping).toEqual({ monitor: 'val_loss', patience: 2, minDelta: 0 });

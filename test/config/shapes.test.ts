@@ -69,10 +69,15 @@ describe('inferShapes on the data of other sources', () => {
     expect(inferShapes([conv(4, 7), flatten, dense(5)], [6, 10, 1], 5).issues[0]!.message).toContain('window 7x7 is larger than its input 6x10');
   });
 
-  it('asks for as many units as the data has classes, at the last dense layer\'s units', () => {
+  it("asks for as many units as the data has classes, at the last dense layer's units", () => {
     const { issues } = inferShapes([conv(8, 3), flatten, dense(10)], [32, 32, 3], 5);
     expect(issues).toEqual([
-      { index: 2, key: 'units', message: 'layer 2 (dense): the network must end in 5 logits, one per class of the data (shape [5]), but outputs [10]; end with { type: dense, units: 5 }' },
+      {
+        index: 2,
+        key: 'units',
+        message:
+          'layer 2 (dense): the network must end in 5 logits, one per class of the data (shape [5]), but outputs [10]; end with { type: dense, units: 5 }',
+      },
     ]);
   });
 

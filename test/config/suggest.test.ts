@@ -13,7 +13,11 @@ describe('damerauLevenshtein', () => {
   });
 
   it('is symmetric', () => {
-    for (const [a, b] of [['dense', 'dnese'], ['flatten', 'flaten'], ['conv2d', 'depthwiseConv2d']] as const) {
+    for (const [a, b] of [
+      ['dense', 'dnese'],
+      ['flatten', 'flaten'],
+      ['conv2d', 'depthwiseConv2d'],
+    ] as const) {
       expect(damerauLevenshtein(a, b)).toBe(damerauLevenshtein(b, a));
     }
   });

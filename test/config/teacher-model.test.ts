@@ -58,15 +58,21 @@ describe('teacher.model', () => {
     write('base/base.yaml', `name: base\nteacher:\n  model: models/t.onnx\n${STUDENT}`);
     const child = await loadExperiment(write('exp/child.yaml', 'extends: ../base/base.yaml\nname: child\n'));
     expect(child.experiment.teacher).toMatchObject({ model: path.join('..', 'base', 'models', 't.onnx'), format: 'onnx' });
-    const set = await loadExperiment(write('exp/set.yaml', `name: set\nteacher:\n  layers:\n    - { type: flatten }\n    - { type: dense, units: 10 }\n${STUDENT}`), {
-      set: ['teacher={model: ../base/models/t.onnx}'],
-    });
+    const set = await loadExperiment(
+      write('exp/set.yaml', `name: set\nteacher:\n  layers:\n    - { type: flatten }\n    - { type: dense, units: 10 }\n${STUDENT}`),
+      {
+        set: ['teacher={model: ../base/models/t.onnx}'],
+      },
+    );
     expect(set.experiment.teacher).toMatchObject({ model: path.join('..', 'base', 'models', 't.onnx') });
   });
 
   it('a TF.js teacher with training.epochs is fine-tuned with that schedule', async () => {
     const { experiment } = await loadExperiment(
-      write('fine.yaml', `name: t\nteacher:\n  model: ${path.join(TEACHERS, 'tfjs-cnn/model.json')}\n  training: { epochs: 2, learningRate: 0.0001 }\n${STUDENT}`),
+      write(
+        'fine.yaml',
+        `name: t\nteacher:\n  model: ${path.join(TEACHERS, 'tfjs-cnn/model.json')}\n  training: { epochs: 2, learningRate: 0.0001 }\n${STUDENT}`,
+      ),
     );
     expect(experiment.teacher.training).toMatchObject({ epochs: 2, learningRate: 0.0001 });
   });

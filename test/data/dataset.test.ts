@@ -74,8 +74,14 @@ describe('loadDataset (idx)', () => {
   it('dataset hash = the four digests, limits and split, computed from the files', async () => {
     const cfg = idxConfig(plain, { trainLimit: 30 });
     const d = await loadDataset(cfg, { baseDir: root, seed: 1 });
-    const digest = async (p: string) => createHash('sha256').update(await readFile(p)).digest('hex');
-    const digests = Object.fromEntries(await Promise.all(IDX_FILES.map(async (k) => [k, await digest(plain[k])]))) as Record<(typeof IDX_FILES)[number], string>;
+    const digest = async (p: string) =>
+      createHash('sha256')
+        .update(await readFile(p))
+        .digest('hex');
+    const digests = Object.fromEntries(await Promise.all(IDX_FILES.map(async (k) => [k, await digest(plain[k])]))) as Record<
+      (typeof IDX_FILES)[number],
+      string
+    >;
     expect(d.sha256).toBe(datasetHash(sourceHashOf(digests), cfg, 1));
     expect(await hashDataSource(cfg, { baseDir: root })).toBe(sourceHashOf(digests));
   });
@@ -161,10 +167,7 @@ describe('loadDataset (idx)', () => {
   });
 
   it('asks for data.files when it is missing', async () => {
-    const msg = await rejects(
-      loadDataset({ source: 'idx', trainLimit: null, testLimit: null, validationSplit: 0 }, { baseDir: root, seed: 1 }),
-      'E_CONFIG',
-    );
+    const msg = await rejects(loadDataset({ source: 'idx', trainLimit: null, testLimit: null, validationSplit: 0 }, { baseDir: root, seed: 1 }), 'E_CONFIG');
     expect(msg).toContain("data.source is 'idx' but data.files is missing");
   });
 });

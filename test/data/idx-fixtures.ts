@@ -29,7 +29,10 @@ export function imagesIdx(count: number, h: number, w: number): Uint8Array {
 
 /** Label i is i mod numClasses. */
 export function labelsIdx(count: number, numClasses: number): Uint8Array {
-  return idxBytes([count], Array.from({ length: count }, (_, i) => i % numClasses));
+  return idxBytes(
+    [count],
+    Array.from({ length: count }, (_, i) => i % numClasses),
+  );
 }
 
 export interface FixtureSet {

@@ -104,11 +104,19 @@ describe('sources', () => {
 describe('probeDataSource of downloads not fetched yet', () => {
   it('knows CIFAR from its name and says so; an IDX download is checked when kdq run fetches it', async () => {
     const file = { url: 'http://127.0.0.1:9/cifar-10-binary.tar.gz', sha256: 'a'.repeat(64) };
-    const cifar = await probeDataSource(base({ source: 'cifar100', labels: 'coarse', download: { archive: file } }), { baseDir: dir, cacheDir: join(dir, '.data'), splitSeed: 1 });
+    const cifar = await probeDataSource(base({ source: 'cifar100', labels: 'coarse', download: { archive: file } }), {
+      baseDir: dir,
+      cacheDir: join(dir, '.data'),
+      splitSeed: 1,
+    });
     expect(cifar).toMatchObject({ kind: 'known', known: { inputShape: [32, 32, 3], numClasses: 20 } });
     expect(cifar.kind === 'known' && cifar.note).toContain('not downloaded yet');
     const urls = Object.fromEntries(['trainImages', 'trainLabels', 'testImages', 'testLabels'].map((k) => [k, file]));
-    const idx = await probeDataSource(base({ source: 'download', urls: urls as DataConfig['urls'] }), { baseDir: dir, cacheDir: join(dir, '.data'), splitSeed: 1 });
+    const idx = await probeDataSource(base({ source: 'download', urls: urls as DataConfig['urls'] }), {
+      baseDir: dir,
+      cacheDir: join(dir, '.data'),
+      splitSeed: 1,
+    });
     expect(idx.kind).toBe('unknown');
   });
 });

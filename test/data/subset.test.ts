@@ -80,7 +80,12 @@ describe('firstExamples', () => {
   const soft = Float32Array.from({ length: 5 * 2 }, (_, i) => -i);
 
   it('cuts images, labels and soft labels at the same image, as views', () => {
-    const out = firstExamples({ images: { array: images, perImage: 4 }, labels: { array: labels, perImage: 1 }, soft: { array: soft, perImage: 2 } }, 5, 2, 'k');
+    const out = firstExamples(
+      { images: { array: images, perImage: 4 }, labels: { array: labels, perImage: 1 }, soft: { array: soft, perImage: 2 } },
+      5,
+      2,
+      'k',
+    );
     expect([...out.images]).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect([...out.labels]).toEqual([3, 1]);
     expect([...out.soft]).toEqual([-0, -1, -2, -3]);
@@ -90,7 +95,9 @@ describe('firstExamples', () => {
   it('keeps everything for null or a limit past the end, and rejects a bad limit or misaligned arrays', () => {
     expect(firstExamples({ labels: { array: labels, perImage: 1 } }, 5, null, 'k').labels).toHaveLength(5);
     expect(firstExamples({ labels: { array: labels, perImage: 1 } }, 5, 99, 'k').labels).toHaveLength(5);
-    expect(() => firstExamples({ labels: { array: labels, perImage: 1 } }, 5, 0, 'student.training.trainLimit')).toThrow(/student.training.trainLimit is 0; give a whole number/);
+    expect(() => firstExamples({ labels: { array: labels, perImage: 1 } }, 5, 0, 'student.training.trainLimit')).toThrow(
+      /student.training.trainLimit is 0; give a whole number/,
+    );
     expect(() => firstExamples({ soft: { array: soft, perImage: 3 } }, 5, 2, 'k')).toThrow(/'soft' has 10 values, expected 5 images x 3/);
   });
 });

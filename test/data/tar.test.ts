@@ -49,7 +49,9 @@ describe('extractTar', () => {
     const tar = await makeArchive('gnu');
     const at = tar.indexOf(Buffer.alloc(1500, 7));
     const msg = await dataError(extractTar(chunks(tar.subarray(0, at + 1000), 4096), 'a.tar', () => null));
-    expect(msg).toBe(`'a.tar' at byte ${at + 1000}: the archive ends inside member 'top/odd.bin' after 1,000 of its 1,500 bytes: it is truncated; the archive is corrupt or not a tar file: download it again`);
+    expect(msg).toBe(
+      `'a.tar' at byte ${at + 1000}: the archive ends inside member 'top/odd.bin' after 1,000 of its 1,500 bytes: it is truncated; the archive is corrupt or not a tar file: download it again`,
+    );
   });
 
   it('rejects a file that is not a tar archive', async () => {
@@ -57,6 +59,8 @@ describe('extractTar', () => {
     expect(msg).toContain(`'x.tar' at byte 0: found no tar header (its checksum field is not an octal number)`);
     const tar = await makeArchive('gnu');
     tar[600] ^= 1; // inside the second header
-    expect(await dataError(extractTar(chunks(tar, 4096), 'a.tar', () => null))).toMatch(/'a\.tar' at byte 512: tar header checksum \d+, but the header's bytes sum to \d+/);
+    expect(await dataError(extractTar(chunks(tar, 4096), 'a.tar', () => null))).toMatch(
+      /'a\.tar' at byte 512: tar header checksum \d+, but the header's bytes sum to \d+/,
+    );
   });
 });

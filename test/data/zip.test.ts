@@ -109,7 +109,16 @@ describe('zip reader', () => {
   it('reads stored and deflated members, with plain and zip64 directories', async () => {
     for (const zip64 of [false, true]) {
       const f = join(dir, `z${zip64}.zip`);
-      await writeFile(f, zip([{ name: 'a.npy', data: a }, { name: 'b.npy', data: b, deflate: true }], zip64));
+      await writeFile(
+        f,
+        zip(
+          [
+            { name: 'a.npy', data: a },
+            { name: 'b.npy', data: b, deflate: true },
+          ],
+          zip64,
+        ),
+      );
       const m = await readAll(f);
       expect([...m.keys()]).toEqual(['a.npy', 'b.npy']);
       expect(m.get('a.npy')).toEqual(a);

@@ -132,7 +132,10 @@ const CASES: Case[] = [
   {
     name: 'folder with images of mixed sizes and no imageSize',
     make: (d) => folderSet(d, { 'b/2.png': png(5, 4, 3, new Uint8Array(60)) }),
-    says: (d) => [`'${join(d, 'photos', 'b', '2.png')}': the image is 5x4 (height x width), but '${join(d, 'photos', 'a', '0.png')}' is 4x4`, 'imageSize: [H, W]'],
+    says: (d) => [
+      `'${join(d, 'photos', 'b', '2.png')}': the image is 5x4 (height x width), but '${join(d, 'photos', 'a', '0.png')}' is 4x4`,
+      'imageSize: [H, W]',
+    ],
     probe: false,
   },
   {
@@ -176,20 +179,24 @@ async function kdq(...argv: string[]): Promise<{ code: number; err: string }> {
 }
 
 describe.each(CASES)('$name', ({ name, make, says, probe }) => {
-  it(`kdq run exits 2 naming the file and the place, before any training; nothing cached or published${probe ? '; kdq validate says the same' : ''}`, { timeout: 300_000 }, async () => {
-    const d = join(dir, name.replace(/\W+/g, '-'));
-    const data = await make(d);
-    const file = join(d, 'x.yaml');
-    await writeFile(file, `name: bad-data\n${data}\n`);
-    const runsDir = join(d, 'runs');
-    const r = await kdq('run', file, '--runs-dir', runsDir);
-    expect(r.code).toBe(2);
-    for (const s of says(d)) expect(r.err).toContain(s);
-    expect(r.err).not.toMatch(/teacher@s1: running|\n\s+at |internal error/);
-    expect(await new Cache(join(runsDir, '.cache')).list()).toEqual([]);
-    expect((await readdir(runsDir).catch(() => [] as string[])).filter((n) => !n.startsWith('.'))).toEqual([]);
-    const v = await kdq('validate', file);
-    expect(v.code).toBe(probe ? 2 : 0);
-    if (probe) for (const s of says(d)) expect(v.err).toContain(s);
-  });
+  it(
+    `kdq run exits 2 naming the file and the place, before any training; nothing cached or published${probe ? '; kdq validate says the same' : ''}`,
+    { timeout: 300_000 },
+    async () => {
+      const d = join(dir, name.replace(/\W+/g, '-'));
+      const data = await make(d);
+      const file = join(d, 'x.yaml');
+      await writeFile(file, `name: bad-data\n${data}\n`);
+      const runsDir = join(d, 'runs');
+      const r = await kdq('run', file, '--runs-dir', runsDir);
+      expect(r.code).toBe(2);
+      for (const s of says(d)) expect(r.err).toContain(s);
+      expect(r.err).not.toMatch(/teacher@s1: running|\n\s+at |internal error/);
+      expect(await new Cache(join(runsDir, '.cache')).list()).toEqual([]);
+      expect((await readdir(runsDir).catch(() => [] as string[])).filter((n) => !n.startsWith('.'))).toEqual([]);
+      const v = await kdq('validate', file);
+      expect(v.code).toBe(probe ? 2 : 0);
+      if (probe) for (const s of says(d)) expect(v.err).toContain(s);
+    },
+  );
 });

@@ -64,13 +64,21 @@ describe('a diverging loss', () => {
     const runsDir = join(base, 'diverge');
     // A linear teacher and a huge SGD step: the logits overflow float32 on the second step.
     const r = await kdq(
-      'run', MICRO, '--runs-dir', runsDir,
-      '--set', 'teacher.layers=[{type: flatten}, {type: dense, units: 10}]',
-      '--set', 'teacher.training.optimizer=sgd',
-      '--set', 'teacher.training.learningRate=1e38',
+      'run',
+      MICRO,
+      '--runs-dir',
+      runsDir,
+      '--set',
+      'teacher.layers=[{type: flatten}, {type: dense, units: 10}]',
+      '--set',
+      'teacher.training.optimizer=sgd',
+      '--set',
+      'teacher.training.learningRate=1e38',
     );
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/kdq: stage "teacher@s3" failed: stage teacher@s3: loss became (NaN|-?Infinity) at epoch 1, step \d of 4; lower training\.learningRate \(now 1e\+38\)/);
+    expect(r.err).toMatch(
+      /kdq: stage "teacher@s3" failed: stage teacher@s3: loss became (NaN|-?Infinity) at epoch 1, step \d of 4; lower training\.learningRate \(now 1e\+38\)/,
+    );
     expect(r.err).toMatch(/skipped because of it: soft-labels@s3, student@s3/);
     expectClean(r.err);
     expect(r.out).toBe('');
@@ -138,7 +146,9 @@ describe('bad data found when the run reads it', () => {
     await mkdir(dir, { recursive: true });
     for (const [k, b] of Object.entries(files)) await writeFile(join(dir, `${k}.idx`), k === 'testImages' ? Buffer.from('<html>not found</html>') : b);
     const file = join(dir, 'idx.yaml');
-    const paths = Object.keys(files).map((k) => `    ${k}: ${k}.idx`).join('\n');
+    const paths = Object.keys(files)
+      .map((k) => `    ${k}: ${k}.idx`)
+      .join('\n');
     await writeFile(file, `extends: ${MICRO}\ndata:\n  source: idx\n  trainLimit: null\n  testLimit: null\n  files:\n${paths}\n`);
     const runsDir = join(dir, 'runs');
     const r = await kdq('run', file, '--runs-dir', runsDir);
@@ -171,7 +181,11 @@ describe('runs folder on a file system that refuses writes (a real tmpfs; skippe
     mounts.push(dir);
     const r = await kdq('run', MICRO, '--runs-dir', dir);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(new RegExp(`^kdq: cannot (write to|create) folder ${dir}.*: permission denied \\(EROFS: read-only folder\\?\\): choose a writable folder with --runs-dir / --cache-dir\\n$`));
+    expect(r.err).toMatch(
+      new RegExp(
+        `^kdq: cannot (write to|create) folder ${dir}.*: permission denied \\(EROFS: read-only folder\\?\\): choose a writable folder with --runs-dir / --cache-dir\\n$`,
+      ),
+    );
     expect(r.err).not.toContain('running');
     expectClean(r.err);
   });
@@ -183,7 +197,11 @@ describe('runs folder on a file system that refuses writes (a real tmpfs; skippe
     mounts.push(dir);
     const r = await kdq('run', MICRO, '--runs-dir', dir);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(new RegExp(`kdq: .*${dir}/.*the disk is full \\(ENOSPC\\): free some space; \`kdq cache gc\` deletes the unfinished run folders of dead kdq processes and the cache entries no run folder uses, and keeps those of failed and running runs`));
+    expect(r.err).toMatch(
+      new RegExp(
+        `kdq: .*${dir}/.*the disk is full \\(ENOSPC\\): free some space; \`kdq cache gc\` deletes the unfinished run folders of dead kdq processes and the cache entries no run folder uses, and keeps those of failed and running runs`,
+      ),
+    );
     expectClean(r.err);
     await expectNoRunFolder(dir);
     const warnings: string[] = [];

@@ -50,9 +50,18 @@ let dir: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kdq-e2e-graph-'));
-  for (const [split, n, seed] of [['train', 96, 1], ['test', 40, 2]] as const) {
+  for (const [split, n, seed] of [
+    ['train', 96, 1],
+    ['test', 40, 2],
+  ] as const) {
     const { images, labels } = stripeImages(n, DSCNN_INPUT, 10, seed);
-    await writeFile(join(dir, `${split}-images.idx`), idxBytes([n, ...DSCNN_INPUT], Array.from(images, (v) => Math.round(v * 255))));
+    await writeFile(
+      join(dir, `${split}-images.idx`),
+      idxBytes(
+        [n, ...DSCNN_INPUT],
+        Array.from(images, (v) => Math.round(v * 255)),
+      ),
+    );
     await writeFile(join(dir, `${split}-labels.idx`), idxBytes([n], labels));
   }
   await writeFile(join(dir, 'graph.yaml'), EXPERIMENT);

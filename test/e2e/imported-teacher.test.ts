@@ -80,7 +80,7 @@ async function cachedStages(runsDir: string): Promise<string[]> {
 }
 
 describe('a teacher trained elsewhere teaches a full kdq run', () => {
-  it('ONNX from PyTorch: its accuracy in kdq equals PyTorch\'s to 0.1 points; one teacher for both seeds; a rerun is all cached', async () => {
+  it("ONNX from PyTorch: its accuracy in kdq equals PyTorch's to 0.1 points; one teacher for both seeds; a rerun is all cached", async () => {
     const recorded = JSON.parse(await readFile(join(SHIPPED, 'mnist-cnn-pytorch.json'), 'utf8')) as { pytorch_test: { accuracy: number; images: number } };
     // The whole test set, as PyTorch measured it.
     const text = experiment('onnx', `  model: ${join(SHIPPED, 'mnist-cnn-pytorch.onnx')}\n  mean: 0.1307\n  std: 0.3081`, '{ source: mnist, trainLimit: 64 }');
@@ -91,7 +91,14 @@ describe('a teacher trained elsewhere teaches a full kdq run', () => {
     expect(m.data.test).toBe(recorded.pytorch_test.images);
     const teacher = m.models.teacher!;
     expect(Math.abs(teacher.accuracy! - recorded.pytorch_test.accuracy)).toBeLessThanOrEqual(0.001);
-    expect(teacher.imported).toMatchObject({ format: 'onnx', file: join(SHIPPED, 'mnist-cnn-pytorch.onnx'), files: 1, bytes: 1269681, params: 317066, output: 'logits' });
+    expect(teacher.imported).toMatchObject({
+      format: 'onnx',
+      file: join(SHIPPED, 'mnist-cnn-pytorch.onnx'),
+      files: 1,
+      bytes: 1269681,
+      params: 317066,
+      output: 'logits',
+    });
     expect(teacher.imported!.runtime).toMatch(/^onnxruntime-node \d/);
     expect(teacher.imported!.no_tflite).toMatch(/ONNX model/);
     expect(teacher.tflite).toBeUndefined();
@@ -101,7 +108,9 @@ describe('a teacher trained elsewhere teaches a full kdq run', () => {
     const files = await readdir(join(r.runsDir, 'onnx', 'latest'));
     expect(files).not.toContain('teacher.tflite');
     const report = await readFile(join(r.runsDir, 'onnx', 'latest', 'report.md'), 'utf8');
-    expect(report).toContain(`teacher: imported ONNX model ${join(SHIPPED, 'mnist-cnn-pytorch.onnx')} (1 file, 1239.9 KiB, 317066 parameters), 99.45% on the test set in onnxruntime-node`);
+    expect(report).toContain(
+      `teacher: imported ONNX model ${join(SHIPPED, 'mnist-cnn-pytorch.onnx')} (1 file, 1239.9 KiB, 317066 parameters), 99.45% on the test set in onnxruntime-node`,
+    );
     expect(report).toContain('no teacher.tflite: kdq writes .tflite files from TF.js models only');
     expect(r.out).toContain('teacher: imported ONNX model');
 
@@ -126,8 +135,11 @@ describe('a teacher trained elsewhere teaches a full kdq run', () => {
     expect(existsSync(join(r.runsDir, 'tfjs', 'latest', 'teacher.tflite'))).toBe(true);
   });
 
-  it('a TF.js teacher fine-tuned on the run\'s data before distillation: accuracy before and after, a training curve', async () => {
-    const r = await runExperiment('tuned', experiment('tuned', `  model: ${join(TEACHERS, 'tfjs-cnn/model.json')}\n  training: { epochs: 1, batchSize: 16, learningRate: 0.0001 }`));
+  it("a TF.js teacher fine-tuned on the run's data before distillation: accuracy before and after, a training curve", async () => {
+    const r = await runExperiment(
+      'tuned',
+      experiment('tuned', `  model: ${join(TEACHERS, 'tfjs-cnn/model.json')}\n  training: { epochs: 1, batchSize: 16, learningRate: 0.0001 }`),
+    );
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/teacher@s1: fine-tuning on logits: the softmax of layer "probabilities" \(Dense\) is left out/);
     expect(r.err).toMatch(/teacher@s2: test accuracy after fine-tuning/);
@@ -154,10 +166,25 @@ describe('a teacher trained elsewhere teaches a full kdq run', () => {
 
 describe('a bad teacher stops the run before anything trains: exit 2, the file named, nothing cached', () => {
   const cases: [string, string, () => Promise<string>, RegExp][] = [
-    ['wrong input shape', 'cnn-32x32.onnx', async () => join(TEACHERS, 'cnn-32x32.onnx'), /takes input \[batch, 1, 32, 32\]: NCHW images of 32x32x1, but the data's images are 28x28x1/],
+    [
+      'wrong input shape',
+      'cnn-32x32.onnx',
+      async () => join(TEACHERS, 'cnn-32x32.onnx'),
+      /takes input \[batch, 1, 32, 32\]: NCHW images of 32x32x1, but the data's images are 28x28x1/,
+    ],
     ['wrong class count', 'cnn-5-classes.onnx', async () => join(TEACHERS, 'cnn-5-classes.onnx'), /outputs 5 classes but the data has 10 \(labels 0-9\)/],
-    ['unsupported operator', 'cnn-aten-op.onnx', async () => join(TEACHERS, 'cnn-aten-op.onnx'), /cannot run teacher model .*operators outside the ONNX standard: org\.pytorch\.aten:ATen/],
-    ['NHWC model taken for NCHW', 'cnn-nhwc.onnx', async () => join(TEACHERS, 'cnn-nhwc.onnx'), /takes input \[batch, 28, 28, 1\], which is NHWC .* but inputLayout is nchw \(the default for this format\); set inputLayout: nhwc/],
+    [
+      'unsupported operator',
+      'cnn-aten-op.onnx',
+      async () => join(TEACHERS, 'cnn-aten-op.onnx'),
+      /cannot run teacher model .*operators outside the ONNX standard: org\.pytorch\.aten:ATen/,
+    ],
+    [
+      'NHWC model taken for NCHW',
+      'cnn-nhwc.onnx',
+      async () => join(TEACHERS, 'cnn-nhwc.onnx'),
+      /takes input \[batch, 28, 28, 1\], which is NHWC .* but inputLayout is nchw \(the default for this format\); set inputLayout: nhwc/,
+    ],
     [
       'truncated file',
       'truncated.onnx',
@@ -195,14 +222,22 @@ describe('kdq validate checks a teacher file without loading a runtime', () => {
     const { writeFile } = await import('node:fs/promises');
     // A module hook that reports every runtime package the process imports.
     const hook = join(base, 'hook.mjs');
-    await writeFile(hook, "export async function resolve(s, c, next) { if (/^(onnxruntime-node|@tensorflow\\/tfjs|@litertjs\\/core)/.test(s)) console.error('LOADED ' + s); return next(s, c); }\n");
+    await writeFile(
+      hook,
+      "export async function resolve(s, c, next) { if (/^(onnxruntime-node|@tensorflow\\/tfjs|@litertjs\\/core)/.test(s)) console.error('LOADED ' + s); return next(s, c); }\n",
+    );
     const register = join(base, 'register.mjs');
     await writeFile(register, `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${hook}`)});\n`);
     const bad = join(ROOT, 'test/fixtures/invalid/teacher-model-pytorch-checkpoint.yaml');
-    const r = await execa('node', ['--import', register, join(ROOT, 'bin/kdq.mjs'), 'validate', join(ROOT, 'experiments/kd-mnist-pytorch-teacher.yaml'), bad], { cwd: ROOT, reject: false });
+    const r = await execa('node', ['--import', register, join(ROOT, 'bin/kdq.mjs'), 'validate', join(ROOT, 'experiments/kd-mnist-pytorch-teacher.yaml'), bad], {
+      cwd: ROOT,
+      reject: false,
+    });
     expect(r.exitCode).toBe(2);
     expect(r.stdout).toContain('kd-mnist-pytorch-teacher.yaml: ok (44 stages, 5 seeds)');
-    expect(r.stderr).toContain("test/fixtures/invalid/teacher-model-pytorch-checkpoint.yaml:4:10: teacher.model: teacher model '../teachers/bad/checkpoint.pt' is a zip archive");
+    expect(r.stderr).toContain(
+      "test/fixtures/invalid/teacher-model-pytorch-checkpoint.yaml:4:10: teacher.model: teacher model '../teachers/bad/checkpoint.pt' is a zip archive",
+    );
     expect(r.stderr).not.toContain('LOADED');
   });
 });

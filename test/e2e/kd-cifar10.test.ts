@@ -52,7 +52,7 @@ async function kdq(...argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 describe('experiments/kd-cifar10.yaml', () => {
-  it('names the official archive and its sha256, and validates without the network against CIFAR-10\'s known shape', async () => {
+  it("names the official archive and its sha256, and validates without the network against CIFAR-10's known shape", async () => {
     const text = await readFile(FILE, 'utf8');
     expect(text).toContain('url: https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz');
     expect(text).toContain('sha256: c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd');

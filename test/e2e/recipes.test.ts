@@ -39,7 +39,14 @@ describe('kdq run with a validation split and training recipes (micro MNIST)', (
       'student.training.weightDecay=0.01',
       'student.training.clipNorm=1',
     ];
-    const r = await run(FILE, { set, runsDir: join(dir, 'runs'), cacheDir: join(dir, 'cache'), log: () => undefined, progress: progress.stream, backend: 'wasm' });
+    const r = await run(FILE, {
+      set,
+      runsDir: join(dir, 'runs'),
+      cacheDir: join(dir, 'cache'),
+      log: () => undefined,
+      progress: progress.stream,
+      backend: 'wasm',
+    });
     expect(r.result.ok).toBe(true);
     const m = JSON.parse(await readFile(join(r.runDir!, 'metrics.json'), 'utf8')) as Metrics;
     expect(metricsSchemaErrors(m)).toEqual([]);
@@ -51,7 +58,9 @@ describe('kdq run with a validation split and training recipes (micro MNIST)', (
       expect(h.epochs.every((e) => e.valLoss! > 0 && e.valAccuracy! >= 0 && e.valAccuracy! <= 1)).toBe(true);
     }
     const teacher = m.curves!.teacher!;
-    const rates = [0, 1, 2, 3].map((e) => learningRateAt({ learningRate: 0.01, epochs: 4, schedule: { type: 'cosine', warmupEpochs: 1, minLearningRate: 0 } }, e));
+    const rates = [0, 1, 2, 3].map((e) =>
+      learningRateAt({ learningRate: 0.01, epochs: 4, schedule: { type: 'cosine', warmupEpochs: 1, minLearningRate: 0 } }, e),
+    );
     expect(teacher.map((p) => p.learning_rate)).toEqual(rates.slice(0, teacher.length).map((x) => Number(x.toFixed(6))));
     expect(teacher.every((p) => p.val_loss !== undefined && p.val_accuracy !== undefined)).toBe(true);
     expect(m.models.teacher!.best_epoch).toBeGreaterThanOrEqual(1);

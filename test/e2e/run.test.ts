@@ -37,7 +37,18 @@ describe('kdq run (tiny MNIST)', () => {
     const dir = first.runDir!;
     const files = (await readdir(dir)).sort();
     expect(files).toEqual(
-      ['config.yaml', 'metrics.json', 'report.html', 'report.md', 'stages.json', 'timings.json', 'student-baseline.tflite', 'student-int8.tflite', 'student.tflite', 'teacher.tflite'].sort(),
+      [
+        'config.yaml',
+        'metrics.json',
+        'report.html',
+        'report.md',
+        'stages.json',
+        'timings.json',
+        'student-baseline.tflite',
+        'student-int8.tflite',
+        'student.tflite',
+        'teacher.tflite',
+      ].sort(),
     );
     expect(await realpath(join(runsDir, 'e2e-tiny', 'latest'))).toBe(await realpath(dir));
 
@@ -84,7 +95,12 @@ describe('kdq run (tiny MNIST)', () => {
     // The report: self-contained, with every section, curves from the learning stages' histories.
     const html = await readFile(join(dir, 'report.html'), 'utf8');
     expect(externalReferences(html)).toEqual([]);
-    expect([...html.matchAll(/<h2>(.*?)<\/h2>/g)].map((x) => x[1])).toEqual(['Models', 'Per-class accuracy', 'Confusion matrix of student_int8', 'Training curves']);
+    expect([...html.matchAll(/<h2>(.*?)<\/h2>/g)].map((x) => x[1])).toEqual([
+      'Models',
+      'Per-class accuracy',
+      'Confusion matrix of student_int8',
+      'Training curves',
+    ]);
     expect(html.match(/<g class="series" data-name="(teacher|student|student_baseline)">/g)).toHaveLength(6);
     const md = await readFile(join(dir, 'report.md'), 'utf8');
     expect(md).toContain(`| student_int8 | - | - | ${(q.accuracy * 100).toFixed(2)}% |`);
@@ -109,10 +125,11 @@ describe('kdq run (tiny MNIST)', () => {
   it('changing only the temperature reruns only the distilled student and what depends on it', async () => {
     const r = await run(FILE, { runsDir, set: ['distillation.temperature=2'], log: () => undefined, progress: quiet.stream });
     runDirs.temperature = r.runDir!;
-    const ran = r.result.stages.filter((s) => s.status === 'ran').map((s) => s.id).sort();
-    expect(ran).toEqual(
-      ['student@s1', 'export:student@s1', 'export:student_int8@s1', 'evaluate:student@s1', 'evaluate:student_int8@s1', 'report'].sort(),
-    );
+    const ran = r.result.stages
+      .filter((s) => s.status === 'ran')
+      .map((s) => s.id)
+      .sort();
+    expect(ran).toEqual(['student@s1', 'export:student@s1', 'export:student_int8@s1', 'evaluate:student@s1', 'evaluate:student_int8@s1', 'report'].sort());
   });
 });
 

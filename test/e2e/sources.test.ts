@@ -86,18 +86,42 @@ beforeAll(async () => {
   // 5 classes of 8x8 grey IDX images.
   const five = (n: number) => n % 5;
   await writeFile(join(dir, 'five-train-x'), idx([150, 8, 8], patterned(150, 8, 8, 1, 5, five, 1)));
-  await writeFile(join(dir, 'five-train-y'), idx([150], Uint8Array.from({ length: 150 }, (_, n) => five(n))));
+  await writeFile(
+    join(dir, 'five-train-y'),
+    idx(
+      [150],
+      Uint8Array.from({ length: 150 }, (_, n) => five(n)),
+    ),
+  );
   await writeFile(join(dir, 'five-test-x'), idx([50, 8, 8], patterned(50, 8, 8, 1, 5, five, 2)));
-  await writeFile(join(dir, 'five-test-y'), idx([50], Uint8Array.from({ length: 50 }, (_, n) => five(n))));
+  await writeFile(
+    join(dir, 'five-test-y'),
+    idx(
+      [50],
+      Uint8Array.from({ length: 50 }, (_, n) => five(n)),
+    ),
+  );
   // 32x32x3 in CIFAR-10's binary format: 4 classes (labels 0..3 of the 10), 5 training files.
   const four = (n: number) => (n * 7) % 4;
   await mkdir(join(dir, 'cifar'));
   for (let b = 0; b < 5; b++) {
     const labels = Array.from({ length: 40 }, (_, i) => four(b * 40 + i));
-    await writeFile(join(dir, 'cifar', `data_batch_${b + 1}.bin`), cifarRecords(patterned(40, 32, 32, 3, 4, (i) => labels[i], 10 + b), labels));
+    await writeFile(
+      join(dir, 'cifar', `data_batch_${b + 1}.bin`),
+      cifarRecords(
+        patterned(40, 32, 32, 3, 4, (i) => labels[i], 10 + b),
+        labels,
+      ),
+    );
   }
   const testLabels = Array.from({ length: 40 }, (_, i) => four(i + 1));
-  await writeFile(join(dir, 'cifar', 'test_batch.bin'), cifarRecords(patterned(40, 32, 32, 3, 4, (i) => testLabels[i], 20), testLabels));
+  await writeFile(
+    join(dir, 'cifar', 'test_batch.bin'),
+    cifarRecords(
+      patterned(40, 32, 32, 3, 4, (i) => testLabels[i], 20),
+      testLabels,
+    ),
+  );
   // A folder of 12x12 RGB PNGs in 3 classes.
   const names = ['circle', 'square', 'star'];
   for (const [k, name] of names.entries()) {

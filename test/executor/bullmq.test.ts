@@ -71,7 +71,11 @@ describe.skipIf(!HAS_REDIS)(`kdq run --executor bullmq (real redis-server${HAS_R
     const logs: string[] = ['', ''];
     let killed = -1;
     for (const i of [0, 1]) {
-      const w = execaNode(KDQ, ['worker', '--redis', url, '--cache-dir', cacheDir, '--runs-dir', join(dir, 'w'), '--lock-ms', '5000'], { reject: false, stdout: 'ignore', buffer: false });
+      const w = execaNode(KDQ, ['worker', '--redis', url, '--cache-dir', cacheDir, '--runs-dir', join(dir, 'w'), '--lock-ms', '5000'], {
+        reject: false,
+        stdout: 'ignore',
+        buffer: false,
+      });
       w.stderr?.setEncoding('utf8');
       w.stderr?.on('data', (chunk: string) => {
         logs[i] += chunk;
@@ -83,7 +87,11 @@ describe.skipIf(!HAS_REDIS)(`kdq run --executor bullmq (real redis-server${HAS_R
       });
       workers.push(w);
     }
-    const submitter = await execaNode(KDQ, ['run', MICRO, '--executor', 'bullmq', '--redis', url, '--cache-dir', cacheDir, '--runs-dir', join(dir, 'distributed')], { reject: false });
+    const submitter = await execaNode(
+      KDQ,
+      ['run', MICRO, '--executor', 'bullmq', '--redis', url, '--cache-dir', cacheDir, '--runs-dir', join(dir, 'distributed')],
+      { reject: false },
+    );
     expect(submitter.exitCode, submitter.stderr).toBe(0);
     expect(killed).not.toBe(-1);
     const survivor = 1 - killed;

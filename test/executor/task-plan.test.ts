@@ -13,7 +13,16 @@ function fakeDryRun(graph: ReturnType<typeof planExperiment>, keyOf: (id: string
   return {
     ok: true,
     seconds: 0,
-    stages: Object.values(graph.stages).map((s) => ({ id: s.id, kind: s.kind, key: keyOf(s.id), details: {}, status: 'would-run' as const, seconds: 0, outDir: null, reason: '' })),
+    stages: Object.values(graph.stages).map((s) => ({
+      id: s.id,
+      kind: s.kind,
+      key: keyOf(s.id),
+      details: {},
+      status: 'would-run' as const,
+      seconds: 0,
+      outDir: null,
+      reason: '',
+    })),
   };
 }
 
@@ -43,7 +52,15 @@ describe('buildTaskPlan', () => {
 });
 
 describe('flowTree', () => {
-  const task = (key: string, deps: string[]) => ({ key, stageId: key, kind: 'teacher' as const, experiment: {} as never, baseDir: '/', backend: 'wasm' as const, deps });
+  const task = (key: string, deps: string[]) => ({
+    key,
+    stageId: key,
+    kind: 'teacher' as const,
+    experiment: {} as never,
+    baseDir: '/',
+    backend: 'wasm' as const,
+    deps,
+  });
   it('hangs each task under its first dependent and the rest under the root', () => {
     const plan: TaskPlan = {
       tasks: { d: task('d', []), t: task('t', ['d']), s: task('s', ['t', 'd']), e: task('e', ['t']), x: task('x', []) },

@@ -30,11 +30,16 @@ describe('ResNet-8 (MLPerf Tiny image classification)', () => {
     const { shapes, issues } = inferShapes(layers, RESNET_INPUT, 10);
     expect(issues).toEqual([]);
     const at = (name: string) => shapes[layers.findIndex((l) => l.name === name)];
-    expect([at('stem'), at('stack1'), at('stack2'), at('short3')]).toEqual([[32, 32, 16], [32, 32, 16], [16, 16, 32], [8, 8, 64]]);
+    expect([at('stem'), at('stack1'), at('stack2'), at('short3')]).toEqual([
+      [32, 32, 16],
+      [32, 32, 16],
+      [16, 16, 32],
+      [8, 8, 64],
+    ]);
     expect(shapes.slice(-3)).toEqual([[1, 1, 64], [64], [10]]);
   });
 
-  it('has the reference network\'s 78,666 parameters (78,186 trainable, 480 batch-norm statistics), as kdq counts and tf.js builds', async () => {
+  it("has the reference network's 78,666 parameters (78,186 trainable, 480 batch-norm statistics), as kdq counts and tf.js builds", async () => {
     const layers = (await architecture('resnet8.yaml')).experiment.student.layers;
     expect(countParams(layers, RESNET_INPUT)).toBe(78_666);
     const model = buildModel(layers, RESNET_INPUT, 1, { role: 'student' });

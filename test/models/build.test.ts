@@ -96,7 +96,10 @@ describe('buildModel', () => {
   });
 
   it('outputs logits: a final softmax is dropped, on a dense layer or as an activation layer', () => {
-    const x = tf.tensor4d(Array.from({ length: 2 * 16 }, (_, i) => (i % 7) / 7), [2, 4, 4, 1]);
+    const x = tf.tensor4d(
+      Array.from({ length: 2 * 16 }, (_, i) => (i % 7) / 7),
+      [2, 4, 4, 1],
+    );
     const withSoftmax = buildModel([flatten, dense(6, 'softmax')], [4, 4, 1], 11);
     const linear = buildModel([flatten, dense(6, 'linear')], [4, 4, 1], 11);
     const layerSoftmax = buildModel([flatten, dense(6, 'linear'), { type: 'activation', activation: 'softmax' }], [4, 4, 1], 11);

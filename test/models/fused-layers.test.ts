@@ -54,7 +54,10 @@ describe('fused conv and dense layers on wasm', () => {
     expect(wasm.grads).toHaveLength(8);
     wasm.grads.forEach((g, i) => {
       expect(relativeError(g, cpu.grads[i]), `gradient ${i}`).toBeLessThan(1e-4);
-      expect(g.some((v) => v !== 0), `gradient ${i} is not all zero`).toBe(true);
+      expect(
+        g.some((v) => v !== 0),
+        `gradient ${i} is not all zero`,
+      ).toBe(true);
     });
   });
 });

@@ -109,11 +109,14 @@ describe('graphs', () => {
       { type: 'dense', units: 2 },
     ]);
     expect(() => buildModel(bad, [3, 3, 1], 1, { role: 'student' })).toThrow(
-      expect.objectContaining({ code: 'E_CONFIG', message: expect.stringContaining("student.layers.2.inputs.1: layer 2 (add): no earlier layer is named 'b2'; did you mean 'bn2'?") }) as KdqError,
+      expect.objectContaining({
+        code: 'E_CONFIG',
+        message: expect.stringContaining("student.layers.2.inputs.1: layer 2 (add): no earlier layer is named 'b2'; did you mean 'bn2'?"),
+      }) as KdqError,
     );
   });
 
-  it('trains through kdq\'s fused conv and dense kernels on wasm, like a chain', async () => {
+  it("trains through kdq's fused conv and dense kernels on wasm, like a chain", async () => {
     const model = buildModel(
       L([
         { type: 'conv2d', filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' },

@@ -53,9 +53,18 @@ describe('label smoothing', () => {
 
   it('in the KD loss smooths the hard term only, never the teacher targets', () => {
     const s = tf.tensor2d(logits, [labels.length, k]);
-    const t = tf.tensor2d(logits.map((x) => -x), [labels.length, k]);
+    const t = tf.tensor2d(
+      logits.map((x) => -x),
+      [labels.length, k],
+    );
     const y = oneHot(labels, k);
-    const cfg = (hardWeight: number, softWeight: number): Omit<DistillationConfig, 'baseline'> => ({ temperature: 3, hardWeight, softWeight, loss: 'kl', temperatureSquared: true });
+    const cfg = (hardWeight: number, softWeight: number): Omit<DistillationConfig, 'baseline'> => ({
+      temperature: 3,
+      hardWeight,
+      softWeight,
+      loss: 'kl',
+      temperatureSquared: true,
+    });
     const kd = (c: Omit<DistillationConfig, 'baseline'>, eps: number) => {
       const v = distillationLoss({ studentLogits: s, teacherLogits: t, oneHot: y, config: c, labelSmoothing: eps });
       const out = v.dataSync()[0];
@@ -75,7 +84,12 @@ describe('label smoothing', () => {
     const before = tf.tidy(() => (model.predict(tf.tensor4d(data.examples, [32, 28, 28, 1])) as tf.Tensor).dataSync() as Float32Array);
     const first: BatchStats[] = [];
     await trainModel({
-      model, ...data, inputShape: SHAPE, numClasses: 10, seed: 9, stage: 'teacher',
+      model,
+      ...data,
+      inputShape: SHAPE,
+      numClasses: 10,
+      seed: 9,
+      stage: 'teacher',
       config: { ...trainingConfig({ epochs: 1, batchSize: 32, shuffle: false }), labelSmoothing: 0.2 },
       onBatch: (b) => first.push(b),
     });

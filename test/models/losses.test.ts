@@ -79,9 +79,9 @@ function tfLossAndGrad(y: Rows, s: Rows, t: Rows, c: Cfg): { loss: number; grad:
   const ys = tf.tensor2d(y);
   const ts = tf.tensor2d(t);
   const ss = tf.tensor2d(s);
-  const { value, grad } = tf.valueAndGrad((x: tf.Tensor) =>
-    distillationLoss({ studentLogits: x as tf.Tensor2D, teacherLogits: ts, oneHot: ys, config: c }),
-  )(ss);
+  const { value, grad } = tf.valueAndGrad((x: tf.Tensor) => distillationLoss({ studentLogits: x as tf.Tensor2D, teacherLogits: ts, oneHot: ys, config: c }))(
+    ss,
+  );
   const out = { loss: value.dataSync()[0], grad: grad.arraySync() as Rows };
   tf.dispose([ys, ts, ss, value, grad]);
   return out;

@@ -75,7 +75,9 @@ describe('saveWeights / loadWeights', () => {
     const a = buildModel(specs, [5, 5, 1], 1, { role: 'student' });
     const other = buildModel([...specs.slice(0, 3), { type: 'dense', units: 5, activation: 'linear', useBias: true }], [5, 5, 1], 1, { role: 'student' });
     const original = sha(saveWeights(a).data);
-    expect(() => loadWeights(a, saveWeights(other))).toThrow(/saved weight 4 is student_3_dense\/kernel \[27, 5\] float32 but the model expects student_3_dense\/kernel \[27, 4\]/);
+    expect(() => loadWeights(a, saveWeights(other))).toThrow(
+      /saved weight 4 is student_3_dense\/kernel \[27, 5\] float32 but the model expects student_3_dense\/kernel \[27, 4\]/,
+    );
     const saved = saveWeights(a);
     expect(() => loadWeights(a, { ...saved, data: saved.data.subarray(4) })).toThrow(/truncated or corrupt/);
     expect(() => loadWeights(a, { ...saved, manifest: saved.manifest.slice(1) })).toThrow(/list 7 tensors but the model has 8/);

@@ -14,10 +14,14 @@ const head = [{ type: 'flatten' }, { type: 'dense', units: 10 }];
 
 describe('resolveWiring', () => {
   it('reads the layer before by default and the named layers (or input) when told', () => {
-    const w = resolveWiring(L([conv(4, { name: 'a' }), conv(4), conv(4, { inputs: ['input'], name: 'c' }), { type: 'add', inputs: ['c', 'a', 'input'] }, ...head]));
+    const w = resolveWiring(
+      L([conv(4, { name: 'a' }), conv(4), conv(4, { inputs: ['input'], name: 'c' }), { type: 'add', inputs: ['c', 'a', 'input'] }, ...head]),
+    );
     expect(w.sources).toEqual([[INPUT], [0], [INPUT], [2, 0, INPUT], [3], [4]]);
     // Layer 1 reads a, but nothing reads layer 1: a dead branch.
-    expect(w.issues).toEqual([{ index: 1, key: 'type', message: expect.stringContaining("layer 1 (conv2d): its output is never used (layer 2 reads 'input' instead)") }]);
+    expect(w.issues).toEqual([
+      { index: 1, key: 'type', message: expect.stringContaining("layer 1 (conv2d): its output is never used (layer 2 reads 'input' instead)") },
+    ]);
     expect(isChain(w.sources)).toBe(false);
     expect(isChain(resolveWiring(L([conv(4, { name: 'a' }), { ...conv(4), inputs: ['a'] }, ...head])).sources)).toBe(true);
   });
@@ -71,7 +75,11 @@ describe('inferShapes on graphs', () => {
   });
 
   it('an add of different shapes names both inputs, their shapes and the shortcut that fixes it', () => {
-    const { issues } = inferShapes(L([conv(8, { name: 'stem' }), conv(16, { strides: 2, name: 'down' }), { type: 'add', inputs: ['stem', 'down'] }, ...head]), [28, 28, 1], 10);
+    const { issues } = inferShapes(
+      L([conv(8, { name: 'stem' }), conv(16, { strides: 2, name: 'down' }), { type: 'add', inputs: ['stem', 'down'] }, ...head]),
+      [28, 28, 1],
+      10,
+    );
     expect(issues).toEqual([
       {
         index: 2,
@@ -95,8 +103,14 @@ describe('inferShapes on graphs', () => {
     ]);
   });
 
-  it('counts parameters on each layer\'s own input', () => {
-    const layers = L([conv(8, { name: 'a' }), conv(4, { kernelSize: 1, inputs: ['input'], name: 'b' }), { type: 'concatenate', inputs: ['a', 'b'] }, { type: 'batchNormalization' }, ...head]);
+  it("counts parameters on each layer's own input", () => {
+    const layers = L([
+      conv(8, { name: 'a' }),
+      conv(4, { kernelSize: 1, inputs: ['input'], name: 'b' }),
+      { type: 'concatenate', inputs: ['a', 'b'] },
+      { type: 'batchNormalization' },
+      ...head,
+    ]);
     expect(countParams(layers, [5, 5, 3])).toBe(3 * 3 * 3 * 8 + 8 + (3 * 4 + 4) + 4 * 12 + (5 * 5 * 12 * 10 + 10));
   });
 });

@@ -32,7 +32,9 @@ interface LockEntry {
 async function consumerLock(spec: string, tgz: string, name: string): Promise<object> {
   const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
-  const integrity = `sha512-${createHash('sha512').update(await readFile(tgz)).digest('base64')}`;
+  const integrity = `sha512-${createHash('sha512')
+    .update(await readFile(tgz))
+    .digest('base64')}`;
   const packages: Record<string, object> = {
     '': { name, devDependencies: { kdq: spec } },
     'node_modules/kdq': {
@@ -116,7 +118,7 @@ describe('the packed kdq', () => {
     expect((await stat(schema)).isFile()).toBe(true);
   });
 
-  it('validates and runs the project\'s own experiment on its own data, and lists the run', { timeout: 600_000 }, async () => {
+  it("validates and runs the project's own experiment on its own data, and lists the run", { timeout: 600_000 }, async () => {
     const v = await kdq('validate', 'experiments/digits.yaml');
     expect(v.stdout).toMatch(/^experiments\/digits\.yaml: ok \(\d+ stages, 1 seed\)$/);
     const r = await kdq('run', 'experiments/digits.yaml', '--backend', 'wasm');

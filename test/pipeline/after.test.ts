@@ -54,7 +54,9 @@ describe('order-only prerequisites (after)', () => {
 
   it('a failing prerequisite skips the stage: nothing of it runs or is cached', async () => {
     const calls: string[] = [];
-    const err = await runGraph(buildGraph(stages()), toyDefs({ calls, failing: new Set(['check']) }), { cache, env, scratchDir: join(root, 's') }).catch((e: unknown) => e);
+    const err = await runGraph(buildGraph(stages()), toyDefs({ calls, failing: new Set(['check']) }), { cache, env, scratchDir: join(root, 's') }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(PipelineError);
     const pe = err as PipelineError;
     expect(calls).toEqual(['data', 'check']);

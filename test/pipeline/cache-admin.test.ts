@@ -101,7 +101,9 @@ describe('kdq cache gc', () => {
     await writeFile(record, JSON.stringify({ pid, host: hostname(), experiment: 'kd', startedAt: new Date(started).toISOString() }));
     const r = await kdq('cache', 'gc', '--runs-dir', runsDir);
     expect(r.out).toContain('removed 1 entries');
-    expect(r.out).toContain(`kept 0 entries that run folders use, and 1 entries computed or used since the start of the failed run of kd (pid ${pid}, started ${new Date(started).toISOString()})`);
+    expect(r.out).toContain(
+      `kept 0 entries that run folders use, and 1 entries computed or used since the start of the failed run of kd (pid ${pid}, started ${new Date(started).toISOString()})`,
+    );
     expect(r.out).toContain("'kdq cache gc --older-than AGE' drops those not used for AGE");
     expect(await keys()).toEqual([K2]);
 
@@ -121,7 +123,10 @@ describe('kdq cache gc', () => {
     const pid = deadPid();
     const started = Date.now() - 3600_000;
     await mkdir(join(cacheDir, UNFINISHED_FOLDER));
-    await writeFile(join(cacheDir, UNFINISHED_FOLDER, `${started}~${pid}~0123abcd.json`), JSON.stringify({ pid, host: hostname(), experiment: 'kd', startedAt: new Date(started).toISOString() }));
+    await writeFile(
+      join(cacheDir, UNFINISHED_FOLDER, `${started}~${pid}~0123abcd.json`),
+      JSON.stringify({ pid, host: hostname(), experiment: 'kd', startedAt: new Date(started).toISOString() }),
+    );
     expect((await kdq('cache', 'gc', '--runs-dir', runsDir)).out).toContain('removed 0 entries');
     const r = await kdq('cache', 'gc', '--runs-dir', runsDir, '--older-than', '1m');
     expect(r.code).toBe(0);
@@ -140,13 +145,15 @@ describe('kdq cache gc', () => {
     expect((await other.list()).map((e) => e.key)).toEqual([K2]);
   });
 
-  it('leaves alone and lists folders kdq did not make, and refuses a cache folder that is not kdq\'s', async () => {
+  it("leaves alone and lists folders kdq did not make, and refuses a cache folder that is not kdq's", async () => {
     await put(K1);
     const mine = join(cacheDir, 'ab', 'abcdef0123456789abcdef');
     await mkdir(mine, { recursive: true });
     await writeFile(join(mine, 'notes.txt'), 'mine');
     const r = await kdq('cache', 'gc', '--runs-dir', runsDir);
-    expect(r.out).toContain(`left alone 1 path(s) kdq did not make (no valid manifest.json or not named by kdq); delete them by hand if they are yours:\n  ${mine}\n`);
+    expect(r.out).toContain(
+      `left alone 1 path(s) kdq did not make (no valid manifest.json or not named by kdq); delete them by hand if they are yours:\n  ${mine}\n`,
+    );
     expect((await stat(join(mine, 'notes.txt'))).size).toBe(4);
 
     const foreign = join(root, 'home');
@@ -165,7 +172,9 @@ describe('kdq cache ls', () => {
     await put(K2);
     await runFolder('kd', [K1]);
     const r = await kdq('cache', 'ls', '--runs-dir', runsDir);
-    expect(r.out).toMatch(new RegExp(`^111111111111 +\\d+ B  \\S+  used    stage-1\\n222222222222 +\\d+ B  \\S+  unused  stage-2\\n2 entries, \\d+ bytes in ${cacheDir}\\n$`));
+    expect(r.out).toMatch(
+      new RegExp(`^111111111111 +\\d+ B  \\S+  used    stage-1\\n222222222222 +\\d+ B  \\S+  unused  stage-2\\n2 entries, \\d+ bytes in ${cacheDir}\\n$`),
+    );
   });
 
   it("NAME (or --experiment NAME): one experiment's stages, the latest run's first, with their entries or that they are gone", async () => {
@@ -181,7 +190,9 @@ describe('kdq cache ls', () => {
       'stage  key           size          last used         runs',
       expect.stringMatching(/^s0 {5}111111111111 {2}\d+ B +\d{4}-\d\d-\d\d \d\d:\d\d {2}1 of 1, latest$/),
       's1     333333333333  not in cache  -                 1 of 1, latest',
-      expect.stringMatching(new RegExp(`^kd: 1 run \\(latest 20260101-000000-abcd\\); 1 of 2 stage outputs in the cache, \\d+ B in ${cacheDir}; the others were removed`)),
+      expect.stringMatching(
+        new RegExp(`^kd: 1 run \\(latest 20260101-000000-abcd\\); 1 of 2 stage outputs in the cache, \\d+ B in ${cacheDir}; the others were removed`),
+      ),
       '',
     ]);
     expect((await kdq('cache', 'ls', '--experiment', 'kd', '--runs-dir', runsDir)).out).toBe(r.out);
@@ -197,7 +208,11 @@ describe('kdq cache ls', () => {
     const file = join(root, 'a-file');
     await writeFile(file, 'x');
     const r = await kdq('cache', 'ls', '--cache-dir', file);
-    expect(r).toEqual({ code: 2, out: '', err: `kdq: the cache ${file} is not a folder; point --cache-dir (or KDQ_CACHE_DIR) at a folder, or at a path that does not exist yet\n` });
+    expect(r).toEqual({
+      code: 2,
+      out: '',
+      err: `kdq: the cache ${file} is not a folder; point --cache-dir (or KDQ_CACHE_DIR) at a folder, or at a path that does not exist yet\n`,
+    });
     expect((await kdq('cache', 'ls', '--older-than', '1d')).err).toBe("kdq: --older-than is for 'kdq cache gc', not 'kdq cache ls'\n");
   });
 });
@@ -211,7 +226,9 @@ describe('kdq cache verify', () => {
     await utimes(join(d1, 'out.txt'), t.atime, t.mtime);
     const r = await kdq('cache', 'verify', '--runs-dir', runsDir);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^verified 2 entries: 1 intact \(\d+ bytes re-hashed\), 1 damaged and removed\n {2}111111111111: out.txt has sha256 \S+, manifest says \S+\nthe next run recomputes the stages whose entries were removed\n$/);
+    expect(r.out).toMatch(
+      /^verified 2 entries: 1 intact \(\d+ bytes re-hashed\), 1 damaged and removed\n {2}111111111111: out.txt has sha256 \S+, manifest says \S+\nthe next run recomputes the stages whose entries were removed\n$/,
+    );
     expect(r.err).toMatch(/^warning: cache entry 1{64} .* is corrupt/);
     expect(await keys()).toEqual([K2]);
     expect((await kdq('cache', 'verify', '--runs-dir', runsDir)).out).toMatch(/^verified 1 entries: 1 intact/);

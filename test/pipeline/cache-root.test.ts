@@ -66,9 +66,21 @@ describe('cache root', () => {
   it('refuses, with exit 2 and the reason, a folder kdq did not make', async () => {
     const cases: [string, (dir: string) => Promise<void>, RegExp][] = [
       ['files of its own', async (d) => writeFile(join(d, 'passwd'), 'root:x:0:0'), /it holds "passwd", which kdq does not write/],
-      ['a shard-like folder without manifest', async (d) => void (await mkdir(join(d, 'ab', 'abcdef0123456789abcdef'), { recursive: true })), /none of its folders "ab\/" holds a cache entry with a valid manifest.json/],
-      ['another program\'s CACHEDIR.TAG', async (d) => writeFile(join(d, CACHE_TAG), 'Signature: 8a477f597d28d172789f06886806bc55\n# cargo\n'), /its CACHEDIR.TAG belongs to another program/],
-      ['a tmp folder of other names', async (d) => void (await mkdir(join(d, 'tmp', 'photos'), { recursive: true })), /tmp holds "photos", which kdq does not write/],
+      [
+        'a shard-like folder without manifest',
+        async (d) => void (await mkdir(join(d, 'ab', 'abcdef0123456789abcdef'), { recursive: true })),
+        /none of its folders "ab\/" holds a cache entry with a valid manifest.json/,
+      ],
+      [
+        "another program's CACHEDIR.TAG",
+        async (d) => writeFile(join(d, CACHE_TAG), 'Signature: 8a477f597d28d172789f06886806bc55\n# cargo\n'),
+        /its CACHEDIR.TAG belongs to another program/,
+      ],
+      [
+        'a tmp folder of other names',
+        async (d) => void (await mkdir(join(d, 'tmp', 'photos'), { recursive: true })),
+        /tmp holds "photos", which kdq does not write/,
+      ],
     ];
     for (const [what, make, why] of cases) {
       const dir = join(root, what.replace(/\W+/g, '-'));

@@ -204,7 +204,11 @@ describe('Cache: what a run relies on', () => {
     await tamper(join(dir, 'model.tflite'), 'evil-bytes');
     const e = await cache.readOutput(dir, 'model.tflite').catch((err: unknown) => err);
     expect(e).toBeInstanceOf(KdqError);
-    expect((e as KdqError).message).toMatch(new RegExp(`^cache entry ${dir} changed after this run checked it \\(model.tflite has sha256 .*\\), so ${join(dir, 'model.tflite')} was not copied; the entry is deleted: rerun to recompute it$`));
+    expect((e as KdqError).message).toMatch(
+      new RegExp(
+        `^cache entry ${dir} changed after this run checked it \\(model.tflite has sha256 .*\\), so ${join(dir, 'model.tflite')} was not copied; the entry is deleted: rerun to recompute it$`,
+      ),
+    );
     await expect(stat(dir)).rejects.toThrow(/ENOENT/);
     expect(warnings).toHaveLength(1);
     // A folder that is not an entry (a scratch folder of the report) is read as it is.
@@ -265,7 +269,7 @@ describe('Cache.gc', () => {
     expect((await readdir(c)).sort()).toEqual(['11', '33', '44', '55', 'CACHEDIR.TAG', 'notes', 'tmp']);
   });
 
-  it('keeps what a live run may read, a failed run\'s work unless asked, and drops unused entries with olderThanMs', async () => {
+  it("keeps what a live run may read, a failed run's work unless asked, and drops unused entries with olderThanMs", async () => {
     const now = Date.now();
     const at = async (key: string, ageMs: number) => {
       const dir = await put(key, { 'o.txt': key.slice(0, 1) });

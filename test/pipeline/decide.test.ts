@@ -21,7 +21,10 @@ describe('decide', () => {
   });
 
   it('runs a miss, naming the key parts that changed since the last run', () => {
-    expect(decide(facts({ previous: { key: 'k1', details: { config: 'c1', 'dep:data': 'd1' } } }))).toEqual({ action: 'run', reason: 'no entry for key (config changed)' });
+    expect(decide(facts({ previous: { key: 'k1', details: { config: 'c1', 'dep:data': 'd1' } } }))).toEqual({
+      action: 'run',
+      reason: 'no entry for key (config changed)',
+    });
     expect(decide(facts())).toEqual({ action: 'run', reason: 'no entry for key (no earlier run to compare with)' });
     expect(decide(facts({ previous: { key: 'k2', details: {} } })).reason).toBe('no entry for key (same key as the last run; its entry was removed)');
     expect(decide(facts({ previous: { key: 'k1', details: { config: 'c2' } } })).reason).toBe('no entry for key (dep:data added)');
@@ -30,7 +33,9 @@ describe('decide', () => {
   it('names the config keys that changed, with old and new values', () => {
     const before = { key: 'k1', details: { config: 'c1', 'dep:data': 'd1' }, config: { distillation: { temperature: 5, hardWeight: 0.5 }, seed: 1 } };
     const now = { distillation: { temperature: 2, hardWeight: 0.5 }, seed: 1, trainLimit: 10 };
-    expect(decide(facts({ previous: before, config: now })).reason).toBe('no entry for key (config changed: distillation.temperature 5 -> 2; trainLimit (unset) -> 10)');
+    expect(decide(facts({ previous: before, config: now })).reason).toBe(
+      'no entry for key (config changed: distillation.temperature 5 -> 2; trainLimit (unset) -> 10)',
+    );
     const many = { distillation: { temperature: 1, hardWeight: 0.1 }, seed: 2, trainLimit: 3 };
     expect(decide(facts({ previous: before, config: many })).reason).toBe(
       'no entry for key (config changed: distillation.hardWeight 0.5 -> 0.1; distillation.temperature 5 -> 1; seed 1 -> 2 and 1 more)',
@@ -63,7 +68,13 @@ describe('decide', () => {
 
   it('looks the cache up only when the answer depends on it', () => {
     expect(needsLookup(facts())).toBe(true);
-    for (const over of [{ forced: 'force' as const }, { cacheable: false }, { cancelled: true }, { keyError: new Error('x') }, { blocked: { id: 'a', status: 'failed' as const } }]) {
+    for (const over of [
+      { forced: 'force' as const },
+      { cacheable: false },
+      { cancelled: true },
+      { keyError: new Error('x') },
+      { blocked: { id: 'a', status: 'failed' as const } },
+    ]) {
       expect(needsLookup(facts(over)), JSON.stringify(over)).toBe(false);
     }
   });

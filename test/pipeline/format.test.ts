@@ -5,8 +5,8 @@ import type { RunResult } from '../../src/pipeline/run.ts';
 
 const g = buildGraph([
   { id: 'data', kind: 'data', config: {}, inputs: {}, deps: [] },
-  { id: 'teacher@s1', kind: 'teacher', config: {}, inputs: { 'data': 'data' }, deps: ['data'] },
-  { id: 'report', kind: 'report', config: {}, inputs: { 'teacher@s1': 'teacher@s1', 'data': 'data' }, deps: ['teacher@s1', 'data'] },
+  { id: 'teacher@s1', kind: 'teacher', config: {}, inputs: { data: 'data' }, deps: ['data'] },
+  { id: 'report', kind: 'report', config: {}, inputs: { 'teacher@s1': 'teacher@s1', data: 'data' }, deps: ['teacher@s1', 'data'] },
 ]);
 
 describe('formatGraph', () => {
@@ -20,7 +20,16 @@ describe('formatGraph', () => {
       seconds: 0,
       stages: [
         { id: 'data', kind: 'data', key: 'ab'.repeat(32), details: {}, status: 'cached', seconds: 0, outDir: null, reason: 'cache hit' },
-        { id: 'teacher@s1', kind: 'teacher', key: 'cd'.repeat(32), details: {}, status: 'would-run', seconds: 0, outDir: null, reason: 'no entry for key (config changed)' },
+        {
+          id: 'teacher@s1',
+          kind: 'teacher',
+          key: 'cd'.repeat(32),
+          details: {},
+          status: 'would-run',
+          seconds: 0,
+          outDir: null,
+          reason: 'no entry for key (config changed)',
+        },
       ],
     };
     expect(formatGraph(g, { explain }).split('\n').slice(0, 4)).toEqual([

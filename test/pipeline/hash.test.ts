@@ -11,9 +11,7 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 describe('canonicalJson', () => {
   it('sorts keys at every depth and drops undefined members', () => {
-    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: undefined }], c: 'x' }, u: undefined })).toBe(
-      '{"a":{"c":"x","d":[3,{"z":1}]},"b":1}',
-    );
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: undefined }], c: 'x' }, u: undefined })).toBe('{"a":{"c":"x","d":[3,{"z":1}]},"b":1}');
   });
   it('writes numbers in their shortest round-trip form, -0 as 0, undefined in arrays as null', () => {
     expect(canonicalJson([0.1, 1e21, 1.5e-7, -0, 2, undefined, null, true])).toBe('[0.1,1e+21,1.5e-7,0,2,null,null,true]');
@@ -26,7 +24,15 @@ describe('canonicalJson', () => {
 });
 
 describe('stageKey', () => {
-  const stage: Stage = { id: 'teacher@s1', kind: 'teacher', config: { epochs: 2, lr: 0.001 }, inputs: { 'data': 'data' }, deps: ['data'], seed: 1, role: 'teacher' };
+  const stage: Stage = {
+    id: 'teacher@s1',
+    kind: 'teacher',
+    config: { epochs: 2, lr: 0.001 },
+    inputs: { data: 'data' },
+    deps: ['data'],
+    seed: 1,
+    role: 'teacher',
+  };
   const depKeys = { data: 'a'.repeat(64) };
 
   it('is pinned: the same stage, definition, deps and env always give this key', () => {

@@ -38,7 +38,11 @@ interface Line {
 
 /** Starts the fixture; `lines` fills with its JSON lines, `until` resolves at the first matching one. */
 function spawnToy(args: string[]) {
-  const child = execa(process.execPath, ['--import', 'tsx', SCRIPT, ...args], { cwd: fileURLToPath(new URL('../..', import.meta.url)), reject: false, timeout: 90_000 });
+  const child = execa(process.execPath, ['--import', 'tsx', SCRIPT, ...args], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    reject: false,
+    timeout: 90_000,
+  });
   children.push(child);
   const lines: Line[] = [];
   const waiters: { pred: (l: Line) => boolean; resolve: (l: Line) => void }[] = [];
@@ -93,7 +97,11 @@ describe('pipeline across processes', () => {
     // Rerun (no slowness: same keys) on the same cache. The dead run's lock and tmp folder are not obstacles.
     const calls: string[] = [];
     const warnings: string[] = [];
-    const rerun = await runGraph(planExperiment(experiment()), toyDefs({ calls }), { cache: new Cache(cacheDir, { onWarn: (w) => warnings.push(w) }), env, lock: { timeoutMs: 10_000 } });
+    const rerun = await runGraph(planExperiment(experiment()), toyDefs({ calls }), {
+      cache: new Cache(cacheDir, { onWarn: (w) => warnings.push(w) }),
+      env,
+      lock: { timeoutMs: 10_000 },
+    });
     expect(calls[0]).toBe('teacher@s1'); // data was committed before the kill
     expect(rerun.stages[0].status).toBe('cached');
     expect(warnings).toEqual([]);
@@ -110,7 +118,7 @@ describe('pipeline across processes', () => {
     expect(Object.values(got).some((files) => 'half-written.bin' in files)).toBe(false);
   });
 
-  it('two processes on one cache compute each key once; the waiter gets the other one\'s entry', async () => {
+  it("two processes on one cache compute each key once; the waiter gets the other one's entry", async () => {
     const cacheDir = join(root, 'cache');
     const count = join(root, 'count.txt');
     const release = join(root, 'release');
@@ -130,7 +138,11 @@ describe('pipeline across processes', () => {
 
     const result = (p: typeof p1) => (p.lines.find((l) => l.type === 'result')?.stages ?? []).find((s) => s.id === 'teacher@s1');
     expect(result(holder)?.status).toBe('ran');
-    expect(result(waiter)).toMatchObject({ status: 'cached', reason: 'computed by another process while this one waited for the lock', key: result(holder)?.key });
+    expect(result(waiter)).toMatchObject({
+      status: 'cached',
+      reason: 'computed by another process while this one waited for the lock',
+      key: result(holder)?.key,
+    });
     expect(await readdir(join(cacheDir, 'tmp'))).toEqual([]);
     expect(await readdir(join(cacheDir, 'locks'))).toEqual([]);
   });

@@ -83,7 +83,18 @@ describe('stages.json', () => {
     const result = {
       ok: true,
       seconds: 1.5,
-      stages: [{ id: 'data', kind: 'data' as const, key: 'ab'.repeat(32), details: { config: 'c' }, status: 'ran' as const, seconds: 1, outDir: join(root, '.cache', 'ab', 'ab'.repeat(32)), reason: 'no entry for key' }],
+      stages: [
+        {
+          id: 'data',
+          kind: 'data' as const,
+          key: 'ab'.repeat(32),
+          details: { config: 'c' },
+          status: 'ran' as const,
+          seconds: 1,
+          outDir: join(root, '.cache', 'ab', 'ab'.repeat(32)),
+          reason: 'no entry for key',
+        },
+      ],
     };
     const f = await createRunFolder(root, 'kd');
     await writeStages(f, result, { runsDir: root });
@@ -98,21 +109,37 @@ describe('stages.json', () => {
     const { readStages, writeStages } = await import('../../src/pipeline/stages-file.ts');
     const stage = { id: 'report', kind: 'report', key: '', details: {}, status: 'ran' as const, seconds: 0, reason: 'not cacheable' };
     // Inside the runs folder: relative; a scratch folder elsewhere (gone after the run): null.
-    const result = { ok: true, seconds: 2, stages: [{ ...stage, outDir: join(root, '.cache', 'tmp', 'x') }, { ...stage, id: 'scratch', outDir: join(tmpdir(), 'kdq-scratch-x', 'report') }] };
+    const result = {
+      ok: true,
+      seconds: 2,
+      stages: [
+        { ...stage, outDir: join(root, '.cache', 'tmp', 'x') },
+        { ...stage, id: 'scratch', outDir: join(tmpdir(), 'kdq-scratch-x', 'report') },
+      ],
+    };
     const f = await createRunFolder(root, 'kd-p1');
     const sweep = { id: '20260101-000000-abcd', point: 'p1', params: { 'distillation.temperature': 5 } };
     await writeStages(f, result, { runsDir: root, startedAt: new Date('2026-01-01T00:00:00Z'), finishedAt: new Date('2026-01-01T00:01:30Z'), sweep });
     await f.finish();
     const text = await readFile(join(f.dir, 'stages.json'), 'utf8');
     expect(text).not.toContain(root);
-    expect(await readStages(f.dir)).toMatchObject({ format: 2, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:01:30.000Z', sweep, stages: [{ outDir: '.cache/tmp/x' }, { outDir: null }] });
+    expect(await readStages(f.dir)).toMatchObject({
+      format: 2,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      finishedAt: '2026-01-01T00:01:30.000Z',
+      sweep,
+      stages: [{ outDir: '.cache/tmp/x' }, { outDir: null }],
+    });
   });
 
   it('reads format 1 (absolute output folders) relative to the runs folder', async () => {
     const { readStages } = await import('../../src/pipeline/stages-file.ts');
     const dir = join(root, 'old', '20250101-000000-abcd');
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'stages.json'), JSON.stringify({ format: 1, ok: true, seconds: 3, stages: [{ id: 'data', key: 'k', outDir: join(root, '.cache', 'k') }] }));
+    await writeFile(
+      join(dir, 'stages.json'),
+      JSON.stringify({ format: 1, ok: true, seconds: 3, stages: [{ id: 'data', key: 'k', outDir: join(root, '.cache', 'k') }] }),
+    );
     expect((await readStages(dir, root))?.stages[0]?.outDir).toBe('.cache/k');
   });
 });

@@ -102,14 +102,7 @@ describe('runGraph', () => {
     const first = await run(exp);
     exp.distillation.temperature = 2;
     const second = await run(exp, { previous: first.result });
-    expect(second.calls).toEqual([
-      'student@s1',
-      'export:student@s1',
-      'export:student_int8@s1',
-      'evaluate:student@s1',
-      'evaluate:student_int8@s1',
-      'report',
-    ]);
+    expect(second.calls).toEqual(['student@s1', 'export:student@s1', 'export:student_int8@s1', 'evaluate:student@s1', 'evaluate:student_int8@s1', 'report']);
     expect(status(second.result)).toMatchObject({
       'teacher@s1': 'cached',
       'soft-labels@s1': 'cached',
@@ -221,7 +214,12 @@ describe('runGraph', () => {
     expect(await cache.get(teacherKey)).toBeNull();
     expect(await readdir(join(root, 'cache', 'tmp'))).toEqual([]);
     expect(await readdir(join(root, 'cache', 'locks'))).toEqual([]);
-    expect(events.filter((e) => e.type === 'start').map((e) => (e as { id: string }).id)).toEqual(['data', 'teacher@s1', 'baseline@s1', 'export:student_baseline@s1']);
+    expect(events.filter((e) => e.type === 'start').map((e) => (e as { id: string }).id)).toEqual([
+      'data',
+      'teacher@s1',
+      'baseline@s1',
+      'export:student_baseline@s1',
+    ]);
 
     // Fixed, the next run reuses what the failed run finished.
     const { calls } = await run(experiment());
@@ -232,7 +230,13 @@ describe('runGraph', () => {
 
   it('passes a data error through with its code, so the CLI exits 2', async () => {
     const defs = toyDefs();
-    defs.data = { ...defs.data!, fingerprint: async () => { const { KdqError } = await import('../../src/errors.ts'); throw new KdqError('E_DATA', 'missing train-images.idx'); } };
+    defs.data = {
+      ...defs.data!,
+      fingerprint: async () => {
+        const { KdqError } = await import('../../src/errors.ts');
+        throw new KdqError('E_DATA', 'missing train-images.idx');
+      },
+    };
     const err = (await runGraph(planExperiment(experiment()), defs, { cache, env }).catch((e: unknown) => e)) as PipelineError;
     expect(err.code).toBe('E_DATA');
     expect(err.exitCode).toBe(2);
@@ -242,18 +246,22 @@ describe('runGraph', () => {
   it('gives stages their inputs by the planned names (upstream config, folder, key), an empty folder and a log', async () => {
     const seen: Record<string, unknown> = {};
     const logs: string[] = [];
-    const { result } = await run(experiment(), { onEvent: (e) => e.type === 'log' && logs.push(`${e.id}: ${e.message}`) }, {
-      during: async (ctx) => {
-        if (ctx.stage.id === 'export:teacher@s1') {
-          const { model, data } = ctx.inputs;
-          seen.inputs = Object.keys(ctx.inputs).sort();
-          seen.model = [model!.id, model!.kind, model!.role, model!.dir, model!.key];
-          seen.data = [data!.id, data!.config, data!.key];
-          seen.outDirEmpty = (await readdir(ctx.outDir)).length === 0;
-          ctx.log('writing the file');
-        }
+    const { result } = await run(
+      experiment(),
+      { onEvent: (e) => e.type === 'log' && logs.push(`${e.id}: ${e.message}`) },
+      {
+        during: async (ctx) => {
+          if (ctx.stage.id === 'export:teacher@s1') {
+            const { model, data } = ctx.inputs;
+            seen.inputs = Object.keys(ctx.inputs).sort();
+            seen.model = [model!.id, model!.kind, model!.role, model!.dir, model!.key];
+            seen.data = [data!.id, data!.config, data!.key];
+            seen.outDirEmpty = (await readdir(ctx.outDir)).length === 0;
+            ctx.log('writing the file');
+          }
+        },
       },
-    });
+    );
     const r = (id: string) => result.stages.find((s) => s.id === id)!;
     // The float export's key takes only the model's: the data is upstream of it, so its key is in there.
     expect(Object.keys(r('export:teacher@s1').details).filter((k) => k.startsWith('dep:'))).toEqual(['dep:teacher@s1']);
@@ -270,13 +278,17 @@ describe('runGraph', () => {
 describe('runGraph cancellation', () => {
   it('aborting mid-stage discards that stage, skips the rest and throws; the next run resumes', async () => {
     const ac = new AbortController();
-    const err = (await run(experiment(), { signal: ac.signal }, {
-      during: async (ctx) => {
-        if (ctx.stage.id !== 'student@s1') return;
-        ac.abort(new Error('SIGINT'));
-        if (ctx.signal.aborted) throw new Error('stopped by signal');
+    const err = (await run(
+      experiment(),
+      { signal: ac.signal },
+      {
+        during: async (ctx) => {
+          if (ctx.stage.id !== 'student@s1') return;
+          ac.abort(new Error('SIGINT'));
+          if (ctx.signal.aborted) throw new Error('stopped by signal');
+        },
       },
-    }).catch((e: unknown) => e)) as PipelineError;
+    ).catch((e: unknown) => e)) as PipelineError;
     expect(err).toBeInstanceOf(PipelineError);
     const st = status(err.result);
     expect(st['soft-labels@s1']).toBe('ran');
@@ -363,7 +375,11 @@ describe('runGraph with damaged cache entries', () => {
 
   it('an input that a stage of this run wrote unparsable is not healed: the reader fails naming the file', async () => {
     const calls: string[] = [];
-    const err = (await runGraph(planExperiment(experiment()), jsonDefs(calls, () => '{"accuracy": 0.5'), { cache, env, scratchDir: join(root, 'scratch') }).catch((e: unknown) => e)) as PipelineError;
+    const err = (await runGraph(
+      planExperiment(experiment()),
+      jsonDefs(calls, () => '{"accuracy": 0.5'),
+      { cache, env, scratchDir: join(root, 'scratch') },
+    ).catch((e: unknown) => e)) as PipelineError;
     expect(err).toBeInstanceOf(PipelineError);
     expect(err.message).toMatch(new RegExp(`stage "report" failed: ${root}/cache/[0-9a-f]{2}/[0-9a-f]{64}/eval.json is damaged \\(not valid JSON: .*\\)`));
     expect(calls.filter((c) => c === 'report')).toHaveLength(1);

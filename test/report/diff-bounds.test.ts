@@ -26,7 +26,10 @@ async function runWith(name: string, metrics: string): Promise<string> {
 }
 
 async function refusal(p: Promise<unknown>): Promise<KdqError> {
-  const e = await p.then(() => null, (x: unknown) => x);
+  const e = await p.then(
+    () => null,
+    (x: unknown) => x,
+  );
   expect(e).toBeInstanceOf(KdqError);
   expect((e as KdqError).exitCode).toBe(2);
   return e as KdqError;

@@ -66,14 +66,19 @@ describe('output forms', () => {
 
   it('--only GLOB lists the matching paths; --all every metric; a glob that matches nothing is an error with a suggestion', () => {
     const only = diffRuns(run('a', 0.965), run('b', 0.955), { only: ['models.student_int8.tflite.runtimes.*.accuracy'] });
-    expect(only.metrics.map((r) => r.path)).toEqual(['models.student_int8.tflite.runtimes.litert.accuracy', 'models.student_int8.tflite.runtimes.tfjs-tflite.accuracy']);
+    expect(only.metrics.map((r) => r.path)).toEqual([
+      'models.student_int8.tflite.runtimes.litert.accuracy',
+      'models.student_int8.tflite.runtimes.tfjs-tflite.accuracy',
+    ]);
     expect(only.hidden).toBe(11);
     const perClass = diffRuns(run('a', 0.965), run('b', 0.955), { only: ['**.per_class_accuracy.*'] });
     expect(perClass.metrics).toHaveLength(10);
     const every = diffRuns(run('a', 0.965), run('b', 0.955), { all: true });
     expect(every).toMatchObject({ selection: 'all', hidden: 0 });
     expect(every.metrics).toHaveLength(every.compared);
-    expect(() => diffRuns(run('a'), run('b'), { only: ['models.student_int9.**'] })).toThrow(/--only 'models.student_int9.\*\*' matches no metric of either run/);
+    expect(() => diffRuns(run('a'), run('b'), { only: ['models.student_int9.**'] })).toThrow(
+      /--only 'models.student_int9.\*\*' matches no metric of either run/,
+    );
   });
 
   it('prints accuracies as percentages and their changes in points, so the KD gain reads as in the run summary', () => {
@@ -115,13 +120,23 @@ describe('the diff of one temperature change', () => {
     m.kd_gain = -0.005;
     return m;
   };
-  const a: RunData = { label: 'runs/kd-sample/20261128-001630-6992', metrics: sampleMetrics({ int8: 0.965 }), config: { name: 'kd-sample', distillation: { temperature: 4 } } };
+  const a: RunData = {
+    label: 'runs/kd-sample/20261128-001630-6992',
+    metrics: sampleMetrics({ int8: 0.965 }),
+    config: { name: 'kd-sample', distillation: { temperature: 4 } },
+  };
   const b: RunData = { label: 'kd-sample', metrics: moved(sampleMetrics({ int8: 0.951 })), config: { name: 'kd-sample', distillation: { temperature: 2 } } };
 
   it('prints at most 12 lines by default, and every changed metric with --all', () => {
     const text = formatDiffText(diffRuns(a, b));
     expect(text.split('\n').length, text).toBeLessThanOrEqual(12);
-    for (const p of ['kd_gain', 'models.student.accuracy', 'models.student.tflite.accuracy', 'models.student_int8.tflite.accuracy', 'models.student_int8.tflite.agreement_with_student']) {
+    for (const p of [
+      'kd_gain',
+      'models.student.accuracy',
+      'models.student.tflite.accuracy',
+      'models.student_int8.tflite.accuracy',
+      'models.student_int8.tflite.agreement_with_student',
+    ]) {
       expect(text).toMatch(new RegExp(`^${p.replace(/\./g, '\\.')} `, 'm'));
     }
     expect(text).toContain('distillation.temperature  4    2');

@@ -79,7 +79,10 @@ describe('kdq diff (CLI)', () => {
     root = await mkdtemp(join(tmpdir(), 'kdq-diff-'));
     a = await writeRunFolder(join(root, 'kd-sample', 'run-a'), sampleMetrics());
     b = await writeRunFolder(join(root, 'kd-sample', 'run-b'), sampleMetrics());
-    worse = await writeRunFolder(join(root, 'kd-sample', 'run-c'), sampleMetrics({ int8: 0.95 }), { name: 'kd-sample', distillation: { temperature: 2, alpha: 0.9 } });
+    worse = await writeRunFolder(join(root, 'kd-sample', 'run-c'), sampleMetrics({ int8: 0.95 }), {
+      name: 'kd-sample',
+      distillation: { temperature: 2, alpha: 0.9 },
+    });
     await symlink('run-c', join(root, 'kd-sample', 'latest'));
   });
   afterAll(async () => {
@@ -144,7 +147,9 @@ describe('kdq diff (CLI)', () => {
     expect(expr.out).toBe('');
     const missing = await cli('diff', a, 'no-such-experiment', '--runs-dir', root);
     expect(missing.code).toBe(2);
-    expect(missing.err).toContain(`'no-such-experiment' is neither a path nor an experiment with a run: ${join(root, 'no-such-experiment', 'latest', 'metrics.json')} does not exist`);
+    expect(missing.err).toContain(
+      `'no-such-experiment' is neither a path nor an experiment with a run: ${join(root, 'no-such-experiment', 'latest', 'metrics.json')} does not exist`,
+    );
     await mkdir(join(root, 'empty'));
     const empty = await cli('diff', a, join(root, 'empty'));
     expect(empty.code).toBe(2);

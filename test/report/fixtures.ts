@@ -32,7 +32,15 @@ export function sampleMetrics(opts: { int8?: number; experiment?: string } = {})
         params: 693962,
         accuracy: 0.985,
         per_class_accuracy: perClass(0.995),
-        tflite: { file: 'teacher.tflite', bytes: 2777000, accuracy: 0.985, runtime: '@litertjs/core 2.5.3', mode: 'float32', input_type: 'float32', output_type: 'float32' },
+        tflite: {
+          file: 'teacher.tflite',
+          bytes: 2777000,
+          accuracy: 0.985,
+          runtime: '@litertjs/core 2.5.3',
+          mode: 'float32',
+          input_type: 'float32',
+          output_type: 'float32',
+        },
       },
       student: {
         params: 173930,
@@ -85,7 +93,11 @@ export function sampleReport(metrics: Metrics = sampleMetrics()): ReportInput {
 }
 
 /** Writes metrics.json and config.yaml the way a run folder holds them; returns the folder. */
-export async function writeRunFolder(dir: string, metrics: Metrics, config: unknown = { name: metrics.experiment, distillation: { temperature: 4, alpha: 0.9 } }): Promise<string> {
+export async function writeRunFolder(
+  dir: string,
+  metrics: Metrics,
+  config: unknown = { name: metrics.experiment, distillation: { temperature: 4, alpha: 0.9 } },
+): Promise<string> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'metrics.json'), serializeMetrics(metrics));
   if (config !== undefined) await writeFile(join(dir, 'config.yaml'), `# resolved from test\n${stringify(config)}`);
@@ -114,6 +126,11 @@ export function sampleMetricsOf(classes: number, named: boolean): Metrics {
   const q = m.models.student_int8!.tflite!;
   q.per_class_accuracy = acc;
   q.confusion_matrix = matrix;
-  m.data = { ...m.data, source: named ? 'folder' : 'idx', test: classes * perImages, ...(named ? { class_names: Array.from({ length: classes }, (_, k) => `name_${k}`) } : {}) };
+  m.data = {
+    ...m.data,
+    source: named ? 'folder' : 'idx',
+    test: classes * perImages,
+    ...(named ? { class_names: Array.from({ length: classes }, (_, k) => `name_${k}`) } : {}),
+  };
   return m;
 }

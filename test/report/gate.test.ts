@@ -90,4 +90,3 @@ describe('--fail-on expressions', () => {
     expect(r.gates).toEqual([{ expression: 'kd_gain < -0.01', crossed: true, detail: 'cannot check: kd_gain is missing in the new run' }]);
   });
 });
-

@@ -69,7 +69,10 @@ describe('schemas/metrics.schema.json', () => {
         { runtime: 'litert', runtimeVersion: 'L 1', status: 'ran', accuracy: 0.9, top1Agreement: 1, maxOutputDifference: 0, latencyMsPerImage: 0.3 },
         { runtime: 'tfjs-tflite', runtimeVersion: 'T 2', status: 'refused', missingKernel: 'FULLY_CONNECTED v12', reason: 'T 2 is older than ...' },
       ]),
-    ).toEqual({ litert: { runtime: 'L 1', accuracy: 0.9, agreement_with_primary: 1 }, 'tfjs-tflite': { runtime: 'T 2', refused: 'no kernel for FULLY_CONNECTED v12' } });
+    ).toEqual({
+      litert: { runtime: 'L 1', accuracy: 0.9, agreement_with_primary: 1 },
+      'tfjs-tflite': { runtime: 'T 2', refused: 'no kernel for FULLY_CONNECTED v12' },
+    });
   });
 
   it('accepts a run of one seed and a run of three seeds', () => {
@@ -91,9 +94,15 @@ describe('schemas/metrics.schema.json', () => {
     expect(metricsSchemaErrors(high)).toEqual(['/models/student/accuracy: must be <= 1']);
     const { data: _data, ...noData } = m;
     expect(metricsSchemaErrors(noData)).toEqual(["/: must have required property 'data'"]);
-    expect(metricsSchemaErrors({ ...m, seeds: [{ seed: 1, models: {} }, { seed: 2, models: {} }] })).toEqual([
-      "/: must have property summary when property seeds is present",
-    ]);
+    expect(
+      metricsSchemaErrors({
+        ...m,
+        seeds: [
+          { seed: 1, models: {} },
+          { seed: 2, models: {} },
+        ],
+      }),
+    ).toEqual(['/: must have property summary when property seeds is present']);
     // A timing has no place in metrics.json.
     expect(metricsSchemaErrors({ ...m, latency_ms: 3 })).toEqual(['/: must NOT have additional properties']);
   });
@@ -106,7 +115,11 @@ describe('canonical metrics.json', () => {
     expect(serializeMetrics(shuffled)).toBe(a);
     expect(a).toContain('"kd_gain": 0.3,');
     const keysInOrder = (v: unknown): boolean =>
-      Array.isArray(v) ? v.every(keysInOrder) : v && typeof v === 'object' ? Object.keys(v).join() === Object.keys(v).sort().join() && Object.values(v).every(keysInOrder) : true;
+      Array.isArray(v)
+        ? v.every(keysInOrder)
+        : v && typeof v === 'object'
+          ? Object.keys(v).join() === Object.keys(v).sort().join() && Object.values(v).every(keysInOrder)
+          : true;
     expect(keysInOrder(JSON.parse(a))).toBe(true);
     // Serializing what was read back changes nothing: the bytes are a fixed point.
     expect(serializeMetrics(JSON.parse(a))).toBe(a);

@@ -20,7 +20,14 @@ describe('svg', () => {
   it('draws one group per series, a dot per point, a polyline from two points on', () => {
     const svg = lineChart(
       [
-        { name: 'teacher', points: [[1, 0.5], [2, 0.25], [3, 0.2]] },
+        {
+          name: 'teacher',
+          points: [
+            [1, 0.5],
+            [2, 0.25],
+            [3, 0.2],
+          ],
+        },
         { name: 'student', points: [[1, 0.9]] },
       ],
       { title: 'Loss', xLabel: 'epoch', yLabel: 'loss' },
@@ -39,7 +46,13 @@ describe('svg', () => {
   it('wraps a legend too long for one row, growing the chart so the plot keeps its height', () => {
     const names = ['teacher', 'student_baseline', 'teacher (val)', 'student (val)', 'student_baseline (val)'];
     const svg = lineChart(
-      names.map((name, i) => ({ name, points: [[1, i], [2, i + 1]] as [number, number][] })),
+      names.map((name, i) => ({
+        name,
+        points: [
+          [1, i],
+          [2, i + 1],
+        ] as [number, number][],
+      })),
       { title: 'Cross-entropy', xLabel: 'epoch', yLabel: 'loss' },
     );
     const rows = [...new Set([...svg.matchAll(/<text x="\d+" y="(\d+)" font-size="11" dominant-baseline="middle">/g)].map((m) => Number(m[1])))];
@@ -57,7 +70,18 @@ describe('svg', () => {
 
   it('escapes names, titles and labels', () => {
     expect(escapeXml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
-    const svg = lineChart([{ name: HOSTILE, points: [[1, 1], [2, 2]] }], { title: HOSTILE, xLabel: HOSTILE, yLabel: HOSTILE });
+    const svg = lineChart(
+      [
+        {
+          name: HOSTILE,
+          points: [
+            [1, 1],
+            [2, 2],
+          ],
+        },
+      ],
+      { title: HOSTILE, xLabel: HOSTILE, yLabel: HOSTILE },
+    );
     expect(svg).not.toContain('<script>');
     expect(svg).toContain('a|b &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp;');
   });
@@ -134,7 +158,11 @@ describe('report.html', () => {
     const r = sampleReport();
     const withVal = (points: EpochPoint[], lr: (e: number) => number): EpochPoint[] =>
       points.map((p) => ({ ...p, learningRate: lr(p.epoch), valLoss: p.loss + 0.1, valAccuracy: p.accuracy - 0.02 }));
-    const curves = { teacher: withVal(r.curves.teacher!, () => 0.001), student: withVal(r.curves.student!, (e) => 0.001 / e), student_baseline: r.curves.student_baseline };
+    const curves = {
+      teacher: withVal(r.curves.teacher!, () => 0.001),
+      student: withVal(r.curves.student!, (e) => 0.001 / e),
+      student_baseline: r.curves.student_baseline,
+    };
     const h = renderReportHtml({ ...r, curves });
     const charts = h.split('<svg ').slice(1);
     expect(charts.map((c) => /aria-label="([^"]*)"/.exec(c)![1])).toEqual([
@@ -157,9 +185,17 @@ describe('report.html', () => {
     const t = curvesTable(curves)!;
     expect(t.header).toEqual([
       'epoch',
-      'teacher loss', 'teacher accuracy', 'teacher val loss', 'teacher val accuracy',
-      'student loss', 'student accuracy', 'student val loss', 'student val accuracy', 'student learning rate',
-      'student_baseline loss', 'student_baseline accuracy',
+      'teacher loss',
+      'teacher accuracy',
+      'teacher val loss',
+      'teacher val accuracy',
+      'student loss',
+      'student accuracy',
+      'student val loss',
+      'student val accuracy',
+      'student learning rate',
+      'student_baseline loss',
+      'student_baseline accuracy',
     ]);
     expect(t.rows[2]).toEqual(['3', '0.3000', '95.00%', '0.4000', '93.00%', '0.4667', '90.00%', '0.5667', '88.00%', '0.000333', '0.2667', '87.00%']);
   });
@@ -169,7 +205,9 @@ describe('report.html', () => {
       [3, 1],
       [0, 0],
     ]);
-    expect(t).toContain('<tr><th>0</th><td style="background: rgba(0, 114, 178, 0.750); color: #fff">3</td><td style="background: rgba(213, 94, 0, 1.000)">1</td><td>75.00%</td></tr>');
+    expect(t).toContain(
+      '<tr><th>0</th><td style="background: rgba(0, 114, 178, 0.750); color: #fff">3</td><td style="background: rgba(213, 94, 0, 1.000)">1</td><td>75.00%</td></tr>',
+    );
     expect(t).toContain('<tr><th>1</th><td>0</td><td>0</td><td>-</td></tr>');
   });
 

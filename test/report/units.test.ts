@@ -4,7 +4,15 @@ import { formatChange, formatValue, isFraction, pct, points, pt, shortenHashes }
 
 describe('units', () => {
   it('accuracies and agreements are fractions; sizes, counts and params are not', () => {
-    for (const p of ['models.student.accuracy', 'models.student.per_class_accuracy.3', 'models.s.tflite.agreement_with_student', 'kd_gain', 'summary.kd_gain.mean', 'summary.student.tflite.accuracy.std', 'int8_acc']) {
+    for (const p of [
+      'models.student.accuracy',
+      'models.student.per_class_accuracy.3',
+      'models.s.tflite.agreement_with_student',
+      'kd_gain',
+      'summary.kd_gain.mean',
+      'summary.student.tflite.accuracy.std',
+      'int8_acc',
+    ]) {
       expect(isFraction(p), p).toBe(true);
     }
     for (const p of ['models.student.tflite.bytes', 'models.student.params', 'summary.kd_gain.n', 'data.train', 'seed']) expect(isFraction(p), p).toBe(false);

@@ -77,19 +77,29 @@ describe('planning an imported teacher', () => {
     expect(Object.keys(plain.stages).filter((id) => id.includes('teacher'))).toEqual(['teacher', 'export:teacher', 'evaluate:teacher']);
     expect(plain.stages['export:teacher']).toMatchObject({ inputs: { model: 'teacher', data: 'data' }, role: 'teacher' });
 
-    const tuned = planExperiment((await load('tuned', '  model: tfjs-cnn/model.json\n  training: { epochs: 1 }', 'evaluation: { seeds: [1, 2] }\n')).experiment);
+    const tuned = planExperiment(
+      (await load('tuned', '  model: tfjs-cnn/model.json\n  training: { epochs: 1 }', 'evaluation: { seeds: [1, 2] }\n')).experiment,
+    );
     expect(Object.keys(tuned.stages).filter((id) => id.startsWith('teacher'))).toEqual(['teacher@s1', 'teacher@s2']);
     expect(tuned.stages['teacher@s2']!.config).toMatchObject({ training: { epochs: 1 }, seed: 2 });
     expect(tuned.stages['baseline@s2']).toMatchObject({ after: ['teacher@s2'] });
 
-    const once = planExperiment((await load('once', '  model: tfjs-cnn/model.json\n  training: { epochs: 1 }', 'evaluation: { seeds: [1, 2], teacherSeed: 7 }\n')).experiment);
+    const once = planExperiment(
+      (await load('once', '  model: tfjs-cnn/model.json\n  training: { epochs: 1 }', 'evaluation: { seeds: [1, 2], teacherSeed: 7 }\n')).experiment,
+    );
     expect(Object.keys(once.stages).filter((id) => id.includes('teacher@'))).toEqual(['teacher@s7', 'export:teacher@s7', 'evaluate:teacher@s7']);
   });
 
   it('with a validation split, the training images (and so the soft labels) are per seed; the teacher is not', async () => {
     const { experiment } = await load('split', '  model: tfjs-cnn/model.json', 'evaluation: { seeds: [1, 2] }\n', ['data.validationSplit=0.1']);
     const g = planExperiment(experiment);
-    expect(Object.keys(g.stages).filter((id) => /^(teacher|soft-labels|data)/.test(id))).toEqual(['data@s1', 'teacher', 'soft-labels@s1', 'data@s2', 'soft-labels@s2']);
+    expect(Object.keys(g.stages).filter((id) => /^(teacher|soft-labels|data)/.test(id))).toEqual([
+      'data@s1',
+      'teacher',
+      'soft-labels@s1',
+      'data@s2',
+      'soft-labels@s2',
+    ]);
     expect(g.stages['soft-labels@s2']!.inputs).toEqual({ teacher: 'teacher', data: 'data@s2' });
   });
 });

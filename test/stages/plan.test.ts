@@ -22,7 +22,16 @@ describe('planExperiment', () => {
       'evaluate:student@s1': ['export:student@s1', 'teacher@s1', 'data'],
       'evaluate:student_baseline@s1': ['export:student_baseline@s1', 'teacher@s1', 'data'],
       'evaluate:student_int8@s1': ['export:student_int8@s1', 'teacher@s1', 'student@s1', 'data'],
-      report: ['data', 'teacher@s1', 'student@s1', 'baseline@s1', 'evaluate:teacher@s1', 'evaluate:student@s1', 'evaluate:student_baseline@s1', 'evaluate:student_int8@s1'],
+      report: [
+        'data',
+        'teacher@s1',
+        'student@s1',
+        'baseline@s1',
+        'evaluate:teacher@s1',
+        'evaluate:student@s1',
+        'evaluate:student_baseline@s1',
+        'evaluate:student_int8@s1',
+      ],
     });
     for (const s of Object.values(g.stages)) expect(g.dependencies[s.id]).toEqual(s.deps);
     expect(g.stages['export:student_int8@s1'].role).toBe('student_int8');
@@ -139,18 +148,27 @@ describe('graph helpers', () => {
     expect([...withDependents(g, ['baseline@s1'])].sort()).toEqual(
       ['baseline@s1', 'evaluate:student_baseline@s1', 'export:student_baseline@s1', 'report'].sort(),
     );
-    expect([...selectStages(g, ['export'])].sort()).toEqual(Object.keys(g.stages).filter((id) => id.startsWith('export:')).sort());
+    expect([...selectStages(g, ['export'])].sort()).toEqual(
+      Object.keys(g.stages)
+        .filter((id) => id.startsWith('export:'))
+        .sort(),
+    );
     expect(() => selectStages(g, ['techer'])).toThrow(/"techer" matches no stage/);
   });
 
   it('rejects duplicate ids, unknown deps and cycles', () => {
-    expect(() => buildGraph([{ id: 'a', kind: 'data', config: {}, inputs: {}, deps: [] }, { id: 'a', kind: 'data', config: {}, inputs: {}, deps: [] }])).toThrow(/planned twice/);
-    expect(() => buildGraph([{ id: 'a', kind: 'data', config: {}, inputs: { 'b': 'b' }, deps: ['b'] }])).toThrow(/depends on "b"/);
+    expect(() =>
+      buildGraph([
+        { id: 'a', kind: 'data', config: {}, inputs: {}, deps: [] },
+        { id: 'a', kind: 'data', config: {}, inputs: {}, deps: [] },
+      ]),
+    ).toThrow(/planned twice/);
+    expect(() => buildGraph([{ id: 'a', kind: 'data', config: {}, inputs: { b: 'b' }, deps: ['b'] }])).toThrow(/depends on "b"/);
     expect(() =>
       buildGraph([
         { id: 'r', kind: 'data', config: {}, inputs: {}, deps: [] },
-        { id: 'a', kind: 'teacher', config: {}, inputs: { 'r': 'r', 'b': 'b' }, deps: ['r', 'b'] },
-        { id: 'b', kind: 'teacher', config: {}, inputs: { 'a': 'a' }, deps: ['a'] },
+        { id: 'a', kind: 'teacher', config: {}, inputs: { r: 'r', b: 'b' }, deps: ['r', 'b'] },
+        { id: 'b', kind: 'teacher', config: {}, inputs: { a: 'a' }, deps: ['a'] },
       ]),
     ).toThrow(/cycle among: a, b/);
   });

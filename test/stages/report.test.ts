@@ -50,7 +50,11 @@ async function runReport(seeds: number[]): Promise<{ out: string; metrics: Metri
     const input = (dir: string): StageInput => ({ id, kind: s.kind, config: s.config, seed: s.seed, role: s.role, dir, key: `key-of-${id}` });
     const seed = s.seed ?? 1;
     if (s.kind === 'data') {
-      inputs[id] = input(await stageFolder(id, { 'data.json': { source: 'mnist', train: 2000, test: 200, validation: 0, sha256: 'b'.repeat(64), height: 28, width: 28, channels: 1, numClasses: 10 } }));
+      inputs[id] = input(
+        await stageFolder(id, {
+          'data.json': { source: 'mnist', train: 2000, test: 200, validation: 0, sha256: 'b'.repeat(64), height: 28, width: 28, channels: 1, numClasses: 10 },
+        }),
+      );
     } else if (s.kind === 'teacher' || s.kind === 'student' || s.kind === 'baseline') {
       const acc = s.kind === 'teacher' ? 0.98 + seed / 1000 : s.kind === 'student' ? STUDENT[seed] : BASELINE[seed];
       // The teacher's and baseline's histories are as written before schedules and validation existed;
@@ -59,42 +63,82 @@ async function runReport(seeds: number[]): Promise<{ out: string; metrics: Metri
       const history = {
         seconds: 3,
         epochs: [1, 2].map((epoch) => ({
-          epoch, epochs: 2, loss: 1 / epoch + seed, accuracy: 0.8 + epoch / 20, samples: 2000, samplesPerSecond: 500, seconds: 4,
+          epoch,
+          epochs: 2,
+          loss: 1 / epoch + seed,
+          accuracy: 0.8 + epoch / 20,
+          samples: 2000,
+          samplesPerSecond: 500,
+          seconds: 4,
           ...(student ? { learningRate: 0.001 / epoch, valLoss: 0.3 + epoch / 10, valAccuracy: 0.9 - epoch / 100 } : {}),
         })),
         ...(student ? { earlyStopping: { monitor: 'val_loss', bestEpoch: 1, best: 0.4, stopped: false } } : {}),
       };
-      inputs[id] = input(await stageFolder(id, { 'eval.json': { params: 1000, accuracy: acc, per_class_accuracy: new Array(10).fill(acc), test: 200 }, 'history.json': history }));
+      inputs[id] = input(
+        await stageFolder(id, {
+          'eval.json': { params: 1000, accuracy: acc, per_class_accuracy: new Array(10).fill(acc), test: 200 },
+          'history.json': history,
+        }),
+      );
     } else if (s.kind === 'evaluate') {
       const int8 = s.role === 'student_int8';
       const acc = int8 ? INT8[seed] : 0.9;
-      inputs[id] = input(await stageFolder(id, {
-        'evaluation.json': {
-          accuracy: acc,
-          bytes: int8 ? 1000 : 4000,
-          agreement: int8 ? { teacher: 0.95, student: 0.99 } : {},
-          latencyMsPerImage: 0.5,
-          runtime: 'litert',
-          runtimeVersion: '@litertjs/core 2.5.3',
-          mode: int8 ? 'int8' : 'float32',
-          inputType: 'float32',
-          outputType: 'float32',
-          confusion: confusion(20, Math.round((1 - acc) * 200)),
-          runtimes: [
-            { runtime: 'litert', runtimeVersion: '@litertjs/core 2.5.3', status: 'ran', accuracy: acc, top1Agreement: 1, maxOutputDifference: 0, latencyMsPerImage: 0.5 },
-            int8
-              ? { runtime: 'tfjs-tflite', runtimeVersion: '@tensorflow/tfjs-tflite 0.0.1-alpha.10', status: 'ran', accuracy: acc, top1Agreement: 1, maxOutputDifference: 0, latencyMsPerImage: 0.02 }
-              : { runtime: 'tfjs-tflite', runtimeVersion: '@tensorflow/tfjs-tflite 0.0.1-alpha.10', status: 'refused', missingKernel: 'FULLY_CONNECTED v12', reason: 'tfjs-tflite is older than ...' },
-          ],
-        },
-      }));
+      inputs[id] = input(
+        await stageFolder(id, {
+          'evaluation.json': {
+            accuracy: acc,
+            bytes: int8 ? 1000 : 4000,
+            agreement: int8 ? { teacher: 0.95, student: 0.99 } : {},
+            latencyMsPerImage: 0.5,
+            runtime: 'litert',
+            runtimeVersion: '@litertjs/core 2.5.3',
+            mode: int8 ? 'int8' : 'float32',
+            inputType: 'float32',
+            outputType: 'float32',
+            confusion: confusion(20, Math.round((1 - acc) * 200)),
+            runtimes: [
+              {
+                runtime: 'litert',
+                runtimeVersion: '@litertjs/core 2.5.3',
+                status: 'ran',
+                accuracy: acc,
+                top1Agreement: 1,
+                maxOutputDifference: 0,
+                latencyMsPerImage: 0.5,
+              },
+              int8
+                ? {
+                    runtime: 'tfjs-tflite',
+                    runtimeVersion: '@tensorflow/tfjs-tflite 0.0.1-alpha.10',
+                    status: 'ran',
+                    accuracy: acc,
+                    top1Agreement: 1,
+                    maxOutputDifference: 0,
+                    latencyMsPerImage: 0.02,
+                  }
+                : {
+                    runtime: 'tfjs-tflite',
+                    runtimeVersion: '@tensorflow/tfjs-tflite 0.0.1-alpha.10',
+                    status: 'refused',
+                    missingKernel: 'FULLY_CONNECTED v12',
+                    reason: 'tfjs-tflite is older than ...',
+                  },
+            ],
+          },
+        }),
+      );
     } else if (s.kind === 'export') {
       inputs[id] = input(await stageFolder(id, { 'export.json': { mode: 'float32', bytes: 4000, inputType: 'float32', outputType: 'float32' } }));
     }
   }
   const out = join(root, `report-${seeds.join('-')}`);
   await mkdir(out, { recursive: true });
-  const services = new StageServices({ baseDir: root, dataCacheDir: root, progress: process.stderr, backend: { name: 'wasm', tfjs: '4.22.0' } as BackendIdentity });
+  const services = new StageServices({
+    baseDir: root,
+    dataCacheDir: root,
+    progress: process.stderr,
+    backend: { name: 'wasm', tfjs: '4.22.0' } as BackendIdentity,
+  });
   if (report.kind !== 'report') throw new Error('the report stage is not a report');
   await reportStage(services).run({
     stage: report,
@@ -119,7 +163,12 @@ describe('report stage', () => {
         ...REPORT_FILES.map((f) => `${f} <- report/${f}`),
         ...[1, 2, 3].flatMap((seed) =>
           ['teacher', 'student', 'student_baseline', 'student_int8'].map((role) => {
-            const file = { teacher: 'teacher.tflite', student: 'student.tflite', student_baseline: 'student-baseline.tflite', student_int8: 'student-int8.tflite' }[role];
+            const file = {
+              teacher: 'teacher.tflite',
+              student: 'student.tflite',
+              student_baseline: 'student-baseline.tflite',
+              student_int8: 'student-int8.tflite',
+            }[role];
             return `${seed === 1 ? '' : `seed-${seed}/`}${file} <- export:${role}@s${seed}/model.tflite`;
           }),
         ),
@@ -163,7 +212,10 @@ describe('report stage', () => {
       litert: { runtime: '@litertjs/core 2.5.3', accuracy: 0.96, agreement_with_primary: 1 },
       'tfjs-tflite': { runtime: '@tensorflow/tfjs-tflite 0.0.1-alpha.10', accuracy: 0.96, agreement_with_primary: 1 },
     });
-    expect(m.models.student!.tflite!.runtimes!['tfjs-tflite']).toEqual({ runtime: '@tensorflow/tfjs-tflite 0.0.1-alpha.10', refused: 'no kernel for FULLY_CONNECTED v12' });
+    expect(m.models.student!.tflite!.runtimes!['tfjs-tflite']).toEqual({
+      runtime: '@tensorflow/tfjs-tflite 0.0.1-alpha.10',
+      refused: 'no kernel for FULLY_CONNECTED v12',
+    });
     // Timings stay out of metrics.json and the reports.
     expect(JSON.stringify(m)).not.toMatch(/latency|seconds|samplesPerSecond/);
     const md = await readFile(join(out, 'report.md'), 'utf8');

@@ -7,7 +7,12 @@ describe('expandSweep', () => {
     const points = expandSweep({ grid: { 'distillation.temperature': [1, 5], 'student.training.epochs': [1, 2, 3] }, zip: {}, rank: null });
     expect(points.map((p) => p.id)).toEqual(['p1', 'p2', 'p3', 'p4', 'p5', 'p6']);
     expect(points.map((p) => [p.params['distillation.temperature'], p.params['student.training.epochs']])).toEqual([
-      [1, 1], [1, 2], [1, 3], [5, 1], [5, 2], [5, 3],
+      [1, 1],
+      [1, 2],
+      [1, 3],
+      [5, 1],
+      [5, 2],
+      [5, 3],
     ]);
   });
 
@@ -26,7 +31,11 @@ describe('expandSweep', () => {
   });
 
   it('turns a point into --set arguments that parse back to the same values', () => {
-    const [p] = expandSweep({ grid: { 'distillation.loss': ['mse'], 'student.layers.0.kernelSize': [[3, 3]], 'data.trainLimit': [null] }, zip: {}, rank: null });
+    const [p] = expandSweep({
+      grid: { 'distillation.loss': ['mse'], 'student.layers.0.kernelSize': [[3, 3]], 'data.trainLimit': [null] },
+      zip: {},
+      rank: null,
+    });
     const args = pointSetArgs(p!);
     expect(args).toEqual(['distillation.loss="mse"', 'student.layers.0.kernelSize=[3,3]', 'data.trainLimit=null']);
     expect(args.map((a) => parseSetArg(a))).toEqual([
@@ -64,14 +73,19 @@ describe('parseSweepArg', () => {
 
 describe('sweep blocks and command-line axes', () => {
   it('reads grid keys, zip and rank from a document', () => {
-    const raw = { name: 'x', sweep: { 'distillation.temperature': [1, 2], zip: { 'seed': [1, 2] }, rank: 'models.student.accuracy' } };
+    const raw = { name: 'x', sweep: { 'distillation.temperature': [1, 2], zip: { seed: [1, 2] }, rank: 'models.student.accuracy' } };
     expect(readSweepBlock(raw)).toEqual({ grid: { 'distillation.temperature': [1, 2] }, zip: { seed: [1, 2] }, rank: 'models.student.accuracy' });
     expect(readSweepBlock({ name: 'x' })).toBeNull();
   });
 
   it('lets a --sweep axis replace the file axis of the same key, wherever it was', () => {
     const file = { grid: { 'distillation.temperature': [1, 2] }, zip: { seed: [1, 2], 'distillation.hardWeight': [0.5, 0.6] }, rank: null };
-    expect(mergeSweepArgs(file, [{ path: 'seed', values: [7] }, { path: 'distillation.temperature', values: [9] }])).toEqual({
+    expect(
+      mergeSweepArgs(file, [
+        { path: 'seed', values: [7] },
+        { path: 'distillation.temperature', values: [9] },
+      ]),
+    ).toEqual({
       grid: { 'distillation.temperature': [9], seed: [7] },
       zip: { 'distillation.hardWeight': [0.5, 0.6] },
       rank: null,
@@ -87,7 +101,9 @@ describe('sweep blocks and command-line axes', () => {
       rank: null,
     });
     const text = issues.map(([p, m]) => `${p.join('.')}: ${m}`);
-    expect(text).toContain('zip: zip lists must have the same length (point i takes item i of each), but distillation.hardWeight has 2, distillation.softWeight has 1; make them equal or move a key out of zip to sweep it as a grid');
+    expect(text).toContain(
+      'zip: zip lists must have the same length (point i takes item i of each), but distillation.hardWeight has 2, distillation.softWeight has 1; make them equal or move a key out of zip to sweep it as a grid',
+    );
     expect(text).toContain("name: 'name' cannot be swept; sweep settings such as distillation.temperature");
     expect(text).toContain("student.training.epochs: 'student.training.epochs' lies inside 'student', which is swept too; sweep one of them");
     expect(checkSweepShape({ grid: {}, zip: {}, rank: null })[0]![1]).toContain('at least one key path');

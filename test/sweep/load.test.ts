@@ -19,17 +19,30 @@ function sweepFile(name: string, sweep: string): string {
 }
 
 async function issuesOf(p: Promise<unknown>): Promise<string[]> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ConfigError);
   return (err as ConfigError).issues.map((i: ConfigIssue) => formatIssue(i));
 }
 
 describe('loadSweep', () => {
   it('loads every point as a full experiment with its values and its own name', async () => {
-    const file = sweepFile('ok.yaml', '  distillation.temperature: [1, 5]\n  zip:\n    distillation.hardWeight: [0.2, 0.8]\n    distillation.softWeight: [0.8, 0.2]\n');
+    const file = sweepFile(
+      'ok.yaml',
+      '  distillation.temperature: [1, 5]\n  zip:\n    distillation.hardWeight: [0.2, 0.8]\n    distillation.softWeight: [0.8, 0.2]\n',
+    );
     const { base, sweep } = await loadSweep(file, { set: ['seed=3'] });
     expect(base.experiment.name).toBe('sw');
-    expect(sweep!.points.map((p) => [p.loaded.experiment.name, p.loaded.experiment.seed, p.loaded.experiment.distillation.temperature, p.loaded.experiment.distillation.hardWeight])).toEqual([
+    expect(
+      sweep!.points.map((p) => [
+        p.loaded.experiment.name,
+        p.loaded.experiment.seed,
+        p.loaded.experiment.distillation.temperature,
+        p.loaded.experiment.distillation.hardWeight,
+      ]),
+    ).toEqual([
       ['sw-p1', 3, 1, 0.2],
       ['sw-p2', 3, 1, 0.8],
       ['sw-p3', 3, 5, 0.2],
@@ -49,13 +62,21 @@ describe('loadSweep', () => {
     const file = sweepFile('bad-value.yaml', '  distillation.temperature: [2, -1]\n');
     const issues = await issuesOf(loadSweep(file));
     expect(issues).toHaveLength(1);
-    expect(issues[0]).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(tmp, '.*')}:4:33: distillation\\.temperature: sweep value -1 of distillation\\.temperature: must be > 0`));
+    expect(issues[0]).toMatch(
+      new RegExp(
+        `^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(tmp, '.*')}:4:33: distillation\\.temperature: sweep value -1 of distillation\\.temperature: must be > 0`,
+      ),
+    );
   });
 
   it('names a key path the experiment does not have, with a suggestion', async () => {
     const file = sweepFile('bad-key.yaml', '  distillation.temprature: [1, 2]\n');
     const issues = await issuesOf(loadSweep(file));
-    expect(issues).toEqual([expect.stringContaining(":4:3: sweep.distillation.temprature: 'distillation.temprature' is not a key of this experiment: distillation has no key 'temprature'; did you mean 'distillation.temperature'?")]);
+    expect(issues).toEqual([
+      expect.stringContaining(
+        ":4:3: sweep.distillation.temprature: 'distillation.temprature' is not a key of this experiment: distillation has no key 'temprature'; did you mean 'distillation.temperature'?",
+      ),
+    ]);
   });
 
   it('rejects zip lists of different lengths where the zip block is', async () => {

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Metrics } from '../../src/report/metrics.ts';
-import { buildSweepSummary, columnTitle, defaultRank, formatSweepMarkdown, metricValue, serializeSweepSummary, type PointOutcome } from '../../src/sweep/summary.ts';
+import {
+  buildSweepSummary,
+  columnTitle,
+  defaultRank,
+  formatSweepMarkdown,
+  metricValue,
+  serializeSweepSummary,
+  type PointOutcome,
+} from '../../src/sweep/summary.ts';
 
 function metrics(student: number, int8: number | null, extra: Partial<Metrics> = {}): Metrics {
   return {
@@ -11,7 +19,13 @@ function metrics(student: number, int8: number | null, extra: Partial<Metrics> =
     models: {
       teacher: { accuracy: 0.9 },
       student: { accuracy: student },
-      ...(int8 !== null ? { student_int8: { tflite: { file: 's.tflite', bytes: 1000, accuracy: int8, runtime: 'r', mode: 'int8', input_type: 'float32', output_type: 'float32' } } } : {}),
+      ...(int8 !== null
+        ? {
+            student_int8: {
+              tflite: { file: 's.tflite', bytes: 1000, accuracy: int8, runtime: 'r', mode: 'int8', input_type: 'float32', output_type: 'float32' },
+            },
+          }
+        : {}),
     },
     ...extra,
   };
@@ -27,23 +41,40 @@ const point = (id: string, t: number, m: Metrics | null, error?: string): PointO
 
 describe('buildSweepSummary', () => {
   it('ranks by the quantized accuracy by default, best first and marked, ties in point order', () => {
-    const s = buildSweepSummary('x', 'sw1', ['distillation.temperature'], [
-      point('p1', 1, metrics(0.8, 0.7)),
-      point('p2', 2, metrics(0.85, 0.9)),
-      point('p3', 5, metrics(0.82, 0.7)),
-    ]);
+    const s = buildSweepSummary(
+      'x',
+      'sw1',
+      ['distillation.temperature'],
+      [point('p1', 1, metrics(0.8, 0.7)), point('p2', 2, metrics(0.85, 0.9)), point('p3', 5, metrics(0.82, 0.7))],
+    );
     expect(s.rank).toBe('models.student_int8.tflite.accuracy');
-    expect(s.rows.map((r) => [r.id, r.best])).toEqual([['p2', true], ['p1', false], ['p3', false]]);
-    expect(s.columns).toEqual(['models.teacher.accuracy', 'models.student.accuracy', 'models.student_int8.tflite.accuracy', 'models.student_int8.tflite.bytes']);
-    expect(s.rows[0]!.metrics).toEqual({ 'models.teacher.accuracy': 0.9, 'models.student.accuracy': 0.85, 'models.student_int8.tflite.accuracy': 0.9, 'models.student_int8.tflite.bytes': 1000 });
+    expect(s.rows.map((r) => [r.id, r.best])).toEqual([
+      ['p2', true],
+      ['p1', false],
+      ['p3', false],
+    ]);
+    expect(s.columns).toEqual([
+      'models.teacher.accuracy',
+      'models.student.accuracy',
+      'models.student_int8.tflite.accuracy',
+      'models.student_int8.tflite.bytes',
+    ]);
+    expect(s.rows[0]!.metrics).toEqual({
+      'models.teacher.accuracy': 0.9,
+      'models.student.accuracy': 0.85,
+      'models.student_int8.tflite.accuracy': 0.9,
+      'models.student_int8.tflite.bytes': 1000,
+    });
   });
 
   it('honours an explicit rank and puts failed points and missing values last, never best', () => {
-    const s = buildSweepSummary('x', 'sw1', ['distillation.temperature'], [
-      point('p1', 1, null, 'stage "teacher@s1" failed: loss is NaN'),
-      point('p2', 2, metrics(0.5, 0.4)),
-      point('p3', 5, metrics(0.6, 0.3)),
-    ], 'models.student.accuracy');
+    const s = buildSweepSummary(
+      'x',
+      'sw1',
+      ['distillation.temperature'],
+      [point('p1', 1, null, 'stage "teacher@s1" failed: loss is NaN'), point('p2', 2, metrics(0.5, 0.4)), point('p3', 5, metrics(0.6, 0.3))],
+      'models.student.accuracy',
+    );
     expect(s.rows.map((r) => r.id)).toEqual(['p3', 'p2', 'p1']);
     expect(s.rows.map((r) => r.best)).toEqual([true, false, false]);
     expect(s.rows[2]!.error).toContain('loss is NaN');

@@ -37,7 +37,7 @@ describe('teacherIdentity', () => {
     ]);
   });
 
-  it('names each file in the key\'s details, by its sha256', async () => {
+  it("names each file in the key's details, by its sha256", async () => {
     const { details } = teacherKey(await teacherIdentity(fixture('tfjs-cnn/model.json')));
     expect(Object.keys(details).sort()).toEqual(['file:group1-shard1of2.bin', 'file:group1-shard2of2.bin', 'file:model.json', 'format', 'runtime', 'settings']);
   });

@@ -47,7 +47,12 @@ describe('an ONNX teacher exported by PyTorch (logits, dynamic batch)', () => {
     await withTeacher(fixture('cnn-logits.onnx'), {}, async (t) => {
       expect(t.format).toBe('onnx');
       expect(t.files).toEqual([
-        { path: fixture('cnn-logits.onnx'), name: 'cnn-logits.onnx', bytes: PYTORCH.files['cnn-logits.onnx']!.bytes, sha256: PYTORCH.files['cnn-logits.onnx']!.sha256 },
+        {
+          path: fixture('cnn-logits.onnx'),
+          name: 'cnn-logits.onnx',
+          bytes: PYTORCH.files['cnn-logits.onnx']!.bytes,
+          sha256: PYTORCH.files['cnn-logits.onnx']!.sha256,
+        },
       ]);
       expect(t.inputShape).toEqual([28, 28, 1]);
       expect(t.classes).toBe(10);
@@ -89,7 +94,7 @@ describe('an ONNX teacher exported by PyTorch (logits, dynamic batch)', () => {
 });
 
 describe('a teacher ending in softmax, exported with a fixed batch of 1', () => {
-  it('is detected from the graph and returns log-probabilities: PyTorch\'s logits less a constant per row', async () => {
+  it("is detected from the graph and returns log-probabilities: PyTorch's logits less a constant per row", async () => {
     const seen: number[] = [];
     await withTeacher(fixture('cnn-softmax-batch1.onnx'), {}, async (t) => {
       expect(t.outputKind).toBe('probabilities');
@@ -127,7 +132,7 @@ describe('a teacher ending in softmax, exported with a fixed batch of 1', () => 
 });
 
 describe('layouts and input forms', () => {
-  it('runs an NHWC-input model with inputLayout: nhwc, giving the NCHW model\'s logits', async () => {
+  it("runs an NHWC-input model with inputLayout: nhwc, giving the NCHW model's logits", async () => {
     const a = await withTeacher(fixture('cnn-logits.onnx'), {}, (t) => t.logits(first(16), 16));
     const b = await withTeacher(fixture('cnn-nhwc.onnx'), { inputLayout: 'nhwc' }, (t) => t.logits(first(16), 16));
     expect(maxDiff(a, b)).toBeLessThan(1e-5);
@@ -173,7 +178,11 @@ describe('bad teachers: each a KdqError E_TEACHER (exit 2) naming the file, befo
   }
 
   it('an NHWC model under the default NCHW layout: says to set inputLayout: nhwc', async () => {
-    await expectTeacherError(fixture('cnn-nhwc.onnx'), {}, /takes input \[batch, 28, 28, 1\], which is NHWC .* inputLayout is nchw \(the default for this format\); set inputLayout: nhwc$/);
+    await expectTeacherError(
+      fixture('cnn-nhwc.onnx'),
+      {},
+      /takes input \[batch, 28, 28, 1\], which is NHWC .* inputLayout is nchw \(the default for this format\); set inputLayout: nhwc$/,
+    );
   });
 
   it('an NCHW model under inputLayout: nhwc: says to set inputLayout: nchw', async () => {
@@ -205,7 +214,7 @@ describe('bad teachers: each a KdqError E_TEACHER (exit 2) naming the file, befo
     }
   });
 
-  it('a corrupt file (garbage over the graph\'s start): refused by kdq\'s reader or the runtime', async () => {
+  it("a corrupt file (garbage over the graph's start): refused by kdq's reader or the runtime", async () => {
     const bytes = Buffer.from(await readFile(fixture('cnn-logits.onnx')));
     bytes.fill(0xff, 40, 72);
     const path = join(tmp, 'corrupt.onnx');

@@ -7,7 +7,15 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type KdqError } from '../../src/errors.ts';
 import { SOFT_LOSS_REGISTRY } from '../../src/models/losses.ts';
-import { checkClasses, checkOutputValues, classesOf, looksLikeProbabilities, MIN_PROBABILITY, resolveOutputKind, toLogProbabilities } from '../../src/teacher/output.ts';
+import {
+  checkClasses,
+  checkOutputValues,
+  classesOf,
+  looksLikeProbabilities,
+  MIN_PROBABILITY,
+  resolveOutputKind,
+  toLogProbabilities,
+} from '../../src/teacher/output.ts';
 import { createRng } from '../../src/util/random.ts';
 
 beforeAll(async () => {
@@ -28,18 +36,23 @@ function softmaxRows(logits: Float32Array, classes: number): Float32Array {
 }
 
 function kd(student: tf.Tensor2D, teacher: Float32Array, rows: number, classes: number, temperature: number): number {
-  return tf.tidy(() => SOFT_LOSS_REGISTRY.kl({ student, teacher: tf.tensor2d(teacher, [rows, classes]), temperature, temperatureSquared: true }).dataSync()[0]!);
+  return tf.tidy(
+    () => SOFT_LOSS_REGISTRY.kl({ student, teacher: tf.tensor2d(teacher, [rows, classes]), temperature, temperatureSquared: true }).dataSync()[0]!,
+  );
 }
 
 describe('log-probabilities as teacher logits', () => {
-  it('give the KD loss of the true logits at T = 1..20, for logits spread as a trained teacher\'s (|t| up to 25)', () => {
+  it("give the KD loss of the true logits at T = 1..20, for logits spread as a trained teacher's (|t| up to 25)", () => {
     const rows = 256;
     const classes = 10;
     const rand = createRng(3);
     // A confident teacher: one large logit per row, the others spread around 0.
     const logits = Float32Array.from({ length: rows * classes }, (_, i) => (i % classes === Math.floor(i / classes) % classes ? 15 : 0) + (rand() - 0.5) * 20);
     const logp = toLogProbabilities(softmaxRows(logits, classes));
-    const student = tf.tensor2d(Float32Array.from({ length: rows * classes }, () => (rand() - 0.5) * 8), [rows, classes]);
+    const student = tf.tensor2d(
+      Float32Array.from({ length: rows * classes }, () => (rand() - 0.5) * 8),
+      [rows, classes],
+    );
     for (const T of [1, 2, 4, 8, 20]) {
       const a = kd(student, logits, rows, classes, T);
       const b = kd(student, logp, rows, classes, T);
@@ -48,7 +61,14 @@ describe('log-probabilities as teacher logits', () => {
     // The gradient the student gets is the same too.
     for (const T of [1, 5]) {
       const g = (teacher: Float32Array) =>
-        tf.tidy(() => tf.grad((s: tf.Tensor) => SOFT_LOSS_REGISTRY.kl({ student: s as tf.Tensor2D, teacher: tf.tensor2d(teacher, [rows, classes]), temperature: T, temperatureSquared: true }))(student).dataSync() as Float32Array);
+        tf.tidy(
+          () =>
+            tf
+              .grad((s: tf.Tensor) =>
+                SOFT_LOSS_REGISTRY.kl({ student: s as tf.Tensor2D, teacher: tf.tensor2d(teacher, [rows, classes]), temperature: T, temperatureSquared: true }),
+              )(student)
+              .dataSync() as Float32Array,
+        );
       const ga = g(logits);
       const gb = g(logp);
       let m = 0;
@@ -58,7 +78,7 @@ describe('log-probabilities as teacher logits', () => {
     student.dispose();
   });
 
-  it('differ from the logits by one constant per row (the row\'s log-sum-exp)', () => {
+  it("differ from the logits by one constant per row (the row's log-sum-exp)", () => {
     const logits = Float32Array.from([2, -1, 0.5, 30, 29, -40]);
     const logp = toLogProbabilities(softmaxRows(logits, 3));
     const shift = (r: number) => Array.from({ length: 3 }, (_, k) => logits[r * 3 + k]! - logp[r * 3 + k]!);
@@ -108,7 +128,9 @@ describe('output checks', () => {
   });
 
   it('refuses non-finite outputs, and probabilities taken for logits (a softmax the graph did not show)', () => {
-    expect(err(() => checkOutputValues(Float32Array.from([0, NaN]), 2, 'logits', 'auto', path)).message).toMatch(/output NaN for image 0, class 1; check the teacher's scale, mean and std/);
+    expect(err(() => checkOutputValues(Float32Array.from([0, NaN]), 2, 'logits', 'auto', path)).message).toMatch(
+      /output NaN for image 0, class 1; check the teacher's scale, mean and std/,
+    );
     expect(err(() => checkOutputValues(Float32Array.from([0.3, 0.7, 0.5, 0.5]), 2, 'logits', 'auto', path)).message).toMatch(
       /no final softmax was found in the model; set output: probabilities/,
     );

@@ -24,7 +24,7 @@ beforeAll(async () => {
 });
 
 describe('the shipped PyTorch teacher, measured by kdq', () => {
-  it('has the accuracy PyTorch measured on the 10,000 test images, to 0.1 points, and PyTorch\'s logits', async () => {
+  it("has the accuracy PyTorch measured on the 10,000 test images, to 0.1 points, and PyTorch's logits", async () => {
     const { scale, mean, std } = RECORD.preprocessing;
     const t = await openTeacher(TEACHER, { data: MNIST, scale, mean, std });
     try {
@@ -34,7 +34,9 @@ describe('the shipped PyTorch teacher, measured by kdq', () => {
       const logits = await t.logits(test.images, test.labels.length);
       const ms = performance.now() - start;
       const { correct, accuracy } = accuracyOf(logits, test.labels, 10);
-      console.log(`kdq (onnxruntime-node): ${correct}/10000 = ${(accuracy * 100).toFixed(2)}%; PyTorch: ${RECORD.pytorch_test.correct}/10000; ${ms.toFixed(0)} ms`);
+      console.log(
+        `kdq (onnxruntime-node): ${correct}/10000 = ${(accuracy * 100).toFixed(2)}%; PyTorch: ${RECORD.pytorch_test.correct}/10000; ${ms.toFixed(0)} ms`,
+      );
       expect(test.labels.length).toBe(RECORD.pytorch_test.images);
       expect(Math.abs(accuracy - RECORD.pytorch_test.accuracy)).toBeLessThanOrEqual(0.001);
       expect(maxDiff(logits.subarray(0, 80), RECORD.pytorch_test.first8_logits.flat())).toBeLessThan(1e-3);

@@ -152,7 +152,11 @@ describe('a TF.js teacher as a network with logits out (to fine-tune or export i
   it('replaces a Softmax layer by a linear activation, and leaves a logits model as it is', async () => {
     const { loadTfjsLogitsModel } = await import('../../src/teacher/tfjs.ts');
     const withLayer = tf.sequential({
-      layers: [tf.layers.flatten({ inputShape: [28, 28, 1], name: 'flat' }), tf.layers.dense({ units: 10, name: 'scores' }), tf.layers.softmax({ name: 'probs' })],
+      layers: [
+        tf.layers.flatten({ inputShape: [28, 28, 1], name: 'flat' }),
+        tf.layers.dense({ units: 10, name: 'scores' }),
+        tf.layers.softmax({ name: 'probs' }),
+      ],
     });
     const dir = join(tmp, 'softmax-layer');
     await saveLayersModel(withLayer, dir);
@@ -161,7 +165,9 @@ describe('a TF.js teacher as a network with logits out (to fine-tune or export i
       expect(softmaxRemoved).toBe('the softmax of layer "probs" (Softmax)');
       expect(model.layers.map((l) => l.getClassName())).toEqual(['Flatten', 'Dense', 'Activation']);
       const x = tf.tensor4d(test.images.subarray(0, 4 * 784), [4, 28, 28, 1]);
-      expect(maxDiff((model.predict(x) as tf.Tensor).dataSync(), (withLayer.layers[1]!.apply(withLayer.layers[0]!.apply(x)) as tf.Tensor).dataSync())).toBeLessThan(1e-6);
+      expect(
+        maxDiff((model.predict(x) as tf.Tensor).dataSync(), (withLayer.layers[1]!.apply(withLayer.layers[0]!.apply(x)) as tf.Tensor).dataSync()),
+      ).toBeLessThan(1e-6);
       x.dispose();
     } finally {
       model.dispose();

@@ -30,7 +30,15 @@ afterAll(() => {
 /** A few steps move batch-norm statistics only a little at Keras' momentum 0.99; these tests train briefly. */
 const quickBatchNorm = (layers: LayerSpec[]): LayerSpec[] => layers.map((l) => (l.type === 'batchNormalization' ? { ...l, momentum: 0.5 } : l));
 
-const training = (over: Partial<TrainingConfig> = {}): TrainingConfig => ({ epochs: 1, batchSize: 16, optimizer: 'adam', learningRate: 0.003, momentum: 0, shuffle: true, ...over });
+const training = (over: Partial<TrainingConfig> = {}): TrainingConfig => ({
+  epochs: 1,
+  batchSize: 16,
+  optimizer: 'adam',
+  learningRate: 0.003,
+  momentum: 0,
+  shuffle: true,
+  ...over,
+});
 
 /** Each test image's output from the file, dequantized to floats. */
 async function run(bytes: Uint8Array, runtime: RuntimeName, images: Float32Array, shape: number[]): Promise<{ raw: number[][]; rows: number[][] }> {
@@ -52,7 +60,13 @@ const argmax = (r: number[]) => r.indexOf(Math.max(...r));
 const maxAbsDiff = (a: number[][], b: number[][]) => Math.max(...a.flatMap((r, i) => r.map((v, k) => Math.abs(v - b[i]![k]!))));
 
 /** Exports `model` to float32 and int8 and checks both files in both runtimes; returns int8's top-1 agreement with float. */
-async function checkExports(model: tf.LayersModel, shape: [number, number, number], classes: number, calibration: Float32Array, test: Float32Array): Promise<number> {
+async function checkExports(
+  model: tf.LayersModel,
+  shape: [number, number, number],
+  classes: number,
+  calibration: Float32Array,
+  test: Float32Array,
+): Promise<number> {
   const float = softmaxRows(predictLogits(model, floatInputs(test, shape)), classes);
   const f32 = exportTflite(model, { mode: 'float32', inputShape: shape }).bytes;
   const i8 = exportTflite(model, { mode: 'int8', calibration, inputShape: shape }).bytes;
@@ -68,7 +82,7 @@ async function checkExports(model: tf.LayersModel, shape: [number, number, numbe
 }
 
 describe('ResNet-8', () => {
-  it('distills on two threads from a teacher\'s logits and exports float32 and int8 files both runtimes run', async () => {
+  it("distills on two threads from a teacher's logits and exports float32 and int8 files both runtimes run", async () => {
     const layers = quickBatchNorm((await architecture('resnet8.yaml')).experiment.student.layers);
     const train = stripeImages(64, RESNET_INPUT, 10, 1);
     const test = stripeImages(TEST, RESNET_INPUT, 10, 2).images;
@@ -105,7 +119,16 @@ describe('DS-CNN', () => {
     const test = stripeImages(TEST, DSCNN_INPUT, 12, 4).images;
     const model = buildModel(layers, DSCNN_INPUT, 1, { role: 'student' });
     try {
-      await trainModel({ model, examples: train.images, labels: Int32Array.from(train.labels), inputShape: DSCNN_INPUT, numClasses: 12, config: training(), seed: 1, stage: 'student' });
+      await trainModel({
+        model,
+        examples: train.images,
+        labels: Int32Array.from(train.labels),
+        inputShape: DSCNN_INPUT,
+        numClasses: 12,
+        config: training(),
+        seed: 1,
+        stage: 'student',
+      });
       expect(await checkExports(model, DSCNN_INPUT, 12, train.images.subarray(0, 49 * 10 * 32), test)).toBeGreaterThanOrEqual(0.9);
     } finally {
       model.dispose();

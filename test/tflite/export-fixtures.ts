@@ -114,7 +114,7 @@ export function fitHead(model: tf.LayersModel, x: Float32Array, labels: number[]
         max = Math.max(max, v);
       }
       let sum = 0;
-      for (let k = 0; k < CLASSES; k++) sum += (z[k] = Math.exp(z[k] - max));
+      for (let k = 0; k < CLASSES; k++) sum += z[k] = Math.exp(z[k] - max);
       for (let k = 0; k < CLASSES; k++) {
         const g = z[k] / sum - (k === labels[i] ? 1 : 0);
         gb[k] += g / n;

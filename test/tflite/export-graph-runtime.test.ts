@@ -24,7 +24,10 @@ const open: TfliteInterpreter[] = [];
 beforeAll(async () => {
   await tf.setBackend('cpu');
   const train = syntheticImages(100, 1);
-  for (const [name, make] of [['residual', residualModel], ['concat', concatModel]] as const) {
+  for (const [name, make] of [
+    ['residual', residualModel],
+    ['concat', concatModel],
+  ] as const) {
     const model = make();
     fitHead(model, train.x, train.labels, 150);
     models[name] = { model, probs: predictProbs(model, test.x, N) };
@@ -85,7 +88,10 @@ describe.each(['residual', 'concat'])('%s graph', (name) => {
 
   it('int8: LiteRT.js and tfjs-tflite give the same bits, for the probabilities and for the logits before them', async () => {
     const { model } = models[name]!;
-    for (const bytes of [exportTflite(model, { mode: 'int8', calibration, inputType: 'int8', outputType: 'int8', inputShape: shape }).bytes, logitsFile(model)]) {
+    for (const bytes of [
+      exportTflite(model, { mode: 'int8', calibration, inputType: 'int8', outputType: 'int8', inputShape: shape }).bytes,
+      logitsFile(model),
+    ]) {
       const a = await runAll(bytes, 'litert');
       const b = await runAll(bytes, 'tfjs-tflite');
       expect(a.raw[0]).toBeInstanceOf(Int8Array);

@@ -65,12 +65,17 @@ describe('lowering a graph', () => {
     expect([at(5).inputs, at(5).activation]).toEqual([[0, 4], 'RELU']);
     expect([at(9).inputs, at(9).activation]).toEqual([[8, 7], 'NONE']);
     expect([at(11).inputs, at(11).activation]).toEqual([[10], 'RELU']);
-    expect([at(12).inputs, at(13).inputs]).toEqual([[11, 9], [12, 8]]);
+    expect([at(12).inputs, at(13).inputs]).toEqual([
+      [11, 9],
+      [12, 8],
+    ]);
   });
 
   it('does not fold a batch norm into a conv that a shortcut also reads, nor fuse a relu into it', () => {
     const x = tf.input({ shape: [SIDE, SIDE, 1] });
-    const c = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }).apply(x) as tf.SymbolicTensor;
+    const c = tf.layers
+      .conv2d({ filters: 4, kernelSize: 3, padding: 'same', kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) })
+      .apply(x) as tf.SymbolicTensor;
     const normed = tf.layers.batchNormalization({ movingVarianceInitializer: tf.initializers.constant({ value: 4 }) }).apply(c) as tf.SymbolicTensor;
     const branch = tf.layers.activation({ activation: 'relu' }).apply(normed) as tf.SymbolicTensor;
     const sum = tf.layers.add().apply([c, branch]) as tf.SymbolicTensor;
@@ -135,7 +140,7 @@ describe('int8 graph files follow the quantization spec', () => {
     expect(residual.operators.some((o) => o.op === 'RELU')).toBe(false);
   });
 
-  it('CONCATENATION: every input has the output\'s scale and zero point; producers share them or a QUANTIZE requantizes', () => {
+  it("CONCATENATION: every input has the output's scale and zero point; producers share them or a QUANTIZE requantizes", () => {
     const cats = io(concat, 'CONCATENATION');
     expect(cats).toHaveLength(2);
     for (const { op, ins, out } of cats) {
@@ -162,12 +167,20 @@ describe('int8 graph files follow the quantization spec', () => {
     const usesMul3 = residual.operators.some((o) => o.op === 'MUL' && o.version === 3);
     expect(new TextDecoder().decode(residual.metadata.min_runtime_version).replace(/\0+$/, '')).toBe(usesMul3 ? '1.15.0' : '1.14.0');
     const float = readTflite(exportTflite(residualModel(), { mode: 'float32', inputShape: shape }).bytes);
-    expect([...new Set(float.operators.map((o) => `${o.op} v${o.version}`))].sort()).toEqual(['ADD v1', 'AVERAGE_POOL_2D v1', 'CONV_2D v1', 'FULLY_CONNECTED v1', 'MUL v1', 'RESHAPE v1', 'SOFTMAX v1']);
+    expect([...new Set(float.operators.map((o) => `${o.op} v${o.version}`))].sort()).toEqual([
+      'ADD v1',
+      'AVERAGE_POOL_2D v1',
+      'CONV_2D v1',
+      'FULLY_CONNECTED v1',
+      'MUL v1',
+      'RESHAPE v1',
+      'SOFTMAX v1',
+    ]);
     const floatCat = readTflite(exportTflite(concatModel(), { mode: 'float32', inputShape: shape }).bytes);
     expect(floatCat.operators.filter((o) => o.op === 'CONCATENATION').map((o) => o.version)).toEqual([1, 1]);
   });
 
-  it('float16: the batch norms\' constants are FLOAT16 dequantized to float32, like the weights', () => {
+  it("float16: the batch norms' constants are FLOAT16 dequantized to float32, like the weights", () => {
     const m = readTflite(exportTflite(residualModel(), { mode: 'float16', inputShape: shape }).bytes);
     for (const { ins } of [...io(m, 'MUL'), ...io(m, 'ADD')]) {
       for (const t of ins) {

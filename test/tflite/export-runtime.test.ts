@@ -92,7 +92,14 @@ describe.each(['litert', 'tfjs-tflite'] as const)('%s', (runtime) => {
   });
 
   it('int8 with percentile calibration and per-channel dense weights agrees too', async () => {
-    const { bytes } = exportTflite(flat, { mode: 'int8', calibration, calibrationMethod: 'percentile', percentile: 99.99, perChannel: true, inputShape: shape });
+    const { bytes } = exportTflite(flat, {
+      mode: 'int8',
+      calibration,
+      calibrationMethod: 'percentile',
+      percentile: 99.99,
+      perChannel: true,
+      inputShape: shape,
+    });
     expect(top1Agreement(await runAll(bytes, runtime, 'float32'), flatProbs)).toBeGreaterThanOrEqual(0.99);
   });
 

@@ -66,9 +66,21 @@ describe('a dense network on [13] table rows', () => {
   it('exports int8, with float or int8 input, within a test example of tf.js', async () => {
     const calibration = calibrationInputs(inputsOf(ds, ds.train), 100, 1);
     for (const inputType of ['float32', 'int8'] as const) {
-      const { bytes } = exportTflite(model, { mode: 'int8', inputShape: ds.inputShape, calibration, inputType, input: describeInput({ ...ds, source: 'csv' }) });
+      const { bytes } = exportTflite(model, {
+        mode: 'int8',
+        inputShape: ds.inputShape,
+        calibration,
+        inputType,
+        input: describeInput({ ...ds, source: 'csv' }),
+      });
       const m = readTflite(bytes);
-      expect(m.operators.map((o) => o.op)).toEqual([...(inputType === 'float32' ? ['QUANTIZE'] : []), 'FULLY_CONNECTED', 'FULLY_CONNECTED', 'SOFTMAX', 'DEQUANTIZE']);
+      expect(m.operators.map((o) => o.op)).toEqual([
+        ...(inputType === 'float32' ? ['QUANTIZE'] : []),
+        'FULLY_CONNECTED',
+        'FULLY_CONNECTED',
+        'SOFTMAX',
+        'DEQUANTIZE',
+      ]);
       expect(m.tensors[m.inputs[0]]).toMatchObject({ shape: [1, 13], type: inputType === 'int8' ? 'INT8' : 'FLOAT32' });
       const r = await evaluateTflite(bytes, { images: inputsOf(ds, ds.test), labels: ds.test.y, imageShape: ds.inputShape }, { runtime: 'litert' });
       expect(Math.abs(r.accuracy - tfjsAccuracy), inputType).toBeLessThanOrEqual(1 / ds.test.count + 1e-9);
@@ -77,7 +89,13 @@ describe('a dense network on [13] table rows', () => {
 
   it('says in the file what to feed it, and kdq inspect prints the formula, the columns and the classes', () => {
     const calibration = calibrationInputs(inputsOf(ds, ds.train), 50, 1);
-    const { bytes } = exportTflite(model, { mode: 'int8', inputShape: ds.inputShape, calibration, inputType: 'int8', input: describeInput({ ...ds, source: 'csv' }) });
+    const { bytes } = exportTflite(model, {
+      mode: 'int8',
+      inputShape: ds.inputShape,
+      calibration,
+      inputType: 'int8',
+      input: describeInput({ ...ds, source: 'csv' }),
+    });
     const text = inspectTflite(bytes);
     expect(text).toContain('feed: INT8 [1, 13], one row of 13 features: alcohol, malic_acid, ash,');
     expect(text).toContain('(trained on csv)');

@@ -55,8 +55,14 @@ describe('lowering', () => {
     expect(steps[9]).toMatchObject({ weightShape: [CLASSES, 8] });
   });
 
-  it('drops the dropout layers of a model built from a config (kdq\'s seeded dropout), as tf.js does at inference', () => {
-    const specs = [{ type: 'flatten' }, { type: 'dropout', rate: 0.2 }, { type: 'dense', units: 6, activation: 'relu' }, { type: 'dropout', rate: 0.5 }, { type: 'dense', units: CLASSES }];
+  it("drops the dropout layers of a model built from a config (kdq's seeded dropout), as tf.js does at inference", () => {
+    const specs = [
+      { type: 'flatten' },
+      { type: 'dropout', rate: 0.2 },
+      { type: 'dense', units: 6, activation: 'relu' },
+      { type: 'dropout', rate: 0.5 },
+      { type: 'dense', units: CLASSES },
+    ];
     const model = buildModel(specs.map(resolveLayer), [SIDE, SIDE, 1], 7);
     expect(model.layers.filter((l) => l.getClassName() === 'SeededDropout')).toHaveLength(2);
     const lowered = lowerModel(model);
@@ -76,12 +82,20 @@ describe('lowering', () => {
     const input = tf.input({ shape: [4, 4, 2] });
     const rows = tf.layers.concatenate({ axis: 1 }).apply([input, input]) as tf.SymbolicTensor;
     const head = tf.layers.dense({ units: 2 }).apply(tf.layers.flatten().apply(rows)) as tf.SymbolicTensor;
-    expect(() => lowerModel(tf.model({ inputs: input, outputs: head }))).toThrow(/concatenate along axis 1; kdq exports concatenation along the channel \(last\) axis/);
+    expect(() => lowerModel(tf.model({ inputs: input, outputs: head }))).toThrow(
+      /concatenate along axis 1; kdq exports concatenation along the channel \(last\) axis/,
+    );
     const midSoftmax = tf.sequential({
-      layers: [tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 3, activation: 'softmax' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })],
+      layers: [
+        tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 3, activation: 'softmax' }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 2 }),
+      ],
     });
     expect(() => lowerModel(midSoftmax)).toThrow(/softmax is only exportable as the last activation/);
-    const elu = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 3, activation: 'elu' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
+    const elu = tf.sequential({
+      layers: [tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 3, activation: 'elu' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })],
+    });
     expect(() => lowerModel(elu)).toThrow(/activation "elu" cannot be exported/);
     expect(() => exportTflite(flatModel(), { mode: 'float32', inputShape: [28, 28, 1] })).toThrow(/model input is 12x12x1 but inputShape is 28x28x1/);
     expect(() => exportTflite(flatModel(), { mode: 'int8', inputShape: [SIDE, SIDE, 1] })).toThrow(/needs calibration images/);
@@ -178,7 +192,9 @@ describe('int8 files follow the quantization spec', () => {
     expect(reshape.options).toBeUndefined();
     expect(Array.from(int32Values(flat.tensors[reshape.inputs[1]]))).toEqual([1, 6 * 6 * 8]);
     expect(new TextDecoder().decode(flat.metadata.min_runtime_version).replace(/\0+$/, '')).toBe('1.14.0');
-    expect(flat.signatures).toEqual([{ key: 'serving_default', inputs: [{ name: expect.any(String), tensor: 0 }], outputs: [{ name: 'output_0', tensor: flat.outputs[0] }] }]);
+    expect(flat.signatures).toEqual([
+      { key: 'serving_default', inputs: [{ name: expect.any(String), tensor: 0 }], outputs: [{ name: 'output_0', tensor: flat.outputs[0] }] },
+    ]);
   });
 
   it('int8 and uint8 I/O: quantized edges like the converter', () => {
@@ -187,17 +203,29 @@ describe('int8 files follow the quantization spec', () => {
     expect(i8.operators[0].op).toBe('CONV_2D');
     expect(i8.operators[i8.operators.length - 1].op).toBe('SOFTMAX');
     expect(i8.tensors[i8.inputs[0]].quantization).toMatchObject({ zeroPoint: [-128] });
-    const u8 = readTflite(exportTflite(model, { mode: 'int8', calibration: calib, inputType: 'uint8', outputType: 'uint8', inputShape: [SIDE, SIDE, 1] }).bytes);
+    const u8 = readTflite(
+      exportTflite(model, { mode: 'int8', calibration: calib, inputType: 'uint8', outputType: 'uint8', inputShape: [SIDE, SIDE, 1] }).bytes,
+    );
     const [inT, outT] = [u8.tensors[u8.inputs[0]], u8.tensors[u8.outputs[0]]];
     expect([inT.type, inT.quantization?.zeroPoint]).toEqual(['UINT8', [0]]);
     expect([outT.type, outT.quantization?.scale, outT.quantization?.zeroPoint]).toEqual(['UINT8', [1 / 256], [0]]);
-    expect(u8.operators.map((o) => o.op)).toEqual(['QUANTIZE', 'CONV_2D', 'MAX_POOL_2D', 'RESHAPE', 'FULLY_CONNECTED', 'FULLY_CONNECTED', 'SOFTMAX', 'QUANTIZE']);
+    expect(u8.operators.map((o) => o.op)).toEqual([
+      'QUANTIZE',
+      'CONV_2D',
+      'MAX_POOL_2D',
+      'RESHAPE',
+      'FULLY_CONNECTED',
+      'FULLY_CONNECTED',
+      'SOFTMAX',
+      'QUANTIZE',
+    ]);
   });
 
   it('percentile calibration clips the logits range compared with minmax', () => {
     const model = wideModel();
     const mm = exportTflite(model, { mode: 'int8', calibration: calib, inputShape: [SIDE, SIDE, 1] }).summary.calibration!;
-    const pc = exportTflite(model, { mode: 'int8', calibration: calib, calibrationMethod: 'percentile', percentile: 90, inputShape: [SIDE, SIDE, 1] }).summary.calibration!;
+    const pc = exportTflite(model, { mode: 'int8', calibration: calib, calibrationMethod: 'percentile', percentile: 90, inputShape: [SIDE, SIDE, 1] }).summary
+      .calibration!;
     expect(pc.method).toBe('percentile');
     expect(pc.logits.max - pc.logits.min).toBeLessThan(mm.logits.max - mm.logits.min);
     expect(pc.input).toEqual(mm.input);
@@ -207,7 +235,14 @@ describe('int8 files follow the quantization spec', () => {
 describe('other modes', () => {
   it('dynamic-range: int8 weights for large tensors only, float activations, hybrid op versions', () => {
     const m = readTflite(exportTflite(wideModel(), { mode: 'dynamic-range', inputShape: [SIDE, SIDE, 1] }).bytes);
-    const ops = weighted(m).map(({ op, weights, bias, input }) => [op.op, op.version, weights.type, weights.quantization?.quantizedDimension ?? null, bias.type, input.type]);
+    const ops = weighted(m).map(({ op, weights, bias, input }) => [
+      op.op,
+      op.version,
+      weights.type,
+      weights.quantization?.quantizedDimension ?? null,
+      bias.type,
+      input.type,
+    ]);
     expect(ops).toEqual([
       ['CONV_2D', 1, 'FLOAT32', null, 'FLOAT32', 'FLOAT32'], // 144 weights: below the 1024 threshold
       ['DEPTHWISE_CONV_2D', 6, 'INT8', 3, 'FLOAT32', 'FLOAT32'],
@@ -243,7 +278,15 @@ describe('other modes', () => {
   it('the same model gives the same bytes: pinned sha256 of a fixed-weight float32 export', () => {
     const fixed = tf.sequential({
       layers: [
-        tf.layers.conv2d({ name: 'pinned_conv', inputShape: [4, 4, 1], filters: 2, kernelSize: 3, activation: 'relu', kernelInitializer: 'ones', biasInitializer: tf.initializers.constant({ value: 0.5 }) }),
+        tf.layers.conv2d({
+          name: 'pinned_conv',
+          inputShape: [4, 4, 1],
+          filters: 2,
+          kernelSize: 3,
+          activation: 'relu',
+          kernelInitializer: 'ones',
+          biasInitializer: tf.initializers.constant({ value: 0.5 }),
+        }),
         tf.layers.flatten({ name: 'pinned_flatten' }),
         tf.layers.dense({ name: 'pinned_dense', units: 3, kernelInitializer: tf.initializers.constant({ value: 0.25 }) }),
       ],
@@ -262,7 +305,10 @@ describe('other modes', () => {
     const calibration = syntheticImages(4, 5).x;
     const exported = [1, 2].map(() => {
       const model = buildModel(specs, [SIDE, SIDE, 1], 3, { role: 'student' });
-      const out = { f32: exportTflite(model, { mode: 'float32', inputShape: [SIDE, SIDE, 1] }).bytes, i8: exportTflite(model, { mode: 'int8', calibration, inputShape: [SIDE, SIDE, 1] }).bytes };
+      const out = {
+        f32: exportTflite(model, { mode: 'float32', inputShape: [SIDE, SIDE, 1] }).bytes,
+        i8: exportTflite(model, { mode: 'int8', calibration, inputShape: [SIDE, SIDE, 1] }).bytes,
+      };
       model.dispose();
       return out;
     });

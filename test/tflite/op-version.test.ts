@@ -70,12 +70,39 @@ describe('min_runtime_version follows runtime_version.cc', () => {
     const sigs: OpSignature[] = [];
     for (const input of ['FLOAT32', 'INT8', 'FLOAT16'] as const) {
       for (const weight of [undefined, 'FLOAT32', 'INT8'] as const) {
-        for (const flag of [{}, { perChannel: true }, { hasBias: false }, { dilated: true }, { keepNumDims: true }, { asymmetricQuantizeInputs: true }, { rescale: 0.5 }, { rescale: 2 }]) {
+        for (const flag of [
+          {},
+          { perChannel: true },
+          { hasBias: false },
+          { dilated: true },
+          { keepNumDims: true },
+          { asymmetricQuantizeInputs: true },
+          { rescale: 0.5 },
+          { rescale: 2 },
+        ]) {
           sigs.push({ input, ...(weight ? { weight } : {}), hasBias: true, ...flag });
         }
       }
     }
-    const ops = ['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'MAX_POOL_2D', 'AVERAGE_POOL_2D', 'MEAN', 'SOFTMAX', 'TANH', 'LOGISTIC', 'RELU', 'RELU6', 'RESHAPE', 'QUANTIZE', 'DEQUANTIZE', 'ADD', 'CONCATENATION', 'MUL'];
+    const ops = [
+      'CONV_2D',
+      'DEPTHWISE_CONV_2D',
+      'FULLY_CONNECTED',
+      'MAX_POOL_2D',
+      'AVERAGE_POOL_2D',
+      'MEAN',
+      'SOFTMAX',
+      'TANH',
+      'LOGISTIC',
+      'RELU',
+      'RELU6',
+      'RESHAPE',
+      'QUANTIZE',
+      'DEQUANTIZE',
+      'ADD',
+      'CONCATENATION',
+      'MUL',
+    ];
     for (const op of ops) {
       for (const sig of sigs) {
         const version = opVersion(op, sig);
@@ -86,13 +113,28 @@ describe('min_runtime_version follows runtime_version.cc', () => {
   });
 
   it('is the newest of the ops: 2.17.0 with a per-channel hybrid FULLY_CONNECTED', () => {
-    expect(text(minRuntimeVersion([{ op: 'CONV_2D', version: 1 }, { op: 'FULLY_CONNECTED', version: 12 }, { op: 'SOFTMAX', version: 1 }]))).toBe('2.17.0');
+    expect(
+      text(
+        minRuntimeVersion([
+          { op: 'CONV_2D', version: 1 },
+          { op: 'FULLY_CONNECTED', version: 12 },
+          { op: 'SOFTMAX', version: 1 },
+        ]),
+      ),
+    ).toBe('2.17.0');
     expect(text(minRuntimeVersion([{ op: 'DEPTHWISE_CONV_2D', version: 4 }]))).toBe('2.2.0');
     // runtime_version.cc's values where kdq's table had others.
     expect(text(minRuntimeVersion([{ op: 'LOGISTIC', version: 1 }]))).toBe('1.14.0');
     expect(text(minRuntimeVersion([{ op: 'RELU6', version: 2 }]))).toBe('1.14.0');
     expect(minRuntimeVersion([{ op: 'RESHAPE', version: 1 }])).toHaveLength(16);
-    expect(text(minRuntimeVersion([{ op: 'ADD', version: 2 }, { op: 'CONCATENATION', version: 2 }]))).toBe('1.14.0');
+    expect(
+      text(
+        minRuntimeVersion([
+          { op: 'ADD', version: 2 },
+          { op: 'CONCATENATION', version: 2 },
+        ]),
+      ),
+    ).toBe('1.14.0');
     expect(text(minRuntimeVersion([{ op: 'MUL', version: 3 }]))).toBe('1.15.0');
   });
 });

@@ -84,7 +84,12 @@ function outcome(bytes: Uint8Array, label: string): Outcome {
 
 /** The part of a message that says what was wrong, without indices and offsets. */
 function kind(message: string): string {
-  return message.replace(/^not a readable \.tflite file: /, '').replace(/;.*$/, '').replace(/\d+/g, 'N').replace(/"[^"]*"/g, 'S').slice(0, 60);
+  return message
+    .replace(/^not a readable \.tflite file: /, '')
+    .replace(/;.*$/, '')
+    .replace(/\d+/g, 'N')
+    .replace(/"[^"]*"/g, 'S')
+    .slice(0, 60);
 }
 
 /**
@@ -195,7 +200,9 @@ describe('the damage the issue found', () => {
     const m = readTflite(files.int8);
     const op = m.operators[1]!;
     const v = patchFirst(files.int8, [op.inputs.length, ...op.inputs], m.tensors.length + 7);
-    expect(() => readTflite(v)).toThrow(new RegExp(`operator 1 \\(${op.op}\\) input 0 names tensor ${m.tensors.length + 7}, but the subgraph has tensors 0 to`));
+    expect(() => readTflite(v)).toThrow(
+      new RegExp(`operator 1 \\(${op.op}\\) input 0 names tensor ${m.tensors.length + 7}, but the subgraph has tensors 0 to`),
+    );
   });
 });
 

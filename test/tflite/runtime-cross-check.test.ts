@@ -32,7 +32,7 @@ beforeAll(async () => {
 const FILE = 'student-dynamic-range.tflite';
 
 describe('a dynamic-range file with per-channel dense weights, in both runtimes', () => {
-  it('with the converter\'s FULLY_CONNECTED v12: LiteRT.js runs it, tfjs-tflite refuses it as too old, and that is recorded', async () => {
+  it("with the converter's FULLY_CONNECTED v12: LiteRT.js runs it, tfjs-tflite refuses it as too old, and that is recorded", async () => {
     const { bytes } = exportTflite(model, { mode: 'dynamic-range', perChannel: true, inputShape: shape });
     const r = await evaluateInEveryRuntime(bytes, testSet, { primary: 'litert', mode: 'dynamic-range', file: FILE });
     expect(r.runtimes.map((o) => [o.runtime, o.status])).toEqual([
@@ -101,7 +101,9 @@ describe('files both runtimes run agree within their mode', () => {
 
   it('refuses a mode it has no tolerance for', async () => {
     const { bytes } = exportTflite(model, { mode: 'float32', inputShape: shape });
-    await expect(evaluateInEveryRuntime(bytes, testSet, { primary: 'litert', mode: 'int4', file: 'x.tflite' })).rejects.toThrow(/no runtime tolerance for mode "int4"/);
+    await expect(evaluateInEveryRuntime(bytes, testSet, { primary: 'litert', mode: 'int4', file: 'x.tflite' })).rejects.toThrow(
+      /no runtime tolerance for mode "int4"/,
+    );
   });
 });
 
@@ -125,7 +127,8 @@ describe('compareOutputs', () => {
 });
 
 describe('a runtime refusing a file', () => {
-  const reason = "INVALID_ARGUMENT: Can't initialize model: ERROR: Didn't find op for builtin opcode 'FULLY_CONNECTED' version '12'. An older version of this builtin might be supported.";
+  const reason =
+    "INVALID_ARGUMENT: Can't initialize model: ERROR: Didn't find op for builtin opcode 'FULLY_CONNECTED' version '12'. An older version of this builtin might be supported.";
   it('for an operator version it lacks: OpVersionRefused, naming op and version', () => {
     expect(refusedOpVersion(reason)).toEqual({ op: 'FULLY_CONNECTED', version: 12 });
     const e = loadRefusal('tfjs-tflite', 1000, reason);
@@ -135,6 +138,8 @@ describe('a runtime refusing a file', () => {
   it('for any other reason: a plain E_TFLITE error, which the evaluation does not excuse', () => {
     const e = loadRefusal('tfjs-tflite', 1000, 'quantized_dimension must be in range');
     expect(e).not.toBeInstanceOf(OpVersionRefused);
-    expect(e.message).toBe('tfjs-tflite rejected the model (1000 bytes): quantized_dimension must be in range; check the file with kdq inspect, or export it again');
+    expect(e.message).toBe(
+      'tfjs-tflite rejected the model (1000 bytes): quantized_dimension must be in range; check the file with kdq inspect, or export it again',
+    );
   });
 });

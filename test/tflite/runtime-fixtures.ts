@@ -292,7 +292,13 @@ export function denseFixture(inSize: number, outSize: number, seed: number): Den
     q ? { name, shape: [1, inSize], type, quant: q } : { name, shape: [1, inSize], type };
   const out = (name: string, type: number, q?: { scale: number; zeroPoint: number }): TensorSpec =>
     q ? { name, shape: [1, outSize], type, quant: q } : { name, shape: [1, outSize], type };
-  const qWeights: TensorSpec = { name: 'dense/kernel', shape: [outSize, inSize], type: TensorType.INT8, data: bytesOf(qW), quant: { scale: wScale, zeroPoint: 0 } };
+  const qWeights: TensorSpec = {
+    name: 'dense/kernel',
+    shape: [outSize, inSize],
+    type: TensorType.INT8,
+    data: bytesOf(qW),
+    quant: { scale: wScale, zeroPoint: 0 },
+  };
   const qBias: TensorSpec = { name: 'dense/bias', shape: [outSize], type: TensorType.INT32, data: bytesOf(qB), quant: { scale: biasScale, zeroPoint: 0 } };
   const int8FloatIoTensors: TensorSpec[] = [
     io('x', TensorType.FLOAT32),
@@ -341,11 +347,7 @@ export function denseFixture(inSize: number, outSize: number, seed: number): Den
         out('y_int8', TensorType.INT8, output),
         out('y', TensorType.UINT8, uint8Out),
       ],
-      [
-        { code: Op.QUANTIZE, version: 1, inputs: [0], outputs: [3] },
-        fc(4, 3, 4),
-        { code: Op.QUANTIZE, version: 1, inputs: [4], outputs: [5] },
-      ],
+      [{ code: Op.QUANTIZE, version: 1, inputs: [0], outputs: [3] }, fc(4, 3, 4), { code: Op.QUANTIZE, version: 1, inputs: [4], outputs: [5] }],
       [0],
       [5],
     ),

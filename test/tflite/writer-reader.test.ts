@@ -30,7 +30,13 @@ function handModel(): TfliteModel {
       { name: 'in', shape: [1, 4, 4, 1], type: 'FLOAT32' },
       { name: 'in_q', shape: [1, 4, 4, 1], type: 'INT8', quantization: { scale: [1 / 255], zeroPoint: [-128], quantizedDimension: 0, min: [0], max: [1] } },
       { name: 'conv/w', shape: [2, 3, 3, 1], type: 'INT8', buffer: i8(18, 1), quantization: { scale: [0.01, 0.02], zeroPoint: [0, 0], quantizedDimension: 0 } },
-      { name: 'conv/b', shape: [2], type: 'INT32', buffer: i8(8, 2), quantization: { scale: [0.01 / 255, 0.02 / 255], zeroPoint: [0, 0], quantizedDimension: 0 } },
+      {
+        name: 'conv/b',
+        shape: [2],
+        type: 'INT32',
+        buffer: i8(8, 2),
+        quantization: { scale: [0.01 / 255, 0.02 / 255], zeroPoint: [0, 0], quantizedDimension: 0 },
+      },
       { name: 'conv', shape: [1, 2, 2, 2], type: 'INT8', quantization: { scale: [0.05], zeroPoint: [-128], quantizedDimension: 0 } },
       { name: 'flat/shape', shape: [2], type: 'INT32', buffer: Uint8Array.from([1, 0, 0, 0, 8, 0, 0, 0]) },
       { name: 'flat', shape: [1, 8], type: 'INT8', quantization: { scale: [0.05], zeroPoint: [-128], quantizedDimension: 0 } },
@@ -50,7 +56,13 @@ function handModel(): TfliteModel {
         options: { type: 'Conv2DOptions', padding: 'VALID', strideW: 1, strideH: 1, activation: 'RELU', dilationW: 1, dilationH: 1 },
       },
       { op: 'RESHAPE', version: 1, inputs: [4, 5], outputs: [6] },
-      { op: 'FULLY_CONNECTED', version: 4, inputs: [6, 7, 8], outputs: [9], options: { type: 'FullyConnectedOptions', activation: 'NONE', keepNumDims: false, asymmetricQuantizeInputs: false } },
+      {
+        op: 'FULLY_CONNECTED',
+        version: 4,
+        inputs: [6, 7, 8],
+        outputs: [9],
+        options: { type: 'FullyConnectedOptions', activation: 'NONE', keepNumDims: false, asymmetricQuantizeInputs: false },
+      },
       { op: 'SOFTMAX', version: 2, inputs: [9], outputs: [10], options: { type: 'SoftmaxOptions', beta: 1 } },
       { op: 'DEQUANTIZE', version: 2, inputs: [10], outputs: [11], options: { type: 'DequantizeOptions' } },
     ],
@@ -134,7 +146,16 @@ describe('reading the converter reference files', () => {
   });
 
   it('reads every reference file, and re-writes those with kdq ops to the same model', () => {
-    for (const name of ['hello_world_float', 'hello_world_int8', 'magic_wand', 'micro_speech_quantized', 'person_detect', 'pretrainedResnet_quant', 'model_ToyCar_quant_fullint_micro', 'str_ww_ref_model']) {
+    for (const name of [
+      'hello_world_float',
+      'hello_world_int8',
+      'magic_wand',
+      'micro_speech_quantized',
+      'person_detect',
+      'pretrainedResnet_quant',
+      'model_ToyCar_quant_fullint_micro',
+      'str_ww_ref_model',
+    ]) {
       const m = readTflite(refBytes(name));
       expect(m.operators.length, name).toBeGreaterThan(0);
       const rewritable = m.operators.every((o) => !o.op.startsWith('UNKNOWN') && o.options?.type !== 'Other');
@@ -143,7 +164,7 @@ describe('reading the converter reference files', () => {
     }
   });
 
-  it('decodes and re-writes AddOptions: the converter\'s ResNet-8 fuses a relu into each residual add', () => {
+  it("decodes and re-writes AddOptions: the converter's ResNet-8 fuses a relu into each residual add", () => {
     const m = readTflite(refBytes('pretrainedResnet_quant'));
     const adds = m.operators.filter((o) => o.op === 'ADD');
     expect(adds.map((o) => `${o.op} v${o.version}`)).toEqual(['ADD v2', 'ADD v2', 'ADD v2']);

@@ -56,10 +56,16 @@ async function train(layers: LayerSpec[], seed: number, over: Partial<TrainingCo
   }
 }
 
-
 describe('shardBounds', () => {
   it('cuts every batch into disjoint, covering shards whose sizes differ by at most one', () => {
-    for (const [from, to] of [[0, 32], [64, 96], [0, 1], [5, 8], [0, 33], [100, 107]]) {
+    for (const [from, to] of [
+      [0, 32],
+      [64, 96],
+      [0, 1],
+      [5, 8],
+      [0, 33],
+      [100, 107],
+    ]) {
       for (const replicas of [1, 2, 3, 4, 8]) {
         const shards = Array.from({ length: replicas }, (_, r) => shardBounds(from, to, r, replicas));
         expect(shards[0][0]).toBe(from);
@@ -70,7 +76,10 @@ describe('shardBounds', () => {
       }
     }
     // A batch of 1 on two threads: one shard is empty.
-    expect([shardBounds(0, 1, 0, 2), shardBounds(0, 1, 1, 2)]).toEqual([[0, 0], [0, 1]]);
+    expect([shardBounds(0, 1, 0, 2), shardBounds(0, 1, 1, 2)]).toEqual([
+      [0, 0],
+      [0, 1],
+    ]);
   });
 });
 
@@ -127,8 +136,15 @@ describe('trainModel with training.threads', () => {
     // SGD, so a replica that skipped an option would drift from thread 0 and send gradients taken
     // at other weights: the summed step would then differ far beyond rounding.
     const recipe: Partial<TrainingConfig> = {
-      optimizer: 'sgd', learningRate: 0.2, epochs: 3, batchSize: 32, shuffle: true,
-      schedule: { type: 'step', every: 1, factor: 0.5 }, weightDecay: 0.5, clipNorm: 0.5, labelSmoothing: 0.2,
+      optimizer: 'sgd',
+      learningRate: 0.2,
+      epochs: 3,
+      batchSize: 32,
+      shuffle: true,
+      schedule: { type: 'step', every: 1, factor: 0.5 },
+      weightDecay: 0.5,
+      clipNorm: 0.5,
+      labelSmoothing: 0.2,
     };
     const n = 96;
     const part = { examples: data.examples.subarray(0, n * 784), labels: data.labels.subarray(0, n) };
@@ -193,13 +209,24 @@ describe('trainModel with training.threads', () => {
     // The replica is built from other layers than the model it must copy.
     const model = buildModel(plain, SHAPE, 7, { role: 'student' });
     const err = await rejection(
-      trainModel({ model, ...data, inputShape: SHAPE, numClasses: 10, config: cfg({ threads: 2 }), seed: 7, stage: 'student', spec: { layers: withDropout, seed: 7, role: 'student' } }),
+      trainModel({
+        model,
+        ...data,
+        inputShape: SHAPE,
+        numClasses: 10,
+        config: cfg({ threads: 2 }),
+        seed: 7,
+        stage: 'student',
+        spec: { layers: withDropout, seed: 7, role: 'student' },
+      }),
     );
     model.dispose();
     expect(err).toBeInstanceOf(KdqError);
     expect(err.message).toMatch(/training thread 1: its model has \d+ weights .* the layer specs differ/);
     const noSpec = buildModel(plain, SHAPE, 7, { role: 'student' });
-    const err2 = await rejection(trainModel({ model: noSpec, ...data, inputShape: SHAPE, numClasses: 10, config: cfg({ threads: 2 }), seed: 7, stage: 'student' }));
+    const err2 = await rejection(
+      trainModel({ model: noSpec, ...data, inputShape: SHAPE, numClasses: 10, config: cfg({ threads: 2 }), seed: 7, stage: 'student' }),
+    );
     noSpec.dispose();
     expect(err2.code).toBe('E_INTERNAL');
   });
@@ -213,9 +240,19 @@ describe('kdq run with training.threads: 2', () => {
       await promisify(execFile)(
         process.execPath,
         [
-          path.join(root, 'bin', 'kdq.mjs'), 'run', path.join(root, 'test', 'e2e', 'micro.yaml'),
-          '--set', 'teacher.training.threads=2', '--set', 'student.training.threads=2',
-          '--runs-dir', path.join(dir, 'runs'), '--cache-dir', path.join(dir, 'cache'), '--backend', 'wasm',
+          path.join(root, 'bin', 'kdq.mjs'),
+          'run',
+          path.join(root, 'test', 'e2e', 'micro.yaml'),
+          '--set',
+          'teacher.training.threads=2',
+          '--set',
+          'student.training.threads=2',
+          '--runs-dir',
+          path.join(dir, 'runs'),
+          '--cache-dir',
+          path.join(dir, 'cache'),
+          '--backend',
+          'wasm',
         ],
         { cwd: dir },
       );

@@ -36,7 +36,12 @@ async function run(over: Partial<TrainingConfig>, args: Partial<TrainArgs> = {})
   const model = buildModel(layers, SHAPE, 3, { role: 'student' });
   try {
     const history = await trainModel({
-      model, ...train, inputShape: SHAPE, numClasses: 10, seed: 3, stage: 'student',
+      model,
+      ...train,
+      inputShape: SHAPE,
+      numClasses: 10,
+      seed: 3,
+      stage: 'student',
       config: trainingConfig({ learningRate: 0.01, epochs: 12, ...over }),
       spec: { layers, seed: 3, role: 'student' },
       ...args,
@@ -64,7 +69,13 @@ describe('validation', () => {
     expect(seen.history.epochs.every((e) => e.valLoss! > 0 && e.valAccuracy! > 0.3)).toBe(true);
     expect(plain.history.epochs.every((e) => e.valLoss === undefined)).toBe(true);
     // Had one marker image reached a batch, its NaN loss would have stopped training with E_DIVERGED.
-    const marked = { inputs: floatInputs(held.examples.map(() => NaN), SHAPE), labels: held.labels };
+    const marked = {
+      inputs: floatInputs(
+        held.examples.map(() => NaN),
+        SHAPE,
+      ),
+      labels: held.labels,
+    };
     const poisoned = await run({ epochs: 3 }, { validation: marked });
     expect(poisoned.weights.equals(plain.weights)).toBe(true);
     expect(poisoned.history.epochs.map((e) => e.valLoss)).toEqual([NaN, NaN, NaN]);

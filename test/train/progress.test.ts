@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { createProgress, formatBar, formatEpochLine } from '../../src/train/progress.ts';
 import type { BatchStats, EpochStats } from '../../src/train/train.ts';
 
-const epoch: EpochStats = { epoch: 1, epochs: 2, loss: 0.21134, accuracy: 0.93756, samples: 60000, samplesPerSecond: 1432.4, seconds: 41.88, learningRate: 0.001 };
+const epoch: EpochStats = {
+  epoch: 1,
+  epochs: 2,
+  loss: 0.21134,
+  accuracy: 0.93756,
+  samples: 60000,
+  samplesPerSecond: 1432.4,
+  seconds: 41.88,
+  learningRate: 0.001,
+};
 const batch = (step: number, seconds: number): BatchStats => ({
   epoch: 1,
   epochs: 2,
@@ -57,9 +66,7 @@ describe('progress', () => {
 
   it('shows rate, position and an ETA that includes the remaining epochs', () => {
     // 400 of 1000 seen in 2 s: 200/s; 600 left in this epoch + 1000 in the next = 8 s.
-    expect(formatBar('teacher', { ...batch(4, 2) })).toBe(
-      'teacher epoch 1/2 [########------------] 40% 400/1000 200 samples/s loss 0.5000 acc 0.8000 ETA 8s',
-    );
+    expect(formatBar('teacher', { ...batch(4, 2) })).toBe('teacher epoch 1/2 [########------------] 40% 400/1000 200 samples/s loss 0.5000 acc 0.8000 ETA 8s');
   });
 
   it('never writes a bar wider than the terminal', () => {

@@ -39,7 +39,7 @@ describe('learningRateAt', () => {
     expect(r[1]).toBeCloseTo(0.1, 15);
     // 4 decay epochs: (1 + cos(pi k / 4)) / 2 for k = 0..3.
     expect(r.slice(2)).toEqual([0, 1, 2, 3].map((k) => (0.1 * (1 + Math.cos((Math.PI * k) / 4))) / 2));
-    expect(r[5]).toBeCloseTo(0.1 * (1 - Math.SQRT1_2) / 2, 15);
+    expect(r[5]).toBeCloseTo((0.1 * (1 - Math.SQRT1_2)) / 2, 15);
     const floor = rates({ learningRate: 0.1, epochs: 3, schedule: { type: 'cosine', warmupEpochs: 0, minLearningRate: 0.02 } });
     expect(floor[0]).toBe(0.1);
     expect(floor[2]).toBeCloseTo(0.02 + 0.08 * 0.25, 15);
@@ -50,7 +50,13 @@ describe('learningRateAt', () => {
 describe('a schedule in training', () => {
   it('sets the optimizer of every optimizer kind to the epoch rate, keeping its state', () => {
     for (const optimizer of ['adam', 'sgd', 'rmsprop'] as const) {
-      const rule = new UpdateRule({ ...trainingConfig({ optimizer, momentum: optimizer === 'sgd' ? 0.9 : 0, epochs: 4, learningRate: 0.1 }), schedule: { type: 'step', every: 1, factor: 0.5 } }, []);
+      const rule = new UpdateRule(
+        {
+          ...trainingConfig({ optimizer, momentum: optimizer === 'sgd' ? 0.9 : 0, epochs: 4, learningRate: 0.1 }),
+          schedule: { type: 'step', every: 1, factor: 0.5 },
+        },
+        [],
+      );
       expect([0, 1, 2, 3].map((e) => [rule.startEpoch(e), learningRateOf(rule.optimizer)])).toEqual([
         [0.1, 0.1],
         [0.05, 0.05],
@@ -67,7 +73,11 @@ describe('a schedule in training', () => {
     const base = { ...data, inputShape: SHAPE, numClasses: 10, seed: 3, stage: 's' };
     const sgd = { optimizer: 'sgd' as const, momentum: 0, batchSize: 64, shuffle: false };
     const scheduled = buildModel(layers, SHAPE, 3, { role: 'student' });
-    const h = await trainModel({ ...base, model: scheduled, config: { ...trainingConfig({ ...sgd, epochs: 3, learningRate: 0.2 }), schedule: { type: 'step', every: 1, factor: 0.5 } } });
+    const h = await trainModel({
+      ...base,
+      model: scheduled,
+      config: { ...trainingConfig({ ...sgd, epochs: 3, learningRate: 0.2 }), schedule: { type: 'step', every: 1, factor: 0.5 } },
+    });
     expect(h.epochs.map((e) => e.learningRate)).toEqual([0.2, 0.1, 0.05]);
     const manual = buildModel(layers, SHAPE, 3, { role: 'student' });
     for (const lr of [0.2, 0.1, 0.05]) await trainModel({ ...base, model: manual, config: trainingConfig({ ...sgd, epochs: 1, learningRate: lr }) });

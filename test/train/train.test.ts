@@ -66,7 +66,10 @@ describe('trainModel', () => {
       { type: 'dense', units: 10, activation: 'linear', useBias: true },
     ];
     const { model, history } = await run(10, { config: cfg({ epochs: 1 }) }, bn);
-    const movingMean = model.weights.find((w) => w.name.includes('moving_mean'))!.read().dataSync();
+    const movingMean = model.weights
+      .find((w) => w.name.includes('moving_mean'))!
+      .read()
+      .dataSync();
     expect(Array.from(movingMean).some((v) => v !== 0)).toBe(true);
     expect(Number.isFinite(history.epochs[0].loss)).toBe(true);
     model.dispose();
@@ -178,7 +181,16 @@ describe('trainModel', () => {
     images[70 * 784 + 300] = NaN; // image 70: third batch of 32 when not shuffled
     const model = buildModel(small, SHAPE, 6);
     const err = await rejection(
-      trainModel({ model, examples: images, labels: data.labels.subarray(0, 100), inputShape: SHAPE, numClasses: 10, config: cfg({ shuffle: false }), seed: 6, stage: 'student' }),
+      trainModel({
+        model,
+        examples: images,
+        labels: data.labels.subarray(0, 100),
+        inputShape: SHAPE,
+        numClasses: 10,
+        config: cfg({ shuffle: false }),
+        seed: 6,
+        stage: 'student',
+      }),
     );
     expect(err.code).toBe('E_DIVERGED');
     expect(err.message).toContain('stage student: loss became NaN at epoch 1, step 3 of 4');
@@ -244,7 +256,15 @@ describe('optimizers', () => {
     it(`${optimizer} lowers the training loss`, async () => {
       const model = buildModel(small, SHAPE, 12);
       const lr = optimizer === 'sgd' ? 0.1 : 0.003;
-      const h = await trainModel({ model, ...data, inputShape: SHAPE, numClasses: 10, config: cfg({ optimizer, learningRate: lr, momentum: 0.9, epochs: 3 }), seed: 12, stage: 's' });
+      const h = await trainModel({
+        model,
+        ...data,
+        inputShape: SHAPE,
+        numClasses: 10,
+        config: cfg({ optimizer, learningRate: lr, momentum: 0.9, epochs: 3 }),
+        seed: 12,
+        stage: 's',
+      });
       expect(h.epochs[2].loss).toBeLessThan(h.epochs[0].loss * 0.8);
       model.dispose();
     });

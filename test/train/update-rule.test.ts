@@ -32,7 +32,11 @@ describe('weight decay', () => {
     const names = decayedVariables(trainable(model)).map((v) => v.name);
     expect(names).toHaveLength(2);
     expect(names.every((n) => /kernel/.test(n))).toBe(true);
-    expect(trainable(model).filter((v) => !names.includes(v.name)).map((v) => v.shape.length)).toEqual([1, 1, 1, 1]);
+    expect(
+      trainable(model)
+        .filter((v) => !names.includes(v.name))
+        .map((v) => v.shape.length),
+    ).toEqual([1, 1, 1, 1]);
     model.dispose();
   });
 
@@ -69,7 +73,10 @@ describe('weight decay', () => {
     const model = buildModel(layers, SHAPE, 3, { role: 'student' });
     const vars = trainable(model);
     const kernel = decayedVariables(vars)[0];
-    const rule = new UpdateRule({ ...trainingConfig({ optimizer: 'sgd', learningRate: 0.1, momentum: 0, epochs: 3 }), weightDecay: 1, schedule: { type: 'step', every: 1, factor: 0.5 } }, vars);
+    const rule = new UpdateRule(
+      { ...trainingConfig({ optimizer: 'sgd', learningRate: 0.1, momentum: 0, epochs: 3 }), weightDecay: 1, schedule: { type: 'step', every: 1, factor: 0.5 } },
+      vars,
+    );
     const zeros = Object.fromEntries(vars.map((v) => [v.name, tf.zerosLike(v)]));
     const w0 = (kernel.dataSync() as Float32Array)[0];
     rule.startEpoch(2); // rate 0.025
@@ -96,8 +103,16 @@ describe('clipNorm', () => {
       const model = buildModel(layers, SHAPE, 5, { role: 'student' });
       const before = values(trainable(model));
       await trainModel({
-        model, ...data, inputShape: SHAPE, numClasses: 10, seed: 5, stage: 's',
-        config: { ...trainingConfig({ optimizer: 'sgd', momentum: 0, learningRate: 0.5, epochs: 1, batchSize: n, shuffle: false }), ...(clipNorm ? { clipNorm } : {}) },
+        model,
+        ...data,
+        inputShape: SHAPE,
+        numClasses: 10,
+        seed: 5,
+        stage: 's',
+        config: {
+          ...trainingConfig({ optimizer: 'sgd', momentum: 0, learningRate: 0.5, epochs: 1, batchSize: n, shuffle: false }),
+          ...(clipNorm ? { clipNorm } : {}),
+        },
       });
       let sq = 0;
       trainable(model).forEach((v, i) => (v.dataSync() as Float32Array).forEach((w, j) => (sq += (w - before[i][j]) ** 2)));

@@ -15,7 +15,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const rejection = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as KdqError);
+const rejection = (p: Promise<unknown>) =>
+  p.then(
+    () => null,
+    (e: unknown) => e as KdqError,
+  );
 
 describe('makeDirs', () => {
   it('creates missing levels and accepts an existing folder', async () => {
@@ -24,7 +28,7 @@ describe('makeDirs', () => {
     await makeDirs(join(dir, 'a', 'b', 'c'));
   });
 
-  it('a file or device in the way is the user\'s to fix: exit 2, naming what is there', async () => {
+  it("a file or device in the way is the user's to fix: exit 2, naming what is there", async () => {
     await writeFile(join(dir, 'file'), 'x');
     const e = (await rejection(makeDirs(join(dir, 'file', 'runs'))))!;
     expect([e.code, e.exitCode]).toEqual(['E_USAGE', 2]);
@@ -33,7 +37,7 @@ describe('makeDirs', () => {
     expect([dev.code, dev.message]).toEqual(['E_USAGE', 'cannot use /dev/null as a folder: /dev/null is a character device; choose a folder path']);
   });
 
-  it('a folder that cannot be created under /proc fails at once (Node\'s recursive mkdir spins there for ever)', { timeout: 10_000 }, async () => {
+  it("a folder that cannot be created under /proc fails at once (Node's recursive mkdir spins there for ever)", { timeout: 10_000 }, async () => {
     if (!existsSync('/proc/self')) return;
     const e = (await rejection(makeDirs('/proc/kdq-cannot-exist/runs')))!;
     expect(e.code).toBe('E_IO');

@@ -13,15 +13,20 @@ const inject = vi.hoisted(() => ({ fn: '', code: '', match: '' }));
 
 vi.mock('node:fs/promises', async (importOriginal) => {
   const orig = await importOriginal<typeof import('node:fs/promises')>();
-  const wrap =
-    <F extends (...args: any[]) => Promise<any>>(name: string, f: F) =>
+  const wrap = <F extends (...args: any[]) => Promise<any>>(name: string, f: F) =>
     (async (...args: Parameters<F>) => {
       if (inject.fn === name && String(args[0]).includes(inject.match)) {
         throw Object.assign(new Error(`${inject.code}: simulated failure, ${name} '${String(args[0])}'`), { code: inject.code, path: String(args[0]) });
       }
       return f(...args);
     }) as F;
-  return { ...orig, writeFile: wrap('writeFile', orig.writeFile), mkdir: wrap('mkdir', orig.mkdir), open: wrap('open', orig.open), rename: wrap('rename', orig.rename) };
+  return {
+    ...orig,
+    writeFile: wrap('writeFile', orig.writeFile),
+    mkdir: wrap('mkdir', orig.mkdir),
+    open: wrap('open', orig.open),
+    rename: wrap('rename', orig.rename),
+  };
 });
 
 const { ensureWritableDir, GC_ADVICE, writeFileAtomic } = await import('../../src/util/atomic.ts');
@@ -90,13 +95,17 @@ describe('read-only folder (EROFS, EACCES)', () => {
     Object.assign(inject, { fn: 'mkdir', code: 'EROFS', match: dir });
     const e = await rejection(ensureWritableDir(join(dir, 'runs')));
     expect(e.code).toBe('E_IO');
-    expect(e.message).toBe(`cannot create folder ${join(dir, 'runs')}: permission denied (EROFS: read-only folder?): choose a writable folder with --runs-dir / --cache-dir`);
+    expect(e.message).toBe(
+      `cannot create folder ${join(dir, 'runs')}: permission denied (EROFS: read-only folder?): choose a writable folder with --runs-dir / --cache-dir`,
+    );
   });
 
   it('ensureWritableDir: the folder exists but no file can be written in it; nothing is left in it', async () => {
     Object.assign(inject, { fn: 'writeFile', code: 'EACCES', match: dir });
     const e = await rejection(ensureWritableDir(dir));
-    expect(e.message).toBe(`cannot write to folder ${dir}: permission denied (EACCES: read-only folder?): choose a writable folder with --runs-dir / --cache-dir`);
+    expect(e.message).toBe(
+      `cannot write to folder ${dir}: permission denied (EACCES: read-only folder?): choose a writable folder with --runs-dir / --cache-dir`,
+    );
     inject.fn = '';
     expect(await readdir(dir)).toEqual([]);
   });

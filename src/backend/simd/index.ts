@@ -13,8 +13,21 @@ import { SIMD_MODULE_BYTES } from './kernels-wasm.ts';
 /** The module's exports; every pointer is a byte offset into the backend's memory. */
 export interface SimdKernels {
   adam(
-    w: number, g: number, m: number, v: number, w2: number, m2: number, v2: number, n: number,
-    b1: number, b2: number, a1: number, a2: number, step: number, invC2: number, eps: number,
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    w2: number,
+    m2: number,
+    v2: number,
+    n: number,
+    b1: number,
+    b2: number,
+    a1: number,
+    a2: number,
+    step: number,
+    invC2: number,
+    eps: number,
   ): void;
   relu_bias_grad(dy: number, y: number, dz: number, db: number, rows: number, channels: number): void;
   /** Returns how many (window, channel) pairs found no input equal to their maximum (NaN). */
@@ -34,13 +47,49 @@ export interface SimdKernels {
    * scatter 0; may write 12 bytes past a row: leave 16 bytes of slack), or buf added back into x (scatter 1).
    */
   im2col(
-    x: number, xEnd: number, buf: number, ld: number, p0: number, rows: number, scatter: number, h: number, w: number, c: number, oh: number, ow: number,
-    fh: number, fw: number, sh: number, sw: number, top: number, left: number,
+    x: number,
+    xEnd: number,
+    buf: number,
+    ld: number,
+    p0: number,
+    rows: number,
+    scatter: number,
+    h: number,
+    w: number,
+    c: number,
+    oh: number,
+    ow: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    top: number,
+    left: number,
   ): void;
   /** Output pixels [p0, p0 + rows) of act(conv(x) + bias) into y, reading x in place where it can; scratch tb (rows K floats + 16 bytes), tbl (5 ceil(rows / 4) i32). */
   conv_direct(
-    x: number, xEnd: number, bp: number, bias: number, y: number, tb: number, tbl: number, flags: number, p0: number, rows: number,
-    h: number, w: number, c: number, oh: number, ow: number, n: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number,
+    x: number,
+    xEnd: number,
+    bp: number,
+    bias: number,
+    y: number,
+    tb: number,
+    tbl: number,
+    flags: number,
+    p0: number,
+    rows: number,
+    h: number,
+    w: number,
+    c: number,
+    oh: number,
+    ow: number,
+    n: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    top: number,
+    left: number,
   ): void;
   /** B[K, N] (rows ldb bytes apart, or the transpose of src[N, K]) into 8-column panels at dst. */
   pack_b(src: number, ldb: number, transposed: number, dst: number, k: number, n: number): void;
@@ -69,8 +118,25 @@ export interface SimdKernels {
    * (flags 1 bias, 2 relu), over every output pixel and every filter tap inside the image.
    */
   depthwise(
-    input: number, f: number, bias: number, out: number, mode: number, flags: number, scale: number,
-    n: number, h: number, w: number, c: number, oh: number, ow: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number,
+    input: number,
+    f: number,
+    bias: number,
+    out: number,
+    mode: number,
+    flags: number,
+    scale: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    oh: number,
+    ow: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    top: number,
+    left: number,
   ): void;
 }
 

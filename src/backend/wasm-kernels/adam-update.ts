@@ -52,8 +52,21 @@ function adamUpdate(args: {
   if (simd !== null) {
     const at = (t: tf.TensorInfo) => heapOffset(backend, t);
     simd.adam(
-      at(inputs.value), at(inputs.gradient), at(inputs.m), at(inputs.v), at(outW), at(outM), at(outV), sizeOf(shape),
-      beta1, beta2, 1 - beta1, 1 - beta2, -attrs.learningRate / c1, 1 / c2, epsilon,
+      at(inputs.value),
+      at(inputs.gradient),
+      at(inputs.m),
+      at(inputs.v),
+      at(outW),
+      at(outM),
+      at(outV),
+      sizeOf(shape),
+      beta1,
+      beta2,
+      1 - beta1,
+      1 - beta2,
+      -attrs.learningRate / c1,
+      1 / c2,
+      epsilon,
     );
     return [outW, outM, outV];
   }

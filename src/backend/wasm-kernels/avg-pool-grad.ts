@@ -25,14 +25,37 @@ export function simdAvgPoolGradConfig(original: tf.KernelConfig): tf.KernelConfi
     const { inputs, backend, attrs } = args;
     const { dy, input } = inputs;
     const simd = simdKernels(backend);
-    const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      attrs.filterSize,
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+    );
     if (simd === null || dy.dtype !== 'float32' || info.inChannels % 4 !== 0 || info.filterHeight > 255 || info.filterWidth > 255) return fallback(args);
     const dx = backend.makeOutput([...input.shape], 'float32');
     heapF32(backend, dx).fill(0);
     simd.depthwise(
-      heapOffset(backend, dx), 0, 0, heapOffset(backend, dy), 3, 0, 1 / (info.filterHeight * info.filterWidth),
-      info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
-      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
+      heapOffset(backend, dx),
+      0,
+      0,
+      heapOffset(backend, dy),
+      3,
+      0,
+      1 / (info.filterHeight * info.filterWidth),
+      info.batchSize,
+      info.inHeight,
+      info.inWidth,
+      info.inChannels,
+      info.outHeight,
+      info.outWidth,
+      info.filterHeight,
+      info.filterWidth,
+      info.strideHeight,
+      info.strideWidth,
+      info.padInfo.top,
+      info.padInfo.left,
     );
     return dx;
   }

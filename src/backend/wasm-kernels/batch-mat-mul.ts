@@ -35,7 +35,13 @@ export function fastBatchMatMulConfig(original: tf.KernelConfig): tf.KernelConfi
     const { transposeA, transposeB } = attrs;
     const ra = a.shape.length;
     const rb = b.shape.length;
-    if ((!transposeA && !transposeB) || a.dtype !== 'float32' || b.dtype !== 'float32' || sizeOf(a.shape.slice(0, -2)) !== 1 || sizeOf(b.shape.slice(0, -2)) !== 1) {
+    if (
+      (!transposeA && !transposeB) ||
+      a.dtype !== 'float32' ||
+      b.dtype !== 'float32' ||
+      sizeOf(a.shape.slice(0, -2)) !== 1 ||
+      sizeOf(b.shape.slice(0, -2)) !== 1
+    ) {
       return fallback(args);
     }
     // a is stored [aRows, aCols], b is [bRows, bCols]; op() applies the requested transpose.

@@ -195,8 +195,16 @@ export function batchNormTrainOp(
   params: { gamma: tf.Tensor1D; beta: tf.Tensor1D; movingMean: tf.Tensor1D; movingVariance: tf.Tensor1D },
   attrs: BatchNormTrainAttrs,
 ): BatchNormTrainResult {
-  const [y, mean, variance, movingMean, movingVariance] = tf.engine().runKernel(BATCH_NORM_TRAIN, { x, ...params }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
-  return { y: y!, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D, movingMean: movingMean as tf.Tensor1D, movingVariance: movingVariance as tf.Tensor1D };
+  const [y, mean, variance, movingMean, movingVariance] = tf
+    .engine()
+    .runKernel(BATCH_NORM_TRAIN, { x, ...params }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  return {
+    y: y!,
+    mean: mean as tf.Tensor1D,
+    variance: variance as tf.Tensor1D,
+    movingMean: movingMean as tf.Tensor1D,
+    movingVariance: movingVariance as tf.Tensor1D,
+  };
 }
 
 /** Whether the active backend has these kernels. */

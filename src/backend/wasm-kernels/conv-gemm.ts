@@ -156,8 +156,28 @@ export function conv2dForward(
     const m = Math.min(rows, P - p0);
     if (direct) {
       simd.conv_direct(
-        xAt, xEnd, bp, biasP, yAt, buf, buf + 4 * (rows * K + SLACK), flags, p0, m, g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, N,
-        g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.top, g.left,
+        xAt,
+        xEnd,
+        bp,
+        biasP,
+        yAt,
+        buf,
+        buf + 4 * (rows * K + SLACK),
+        flags,
+        p0,
+        m,
+        g.inHeight,
+        g.inWidth,
+        g.inChannels,
+        g.outHeight,
+        g.outWidth,
+        N,
+        g.filterHeight,
+        g.filterWidth,
+        g.strideHeight,
+        g.strideWidth,
+        g.top,
+        g.left,
       );
     } else if (pointwise) {
       simd.gemm(xAt + 4 * p0 * K, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags);

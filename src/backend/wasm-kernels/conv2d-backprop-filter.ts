@@ -26,11 +26,7 @@ interface Conv2DBackpropFilterAttrs {
  * Fills colsT[k, p] (k = (kh*fw + kw)*cin + ci, p = (n*oh + y)*ow + x) with the input pixel each
  * filter tap sees, 0 in the padding.
  */
-export function im2colTransposed(
-  x: Float32Array,
-  cols: Float32Array,
-  info: tf.backend_util.Conv2DInfo,
-): void {
+export function im2colTransposed(x: Float32Array, cols: Float32Array, info: tf.backend_util.Conv2DInfo): void {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth } = info;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
   const top = info.padInfo.top;
@@ -60,12 +56,19 @@ export function im2colTransposed(
   }
 }
 
-function conv2dBackpropFilter(args: { inputs: { x: tf.TensorInfo; dy: tf.TensorInfo }; backend: BackendWasm; attrs: Conv2DBackpropFilterAttrs }): tf.TensorInfo {
+function conv2dBackpropFilter(args: {
+  inputs: { x: tf.TensorInfo; dy: tf.TensorInfo };
+  backend: BackendWasm;
+  attrs: Conv2DBackpropFilterAttrs;
+}): tf.TensorInfo {
   const { inputs, backend, attrs } = args;
   const x = inputs.x;
   const dy = inputs.dy;
   if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') {
-    throw new KdqError('E_INTERNAL', `Conv2DBackpropFilter on wasm supports dataFormat 'NHWC' only, got '${attrs.dataFormat}'; build conv layers with dataFormat 'channelsLast'`);
+    throw new KdqError(
+      'E_INTERNAL',
+      `Conv2DBackpropFilter on wasm supports dataFormat 'NHWC' only, got '${attrs.dataFormat}'; build conv layers with dataFormat 'channelsLast'`,
+    );
   }
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number],

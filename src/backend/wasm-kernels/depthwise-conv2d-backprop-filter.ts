@@ -14,7 +14,11 @@ interface DepthwiseBackpropFilterAttrs extends DepthwiseGradAttrs {
   filterShape: [number, number, number, number];
 }
 
-function depthwiseBackpropFilter(args: { inputs: { x: tf.TensorInfo; dy: tf.TensorInfo }; backend: BackendWasm; attrs: DepthwiseBackpropFilterAttrs }): tf.TensorInfo {
+function depthwiseBackpropFilter(args: {
+  inputs: { x: tf.TensorInfo; dy: tf.TensorInfo };
+  backend: BackendWasm;
+  attrs: DepthwiseBackpropFilterAttrs;
+}): tf.TensorInfo {
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
   const g = depthwiseGeometry(x.shape as [number, number, number, number], attrs.filterShape, attrs);

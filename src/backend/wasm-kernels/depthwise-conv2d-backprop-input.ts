@@ -14,7 +14,11 @@ interface DepthwiseBackpropInputAttrs extends DepthwiseGradAttrs {
   inputShape: [number, number, number, number];
 }
 
-function depthwiseBackpropInput(args: { inputs: { dy: tf.TensorInfo; filter: tf.TensorInfo }; backend: BackendWasm; attrs: DepthwiseBackpropInputAttrs }): tf.TensorInfo {
+function depthwiseBackpropInput(args: {
+  inputs: { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  backend: BackendWasm;
+  attrs: DepthwiseBackpropInputAttrs;
+}): tf.TensorInfo {
   const { inputs, backend, attrs } = args;
   const { dy, filter } = inputs;
   const g = depthwiseGeometry(attrs.inputShape, filter.shape as [number, number, number, number], attrs);

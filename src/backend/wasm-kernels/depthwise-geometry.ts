@@ -20,11 +20,7 @@ export interface DepthwiseGeometry extends tf.backend_util.Conv2DInfo {
   left: number;
 }
 
-export function depthwiseGeometry(
-  inputShape: readonly number[],
-  filterShape: readonly number[],
-  attrs: DepthwiseGradAttrs,
-): DepthwiseGeometry {
+export function depthwiseGeometry(inputShape: readonly number[], filterShape: readonly number[], attrs: DepthwiseGradAttrs): DepthwiseGeometry {
   const info = tf.backend_util.computeConv2DInfo(
     inputShape as [number, number, number, number],
     filterShape as [number, number, number, number],
@@ -49,7 +45,24 @@ export function runDepthwise(
   p: { input: number; f: number; out: number; mode: 0 | 1 | 2 | 3; bias?: number; flags?: number; scale?: number },
 ): void {
   simd.depthwise(
-    p.input, p.f, p.bias ?? 0, p.out, p.mode, p.flags ?? 0, p.scale ?? 1,
-    g.batchSize, g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.top, g.left,
+    p.input,
+    p.f,
+    p.bias ?? 0,
+    p.out,
+    p.mode,
+    p.flags ?? 0,
+    p.scale ?? 1,
+    g.batchSize,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    g.outHeight,
+    g.outWidth,
+    g.filterHeight,
+    g.filterWidth,
+    g.strideHeight,
+    g.strideWidth,
+    g.top,
+    g.left,
   );
 }

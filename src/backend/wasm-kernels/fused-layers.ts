@@ -38,7 +38,14 @@ export function fusedConv2dConfig(backendName: string): tf.KernelConfig | undefi
     backendName,
     kernelFunc: (args: KernelArgs) => {
       const a = args.attrs as unknown as FusedConv2DAttrs;
-      const attrs = { strides: a.strides, pad: a.pad, activation: a.activation, dataFormat: 'NHWC' as const, dilations: [1, 1] as [number, number], leakyreluAlpha: 0 };
+      const attrs = {
+        strides: a.strides,
+        pad: a.pad,
+        activation: a.activation,
+        dataFormat: 'NHWC' as const,
+        dilations: [1, 1] as [number, number],
+        leakyreluAlpha: 0,
+      };
       // On wasm, kdq's SIMD convolution (conv2d.ts); the stock kernel where it does not apply.
       if (backendName === 'wasm') {
         const { x, filter, bias } = args.inputs as unknown as { x: tf.TensorInfo; filter: tf.TensorInfo; bias: tf.TensorInfo };
@@ -102,7 +109,8 @@ export const fusedConv2dGradConfig: tf.GradConfig = {
     const common = { strides: a.strides, pad: a.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
     return {
       x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...common, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
-      filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...common, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      filter: () =>
+        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...common, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
       bias: () => db,
     };
   },

@@ -55,7 +55,11 @@ function argmaxInWindow(x: Float32Array, w: Window, rowStart: number, width: num
   return where;
 }
 
-function maxPoolGrad(args: { inputs: { dy: tf.TensorInfo; input: tf.TensorInfo; output: tf.TensorInfo }; backend: BackendWasm; attrs: MaxPoolGradAttrs }): tf.TensorInfo {
+function maxPoolGrad(args: {
+  inputs: { dy: tf.TensorInfo; input: tf.TensorInfo; output: tf.TensorInfo };
+  backend: BackendWasm;
+  attrs: MaxPoolGradAttrs;
+}): tf.TensorInfo {
   const { inputs, backend, attrs } = args;
   const { dy, input, output } = inputs;
   // tf.js' maxPool gradient only exists for dilation 1, so windows are dense.
@@ -76,9 +80,16 @@ function maxPoolGrad(args: { inputs: { dy: tf.TensorInfo; input: tf.TensorInfo; 
   // windows whose maximum matched no input (NaN), and those fall through to the general loop.
   const simd = simdKernels(backend);
   if (
-    simd !== null && filterHeight === 2 && filterWidth === 2 && strideHeight === 2 && strideWidth === 2 &&
-    info.padInfo.top === 0 && info.padInfo.left === 0 && C % 4 === 0 &&
-    outHeight * 2 <= inHeight && outWidth * 2 <= inWidth
+    simd !== null &&
+    filterHeight === 2 &&
+    filterWidth === 2 &&
+    strideHeight === 2 &&
+    strideWidth === 2 &&
+    info.padInfo.top === 0 &&
+    info.padInfo.left === 0 &&
+    C % 4 === 0 &&
+    outHeight * 2 <= inHeight &&
+    outWidth * 2 <= inWidth
   ) {
     const at = (t: tf.TensorInfo) => heapOffset(backend, t);
     const misses = simd.max_pool_grad_2x2(at(input), at(output), at(dy), at(out), batchSize, inHeight, inWidth, C, outHeight, outWidth);

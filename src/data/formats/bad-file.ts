@@ -6,12 +6,7 @@
 import { KdqError } from '../../errors.ts';
 
 /** Where in a file the problem is. */
-export type Where =
-  | { byte: number }
-  | { line: number; column?: string }
-  | { record: number; byte: number }
-  | { entry: string; byte?: number }
-  | null;
+export type Where = { byte: number } | { line: number; column?: string } | { record: number; byte: number } | { entry: string; byte?: number } | null;
 
 function describe(where: Where): string {
   if (where === null) return '';
@@ -30,8 +25,7 @@ export function badFile(file: string, where: Where, problem: string, fix: string
 export function unreadable(path: string, err: unknown, fix: string): KdqError {
   if (err instanceof KdqError) return err;
   const code = (err as NodeJS.ErrnoException).code;
-  const why =
-    code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a folder, not a file' : `cannot be read (${code ?? (err as Error).message})`;
+  const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a folder, not a file' : `cannot be read (${code ?? (err as Error).message})`;
   return new KdqError('E_DATA', `'${path}' ${why}; ${fix}`, { cause: err });
 }
 

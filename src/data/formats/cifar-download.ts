@@ -100,7 +100,13 @@ async function unpackOnce(archive: string, kind: CifarKind, dir: string): Promis
       });
     } catch (err) {
       if (err instanceof KdqError) throw err;
-      throw badFile(archive, null, `the archive does not inflate (${(err as Error).message})`, 'the download is corrupt: delete it from the cache and run again', err);
+      throw badFile(
+        archive,
+        null,
+        `the archive does not inflate (${(err as Error).message})`,
+        'the download is corrupt: delete it from the cache and run again',
+        err,
+      );
     } finally {
       source.destroy();
       gunzip.destroy();
@@ -108,7 +114,12 @@ async function unpackOnce(archive: string, kind: CifarKind, dir: string): Promis
     const l = CIFAR_LAYOUT[kind];
     const missing = [...l.train, l.test].filter((n) => !written.some((w) => basename(w) === n));
     if (missing.length > 0) {
-      throw badFile(archive, null, `the archive lacks ${missing.join(', ')}`, `use the binary version of ${kind} (${l.archive}), not the Python or MATLAB version`);
+      throw badFile(
+        archive,
+        null,
+        `the archive lacks ${missing.join(', ')}`,
+        `use the binary version of ${kind} (${l.archive}), not the Python or MATLAB version`,
+      );
     }
     await writeFile(join(tmp, COMPLETE), '');
     // A folder without the marker is a leftover of an older crash: never trusted, replaced.

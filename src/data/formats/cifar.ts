@@ -92,9 +92,15 @@ export async function cifarFilesInDir(dir: string, kind: CifarKind): Promise<Cif
   const missing: string[] = [];
   for (const name of [...l.train, l.test]) if (!(await exists(name))) missing.push(name);
   if (missing.length > 0) {
-    throw badFile(dir, null, `the ${kind} folder lacks ${missing.join(', ')}`, `point dir at the unpacked ${l.archive} (the folder holding ${[...l.train, l.test].join(', ')})`);
+    throw badFile(
+      dir,
+      null,
+      `the ${kind} folder lacks ${missing.join(', ')}`,
+      `point dir at the unpacked ${l.archive} (the folder holding ${[...l.train, l.test].join(', ')})`,
+    );
   }
-  const names = async (set: Cifar100LabelSet) => (kind === 'cifar10' && set === 'coarse' ? null : (await exists(l.names[set])) ? join(dir, l.names[set]) : null);
+  const names = async (set: Cifar100LabelSet) =>
+    kind === 'cifar10' && set === 'coarse' ? null : (await exists(l.names[set])) ? join(dir, l.names[set]) : null;
   return {
     train: l.train.map((n) => join(dir, n)),
     test: join(dir, l.test),

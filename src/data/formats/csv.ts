@@ -48,16 +48,24 @@ async function readTable(file: string): Promise<Table> {
     throw unreadable(file, err, 'check the path');
   }
   const records = parseCsv(text, file);
-  if (records.length === 0) throw badFile(file, { line: 1 }, 'the file is empty, expected a header row naming the columns', 'add a header row, e.g. f1,f2,label');
+  if (records.length === 0)
+    throw badFile(file, { line: 1 }, 'the file is empty, expected a header row naming the columns', 'add a header row, e.g. f1,f2,label');
   const [head, ...rows] = records;
   const header = head.fields.map((f) => f.trim());
   const seen = new Map<string, number>();
   header.forEach((name, c) => {
     if (name === '') throw badFile(file, { line: head.line }, `column ${c + 1} of the header has no name`, 'name every column in the header row');
-    if (seen.has(name)) throw badFile(file, { line: head.line }, `the header names column '${name}' twice (columns ${(seen.get(name) as number) + 1} and ${c + 1})`, 'give every column its own name');
+    if (seen.has(name))
+      throw badFile(
+        file,
+        { line: head.line },
+        `the header names column '${name}' twice (columns ${(seen.get(name) as number) + 1} and ${c + 1})`,
+        'give every column its own name',
+      );
     seen.set(name, c);
   });
-  if (header.length < 2) throw badFile(file, { line: head.line }, `the header has ${header.length} column, expected features and a label`, 'separate the columns with commas');
+  if (header.length < 2)
+    throw badFile(file, { line: head.line }, `the header has ${header.length} column, expected features and a label`, 'separate the columns with commas');
   if (rows.length === 0) throw badFile(file, { line: head.line + 1 }, 'the file has a header but no data rows', 'add the examples below the header');
   for (const r of rows) {
     if (r.fields.length !== header.length) {
@@ -77,7 +85,10 @@ function labelColumn(t: Table, label: string | undefined): number {
   const c = t.header.indexOf(label);
   if (c < 0) {
     const hint = suggest(label, t.header);
-    throw new KdqError('E_CONFIG', `label '${label}' is not a column of '${t.file}'${hint ? ` (did you mean '${hint}'?)` : ''}; its columns are ${t.header.join(', ')}`);
+    throw new KdqError(
+      'E_CONFIG',
+      `label '${label}' is not a column of '${t.file}'${hint ? ` (did you mean '${hint}'?)` : ''}; its columns are ${t.header.join(', ')}`,
+    );
   }
   return c;
 }
@@ -92,7 +103,10 @@ function features(t: Table, labelCol: number): Float32Array {
       if (c === labelCol) return;
       if (!NUMBER.test(v)) {
         const problem = v.trim() === '' ? 'an empty field (a missing value)' : `'${v}' is not a number`;
-        const fix = v.trim() === '' ? 'fill in or drop rows with missing values' : 'features must be numbers: encode categories as numbers (one 0/1 column per category) or drop the column';
+        const fix =
+          v.trim() === ''
+            ? 'fill in or drop rows with missing values'
+            : 'features must be numbers: encode categories as numbers (one 0/1 column per category) or drop the column';
         throw badFile(t.file, { line: r.line, column: t.header[c] }, problem, fix);
       }
       x[i * f + k++] = Number(v);
@@ -123,16 +137,26 @@ function classes(tables: Table[], labelCol: number, numClasses: number | undefin
       names: null,
       index: (v, t, row) => {
         const y = Number(v);
-        if (y >= n) throw badFile(t.file, { line: row.line, column: col }, `label ${y}, expected 0..${n - 1} (${n} classes, ${from})`, 'check the label, or set numClasses');
+        if (y >= n)
+          throw badFile(
+            t.file,
+            { line: row.line, column: col },
+            `label ${y}, expected 0..${n - 1} (${n} classes, ${from})`,
+            'check the label, or set numClasses',
+          );
         return y;
       },
     };
   }
   if (numClasses !== undefined) {
-    throw new KdqError('E_CONFIG', `numClasses is set, but the labels in column '${col}' of '${train.file}' are names, not class indices; drop numClasses (names are numbered in sorted order)`);
+    throw new KdqError(
+      'E_CONFIG',
+      `numClasses is set, but the labels in column '${col}' of '${train.file}' are names, not class indices; drop numClasses (names are numbered in sorted order)`,
+    );
   }
   const names = [...new Set(train.rows.map((r) => r.fields[labelCol].trim()))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (names.length < 2) throw badFile(train.file, null, `every label in column '${col}' is '${names[0]}', but a classifier needs at least 2 classes`, 'check the label column');
+  if (names.length < 2)
+    throw badFile(train.file, null, `every label in column '${col}' is '${names[0]}', but a classifier needs at least 2 classes`, 'check the label column');
   const ids = new Map(names.map((n, i) => [n, i]));
   return {
     numClasses: names.length,
@@ -140,7 +164,12 @@ function classes(tables: Table[], labelCol: number, numClasses: number | undefin
     index: (v, t, row) => {
       const id = ids.get(v.trim());
       if (id === undefined) {
-        throw badFile(t.file, { line: row.line, column: col }, `label '${v}' is not a class of the training file (classes: ${names.join(', ')})`, 'every test label must occur in the training file');
+        throw badFile(
+          t.file,
+          { line: row.line, column: col },
+          `label '${v}' is not a class of the training file (classes: ${names.join(', ')})`,
+          'every test label must occur in the training file',
+        );
       }
       return id;
     },
@@ -164,12 +193,20 @@ function pick(s: Split, f: number, idx: Uint32Array): Split {
 /** Both splits decoded and checked. */
 export async function readCsv(o: CsvOptions): Promise<DecodedData> {
   if ((o.test === undefined) === (o.testSplit === undefined)) {
-    throw new KdqError('E_CONFIG', `give either test (a second CSV file) or testSplit (a fraction of '${o.train}'), ${o.test === undefined ? 'not neither' : 'not both'}`);
+    throw new KdqError(
+      'E_CONFIG',
+      `give either test (a second CSV file) or testSplit (a fraction of '${o.train}'), ${o.test === undefined ? 'not neither' : 'not both'}`,
+    );
   }
   const train = await readTable(o.train);
   const test = o.test === undefined ? null : await readTable(o.test);
   if (test && test.header.join('\u0000') !== train.header.join('\u0000')) {
-    throw badFile(test.file, { line: 1 }, `the header (${test.header.join(', ')}) differs from the training file's (${train.header.join(', ')})`, 'both files need the same columns in the same order');
+    throw badFile(
+      test.file,
+      { line: 1 },
+      `the header (${test.header.join(', ')}) differs from the training file's (${train.header.join(', ')})`,
+      'both files need the same columns in the same order',
+    );
   }
   const labelCol = labelColumn(train, o.label);
   const c = classes(test ? [train, test] : [train], labelCol, o.numClasses);

@@ -99,8 +99,16 @@ export async function listFolder(o: ListOptions): Promise<FolderListing> {
   const missing = classNames.filter((c) => !testClasses.has(c));
   const extra = [...testClasses.keys()].filter((c) => !trainClasses.has(c));
   if (missing.length > 0 || extra.length > 0) {
-    const parts = [missing.length > 0 ? `lacks ${missing.join(', ')}` : '', extra.length > 0 ? `has classes the training folder lacks: ${extra.join(', ')}` : ''];
-    throw badFile(o.test, null, `the test folder ${parts.filter(Boolean).join(' and ')}`, `both folders need the same class subfolders (the training folder has ${classNames.join(', ')})`);
+    const parts = [
+      missing.length > 0 ? `lacks ${missing.join(', ')}` : '',
+      extra.length > 0 ? `has classes the training folder lacks: ${extra.join(', ')}` : '',
+    ];
+    throw badFile(
+      o.test,
+      null,
+      `the test folder ${parts.filter(Boolean).join(' and ')}`,
+      `both folders need the same class subfolders (the training folder has ${classNames.join(', ')})`,
+    );
   }
   return { classNames, first: all[0], train: all, test: flatten(o.test, testClasses, classNames) };
 }

@@ -48,7 +48,10 @@ const IN_FLIGHT = 4;
 
 function checkOptions(o: FolderOptions): void {
   if ((o.test === undefined) === (o.testSplit === undefined)) {
-    throw new KdqError('E_CONFIG', `give either test (a folder with the same class subfolders) or testSplit (a fraction of '${o.train}'), ${o.test === undefined ? 'not neither' : 'not both'}`);
+    throw new KdqError(
+      'E_CONFIG',
+      `give either test (a folder with the same class subfolders) or testSplit (a fraction of '${o.train}'), ${o.test === undefined ? 'not neither' : 'not both'}`,
+    );
   }
   if (o.testSplit !== undefined) checkTestSplit(o.testSplit, 'testSplit');
   if (o.imageSize !== undefined && !(o.imageSize.length === 2 && o.imageSize.every((d) => Number.isInteger(d) && d >= 1 && d <= 4096))) {
@@ -111,10 +114,7 @@ export function folderCacheKey(
   digests: { train: string[]; test: string[] },
   t: DecodeTarget & { size: [number, number] },
 ): FolderCacheKey {
-  const files = [
-    ...listing.train.map((f, i) => ['train', f.rel, digests.train[i]]),
-    ...listing.test.map((f, i) => ['test', f.rel, digests.test[i]]),
-  ];
+  const files = [...listing.train.map((f, i) => ['train', f.rel, digests.train[i]]), ...listing.test.map((f, i) => ['test', f.rel, digests.test[i]])];
   const details: FolderCacheKey['details'] = {
     reader: FOLDER_READER_VERSION,
     settings: {
@@ -131,7 +131,13 @@ export function folderCacheKey(
   return { value: sha256Hex(JSON.stringify(details)), details };
 }
 
-async function decodeSplit(files: ListedImage[], t: DecodeTarget & { size: [number, number] }, decode: ImageDecoder, o: FolderOptions, first: string): Promise<Split> {
+async function decodeSplit(
+  files: ListedImage[],
+  t: DecodeTarget & { size: [number, number] },
+  decode: ImageDecoder,
+  o: FolderOptions,
+  first: string,
+): Promise<Split> {
   const per = t.size[0] * t.size[1] * t.channels;
   const x = new Uint8Array(files.length * per);
   const y = Int32Array.from(files, (f) => f.label);
@@ -161,8 +167,19 @@ async function decodeSplit(files: ListedImage[], t: DecodeTarget & { size: [numb
   return { count: files.length, x, y };
 }
 
-async function keyOf(o: FolderOptions, listing: FolderListing, t: DecodeTarget & { size: [number, number] }, digestCacheDir: string | undefined): Promise<FolderCacheKey> {
-  const hash = async (files: ListedImage[]) => (await digestFiles(files.map((f) => ({ path: f.path, role: 'image' })), digestCacheDir)).map((d) => d.sha256);
+async function keyOf(
+  o: FolderOptions,
+  listing: FolderListing,
+  t: DecodeTarget & { size: [number, number] },
+  digestCacheDir: string | undefined,
+): Promise<FolderCacheKey> {
+  const hash = async (files: ListedImage[]) =>
+    (
+      await digestFiles(
+        files.map((f) => ({ path: f.path, role: 'image' })),
+        digestCacheDir,
+      )
+    ).map((d) => d.sha256);
   return folderCacheKey(o, listing, { train: await hash(listing.train), test: await hash(listing.test) }, t);
 }
 

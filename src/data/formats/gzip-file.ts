@@ -57,7 +57,8 @@ export function lengthError(path: string, found: number, p: Promised, fix: strin
   return badFile(
     path,
     { byte: p.total },
-    `the ${what} goes on past the ${bytes(p.total)} bytes ${p.by} promises` + (gzipped ? ' (trailing data, or a gzip bomb: inflation stopped here)' : ' (trailing bytes)'),
+    `the ${what} goes on past the ${bytes(p.total)} bytes ${p.by} promises` +
+      (gzipped ? ' (trailing data, or a gzip bomb: inflation stopped here)' : ' (trailing bytes)'),
     fix,
   );
 }
@@ -87,12 +88,17 @@ export async function readHead(path: string, n: number, fix: string): Promise<{ 
 async function inflatePrefix(path: string, n: number, fix: string): Promise<Uint8Array> {
   const out = new Uint8Array(n);
   let have = 0;
-  await streamGunzip(path, fix, () => have, (chunk) => {
-    const take = Math.min(chunk.length, n - have);
-    out.set(chunk.subarray(0, take), have);
-    have += take;
-    return have < n;
-  });
+  await streamGunzip(
+    path,
+    fix,
+    () => have,
+    (chunk) => {
+      const take = Math.min(chunk.length, n - have);
+      out.set(chunk.subarray(0, take), have);
+      have += take;
+      return have < n;
+    },
+  );
   return out.subarray(0, have);
 }
 
@@ -111,13 +117,7 @@ async function streamGunzip(path: string, fix: string, inflated: () => number, t
     }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code?.startsWith('Z_') || (err as NodeJS.ErrnoException).code === 'ERR_ZLIB') {
-      throw badFile(
-        path,
-        null,
-        `the gzip data breaks off or is corrupt after ${bytes(inflated())} inflated bytes (${(err as Error).message})`,
-        fix,
-        err,
-      );
+      throw badFile(path, null, `the gzip data breaks off or is corrupt after ${bytes(inflated())} inflated bytes (${(err as Error).message})`, fix, err);
     }
     throw unreadable(path, err, fix);
   } finally {
@@ -179,24 +179,29 @@ async function gunzipWhole(path: string, size: number, headBytes: number, promis
     overflow = headHave > p.total;
     return { p, out, have };
   };
-  await streamGunzip(path, fix, () => (body ? body.have : headHave), (chunk) => {
-    let c = chunk;
-    if (!body) {
-      const take = Math.min(c.length, headBytes - headHave);
-      head.set(c.subarray(0, take), headHave);
-      headHave += take;
-      c = c.subarray(take);
-      if (headHave < headBytes) return true;
-      body = accept();
-    }
-    if (overflow || body.have + c.length > body.out.length) {
-      overflow = true;
-      return false; // stop inflating: nothing past the promised length is ever produced into memory
-    }
-    body.out.set(c, body.have);
-    body.have += c.length;
-    return true;
-  });
+  await streamGunzip(
+    path,
+    fix,
+    () => (body ? body.have : headHave),
+    (chunk) => {
+      let c = chunk;
+      if (!body) {
+        const take = Math.min(c.length, headBytes - headHave);
+        head.set(c.subarray(0, take), headHave);
+        headHave += take;
+        c = c.subarray(take);
+        if (headHave < headBytes) return true;
+        body = accept();
+      }
+      if (overflow || body.have + c.length > body.out.length) {
+        overflow = true;
+        return false; // stop inflating: nothing past the promised length is ever produced into memory
+      }
+      body.out.set(c, body.have);
+      body.have += c.length;
+      return true;
+    },
+  );
   const b = body ?? accept(); // the whole inflated file is shorter than headBytes
   if (overflow) throw lengthError(path, b.p.total + 1, b.p, fix, true);
   if (b.have !== b.p.total) throw lengthError(path, b.have, b.p, fix, true);

@@ -64,7 +64,12 @@ export function parseIdxHeader(head: Uint8Array, path: string, role: Role): IdxH
     throw badFile(path, { byte: 3 }, `found rank ${rank} (an IDX image file), expected labels of rank 1`, 'are the images and labels files swapped?');
   }
   if (!expectRanks.includes(rank)) {
-    throw badFile(path, { byte: 3 }, `found rank ${rank}, expected ${expectRanks.join(' or ')} for IDX ${role}`, role === 'images' ? 'write images as [N, H, W] or [N, H, W, C]' : 'write labels as [N]');
+    throw badFile(
+      path,
+      { byte: 3 },
+      `found rank ${rank}, expected ${expectRanks.join(' or ')} for IDX ${role}`,
+      role === 'images' ? 'write images as [N, H, W] or [N, H, W, C]' : 'write labels as [N]',
+    );
   }
   const allowed = role === 'images' ? '0x08 (uint8) or 0x0d (float32)' : '0x08 (uint8)';
   if (!type || (role === 'images' ? !(head[2] in IMAGE_TYPES) : head[2] !== 0x08)) {
@@ -83,7 +88,12 @@ export function parseIdxHeader(head: Uint8Array, path: string, role: Role): IdxH
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
   for (let i = 1; i < rank; i++) {
     if (dims[i] === 0) {
-      throw badFile(path, { byte: 4 + 4 * i }, `dimension ${i} is 0 (dimensions ${dims.join(' x ')}), expected at least 1`, 'the header is corrupt: rewrite the file');
+      throw badFile(
+        path,
+        { byte: 4 + 4 * i },
+        `dimension ${i} is 0 (dimensions ${dims.join(' x ')}), expected at least 1`,
+        'the header is corrupt: rewrite the file',
+      );
     }
   }
   const dtype = role === 'images' ? IMAGE_TYPES[head[2]] : 'uint8';

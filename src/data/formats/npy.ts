@@ -113,7 +113,11 @@ export function parseNpyHeader(b: Uint8Array, at: NpyPlace): NpyHeader {
   if (typeof dict !== 'object' || Array.isArray(dict)) throw fail(8 + lenBytes, 'the header is not a dict');
   const { descr, fortran_order: fortran, shape } = dict as Record<string, PyValue>;
   if (typeof descr !== 'string') {
-    throw fail(8 + lenBytes, `descr ${JSON.stringify(descr)} is a structured dtype, expected a plain one like '|u1' or '<f4'`, 'save plain arrays, one per name');
+    throw fail(
+      8 + lenBytes,
+      `descr ${JSON.stringify(descr)} is a structured dtype, expected a plain one like '|u1' or '<f4'`,
+      'save plain arrays, one per name',
+    );
   }
   const dtype = parseDescr(descr);
   if (!dtype) throw fail(8 + lenBytes, `descr '${descr}' is not a numpy type string`);

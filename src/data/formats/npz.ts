@@ -59,7 +59,10 @@ function checkHeader(h: NpyHeader, name: ArrayName, at: NpyPlace): void {
   }
   const t = h.dtype;
   if (t.kind === 'O') {
-    throw fail(`dtype '${t.descr}' (Python objects, stored pickled), expected numbers; kdq never unpickles`, `save ${name}.astype(${name.startsWith('x_') ? "'float32'" : "'int64'"})`);
+    throw fail(
+      `dtype '${t.descr}' (Python objects, stored pickled), expected numbers; kdq never unpickles`,
+      `save ${name}.astype(${name.startsWith('x_') ? "'float32'" : "'int64'"})`,
+    );
   }
   if (name.startsWith('x_')) {
     if (!((t.kind === 'u' && t.size === 1) || (t.kind === 'f' && t.size === 4))) {
@@ -105,7 +108,12 @@ function checkShapes(h: Record<ArrayName, NpyHeader>, file: string): Shapes {
     ['x_test', 'y_test'],
   ] as const) {
     if (h[x].shape[0] !== h[y].shape[0]) {
-      throw badFile(file, { entry: `${y}.npy` }, `holds ${h[y].shape[0]} labels, but ${x} holds ${h[x].shape[0]} examples`, 'labels and examples must match one to one');
+      throw badFile(
+        file,
+        { entry: `${y}.npy` },
+        `holds ${h[y].shape[0]} labels, but ${x} holds ${h[x].shape[0]} examples`,
+        'labels and examples must match one to one',
+      );
     }
     if (h[x].shape[0] === 0) throw badFile(file, { entry: `${x}.npy` }, 'holds no examples', 'save at least one example per split');
   }
@@ -115,7 +123,12 @@ function checkShapes(h: Record<ArrayName, NpyHeader>, file: string): Shapes {
   const ta = h.x_train.dtype.kind === 'u' ? 'uint8' : 'float32';
   const tb = h.x_test.dtype.kind === 'u' ? 'uint8' : 'float32';
   if (a.join('x') !== b.join('x') || ta !== tb) {
-    throw badFile(file, { entry: 'x_test.npy' }, `examples are [${b.join(', ')}] ${tb}, but x_train's are [${a.join(', ')}] ${ta}`, 'both splits must have the same example shape and dtype');
+    throw badFile(
+      file,
+      { entry: 'x_test.npy' },
+      `examples are [${b.join(', ')}] ${tb}, but x_train's are [${a.join(', ')}] ${ta}`,
+      'both splits must have the same example shape and dtype',
+    );
   }
   return { inputShape: a, dtype: ta, trainCount: h.x_train.shape[0], testCount: h.x_test.shape[0] };
 }
@@ -135,7 +148,12 @@ function labelsOf(data: Uint8Array, h: NpyHeader, at: NpyPlace): { y: Int32Array
     else if (size === 4) v = kind === 'u' ? dv.getUint32(p, le) : dv.getInt32(p, le);
     else v = Number(kind === 'u' ? dv.getBigUint64(p, le) : dv.getBigInt64(p, le));
     if (v < 0 || v > 0x7fffffff) {
-      throw badFile(at.file, { entry: at.entry, byte: h.dataOffset + p }, `label ${v} of example ${i}, expected a class index of 0 or more`, 'labels must be class indices 0, 1, 2, ...');
+      throw badFile(
+        at.file,
+        { entry: at.entry, byte: h.dataOffset + p },
+        `label ${v} of example ${i}, expected a class index of 0 or more`,
+        'labels must be class indices 0, 1, 2, ...',
+      );
     }
     y[i] = v;
     if (v > max) max = v;

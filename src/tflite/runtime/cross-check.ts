@@ -169,7 +169,14 @@ export async function evaluateInEveryRuntime(bytes: Uint8Array, data: TfliteTest
       continue;
     }
     const cmp = compareOutputs({ predictions: primary.predictions, outputs: primaryOutputs }, other);
-    runtimes.push({ runtime, runtimeVersion: other.runtimeVersion, status: 'ran', accuracy: other.accuracy, ...cmp, latencyMsPerImage: other.latencyMsPerImage });
+    runtimes.push({
+      runtime,
+      runtimeVersion: other.runtimeVersion,
+      status: 'ran',
+      accuracy: other.accuracy,
+      ...cmp,
+      latencyMsPerImage: other.latencyMsPerImage,
+    });
     if (cmp.maxOutputDifference > tolerance.maxOutputDifference || cmp.top1Agreement < tolerance.minTop1Agreement) {
       throw new KdqError(
         'E_TFLITE',

@@ -62,8 +62,7 @@ export function inputWriter(input: TensorInfo): InputWriter {
   if (q === undefined || !(q.scale > 0)) {
     throw new KdqError(
       'E_TFLITE',
-      `input "${input.name}" is ${input.dtype} but carries no single positive scale; ` +
-        'export the model with per-tensor input quantization',
+      `input "${input.name}" is ${input.dtype} but carries no single positive scale; ` + 'export the model with per-tensor input quantization',
     );
   }
   const [lo, hi] = input.dtype === 'int8' ? [-128, 127] : [0, 255];

@@ -10,8 +10,27 @@ import type { TensorDtype, TensorInfo } from './types.ts';
 
 /** schema.fbs TensorType values kdq's runtimes can feed or read. */
 const DTYPE_BY_TENSOR_TYPE: Record<number, TensorDtype> = { 0: 'float32', 2: 'int32', 3: 'uint8', 9: 'int8' };
-const TENSOR_TYPE_NAMES = ['FLOAT32', 'FLOAT16', 'INT32', 'UINT8', 'INT64', 'STRING', 'BOOL', 'INT16', 'COMPLEX64', 'INT8',
-  'FLOAT64', 'COMPLEX128', 'UINT64', 'RESOURCE', 'VARIANT', 'UINT32', 'UINT16', 'INT4', 'BFLOAT16'];
+const TENSOR_TYPE_NAMES = [
+  'FLOAT32',
+  'FLOAT16',
+  'INT32',
+  'UINT8',
+  'INT64',
+  'STRING',
+  'BOOL',
+  'INT16',
+  'COMPLEX64',
+  'INT8',
+  'FLOAT64',
+  'COMPLEX128',
+  'UINT64',
+  'RESOURCE',
+  'VARIANT',
+  'UINT32',
+  'UINT16',
+  'INT4',
+  'BFLOAT16',
+];
 
 // Field slots from schema.fbs (vtable offset = 4 + 2 * slot).
 const MODEL_SUBGRAPHS = 2;
@@ -190,10 +209,8 @@ export function readIoTensors(bytes: Uint8Array): IoTensors {
     return { inputs, outputs, outputAliases };
   } catch (e) {
     if (!(e instanceof Corrupt)) throw e;
-    throw new KdqError(
-      'E_TFLITE',
-      `corrupt .tflite file (${bytes.length} bytes): ${e.message}; the file is truncated or damaged, export it again`,
-      { cause: e },
-    );
+    throw new KdqError('E_TFLITE', `corrupt .tflite file (${bytes.length} bytes): ${e.message}; the file is truncated or damaged, export it again`, {
+      cause: e,
+    });
   }
 }

@@ -167,8 +167,7 @@ function makeInterpreter(
   if (outIndex < 0) {
     throw new KdqError(
       'E_TFLITE',
-      `litert: cannot tell which of the outputs [${outNames.join(', ')}] is tensor "${output.name}"; ` +
-        'run this model with runtime tfjs-tflite',
+      `litert: cannot tell which of the outputs [${outNames.join(', ')}] is tensor "${output.name}"; ` + 'run this model with runtime tfjs-tflite',
     );
   }
   const inType = model.getInputTensorType(0, 0);

@@ -42,5 +42,9 @@ export function loadRefusal(runtime: RuntimeName, size: number, reason: string, 
       cause,
     );
   }
-  return new KdqError('E_TFLITE', `${runtime} rejected the model (${size} bytes): ${reason}; check the file with kdq inspect, or export it again`, cause === undefined ? undefined : { cause });
+  return new KdqError(
+    'E_TFLITE',
+    `${runtime} rejected the model (${size} bytes): ${reason}; check the file with kdq inspect, or export it again`,
+    cause === undefined ? undefined : { cause },
+  );
 }

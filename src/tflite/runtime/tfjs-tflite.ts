@@ -127,12 +127,12 @@ function makeInterpreter(m: TfliteWebModule, runner: CppModelRunner, modelPtr: n
   const cin = cppIn[0]!;
   const cout = cppOut[0]!;
   // The runner resolves a dynamic batch to 1, so its sizes must equal the file's static shape.
-  for (const [t, c] of [[input, cin], [output, cout]] as const) {
+  for (const [t, c] of [
+    [input, cin],
+    [output, cout],
+  ] as const) {
     if (c.dataType !== t.dtype || c.data().length !== elementCount(t.shape)) {
-      throw new KdqError(
-        'E_INTERNAL',
-        `tfjs-tflite sees tensor "${c.name}" as ${c.dataType}[${c.shape}] but the file says ${t.dtype}[${t.shape.join(',')}]`,
-      );
+      throw new KdqError('E_INTERNAL', `tfjs-tflite sees tensor "${c.name}" as ${c.dataType}[${c.shape}] but the file says ${t.dtype}[${t.shape.join(',')}]`);
     }
   }
   let closed = false;

@@ -25,8 +25,15 @@ export const CIFAR10_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', '
 /** A CIFAR-10 folder with `perBatch` records in each of the five training files and `test` in the test file. */
 export async function writeCifar10(dir: string, perBatch: number, test: number): Promise<void> {
   await mkdir(dir, { recursive: true });
-  for (let b = 0; b < 5; b++) await writeFile(join(dir, `data_batch_${b + 1}.bin`), cifarRecords(b * perBatch, perBatch, (n) => [n % 10]));
-  await writeFile(join(dir, 'test_batch.bin'), cifarRecords(1000, test, (n) => [(n * 3) % 10]));
+  for (let b = 0; b < 5; b++)
+    await writeFile(
+      join(dir, `data_batch_${b + 1}.bin`),
+      cifarRecords(b * perBatch, perBatch, (n) => [n % 10]),
+    );
+  await writeFile(
+    join(dir, 'test_batch.bin'),
+    cifarRecords(1000, test, (n) => [(n * 3) % 10]),
+  );
   // The real file ends with blank lines.
   await writeFile(join(dir, 'batches.meta.txt'), CIFAR10_NAMES.join('\n') + '\n\n');
 }

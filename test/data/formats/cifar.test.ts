@@ -83,7 +83,10 @@ describe('cifar10', () => {
 
   it('says so when CIFAR-100 files are read as CIFAR-10', async () => {
     await writeCifar10(dir, 1, 1);
-    await writeFile(join(dir, 'test_batch.bin'), cifarRecords(0, 3, () => [1, 2]));
+    await writeFile(
+      join(dir, 'test_batch.bin'),
+      cifarRecords(0, 3, () => [1, 2]),
+    );
     expect(await dataError(probeCifar({ kind: 'cifar10', files: await cifarFilesInDir(dir, 'cifar10') }))).toContain(
       'record 3 is cut short (it is a whole number of cifar100 records: is this cifar100 data?)',
     );
@@ -91,7 +94,10 @@ describe('cifar10', () => {
 
   it('rejects a label out of range, naming the record and byte', async () => {
     await writeCifar10(dir, 2, 2);
-    await writeFile(join(dir, 'data_batch_4.bin'), cifarRecords(0, 2, (n) => [n === 1 ? 10 : 0]));
+    await writeFile(
+      join(dir, 'data_batch_4.bin'),
+      cifarRecords(0, 2, (n) => [n === 1 ? 10 : 0]),
+    );
     const msg = await dataError(readCifar({ kind: 'cifar10', files: await cifarFilesInDir(dir, 'cifar10') }));
     expect(msg).toContain(`'${join(dir, 'data_batch_4.bin')}' at record 1 (byte 3073): class 10, expected 0..9 (cifar10)`);
   });
@@ -125,9 +131,16 @@ describe('cifar100', () => {
 
   it('rejects a fine label past 99 and a coarse label past 19', async () => {
     await writeCifar100(dir, 3, 3);
-    await writeFile(join(dir, 'test.bin'), cifarRecords(0, 3, (n) => (n === 2 ? [25, 100] : [0, 0])));
+    await writeFile(
+      join(dir, 'test.bin'),
+      cifarRecords(0, 3, (n) => (n === 2 ? [25, 100] : [0, 0])),
+    );
     const files = await cifarFilesInDir(dir, 'cifar100');
-    expect(await dataError(readCifar({ kind: 'cifar100', files }))).toContain('at record 2 (byte 6149): fine label 100, expected 0..99 (cifar100, labels: fine)');
-    expect(await dataError(readCifar({ kind: 'cifar100', files, labels: 'coarse' }))).toContain('at record 2 (byte 6148): coarse label 25, expected 0..19 (cifar100, labels: coarse)');
+    expect(await dataError(readCifar({ kind: 'cifar100', files }))).toContain(
+      'at record 2 (byte 6149): fine label 100, expected 0..99 (cifar100, labels: fine)',
+    );
+    expect(await dataError(readCifar({ kind: 'cifar100', files, labels: 'coarse' }))).toContain(
+      'at record 2 (byte 6148): coarse label 25, expected 0..19 (cifar100, labels: coarse)',
+    );
   });
 });

@@ -48,7 +48,11 @@ describe('parseCsv', () => {
 
 describe('csv format', () => {
   it('reads the shipped wine set: 13 features, string labels in sorted order, a seeded stratified testSplit', async () => {
-    expect(createHash('sha256').update(await readFile(WINE)).digest('hex')).toBe('d3a43c9a2eee3806929dbaddb8f24d0473510d1a7cb37fc15db79796a63854ca');
+    expect(
+      createHash('sha256')
+        .update(await readFile(WINE))
+        .digest('hex'),
+    ).toBe('d3a43c9a2eee3806929dbaddb8f24d0473510d1a7cb37fc15db79796a63854ca');
     const data = await readCsv({ train: WINE, testSplit: 0.2, seed: 7 });
     expect([data.inputShape, data.dtype, data.numClasses, data.classNames]).toEqual([[13], 'float32', 3, ['cultivar_1', 'cultivar_2', 'cultivar_3']]);
     expect(data.featureNames?.[12]).toBe('proline');
@@ -97,16 +101,22 @@ describe('csv format', () => {
       `'${ragged}' line 3: the row has 2 fields, expected 3 (the header's columns a, b, y); every row needs one value per column (quote values that hold commas)`,
     );
     const text = await file('text.csv', 'a,b,y\n1,2,x\n3,"n/a",z\n');
-    expect(await dataError(probeCsv({ train: text, testSplit: 0.5 }))).toContain(`'${text}' line 3, column 'b': 'n/a' is not a number; features must be numbers`);
+    expect(await dataError(probeCsv({ train: text, testSplit: 0.5 }))).toContain(
+      `'${text}' line 3, column 'b': 'n/a' is not a number; features must be numbers`,
+    );
     const empty = await file('empty-field.csv', 'a,b,y\n1,2,x\n"quoted\nbreak",,z\n');
     expect(await dataError(probeCsv({ train: empty, testSplit: 0.5 }))).toContain(`'${empty}' line 3, column 'a': 'quoted\nbreak' is not a number`);
     const missing = await file('missing.csv', 'a,b,y\n1,2,x\n3,,z\n');
-    expect(await dataError(probeCsv({ train: missing, testSplit: 0.5 }))).toContain(`'${missing}' line 3, column 'b': an empty field (a missing value); fill in or drop rows`);
+    expect(await dataError(probeCsv({ train: missing, testSplit: 0.5 }))).toContain(
+      `'${missing}' line 3, column 'b': an empty field (a missing value); fill in or drop rows`,
+    );
   });
 
   it('rejects empty files, header-only files and bad headers', async () => {
     const empty = await file('empty.csv', '');
-    expect(await dataError(probeCsv({ train: empty, testSplit: 0.5 }))).toContain(`'${empty}' line 1: the file is empty, expected a header row naming the columns`);
+    expect(await dataError(probeCsv({ train: empty, testSplit: 0.5 }))).toContain(
+      `'${empty}' line 1: the file is empty, expected a header row naming the columns`,
+    );
     const head = await file('head.csv', 'a,b,y\r\n');
     expect(await dataError(probeCsv({ train: head, testSplit: 0.5 }))).toContain(`'${head}' line 2: the file has a header but no data rows`);
     const dup = await file('dup.csv', 'a,a,y\n1,2,x\n');
@@ -116,10 +126,14 @@ describe('csv format', () => {
   it('rejects labels out of range and test labels the training file lacks', async () => {
     const train = await file('tr.csv', 'a,y\n1,0\n2,1\n3,2\n');
     const test = await file('te.csv', 'a,y\n1,0\n2,3\n');
-    expect(await dataError(readCsv({ train, test }))).toContain(`'${test}' line 3, column 'y': label 3, expected 0..2 (3 classes, the largest training label is 2)`);
+    expect(await dataError(readCsv({ train, test }))).toContain(
+      `'${test}' line 3, column 'y': label 3, expected 0..2 (3 classes, the largest training label is 2)`,
+    );
     const named = await file('named.csv', 'a,y\n1,cat\n2,dog\n');
     const odd = await file('odd.csv', 'a,y\n1,cat\n2,bird\n');
-    expect(await dataError(readCsv({ train: named, test: odd }))).toContain(`'${odd}' line 3, column 'y': label 'bird' is not a class of the training file (classes: cat, dog)`);
+    expect(await dataError(readCsv({ train: named, test: odd }))).toContain(
+      `'${odd}' line 3, column 'y': label 'bird' is not a class of the training file (classes: cat, dog)`,
+    );
     const other = await file('other.csv', 'b,y\n1,cat\n');
     expect(await dataError(readCsv({ train: named, test: other }))).toContain(`'${other}' line 1: the header (b, y) differs from the training file's (a, y)`);
   });
@@ -130,6 +144,8 @@ describe('csv format', () => {
     expect((err as KdqError).code).toBe('E_CONFIG');
     expect((err as KdqError).message).toBe(`label 'specis' is not a column of '${train}' (did you mean 'species'?); its columns are width, species`);
     expect(((await readCsv({ train }).catch((e: KdqError) => e)) as KdqError).message).toContain('give either test (a second CSV file) or testSplit');
-    expect(((await readCsv({ train, testSplit: 1.5 }).catch((e: KdqError) => e)) as KdqError).message).toBe('testSplit is 1.5; give a fraction between 0 and 1, e.g. 0.2');
+    expect(((await readCsv({ train, testSplit: 1.5 }).catch((e: KdqError) => e)) as KdqError).message).toBe(
+      'testSplit is 1.5; give a fraction between 0 and 1, e.g. 0.2',
+    );
   });
 });

@@ -121,7 +121,9 @@ describe('folder format', () => {
     await writeFile(bad, good.subarray(0, good.length / 2));
     expect(await dataError(readFolder({ train: join(dir, 'd'), testSplit: 0.5 }))).toContain(`'${bad}': the image cannot be decoded (`);
     await writeFile(join(dir, 'd', 'a', 'img-0.png'), 'garbage');
-    expect(await dataError(probeFolder({ train: join(dir, 'd'), testSplit: 0.5 }))).toContain(`'${join(dir, 'd', 'a', 'img-0.png')}': the image cannot be decoded`);
+    expect(await dataError(probeFolder({ train: join(dir, 'd'), testSplit: 0.5 }))).toContain(
+      `'${join(dir, 'd', 'a', 'img-0.png')}': the image cannot be decoded`,
+    );
   });
 
   it('rejects bad layouts: an empty class folder, one class, an image outside class folders, nested folders, test classes that differ', async () => {
@@ -135,10 +137,14 @@ describe('folder format', () => {
     expect(await dataError(probeFolder({ train: join(dir, 'one'), testSplit: 0.5 }))).toContain('found 1 class subfolder(s), expected at least 2');
     await writeClasses(join(dir, 's'), ['a', 'b'], 1, 4, 4, 1);
     await writePng(join(dir, 's', 'stray.png'), 4, 4, 1, 0);
-    expect(await dataError(probeFolder({ train: join(dir, 's'), testSplit: 0.5 }))).toContain(`'${join(dir, 's', 'stray.png')}': an image directly in the dataset folder`);
+    expect(await dataError(probeFolder({ train: join(dir, 's'), testSplit: 0.5 }))).toContain(
+      `'${join(dir, 's', 'stray.png')}': an image directly in the dataset folder`,
+    );
     await writeClasses(join(dir, 'n'), ['a', 'b'], 1, 4, 4, 1);
     await writePng(join(dir, 'n', 'a', 'deeper', 'x.png'), 4, 4, 1, 0);
-    expect(await dataError(probeFolder({ train: join(dir, 'n'), testSplit: 0.5 }))).toContain(`'${join(dir, 'n', 'a', 'deeper')}': a folder inside a class folder`);
+    expect(await dataError(probeFolder({ train: join(dir, 'n'), testSplit: 0.5 }))).toContain(
+      `'${join(dir, 'n', 'a', 'deeper')}': a folder inside a class folder`,
+    );
     await writeClasses(join(dir, 'tr'), ['a', 'b'], 1, 4, 4, 1);
     await writeClasses(join(dir, 'te'), ['a', 'c'], 1, 4, 4, 1);
     expect(await dataError(probeFolder({ train: join(dir, 'tr'), test: join(dir, 'te') }))).toBe(
@@ -207,7 +213,13 @@ describe('folder decode cache', () => {
       testFiles: 2,
       listing: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
-    const others = [key({}, 3), key({ imageSize: [8, 8] }), key({ seed: 2 }), key({ testSplit: 0.3 }), folderCacheKey(o, listing, { ...digests, test: ['3', '5'] }, { channels: 1, size: [8, 8] })];
+    const others = [
+      key({}, 3),
+      key({ imageSize: [8, 8] }),
+      key({ seed: 2 }),
+      key({ testSplit: 0.3 }),
+      folderCacheKey(o, listing, { ...digests, test: ['3', '5'] }, { channels: 1, size: [8, 8] }),
+    ];
     for (const k of others) expect(k.value).not.toBe(base.value);
     expect(key({}).value).toBe(base.value);
     expect(await readFile(listing.train[0].path)).toBeTruthy();

@@ -86,7 +86,9 @@ describe('idx format', () => {
     const o = await writeSet({ train: 10, test: 4, dims: [2, 2], classes: 3 });
     expect((await probeIdx({ ...o, numClasses: 10 })).numClasses).toBe(10);
     const msg = await dataError(readIdxData({ ...o, numClasses: 2 }));
-    expect(msg).toBe(`'${o.trainLabels}' at byte 10: label 2 of example 2, expected 0..1 (2 classes, numClasses); the file belongs to another dataset or is corrupt; or set numClasses`);
+    expect(msg).toBe(
+      `'${o.trainLabels}' at byte 10: label 2 of example 2, expected 0..1 (2 classes, numClasses); the file belongs to another dataset or is corrupt; or set numClasses`,
+    );
   });
 
   it('rejects a test label past the training labels, naming its byte', async () => {
@@ -118,7 +120,9 @@ describe('idx format', () => {
   it('rejects trailing bytes', async () => {
     const o = await writeSet({ train: 2, test: 2, dims: [2, 2], classes: 2 });
     await writeFile(o.testImages, Buffer.concat([idx([2, 2, 2], pattern(2, 4)), Buffer.from([1, 2])]));
-    expect(await dataError(readIdxData(o))).toContain(`'${o.testImages}' at byte 24: the file goes on past the 24 bytes its header (2 x 2 x 2, uint8) promises (trailing bytes)`);
+    expect(await dataError(readIdxData(o))).toContain(
+      `'${o.testImages}' at byte 24: the file goes on past the 24 bytes its header (2 x 2 x 2, uint8) promises (trailing bytes)`,
+    );
   });
 
   it('rejects a wrong magic, a wrong type, a wrong rank and swapped files, naming the byte', async () => {
@@ -130,7 +134,9 @@ describe('idx format', () => {
     await writeFile(o.trainImages, idx([2, 4], pattern(2, 4)));
     expect(await dataError(probeIdx(o))).toContain('at byte 3: found rank 2, expected 3 or 4 for IDX images');
     await writeFile(o.trainImages, idx([2], [0, 1]));
-    expect(await dataError(probeIdx(o))).toContain('at byte 3: found rank 1 (an IDX label file), expected images of rank 3 or 4; are the images and labels files swapped?');
+    expect(await dataError(probeIdx(o))).toContain(
+      'at byte 3: found rank 1 (an IDX label file), expected images of rank 3 or 4; are the images and labels files swapped?',
+    );
     await writeFile(o.trainImages, idx([2, 2, 2], pattern(2, 4)));
     await writeFile(o.trainLabels, idx([2, 2, 2], pattern(2, 4)));
     expect(await dataError(probeIdx(o))).toContain(`'${o.trainLabels}' at byte 3: found rank 3 (an IDX image file)`);
@@ -169,7 +175,9 @@ describe('idx format', () => {
     const before = process.memoryUsage().rss;
     const t0 = Date.now();
     const msg = await dataError(readIdxData(o));
-    expect(msg).toContain('at byte 48: the inflated data goes on past the 48 bytes its header (2 x 4 x 4, uint8) promises (trailing data, or a gzip bomb: inflation stopped here)');
+    expect(msg).toContain(
+      'at byte 48: the inflated data goes on past the 48 bytes its header (2 x 4 x 4, uint8) promises (trailing data, or a gzip bomb: inflation stopped here)',
+    );
     expect(process.memoryUsage().rss - before).toBeLessThan(64 << 20);
     expect(Date.now() - t0).toBeLessThan(5000); // inflating the whole GiB takes longer than that here
   });

@@ -69,12 +69,17 @@ describe('npz format', () => {
   it('takes numClasses when given and checks labels against it', async () => {
     expect((await probeNpz({ file: fx('grey-8x8-5class.npz'), numClasses: 10 })).numClasses).toBe(10);
     const f = fx('grey-8x8-5class.npz');
-    expect(await dataError(probeNpz({ file: f, numClasses: 4 }))).toContain(`'${f}' entry y_train.npy at byte 132: label 4 of example 4, expected 0..3 (4 classes, numClasses)`);
+    expect(await dataError(probeNpz({ file: f, numClasses: 4 }))).toContain(
+      `'${f}' entry y_train.npy at byte 132: label 4 of example 4, expected 0..3 (4 classes, numClasses)`,
+    );
   });
 
   const bad: [string, string][] = [
-    ['fortran-order.npz', "entry x_train.npy: the array is stored in Fortran (column-major) order; save numpy.ascontiguousarray(x_train) instead"],
-    ['object-labels.npz', "entry y_train.npy: dtype '|O' (Python objects, stored pickled), expected numbers; kdq never unpickles; save y_train.astype('int64')"],
+    ['fortran-order.npz', 'entry x_train.npy: the array is stored in Fortran (column-major) order; save numpy.ascontiguousarray(x_train) instead'],
+    [
+      'object-labels.npz',
+      "entry y_train.npy: dtype '|O' (Python objects, stored pickled), expected numbers; kdq never unpickles; save y_train.astype('int64')",
+    ],
     ['float64-images.npz', "entry x_train.npy: dtype '<f8', expected uint8 ('|u1') or float32 ('<f4'); save x_train.astype('float32')"],
     ['no-y-test.npz', ': lacks y_test (it holds x_train, y_train, x_test)'],
     ['count-mismatch.npz', 'entry y_train.npy: holds 5 labels, but x_train holds 6 examples'],

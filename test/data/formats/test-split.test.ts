@@ -16,7 +16,11 @@ describe('stratifiedSplit', () => {
       ]
     `);
     expect([...s.train, ...s.test].sort((a, b) => a - b)).toEqual(labels.map((_, i) => i));
-    expect(Array.from(s.test).map((i) => labels[i]).sort()).toEqual([0, 0, 1, 1]); // class 2 has one example: it stays for training
+    expect(
+      Array.from(s.test)
+        .map((i) => labels[i])
+        .sort(),
+    ).toEqual([0, 0, 1, 1]); // class 2 has one example: it stays for training
   });
 
   it('is the same for the same seed and differs for another', () => {
