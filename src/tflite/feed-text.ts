@@ -34,6 +34,8 @@ export function feedLines(m: TfliteModel): string[] {
   const d = inputDescriptionOf(m);
   if (!d && m.description !== 'Written by kdq.') return [];
   const image = t.shape.length === 4;
+  // kdq writes [1, H, W, C] images and [1, F] rows; of any other input it can only state the shape.
+  if (!image && t.shape.length !== 2) return [`feed: ${t.type} [${t.shape.join(', ')}], an input shape kdq does not write`];
   const lines: string[] = [];
   const layout = image
     ? `NHWC image: rows top to bottom, ${t.shape[3] === 3 ? 'RGB' : t.shape[3] === 1 ? 'one grey channel' : `${t.shape[3]} channels`}`

@@ -34,7 +34,7 @@ function writeTmp(name: string, text: string): string {
 describe('experiments/', () => {
   const files = readdirSync(EXPERIMENTS).filter((f) => f.endsWith('.yaml'));
 
-  it('has the ten documented experiments, each pointing the YAML language server at the schema', async () => {
+  it('has the eleven documented experiments, each pointing the YAML language server at the schema', async () => {
     expect(files.sort()).toEqual([
       'kd-cifar10.yaml',
       'kd-fashion-mnist.yaml',
@@ -46,6 +46,7 @@ describe('experiments/', () => {
       'kd-mnist-transfer.yaml',
       'kd-mnist.yaml',
       'kd-wine.yaml',
+      'resnet-fashion-mnist.yaml',
     ]);
     const { readFile } = await import('node:fs/promises');
     for (const f of files) {

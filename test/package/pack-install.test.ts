@@ -120,10 +120,12 @@ describe('the packed kdq', () => {
 
   it("validates and runs the project's own experiment on its own data, and lists the run", { timeout: 600_000 }, async () => {
     const v = await kdq('validate', 'experiments/digits.yaml');
-    expect(v.stdout).toMatch(/^experiments\/digits\.yaml: ok \(\d+ stages, 1 seed\)$/);
+    expect(v.stdout).toMatch(
+      /^experiments\/digits\.yaml: ok \(\d+ stages, 1 seed\)\nexperiments\/digits\.yaml: data: input \[28, 28, 1\] uint8, 10 classes, 300 training \/ 100 test examples$/,
+    );
     const r = await kdq('run', 'experiments/digits.yaml', '--backend', 'wasm');
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stdout).toContain('digits: 300 training / 100 test images, backend wasm');
+    expect(r.stdout).toContain('digits: 300 training / 100 test examples, backend wasm');
     const m = JSON.parse(await readFile(join(project, 'runs', 'digits', 'latest', 'metrics.json'), 'utf8')) as { data: { source: string } };
     expect(m.data.source).toBe('idx');
     const runs = await kdq('runs');
