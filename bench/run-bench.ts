@@ -278,7 +278,8 @@ async function suite(argv: string[]): Promise<number> {
     `kdq bench suite: ${id.name} backend${id.kernels ? ` (${id.kernels} kernels)` : ''}, tf.js ${id.tfjs}, load ${load0.toFixed(2)}, ` +
       `calibration ${calibration} ms, memory-stall ratio ${stall.ratio}; ${o.runs} runs of ${o.steps} steps after ${o.warmup} warm-up steps\n`,
   );
-  await benchSuite(o, {
+  if (o.peer) await initBackend(); // the peer compares its network's parameter count with kdq's model
+  await benchSuite(o, () => ({ loadavg: os.loadavg()[0], memoryStall: memoryStallProbe() }), {
     commit: gitCommit(),
     backend: id.name,
     kernels: id.kernels,

@@ -20,8 +20,15 @@ export interface BenchShape {
   /** [h, w, c] of one input. */
   inputShape: [number, number, number];
   classes: number;
+  /** Its kdq layer specs, defaults resolved (also what the PyTorch peer builds). */
+  layers(): Promise<LayerSpec[]>;
   /** The model, with seeded initial weights; logits out. */
   build(seed: number): Promise<tf.LayersModel>;
+}
+
+/** A shape whose network is kdq's model builder over `layers`. */
+function shapeOf(name: string, description: string, inputShape: [number, number, number], classes: number, layers: () => Promise<LayerSpec[]>): BenchShape {
+  return { name, description, inputShape, classes, layers, build: async (seed) => buildModel(await layers(), inputShape, seed, { role: name }) };
 }
 
 type Spec = LayerSpec;
@@ -43,7 +50,7 @@ const relu: Spec = { type: 'activation', activation: 'relu' };
 
 /** A kdq-built network of `layers`. */
 function sequential(name: string, description: string, inputShape: [number, number, number], classes: number, layers: Spec[]): BenchShape {
-  return { name, description, inputShape, classes, build: async (seed) => buildModel(layers, inputShape, seed, { role: name }) };
+  return shapeOf(name, description, inputShape, classes, async () => layers);
 }
 
 /** DS-CNN (MLPerf Tiny keyword spotting, 64 channels): conv 10x4/2, then four depthwise-separable blocks. */
@@ -73,20 +80,8 @@ async function resnet8Layers(): Promise<LayerSpec[]> {
 }
 
 export const BENCH_SHAPES: readonly BenchShape[] = [
-  {
-    name: 'teacher',
-    description: 'kd-mnist teacher: conv32-pool-dense128-dense10, 28x28x1',
-    inputShape: [28, 28, 1],
-    classes: 10,
-    build: async (seed) => buildModel((await benchModelConfig('teacher')).layers, [28, 28, 1], seed, { role: 'teacher' }),
-  },
-  {
-    name: 'student',
-    description: 'kd-mnist student: conv16-pool-dense64-dense10, 28x28x1',
-    inputShape: [28, 28, 1],
-    classes: 10,
-    build: async (seed) => buildModel((await benchModelConfig('student')).layers, [28, 28, 1], seed, { role: 'student' }),
-  },
+  shapeOf('teacher', 'kd-mnist teacher: conv32-pool-dense128-dense10, 28x28x1', [28, 28, 1], 10, async () => (await benchModelConfig('teacher')).layers),
+  shapeOf('student', 'kd-mnist student: conv16-pool-dense64-dense10, 28x28x1', [28, 28, 1], 10, async () => (await benchModelConfig('student')).layers),
   sequential('mlp', 'MLP: dense256-dense128-dense10, 28x28x1', [28, 28, 1], 10, [flatten, dense(256), dense(128), dense(10, 'linear')]),
   sequential('cnn', 'plain CNN: conv32-pool-conv64-pool-dense128-dense10, 32x32x3', [32, 32, 3], 10, [
     conv(32, 3),
@@ -97,13 +92,7 @@ export const BENCH_SHAPES: readonly BenchShape[] = [
     dense(128),
     dense(10, 'linear'),
   ]),
-  {
-    name: 'resnet8',
-    description: 'ResNet-8 (MLPerf Tiny): 16/32/64 filters, batch norm, residual adds, 32x32x3',
-    inputShape: [32, 32, 3],
-    classes: 10,
-    build: async (seed) => buildModel(await resnet8Layers(), [32, 32, 3], seed, { role: 'resnet8' }),
-  },
+  shapeOf('resnet8', 'ResNet-8 (MLPerf Tiny): 16/32/64 filters, batch norm, residual adds, 32x32x3', [32, 32, 3], 10, resnet8Layers),
   sequential('dscnn', 'DS-CNN-like: conv64 10x4/2, 4x (depthwise 3x3 + BN + relu + conv 1x1 + BN + relu), 49x10x1', [49, 10, 1], 12, dsCnnLayers()),
 ];
 

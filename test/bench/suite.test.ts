@@ -9,12 +9,27 @@ beforeAll(async () => {
 
 describe('bench suite options', () => {
   it('defaults to every shape at batch 32 and 64', () => {
-    expect(parseSuiteArgs([])).toEqual({ batches: [32, 64], steps: 20, runs: 5, warmup: 5, profile: false, note: '' });
+    expect(parseSuiteArgs([])).toEqual({ batches: [32, 64], steps: 20, runs: 5, warmup: 5, profile: false, peer: false, note: '' });
   });
 
   it('takes a subset of shapes, batch sizes, counts and --profile', () => {
-    const o = parseSuiteArgs(['--shapes', 'cnn,resnet8', '--batch', '64', '--steps', '7', '--runs', '3', '--warmup', '0', '--profile', '--note', 'quiet']);
-    expect(o).toEqual({ shapes: ['cnn', 'resnet8'], batches: [64], steps: 7, runs: 3, warmup: 0, profile: true, note: 'quiet' });
+    const o = parseSuiteArgs([
+      '--shapes',
+      'cnn,resnet8',
+      '--batch',
+      '64',
+      '--steps',
+      '7',
+      '--runs',
+      '3',
+      '--warmup',
+      '0',
+      '--profile',
+      '--peer',
+      '--note',
+      'quiet',
+    ]);
+    expect(o).toEqual({ shapes: ['cnn', 'resnet8'], batches: [64], steps: 7, runs: 3, warmup: 0, profile: true, peer: true, note: 'quiet' });
   });
 
   it('rejects unknown shapes and options and bad counts, naming what is valid', () => {
