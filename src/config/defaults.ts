@@ -68,8 +68,6 @@ export const DEFAULTS = {
     trainLimit: null,
     testLimit: null,
     validationSplit: 0,
-    /** `download`: where downloaded files are kept. */
-    cacheDir: 'runs/.data',
     /** `fashion-mnist`: where Debian's dataset-fashion-mnist installs the IDX .gz files. */
     dir: '/usr/share/datasets/fashion-mnist',
   },
@@ -300,12 +298,11 @@ function resolveData(raw: unknown): DataConfig {
     out.urls = Object.fromEntries(
       IDX_FILES.map((k) => [k, { url: obj(u[k]).url as string, sha256: (obj(u[k]).sha256 as string).toLowerCase() }]),
     ) as DataConfig['urls'];
-    out.cacheDir = pick(r, 'cacheDir', D.cacheDir);
   }
   if (source === 'fashion-mnist') out.dir = pick(r, 'dir', D.dir);
   if ((source === 'cifar10' || source === 'cifar100') && uses('dir')) out.dir = r.dir as string;
   if (uses('download')) out.download = resolveCifarDownload(r.download);
-  if (uses('cacheDir') && source !== 'download') out.cacheDir = r.cacheDir as string;
+  if (uses('cacheDir')) out.cacheDir = r.cacheDir as string;
   // Keys added with issue 18 enter the config only when written and not the source's default.
   if (uses('labels') && r.labels !== 'fine') out.labels = r.labels as DataConfig['labels'];
   for (const key of ['train', 'test', 'testSplit', 'file', 'label', 'numClasses', 'channels'] as const) {

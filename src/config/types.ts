@@ -44,7 +44,7 @@ export interface DataConfig {
   files?: Record<IdxFile, string>;
   /** `download`: URL and sha256 of each of the four IDX files. */
   urls?: Record<IdxFile, DownloadFile>;
-  /** `download`, and `cifar10`/`cifar100` with `download`: where downloaded files are kept (default `runs/.data`). */
+  /** `download`, and `cifar10`/`cifar100` with `download`: where downloaded files are kept, relative to the experiment file (default: `<runs>/.data/downloads`). */
   cacheDir?: string;
   /** `fashion-mnist`: folder of the IDX .gz files (default /usr/share/datasets/fashion-mnist); `cifar10`/`cifar100`: the unpacked binary version. */
   dir?: string;

@@ -59,8 +59,8 @@ export const STANDARD_NAMES: Record<IdxFile, string> = {
 };
 
 export const DEFAULT_FASHION_DIR = DEFAULTS.data.dir;
-/** Where `download` keeps files when neither data.cacheDir nor a cache folder is given. */
-export const DEFAULT_DOWNLOAD_DIR = DEFAULTS.data.cacheDir;
+/** Where downloads are kept when neither data.cacheDir nor a runs folder is given: the default runs folder's. */
+export const DEFAULT_DOWNLOAD_DIR = 'runs/.data/downloads';
 
 function mapFiles<T>(f: (k: IdxFile) => T): Record<IdxFile, T> {
   return Object.fromEntries(IDX_FILES.map((k) => [k, f(k)])) as Record<IdxFile, T>;
@@ -140,11 +140,15 @@ function requireUrls(cfg: DataConfig): NonNullable<DataConfig['urls']> {
   return cfg.urls;
 }
 
-/** The folder downloads are kept in: data.cacheDir, else the run's cache folder, else runs/.data. */
+/**
+ * The folder downloads are kept in: data.cacheDir (relative to the experiment file), else
+ * `downloads/` in the runs folder's data cache (`<runs>/.data/downloads`), else the default runs
+ * folder's (relative to the working directory, as `runs` is).
+ */
 export function downloadDir(cfg: DataConfig, ctx: SourceContext): string {
   if (cfg.cacheDir !== undefined) return resolve(ctx.baseDir, cfg.cacheDir);
   if (ctx.cacheDir !== undefined) return resolve(ctx.cacheDir, 'downloads');
-  return resolve(ctx.baseDir, DEFAULT_DOWNLOAD_DIR);
+  return resolve(DEFAULT_DOWNLOAD_DIR);
 }
 
 const download: IdxSourceDefinition = {

@@ -5,10 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { copyFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { DataConfig } from '../../src/config/types.ts';
 import { hashDataSource, inputsOf, loadDataset } from '../../src/data/dataset.ts';
 import { probeDataSource } from '../../src/data/probe.ts';
+import { downloadDir } from '../../src/data/idx-sources.ts';
+import { resolveDefaults } from '../../src/config/defaults.ts';
 import { tempDir } from './formats/fixtures.ts';
 import { CIFAR10_NAMES, writeCifar10, writeCifar100 } from './formats/cifar-fixtures.ts';
 import { writePng } from './formats/image-fixtures.ts';
@@ -142,5 +144,30 @@ describe('a folder dataset through the decoded store', () => {
     decoder.mockClear();
     await loadDataset(cfg, { ...ctx(), splitSeed: 2, decodedCache: decodedCacheIn(stage) });
     expect(decoder).toHaveBeenCalledTimes(15);
+  });
+});
+
+describe('where downloads are kept', () => {
+  const urls = Object.fromEntries(
+    ['trainImages', 'trainLabels', 'testImages', 'testLabels'].map((k) => [k, { url: `http://127.0.0.1/${k}`, sha256: 'a'.repeat(64) }]),
+  );
+  const raw = (data: Record<string, unknown>) => ({
+    name: 'x',
+    data,
+    teacher: { layers: [{ type: 'dense', units: 10 }] },
+    student: { layers: [{ type: 'dense', units: 10 }] },
+  });
+
+  it('is the runs folder data cache when data.cacheDir is not written, never a folder beside the experiment file', () => {
+    const cfg = resolveDefaults(raw({ source: 'download', urls })).data;
+    expect(cfg.cacheDir).toBeUndefined();
+    expect(downloadDir(cfg, { baseDir: '/home/u/project/experiments', cacheDir: '/home/u/project/runs/.data' })).toBe('/home/u/project/runs/.data/downloads');
+    expect(downloadDir(cfg, { baseDir: '/home/u/project/experiments' })).toBe(resolve('runs/.data/downloads'));
+  });
+
+  it('is data.cacheDir, relative to the experiment file, when written', () => {
+    const cfg = resolveDefaults(raw({ source: 'download', urls, cacheDir: '../downloads' })).data;
+    expect(cfg.cacheDir).toBe('../downloads');
+    expect(downloadDir(cfg, { baseDir: '/home/u/project/experiments', cacheDir: '/home/u/project/runs/.data' })).toBe('/home/u/project/downloads');
   });
 });
