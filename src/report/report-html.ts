@@ -23,12 +23,15 @@ import {
 } from './report-data.ts';
 import { escapeXml, lineChart, SERIES_COLORS, type Series } from './svg.ts';
 import type { ModelRole } from '../names.ts';
+import { RUN_HEADER_MARKER } from './run-header.ts';
 
 const CSS = `
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto; max-width: 1100px; color: #222; padding: 0 16px; }
 h1 { font-size: 24px; margin-bottom: 4px; }
 h2 { font-size: 18px; margin-top: 28px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 p.description { color: #555; margin-top: 0; }
+p.run-header { color: #444; font-size: 13px; margin: 0 0 8px; display: flex; flex-wrap: wrap; gap: 4px 16px; }
+p.run-header b { font-weight: 600; color: #666; }
 ul.facts { padding-left: 18px; color: #333; }
 table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
 th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: right; font-variant-numeric: tabular-nums; }
@@ -164,7 +167,8 @@ export function curveCharts(curves: ReportInput['curves']): string {
 export function renderReportHtml(r: ReportInput): string {
   const m = r.metrics;
   const title = escapeXml(`${m.experiment}: kdq report`);
-  const body: string[] = [`<h1>${escapeXml(m.experiment)}</h1>`];
+  // Publishing the run folder fills the marker with the run's id, date and commit (run-header.ts).
+  const body: string[] = [`<h1>${escapeXml(m.experiment)}</h1>`, RUN_HEADER_MARKER];
   if (r.description) body.push(`<p class="description">${escapeXml(r.description)}</p>`);
   body.push('<ul class="facts">', ...factLines(m).map((l) => `<li>${escapeXml(l)}</li>`), '</ul>');
   body.push('<h2>Models</h2>', htmlTable(modelsTable(m)));
