@@ -71,6 +71,27 @@ export function modelsTable(m: Metrics): Table {
   };
 }
 
+/** A model as the accuracy-against-size chart places it. */
+export interface SizedModel {
+  role: string;
+  /** Its .tflite file's size. */
+  bytes: number;
+  /** The .tflite file's accuracy (what ships); the tf.js model's only when the file has none. */
+  accuracy: number;
+}
+
+/** Every model with a .tflite file, by role; models without a file have no size to place them by. */
+export function sizedModels(m: Metrics): { sized: SizedModel[]; unsized: string[] } {
+  const sized: SizedModel[] = [];
+  const unsized: string[] = [];
+  for (const [role, v] of models(m)) {
+    const accuracy = v.tflite?.accuracy ?? v.accuracy;
+    if (v.tflite?.bytes !== undefined && v.tflite.bytes > 0 && accuracy !== undefined) sized.push({ role, bytes: v.tflite.bytes, accuracy });
+    else unsized.push(role);
+  }
+  return { sized, unsized };
+}
+
 /**
  * Per-class accuracy, one column per model: the tf.js model's where it has one, else its .tflite
  * file's (the quantized student exists only as a file). Null when no model reports per-class.
@@ -90,6 +111,21 @@ export function perClassTable(m: Metrics): Table | null {
     header: ['class', ...cols.map((c) => c.name)],
     rows: Array.from({ length: classes }, (_, k) => [classLabel(k, names), ...cols.map((c) => pct(c.values[k]))]),
   };
+}
+
+/** Per class, the distilled student's accuracy minus the baseline's (tf.js models, fractions); null unless both have per-class accuracy. */
+export function perClassGain(m: Metrics): { k: number; gain: number }[] | null {
+  const kd = m.models.student?.per_class_accuracy;
+  const base = m.models.student_baseline?.per_class_accuracy;
+  if (!kd || !base) return null;
+  const out: { k: number; gain: number }[] = [];
+  for (let k = 0; k < Math.min(kd.length, base.length); k++) {
+    const a = kd[k];
+    const b = base[k];
+    // A class without test images has no accuracy (null): no bar.
+    if (a !== null && a !== undefined && b !== null && b !== undefined) out.push({ k, gain: a - b });
+  }
+  return out;
 }
 
 /** A class as the report names it: `3 cat` when the data has names, else `3`. */

@@ -13,16 +13,19 @@ import {
   isScheduled,
   modelsTable,
   pct,
+  perClassGain,
   perClassTable,
+  points,
   rate,
   seedsTable,
+  sizedModels,
   topConfusions,
   type EpochPoint,
   type ReportInput,
   type Table,
 } from './report-data.ts';
-import { escapeXml, lineChart, SERIES_COLORS, type Series } from './svg.ts';
-import type { ModelRole } from '../names.ts';
+import { barChart, escapeXml, lineChart, scatterChart, SERIES_COLORS, wantsLogScale, type Series } from './svg.ts';
+import { MODEL_ROLES, type ModelRole } from '../names.ts';
 import { RUN_HEADER_MARKER } from './run-header.ts';
 
 const CSS = `
@@ -45,6 +48,7 @@ div.wide { overflow-x: auto; }
 .scroll { overflow-x: auto; }
 svg.chart { background: #fff; border: 1px solid #eee; }
 svg.chart text { fill: #222; font-family: inherit; }
+p.note { color: #555; font-size: 13px; max-width: 420px; margin: 0; }
 `;
 
 export function htmlTable(t: Table, cls?: string): string {
@@ -164,6 +168,47 @@ export function curveCharts(curves: ReportInput['curves']): string {
   return ['<div class="charts">', ...charts, '</div>'].join('\n');
 }
 
+/** Accuracy against .tflite size, one labelled point per model, with a line naming the models it leaves out. */
+export function sizeChart(m: ReportInput['metrics']): string | null {
+  const { sized, unsized } = sizedModels(m);
+  if (sized.length === 0) return null;
+  const logX = wantsLogScale(sized.map((s) => s.bytes / 1024));
+  const chart = scatterChart(
+    sized.map((s) => ({ x: s.bytes / 1024, y: s.accuracy * 100, label: s.role, color: roleColor(s.role) })),
+    { title: 'Accuracy against .tflite size', xLabel: '.tflite file size (KiB)', yLabel: 'test accuracy (%)', logX, xFormat: kibTick },
+  );
+  const note = unsized.length > 0 ? ` Not shown (no .tflite file): ${unsized.join(', ')}.` : '';
+  return [
+    '<div class="charts">',
+    chart,
+    `<p class="note">Each model's .tflite file: its size and its test accuracy in the TFLite runtime.${escapeXml(note)}</p>`,
+    '</div>',
+  ].join('\n');
+}
+
+/** Per class, the distilled student's tf.js accuracy minus the baseline's in percentage points; null without both. */
+export function perClassGainChart(m: ReportInput['metrics']): string | null {
+  const gains = perClassGain(m);
+  if (!gains || gains.length === 0) return null;
+  const names = m.data.class_names ?? null;
+  const bars = gains.map(({ k, gain }) => ({ label: String(k), value: gain * 100, tip: `${classLabel(k, names)}: ${points(gain)} pts` }));
+  return [
+    '<div class="charts">',
+    barChart(bars, { title: 'Per-class KD gain (distilled student minus baseline)', xLabel: 'class', yLabel: 'accuracy difference (pts)' }),
+    '<p class="note">Per class, the tf.js accuracy of the distilled student minus that of the baseline student, in percentage points: blue where distillation helped the class, orange where it hurt. Hover a bar for its class.</p>',
+    '</div>',
+  ].join('\n');
+}
+
+/** A KiB tick: whole KiB from 1000 on, else 3 significant digits. */
+const kibTick = (v: number): string => (v >= 1000 ? String(Math.round(v)) : String(Number(v.toPrecision(3))));
+
+/** A model role's colour on every chart: its place in MODEL_ROLES. */
+function roleColor(role: string): string {
+  const i = (MODEL_ROLES as readonly string[]).indexOf(role);
+  return SERIES_COLORS[(i === -1 ? MODEL_ROLES.length : i) % SERIES_COLORS.length];
+}
+
 export function renderReportHtml(r: ReportInput): string {
   const m = r.metrics;
   const title = escapeXml(`${m.experiment}: kdq report`);
@@ -172,10 +217,17 @@ export function renderReportHtml(r: ReportInput): string {
   if (r.description) body.push(`<p class="description">${escapeXml(r.description)}</p>`);
   body.push('<ul class="facts">', ...factLines(m).map((l) => `<li>${escapeXml(l)}</li>`), '</ul>');
   body.push('<h2>Models</h2>', htmlTable(modelsTable(m)));
+  const sized = sizeChart(m);
+  if (sized) body.push(sized);
   const seeds = seedsTable(m);
   if (seeds) body.push('<h2>Seeds</h2>', '<p>Test accuracy per seed, then the mean and standard deviation over seeds.</p>', htmlTable(seeds));
   const perClass = perClassTable(m);
-  if (perClass) body.push('<h2>Per-class accuracy</h2>', htmlTable(perClass));
+  if (perClass) {
+    body.push('<h2>Per-class accuracy</h2>');
+    const gain = perClassGainChart(m);
+    if (gain) body.push(gain);
+    body.push(htmlTable(perClass));
+  }
   const conf = confusionOf(m);
   const names = m.data.class_names ?? null;
   if (conf && conf.matrix.length <= CONFUSION_TABLE_MAX_CLASSES) {

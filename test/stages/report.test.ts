@@ -242,8 +242,15 @@ describe('report stage', () => {
     expect(metricsSchemaErrors(m)).toEqual([]);
     expect(md).toMatch(/\| student val loss \| student val accuracy \| student learning rate \|/);
     const html = await readFile(join(out, 'report.html'), 'utf8');
-    // Cross-entropy, KD loss, accuracy, learning rate: one chart per kind of number.
-    expect(html.match(/<svg /g)).toHaveLength(4);
+    // Accuracy against size, per-class KD gain, then the curves: cross-entropy, KD loss, accuracy, learning rate (one chart per kind of number).
+    expect([...html.matchAll(/<svg [^>]*aria-label="([^"]*)"/g)].map((x) => x[1])).toEqual([
+      'Accuracy against .tflite size',
+      'Per-class KD gain (distilled student minus baseline)',
+      'Cross-entropy per epoch',
+      'KD loss per epoch (distilled student)',
+      'Accuracy per epoch',
+      'Learning rate per epoch',
+    ]);
     expect(html.match(/<g class="series" data-name="(teacher|student|student_baseline)">/g)).toHaveLength(7);
     expect(html.match(/<g class="series" data-name="student \(val\)">/g)).toHaveLength(2);
     expect(html).not.toMatch(/https?:\/\//);
