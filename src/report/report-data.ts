@@ -28,6 +28,8 @@ export interface ReportInput {
   description: string;
   /** Per-epoch training curves of the first seed, by model role (teacher, student, student_baseline). */
   curves: Partial<Record<ModelRole, EpochPoint[]>>;
+  /** Every seed's curves of the roles trained once per seed, in seed order (absent with one seed). */
+  seedCurves?: Partial<Record<ModelRole, EpochPoint[][]>>;
   /** Shape of one example, when the data stage recorded it. */
   inputShape?: number[];
 }
@@ -194,6 +196,36 @@ export function seedsTable(m: Metrics): Table | null {
 /** Roles with a recorded curve, teacher first. */
 export function curveRoles(curves: ReportInput['curves']): ModelRole[] {
   return byRole(Object.entries(curves).filter(([, c]) => (c?.length ?? 0) > 0)).map(([r]) => r as ModelRole);
+}
+
+/** Per epoch, the mean, lowest and highest of a value over the seeds that reached that epoch (early stopping ends some sooner). */
+export interface SpreadPoint {
+  epoch: number;
+  mean: number;
+  min: number;
+  max: number;
+  /** Seeds that reached the epoch and have the value. */
+  n: number;
+}
+
+/** The spread of `value` over seeds, epoch by epoch; epochs no seed has a value for are left out. */
+export function seedSpread(runs: readonly (readonly EpochPoint[])[], value: (p: EpochPoint) => number | undefined): SpreadPoint[] {
+  const byEpoch = new Map<number, number[]>();
+  for (const run of runs) {
+    for (const p of run) {
+      const v = value(p);
+      if (v === undefined || !Number.isFinite(v)) continue;
+      byEpoch.set(p.epoch, [...(byEpoch.get(p.epoch) ?? []), v]);
+    }
+  }
+  return [...byEpoch]
+    .sort((a, b) => a[0] - b[0])
+    .map(([epoch, vs]) => ({ epoch, mean: vs.reduce((a, b) => a + b, 0) / vs.length, min: Math.min(...vs), max: Math.max(...vs), n: vs.length }));
+}
+
+/** Roles with curves from more than one seed, teacher first. */
+export function spreadRoles(seedCurves: ReportInput['seedCurves']): ModelRole[] {
+  return byRole(Object.entries(seedCurves ?? {}).filter(([, runs]) => (runs?.filter((r) => r.length > 0).length ?? 0) > 1)).map(([r]) => r as ModelRole);
 }
 
 /** Whether a curve has validation points (data.validationSplit > 0). */

@@ -17,11 +17,14 @@ import {
   perClassTable,
   points,
   rate,
+  seedSpread,
   seedsTable,
   sizedModels,
+  spreadRoles,
   topConfusions,
   type EpochPoint,
   type ReportInput,
+  type SpreadPoint,
   type Table,
 } from './report-data.ts';
 import { barChart, escapeXml, lineChart, scatterChart, SERIES_COLORS, wantsLogScale, type Series } from './svg.ts';
@@ -140,7 +143,7 @@ function xy(points: readonly EpochPoint[], y: (p: EpochPoint) => number | undefi
  * the distilled student's KD loss), accuracy, and the learning rate when a schedule changed it.
  * A model keeps its colour on every chart; validation curves are dashed.
  */
-export function curveCharts(curves: ReportInput['curves']): string {
+export function curveCharts(curves: ReportInput['curves'], after: string | null = null): string {
   const roles = curveRoles(curves);
   const of = (r: ModelRole) => curves[r]!;
   const line = (r: ModelRole, y: (p: EpochPoint) => number | undefined, validation = false): Series => ({
@@ -165,6 +168,7 @@ export function curveCharts(curves: ReportInput['curves']): string {
   }
   charts.push(lineChart(acc, { title: validated.length > 0 ? 'Accuracy per epoch' : 'Training accuracy per epoch', xLabel: 'epoch', yLabel: 'accuracy (%)' }));
   if (lr.length > 0) charts.push(lineChart(lr, { title: 'Learning rate per epoch', xLabel: 'epoch', yLabel: 'learning rate', yFormat: rate }));
+  if (after) charts.push(after);
   return ['<div class="charts">', ...charts, '</div>'].join('\n');
 }
 
@@ -209,6 +213,47 @@ function roleColor(role: string): string {
   return SERIES_COLORS[(i === -1 ? MODEL_ROLES.length : i) % SERIES_COLORS.length];
 }
 
+/** The roles whose spread over seeds is drawn: the two students, whose difference the seeds are there to test. */
+const SPREAD_ROLES: readonly ModelRole[] = ['student', 'student_baseline'];
+
+/**
+ * Accuracy per epoch over every seed: for each student, the mean over seeds as a line and the
+ * lowest to highest seed as a band, training solid and validation dashed; null with one seed.
+ */
+export function seedSpreadChart(r: ReportInput): string | null {
+  const roles = spreadRoles(r.seedCurves).filter((role) => SPREAD_ROLES.includes(role));
+  if (roles.length === 0) return null;
+  // Each model keeps the colour it has on the other curve charts.
+  const colourRoles = curveRoles(r.curves);
+  const colour = (role: ModelRole) =>
+    SERIES_COLORS[(colourRoles.includes(role) ? colourRoles.indexOf(role) : MODEL_ROLES.indexOf(role)) % SERIES_COLORS.length];
+  const series: Series[] = [];
+  let seeds = 0;
+  for (const role of roles) {
+    const runs = r.seedCurves![role]!.filter((c) => c.length > 0);
+    seeds = Math.max(seeds, runs.length);
+    const add = (spread: SpreadPoint[], validation: boolean) => {
+      if (spread.length === 0) return;
+      series.push({
+        name: `${role}${validation ? ' (val)' : ''}`,
+        points: spread.map((p) => [p.epoch, p.mean * 100]),
+        band: spread.map((p) => [p.epoch, p.min * 100, p.max * 100]),
+        color: colour(role),
+        dashed: validation,
+      });
+    };
+    add(
+      seedSpread(runs, (p) => p.accuracy),
+      false,
+    );
+    add(
+      seedSpread(runs, (p) => p.valAccuracy),
+      true,
+    );
+  }
+  return lineChart(series, { title: `Accuracy per epoch, ${seeds} seeds (mean, min–max band)`, xLabel: 'epoch', yLabel: 'accuracy (%)' });
+}
+
 export function renderReportHtml(r: ReportInput): string {
   const m = r.metrics;
   const title = escapeXml(`${m.experiment}: kdq report`);
@@ -220,7 +265,12 @@ export function renderReportHtml(r: ReportInput): string {
   const sized = sizeChart(m);
   if (sized) body.push(sized);
   const seeds = seedsTable(m);
-  if (seeds) body.push('<h2>Seeds</h2>', '<p>Test accuracy per seed, then the mean and standard deviation over seeds.</p>', htmlTable(seeds));
+  if (seeds)
+    body.push(
+      '<h2>Seeds</h2>',
+      '<p>Test accuracy per seed, then the mean and standard deviation over seeds.</p>',
+      `<div class="scroll">${htmlTable(seeds)}</div>`,
+    );
   const perClass = perClassTable(m);
   if (perClass) {
     body.push('<h2>Per-class accuracy</h2>');
@@ -250,8 +300,16 @@ export function renderReportHtml(r: ReportInput): string {
       '<p>Per epoch: the mean training loss, on one chart per kind of loss (cross-entropy, label-smoothed where training.labelSmoothing is set; the KD loss of the distilled student), ' +
         'and the training accuracy. Dashed lines are the held-out validation images (data.validationSplit): their plain cross-entropy and accuracy, comparable across models.</p>',
     );
+    const spread = seedSpreadChart(r);
+    const seeds = r.metrics.seeds?.length ?? 1;
+    if (seeds > 1) {
+      body.push(
+        `<p>The charts and the table follow the first seed (${r.metrics.seed})${spread ? `, but for the last chart: the accuracy of both students over all ${seeds} seeds, their mean as a line and the lowest to highest seed as a band (an epoch that early stopping left out of some seeds averages the others)` : ''}.</p>`,
+      );
+    }
+    body.push(curveCharts(r.curves, spread));
     // Four models with validation and a rate make a wide table: it scrolls instead of overflowing.
-    body.push(curveCharts(r.curves), `<div class="scroll">${htmlTable(curves)}</div>`);
+    body.push(`<div class="scroll">${htmlTable(curves)}</div>`);
   }
   return [
     '<!DOCTYPE html>',

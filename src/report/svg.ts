@@ -11,6 +11,8 @@ export interface Series {
   color?: string;
   /** Dashed line (e.g. the validation curve beside its training curve). */
   dashed?: boolean;
+  /** A shaded band behind the line: [x, low, high] in x order (e.g. the range over seeds). */
+  band?: [number, number, number][];
 }
 
 export interface ChartOptions {
@@ -103,7 +105,7 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
     return parts.join('\n');
   }
   const xs = drawn.flatMap((s) => s.points.map((p) => p[0]));
-  const ys = drawn.flatMap((s) => s.points.map((p) => p[1]));
+  const ys = drawn.flatMap((s) => [...s.points.map((p) => p[1]), ...(s.band ?? []).flatMap(([, lo, hi]) => [lo, hi])]);
   const xMin = Math.min(...xs);
   const xMax = Math.max(...xs);
   const [x0, x1] = xMin === xMax ? [xMin - 1, xMax + 1] : [xMin, xMax];
@@ -129,6 +131,17 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
     `<text x="14" y="${m.top + plotH / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 14 ${m.top + plotH / 2})">${escapeXml(opts.yLabel)}</text>`,
   );
 
+  // Bands first, so no band covers another series' line.
+  drawn.forEach((s, i) => {
+    if (!s.band || s.band.length === 0) return;
+    const color = s.color ?? SERIES_COLORS[i % SERIES_COLORS.length];
+    // The upper edge left to right, then the lower edge back: one closed shape.
+    const upper = s.band.map(([x, , hi]) => `${num(sx(x))},${num(sy(hi))}`);
+    const lower = [...s.band].reverse().map(([x, lo]) => `${num(sx(x))},${num(sy(lo))}`);
+    parts.push(
+      `<polygon class="band" data-name="${escapeXml(s.name)}" fill="${color}" fill-opacity="${s.dashed ? 0.1 : 0.18}" stroke="none" points="${[...upper, ...lower].join(' ')}"/>`,
+    );
+  });
   // Legend in rows under the title, so it never hides a line.
   drawn.forEach((s, i) => {
     const color = s.color ?? SERIES_COLORS[i % SERIES_COLORS.length];

@@ -1,9 +1,9 @@
 /** The accuracy-against-size scatter and the per-class KD gain bars: the SVG functions and their place in report.html. */
 import { describe, expect, it } from 'vitest';
-import { perClassGainChart, renderReportHtml, sizeChart } from '../../src/report/report-html.ts';
-import { perClassGain, sizedModels } from '../../src/report/report-data.ts';
-import { barChart, GAIN_COLOR, logTicks, LOSS_COLOR, scatterChart, wantsLogScale } from '../../src/report/svg.ts';
-import { sampleMetrics, sampleMetricsOf, sampleReport } from './fixtures.ts';
+import { perClassGainChart, renderReportHtml, seedSpreadChart, sizeChart } from '../../src/report/report-html.ts';
+import { perClassGain, seedSpread, sizedModels, spreadRoles, type EpochPoint } from '../../src/report/report-data.ts';
+import { barChart, GAIN_COLOR, logTicks, LOSS_COLOR, scatterChart, SERIES_COLORS, wantsLogScale } from '../../src/report/svg.ts';
+import { sampleMetrics, sampleMetricsOf, sampleReport, sampleSeedsReport } from './fixtures.ts';
 
 const circles = (svg: string) =>
   [...svg.matchAll(/<g class="point" data-label="([^"]*)">\n<circle cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => ({
@@ -186,5 +186,61 @@ describe('report.html charts', () => {
     const m = sampleMetricsOf(2, true);
     m.models.student!.per_class_accuracy![1]! += 0.05;
     expect(perClassGainChart(m)).toContain('<title>1 name_1: +5.00 pts</title>');
+  });
+});
+
+describe('seed spread', () => {
+  it('averages each epoch over the seeds that reached it, with the lowest and highest', () => {
+    const run = (accs: number[]): EpochPoint[] => accs.map((accuracy, i) => ({ epoch: i + 1, loss: 1, accuracy }));
+    // The third seed stopped early after epoch 1.
+    const spread = seedSpread([run([0.5, 0.7]), run([0.6, 0.9]), run([0.7])], (p) => p.accuracy);
+    expect(spread.map((p) => ({ ...p, mean: Number(p.mean.toFixed(6)) }))).toEqual([
+      { epoch: 1, mean: 0.6, min: 0.5, max: 0.7, n: 3 },
+      { epoch: 2, mean: 0.8, min: 0.7, max: 0.9, n: 2 },
+    ]);
+    expect(seedSpread([run([0.5])], (p) => p.valAccuracy)).toEqual([]);
+    expect(spreadRoles({ student: [run([0.5]), run([0.6])], student_baseline: [run([0.5])], teacher: [run([0.5]), []] })).toEqual(['student']);
+  });
+
+  it('draws both students over 5 seeds: the mean as a line, min to max as a band behind it, training solid and validation dashed', () => {
+    const r = sampleSeedsReport(5);
+    const chart = seedSpreadChart(r)!;
+    expect(chart).toContain('aria-label="Accuracy per epoch, 5 seeds (mean, min–max band)"');
+    const bands = [...chart.matchAll(/<polygon class="band" data-name="([^"]*)" fill="(#[0-9A-F]+)" fill-opacity="([\d.]+)" stroke="none" points="([^"]*)"/g)];
+    expect(bands.map((b) => b[1])).toEqual(['student', 'student (val)', 'student_baseline', 'student_baseline (val)']);
+    // Colours as on the other curve charts (student second, baseline third), validation fainter.
+    expect(bands.map((b) => [b[2], b[3]])).toEqual([
+      [SERIES_COLORS[1], '0.18'],
+      [SERIES_COLORS[1], '0.1'],
+      [SERIES_COLORS[2], '0.18'],
+      [SERIES_COLORS[2], '0.1'],
+    ]);
+    // Every band is drawn before the first line, so none hides a line.
+    expect(chart.lastIndexOf('<polygon class="band"')).toBeLessThan(chart.indexOf('<polyline'));
+    // The student's training band: 4 epochs along the top, back along the bottom; the mean line runs inside it.
+    const pts = bands[0]![4]!.split(' ').map((p) => p.split(',').map(Number) as [number, number]);
+    expect(pts).toHaveLength(8);
+    const line = new RegExp('data-name="student">\\n<polyline [^>]*points="([^"]*)"')
+      .exec(chart)![1]!
+      .split(' ')
+      .map((p) => p.split(',').map(Number));
+    line.forEach(([x, y], i) => {
+      const top = pts[i]!;
+      const bottom = pts[7 - i]!;
+      expect([top[0], bottom[0]]).toEqual([x, x]);
+      expect(top[1] < y! && y! < bottom[1]!).toBe(true);
+    });
+    expect(chart.match(/stroke-dasharray="6 4" points=/g)).toHaveLength(2);
+  });
+
+  it('goes after the curve charts of the first seed, which the page says it follows; one seed draws no spread', () => {
+    const html = renderReportHtml(sampleSeedsReport(5));
+    const labels = [...html.matchAll(/<svg [^>]*aria-label="([^"]*)"/g)].map((m) => m[1]);
+    expect(labels.slice(-2)).toEqual(['Accuracy per epoch', 'Accuracy per epoch, 5 seeds (mean, min–max band)']);
+    expect(html).toContain('The charts and the table follow the first seed (1), but for the last chart');
+    const one = sampleSeedsReport(1);
+    expect(seedSpreadChart(one)).toBeNull();
+    expect(seedSpreadChart({ ...sampleReport() })).toBeNull();
+    expect(renderReportHtml(sampleReport())).not.toContain('class="band"');
   });
 });
