@@ -31,7 +31,8 @@ import { barChart, escapeXml, lineChart, scatterChart, SERIES_COLORS, wantsLogSc
 import { MODEL_ROLES, type ModelRole } from '../names.ts';
 import { RUN_HEADER_MARKER } from './run-header.ts';
 
-const CSS = `
+/** The style of kdq's HTML pages (report.html, a sweep's summary.html). */
+export const REPORT_CSS = `
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto; max-width: 1100px; color: #222; padding: 0 16px; }
 h1 { font-size: 24px; margin-bottom: 4px; }
 h2 { font-size: 18px; margin-top: 28px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
@@ -254,9 +255,31 @@ export function seedSpreadChart(r: ReportInput): string | null {
   return lineChart(series, { title: `Accuracy per epoch, ${seeds} seeds (mean, min–max band)`, xLabel: 'epoch', yLabel: 'accuracy (%)' });
 }
 
+/**
+ * A self-contained page: kdq's style inline, no script, and a policy that forbids the network, so
+ * a stray reference fails loudly in scripts/render-report.mjs.
+ */
+export function htmlPage(title: string, body: readonly string[]): string {
+  return [
+    '<!DOCTYPE html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">`,
+    `<title>${escapeXml(title)}</title>`,
+    `<style>${REPORT_CSS}</style>`,
+    '</head>',
+    '<body>',
+    ...body,
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+}
+
 export function renderReportHtml(r: ReportInput): string {
   const m = r.metrics;
-  const title = escapeXml(`${m.experiment}: kdq report`);
   // Publishing the run folder fills the marker with the run's id, date and commit (run-header.ts).
   const body: string[] = [`<h1>${escapeXml(m.experiment)}</h1>`, RUN_HEADER_MARKER];
   if (r.description) body.push(`<p class="description">${escapeXml(r.description)}</p>`);
@@ -311,21 +334,5 @@ export function renderReportHtml(r: ReportInput): string {
     // Four models with validation and a rate make a wide table: it scrolls instead of overflowing.
     body.push(`<div class="scroll">${htmlTable(curves)}</div>`);
   }
-  return [
-    '<!DOCTYPE html>',
-    '<html lang="en">',
-    '<head>',
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    // No network, ever: the policy also makes a stray reference fail loudly in the headless check.
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">`,
-    `<title>${title}</title>`,
-    `<style>${CSS}</style>`,
-    '</head>',
-    '<body>',
-    ...body,
-    '</body>',
-    '</html>',
-    '',
-  ].join('\n');
+  return htmlPage(`${m.experiment}: kdq report`, body);
 }
