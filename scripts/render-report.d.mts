@@ -1,6 +1,7 @@
 /** Types of scripts/render-report.mjs, for the TypeScript tests that import it. */
 export declare function findChromium(): string | null;
 export declare function externalReferences(html: string): string[];
+export declare const OVERFLOW_PROBE: string;
 export declare function renderReport(
   htmlPath: string,
   pngPath: string,

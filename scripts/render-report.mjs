@@ -2,14 +2,17 @@
 /**
  * Renders a kdq report.html to PNG in headless Chromium and fails when the page is not
  * self-contained: any request that is not the report itself or a data: URL, any console error,
- * any uncaught exception. Chromium is driven over the DevTools protocol on a pipe
- * (--remote-debugging-pipe: JSON messages separated by NUL bytes on fds 3 and 4), so no npm
- * package is needed, and name resolution is switched off as a second guard against the network.
+ * any uncaught exception; or when it does not fit the window's width (--width, default 1200):
+ * the page scrolls sideways, or an element outside a scroll container passes the right edge.
+ * Chromium is driven over the DevTools protocol on a pipe (--remote-debugging-pipe: JSON
+ * messages separated by NUL bytes on fds 3 and 4), so no npm package is needed, and name
+ * resolution is switched off as a second guard against the network.
  *
  *   node scripts/render-report.mjs runs/kd-mnist/latest/report.html [out.png] [--width 1200]
  *
- * Exit codes: 0 rendered cleanly; 1 console errors, network requests or external references;
- * 2 bad arguments or unreadable file; 3 no Chromium found (set $CHROMIUM to its path).
+ * Exit codes: 0 rendered cleanly; 1 console errors, network requests, external references or
+ * horizontal overflow; 2 bad arguments or unreadable file; 3 no Chromium found (set $CHROMIUM
+ * to its path).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -46,6 +49,42 @@ export function externalReferences(html) {
   if (/<(iframe|object|embed|link)\b/i.test(html)) found.push('an <iframe>, <object>, <embed> or <link> element');
   return [...new Set(found)];
 }
+
+/**
+ * Runs in the page: what sticks out past the right edge of a `width`-pixel viewport. The page
+ * itself when it scrolls sideways, then each outermost element whose right edge passes the
+ * viewport and that is not inside a scroll container (overflow-x auto or scroll: a wide table
+ * there scrolls, as intended). At most `limit` elements are named.
+ */
+export const OVERFLOW_PROBE = `(() => {
+  const limit = 5;
+  const vw = window.innerWidth;
+  const out = [];
+  const sw = document.documentElement.scrollWidth;
+  if (sw > vw) out.push('the page is ' + sw + ' px wide');
+  const scrolls = (el) => {
+    for (let p = el.parentElement; p; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX;
+      if (o === 'auto' || o === 'scroll') return true;
+    }
+    return false;
+  };
+  const name = (el) => {
+    const cls = typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/).join('.') : '';
+    const label = el.getAttribute('aria-label') || (el.innerText ?? el.textContent ?? '').trim().replace(/\\s+/g, ' ');
+    return el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + cls + (label ? ' "' + label.slice(0, 40) + (label.length > 40 ? '…' : '') + '"' : '');
+  };
+  const over = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.right <= vw + 0.5 || scrolls(el)) continue;
+    if (over.some((o) => o.contains(el))) continue;
+    over.push(el);
+  }
+  for (const el of over.slice(0, limit)) out.push(name(el) + ' reaches ' + Math.ceil(el.getBoundingClientRect().right) + ' px');
+  if (over.length > limit) out.push((over.length - limit) + ' more element(s) past the edge');
+  return out;
+})()`;
 
 class Cdp {
   constructor(child) {
@@ -162,6 +201,9 @@ export async function renderReport(htmlPath, pngPath, { width = 1200, chromium =
     const nav = await step(cdp.send('Page.navigate', { url: pageUrl }, sessionId));
     if (nav.errorText) problems.push(`navigation failed: ${nav.errorText}`);
     await step(loadedP);
+    const probe = await step(cdp.send('Runtime.evaluate', { expression: OVERFLOW_PROBE, returnByValue: true }, sessionId));
+    if (probe.exceptionDetails) problems.push(`overflow check failed: ${probe.exceptionDetails.exception?.description ?? probe.exceptionDetails.text}`);
+    for (const o of probe.result?.value ?? []) problems.push(`horizontal overflow at ${width} px: ${o}`);
     const metrics = await step(cdp.send('Page.getLayoutMetrics', {}, sessionId));
     const height = Math.ceil(metrics.cssContentSize?.height ?? metrics.contentSize.height);
     const shot = await step(

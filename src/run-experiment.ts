@@ -14,10 +14,13 @@ import type { RunResult, StageEvent } from './pipeline/results.ts';
 import { runGraph } from './pipeline/run.ts';
 import { readLatestStages, relativeToRuns, type SweepPointRef } from './pipeline/stages-file.ts';
 import type { Metrics } from './report/metrics.ts';
+import { fillRunHeader } from './report/run-header.ts';
 import type { TaskOutcome } from './executor/types.ts';
 import { planExperiment } from './stages/plan.ts';
 import type { KdStage } from './stages/plan.ts';
 import { ensureWritableDir } from './util/atomic.ts';
+import { gitState } from './util/git-state.ts';
+import { kdqVersion } from './util/kdq-version.ts';
 import type { Workspace } from './workspace.ts';
 
 /** A loaded experiment and its stage graph. */
@@ -94,10 +97,13 @@ export async function runPlanned(
     await ensureWritableDir(ws.runsDir);
     await ws.cache.claim(); // the cache folder is kdq's and writable (pipeline/cache-root.ts)
   }
+  // The commit the experiment was run from, as it is now, before a long walk (never an error: see util/git-state.ts).
+  const git = opts.dryRun ? null : await gitState(p.loaded.dir);
   const result = creditExecutor(await walk(ws, p, { ...opts, log: ws.log }), opts.computed);
   if (opts.dryRun) return { runDir: null, metrics: null, result };
   await ws.cache.cleanLocks();
   const exp = p.loaded.experiment;
+  const version = await kdqVersion();
   const runDir = await publishRun({
     cache: ws.cache,
     runsDir: ws.runsDir,
@@ -108,6 +114,15 @@ export async function runPlanned(
     extra: { 'config.yaml': `# resolved from ${relativeToRuns(ws.runsDir, p.loaded.file)} (relative to the runs folder)\n${yamlStringify(exp)}` },
     startedAt: opts.startedAt,
     sweep: opts.sweepPoint,
+    // The reports' run header: facts that differ between identical runs, so the cached reports leave a marker for them.
+    transform: (path, data, run) =>
+      fillRunHeader(path, data, {
+        runId: run.id,
+        startedAt: run.startedAt,
+        seconds: (run.publishedAt.getTime() - run.startedAt.getTime()) / 1000,
+        version,
+        git,
+      }),
   });
   return { runDir, metrics: await readMetrics(runDir), result };
 }

@@ -18,6 +18,21 @@ export const PUBLISH_FILE = 'publish.json';
 /** Files a run folder gets: each one's path there, and the stage output it is copied from. */
 export type PublishList = { path: string; stage: string; file: string }[];
 
+/** The run a file is being published into: what a transform may write into it that the stage could not know. */
+export interface PublishedRun {
+  /** The run folder's name (`YYYYMMDD-HHMMSS-<4 hex>`). */
+  id: string;
+  startedAt: Date;
+  /** When the files are copied (stages.json's `finishedAt`). */
+  publishedAt: Date;
+}
+
+/**
+ * Rewrites a file of the publish list on its way into the run folder (the stage output in the
+ * cache stays as it is); returns the file unchanged when it has nothing to add.
+ */
+export type PublishTransform = (path: string, data: Uint8Array, run: PublishedRun) => Uint8Array;
+
 export interface PublishOptions {
   /** Files copied out of its entries are checked against their manifests as they are read. */
   cache: Cache;
@@ -31,6 +46,8 @@ export interface PublishOptions {
   startedAt?: Date;
   /** The sweep point this run is, for stages.json. */
   sweep?: SweepPointRef;
+  /** Applied to every file of the publish list (not to `extra`). */
+  transform?: PublishTransform;
 }
 
 /** Publishes a finished walk as `runs/<name>/<run-id>/` and points `latest` at it; returns its path. */
@@ -44,9 +61,15 @@ export async function publishRun(o: PublishOptions): Promise<string> {
   const list: PublishList =
     o.graph.publish === undefined ? [] : (JSON.parse(await readFile(join(outDir(o.graph.publish), PUBLISH_FILE), 'utf8')) as PublishList);
   const folder = await createRunFolder(o.runsDir, o.name);
-  for (const f of list) await folder.writeFile(f.path, await o.cache.readOutput(outDir(f.stage), f.file));
+  // One clock reading for stages.json and the transform, so a report's duration matches stages.json.
+  const publishedAt = new Date();
+  const run: PublishedRun = { id: folder.id, startedAt: o.startedAt ?? new Date(publishedAt.getTime() - o.result.seconds * 1000), publishedAt };
+  for (const f of list) {
+    const data = await o.cache.readOutput(outDir(f.stage), f.file);
+    await folder.writeFile(f.path, o.transform ? o.transform(f.path, data, run) : data);
+  }
   for (const [path, data] of Object.entries(o.extra ?? {})) await folder.writeFile(path, data);
-  await writeStages(folder, o.result, { runsDir: o.runsDir, startedAt: o.startedAt, sweep: o.sweep });
+  await writeStages(folder, o.result, { runsDir: o.runsDir, startedAt: run.startedAt, finishedAt: publishedAt, sweep: o.sweep });
   await folder.finish();
   return folder.dir;
 }

@@ -28,6 +28,8 @@ export interface ReportInput {
   description: string;
   /** Per-epoch training curves of the first seed, by model role (teacher, student, student_baseline). */
   curves: Partial<Record<ModelRole, EpochPoint[]>>;
+  /** Every seed's curves of the roles trained once per seed, in seed order (absent with one seed). */
+  seedCurves?: Partial<Record<ModelRole, EpochPoint[][]>>;
   /** Shape of one example, when the data stage recorded it. */
   inputShape?: number[];
 }
@@ -71,6 +73,27 @@ export function modelsTable(m: Metrics): Table {
   };
 }
 
+/** A model as the accuracy-against-size chart places it. */
+export interface SizedModel {
+  role: string;
+  /** Its .tflite file's size. */
+  bytes: number;
+  /** The .tflite file's accuracy (what ships); the tf.js model's only when the file has none. */
+  accuracy: number;
+}
+
+/** Every model with a .tflite file, by role; models without a file have no size to place them by. */
+export function sizedModels(m: Metrics): { sized: SizedModel[]; unsized: string[] } {
+  const sized: SizedModel[] = [];
+  const unsized: string[] = [];
+  for (const [role, v] of models(m)) {
+    const accuracy = v.tflite?.accuracy ?? v.accuracy;
+    if (v.tflite?.bytes !== undefined && v.tflite.bytes > 0 && accuracy !== undefined) sized.push({ role, bytes: v.tflite.bytes, accuracy });
+    else unsized.push(role);
+  }
+  return { sized, unsized };
+}
+
 /**
  * Per-class accuracy, one column per model: the tf.js model's where it has one, else its .tflite
  * file's (the quantized student exists only as a file). Null when no model reports per-class.
@@ -90,6 +113,21 @@ export function perClassTable(m: Metrics): Table | null {
     header: ['class', ...cols.map((c) => c.name)],
     rows: Array.from({ length: classes }, (_, k) => [classLabel(k, names), ...cols.map((c) => pct(c.values[k]))]),
   };
+}
+
+/** Per class, the distilled student's accuracy minus the baseline's (tf.js models, fractions); null unless both have per-class accuracy. */
+export function perClassGain(m: Metrics): { k: number; gain: number }[] | null {
+  const kd = m.models.student?.per_class_accuracy;
+  const base = m.models.student_baseline?.per_class_accuracy;
+  if (!kd || !base) return null;
+  const out: { k: number; gain: number }[] = [];
+  for (let k = 0; k < Math.min(kd.length, base.length); k++) {
+    const a = kd[k];
+    const b = base[k];
+    // A class without test images has no accuracy (null): no bar.
+    if (a !== null && a !== undefined && b !== null && b !== undefined) out.push({ k, gain: a - b });
+  }
+  return out;
 }
 
 /** A class as the report names it: `3 cat` when the data has names, else `3`. */
@@ -158,6 +196,36 @@ export function seedsTable(m: Metrics): Table | null {
 /** Roles with a recorded curve, teacher first. */
 export function curveRoles(curves: ReportInput['curves']): ModelRole[] {
   return byRole(Object.entries(curves).filter(([, c]) => (c?.length ?? 0) > 0)).map(([r]) => r as ModelRole);
+}
+
+/** Per epoch, the mean, lowest and highest of a value over the seeds that reached that epoch (early stopping ends some sooner). */
+export interface SpreadPoint {
+  epoch: number;
+  mean: number;
+  min: number;
+  max: number;
+  /** Seeds that reached the epoch and have the value. */
+  n: number;
+}
+
+/** The spread of `value` over seeds, epoch by epoch; epochs no seed has a value for are left out. */
+export function seedSpread(runs: readonly (readonly EpochPoint[])[], value: (p: EpochPoint) => number | undefined): SpreadPoint[] {
+  const byEpoch = new Map<number, number[]>();
+  for (const run of runs) {
+    for (const p of run) {
+      const v = value(p);
+      if (v === undefined || !Number.isFinite(v)) continue;
+      byEpoch.set(p.epoch, [...(byEpoch.get(p.epoch) ?? []), v]);
+    }
+  }
+  return [...byEpoch]
+    .sort((a, b) => a[0] - b[0])
+    .map(([epoch, vs]) => ({ epoch, mean: vs.reduce((a, b) => a + b, 0) / vs.length, min: Math.min(...vs), max: Math.max(...vs), n: vs.length }));
+}
+
+/** Roles with curves from more than one seed, teacher first. */
+export function spreadRoles(seedCurves: ReportInput['seedCurves']): ModelRole[] {
+  return byRole(Object.entries(seedCurves ?? {}).filter(([, runs]) => (runs?.filter((r) => r.length > 0).length ?? 0) > 1)).map(([r]) => r as ModelRole);
 }
 
 /** Whether a curve has validation points (data.validationSplit > 0). */

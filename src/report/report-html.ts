@@ -13,22 +13,32 @@ import {
   isScheduled,
   modelsTable,
   pct,
+  perClassGain,
   perClassTable,
+  points,
   rate,
+  seedSpread,
   seedsTable,
+  sizedModels,
+  spreadRoles,
   topConfusions,
   type EpochPoint,
   type ReportInput,
+  type SpreadPoint,
   type Table,
 } from './report-data.ts';
-import { escapeXml, lineChart, SERIES_COLORS, type Series } from './svg.ts';
-import type { ModelRole } from '../names.ts';
+import { barChart, escapeXml, lineChart, scatterChart, SERIES_COLORS, wantsLogScale, type Series } from './svg.ts';
+import { MODEL_ROLES, type ModelRole } from '../names.ts';
+import { RUN_HEADER_MARKER } from './run-header.ts';
 
-const CSS = `
+/** The style of kdq's HTML pages (report.html, a sweep's summary.html). */
+export const REPORT_CSS = `
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto; max-width: 1100px; color: #222; padding: 0 16px; }
 h1 { font-size: 24px; margin-bottom: 4px; }
 h2 { font-size: 18px; margin-top: 28px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 p.description { color: #555; margin-top: 0; }
+p.run-header { color: #444; font-size: 13px; margin: 0 0 8px; display: flex; flex-wrap: wrap; gap: 4px 16px; }
+p.run-header b { font-weight: 600; color: #666; }
 ul.facts { padding-left: 18px; color: #333; }
 table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
 th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: right; font-variant-numeric: tabular-nums; }
@@ -42,6 +52,7 @@ div.wide { overflow-x: auto; }
 .scroll { overflow-x: auto; }
 svg.chart { background: #fff; border: 1px solid #eee; }
 svg.chart text { fill: #222; font-family: inherit; }
+p.note { color: #555; font-size: 13px; max-width: 420px; margin: 0; }
 `;
 
 export function htmlTable(t: Table, cls?: string): string {
@@ -133,7 +144,7 @@ function xy(points: readonly EpochPoint[], y: (p: EpochPoint) => number | undefi
  * the distilled student's KD loss), accuracy, and the learning rate when a schedule changed it.
  * A model keeps its colour on every chart; validation curves are dashed.
  */
-export function curveCharts(curves: ReportInput['curves']): string {
+export function curveCharts(curves: ReportInput['curves'], after: string | null = null): string {
   const roles = curveRoles(curves);
   const of = (r: ModelRole) => curves[r]!;
   const line = (r: ModelRole, y: (p: EpochPoint) => number | undefined, validation = false): Series => ({
@@ -158,20 +169,138 @@ export function curveCharts(curves: ReportInput['curves']): string {
   }
   charts.push(lineChart(acc, { title: validated.length > 0 ? 'Accuracy per epoch' : 'Training accuracy per epoch', xLabel: 'epoch', yLabel: 'accuracy (%)' }));
   if (lr.length > 0) charts.push(lineChart(lr, { title: 'Learning rate per epoch', xLabel: 'epoch', yLabel: 'learning rate', yFormat: rate }));
+  if (after) charts.push(after);
   return ['<div class="charts">', ...charts, '</div>'].join('\n');
+}
+
+/** Accuracy against .tflite size, one labelled point per model, with a line naming the models it leaves out. */
+export function sizeChart(m: ReportInput['metrics']): string | null {
+  const { sized, unsized } = sizedModels(m);
+  if (sized.length === 0) return null;
+  const logX = wantsLogScale(sized.map((s) => s.bytes / 1024));
+  const chart = scatterChart(
+    sized.map((s) => ({ x: s.bytes / 1024, y: s.accuracy * 100, label: s.role, color: roleColor(s.role) })),
+    { title: 'Accuracy against .tflite size', xLabel: '.tflite file size (KiB)', yLabel: 'test accuracy (%)', logX, xFormat: kibTick },
+  );
+  const note = unsized.length > 0 ? ` Not shown (no .tflite file): ${unsized.join(', ')}.` : '';
+  return [
+    '<div class="charts">',
+    chart,
+    `<p class="note">Each model's .tflite file: its size and its test accuracy in the TFLite runtime.${escapeXml(note)}</p>`,
+    '</div>',
+  ].join('\n');
+}
+
+/** Per class, the distilled student's tf.js accuracy minus the baseline's in percentage points; null without both. */
+export function perClassGainChart(m: ReportInput['metrics']): string | null {
+  const gains = perClassGain(m);
+  if (!gains || gains.length === 0) return null;
+  const names = m.data.class_names ?? null;
+  const bars = gains.map(({ k, gain }) => ({ label: String(k), value: gain * 100, tip: `${classLabel(k, names)}: ${points(gain)} pts` }));
+  return [
+    '<div class="charts">',
+    barChart(bars, { title: 'Per-class KD gain (distilled student minus baseline)', xLabel: 'class', yLabel: 'accuracy difference (pts)' }),
+    '<p class="note">Per class, the tf.js accuracy of the distilled student minus that of the baseline student, in percentage points: blue where distillation helped the class, orange where it hurt. Hover a bar for its class.</p>',
+    '</div>',
+  ].join('\n');
+}
+
+/** A KiB tick: whole KiB from 1000 on, else 3 significant digits. */
+const kibTick = (v: number): string => (v >= 1000 ? String(Math.round(v)) : String(Number(v.toPrecision(3))));
+
+/** A model role's colour on every chart: its place in MODEL_ROLES. */
+function roleColor(role: string): string {
+  const i = (MODEL_ROLES as readonly string[]).indexOf(role);
+  return SERIES_COLORS[(i === -1 ? MODEL_ROLES.length : i) % SERIES_COLORS.length];
+}
+
+/** The roles whose spread over seeds is drawn: the two students, whose difference the seeds are there to test. */
+const SPREAD_ROLES: readonly ModelRole[] = ['student', 'student_baseline'];
+
+/**
+ * Accuracy per epoch over every seed: for each student, the mean over seeds as a line and the
+ * lowest to highest seed as a band, training solid and validation dashed; null with one seed.
+ */
+export function seedSpreadChart(r: ReportInput): string | null {
+  const roles = spreadRoles(r.seedCurves).filter((role) => SPREAD_ROLES.includes(role));
+  if (roles.length === 0) return null;
+  // Each model keeps the colour it has on the other curve charts.
+  const colourRoles = curveRoles(r.curves);
+  const colour = (role: ModelRole) =>
+    SERIES_COLORS[(colourRoles.includes(role) ? colourRoles.indexOf(role) : MODEL_ROLES.indexOf(role)) % SERIES_COLORS.length];
+  const series: Series[] = [];
+  let seeds = 0;
+  for (const role of roles) {
+    const runs = r.seedCurves![role]!.filter((c) => c.length > 0);
+    seeds = Math.max(seeds, runs.length);
+    const add = (spread: SpreadPoint[], validation: boolean) => {
+      if (spread.length === 0) return;
+      series.push({
+        name: `${role}${validation ? ' (val)' : ''}`,
+        points: spread.map((p) => [p.epoch, p.mean * 100]),
+        band: spread.map((p) => [p.epoch, p.min * 100, p.max * 100]),
+        color: colour(role),
+        dashed: validation,
+      });
+    };
+    add(
+      seedSpread(runs, (p) => p.accuracy),
+      false,
+    );
+    add(
+      seedSpread(runs, (p) => p.valAccuracy),
+      true,
+    );
+  }
+  return lineChart(series, { title: `Accuracy per epoch, ${seeds} seeds (mean, min–max band)`, xLabel: 'epoch', yLabel: 'accuracy (%)' });
+}
+
+/**
+ * A self-contained page: kdq's style inline, no script, and a policy that forbids the network, so
+ * a stray reference fails loudly in scripts/render-report.mjs.
+ */
+export function htmlPage(title: string, body: readonly string[]): string {
+  return [
+    '<!DOCTYPE html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">`,
+    `<title>${escapeXml(title)}</title>`,
+    `<style>${REPORT_CSS}</style>`,
+    '</head>',
+    '<body>',
+    ...body,
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
 }
 
 export function renderReportHtml(r: ReportInput): string {
   const m = r.metrics;
-  const title = escapeXml(`${m.experiment}: kdq report`);
-  const body: string[] = [`<h1>${escapeXml(m.experiment)}</h1>`];
+  // Publishing the run folder fills the marker with the run's id, date and commit (run-header.ts).
+  const body: string[] = [`<h1>${escapeXml(m.experiment)}</h1>`, RUN_HEADER_MARKER];
   if (r.description) body.push(`<p class="description">${escapeXml(r.description)}</p>`);
   body.push('<ul class="facts">', ...factLines(m).map((l) => `<li>${escapeXml(l)}</li>`), '</ul>');
   body.push('<h2>Models</h2>', htmlTable(modelsTable(m)));
+  const sized = sizeChart(m);
+  if (sized) body.push(sized);
   const seeds = seedsTable(m);
-  if (seeds) body.push('<h2>Seeds</h2>', '<p>Test accuracy per seed, then the mean and standard deviation over seeds.</p>', htmlTable(seeds));
+  if (seeds)
+    body.push(
+      '<h2>Seeds</h2>',
+      '<p>Test accuracy per seed, then the mean and standard deviation over seeds.</p>',
+      `<div class="scroll">${htmlTable(seeds)}</div>`,
+    );
   const perClass = perClassTable(m);
-  if (perClass) body.push('<h2>Per-class accuracy</h2>', htmlTable(perClass));
+  if (perClass) {
+    body.push('<h2>Per-class accuracy</h2>');
+    const gain = perClassGainChart(m);
+    if (gain) body.push(gain);
+    body.push(htmlTable(perClass));
+  }
   const conf = confusionOf(m);
   const names = m.data.class_names ?? null;
   if (conf && conf.matrix.length <= CONFUSION_TABLE_MAX_CLASSES) {
@@ -194,24 +323,16 @@ export function renderReportHtml(r: ReportInput): string {
       '<p>Per epoch: the mean training loss, on one chart per kind of loss (cross-entropy, label-smoothed where training.labelSmoothing is set; the KD loss of the distilled student), ' +
         'and the training accuracy. Dashed lines are the held-out validation images (data.validationSplit): their plain cross-entropy and accuracy, comparable across models.</p>',
     );
+    const spread = seedSpreadChart(r);
+    const seeds = r.metrics.seeds?.length ?? 1;
+    if (seeds > 1) {
+      body.push(
+        `<p>The charts and the table follow the first seed (${r.metrics.seed})${spread ? `, but for the last chart: the accuracy of both students over all ${seeds} seeds, their mean as a line and the lowest to highest seed as a band (an epoch that early stopping left out of some seeds averages the others)` : ''}.</p>`,
+      );
+    }
+    body.push(curveCharts(r.curves, spread));
     // Four models with validation and a rate make a wide table: it scrolls instead of overflowing.
-    body.push(curveCharts(r.curves), `<div class="scroll">${htmlTable(curves)}</div>`);
+    body.push(`<div class="scroll">${htmlTable(curves)}</div>`);
   }
-  return [
-    '<!DOCTYPE html>',
-    '<html lang="en">',
-    '<head>',
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    // No network, ever: the policy also makes a stray reference fail loudly in the headless check.
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">`,
-    `<title>${title}</title>`,
-    `<style>${CSS}</style>`,
-    '</head>',
-    '<body>',
-    ...body,
-    '</body>',
-    '</html>',
-    '',
-  ].join('\n');
+  return htmlPage(`${m.experiment}: kdq report`, body);
 }

@@ -12,6 +12,7 @@ import {
   type ReportInput,
   type Table,
 } from './report-data.ts';
+import { RUN_HEADER_MARKER } from './run-header.ts';
 
 /** A table cell: pipes and line breaks would end the cell, HTML-looking text would be rendered. */
 export function escapeMdCell(s: string): string {
@@ -32,7 +33,8 @@ export function mdTable(t: Table): string {
 
 export function renderReportMd(r: ReportInput): string {
   const m = r.metrics;
-  const out: string[] = [`# ${escapeMdText(m.experiment)}`, ''];
+  // Publishing the run folder fills the marker with the run's id, date and commit (run-header.ts).
+  const out: string[] = [`# ${escapeMdText(m.experiment)}`, '', RUN_HEADER_MARKER, ''];
   if (r.description) out.push(escapeMdText(r.description), '');
   out.push(...factLines(m).map((l) => `- ${escapeMdText(l)}`), '');
   out.push('## Models', '', mdTable(modelsTable(m)), '');

@@ -11,6 +11,8 @@ export interface Series {
   color?: string;
   /** Dashed line (e.g. the validation curve beside its training curve). */
   dashed?: boolean;
+  /** A shaded band behind the line: [x, low, high] in x order (e.g. the range over seeds). */
+  band?: [number, number, number][];
 }
 
 export interface ChartOptions {
@@ -103,7 +105,7 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
     return parts.join('\n');
   }
   const xs = drawn.flatMap((s) => s.points.map((p) => p[0]));
-  const ys = drawn.flatMap((s) => s.points.map((p) => p[1]));
+  const ys = drawn.flatMap((s) => [...s.points.map((p) => p[1]), ...(s.band ?? []).flatMap(([, lo, hi]) => [lo, hi])]);
   const xMin = Math.min(...xs);
   const xMax = Math.max(...xs);
   const [x0, x1] = xMin === xMax ? [xMin - 1, xMax + 1] : [xMin, xMax];
@@ -129,6 +131,17 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
     `<text x="14" y="${m.top + plotH / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 14 ${m.top + plotH / 2})">${escapeXml(opts.yLabel)}</text>`,
   );
 
+  // Bands first, so no band covers another series' line.
+  drawn.forEach((s, i) => {
+    if (!s.band || s.band.length === 0) return;
+    const color = s.color ?? SERIES_COLORS[i % SERIES_COLORS.length];
+    // The upper edge left to right, then the lower edge back: one closed shape.
+    const upper = s.band.map(([x, , hi]) => `${num(sx(x))},${num(sy(hi))}`);
+    const lower = [...s.band].reverse().map(([x, lo]) => `${num(sx(x))},${num(sy(lo))}`);
+    parts.push(
+      `<polygon class="band" data-name="${escapeXml(s.name)}" fill="${color}" fill-opacity="${s.dashed ? 0.1 : 0.18}" stroke="none" points="${[...upper, ...lower].join(' ')}"/>`,
+    );
+  });
   // Legend in rows under the title, so it never hides a line.
   drawn.forEach((s, i) => {
     const color = s.color ?? SERIES_COLORS[i % SERIES_COLORS.length];
@@ -144,6 +157,216 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
     parts.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 18}" y2="${ly}" stroke="${color}" stroke-width="2"${dash}/>`);
     parts.push(`<text x="${lx + 24}" y="${ly}" font-size="11" dominant-baseline="middle">${name}</text>`);
   });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+/** One labelled point of a scatter chart. */
+export interface ScatterPoint {
+  x: number;
+  y: number;
+  label: string;
+  color?: string;
+  /** Drawn ringed and joined to the other marked points in x order (e.g. a Pareto front). */
+  marked?: boolean;
+}
+
+export interface ScatterOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  width?: number;
+  height?: number;
+  /** Logarithmic x axis (see wantsLogScale); every x must then be positive. */
+  logX?: boolean;
+  xFormat?: (v: number) => string;
+  yFormat?: (v: number) => string;
+  /** Legend text for the marked points and their line, e.g. `Pareto front`. */
+  markedName?: string;
+}
+
+/** Whether positive values spread over more than a factor of 10, so a log axis shows them better. */
+export function wantsLogScale(values: readonly number[]): boolean {
+  if (values.length < 2 || values.some((v) => !(v > 0))) return false;
+  return Math.max(...values) / Math.min(...values) > 10;
+}
+
+/** Ticks of a log axis: 1, 2 and 5 times the powers of ten within [min, max] (min > 0). */
+export function logTicks(min: number, max: number): number[] {
+  if (!(min > 0) || !(max >= min) || !Number.isFinite(max)) return [];
+  const ticks: number[] = [];
+  for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
+    for (const f of [1, 2, 5]) {
+      const t = Number((f * 10 ** e).toPrecision(12));
+      if (t >= min * (1 - 1e-9) && t <= max * (1 + 1e-9)) ticks.push(t);
+    }
+  }
+  return ticks;
+}
+
+/** Approximate width of a label at 11 px (SVG text cannot be measured without a browser). */
+const labelWidth = (s: string) => s.length * 6.2;
+
+/**
+ * A scatter chart with a label beside each point. Labels that would collide move below or above
+ * their point, and to its left near the right edge, so a cluster of points stays readable.
+ */
+export function scatterChart(points: ScatterPoint[], opts: ScatterOptions): string {
+  const width = opts.width ?? 520;
+  const height = opts.height ?? 340;
+  const m = { left: 64, right: 16, top: opts.markedName ? 52 : 36, bottom: 48 };
+  const plotW = width - m.left - m.right;
+  const plotH = height - m.top - m.bottom;
+  const title = escapeXml(opts.title);
+  const parts = [
+    `<svg class="chart scatter" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${title}">`,
+    `<title>${title}</title>`,
+    `<text x="${m.left}" y="20" font-size="14" font-weight="600">${title}</text>`,
+  ];
+  const logX = opts.logX === true && points.every((p) => p.x > 0);
+  const drawn = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+  if (drawn.length === 0) {
+    parts.push(`<text x="${m.left}" y="${m.top + plotH / 2}" font-size="12">no data</text>`, '</svg>');
+    return parts.join('\n');
+  }
+  const tx = (x: number) => (logX ? Math.log10(x) : x);
+  const [x0, x1] = domain(drawn.map((p) => tx(p.x)));
+  const [y0, y1] = domain(drawn.map((p) => p.y));
+  const sx = (x: number) => m.left + ((tx(x) - x0) / (x1 - x0)) * plotW;
+  const sy = (y: number) => m.top + plotH - ((y - y0) / (y1 - y0)) * plotH;
+  const xFmt = opts.xFormat ?? defaultFormat;
+  const yFmt = opts.yFormat ?? defaultFormat;
+
+  parts.push(`<rect x="${m.left}" y="${m.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
+  for (const t of niceTicks(y0, y1, 6)) {
+    const y = num(sy(t));
+    parts.push(`<line x1="${m.left}" y1="${y}" x2="${m.left + plotW}" y2="${y}" stroke="#e5e5e5"/>`);
+    parts.push(`<text x="${m.left - 6}" y="${y}" font-size="11" text-anchor="end" dominant-baseline="middle">${escapeXml(yFmt(t))}</text>`);
+  }
+  const xTicks = logX ? logTicks(10 ** x0, 10 ** x1) : niceTicks(x0, x1, 6);
+  for (const t of xTicks) {
+    const x = num(sx(t));
+    parts.push(`<line x1="${x}" y1="${m.top}" x2="${x}" y2="${m.top + plotH}" stroke="#f0f0f0"/>`);
+    parts.push(`<line x1="${x}" y1="${m.top + plotH}" x2="${x}" y2="${m.top + plotH + 4}" stroke="#999"/>`);
+    parts.push(`<text x="${x}" y="${m.top + plotH + 16}" font-size="11" text-anchor="middle">${escapeXml(xFmt(t))}</text>`);
+  }
+  const xLabel = `${opts.xLabel}${logX ? ' (log scale)' : ''}`;
+  parts.push(`<text x="${m.left + plotW / 2}" y="${height - 8}" font-size="12" text-anchor="middle">${escapeXml(xLabel)}</text>`);
+  parts.push(
+    `<text x="14" y="${m.top + plotH / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 14 ${m.top + plotH / 2})">${escapeXml(opts.yLabel)}</text>`,
+  );
+
+  const marked = drawn.filter((p) => p.marked).sort((a, b) => a.x - b.x || b.y - a.y);
+  if (marked.length > 0 && opts.markedName) {
+    if (marked.length > 1) {
+      const pts = marked.map((p) => `${num(sx(p.x))},${num(sy(p.y))}`).join(' ');
+      parts.push(`<polyline class="front" fill="none" stroke="#555" stroke-width="1.5" stroke-dasharray="4 3" points="${pts}"/>`);
+    }
+    parts.push(`<circle cx="${m.left + 6}" cy="38" r="6" fill="none" stroke="#222" stroke-width="1.5"/>`);
+    parts.push(`<text x="${m.left + 18}" y="38" font-size="11" dominant-baseline="middle">${escapeXml(opts.markedName)}</text>`);
+  }
+  // Labels are placed greedily, first at the upper right of their point, then at other offsets until one is free.
+  const placed: { x0: number; x1: number; y0: number; y1: number }[] = [];
+  const overlaps = (b: (typeof placed)[number]) => placed.some((o) => b.x0 < o.x1 && o.x0 < b.x1 && b.y0 < o.y1 && o.y0 < b.y1);
+  drawn.forEach((p, i) => {
+    const color = p.color ?? SERIES_COLORS[i % SERIES_COLORS.length];
+    const cx = sx(p.x);
+    const cy = sy(p.y);
+    const w = labelWidth(p.label);
+    const left = cx + 8 + w > width - 2;
+    const offsets = [-7, 13, -19, 25, -31, 37];
+    let box = { x0: 0, x1: 0, y0: 0, y1: 0 };
+    let ly = cy - 7;
+    for (const dy of offsets) {
+      ly = Math.min(height - 4, Math.max(12, cy + dy));
+      box = { x0: left ? cx - 8 - w : cx + 8, x1: left ? cx - 8 : cx + 8 + w, y0: ly - 10, y1: ly + 2 };
+      if (!overlaps(box)) break;
+    }
+    placed.push(box);
+    const label = escapeXml(p.label);
+    parts.push(`<g class="point" data-label="${label}">`);
+    parts.push(`<circle cx="${num(cx)}" cy="${num(cy)}" r="4.5" fill="${color}"><title>${label}</title></circle>`);
+    if (p.marked) parts.push(`<circle cx="${num(cx)}" cy="${num(cy)}" r="8" fill="none" stroke="#222" stroke-width="1.5"/>`);
+    parts.push(`<text x="${num(left ? cx - 8 : cx + 8)}" y="${num(ly)}" font-size="11"${left ? ' text-anchor="end"' : ''}>${label}</text>`);
+    parts.push('</g>');
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+/** One bar of a bar chart: a signed value (a difference) and the text of its tooltip. */
+export interface Bar {
+  label: string;
+  value: number;
+  tip?: string;
+}
+
+export interface BarOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  width?: number;
+  height?: number;
+  yFormat?: (v: number) => string;
+}
+
+/** Bars above zero (gain) and below it (loss) in Okabe-Ito blue and vermillion. */
+export const GAIN_COLOR = '#0072B2';
+export const LOSS_COLOR = '#D55E00';
+
+/**
+ * Vertical bars of signed values around a zero line: positive ones blue, negative ones
+ * vermillion. With many bars only every few are labelled; each bar's tooltip names it.
+ */
+export function barChart(bars: Bar[], opts: BarOptions): string {
+  const n = bars.length;
+  const m = { left: 64, right: 16, top: 36, bottom: 48 };
+  const width = opts.width ?? Math.min(1000, Math.max(520, m.left + m.right + n * (n <= 20 ? 28 : 7)));
+  const height = opts.height ?? 300;
+  const plotW = width - m.left - m.right;
+  const plotH = height - m.top - m.bottom;
+  const title = escapeXml(opts.title);
+  const parts = [
+    `<svg class="chart bars" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${title}">`,
+    `<title>${title}</title>`,
+    `<text x="${m.left}" y="20" font-size="14" font-weight="600">${title}</text>`,
+  ];
+  const values = bars.map((b) => b.value).filter((v) => Number.isFinite(v));
+  if (values.length === 0) {
+    parts.push(`<text x="${m.left}" y="${m.top + plotH / 2}" font-size="12">no data</text>`, '</svg>');
+    return parts.join('\n');
+  }
+  // Zero is always on the axis, so a bar's length is its value.
+  const [y0, y1] = domain([0, ...values]);
+  const sy = (y: number) => m.top + plotH - ((y - y0) / (y1 - y0)) * plotH;
+  const fmt = opts.yFormat ?? defaultFormat;
+  const slot = plotW / n;
+  const barW = Math.max(1, slot * 0.75);
+  const step = n <= 20 ? 1 : n <= 50 ? 5 : 10;
+
+  parts.push(`<rect x="${m.left}" y="${m.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
+  for (const t of niceTicks(y0, y1, 6)) {
+    const y = num(sy(t));
+    parts.push(`<line x1="${m.left}" y1="${y}" x2="${m.left + plotW}" y2="${y}" stroke="#e5e5e5"/>`);
+    parts.push(`<text x="${m.left - 6}" y="${y}" font-size="11" text-anchor="end" dominant-baseline="middle">${escapeXml(fmt(t))}</text>`);
+  }
+  bars.forEach((b, i) => {
+    const cx = m.left + slot * (i + 0.5);
+    if (i % step === 0) parts.push(`<text x="${num(cx)}" y="${m.top + plotH + 16}" font-size="11" text-anchor="middle">${escapeXml(b.label)}</text>`);
+    if (!Number.isFinite(b.value) || b.value === 0) return;
+    const top = sy(Math.max(0, b.value));
+    const h = Math.abs(sy(b.value) - sy(0));
+    const tip = escapeXml(b.tip ?? `${b.label}: ${fmt(b.value)}`);
+    parts.push(
+      `<rect class="bar ${b.value > 0 ? 'gain' : 'loss'}" x="${num(cx - barW / 2)}" y="${num(top)}" width="${num(barW)}" height="${num(Math.max(0.5, h))}" fill="${b.value > 0 ? GAIN_COLOR : LOSS_COLOR}"><title>${tip}</title></rect>`,
+    );
+  });
+  // The zero line over the bars' feet.
+  parts.push(`<line class="zero" x1="${m.left}" y1="${num(sy(0))}" x2="${m.left + plotW}" y2="${num(sy(0))}" stroke="#222" stroke-width="1"/>`);
+  parts.push(`<text x="${m.left + plotW / 2}" y="${height - 8}" font-size="12" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`);
+  parts.push(
+    `<text x="14" y="${m.top + plotH / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 14 ${m.top + plotH / 2})">${escapeXml(opts.yLabel)}</text>`,
+  );
   parts.push('</svg>');
   return parts.join('\n');
 }

@@ -61,6 +61,8 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
       let dataInfo: DataStageInfo | undefined;
       const timings: Timings = { latency_ms_per_image: {}, runtime: {} };
       const curves: ReportInput['curves'] = {};
+      /** Every learning stage's curve once (a shared teacher is listed under every seed), by role. */
+      const seedRuns = new Map<string, { role: ModelRole; seed: number; points: EpochPoint[] }>();
       // One shared teacher (evaluation.teacherSeed) is reported under every seed.
       const sharedTeacher = ctx.config.teacherSeed !== null;
       // So is an imported teacher used as it is: its stages have no seed.
@@ -98,7 +100,9 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
           if (ctx.config.metrics.includes('perClass')) m.per_class_accuracy = ev.per_class_accuracy;
           const history = await readJson<TrainHistory>(dir, HISTORY_FILE);
           if (history.earlyStopping) m.best_epoch = history.earlyStopping.bestEpoch;
-          if (seed === ctx.config.seeds[0]) curves[role] = curveOf(history);
+          const curve = curveOf(history);
+          if (seed === ctx.config.seeds[0]) curves[role] = curve;
+          if (stage.seed !== undefined) seedRuns.set(stage.id, { role, seed: stage.seed, points: curve });
         } else if (stage.kind === 'evaluate') {
           const ev = await readJson<Evaluation | EvaluationSkipped>(dir, EVALUATION_FILE);
           if ('skipped' in ev) {
@@ -160,6 +164,7 @@ export function reportStage(services: StageServices): KdStageDefinition<'report'
         metrics: JSON.parse(metricsJson) as Metrics,
         description: ctx.config.description,
         curves,
+        ...(seeds.length > 1 ? { seedCurves: seedCurvesOf([...seedRuns.values()], ctx.config.seeds) } : {}),
         ...(dataInfo?.inputShape ? { inputShape: dataInfo.inputShape } : {}),
       };
       await writeFile(join(ctx.outDir, REPORT_MD), renderReportMd(report));
@@ -192,6 +197,14 @@ function curveOf(h: TrainHistory): EpochPoint[] {
     ...(e.valLoss !== undefined ? { valLoss: e.valLoss } : {}),
     ...(e.valAccuracy !== undefined ? { valAccuracy: e.valAccuracy } : {}),
   }));
+}
+
+/** Each role's curves in the order of evaluation.seeds (the report's seed spread; metrics.json keeps the first seed's only). */
+function seedCurvesOf(runs: { role: ModelRole; seed: number; points: EpochPoint[] }[], seeds: readonly number[]): ReportInput['seedCurves'] {
+  const out: NonNullable<ReportInput['seedCurves']> = {};
+  const sorted = [...runs].sort((a, b) => seeds.indexOf(a.seed) - seeds.indexOf(b.seed));
+  for (const r of sorted) (out[r.role] ??= []).push(r.points);
+  return out;
 }
 
 /** The curves as metrics.json keeps them (snake_case, like every other metrics.json key). */

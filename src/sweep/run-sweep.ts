@@ -14,10 +14,11 @@ import { planLoaded, runPlanned, type ExecutorChoice, type WalkChoice } from '..
 import { ensureWritableDir, writeFileAtomic } from '../util/atomic.ts';
 import type { Workspace } from '../workspace.ts';
 import type { LoadedSweep } from './load.ts';
+import { formatSweepHtml } from './summary-html.ts';
 import { buildSweepSummary, formatSweepMarkdown, serializeSweepSummary, type PointOutcome, type SweepSummary } from './summary.ts';
 
 export interface SweepOutcome {
-  /** runs/<name>/sweeps/<id>/ with summary.md and summary.json. */
+  /** runs/<name>/sweeps/<id>/ with summary.md, summary.json and summary.html. */
   dir: string;
   /** Every point ran. */
   ok: boolean;
@@ -75,6 +76,7 @@ export async function runSweep(ws: Workspace, sweep: LoadedSweep, opts: Executor
     await mkdir(dir, { recursive: true });
     await writeFileAtomic(join(dir, 'summary.json'), serializeSweepSummary(summary));
     await writeFileAtomic(join(dir, 'summary.md'), text);
+    await writeFileAtomic(join(dir, 'summary.html'), formatSweepHtml(summary));
   } catch (e) {
     throw new KdqError('E_IO', `cannot write the sweep summary in ${dir}: ${(e as Error).message}; check that the runs folder is writable`, { cause: e });
   }

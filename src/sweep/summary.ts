@@ -113,7 +113,8 @@ export function buildSweepSummary(experiment: string, sweepId: string, keys: str
 
 const cell = (v: unknown): string => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v)).replace(/\|/g, '\\|');
 
-function formatNumber(column: string, v: number | undefined): string {
+/** A summary value as summary.md and summary.html print it: fractions as percentages, counts whole. */
+export function formatNumber(column: string, v: number | undefined): string {
   if (v === undefined) return '';
   if (isFraction(column)) return formatValue(column, v);
   return Number.isInteger(v) ? String(v) : String(canonicalMetrics(v));

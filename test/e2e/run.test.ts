@@ -4,7 +4,7 @@
  */
 import { mkdtemp, readFile, readdir, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/api.ts';
 import { main } from '../../src/cli.ts';
@@ -16,6 +16,8 @@ import { sink } from '../capture.ts';
 import { simdVariant } from '../../src/backend/simd/index.ts';
 
 const FILE = new URL('./tiny.yaml', import.meta.url).pathname;
+/** A report without its run header (the one line that names the run, its date and duration). */
+const withoutHeader = (text: string) => text.replace(/^(<p class="run-header">.*<\/p>|- run \d{8}-\d{6}-[0-9a-f]{4} · .*)$/m, '');
 let runsDir: string;
 /** Run folders of the first run, its cached repeat, and the run at temperature 2. */
 const runDirs: { first?: string; again?: string; temperature?: string } = {};
@@ -104,6 +106,9 @@ describe('kdq run (tiny MNIST)', () => {
     expect(html.match(/<g class="series" data-name="(teacher|student|student_baseline)">/g)).toHaveLength(6);
     const md = await readFile(join(dir, 'report.md'), 'utf8');
     expect(md).toContain(`| student_int8 | - | - | ${(q.accuracy * 100).toFixed(2)}% |`);
+    // Publishing filled the run header: this run's id in both reports.
+    expect(html).toContain(`<p class="run-header"><span><b>run</b> ${basename(dir)}</span>`);
+    expect(md).toMatch(new RegExp(`^- run ${basename(dir)} · started \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z · duration `, 'm'));
   });
 
   it('reuses every stage on a second run and writes byte-identical metrics', async () => {
@@ -111,15 +116,20 @@ describe('kdq run (tiny MNIST)', () => {
     const statuses = Object.fromEntries(again.result.stages.map((s) => [s.id, s.status]));
     for (const [id, status] of Object.entries(statuses)) expect([id, status]).toEqual([id, id === 'report' ? 'ran' : 'cached']);
     expect(await readFile(join(again.runDir!, 'metrics.json'), 'utf8')).toBe(await readFile(join(first.runDir!, 'metrics.json'), 'utf8'));
-    // The report holds no timings either, so it is reproducible too.
-    for (const f of ['report.md', 'report.html']) expect(await readFile(join(again.runDir!, f), 'utf8')).toBe(await readFile(join(first.runDir!, f), 'utf8'));
+    // The report holds no timings either but its run header, so it is reproducible too.
+    for (const f of ['report.md', 'report.html']) {
+      const [a, b] = [await readFile(join(again.runDir!, f), 'utf8'), await readFile(join(first.runDir!, f), 'utf8')];
+      expect(a).not.toBe(b); // the headers name different runs
+      expect(withoutHeader(a)).toBe(withoutHeader(b));
+    }
     runDirs.again = again.runDir!;
   });
 
   it('retraining the student (forced) writes byte-identical metrics.json and report.md', { timeout: 300_000 }, async () => {
     const r = await run(FILE, { runsDir, forceStages: ['student'], log: () => undefined, progress: quiet.stream });
     expect(r.result.stages.find((s) => s.id === 'student@s1')?.status).toBe('ran');
-    for (const f of ['metrics.json', 'report.md']) expect(await readFile(join(r.runDir!, f), 'utf8')).toBe(await readFile(join(first.runDir!, f), 'utf8'));
+    for (const f of ['metrics.json', 'report.md'])
+      expect(withoutHeader(await readFile(join(r.runDir!, f), 'utf8'))).toBe(withoutHeader(await readFile(join(first.runDir!, f), 'utf8')));
   });
 
   it('changing only the temperature reruns only the distilled student and what depends on it', async () => {

@@ -2,8 +2,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { serializeMetrics, type Metrics } from '../../src/report/metrics.ts';
-import type { ReportInput } from '../../src/report/report-data.ts';
+import { serializeMetrics, summarizeSeeds, type Metrics, type SeedMetrics } from '../../src/report/metrics.ts';
+import type { EpochPoint, ReportInput } from '../../src/report/report-data.ts';
 
 const perClass = (base: number) => Array.from({ length: 10 }, (_, k) => Number((base - k * 0.004).toFixed(6)));
 
@@ -133,4 +133,38 @@ export function sampleMetricsOf(classes: number, named: boolean): Metrics {
     ...(named ? { class_names: Array.from({ length: classes }, (_, k) => `name_${k}`) } : {}),
   };
   return m;
+}
+
+/**
+ * A report of `n` seeds: per-seed accuracies (each seed's students a little apart), their summary,
+ * the first seed's curves and every seed's curves of the two students, with validation.
+ */
+export function sampleSeedsReport(n = 5): ReportInput {
+  const base = sampleMetrics();
+  const seeds: SeedMetrics[] = Array.from({ length: n }, (_, i) => {
+    const models = structuredClone(base.models);
+    models.student!.accuracy = Number((0.97 + i * 0.002).toFixed(6));
+    models.student_baseline!.accuracy = Number((0.96 - i * 0.001).toFixed(6));
+    models.student_int8!.tflite!.accuracy = Number((0.965 + i * 0.001).toFixed(6));
+    return { seed: i + 1, models, kd_gain: Number((models.student!.accuracy - models.student_baseline!.accuracy).toFixed(6)) };
+  });
+  const metrics: Metrics = { ...base, models: seeds[0]!.models, kd_gain: seeds[0]!.kd_gain, seeds, summary: summarizeSeeds(seeds) };
+  const curve = (l0: number, a0: number, seed: number): EpochPoint[] =>
+    [1, 2, 3, 4].map((epoch) => ({
+      epoch,
+      loss: Number((l0 / epoch).toFixed(4)),
+      accuracy: Math.min(1, a0 + epoch * 0.04 + seed * 0.005),
+      valLoss: Number((l0 / epoch + 0.1).toFixed(4)),
+      valAccuracy: Math.min(1, a0 + epoch * 0.035 + seed * 0.004),
+    }));
+  const seedIndex = Array.from({ length: n }, (_, i) => i);
+  return {
+    metrics,
+    description: `a sample run of ${n} seeds for the tests`,
+    curves: { teacher: curve(0.9, 0.8, 0), student: curve(1.4, 0.75, 0), student_baseline: curve(0.8, 0.72, 0) },
+    seedCurves: {
+      student: seedIndex.map((s) => curve(1.4, 0.75, s)),
+      student_baseline: seedIndex.map((s) => curve(0.8, 0.72, s)),
+    },
+  };
 }

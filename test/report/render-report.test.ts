@@ -11,7 +11,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { externalReferences, findChromium } from '../../scripts/render-report.mjs';
 import { renderReportHtml } from '../../src/report/report-html.ts';
-import { sampleMetricsOf, sampleReport } from './fixtures.ts';
+import { formatSweepHtml } from '../../src/sweep/summary-html.ts';
+import { buildSweepSummary } from '../../src/sweep/summary.ts';
+import { sampleMetrics, sampleMetricsOf, sampleReport, sampleSeedsReport } from './fixtures.ts';
 
 const SCRIPT = new URL('../../scripts/render-report.mjs', import.meta.url).pathname;
 const chromium = findChromium();
@@ -80,6 +82,65 @@ describe.skipIf(!chromium)(`headless Chromium${chromium ? '' : ` (${NO_CHROMIUM}
     expect(r.stderr).toContain('render-report: network request: https://example.com/x.png');
     expect(r.stderr).toContain('render-report: console error: boom');
     expect(r.stderr).toContain('render-report: external reference in the HTML: <script>');
+  });
+});
+
+describe.skipIf(!chromium)(`horizontal overflow${chromium ? '' : ` (${NO_CHROMIUM})`}`, () => {
+  it('a report of 5 seeds fits a 1280 px window: nothing passes the right edge outside a scroll container', async () => {
+    const html = join(dir, 'seeds-5.html');
+    await writeFile(html, renderReportHtml(sampleSeedsReport(5)));
+    const r = await script(html, join(dir, 'seeds-5.png'), '--width', '1280');
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toMatch(/seeds-5\.png: 1280 x \d+ px, 1 request\(s\), 0 problem\(s\)/);
+  });
+
+  it("a sweep's summary.html renders cleanly and fits 1280 px too", async () => {
+    const html = join(dir, 'summary.html');
+    const points = [16, 32, 64, 128, 256].map((width, i) => {
+      const m = sampleMetrics({ int8: 0.9 + i * 0.015 });
+      m.models.student_int8!.tflite!.bytes = width * 1400;
+      return {
+        id: `p${i + 1}`,
+        params: { 'student.width': width, 'distillation.temperature': 4 },
+        runDir: `kd-sample-p${i + 1}/20260101-000000-abcd`,
+        metrics: m,
+      };
+    });
+    await writeFile(html, formatSweepHtml(buildSweepSummary('kd-sample', '20260101-000000-abcd', ['student.width', 'distillation.temperature'], points)));
+    const r = await script(html, join(dir, 'summary.png'), '--width', '1280');
+    expect([r.code, r.stderr]).toEqual([0, '']);
+  });
+
+  it('flags (exit 1) a page wider than the window and an element past its edge, but not a wide table in a scroll container', async () => {
+    const html = join(dir, 'wide.html');
+    await writeFile(
+      html,
+      '<!DOCTYPE html><html><body style="margin: 0">' +
+        '<div style="overflow-x: auto; width: 600px"><table><tr><td style="min-width: 3000px">scrolls, as intended</td></tr></table></div>' +
+        '<table class="too-wide"><tr><td style="min-width: 1500px">a wide table</td></tr></table>' +
+        '</body></html>',
+    );
+    const r = await script(html, join(dir, 'wide.png'), '--width', '1280');
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^render-report: horizontal overflow at 1280 px: the page is 15\d\d px wide$/),
+      expect.stringMatching(/^render-report: horizontal overflow at 1280 px: table\.too-wide "a wide table" reaches 15\d\d px$/),
+    ]);
+    // The same page in a window wide enough for it is fine.
+    const wide = await script(html, join(dir, 'wide.png'), '--width', '1700');
+    expect([wide.code, wide.stderr]).toEqual([0, '']);
+  });
+
+  it('names the element, not its children, and at most five of them', async () => {
+    const html = join(dir, 'many.html');
+    const blocks = Array.from({ length: 7 }, (_, i) => `<div id="b${i}" style="width: 1400px"><span>child ${i}</span></div>`).join('');
+    await writeFile(html, `<!DOCTYPE html><html><body>${blocks}</body></html>`);
+    const r = await script(html, join(dir, 'many.png'), '--width', '1280');
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.filter((l) => l.includes('div#b'))).toHaveLength(5);
+    expect(lines).not.toContainEqual(expect.stringContaining('span'));
+    expect(lines.at(-1)).toBe('render-report: horizontal overflow at 1280 px: 2 more element(s) past the edge');
   });
 });
 

@@ -146,6 +146,8 @@ describe('report.html', () => {
     const h2 = [...html.matchAll(/<h2>(.*?)<\/h2>/g)].map((m) => m[1]);
     expect(h2).toEqual(['Models', 'Per-class accuracy', 'Confusion matrix of student_int8', 'Training curves']);
     expect([...html.matchAll(/<svg [^>]*aria-label="([^"]*)"/g)].map((m) => m[1])).toEqual([
+      'Accuracy against .tflite size',
+      'Per-class KD gain (distilled student minus baseline)',
       'Cross-entropy per epoch',
       'KD loss per epoch (distilled student)',
       'Training accuracy per epoch',
@@ -164,7 +166,7 @@ describe('report.html', () => {
       student_baseline: r.curves.student_baseline,
     };
     const h = renderReportHtml({ ...r, curves });
-    const charts = h.split('<svg ').slice(1);
+    const charts = h.slice(h.indexOf('<h2>Training curves</h2>')).split('<svg ').slice(1);
     expect(charts.map((c) => /aria-label="([^"]*)"/.exec(c)![1])).toEqual([
       'Cross-entropy per epoch',
       'KD loss per epoch (distilled student)',

@@ -66,7 +66,8 @@ async function runReport(seeds: number[]): Promise<{ out: string; metrics: Metri
           epoch,
           epochs: 2,
           loss: 1 / epoch + seed,
-          accuracy: 0.8 + epoch / 20,
+          // Seeds after the first a point higher each, so the report's spread over seeds has a width.
+          accuracy: 0.8 + epoch / 20 + (seed - 1) / 100,
           samples: 2000,
           samplesPerSecond: 500,
           seconds: 4,
@@ -242,10 +243,21 @@ describe('report stage', () => {
     expect(metricsSchemaErrors(m)).toEqual([]);
     expect(md).toMatch(/\| student val loss \| student val accuracy \| student learning rate \|/);
     const html = await readFile(join(out, 'report.html'), 'utf8');
-    // Cross-entropy, KD loss, accuracy, learning rate: one chart per kind of number.
-    expect(html.match(/<svg /g)).toHaveLength(4);
-    expect(html.match(/<g class="series" data-name="(teacher|student|student_baseline)">/g)).toHaveLength(7);
-    expect(html.match(/<g class="series" data-name="student \(val\)">/g)).toHaveLength(2);
+    // Accuracy against size, per-class KD gain, then the curves: cross-entropy, KD loss, accuracy, learning rate (one chart per kind of number).
+    expect([...html.matchAll(/<svg [^>]*aria-label="([^"]*)"/g)].map((x) => x[1])).toEqual([
+      'Accuracy against .tflite size',
+      'Per-class KD gain (distilled student minus baseline)',
+      'Cross-entropy per epoch',
+      'KD loss per epoch (distilled student)',
+      'Accuracy per epoch',
+      'Learning rate per epoch',
+      'Accuracy per epoch, 3 seeds (mean, min–max band)',
+    ]);
+    // Both students' training accuracy (and the student's validation) over the three seeds: one band each.
+    expect([...html.matchAll(/<polygon class="band" data-name="([^"]*)"/g)].map((x) => x[1])).toEqual(['student', 'student (val)', 'student_baseline']);
+    // 7 lines of the first seed, then the two students' means over seeds.
+    expect(html.match(/<g class="series" data-name="(teacher|student|student_baseline)">/g)).toHaveLength(9);
+    expect(html.match(/<g class="series" data-name="student \(val\)">/g)).toHaveLength(3);
     expect(html).not.toMatch(/https?:\/\//);
   });
 
