@@ -90,7 +90,7 @@ export async function main(
         if (loaded.sweep) {
           const r = await api.sweep(loaded, runOpts);
           out(r.text);
-          out(`sweep summary: ${r.dir}/summary.md`);
+          out(`sweep summary: ${r.dir}/summary.md (summary.html: accuracy against size, Pareto front)`);
           return r.ok ? EXIT_OK : EXIT_FAIL;
         }
         const r = await api.run(loaded, runOpts);

@@ -61,6 +61,22 @@ function domain(values: number[]): [number, number] {
 }
 
 const num = (v: number) => String(Number(v.toFixed(2)));
+
+/** The start of every chart: the svg element (with `cls`), its accessible title and the visible one at `left`. */
+function chartOpening(cls: string, width: number, height: number, title: string, left: number): string[] {
+  const t = escapeXml(title);
+  return [
+    `<svg class="${cls}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${t}">`,
+    `<title>${t}</title>`,
+    `<text x="${left}" y="20" font-size="14" font-weight="600">${t}</text>`,
+  ];
+}
+
+/** A chart with nothing to draw says so where its plot would be. */
+function noData(parts: string[], x: number, y: number): string {
+  parts.push(`<text x="${x}" y="${y}" font-size="12">no data</text>`, '</svg>');
+  return parts.join('\n');
+}
 const defaultFormat = (v: number) => String(Number(v.toPrecision(3)));
 
 /** A line chart with axes, ticks, a legend and a dot on every point (so one epoch still shows). */
@@ -95,14 +111,10 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
   const height = (opts.height ?? 320) + 14 * extraRows;
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
-  const title = escapeXml(opts.title);
-  const open = `<svg class="chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${title}">`;
-  const parts: string[] = [open, `<title>${title}</title>`];
-  parts.push(`<text x="${m.left}" y="20" font-size="14" font-weight="600">${title}</text>`);
+  const parts = chartOpening('chart', width, height, opts.title, m.left);
   const drawn = series.filter((s) => s.points.length > 0);
   if (drawn.length === 0) {
-    parts.push(`<text x="${m.left}" y="${m.top + plotH / 2}" font-size="12">no data</text>`, '</svg>');
-    return parts.join('\n');
+    return noData(parts, m.left, m.top + plotH / 2);
   }
   const xs = drawn.flatMap((s) => s.points.map((p) => p[0]));
   const ys = drawn.flatMap((s) => [...s.points.map((p) => p[1]), ...(s.band ?? []).flatMap(([, lo, hi]) => [lo, hi])]);
@@ -217,17 +229,11 @@ export function scatterChart(points: ScatterPoint[], opts: ScatterOptions): stri
   const m = { left: 64, right: 16, top: opts.markedName ? 52 : 36, bottom: 48 };
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
-  const title = escapeXml(opts.title);
-  const parts = [
-    `<svg class="chart scatter" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${title}">`,
-    `<title>${title}</title>`,
-    `<text x="${m.left}" y="20" font-size="14" font-weight="600">${title}</text>`,
-  ];
+  const parts = chartOpening('chart scatter', width, height, opts.title, m.left);
   const logX = opts.logX === true && points.every((p) => p.x > 0);
   const drawn = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
   if (drawn.length === 0) {
-    parts.push(`<text x="${m.left}" y="${m.top + plotH / 2}" font-size="12">no data</text>`, '</svg>');
-    return parts.join('\n');
+    return noData(parts, m.left, m.top + plotH / 2);
   }
   const tx = (x: number) => (logX ? Math.log10(x) : x);
   const [x0, x1] = domain(drawn.map((p) => tx(p.x)));
@@ -325,16 +331,10 @@ export function barChart(bars: Bar[], opts: BarOptions): string {
   const height = opts.height ?? 300;
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
-  const title = escapeXml(opts.title);
-  const parts = [
-    `<svg class="chart bars" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${title}">`,
-    `<title>${title}</title>`,
-    `<text x="${m.left}" y="20" font-size="14" font-weight="600">${title}</text>`,
-  ];
+  const parts = chartOpening('chart bars', width, height, opts.title, m.left);
   const values = bars.map((b) => b.value).filter((v) => Number.isFinite(v));
   if (values.length === 0) {
-    parts.push(`<text x="${m.left}" y="${m.top + plotH / 2}" font-size="12">no data</text>`, '</svg>');
-    return parts.join('\n');
+    return noData(parts, m.left, m.top + plotH / 2);
   }
   // Zero is always on the axis, so a bar's length is its value.
   const [y0, y1] = domain([0, ...values]);

@@ -62,7 +62,8 @@ describe('kdq run --jobs 2 (sweep of two temperatures)', () => {
     expect(summary.rows[0]!.best).toBe(true);
     const rank = summary.rank;
     expect(summary.rows[0]!.metrics[rank]).toBeGreaterThanOrEqual(summary.rows[1]!.metrics[rank]!);
-    expect(r.out).toContain(`sweep summary: ${join(runsDir, 'executor-micro', 'sweeps', sweepId!)}/summary.md`);
+    expect(r.out).toContain(`sweep summary: ${join(runsDir, 'executor-micro', 'sweeps', sweepId!)}/summary.md (summary.html:`);
+    expect(await readdir(join(runsDir, 'executor-micro', 'sweeps', sweepId!))).toEqual(expect.arrayContaining(['summary.md', 'summary.json', 'summary.html']));
   });
 
   it('a second sweep run finds every stage cached and starts no worker', { timeout: 300_000 }, async () => {
