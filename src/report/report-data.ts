@@ -190,7 +190,17 @@ export function seedsTable(m: Metrics): Table | null {
       return k === 'kd_gain' ? `${(sd * 100).toFixed(2)} pts` : `${(sd * 100).toFixed(2)}%`;
     }),
   ]);
-  return { header: ['seed', ...keys], rows };
+  return { header: ['seed', ...keys.map(seedColumnName)], rows };
+}
+
+/**
+ * A seeds-table column as people read it: `student` (its tf.js accuracy), `student .tflite` (its
+ * file's), `KD gain`; the metrics.json path is what `kdq diff` and `--fail-on` name.
+ */
+export function seedColumnName(key: string): string {
+  if (key === 'kd_gain') return 'KD gain';
+  const [role, ...rest] = key.split('.');
+  return rest.join('.') === 'tflite.accuracy' ? `${role} .tflite` : role;
 }
 
 /** Roles with a recorded curve, teacher first. */

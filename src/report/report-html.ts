@@ -291,7 +291,7 @@ export function renderReportHtml(r: ReportInput): string {
   if (seeds)
     body.push(
       '<h2>Seeds</h2>',
-      '<p>Test accuracy per seed, then the mean and standard deviation over seeds.</p>',
+      "<p>Test accuracy per seed (each model's tf.js accuracy, and its .tflite file's in the TFLite runtime), then the mean and standard deviation over seeds.</p>",
       `<div class="scroll">${htmlTable(seeds)}</div>`,
     );
   const perClass = perClassTable(m);

@@ -39,7 +39,15 @@ export function renderReportMd(r: ReportInput): string {
   out.push(...factLines(m).map((l) => `- ${escapeMdText(l)}`), '');
   out.push('## Models', '', mdTable(modelsTable(m)), '');
   const seeds = seedsTable(m);
-  if (seeds) out.push('## Seeds', '', 'Test accuracy per seed, then the mean and standard deviation over seeds.', '', mdTable(seeds), '');
+  if (seeds)
+    out.push(
+      '## Seeds',
+      '',
+      "Test accuracy per seed (each model's tf.js accuracy, and its .tflite file's in the TFLite runtime), then the mean and standard deviation over seeds.",
+      '',
+      mdTable(seeds),
+      '',
+    );
   const perClass = perClassTable(m);
   if (perClass) out.push('## Per-class accuracy', '', mdTable(perClass), '');
   const conf = confusionOf(m);

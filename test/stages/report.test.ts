@@ -222,7 +222,7 @@ describe('report stage', () => {
     const md = await readFile(join(out, 'report.md'), 'utf8');
     expect(md).toContain('## Seeds');
     expect(md).toContain(
-      '| seed | teacher.accuracy | teacher.tflite.accuracy | student.accuracy | student.tflite.accuracy | student_baseline.accuracy | student_baseline.tflite.accuracy | student_int8.tflite.accuracy | kd_gain |',
+      '| seed | teacher | teacher .tflite | student | student .tflite | student_baseline | student_baseline .tflite | student_int8 .tflite | KD gain |',
     );
     expect(md).toContain('| 3 | 98.30% | 90.00% | 96.50% | 90.00% | 97.20% | 90.00% | 95.00% | -0.70 pts |');
     expect(md).toContain('| mean | 98.20% | 90.00% | 97.00% | 90.00% | 96.90% | 90.00% | 96.00% | +0.10 pts |');
