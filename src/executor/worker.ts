@@ -5,6 +5,7 @@
  * - `--ipc`: from the parent `kdq run --jobs N` process, over execa's IPC channel.
  */
 import { hostname } from 'node:os';
+import { Writable } from 'node:stream';
 import { KdqError } from '../errors.ts';
 import { Cache } from '../pipeline/cache.ts';
 import { JOB_ROOT, type StageJobResult } from './bullmq.ts';
@@ -32,21 +33,46 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   return bullmqWorker(opts);
 }
 
+/**
+ * Training progress of whichever task a worker is computing, as whole lines (one per epoch: the
+ * stream is not a terminal, so no bar is redrawn) handed to `send` with that task's key. The
+ * worker keeps one workspace, and so one progress stream, for all its tasks: `current` says whose.
+ */
+function progressLines(send: (key: string, line: string) => void): { stream: Writable; current: { key?: string } } {
+  const current: { key?: string } = {};
+  let pending = '';
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) if (line.trim() !== '' && current.key !== undefined) send(current.key, line);
+      done();
+    },
+  });
+  return { stream, current };
+}
+
 async function ipcWorker(opts: WorkerOptions): Promise<void> {
   const { getEachMessage, sendMessage } = await import('execa');
   // The parent is gone (killed, or its terminal closed): stop at once, as it did. What this worker
   // was computing is left as a dead process's temp folder and lock, which the next run clears.
   process.once('disconnect', () => process.exit(1));
+  const progress = progressLines((key, message) => {
+    void sendMessage({ type: 'progress', key, message } satisfies WorkerReply as never).catch(() => undefined);
+  });
   for await (const raw of getEachMessage()) {
     const m = raw as unknown as WorkerRequest;
     if (m.type === 'exit') break;
     let outcome: TaskOutcome;
+    progress.current.key = m.task.key;
     try {
       outcome = await runTask(m.task, {
         cacheDir: opts.cacheDir,
         runsDir: opts.runsDir,
         worker: `pid ${process.pid}`,
-        // Progress goes to the parent, which prints it; stderr is left for crashes.
+        // Progress (stage messages and a line per epoch) goes to the parent, which prints it; stderr is left for crashes.
+        progress: progress.stream,
         log: (message) => {
           void sendMessage({ type: 'progress', key: m.task.key, message } satisfies WorkerReply as never).catch(() => undefined);
         },
@@ -79,6 +105,12 @@ async function bullmqWorker(opts: WorkerOptions): Promise<void> {
   const lockMs = opts.lockMs ?? 30_000;
   const cache = new Cache(opts.cacheDir, { onWarn: (m) => log(`warning: ${m}`) });
   const name = `${hostname()} pid ${process.pid}`;
+  // One stage at a time (concurrency 1): its job gets the epoch lines too, for the submitter.
+  let jobLog: ((line: string) => void) | undefined;
+  const progress = progressLines((_key, line) => {
+    log(line);
+    jobLog?.(line);
+  });
   const worker = new Worker(
     STAGE_QUEUE,
     async (job, token) => {
@@ -91,17 +123,22 @@ async function bullmqWorker(opts: WorkerOptions): Promise<void> {
       }
       log(`${task.stageId}: taken (attempt ${job.attemptsMade + 1}, key ${task.key.slice(0, 12)})`);
       let outcome: TaskOutcome;
+      progress.current.key = task.key;
+      jobLog = (message) => {
+        void job.updateProgress({ message }).catch(() => undefined);
+        void job.log(message).catch(() => undefined);
+      };
       try {
         outcome = await runTask(task, {
           cacheDir: opts.cacheDir,
           runsDir: opts.runsDir,
           worker: name,
+          progress: progress.stream,
           // A cache lock whose holder died on another host is taken over after this long.
           lock: { staleMs: Math.max(60_000, lockMs * 2) },
           log: (message) => {
             log(message);
-            void job.updateProgress({ message }).catch(() => undefined);
-            void job.log(message).catch(() => undefined);
+            jobLog?.(message);
           },
         });
       } catch (e) {

@@ -37,6 +37,9 @@ describe('kdq run --jobs 2 (sweep of two temperatures)', () => {
     expect(r.err.match(/^teacher@s1: ran in .* on local worker \d/gm)).toHaveLength(1);
     const workers = new Set([...r.err.matchAll(/ on (local worker \d) \(pid \d+\)/g)].map((m) => m[1]));
     expect(workers).toEqual(new Set(['local worker 1', 'local worker 2']));
+    // A worker's training progress reaches the submitter: a line per epoch, named by its stage.
+    expect(r.err).toMatch(/^teacher@s1 epoch 1\/\d+: loss \d+\.\d+ acc .* samples\/s/m);
+    expect(r.err).toMatch(/^student@s1 epoch 1\/\d+: loss /m);
 
     const cache = new Cache(join(runsDir, '.cache'));
     const kinds = (await cache.list()).map((e) => (e.meta as { kind: string }).kind);
