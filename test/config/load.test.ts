@@ -110,6 +110,13 @@ describe('experiments/', () => {
     expect(units(e.student.layers)).toEqual([800, 800, 10]);
     expect(trainedTeacher(e.teacher).layers.some((l) => l.type === 'dropout')).toBe(true);
     expect(e.student.layers[0]!.type).toBe('flatten');
+    // The README's table: the paper's two-pixel jitter on the teacher only, a student without
+    // dropout, three student seeds distilled from one teacher.
+    expect(trainedTeacher(e.teacher).training.augment).toEqual({ translate: 2 });
+    expect(e.student.training.augment).toBeUndefined();
+    expect(e.student.layers.some((l) => l.type === 'dropout')).toBe(false);
+    expect(e.evaluation.seeds).toEqual([1, 2, 3]);
+    expect(e.evaluation.teacherSeed).toBe(1);
   });
 });
 
