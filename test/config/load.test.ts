@@ -47,6 +47,7 @@ describe('experiments/', () => {
       'kd-mnist.yaml',
       'kd-wine.yaml',
       'resnet-fashion-mnist.yaml',
+      'resnet8-cifar10.yaml',
     ]);
     const { readFile } = await import('node:fs/promises');
     for (const f of files) {

@@ -1,7 +1,8 @@
 /**
- * experiments/kd-cifar10.yaml as shipped, except where it fetches from: its download path (the
- * official archive's layout, fetched once, verified, unpacked) against a server on 127.0.0.1
- * serving a small archive in the real format made here; the real one cannot be fetched here.
+ * experiments/kd-cifar10.yaml and resnet8-cifar10.yaml as shipped, except where they fetch from:
+ * the download path (the official archive's layout, fetched once, verified, unpacked) against a
+ * server on 127.0.0.1 serving a small archive in the real format made here; the real one cannot be
+ * fetched here.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -17,6 +18,7 @@ import { CIFAR10_NAMES, writeCifar10 } from '../data/formats/cifar-fixtures.ts';
 import { tempDir } from '../data/formats/fixtures.ts';
 
 const FILE = join(import.meta.dirname, '..', '..', 'experiments', 'kd-cifar10.yaml');
+const RESNET8 = join(import.meta.dirname, '..', '..', 'experiments', 'resnet8-cifar10.yaml');
 let dir: string;
 let cleanup: () => Promise<void>;
 let server: Server;
@@ -91,4 +93,40 @@ describe('experiments/kd-cifar10.yaml', () => {
     expect((await kdq('run', FILE, ...set, '--runs-dir', runsDir)).code).toBe(0);
     expect(hits).toHaveLength(1);
   });
+});
+
+describe('experiments/resnet8-cifar10.yaml', () => {
+  it(
+    'runs its whole recipe (ResNet-8 from a residual teacher, crops and flips, warm-up cosine, weight decay, early stopping on a validation split) and exports int8',
+    { timeout: 900_000 },
+    async () => {
+      const text = await readFile(RESNET8, 'utf8');
+      expect(text).toContain('url: https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz');
+      expect(text).toContain('sha256: c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd');
+      const runsDir = join(dir, 'runs-resnet8');
+      const set = [
+        `data.download.archive.url=${url}`,
+        `data.download.archive.sha256=${sha256}`,
+        'data.trainLimit=80',
+        'data.testLimit=30',
+        'teacher.training.epochs=4',
+        'teacher.training.schedule.warmupEpochs=2',
+        'student.training.epochs=4',
+        'student.training.schedule.warmupEpochs=2',
+        'student.training.earlyStopping.patience=1',
+        'quantization.calibrationSamples=16',
+      ].flatMap((s) => ['--set', s]);
+      const r = await kdq('run', RESNET8, ...set, '--runs-dir', runsDir);
+      expect(r.code, r.err).toBe(0);
+      const m = JSON.parse(await readFile(join(runsDir, 'resnet8-cifar10', 'latest', 'metrics.json'), 'utf8')) as Metrics;
+      expect(m.data).toMatchObject({ source: 'cifar10', train: 72, test: 30 }); // 8 of the 80 held out
+      expect(m.models.student!.params).toBe(78666);
+      expect(m.models.student_int8!.tflite!.mode).toBe('int8');
+      // Validation every epoch, and a scheduled rate that warms up then decays.
+      const curve = m.curves!.student!;
+      expect(curve.every((p) => p.val_accuracy !== undefined)).toBe(true);
+      expect(curve[0]!.learning_rate).toBeLessThan(curve[1]!.learning_rate!);
+      expect(m.models.student!.best_epoch).toBeGreaterThanOrEqual(1);
+    },
+  );
 });
