@@ -72,6 +72,22 @@ function chartOpening(cls: string, width: number, height: number, title: string,
   ];
 }
 
+/** The plot's border, and a grey grid line with its label at each y tick. */
+function plotFrame(
+  parts: string[],
+  box: { left: number; top: number; width: number; height: number },
+  ticks: number[],
+  sy: (y: number) => number,
+  fmt: (v: number) => string,
+): void {
+  parts.push(`<rect x="${box.left}" y="${box.top}" width="${box.width}" height="${box.height}" fill="none" stroke="#999"/>`);
+  for (const t of ticks) {
+    const y = num(sy(t));
+    parts.push(`<line x1="${box.left}" y1="${y}" x2="${box.left + box.width}" y2="${y}" stroke="#e5e5e5"/>`);
+    parts.push(`<text x="${box.left - 6}" y="${y}" font-size="11" text-anchor="end" dominant-baseline="middle">${escapeXml(fmt(t))}</text>`);
+  }
+}
+
 /** A chart with nothing to draw says so where its plot would be. */
 function noData(parts: string[], x: number, y: number): string {
   parts.push(`<text x="${x}" y="${y}" font-size="12">no data</text>`, '</svg>');
@@ -126,12 +142,7 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
   const sy = (y: number) => m.top + plotH - ((y - y0) / (y1 - y0)) * plotH;
   const fmt = opts.yFormat ?? defaultFormat;
 
-  parts.push(`<rect x="${m.left}" y="${m.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
-  for (const t of niceTicks(y0, y1, 6)) {
-    const y = num(sy(t));
-    parts.push(`<line x1="${m.left}" y1="${y}" x2="${m.left + plotW}" y2="${y}" stroke="#e5e5e5"/>`);
-    parts.push(`<text x="${m.left - 6}" y="${y}" font-size="11" text-anchor="end" dominant-baseline="middle">${escapeXml(fmt(t))}</text>`);
-  }
+  plotFrame(parts, { left: m.left, top: m.top, width: plotW, height: plotH }, niceTicks(y0, y1, 6), sy, fmt);
   // Epochs are whole numbers: only integer x ticks.
   for (const t of niceTicks(xMin, xMax, 8).filter((t) => Number.isInteger(t))) {
     const x = num(sx(t));
@@ -243,12 +254,7 @@ export function scatterChart(points: ScatterPoint[], opts: ScatterOptions): stri
   const xFmt = opts.xFormat ?? defaultFormat;
   const yFmt = opts.yFormat ?? defaultFormat;
 
-  parts.push(`<rect x="${m.left}" y="${m.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
-  for (const t of niceTicks(y0, y1, 6)) {
-    const y = num(sy(t));
-    parts.push(`<line x1="${m.left}" y1="${y}" x2="${m.left + plotW}" y2="${y}" stroke="#e5e5e5"/>`);
-    parts.push(`<text x="${m.left - 6}" y="${y}" font-size="11" text-anchor="end" dominant-baseline="middle">${escapeXml(yFmt(t))}</text>`);
-  }
+  plotFrame(parts, { left: m.left, top: m.top, width: plotW, height: plotH }, niceTicks(y0, y1, 6), sy, yFmt);
   const xTicks = logX ? logTicks(10 ** x0, 10 ** x1) : niceTicks(x0, x1, 6);
   for (const t of xTicks) {
     const x = num(sx(t));
@@ -344,12 +350,7 @@ export function barChart(bars: Bar[], opts: BarOptions): string {
   const barW = Math.max(1, slot * 0.75);
   const step = n <= 20 ? 1 : n <= 50 ? 5 : 10;
 
-  parts.push(`<rect x="${m.left}" y="${m.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
-  for (const t of niceTicks(y0, y1, 6)) {
-    const y = num(sy(t));
-    parts.push(`<line x1="${m.left}" y1="${y}" x2="${m.left + plotW}" y2="${y}" stroke="#e5e5e5"/>`);
-    parts.push(`<text x="${m.left - 6}" y="${y}" font-size="11" text-anchor="end" dominant-baseline="middle">${escapeXml(fmt(t))}</text>`);
-  }
+  plotFrame(parts, { left: m.left, top: m.top, width: plotW, height: plotH }, niceTicks(y0, y1, 6), sy, fmt);
   bars.forEach((b, i) => {
     const cx = m.left + slot * (i + 0.5);
     if (i % step === 0) parts.push(`<text x="${num(cx)}" y="${m.top + plotH + 16}" font-size="11" text-anchor="middle">${escapeXml(b.label)}</text>`);
