@@ -34,9 +34,8 @@ export async function main(
   }
   const debug = args.options.debug === true;
   if (args.version) {
-    const { readFile } = await import('node:fs/promises');
-    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
-    out(`kdq ${pkg.version}`);
+    const { kdqVersion } = await import('./util/kdq-version.ts');
+    out(`kdq ${await kdqVersion()}`);
     return EXIT_OK;
   }
   if (args.options.help || args.command === null) {

@@ -14,7 +14,7 @@ import type { RunResult, StageEvent } from './pipeline/results.ts';
 import { runGraph } from './pipeline/run.ts';
 import { readLatestStages, relativeToRuns, type SweepPointRef } from './pipeline/stages-file.ts';
 import type { Metrics } from './report/metrics.ts';
-import { fillRunHeader } from './report/run-header.ts';
+import { runHeaderTransform } from './report/run-header.ts';
 import type { TaskOutcome } from './executor/types.ts';
 import { planExperiment } from './stages/plan.ts';
 import type { KdStage } from './stages/plan.ts';
@@ -115,14 +115,7 @@ export async function runPlanned(
     startedAt: opts.startedAt,
     sweep: opts.sweepPoint,
     // The reports' run header: facts that differ between identical runs, so the cached reports leave a marker for them.
-    transform: (path, data, run) =>
-      fillRunHeader(path, data, {
-        runId: run.id,
-        startedAt: run.startedAt,
-        seconds: (run.publishedAt.getTime() - run.startedAt.getTime()) / 1000,
-        version,
-        git,
-      }),
+    transform: runHeaderTransform(version, git),
   });
   return { runDir, metrics: await readMetrics(runDir), result };
 }

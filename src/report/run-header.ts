@@ -4,6 +4,7 @@
  * identical runs, so the report stage (whose output must be reproducible) writes only a marker
  * where the header goes, and publishing the run folder fills it in (fillRunHeader).
  */
+import type { PublishTransform } from '../pipeline/publish.ts';
 import type { GitState } from '../util/git-state.ts';
 import { escapeXml } from './svg.ts';
 
@@ -76,4 +77,16 @@ export function fillRunHeader(path: string, data: Uint8Array, h: RunHeader): Uin
   const text = new TextDecoder().decode(data);
   if (!text.includes(RUN_HEADER_MARKER)) return data;
   return new TextEncoder().encode(text.replace(RUN_HEADER_MARKER, () => render(h)));
+}
+
+/** The publish transform of a kdq run: the reports' marker filled from the run folder being published. */
+export function runHeaderTransform(version: string, git: GitState | null): PublishTransform {
+  return (path, data, run) =>
+    fillRunHeader(path, data, {
+      runId: run.id,
+      startedAt: run.startedAt,
+      seconds: (run.publishedAt.getTime() - run.startedAt.getTime()) / 1000,
+      version,
+      git,
+    });
 }

@@ -1,7 +1,12 @@
-/** kdq's own version, from its package.json (one folder above src/ and dist/ alike). */
+/** kdq's own version, from its package.json (one folder above src/ and dist/ alike), read once per process. */
 import { readFile } from 'node:fs/promises';
 
-export async function kdqVersion(): Promise<string> {
-  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+let version: Promise<string> | undefined;
+
+export function kdqVersion(): Promise<string> {
+  version ??= readFile(new URL('../../package.json', import.meta.url), 'utf8').then((text) => {
+    const pkg = JSON.parse(text) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  });
+  return version;
 }

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cache } from '../../src/pipeline/cache.ts';
-import { PUBLISH_FILE, publishRun, type PublishedRun, type PublishList } from '../../src/pipeline/publish.ts';
+import { PUBLISH_FILE, publishRun, type PublishedRun, type PublishList, type PublishOptions } from '../../src/pipeline/publish.ts';
 import { runGraph } from '../../src/pipeline/run.ts';
 import type { StageDefinitions } from '../../src/pipeline/stage.ts';
 import { readStages } from '../../src/pipeline/stages-file.ts';
 import { planExperiment } from '../../src/stages/plan.ts';
-import { fillRunHeader, RUN_HEADER_MARKER } from '../../src/report/run-header.ts';
+import { RUN_HEADER_MARKER, runHeaderTransform } from '../../src/report/run-header.ts';
 import { experiment } from './fixtures/experiment.ts';
 import { toyDefs } from './fixtures/toy-defs.ts';
 
@@ -50,17 +50,17 @@ async function walk() {
   return { graph, cache, result, reportDir };
 }
 
+/** Publishes a walk of the toy pipeline as `toy` under `root`/runs, with `options` added. */
+function publish(w: Awaited<ReturnType<typeof walk>>, options: Partial<PublishOptions> = {}): Promise<string> {
+  return publishRun({ cache: w.cache, runsDir: join(root, 'runs'), name: 'toy', graph: w.graph, result: w.result, ...options });
+}
+
 describe('publishRun transform', () => {
   it('passes each listed file with the run id and times; the run folder gets what it returns, the stage output is untouched', async () => {
-    const { graph, cache, result, reportDir } = await walk();
+    const w = await walk();
     const seen: { path: string; text: string; run: PublishedRun }[] = [];
     const startedAt = new Date('2025-03-01T09:00:00.000Z');
-    const dir = await publishRun({
-      cache,
-      runsDir: join(root, 'runs'),
-      name: 'toy',
-      graph,
-      result,
+    const dir = await publish(w, {
       startedAt,
       extra: { 'config.yaml': `x: ${RUN_HEADER_MARKER}\n` },
       transform: (path, data, run) => {
@@ -78,42 +78,27 @@ describe('publishRun transform', () => {
     expect([stages?.startedAt, stages?.finishedAt]).toEqual([startedAt.toISOString(), run.publishedAt.toISOString()]);
     expect(await readFile(join(dir, 'report.md'), 'utf8')).toBe(`# toy\n\nrun ${run.id}\n\nbody\n`);
     // The stage's own output keeps the marker (it must stay reproducible); `extra` is not transformed.
-    expect(await readFile(join(reportDir, 'report.md'), 'utf8')).toBe(REPORT_MD);
+    expect(await readFile(join(w.reportDir, 'report.md'), 'utf8')).toBe(REPORT_MD);
     expect(await readFile(join(dir, 'config.yaml'), 'utf8')).toContain(RUN_HEADER_MARKER);
   });
 
   it('without a start time, the run started when its walk did', async () => {
-    const { graph, cache, result } = await walk();
+    const w = await walk();
     let run: PublishedRun | undefined;
-    await publishRun({ cache, runsDir: join(root, 'runs'), name: 'toy', graph, result, transform: (_p, d, r) => ((run = r), d) });
+    await publish(w, { transform: (_p, d, r) => ((run = r), d) });
     // Dates hold whole milliseconds.
-    expect(Math.abs(run!.publishedAt.getTime() - run!.startedAt.getTime() - result.seconds * 1000)).toBeLessThan(1);
+    expect(Math.abs(run!.publishedAt.getTime() - run!.startedAt.getTime() - w.result.seconds * 1000)).toBeLessThan(1);
   });
 
   it("kdq's header transform fills report.md's marker with the run id and duration, and leaves other files alone", async () => {
-    const { graph, cache, result } = await walk();
+    const w = await walk();
     const startedAt = new Date('2025-03-01T09:00:00.000Z');
-    const dir = await publishRun({
-      cache,
-      runsDir: join(root, 'runs'),
-      name: 'toy',
-      graph,
-      result,
-      startedAt,
-      transform: (path, data, run) =>
-        fillRunHeader(path, data, {
-          runId: run.id,
-          startedAt: run.startedAt,
-          seconds: (run.publishedAt.getTime() - run.startedAt.getTime()) / 1000,
-          version: '9.9.9',
-          git: { commit: 'abc1234', dirty: true },
-        }),
-    });
+    const dir = await publish(w, { startedAt, transform: runHeaderTransform('9.9.9', { commit: 'abc1234', dirty: true }) });
     const md = await readFile(join(dir, 'report.md'), 'utf8');
     expect(md).not.toContain(RUN_HEADER_MARKER);
     expect(md).toMatch(
       new RegExp(`^- run ${basename(dir)} · started 2025-03-01T09:00:00Z · duration \\d+ s .* · kdq 9\\.9\\.9 · commit abc1234 \\+ uncommitted changes$`, 'm'),
     );
-    expect(await readFile(join(dir, 'out.txt'))).toEqual(await readFile(join(result.stages.find((s) => s.id === 'report')!.outDir!, 'out.txt')));
+    expect(await readFile(join(dir, 'out.txt'))).toEqual(await readFile(join(w.reportDir, 'out.txt')));
   });
 });
