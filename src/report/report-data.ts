@@ -225,7 +225,9 @@ export function seedSpread(runs: readonly (readonly EpochPoint[])[], value: (p: 
     for (const p of run) {
       const v = value(p);
       if (v === undefined || !Number.isFinite(v)) continue;
-      byEpoch.set(p.epoch, [...(byEpoch.get(p.epoch) ?? []), v]);
+      const vs = byEpoch.get(p.epoch);
+      if (vs) vs.push(v);
+      else byEpoch.set(p.epoch, [v]);
     }
   }
   return [...byEpoch]

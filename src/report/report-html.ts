@@ -139,6 +139,15 @@ function xy(points: readonly EpochPoint[], y: (p: EpochPoint) => number | undefi
 }
 
 /**
+ * A model's colour on the curve charts: its place among the roles with a curve (`roles`, as
+ * curveRoles orders them); a role without a curve of its own takes its place in MODEL_ROLES.
+ */
+function curveColor(roles: readonly ModelRole[], role: ModelRole): string {
+  const i = roles.includes(role) ? roles.indexOf(role) : MODEL_ROLES.indexOf(role);
+  return SERIES_COLORS[i % SERIES_COLORS.length];
+}
+
+/**
  * Per epoch, as inline SVG charts: one chart per kind of loss, so each is drawn on its own scale
  * (cross-entropy: the teacher's and baseline's training loss and every model's validation loss;
  * the distilled student's KD loss), accuracy, and the learning rate when a schedule changed it.
@@ -150,7 +159,7 @@ export function curveCharts(curves: ReportInput['curves'], after: string | null 
   const line = (r: ModelRole, y: (p: EpochPoint) => number | undefined, validation = false): Series => ({
     name: validation ? `${r} (val)` : r,
     points: xy(of(r), y),
-    color: SERIES_COLORS[roles.indexOf(r) % SERIES_COLORS.length],
+    color: curveColor(roles, r),
     dashed: validation,
   });
   const validated = roles.filter((r) => hasValidation(of(r)));
@@ -226,8 +235,6 @@ export function seedSpreadChart(r: ReportInput): string | null {
   if (roles.length === 0) return null;
   // Each model keeps the colour it has on the other curve charts.
   const colourRoles = curveRoles(r.curves);
-  const colour = (role: ModelRole) =>
-    SERIES_COLORS[(colourRoles.includes(role) ? colourRoles.indexOf(role) : MODEL_ROLES.indexOf(role)) % SERIES_COLORS.length];
   const series: Series[] = [];
   let seeds = 0;
   for (const role of roles) {
@@ -239,7 +246,7 @@ export function seedSpreadChart(r: ReportInput): string | null {
         name: `${role}${validation ? ' (val)' : ''}`,
         points: spread.map((p) => [p.epoch, p.mean * 100]),
         band: spread.map((p) => [p.epoch, p.min * 100, p.max * 100]),
-        color: colour(role),
+        color: curveColor(colourRoles, role),
         dashed: validation,
       });
     };

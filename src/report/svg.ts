@@ -194,16 +194,10 @@ export interface ScatterPoint {
   marked?: boolean;
 }
 
-export interface ScatterOptions {
-  title: string;
-  xLabel: string;
-  yLabel: string;
-  width?: number;
-  height?: number;
+export interface ScatterOptions extends ChartOptions {
   /** Logarithmic x axis (see wantsLogScale); every x must then be positive. */
   logX?: boolean;
   xFormat?: (v: number) => string;
-  yFormat?: (v: number) => string;
   /** Legend text for the marked points and their line, e.g. `Pareto front`. */
   markedName?: string;
 }
@@ -313,14 +307,8 @@ export interface Bar {
   tip?: string;
 }
 
-export interface BarOptions {
-  title: string;
-  xLabel: string;
-  yLabel: string;
-  width?: number;
-  height?: number;
-  yFormat?: (v: number) => string;
-}
+/** A bar chart takes what a line chart does. */
+export type BarOptions = ChartOptions;
 
 /** Bars above zero (gain) and below it (loss) in Okabe-Ito blue and vermillion. */
 export const GAIN_COLOR = '#0072B2';

@@ -6,7 +6,7 @@
 import { htmlPage, htmlTable } from '../report/report-html.ts';
 import { escapeXml, scatterChart, wantsLogScale } from '../report/svg.ts';
 import { kib } from '../report/units.ts';
-import { columnTitle, formatNumber, type SweepRow, type SweepSummary } from './summary.ts';
+import { columnTitle, formatNumber, paramText, type SweepRow, type SweepSummary } from './summary.ts';
 
 /** The size and accuracy columns of one quantized role (`models.<role>.tflite.bytes` / `.accuracy`). */
 export interface SizeAxes {
@@ -45,8 +45,6 @@ export function paretoFront(points: readonly SweepPoint[]): SweepPoint[] {
     points.some((q) => q !== p && q.bytes <= p.bytes && q.accuracy >= p.accuracy && (q.bytes < p.bytes || q.accuracy > p.accuracy));
   return points.filter((p) => !dominated(p)).sort((a, b) => a.bytes - b.bytes || b.accuracy - a.accuracy || a.id.localeCompare(b.id));
 }
-
-const paramText = (v: unknown): string => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
 
 function summaryTable(s: SweepSummary): string {
   return htmlTable({

@@ -111,7 +111,10 @@ export function buildSweepSummary(experiment: string, sweepId: string, keys: str
   return { experiment, sweep: sweepId, rank: rankPath, seeds, keys, columns, rows };
 }
 
-const cell = (v: unknown): string => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v)).replace(/\|/g, '\\|');
+/** A swept parameter's value as text: a string as it is, anything else as JSON; nothing for none. */
+export const paramText = (v: unknown): string => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+
+const cell = (v: unknown): string => paramText(v).replace(/\|/g, '\\|');
 
 /** A summary value as summary.md and summary.html print it: fractions as percentages, counts whole. */
 export function formatNumber(column: string, v: number | undefined): string {

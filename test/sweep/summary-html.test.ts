@@ -3,34 +3,9 @@ import { describe, expect, it } from 'vitest';
 import type { Metrics } from '../../src/report/metrics.ts';
 import { formatSweepHtml, paretoFront, sizeAxes } from '../../src/sweep/summary-html.ts';
 import { buildSweepSummary, type PointOutcome } from '../../src/sweep/summary.ts';
+import { sweepMetrics } from './fixtures.ts';
 
-function metrics(student: number, int8: { accuracy: number; bytes: number } | null): Metrics {
-  return {
-    experiment: 'x',
-    seed: 1,
-    backend: { name: 'wasm', tfjs: '4.22.0' },
-    data: { source: 'mnist', train: 10, test: 10, sha256: 'aa' },
-    models: {
-      teacher: { accuracy: 0.9 },
-      student: { accuracy: student },
-      ...(int8
-        ? {
-            student_int8: {
-              tflite: {
-                file: 's.tflite',
-                bytes: int8.bytes,
-                accuracy: int8.accuracy,
-                runtime: 'r',
-                mode: 'int8',
-                input_type: 'float32',
-                output_type: 'float32',
-              },
-            },
-          }
-        : {}),
-    },
-  };
-}
+const metrics = sweepMetrics;
 
 const point = (id: string, width: number, m: Metrics | null, error?: string): PointOutcome => ({
   id,

@@ -9,27 +9,11 @@ import {
   serializeSweepSummary,
   type PointOutcome,
 } from '../../src/sweep/summary.ts';
+import { sweepMetrics } from './fixtures.ts';
 
-function metrics(student: number, int8: number | null, extra: Partial<Metrics> = {}): Metrics {
-  return {
-    experiment: 'x',
-    seed: 1,
-    backend: { name: 'wasm', tfjs: '4.22.0' },
-    data: { source: 'mnist', train: 10, test: 10, sha256: 'aa' },
-    models: {
-      teacher: { accuracy: 0.9 },
-      student: { accuracy: student },
-      ...(int8 !== null
-        ? {
-            student_int8: {
-              tflite: { file: 's.tflite', bytes: 1000, accuracy: int8, runtime: 'r', mode: 'int8', input_type: 'float32', output_type: 'float32' },
-            },
-          }
-        : {}),
-    },
-    ...extra,
-  };
-}
+/** The int8 file is 1000 bytes at every point: these tests rank and format, they do not plot sizes. */
+const metrics = (student: number, int8: number | null, extra: Partial<Metrics> = {}): Metrics =>
+  sweepMetrics(student, int8 === null ? null : { accuracy: int8, bytes: 1000 }, extra);
 
 const point = (id: string, t: number, m: Metrics | null, error?: string): PointOutcome => ({
   id,
