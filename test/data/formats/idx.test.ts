@@ -102,8 +102,9 @@ describe('idx format', () => {
     const o = await writeSet({ train: 5, test: 2, dims: [4, 4], classes: 2 });
     const full = idx([5, 4, 4], pattern(5, 16));
     await writeFile(o.trainImages, full.subarray(0, full.length - 3));
-    for (const p of [probeIdx(o), readIdxData(o)]) {
-      expect(await dataError(p)).toBe(
+    // One at a time: a second promise made up front can reject before anything awaits it.
+    for (const start of [() => probeIdx(o), () => readIdxData(o)]) {
+      expect(await dataError(start())).toBe(
         `'${o.trainImages}' at byte 93: the file ends here, but its header (5 x 4 x 4, uint8) promises 96 bytes: the file is truncated; ` +
           'check that the file is an IDX file of this role (rewrite it, or download or copy it again)',
       );
