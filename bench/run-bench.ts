@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { appendHistory } from './history.ts';
 import { initBackend, registerWasmKernels, wasmBinaryDir } from '../src/backend/index.ts';
+import { setKernelThreads } from '../src/backend/intra-op/index.ts';
 import { backendIdentity } from '../src/backend/identity.ts';
 import { FUSED_CONV2D, FUSED_DENSE } from '../src/backend/wasm-kernels/fused-layers.ts';
 import { setSimdEnabled } from '../src/backend/simd/index.ts';
@@ -297,6 +298,7 @@ async function shapeWorker(argv: string[]): Promise<number> {
   const o = parseSuiteArgs(rest);
   const [shape] = selectShapes([name!]);
   await initBackend();
+  setKernelThreads(o.kernelThreads[0]!);
   const result = await measureShape(shape!, { batchSize: o.batches[0]!, steps: o.steps, runs: o.runs, warmup: o.warmup, profile: o.profile });
   process.stdout.write(JSON.stringify(result) + '\n');
   return 0;

@@ -9,6 +9,7 @@
  *   npm run bench -- --shapes cnn,resnet8          some shapes (names in bench/shapes.ts)
  *   npm run bench -- --batch 32 --profile          one batch size, with a per-kernel table
  *   npm run bench -- --peer                        also PyTorch on 1 and 2 threads, ratios in the same run
+ *   npm run bench -- --kernel-threads 1,2          kdq on 1 and on 2 kernel threads (default: 2, what a run uses alone)
  *
  * `--peer` trains the same layer specs in PyTorch (bench/peer/torch_peer.py, run with Debian's
  * python3-torch at /usr/bin/python3 or $KDQ_BENCH_PYTHON) right after each kdq measurement, so
@@ -18,6 +19,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { autoKernelThreads } from '../src/backend/intra-op/threads.ts';
 import { appendHistory } from './history.ts';
 import { BENCH_SHAPES, selectShapes } from './shapes.ts';
 import type { ShapeResult } from './shape-throughput.ts';
@@ -34,6 +36,8 @@ export interface SuiteOptions {
   profile: boolean;
   /** Also time PyTorch on the same networks (1 and 2 threads). */
   peer: boolean;
+  /** kdq's kernel threads (--kernel-threads); each shape is measured at each. */
+  kernelThreads: number[];
   note: string;
 }
 
@@ -50,16 +54,16 @@ export interface PeerResult {
   parameters: number;
 }
 
-export type SuiteResult = ShapeResult & { peer?: PeerResult[] };
+export type SuiteResult = ShapeResult & { kernelThreads: number; peer?: PeerResult[] };
 
 const USAGE =
   'use --shapes NAME,... (' +
   BENCH_SHAPES.map((s) => s.name).join(', ') +
-  '), --batch N,..., --steps N, --runs N (>= 3), --warmup N, --profile, --peer, --note TEXT';
+  '), --batch N,..., --kernel-threads N,..., --steps N, --runs N (>= 3), --warmup N, --profile, --peer, --note TEXT';
 
 /** The suite's options; throws with the usage on a bad one. */
 export function parseSuiteArgs(argv: string[]): SuiteOptions {
-  const o: SuiteOptions = { batches: [32, 64], steps: 20, runs: 5, warmup: 5, profile: false, peer: false, note: '' };
+  const o: SuiteOptions = { batches: [32, 64], steps: 20, runs: 5, warmup: 5, profile: false, peer: false, kernelThreads: [autoKernelThreads()], note: '' };
   const list = (v: string | undefined) => (v ?? '').split(',').filter(Boolean);
   const count = (flag: string, v: string | undefined, min: number) => {
     const n = Number(v);
@@ -70,6 +74,7 @@ export function parseSuiteArgs(argv: string[]): SuiteOptions {
     const a = argv[i];
     if (a === '--shapes') o.shapes = list(argv[++i]);
     else if (a === '--batch') o.batches = list(argv[++i]).map((b) => count('--batch', b, 1));
+    else if (a === '--kernel-threads') o.kernelThreads = list(argv[++i]).map((t) => count('--kernel-threads', t, 1));
     else if (a === '--steps') o.steps = count('--steps', argv[++i], 1);
     else if (a === '--runs') o.runs = count('--runs', argv[++i], 3);
     else if (a === '--warmup') o.warmup = count('--warmup', argv[++i], 0);
@@ -84,7 +89,7 @@ export function parseSuiteArgs(argv: string[]): SuiteOptions {
 }
 
 /** One shape at one batch size in a fresh process (bin/bench.mjs --shape-worker). */
-function runWorker(shape: string, batchSize: number, o: SuiteOptions): ShapeResult {
+function runWorker(shape: string, batchSize: number, kernelThreads: number, o: SuiteOptions): SuiteResult {
   const args = [
     path.join(ROOT, 'bin', 'bench.mjs'),
     '--shape-worker',
@@ -97,10 +102,12 @@ function runWorker(shape: string, batchSize: number, o: SuiteOptions): ShapeResu
     String(o.runs),
     '--warmup',
     String(o.warmup),
+    '--kernel-threads',
+    String(kernelThreads),
     ...(o.profile ? ['--profile'] : []),
   ];
   const stdout = execFileSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
-  return JSON.parse(stdout.trim().split('\n').pop()!) as ShapeResult;
+  return { ...(JSON.parse(stdout.trim().split('\n').pop()!) as ShapeResult), kernelThreads };
 }
 
 const PEER_SCRIPT = path.join(ROOT, 'bench', 'peer', 'torch_peer.py');
@@ -138,7 +145,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 function printResult(r: SuiteResult): void {
   process.stderr.write(
-    `  ${r.shape.padEnd(8)} batch ${String(r.batchSize).padEnd(3)} ${fmt(r.medianSteps).padStart(7)} samples/s at the median step ` +
+    `  ${r.shape.padEnd(8)} batch ${String(r.batchSize).padEnd(3)} ${r.kernelThreads} thread${r.kernelThreads > 1 ? 's' : ' '} ${fmt(r.medianSteps).padStart(7)} samples/s at the median step ` +
       `(runs ${r.medianStepRuns.map(fmt).join(', ')}), wall ${fmt(r.median)}, fastest step ${r.minStepMs} ms (${fmt(r.bestStep)}/s), peak RSS ${r.peakRssMb} MB\n`,
   );
   for (const p of r.peer ?? []) {
@@ -165,10 +172,14 @@ export async function benchSuite(o: SuiteOptions, probeAfter: () => Record<strin
   const load0 = os.loadavg();
   for (const shape of selectShapes(o.shapes)) {
     for (const batchSize of o.batches) {
-      const r: SuiteResult = runWorker(shape.name, batchSize, o);
-      if (o.peer) r.peer = await runPeer(shape.name, batchSize, o);
-      printResult(r);
-      results.push(r);
+      let peer: PeerResult[] | undefined;
+      for (const threads of o.kernelThreads) {
+        const r = runWorker(shape.name, batchSize, threads, o);
+        // PyTorch once per shape and batch size, right after kdq's first measurement.
+        if (o.peer) r.peer = peer ??= await runPeer(shape.name, batchSize, o);
+        printResult(r);
+        results.push(r);
+      }
     }
   }
   const after = probeAfter();
@@ -178,7 +189,7 @@ export async function benchSuite(o: SuiteOptions, probeAfter: () => Record<strin
     ...env,
     cpus: os.cpus().length,
     loadavg: [...load0, ...os.loadavg()],
-    options: { batches: o.batches, steps: o.steps, runs: o.runs, warmup: o.warmup, profile: o.profile, peer: o.peer },
+    options: { batches: o.batches, kernelThreads: o.kernelThreads, steps: o.steps, runs: o.runs, warmup: o.warmup, profile: o.profile, peer: o.peer },
     after,
     results,
     notes: o.note,

@@ -6,11 +6,19 @@
 import type { Writable } from 'node:stream';
 import { COMMANDS, helpText, parseArgs, type ParsedArgs } from './cli/args.ts';
 import { checkNpmFlags } from './cli/npm-flags.ts';
+import { autoKernelThreads, setKernelThreads } from './backend/intra-op/threads.ts';
 import { KdqError, ConfigError, formatIssue } from './errors.ts';
 
 export interface CliIo {
   stdout: Writable;
   stderr: Writable;
+}
+
+/** Applies `--kernel-threads` (auto: one per core, up to 2) to this process and returns the count. */
+function useKernelThreads(flag: number | 'auto' | undefined): number {
+  const threads = flag === undefined || flag === 'auto' ? autoKernelThreads() : flag;
+  setKernelThreads(threads);
+  return threads;
 }
 
 const EXIT_OK = 0;
@@ -78,6 +86,7 @@ export async function main(
           dryRun: o['dry-run'] === true,
           sweep: o.sweep ?? [],
           jobs: o.jobs ?? 'auto',
+          kernelThreads: useKernelThreads(o['kernel-threads']),
           executor: o.executor,
           redis: o.redis,
           log: err,
@@ -104,6 +113,7 @@ export async function main(
           cacheDir: api.resolveCacheDir(common),
           runsDir: api.resolveRunsDir(common),
           lockMs: o['lock-ms'],
+          kernelThreads: useKernelThreads(o['kernel-threads']),
           log: err,
         });
         return EXIT_OK;

@@ -41,6 +41,11 @@ export interface ExecutorChoice {
    * the stages (--force, --force-stage, a dry run).
    */
   jobs?: number | 'auto';
+  /**
+   * Most threads each worker process's kernels use (`--kernel-threads`); the local executor gives
+   * each running stage its share of the cores. Default 1.
+   */
+  kernelThreads?: number;
   /** `local` (worker processes on this machine) or `bullmq` (workers anywhere, through Redis). */
   executor?: ExecutorName;
   /** `redis://HOST:PORT` of the BullMQ executor. */

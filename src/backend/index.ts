@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { KdqError } from '../errors.ts';
 import { BACKENDS, type BackendName } from '../names.ts';
+import { withSharedInstantiate } from './shared-memory.ts';
 import { nodeAddonBuilt, type BackendIdentity } from './identity.ts';
 import { simdVariant } from './simd/index.ts';
 import { registerWasmKernels } from './wasm-kernels/index.ts';
@@ -49,8 +50,12 @@ async function activate(name: BackendName): Promise<void> {
   let ok = false;
   let cause: unknown;
   try {
-    ok = await tf.setBackend(TF_NAMES[name]);
-    await tf.ready();
+    const start = async (): Promise<boolean> => {
+      const started = await tf.setBackend(TF_NAMES[name]);
+      await tf.ready();
+      return started;
+    };
+    ok = name === 'wasm' ? await withSharedInstantiate(start) : await start();
   } catch (err) {
     cause = err;
   }

@@ -3,6 +3,7 @@
  * its own tests. Nothing here prints or exits.
  */
 import { BACKENDS, EXECUTORS } from '../names.ts';
+import { MAX_KERNEL_THREADS } from '../backend/intra-op/threads.ts';
 
 /** More worker processes than this cannot help on any machine kdq trains on, and each costs memory. */
 export const MAX_JOBS = 64;
@@ -91,6 +92,12 @@ export const OPTIONS = {
     parse: (text: string, flag: string): number | 'auto' => (text === 'auto' ? 'auto' : count(MAX_JOBS)(text, flag)),
     help: `compute independent stages in N worker processes on this machine (1 to ${MAX_JOBS}: 1 runs everything in this process); default auto: one per core, up to 4, and 1 with --force, --force-stage or --dry-run`,
   },
+  'kernel-threads': {
+    kind: 'string',
+    arg: 'N|auto',
+    parse: (text: string, flag: string): number | 'auto' => (text === 'auto' ? 'auto' : count(MAX_KERNEL_THREADS)(text, flag)),
+    help: `threads a stage's kernels use on the wasm backend (1 to ${MAX_KERNEL_THREADS}); default auto: one per core, up to ${MAX_KERNEL_THREADS}. While as many stages run as there are cores, each uses 1. Any value gives the same bits`,
+  },
   executor: {
     kind: 'string',
     arg: 'NAME',
@@ -161,9 +168,9 @@ export const COMMANDS = {
   run: {
     summary: 'run an experiment: train, distill, quantize, export and evaluate, reusing cached stages',
     usage:
-      'kdq run FILE [--set key.path=value ...] [--sweep key.path=v1,v2,...] [--jobs N | --executor bullmq --redis URL] [--force] [--force-stage NAME] [--dry-run] [--backend NAME]',
+      'kdq run FILE [--set key.path=value ...] [--sweep key.path=v1,v2,...] [--jobs N | --executor bullmq --redis URL] [--kernel-threads N] [--force] [--force-stage NAME] [--dry-run] [--backend NAME]',
     positionals: [1, 1],
-    options: ['set', 'sweep', 'jobs', 'executor', 'redis', 'force', 'force-stage', 'dry-run', 'backend', 'cache-dir', 'runs-dir', ...COMMON],
+    options: ['set', 'sweep', 'jobs', 'kernel-threads', 'executor', 'redis', 'force', 'force-stage', 'dry-run', 'backend', 'cache-dir', 'runs-dir', ...COMMON],
   },
   validate: {
     summary: 'check experiment files against the schema, their data (probed, not read whole) and every layer shape; runs nothing',
@@ -196,9 +203,9 @@ export const COMMANDS = {
   },
   worker: {
     summary: "compute stages for 'kdq run --executor bullmq' submitters, reading and writing the shared cache",
-    usage: 'kdq worker --redis URL [--cache-dir DIR] [--runs-dir DIR] [--lock-ms MS]',
+    usage: 'kdq worker --redis URL [--cache-dir DIR] [--runs-dir DIR] [--lock-ms MS] [--kernel-threads N]',
     positionals: [0, 0],
-    options: ['redis', 'ipc', 'lock-ms', 'cache-dir', 'runs-dir', ...COMMON],
+    options: ['redis', 'ipc', 'lock-ms', 'kernel-threads', 'cache-dir', 'runs-dir', ...COMMON],
   },
   diff: {
     summary: 'compare two runs: the metrics and config keys that changed, and --fail-on regression gates',

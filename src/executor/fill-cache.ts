@@ -54,7 +54,7 @@ export async function fillCache(ws: Workspace, experiments: PlannedExperiment[],
     executor = new BullmqExecutor({ redis: opts.redis!, cacheDir: ws.cacheDir });
   } else {
     const { LocalExecutor } = await import('./local.ts');
-    executor = new LocalExecutor({ jobs: resolveJobs(opts), cacheDir: ws.cacheDir, runsDir: ws.runsDir, log });
+    executor = new LocalExecutor({ jobs: resolveJobs(opts), kernelThreads: opts.kernelThreads ?? 1, cacheDir: ws.cacheDir, runsDir: ws.runsDir, log });
   }
   log(
     `${executor.name} executor: ${plan.order.length} stage(s) to compute${opts.executor === 'bullmq' ? ` through ${opts.redis}` : ` in ${Math.min(resolveJobs(opts), plan.order.length)} worker process(es)`}`,

@@ -5,6 +5,7 @@
  * the workers (and any other kdq process sharing the cache) from computing a key twice.
  */
 import { fileURLToPath } from 'node:url';
+import { kernelThreadsWhile } from '../backend/intra-op/threads.ts';
 import { KdqError } from '../errors.ts';
 import { dependentsOf } from './task-plan.ts';
 import type { ExecuteOptions, Executor, StageTask, TaskOutcome, TaskPlan, WorkerReply, WorkerRequest } from './types.ts';
@@ -13,6 +14,10 @@ const KDQ_BIN = fileURLToPath(new URL('../../bin/kdq.mjs', import.meta.url));
 
 export interface LocalExecutorOptions {
   jobs: number;
+  /** Most threads a worker's kernels use; each running stage gets its share of the cores (kernelThreadsWhile). Default 1. */
+  kernelThreads?: number;
+  /** Cores to share out (default: this machine's). */
+  cores?: number;
   cacheDir: string;
   runsDir: string;
   /** Worker stderr lines (stage progress), e.g. to the CLI's log. */
@@ -25,6 +30,8 @@ interface WorkerHandle {
   name: string;
   proc: import('execa').ResultPromise<typeof WORKER_OPTIONS>;
   busy: StageTask | null;
+  /** The thread count last sent to it. */
+  threads: number;
 }
 
 export class LocalExecutor implements Executor {
@@ -35,11 +42,27 @@ export class LocalExecutor implements Executor {
     if (!Number.isInteger(opts.jobs) || opts.jobs < 1) throw new KdqError('E_USAGE', `--jobs must be a whole number of at least 1, got ${opts.jobs}`);
   }
 
+  private get maxThreads(): number {
+    return this.opts.kernelThreads ?? 1;
+  }
+
+  /** Each busy worker's share of the cores, sent when it changed (a stage started or ended). */
+  private shareCores(): void {
+    const running = this.workers.filter((w) => w.busy !== null);
+    const threads = kernelThreadsWhile(running.length, this.maxThreads, this.opts.cores);
+    for (const w of running) {
+      if (w.threads === threads) continue;
+      w.threads = threads;
+      w.proc.sendMessage({ type: 'threads', threads } satisfies WorkerRequest as never).catch(() => undefined);
+    }
+  }
+
   private async start(count: number): Promise<void> {
     const { execaNode } = await import('execa');
     for (let i = this.workers.length; i < count; i++) {
       const name = `local worker ${i + 1}`;
-      const proc = execaNode(KDQ_BIN, ['worker', '--ipc', '--cache-dir', this.opts.cacheDir, '--runs-dir', this.opts.runsDir], WORKER_OPTIONS);
+      const args = ['worker', '--ipc', '--kernel-threads', String(this.maxThreads), '--cache-dir', this.opts.cacheDir, '--runs-dir', this.opts.runsDir];
+      const proc = execaNode(KDQ_BIN, args, WORKER_OPTIONS);
       proc.stderr?.setEncoding('utf8');
       let pending = '';
       proc.stderr?.on('data', (chunk: string) => {
@@ -48,7 +71,7 @@ export class LocalExecutor implements Executor {
         pending = lines.pop() ?? '';
         for (const l of lines) if (l.trim() !== '') this.opts.log?.(`[${name}] ${l}`);
       });
-      this.workers.push({ name, proc, busy: null });
+      this.workers.push({ name, proc, busy: null, threads: this.maxThreads });
     }
   }
 
@@ -94,8 +117,10 @@ export class LocalExecutor implements Executor {
           const task = plan.tasks[next]!;
           w.busy = task;
           emit({ type: 'start', task, worker: w.name });
-          w.proc.sendMessage({ type: 'task', task } satisfies WorkerRequest as never).catch((e: Error) => fail(w, e.message));
+          w.threads = kernelThreadsWhile(this.workers.filter((x) => x.busy !== null).length, this.maxThreads, this.opts.cores);
+          w.proc.sendMessage({ type: 'task', task, threads: w.threads } satisfies WorkerRequest as never).catch((e: Error) => fail(w, e.message));
         }
+        this.shareCores();
         finishIfDone();
       };
       const fail = (w: WorkerHandle, why: string) => {

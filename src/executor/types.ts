@@ -60,5 +60,6 @@ export interface Executor {
 }
 
 /** Messages between the local executor and its worker processes (over execa's IPC channel). */
-export type WorkerRequest = { type: 'task'; task: StageTask } | { type: 'exit' };
+/** `threads`: how many threads the worker's kernels may use from now on (its share of the cores). */
+export type WorkerRequest = { type: 'task'; task: StageTask; threads: number } | { type: 'threads'; threads: number } | { type: 'exit' };
 export type WorkerReply = { type: 'ready'; pid: number } | { type: 'progress'; key: string; message: string } | { type: 'done'; outcome: TaskOutcome };

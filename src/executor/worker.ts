@@ -6,6 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { Writable } from 'node:stream';
+import { setKernelThreads } from '../backend/intra-op/threads.ts';
 import { KdqError } from '../errors.ts';
 import { Cache } from '../pipeline/cache.ts';
 import { JOB_ROOT, type StageJobResult } from './bullmq.ts';
@@ -21,6 +22,8 @@ export interface WorkerOptions {
   /** BullMQ lock duration: a stage without a heartbeat for this long goes to another worker (default 30 s). */
   lockMs?: number;
   log?: (line: string) => void;
+  /** Most threads the kernels use (`--kernel-threads`); an IPC worker's parent lowers it while other stages run. */
+  kernelThreads?: number;
   /** Stops the BullMQ worker (tests); SIGINT and SIGTERM do the same. */
   signal?: AbortSignal;
 }
@@ -30,6 +33,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     throw new KdqError('E_USAGE', "kdq worker needs --redis redis://HOST:PORT (the queue of 'kdq run --executor bullmq')");
   }
   if (opts.ipc) return ipcWorker(opts);
+  setKernelThreads(opts.kernelThreads ?? 1);
   return bullmqWorker(opts);
 }
 
@@ -61,9 +65,19 @@ async function ipcWorker(opts: WorkerOptions): Promise<void> {
   const progress = progressLines((key, message) => {
     void sendMessage({ type: 'progress', key, message } satisfies WorkerReply as never).catch(() => undefined);
   });
+  // The parent's share of the cores can change while a stage runs: applied at once (training
+  // lets the event loop run every few steps), not after the stage, where getEachMessage sees it.
+  const max = opts.kernelThreads ?? 1;
+  const applyThreads = (threads: number) => setKernelThreads(Math.max(1, Math.min(max, threads)));
+  process.on('message', (raw: unknown) => {
+    const m = raw as WorkerRequest | null;
+    if (m !== null && typeof m === 'object' && m.type === 'threads') applyThreads(m.threads);
+  });
   for await (const raw of getEachMessage()) {
     const m = raw as unknown as WorkerRequest;
     if (m.type === 'exit') break;
+    if (m.type === 'threads') continue;
+    applyThreads(m.threads);
     let outcome: TaskOutcome;
     progress.current.key = m.task.key;
     try {

@@ -160,6 +160,9 @@ function shardData(args: TrainArgs): ShardData {
   };
 }
 
+/** Steps between two turns of the event loop during an epoch (each costs microseconds). */
+const YIELD_EVERY_STEPS = 64;
+
 /** Trains `model` in place and returns per-epoch statistics. Throws E_DIVERGED on a NaN/infinite loss. */
 export async function trainModel(args: TrainArgs): Promise<TrainHistory> {
   const n = checkArgs(args);
@@ -213,6 +216,8 @@ export async function trainModel(args: TrainArgs): Promise<TrainHistory> {
           accuracy: hits / to,
           seconds: (performance.now() - start) / 1000,
         });
+        // Let messages in (a worker's share of the cores can change mid-stage) every few steps.
+        if (step % YIELD_EVERY_STEPS === YIELD_EVERY_STEPS - 1) await new Promise<void>((resolve) => setImmediate(resolve));
       }
       const seconds = (performance.now() - start) / 1000;
       const stats: EpochStats = {

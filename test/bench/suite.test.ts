@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
 import { BENCH_SHAPES, selectShapes } from '../../bench/shapes.ts';
 import { parseSuiteArgs } from '../../bench/suite.ts';
+import { autoKernelThreads } from '../../src/backend/intra-op/threads.ts';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -9,7 +10,7 @@ beforeAll(async () => {
 
 describe('bench suite options', () => {
   it('defaults to every shape at batch 32 and 64', () => {
-    expect(parseSuiteArgs([])).toEqual({ batches: [32, 64], steps: 20, runs: 5, warmup: 5, profile: false, peer: false, note: '' });
+    expect(parseSuiteArgs([])).toEqual({ batches: [32, 64], steps: 20, runs: 5, warmup: 5, profile: false, peer: false, kernelThreads: [autoKernelThreads()], note: '' });
   });
 
   it('takes a subset of shapes, batch sizes, counts and --profile', () => {
@@ -26,10 +27,12 @@ describe('bench suite options', () => {
       '0',
       '--profile',
       '--peer',
+      '--kernel-threads',
+      '1,2',
       '--note',
       'quiet',
     ]);
-    expect(o).toEqual({ shapes: ['cnn', 'resnet8'], batches: [64], steps: 7, runs: 3, warmup: 0, profile: true, peer: true, note: 'quiet' });
+    expect(o).toEqual({ shapes: ['cnn', 'resnet8'], batches: [64], steps: 7, runs: 3, warmup: 0, profile: true, peer: true, kernelThreads: [1, 2], note: 'quiet' });
   });
 
   it('rejects unknown shapes and options and bad counts, naming what is valid', () => {

@@ -5,7 +5,7 @@
 ;; stays in cache, then multiplied here. Every pointer is a byte offset into the backend's memory;
 ;; `ld*` arguments are row strides in bytes. Built like kernels.wat (scripts/build-simd.ts).
 (module
-  (import "env" "memory" (memory 1))
+  (import "env" "memory" (memory 1 65536))
 
   ;; Copies `bytes` (a multiple of 4) from src to dst, 16 at a time then 4 at a time.
   (func $copy (param $d i32) (param $s i32) (param $bytes i32)

@@ -9,6 +9,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import v8 from 'node:v8';
 import type { SimdVariant } from '../../names.ts';
 import { SIMD_MODULE_BYTES } from './kernels-wasm.ts';
+import { isShared, withSharedMemory } from '../shared-memory.ts';
 
 /** The module's exports; every pointer is a byte offset into the backend's memory. */
 export interface SimdKernels {
@@ -33,11 +34,14 @@ export interface SimdKernels {
   /** Returns how many (window, channel) pairs found no input equal to their maximum (NaN). */
   max_pool_grad_2x2(x: number, y: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number, ow: number): number;
   /** out[m, n] = act(x[m, k] w[k, n] + b), n a multiple of 8; relu 1 or 0 (linear); `pack` is scratch of k * 8 floats. */
-  dense_forward(x: number, w: number, b: number, out: number, pack: number, m: number, k: number, n: number, relu: number): void;
+  /** Columns [n0, n1) of it only (multiples of 8, or n1 = n). */
+  dense_forward(x: number, w: number, b: number, out: number, pack: number, m: number, k: number, n: number, n0: number, n1: number, relu: number): void;
   /** c[K, N] = a[R, K]^T b[R, N]; N a multiple of 8. */
-  matmul_tn(a: number, b: number, c: number, R: number, K: number, N: number): void;
+  /** Rows [k0, k1) of c only (k0 a multiple of 4, k1 too or K). */
+  matmul_tn(a: number, b: number, c: number, R: number, K: number, N: number, k0: number, k1: number): void;
   /** c[R, K] = a[R, N] b[K, N]^T; N a multiple of 4. */
-  matmul_nt(a: number, b: number, c: number, R: number, K: number, N: number): void;
+  /** Columns [k0, k1) of c only (k0 a multiple of 4, k1 too or K). */
+  matmul_nt(a: number, b: number, c: number, R: number, K: number, N: number, k0: number, k1: number): void;
   /** dst[cols, rows] = transpose of src[rows, cols]. */
   transpose_2d(src: number, dst: number, rows: number, cols: number): void;
 
@@ -185,6 +189,26 @@ function module(variant: 'fma' | 'plain'): WebAssembly.Module[] | null {
   return mods;
 }
 
+const sharedCompiled = new Map<'fma' | 'plain', WebAssembly.Module[] | null>();
+
+/** The modules of `variant` importing a shared memory, for a backend whose memory is shared; null if they cannot be made. */
+export function sharedModules(variant: 'fma' | 'plain'): WebAssembly.Module[] | null {
+  let mods = sharedCompiled.get(variant);
+  if (mods === undefined) {
+    mods = module(variant) === null ? null : [];
+    for (const name of mods === null ? [] : MODULE_NAMES) {
+      const bytes = withSharedMemory(Buffer.from(SIMD_MODULE_BYTES[name][variant], 'base64'));
+      if (bytes === null || !WebAssembly.validate(bytes)) {
+        mods = null;
+        break;
+      }
+      mods!.push(new WebAssembly.Module(bytes));
+    }
+    sharedCompiled.set(variant, mods);
+  }
+  return mods;
+}
+
 /**
  * The kernels' build this process uses: `fma` where relaxed SIMD validates, else `plain` where
  * SIMD does, else `none` (the callers' JavaScript loops). FMA rounds once where mul + add round
@@ -198,7 +222,7 @@ export function simdVariant(): SimdVariant {
 }
 
 /** The backend's WebAssembly.Memory (Emscripten keeps the instance's exports under `asm`). */
-function backendMemory(backend: BackendWasm): WebAssembly.Memory | undefined {
+export function backendMemory(backend: BackendWasm): WebAssembly.Memory | undefined {
   const exports = (backend.wasm as unknown as { asm?: { memory?: unknown } }).asm;
   return exports?.memory instanceof WebAssembly.Memory ? exports.memory : undefined;
 }
@@ -217,7 +241,9 @@ export function simdKernels(backend: BackendWasm): SimdKernels | null {
   }
   let k = byMemory.get(memory);
   if (k === undefined) {
-    k = Object.assign({}, ...mod.map((m) => new WebAssembly.Instance(m, { env: { memory } }).exports)) as SimdKernels;
+    const mods = isShared(memory) ? sharedModules(variant) : mod;
+    if (mods === null) return null;
+    k = Object.assign({}, ...mods.map((m) => new WebAssembly.Instance(m, { env: { memory } }).exports)) as SimdKernels;
     byMemory.set(memory, k);
   }
   return k;

@@ -5,7 +5,7 @@
 ;; (one rounding, where the CPU has FMA) in the `fma` module and lowers them to f32x4.mul then
 ;; f32x4.add in the `plain` one; the runtime takes `fma` when it validates (src/backend/simd/index.ts).
 (module
-  (import "env" "memory" (memory 1))
+  (import "env" "memory" (memory 1 65536))
 
   ;; One Adam step over n floats (tf.js' AdamOptimizer formula, in float32):
   ;;   m' = b1 m + a1 g;  v' = b2 v + a2 g^2;  w' = w + step m' / (sqrt(v' invC2) + eps)
@@ -184,8 +184,8 @@
   ;; rows left over go one at a time. Accumulators start at the bias; f32x4.max keeps NaN a NaN.
   (func (export "dense_forward")
     (param $x i32) (param $w i32) (param $b i32) (param $out i32) (param $pack i32)
-    (param $M i32) (param $K i32) (param $N i32) (param $relu i32)
-    (local $nB i32) (local $kB i32) (local $j i32) (local $r i32) (local $kk i32) (local $wp i32) (local $pp i32) (local $pEnd i32)
+    (param $M i32) (param $K i32) (param $N i32) (param $n0 i32) (param $n1 i32) (param $relu i32)
+    (local $nB i32) (local $kB i32) (local $j i32) (local $jEnd i32) (local $r i32) (local $kk i32) (local $wp i32) (local $pp i32) (local $pEnd i32)
     (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32) (local $o i32)
     (local $b0 v128) (local $b1 v128) (local $w0 v128) (local $w1 v128) (local $s v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
@@ -193,8 +193,11 @@
     (local.set $nB (i32.shl (local.get $N) (i32.const 2)))
     (local.set $kB (i32.shl (local.get $K) (i32.const 2)))
     (local.set $pEnd (i32.add (local.get $pack) (i32.shl (local.get $K) (i32.const 5))))
+    ;; columns [n0, n1) only (N is the row length): each thread of a split takes whole 8-column blocks
+    (local.set $j (i32.shl (local.get $n0) (i32.const 2)))
+    (local.set $jEnd (i32.shl (local.get $n1) (i32.const 2)))
     (block $jdone (loop $jl
-      (br_if $jdone (i32.ge_u (local.get $j) (local.get $nB)))
+      (br_if $jdone (i32.ge_u (local.get $j) (local.get $jEnd)))
       ;; pack columns j..j+7 of w: pack[k] = w[k, j..j+7]
       (local.set $wp (i32.add (local.get $w) (local.get $j)))
       (local.set $pp (local.get $pack))
@@ -347,14 +350,17 @@
   ;; without transposing x. Tiles of 4 rows of c x 8 columns keep 8 accumulators in registers;
   ;; each step over r splats a[r, k..k+3] and streams b[r, j..j+7]. Leftover rows go one at a time.
   (func (export "matmul_tn")
-    (param $a i32) (param $b i32) (param $c i32) (param $R i32) (param $K i32) (param $N i32)
+    (param $a i32) (param $b i32) (param $c i32) (param $R i32) (param $K i32) (param $N i32) (param $k0 i32) (param $k1 i32)
     (local $kB i32) (local $nB i32) (local $k i32) (local $k4 i32) (local $j i32) (local $r i32) (local $ap i32) (local $bp i32) (local $o i32)
     (local $b0 v128) (local $b1 v128) (local $s v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
     (local.set $kB (i32.shl (local.get $K) (i32.const 2)))
     (local.set $nB (i32.shl (local.get $N) (i32.const 2)))
-    (local.set $k4 (i32.shl (i32.and (local.get $K) (i32.const -4)) (i32.const 2)))
+    ;; rows [k0, k1) of c only; a split gives each thread rows from a multiple of 4, so every row
+    ;; of c is in the same kind of tile as on one thread
+    (local.set $k (i32.shl (local.get $k0) (i32.const 2)))
+    (local.set $k4 (i32.shl (i32.and (local.get $k1) (i32.const -4)) (i32.const 2)))
     ;; $k and $j are byte offsets into a row of a and a row of b
     (block $kdone (loop $kl
       (br_if $kdone (i32.ge_u (local.get $k) (local.get $k4)))
@@ -403,7 +409,7 @@
       (br $kl)))
     ;; the rows of c left over, one at a time
     (block $k1done (loop $k1l
-      (br_if $k1done (i32.ge_u (local.get $k) (local.get $kB)))
+      (br_if $k1done (i32.ge_u (local.get $k) (i32.shl (local.get $k1) (i32.const 2))))
       (local.set $j (i32.const 0))
       (block $j1done (loop $j1l
         (br_if $j1done (i32.ge_u (local.get $j) (local.get $nB)))
@@ -448,7 +454,7 @@
   ;; of a x 4 rows of b keep 8 vector accumulators, summed across lanes at the end ($sum4). Every
   ;; 4-row block of b is read from memory once and reused from cache for all of a.
   (func (export "matmul_nt")
-    (param $a i32) (param $b i32) (param $c i32) (param $R i32) (param $K i32) (param $N i32)
+    (param $a i32) (param $b i32) (param $c i32) (param $R i32) (param $K i32) (param $N i32) (param $k0 i32) (param $k1 i32)
     (local $nB i32) (local $kB i32) (local $k i32) (local $r i32) (local $n i32)
     (local $p0 i32) (local $p1 i32) (local $q0 i32) (local $q1 i32) (local $q2 i32) (local $q3 i32) (local $o i32)
     (local $x0 v128) (local $x1 v128) (local $w v128)
@@ -456,8 +462,10 @@
     (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
     (local.set $nB (i32.shl (local.get $N) (i32.const 2)))
     (local.set $kB (i32.shl (local.get $K) (i32.const 2)))
+    ;; columns [k0, k1) of c only (rows of b); a split starts each thread at a multiple of 4
+    (local.set $k (local.get $k0))
     (block $kdone (loop $kl
-      (br_if $kdone (i32.gt_u (i32.add (local.get $k) (i32.const 4)) (local.get $K)))
+      (br_if $kdone (i32.gt_u (i32.add (local.get $k) (i32.const 4)) (local.get $k1)))
       (local.set $q0 (i32.add (local.get $b) (i32.mul (local.get $k) (local.get $nB))))
       (local.set $q1 (i32.add (local.get $q0) (local.get $nB)))
       (local.set $q2 (i32.add (local.get $q1) (local.get $nB)))
@@ -502,7 +510,7 @@
       (br $kl)))
     ;; the rows of b left over (K mod 4), one dot product at a time
     (block $k1done (loop $k1l
-      (br_if $k1done (i32.ge_u (local.get $k) (local.get $K)))
+      (br_if $k1done (i32.ge_u (local.get $k) (local.get $k1)))
       (local.set $q0 (i32.add (local.get $b) (i32.mul (local.get $k) (local.get $nB))))
       (local.set $r (i32.const 0))
       (block $r1done (loop $r1l

@@ -5,7 +5,7 @@
 ;; rounds about as much as one of 256 + n / 256 (a plain running sum: n). Every pointer is a
 ;; byte offset into the backend's memory. Built like kernels.wat (scripts/build-simd.ts).
 (module
-  (import "env" "memory" (memory 1))
+  (import "env" "memory" (memory 1 65536))
 
   ;; sum[c] = sum over rows of f(x)[r, c], where f is x (mode 0) or (x - mean)^2 (mode 1); `part`
   ;; is scratch of C floats; mean is read only in mode 1.

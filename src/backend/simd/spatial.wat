@@ -5,7 +5,7 @@
 ;; and the channels run inside. Every pointer is a byte offset into the backend's memory.
 ;; Built like kernels.wat (scripts/build-simd.ts).
 (module
-  (import "env" "memory" (memory 1))
+  (import "env" "memory" (memory 1 65536))
 
   ;; The filter taps of output pixel (oy, ox) that fall inside the image: rows [kh0, kh1) and
   ;; columns [kw0, kw1) of the filter, returned packed as kh0 | kh1 << 8 | kw0 << 16 | kw1 << 24

@@ -13,6 +13,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { intraOp, MIN_SPLIT_ELEMENTS, runSplit, splitPoint, type KernelCall } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { heapF32, shareBuffer, sizeOf } from './wasm-heap.ts';
 
@@ -51,23 +52,14 @@ function adamUpdate(args: {
   const simd = simdKernels(backend);
   if (simd !== null) {
     const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-    simd.adam(
-      at(inputs.value),
-      at(inputs.gradient),
-      at(inputs.m),
-      at(inputs.v),
-      at(outW),
-      at(outM),
-      at(outV),
-      sizeOf(shape),
-      beta1,
-      beta2,
-      1 - beta1,
-      1 - beta2,
-      -attrs.learningRate / c1,
-      1 / c2,
-      epsilon,
-    );
+    const n = sizeOf(shape);
+    const scalars = [beta1, beta2, 1 - beta1, 1 - beta2, -attrs.learningRate / c1, 1 / c2, epsilon];
+    const ptrs = [inputs.value, inputs.gradient, inputs.m, inputs.v, outW, outM, outV].map(at);
+    // Each element is updated on its own: a second thread takes the second half of them.
+    const pool = intraOp(backend);
+    const mid = pool !== null && n >= MIN_SPLIT_ELEMENTS ? splitPoint(n, 4) : 0;
+    const part = (from: number, to: number): KernelCall => ['adam', ...ptrs.map((p) => p + 4 * from), to - from, ...scalars];
+    runSplit(pool, simd, [part(0, mid > 0 ? mid : n)], mid > 0 ? [part(mid, n)] : []);
     return [outW, outM, outV];
   }
   const w = heapF32(backend, inputs.value);

@@ -8,6 +8,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { intraOp, MIN_SPLIT_MACS, splitPoint } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { matMul2d, release, sizeOf, transpose2d } from './wasm-heap.ts';
 
@@ -59,8 +60,18 @@ export function fastBatchMatMulConfig(original: tf.KernelConfig): tf.KernelConfi
     if (simd !== null && transposeA !== transposeB && (transposeA ? n % 8 === 0 : k % 4 === 0)) {
       const out = backend.makeOutput([m, n], 'float32');
       // A^T B: a is [k, m], b is [k, n]. A B^T: a is [m, k], b is [n, k].
-      if (transposeA) simd.matmul_tn(heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out), k, m, n);
-      else simd.matmul_nt(heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out), m, n, k);
+      const [ap, bp, cp] = [heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out)];
+      // A^T B splits the rows of C (m), A B^T its columns (n), each at a multiple of 4.
+      const pool = intraOp(backend);
+      const mid = pool !== null && m * k * n >= MIN_SPLIT_MACS ? splitPoint(transposeA ? m : n, 4) : 0;
+      if (transposeA) {
+        if (mid > 0) pool!.run([['matmul_tn', ap, bp, cp, k, m, n, mid, m]], () => simd.matmul_tn(ap, bp, cp, k, m, n, 0, mid));
+        else simd.matmul_tn(ap, bp, cp, k, m, n, 0, m);
+      } else if (mid > 0) {
+        pool!.run([['matmul_nt', ap, bp, cp, m, n, k, mid, n]], () => simd.matmul_nt(ap, bp, cp, m, n, k, 0, mid));
+      } else {
+        simd.matmul_nt(ap, bp, cp, m, n, k, 0, n);
+      }
       return { dataId: out.dataId, shape: outShape, dtype: 'float32' };
     }
     const cost = transposeCosts(m, k, n, transposeA, transposeB);

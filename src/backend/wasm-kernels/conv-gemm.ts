@@ -14,6 +14,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { intraOp, MIN_SPLIT_MACS, runSplit, splitPoint, type KernelCall } from '../intra-op/index.ts';
 import { heapOffset, type SimdKernels } from '../simd/index.ts';
 import { release, sizeOf } from './wasm-heap.ts';
 
@@ -115,6 +116,9 @@ const round8 = (n: number) => Math.ceil(n / 8) * 8;
 /** Floats of slack after an im2col buffer: im2col may write 12 bytes past a row (one 16-byte copy of a shorter run). */
 const SLACK = 4;
 
+/** Largest im2col matrix the filter gradient writes whole, so two threads share its writing (bytes). */
+const WHOLE_COLS_BYTES = 4 << 20;
+
 /** Floats of x a filter row reads (fw cin) from which conv_direct reads x in place rather than copying im2col rows. */
 const DIRECT_MIN_RUN = 16;
 
@@ -139,11 +143,15 @@ export function conv2dForward(
   const pointwise = isPointwise(g);
   const rows = blockRows(K, P);
   const direct = !pointwise && g.filterWidth * g.inChannels >= DIRECT_MIN_RUN;
-  // packed filter, then the bias padded to whole panels, then the im2col block (and the tile table)
-  const scratch = backend.makeOutput([round8(N) * (K + 1) + (pointwise ? 0 : rows * K + SLACK) + (direct ? 5 * Math.ceil(rows / 4) : 0)], 'float32');
+  // With a second thread, it takes the second half of the blocks, with scratch of its own.
+  const pool = intraOp(backend);
+  const nBlocks = Math.ceil(P / rows);
+  const mainBlocks = pool !== null && nBlocks >= 2 && P * K * N >= MIN_SPLIT_MACS ? Math.ceil(nBlocks / 2) : nBlocks;
+  const threadScratch = (pointwise ? 0 : rows * K + SLACK) + (direct ? 5 * Math.ceil(rows / 4) : 0);
+  // packed filter, then the bias padded to whole panels, then each thread's im2col block (and tile table)
+  const scratch = backend.makeOutput([round8(N) * (K + 1) + threadScratch * (mainBlocks < nBlocks ? 2 : 1)], 'float32');
   const bp = heapOffset(backend, scratch);
   const biasP = bp + 4 * round8(N) * K;
-  const buf = biasP + 4 * round8(N);
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
   simd.pack_b(at(filter), 4 * N, 0, bp, K, N);
   if (bias !== null) simd.pack_b(at(bias), 0, 0, biasP, 1, N);
@@ -152,40 +160,23 @@ export function conv2dForward(
   const xEnd = xAt + 4 * sizeOf(x.shape);
   const yAt = at(y);
   const geometry = im2colArgs(g);
-  for (let p0 = 0; p0 < P; p0 += rows) {
-    const m = Math.min(rows, P - p0);
-    if (direct) {
-      simd.conv_direct(
-        xAt,
-        xEnd,
-        bp,
-        biasP,
-        yAt,
-        buf,
-        buf + 4 * (rows * K + SLACK),
-        flags,
-        p0,
-        m,
-        g.inHeight,
-        g.inWidth,
-        g.inChannels,
-        g.outHeight,
-        g.outWidth,
-        N,
-        g.filterHeight,
-        g.filterWidth,
-        g.strideHeight,
-        g.strideWidth,
-        g.top,
-        g.left,
-      );
-    } else if (pointwise) {
-      simd.gemm(xAt + 4 * p0 * K, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags);
-    } else {
-      simd.im2col(xAt, xEnd, buf, 4 * K, p0, m, 0, ...geometry);
-      simd.gemm(buf, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags);
+  const blockCalls = (first: number, end: number, buf: number): KernelCall[] => {
+    const calls: KernelCall[] = [];
+    for (let p0 = first * rows; p0 < Math.min(P, end * rows); p0 += rows) {
+      const m = Math.min(rows, P - p0);
+      if (direct) {
+        const tbl = buf + 4 * (rows * K + SLACK);
+        calls.push(['conv_direct', xAt, xEnd, bp, biasP, yAt, buf, tbl, flags, p0, m, g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, N, g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.top, g.left]);
+      } else if (pointwise) {
+        calls.push(['gemm', xAt + 4 * p0 * K, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags]);
+      } else {
+        calls.push(['im2col', xAt, xEnd, buf, 4 * K, p0, m, 0, ...geometry], ['gemm', buf, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags]);
+      }
     }
-  }
+    return calls;
+  };
+  const buf = biasP + 4 * round8(N);
+  runSplit(pool, simd, blockCalls(0, mainBlocks, buf), blockCalls(mainBlocks, nBlocks, buf + 4 * threadScratch));
   release(backend, scratch);
   return y;
 }
@@ -303,23 +294,50 @@ export function conv2dFilterGrad(backend: BackendWasm, simd: SimdKernels, x: tf.
   const pointwise = isPointwise(g);
   const K4 = pointwise ? K : Math.ceil(K / 4) * 4;
   const rows = filterGradRows(K4, P);
-  // the padded product, then the im2col block
-  const scratch = pointwise ? null : backend.makeOutput([K4 * N + rows * K4 + SLACK], 'float32');
+  // With a second thread, each takes half of dW's columns over every block (the sums over pixels
+  // stay in one order). Where the whole im2col matrix is small, the threads first write it
+  // together, half of the blocks each (the halves 16 bytes apart: im2col may write 12 bytes past
+  // a row); otherwise each writes every block into scratch of its own.
+  const pool = intraOp(backend);
+  const mid = pool !== null && P * K * N >= MIN_SPLIT_MACS ? splitPoint(N, 8) : 0;
+  const nBlocks = Math.ceil(P / rows);
+  const whole = mid > 0 && !pointwise && nBlocks >= 2 && 4 * P * K4 <= WHOLE_COLS_BYTES;
+  const pMid = Math.ceil(nBlocks / 2) * rows;
+  const blockFloats = rows * K4 + SLACK;
+  // the padded product, then the im2col matrix or each thread's im2col block
+  const colsFloats = whole ? P * K4 + 2 * SLACK : blockFloats * (mid > 0 ? 2 : 1);
+  const scratch = pointwise ? null : backend.makeOutput([K4 * N + colsFloats], 'float32');
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
   const xAt = at(x);
+  const xEnd = xAt + 4 * sizeOf(x.shape);
   const dyAt = at(dy);
   const out = scratch === null ? at(dw) : at(scratch);
-  const buf = out + 4 * K4 * N;
+  const cols = out + 4 * K4 * N;
   const geometry = im2colArgs(g);
-  for (let p0 = 0; p0 < P; p0 += rows) {
-    const m = Math.min(rows, P - p0);
-    let a = xAt + 4 * p0 * K;
-    if (scratch !== null) {
-      a = buf;
-      simd.im2col(xAt, xAt + 4 * sizeOf(x.shape), buf, 4 * K4, p0, m, 0, ...geometry);
-    }
-    simd.gemm_tn(a, 4 * K4, dyAt + 4 * p0 * N, 4 * N, out, 4 * N, m, K4, N, p0 === 0 ? 0 : 1);
+  const rowsAt = (p0: number) => (p0 < pMid ? cols + 4 * p0 * K4 : cols + 4 * ((p0 - pMid) * K4 + SLACK + pMid * K4));
+  if (whole) {
+    const im2colCalls = (from: number, to: number): KernelCall[] => {
+      const calls: KernelCall[] = [];
+      for (let p0 = from; p0 < to; p0 += rows) calls.push(['im2col', xAt, xEnd, rowsAt(p0), 4 * K4, p0, Math.min(rows, P - p0), 0, ...geometry]);
+      return calls;
+    };
+    runSplit(pool, simd, im2colCalls(0, pMid), im2colCalls(pMid, P));
   }
+  const columnCalls = (n0: number, n1: number, buf: number): KernelCall[] => {
+    const calls: KernelCall[] = [];
+    for (let p0 = 0; p0 < P && n1 > n0; p0 += rows) {
+      const m = Math.min(rows, P - p0);
+      let a = xAt + 4 * p0 * K;
+      if (whole) a = rowsAt(p0);
+      else if (scratch !== null) {
+        a = buf;
+        calls.push(['im2col', xAt, xEnd, buf, 4 * K4, p0, m, 0, ...geometry]);
+      }
+      calls.push(['gemm_tn', a, 4 * K4, dyAt + 4 * (p0 * N + n0), 4 * N, out + 4 * n0, 4 * N, m, K4, n1 - n0, p0 === 0 ? 0 : 1]);
+    }
+    return calls;
+  };
+  runSplit(pool, simd, columnCalls(0, mid > 0 ? mid : N, cols), columnCalls(mid > 0 ? mid : N, N, cols + 4 * blockFloats));
   if (scratch !== null) {
     (backend.typedArrayFromHeap(dw) as Float32Array).set((backend.typedArrayFromHeap(scratch) as Float32Array).subarray(0, K * N));
     release(backend, scratch);

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { intraOp, MIN_SPLIT_MACS, splitPoint } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { simdConv2d } from './conv2d.ts';
 import { RELU_BIAS_GRAD } from './relu-bias-grad.ts';
@@ -74,9 +75,19 @@ export function fusedDenseConfig(backendName: string): tf.KernelConfig | undefin
       if (simd !== null && n % 8 === 0 && x.dtype === 'float32' && kernel.dtype === 'float32' && bias.dtype === 'float32') {
         const backend = args.backend as unknown as BackendWasm;
         const out = backend.makeOutput([m, n], 'float32');
-        const pack = backend.makeOutput([k * 8], 'float32');
+        const pool = intraOp(backend);
+        const mid = pool !== null && m * k * n >= MIN_SPLIT_MACS ? splitPoint(n, 8) : 0;
+        // one packed block of columns per thread
+        const pack = backend.makeOutput([(mid > 0 ? 2 : 1) * k * 8], 'float32');
         const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-        simd.dense_forward(at(x), at(kernel), at(bias), at(out), at(pack), m, k, n, a.activation === 'relu' ? 1 : 0);
+        const relu = a.activation === 'relu' ? 1 : 0;
+        if (mid > 0) {
+          pool!.run([['dense_forward', at(x), at(kernel), at(bias), at(out), at(pack) + 32 * k, m, k, n, mid, n, relu]], () =>
+            simd.dense_forward(at(x), at(kernel), at(bias), at(out), at(pack), m, k, n, 0, mid, relu),
+          );
+        } else {
+          simd.dense_forward(at(x), at(kernel), at(bias), at(out), at(pack), m, k, n, 0, n, relu);
+        }
         backend.disposeData(pack.dataId);
         return out;
       }

@@ -6,8 +6,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { intraOp, MIN_SPLIT_ELEMENTS, type KernelCall } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
-import { heapF32 } from './wasm-heap.ts';
+import { heapF32, sizeOf } from './wasm-heap.ts';
 
 interface MaxPoolGradAttrs {
   filterSize: [number, number] | number;
@@ -92,7 +93,35 @@ function maxPoolGrad(args: {
     outWidth * 2 <= inWidth
   ) {
     const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-    const misses = simd.max_pool_grad_2x2(at(input), at(output), at(dy), at(out), batchSize, inHeight, inWidth, C, outHeight, outWidth);
+    const inImage = 4 * inHeight * inWidth * C;
+    const outImage = 4 * outHeight * outWidth * C;
+    // Images are independent: a second thread takes the second half of the batch.
+    const part = (n0: number, n1: number): KernelCall => [
+      'max_pool_grad_2x2',
+      at(input) + n0 * inImage,
+      at(output) + n0 * outImage,
+      at(dy) + n0 * outImage,
+      at(out) + n0 * inImage,
+      n1 - n0,
+      inHeight,
+      inWidth,
+      C,
+      outHeight,
+      outWidth,
+    ];
+    const pool = intraOp(backend);
+    const half = pool !== null && sizeOf(input.shape) >= MIN_SPLIT_ELEMENTS ? Math.floor(batchSize / 2) : 0;
+    let misses: number;
+    if (half > 0) {
+      let mine = 0;
+      const [, ...args] = part(0, half);
+      pool!.run([part(half, batchSize)], () => {
+        mine = (simd.max_pool_grad_2x2 as (...a: number[]) => number)(...args);
+      });
+      misses = mine + pool!.result(0);
+    } else {
+      misses = simd.max_pool_grad_2x2(at(input), at(output), at(dy), at(out), batchSize, inHeight, inWidth, C, outHeight, outWidth);
+    }
     if (misses === 0) return out;
   }
   const dx = heapF32(backend, out);

@@ -1,0 +1,78 @@
+/**
+ * Whether kdq's wasm kernels split their work with a second thread (`--threads`), and the pool
+ * that does it. The split never changes a result's bits (see pool.ts), so the thread count is
+ * not part of any stage key: it is a way of running, like `--jobs`.
+ */
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { isShared } from '../shared-memory.ts';
+import { backendMemory, sharedModules, simdVariant, type SimdKernels } from '../simd/index.ts';
+import { IntraOpPool, type KernelCall } from './pool.ts';
+import { kernelThreads } from './threads.ts';
+
+export { IntraOpPool, type KernelCall } from './pool.ts';
+export { autoKernelThreads, kernelThreads, kernelThreadsWhile, MAX_KERNEL_THREADS, setKernelThreads } from './threads.ts';
+
+let pool: IntraOpPool | null = null;
+let poolMemory: WebAssembly.Memory | undefined;
+
+/**
+ * The pool for `backend`'s memory when kernels should split now, else null (one thread asked for,
+ * a memory that is not shared, or no SIMD kernels). The helper starts on first use.
+ */
+export function intraOp(backend: BackendWasm): IntraOpPool | null {
+  if (kernelThreads() < 2) return null;
+  const memory = backendMemory(backend);
+  if (memory === undefined || !isShared(memory)) return null;
+  if (pool === null || poolMemory !== memory) {
+    const variant = simdVariant();
+    const modules = variant === 'none' ? null : sharedModules(variant);
+    if (modules === null) return null;
+    void pool?.close();
+    const names = modules.flatMap((m) => WebAssembly.Module.exports(m).filter((e) => e.kind === 'function').map((e) => e.name));
+    pool = new IntraOpPool(memory, modules, names);
+    poolMemory = memory;
+  }
+  return pool;
+}
+
+/** Stops the helper thread, if one was started. */
+export async function closeIntraOp(): Promise<void> {
+  const p = pool;
+  pool = null;
+  poolMemory = undefined;
+  await p?.close();
+}
+
+/**
+ * Where to split `total` items between two threads: a multiple of `align` near the middle, or 0
+ * when there is not a whole aligned block for each thread.
+ */
+export function splitPoint(total: number, align: number): number {
+  const mid = Math.round(total / (2 * align)) * align;
+  return mid > 0 && mid < total ? mid : 0;
+}
+
+/** Multiply-adds below which a product runs on one thread: the meeting costs a few microseconds. */
+export const MIN_SPLIT_MACS = 1 << 17;
+
+/** Runs `calls` on this thread, in order. */
+export function runCalls(simd: SimdKernels, calls: readonly KernelCall[]): void {
+  const fns = simd as unknown as Record<string, (...args: number[]) => unknown>;
+  for (const call of calls) fns[call[0]]!(...(call.slice(1) as number[]));
+}
+
+/**
+ * Runs `main` on this thread while the pool's helper runs `helper`; without a pool, both here
+ * (main first). Either way every call computes the same values: only the thread differs.
+ */
+export function runSplit(pool: IntraOpPool | null, simd: SimdKernels, main: readonly KernelCall[], helper: readonly KernelCall[]): void {
+  if (pool === null || helper.length === 0) {
+    runCalls(simd, main);
+    runCalls(simd, helper);
+  } else {
+    pool.run(helper, () => runCalls(simd, main));
+  }
+}
+
+/** Elements below which an element-wise kernel runs on one thread. */
+export const MIN_SPLIT_ELEMENTS = 1 << 14;

@@ -1,0 +1,174 @@
+/**
+ * A second thread inside one kernel: the helper runs kdq's SIMD kernels on the wasm backend's
+ * shared memory (src/backend/shared-memory.ts) while the main thread runs its own share of the
+ * same product, so one training step uses both cores. Each kernel splits its output between the
+ * threads along lines its tiles already draw (src/backend/intra-op/split.ts), so every output value
+ * is computed by the same instructions in the same order as on one thread: the bits do not
+ * depend on the thread count.
+ *
+ * The threads meet through a control block in a SharedArrayBuffer, not through messages: posting
+ * a message and waking a thread costs tens of microseconds, a kernel's share can be a few. The
+ * helper spins on the block for a while after each call (the next kernel of a training step comes
+ * within microseconds), then sleeps in Atomics.wait; the main thread spins until the helper is done.
+ */
+import { Worker } from 'node:worker_threads';
+import { KdqError } from '../../errors.ts';
+
+/** The helper's control block, in 32-bit words. */
+const POSTED = 0; // sequence number of the latest batch of calls
+const DONE = 1; // sequence number of the latest batch the helper finished
+const COUNT = 2; // calls in the batch
+const FAILED = 3; // 1 when a call threw; the message is in the text area
+const SLEEPING = 4; // 1 while the helper is (about to be) in Atomics.wait
+const STOP = 5; // 1: the helper returns
+const SPIN_MICROS = 6; // how long the helper spins before it sleeps
+
+const CTL_WORDS = 16;
+const TEXT_BYTES = 1024;
+/** Slots per call: the export's index, the argument count, the arguments, and last what it returned. */
+export const CALL_SLOTS = 26;
+export const MAX_CALLS = 2048;
+
+/** One kernel call for the helper: an export of kdq's SIMD modules and its arguments. */
+export type KernelCall = readonly [name: string, ...args: number[]];
+
+/** The helper thread's whole program (CommonJS, evaluated). */
+const HELPER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { memory, modules, names, ctl } = workerData;
+const exportsOf = Object.assign({}, ...modules.map((m) => new WebAssembly.Instance(m, { env: { memory } }).exports));
+const fns = names.map((n) => exportsOf[n]);
+// One caller per argument count, reading the arguments in place (no array per call).
+const callers = [];
+for (let n = 0; n <= ${CALL_SLOTS} - 3; n++) {
+  const list = Array.from({ length: n }, (_, j) => 'a[b + ' + (2 + j) + ']').join(', ');
+  callers.push(new Function('f', 'a', 'b', 'return f(' + list + ');'));
+}
+const c = new Int32Array(ctl, 0, ${CTL_WORDS});
+const text = new Uint8Array(ctl, ${CTL_WORDS * 4}, ${TEXT_BYTES});
+const args = new Float64Array(ctl, ${CTL_WORDS * 4 + TEXT_BYTES});
+let seen = 0;
+for (;;) {
+  let posted = Atomics.load(c, ${POSTED});
+  if (posted === seen) {
+    let start = performance.now();
+    let spins = 0;
+    while ((posted = Atomics.load(c, ${POSTED})) === seen) {
+      if ((++spins & 1023) === 0 && (performance.now() - start) * 1000 > Atomics.load(c, ${SPIN_MICROS})) {
+        Atomics.store(c, ${SLEEPING}, 1);
+        Atomics.wait(c, ${POSTED}, seen);
+        Atomics.store(c, ${SLEEPING}, 0);
+        start = performance.now();
+      }
+    }
+  }
+  if (Atomics.load(c, ${STOP}) === 1) break;
+  seen = posted;
+  const count = Atomics.load(c, ${COUNT});
+  try {
+    for (let i = 0; i < count; i++) {
+      const base = i * ${CALL_SLOTS};
+      const r = callers[args[base + 1]](fns[args[base]], args, base);
+      args[base + ${CALL_SLOTS} - 1] = typeof r === 'number' ? r : 0;
+    }
+  } catch (e) {
+    const bytes = new TextEncoder().encode(String(e && e.message ? e.message : e)).subarray(0, ${TEXT_BYTES - 4});
+    new Int32Array(ctl, ${CTL_WORDS * 4}, 1)[0] = bytes.length;
+    text.set(bytes, 4);
+    Atomics.store(c, ${FAILED}, 1);
+  }
+  Atomics.store(c, ${DONE}, posted);
+}
+`;
+
+/** How long the main thread waits for the helper before it calls the helper lost. */
+const LOST_AFTER_MS = 120_000;
+
+export class IntraOpPool {
+  private readonly ctl = new SharedArrayBuffer(CTL_WORDS * 4 + TEXT_BYTES + MAX_CALLS * CALL_SLOTS * 8);
+  private readonly c = new Int32Array(this.ctl, 0, CTL_WORDS);
+  private readonly args = new Float64Array(this.ctl, CTL_WORDS * 4 + TEXT_BYTES);
+  private readonly index: Map<string, number>;
+  private readonly worker: Worker;
+  private seq = 0;
+  private closed = false;
+  /** How many times run() shared work with the helper (tests check that a split happened). */
+  splits = 0;
+
+  /**
+   * @param memory the wasm backend's memory (shared)
+   * @param modules kdq's SIMD modules compiled for a shared memory
+   * @param names every export the helper may be asked to run
+   */
+  constructor(memory: WebAssembly.Memory, modules: WebAssembly.Module[], names: readonly string[], spinMicros = 2000) {
+    this.index = new Map(names.map((n, i) => [n, i]));
+    this.c[SPIN_MICROS] = spinMicros;
+    this.worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { memory, modules, names: [...names], ctl: this.ctl } });
+    // The helper holds no event-loop work of its own; it must not keep the process alive.
+    this.worker.unref();
+  }
+
+  /**
+   * Runs `calls` on the helper while `main` runs on this thread; returns once both are done.
+   * Throws KdqError E_INTERNAL when a helper call threw (a wasm trap) or the helper is gone.
+   */
+  run(calls: readonly KernelCall[], main: () => void): void {
+    if (this.closed) throw new KdqError('E_INTERNAL', 'the intra-op thread pool is closed');
+    if (calls.length > MAX_CALLS) throw new KdqError('E_INTERNAL', `at most ${MAX_CALLS} helper calls per split, got ${calls.length}`);
+    for (let i = 0; i < calls.length; i++) {
+      const [name, ...a] = calls[i]!;
+      const fn = this.index.get(name);
+      if (fn === undefined || a.length > CALL_SLOTS - 3) throw new KdqError('E_INTERNAL', `intra-op helper cannot run ${name} with ${a.length} arguments`);
+      const base = i * CALL_SLOTS;
+      this.args[base] = fn;
+      this.args[base + 1] = a.length;
+      for (let j = 0; j < a.length; j++) this.args[base + 2 + j] = a[j]!;
+    }
+    this.splits++;
+    const seq = ++this.seq;
+    Atomics.store(this.c, COUNT, calls.length);
+    Atomics.store(this.c, POSTED, seq);
+    if (Atomics.load(this.c, SLEEPING) === 1) Atomics.notify(this.c, POSTED);
+    let mainError: unknown;
+    try {
+      main();
+    } catch (e) {
+      mainError = e;
+    }
+    this.waitDone(seq);
+    if (mainError !== undefined) throw mainError;
+    if (Atomics.load(this.c, FAILED) === 1) {
+      const len = new Int32Array(this.ctl, CTL_WORDS * 4, 1)[0]!;
+      const message = new TextDecoder().decode(new Uint8Array(this.ctl, CTL_WORDS * 4 + 4, len).slice());
+      Atomics.store(this.c, FAILED, 0);
+      throw new KdqError('E_INTERNAL', `a kernel on the intra-op thread failed: ${message}; rerun with --kernel-threads 1`);
+    }
+  }
+
+  /** What helper call `i` of the last run() returned (0 for a kernel without a result). */
+  result(i: number): number {
+    return this.args[i * CALL_SLOTS + CALL_SLOTS - 1]!;
+  }
+
+  private waitDone(seq: number): void {
+    if (Atomics.load(this.c, DONE) === seq) return;
+    const start = performance.now();
+    let spins = 0;
+    while (Atomics.load(this.c, DONE) !== seq) {
+      if ((++spins & 0xfffff) === 0 && performance.now() - start > LOST_AFTER_MS) {
+        this.closed = true;
+        throw new KdqError('E_INTERNAL', `the intra-op thread did not answer for ${LOST_AFTER_MS / 1000} s; rerun with --kernel-threads 1`);
+      }
+    }
+  }
+
+  /** Stops the helper thread. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    Atomics.store(this.c, STOP, 1);
+    Atomics.store(this.c, POSTED, ++this.seq);
+    Atomics.notify(this.c, POSTED);
+    await this.worker.terminate();
+  }
+}

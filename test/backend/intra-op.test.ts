@@ -1,0 +1,203 @@
+/**
+ * Kernels that split their work with a helper thread (--kernel-threads 2) give the very bits they
+ * give on one thread, on shapes that put the split at every kind of edge: rows and columns left
+ * over by the tiles, an odd batch, block edges (tiny conv blocks), both filter-gradient paths.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/index.ts';
+import { closeIntraOp, intraOp, kernelThreads, kernelThreadsWhile, setKernelThreads } from '../../src/backend/intra-op/index.ts';
+import { withSharedMemory } from '../../src/backend/shared-memory.ts';
+import { setConvBlocks } from '../../src/backend/wasm-kernels/conv-gemm.ts';
+import { fusedDense } from '../../src/backend/wasm-kernels/fused-layers.ts';
+import { ADAM_UPDATE } from '../../src/backend/wasm-kernels/adam-update.ts';
+import { values } from './compare-backends.ts';
+
+const t = (shape: number[], seed: number) => tf.tensor(values(shape.reduce((a, b) => a * b, 1), seed), shape);
+const backend = () => tf.backend() as unknown as BackendWasm;
+
+/** The splits the pool made so far (0 before it exists). */
+function splits(): number {
+  setKernelThreads(2);
+  return intraOp(backend())?.splits ?? 0;
+}
+
+/**
+ * `f`'s outputs on one thread and on two, as bytes; also how many splits the two-thread run made,
+ * so that a case which never split cannot pass unnoticed.
+ */
+function bothWays(f: () => tf.Tensor | tf.Tensor[]): { one: Uint8Array[]; two: Uint8Array[]; splitsMade: number } {
+  const run = (threads: number) => {
+    // Free memory full of NaN first, so that an output value a split forgot to write cannot
+    // inherit the right one from the previous run's freed buffer.
+    tf.fill([16 << 20], Number.NaN).dispose();
+    setKernelThreads(threads);
+    const out = tf.tidy(f);
+    const list = Array.isArray(out) ? out : [out];
+    const bytes = list.map((o) => new Uint8Array((o.dataSync() as Float32Array).slice().buffer));
+    tf.dispose(list);
+    return bytes;
+  };
+  const one = run(1);
+  const before = splits();
+  const two = run(2);
+  return { one, two, splitsMade: splits() - before };
+}
+
+/** Both runs' outputs are equal byte for byte (compared as buffers: toEqual on megabytes is slow). */
+function expectSameBits(r: { one: Uint8Array[]; two: Uint8Array[] }): void {
+  expect(r.two.length).toBe(r.one.length);
+  const differing = r.one.map((a, i) => (Buffer.from(a).equals(Buffer.from(r.two[i]!)) ? -1 : i));
+  expect(differing.filter((i) => i >= 0)).toEqual([]);
+}
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+afterEach(() => {
+  setKernelThreads(1);
+  setConvBlocks();
+});
+afterAll(async () => {
+  await closeIntraOp();
+});
+
+describe('the wasm backend on shared memory', () => {
+  it("runs in a shared WebAssembly.Memory (what the helper thread needs)", () => {
+    const wasm = (backend().wasm as unknown as { asm: { memory: WebAssembly.Memory } }).asm;
+    expect(wasm.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+  });
+
+  it('withSharedMemory flips only the limits flag of a memory with a maximum, and refuses others', () => {
+    // (module (memory 1 2)) and (module (memory 1))
+    const withMax = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 4, 1, 1, 1, 2]);
+    const shared = withSharedMemory(withMax)!;
+    expect([...shared]).toEqual([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 4, 1, 3, 1, 2]);
+    expect(WebAssembly.validate(shared)).toBe(true);
+    expect(withSharedMemory(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 0, 1]))).toBeNull();
+    expect(withSharedMemory(new Uint8Array([1, 2, 3]))).toBeNull();
+  });
+});
+
+describe('--kernel-threads 2 gives the bits of one thread', () => {
+  const dense: [number, number, number][] = [
+    [32, 5408, 128], // kd-mnist's teacher
+    [7, 2000, 24], // rows left over by the 4-row tiles, an odd number of 8-column blocks
+    [33, 1500, 136],
+  ];
+  for (const [m, k, n] of dense) {
+    it(`dense forward ${m}x${k} x ${k}x${n}, and both products of its gradient`, () => {
+      const x = t([m, k], 1);
+      const w = t([k, n], 2);
+      const b = t([n], 3);
+      const dy = t([m, n], 4);
+      const r = bothWays(() => [fusedDense(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D, 'relu'), tf.matMul(x, dy, true, false), tf.matMul(dy, w, false, true)]);
+      expect(r.splitsMade).toBeGreaterThanOrEqual(3);
+      expectSameBits(r);
+      tf.dispose([x, w, b, dy]);
+    });
+  }
+
+  it('x^T dy and dy w^T with a column count that is not a multiple of 4 (rows left over by the tiles)', () => {
+    const x = t([64, 130], 5);
+    const dy = t([64, 1000], 6);
+    const w = t([130, 1000], 7);
+    const r = bothWays(() => [tf.matMul(x, dy, true, false), tf.matMul(dy, w, false, true)]);
+    expect(r.splitsMade).toBe(2);
+    expectSameBits(r);
+    tf.dispose([x, dy, w]);
+  });
+
+  const convs: { name: string; x: number[]; f: number[]; stride: number; pad: 'same' | 'valid'; blocks?: number }[] = [
+    { name: "kd-mnist's teacher (im2col, 1 channel)", x: [32, 28, 28, 1], f: [3, 3, 1, 32], stride: 1, pad: 'valid' },
+    { name: '32 -> 64 channels (reads x in place)', x: [8, 15, 15, 32], f: [3, 3, 32, 64], stride: 1, pad: 'valid' },
+    { name: 'pointwise 16 -> 24', x: [16, 12, 12, 16], f: [1, 1, 16, 24], stride: 1, pad: 'valid' },
+    { name: 'stride 2, same padding, 12 filters', x: [9, 16, 16, 8], f: [3, 3, 8, 12], stride: 2, pad: 'same' },
+    { name: 'tiny blocks (many block edges)', x: [5, 13, 11, 3], f: [3, 3, 3, 16], stride: 1, pad: 'same', blocks: 512 },
+    { name: 'a large im2col matrix (each thread writes its own blocks)', x: [32, 32, 32, 16], f: [3, 3, 16, 16], stride: 1, pad: 'same' },
+  ];
+  for (const c of convs) {
+    it(`convolution ${c.name}: forward, input and filter gradients`, () => {
+      if (c.blocks !== undefined) setConvBlocks({ bytes: c.blocks, filterBytes: c.blocks, filterMinRows: 4 });
+      const x = t(c.x, 8) as tf.Tensor4D;
+      const f = t(c.f, 9) as tf.Tensor4D;
+      const y = tf.conv2d(x, f, c.stride, c.pad);
+      const dy = t(y.shape, 10) as tf.Tensor4D;
+      const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC' };
+      const r = bothWays(() => [
+        tf.conv2d(x, f, c.stride, c.pad),
+        tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { ...attrs, inputShape: c.x } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: c.f } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      ]);
+      expect(r.splitsMade).toBeGreaterThanOrEqual(2);
+      expectSameBits(r);
+      tf.dispose([x, f, y, dy]);
+    });
+  }
+
+  it('one Adam step over an odd number of weights', () => {
+    const n = 40_001;
+    const [w, g, m, v] = [t([n], 11), t([n], 12), t([n], 13), tf.abs(t([n], 14))];
+    const r = bothWays(() => {
+      // Copies: Adam may update m and v in place.
+      const inputs = { value: w, gradient: g, m: m.clone(), v: v.clone() };
+      const attrs = { learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, c1: 0.1, c2: 0.001 };
+      return tf.engine().runKernel(ADAM_UPDATE, inputs, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+    });
+    expect(r.splitsMade).toBe(1);
+    expectSameBits(r);
+    tf.dispose([w, g, m, v]);
+  });
+
+  it('max-pool gradient over an odd batch', () => {
+    const x = t([9, 26, 26, 32], 15) as tf.Tensor4D;
+    const r = bothWays(() => tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid').square().sum())(x));
+    expect(r.splitsMade).toBeGreaterThanOrEqual(1);
+    expectSameBits(r);
+    x.dispose();
+  });
+});
+
+describe('the helper thread', () => {
+  it('reports a kernel that traps on it as a KdqError, and keeps working', () => {
+    setKernelThreads(2);
+    const pool = intraOp(backend())!;
+    // An element-wise kernel pointed past the end of memory traps.
+    const far = 0x7fff_fff0;
+    expect(() => pool.run([['relu_grad', far, far, far, 64]], () => undefined)).toThrow(/intra-op thread failed: .*out of bounds.*--kernel-threads 1/);
+    const x = t([32, 3000], 16);
+    const w = t([3000, 64], 17);
+    const r = bothWays(() => tf.matMul(x, w, false, false).add(fusedDense(x as tf.Tensor2D, w as tf.Tensor2D, tf.zeros([64]) as tf.Tensor1D, 'linear')));
+    expectSameBits(r);
+    tf.dispose([x, w]);
+  });
+
+  it('rethrows what the main thread threw after the helper is done', () => {
+    setKernelThreads(2);
+    const pool = intraOp(backend())!;
+    expect(() =>
+      pool.run([], () => {
+        throw new Error('main side');
+      }),
+    ).toThrow('main side');
+  });
+
+  it('is not used at --kernel-threads 1', () => {
+    setKernelThreads(1);
+    expect(kernelThreads()).toBe(1);
+    expect(intraOp(backend())).toBeNull();
+    expect(() => setKernelThreads(3)).toThrow(/--kernel-threads must be a whole number from 1 to 2, got 3/);
+  });
+});
+
+describe('sharing the cores between stages', () => {
+  it('gives each running stage its share: 2 threads alone on 2 cores, 1 each for two stages', () => {
+    expect(kernelThreadsWhile(1, 2, 2)).toBe(2);
+    expect(kernelThreadsWhile(2, 2, 2)).toBe(1);
+    expect(kernelThreadsWhile(3, 2, 2)).toBe(1);
+    expect(kernelThreadsWhile(0, 2, 2)).toBe(2);
+    expect(kernelThreadsWhile(1, 1, 8)).toBe(1);
+    expect(kernelThreadsWhile(2, 2, 4)).toBe(2);
+  });
+});
