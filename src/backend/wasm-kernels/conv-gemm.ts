@@ -213,22 +213,32 @@ export function conv2dInputGrad(
   if (!pointwise) backend.typedArrayFromHeap(dx).fill(0);
   if (P === 0) return dx;
   const rows = blockRows(K, P);
-  // W^T packed (B[cout, K] is the transpose of the filter's [K, cout] rows), then the dcols block
-  const scratch = backend.makeOutput([round8(K) * Cout + (pointwise ? 0 : rows * K)], 'float32');
+  // Images are independent (col2im adds each one's dcols into its own dx only): a second thread
+  // takes the second half of the batch, with a dcols block of its own.
+  const pool = intraOp(backend);
+  const pMid = pool !== null && g.batch >= 2 && P * K * Cout >= MIN_SPLIT_MACS ? Math.floor(g.batch / 2) * g.outHeight * g.outWidth : 0;
+  const blockFloats = pointwise ? 0 : rows * K;
+  // W^T packed (B[cout, K] is the transpose of the filter's [K, cout] rows), then each thread's dcols block
+  const scratch = backend.makeOutput([round8(K) * Cout + blockFloats * (pMid > 0 ? 2 : 1)], 'float32');
   const bp = heapOffset(backend, scratch);
-  const buf = bp + 4 * round8(K) * Cout;
   simd.pack_b(at(filter), 0, 1, bp, Cout, K);
   const dyAt = at(dy);
+  const dxEnd = dxAt + 4 * sizeOf(inputShape);
   const geometry = im2colArgs(g);
-  for (let p0 = 0; p0 < P; p0 += rows) {
-    const m = Math.min(rows, P - p0);
-    if (pointwise) {
-      simd.gemm(dyAt + 4 * p0 * Cout, 4 * Cout, bp, 0, dxAt + 4 * p0 * K, 4 * K, m, Cout, K, 0);
-    } else {
-      simd.gemm(dyAt + 4 * p0 * Cout, 4 * Cout, bp, 0, buf, 4 * K, m, Cout, K, 0);
-      simd.im2col(dxAt, dxAt + 4 * sizeOf(inputShape), buf, 4 * K, p0, m, 1, ...geometry);
+  const blockCalls = (from: number, to: number, buf: number): KernelCall[] => {
+    const calls: KernelCall[] = [];
+    for (let p0 = from; p0 < to; p0 += rows) {
+      const m = Math.min(rows, to - p0);
+      if (pointwise) {
+        calls.push(['gemm', dyAt + 4 * p0 * Cout, 4 * Cout, bp, 0, dxAt + 4 * p0 * K, 4 * K, m, Cout, K, 0]);
+      } else {
+        calls.push(['gemm', dyAt + 4 * p0 * Cout, 4 * Cout, bp, 0, buf, 4 * K, m, Cout, K, 0], ['im2col', dxAt, dxEnd, buf, 4 * K, p0, m, 1, ...geometry]);
+      }
     }
-  }
+    return calls;
+  };
+  const buf = bp + 4 * round8(K) * Cout;
+  runSplit(pool, simd, blockCalls(0, pMid > 0 ? pMid : P, buf), pMid > 0 ? blockCalls(pMid, P, buf + 4 * blockFloats) : []);
   release(backend, scratch);
   return dx;
 }
