@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DistillationConfig, LayerSpec, TrainingConfig } from '../config/types.ts';
+import { holdOneKernelThread } from '../backend/intra-op/threads.ts';
 import { KdqError } from '../errors.ts';
 import { startReplicas } from './data-parallel.ts';
 import { batchLoss, batchTensors, countHits, prepareShard, type ShardData } from './shard.ts';
@@ -48,7 +49,17 @@ export async function createStepper(args: StepperArgs): Promise<Stepper> {
   if (threads > 1) {
     if (!args.spec) throw new KdqError('E_INTERNAL', `stage ${args.stage}: training.threads > 1 needs the model's layer specs`);
     const parallel = await startReplicas({ ...args, spec: args.spec, replicas: threads });
-    if (parallel) return parallel;
+    if (parallel) {
+      // The replicas are a thread per core already: no kernel helper thread beside them.
+      const release = holdOneKernelThread();
+      return {
+        ...parallel,
+        close: async () => {
+          release();
+          await parallel.close();
+        },
+      };
+    }
   }
   return singleThreadStepper(args);
 }

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
-import { closeIntraOp, intraOp, kernelThreads, kernelThreadsWhile, setKernelThreads } from '../../src/backend/intra-op/index.ts';
+import { closeIntraOp, holdOneKernelThread, intraOp, kernelThreads, kernelThreadsWhile, setKernelThreads, SplitGovernor } from '../../src/backend/intra-op/index.ts';
 import { withSharedMemory } from '../../src/backend/shared-memory.ts';
 import { setConvBlocks } from '../../src/backend/wasm-kernels/conv-gemm.ts';
 import { fusedDense } from '../../src/backend/wasm-kernels/fused-layers.ts';
@@ -54,6 +54,10 @@ function expectSameBits(r: { one: Uint8Array[]; two: Uint8Array[] }): void {
 
 beforeAll(async () => {
   await initBackend('wasm');
+  // Split every time, however busy the host: these tests are about bits, not about whether splitting pays.
+  setKernelThreads(2);
+  intraOp(backend())!.governor = new SplitGovernor(Number.MAX_SAFE_INTEGER);
+  setKernelThreads(1);
 });
 afterEach(() => {
   setKernelThreads(1);
@@ -188,6 +192,37 @@ describe('the helper thread', () => {
     expect(kernelThreads()).toBe(1);
     expect(intraOp(backend())).toBeNull();
     expect(() => setKernelThreads(3)).toThrow(/--kernel-threads must be a whole number from 1 to 2, got 3/);
+  });
+});
+
+describe('whether splitting pays', () => {
+  it('pauses splits for 1 s after a window where the main thread waited longer than its share took, doubling while it lasts', () => {
+    const g = new SplitGovernor(4, 1000, 8000);
+    expect(g.allows(0)).toBe(true);
+    for (let i = 0; i < 4; i++) g.record(1, 0.5, 10); // the helper kept up
+    expect(g.allows(10)).toBe(true);
+    for (let i = 0; i < 4; i++) g.record(1, 3, 20); // the helper came late
+    expect([g.allows(20), g.allows(1019), g.allows(1020)]).toEqual([false, false, true]);
+    expect(g.pauses).toBe(1);
+    for (let i = 0; i < 4; i++) g.record(1, 3, 1100);
+    expect([g.allows(3099), g.allows(3100)]).toEqual([false, true]);
+    for (let i = 0; i < 4; i++) g.record(1, 3, 4000);
+    for (let i = 0; i < 4; i++) g.record(1, 3, 9000);
+    for (let i = 0; i < 4; i++) g.record(1, 3, 20_000);
+    expect([g.allows(27_999), g.allows(28_000)]).toEqual([false, true]); // at most 8 s here
+    for (let i = 0; i < 4; i++) g.record(1, 0.2, 30_000); // it pays again: the next pause is short
+    for (let i = 0; i < 4; i++) g.record(1, 3, 31_000);
+    expect([g.allows(31_999), g.allows(32_000)]).toEqual([false, true]);
+  });
+
+  it('keeps kernels on one thread while data-parallel training holds them', () => {
+    setKernelThreads(2);
+    const release = holdOneKernelThread();
+    expect(kernelThreads()).toBe(1);
+    expect(intraOp(backend())).toBeNull();
+    release();
+    release(); // twice is once
+    expect(kernelThreads()).toBe(2);
   });
 });
 

@@ -9,8 +9,8 @@ import { backendMemory, sharedModules, simdVariant, type SimdKernels } from '../
 import { IntraOpPool, type KernelCall } from './pool.ts';
 import { kernelThreads } from './threads.ts';
 
-export { IntraOpPool, type KernelCall } from './pool.ts';
-export { autoKernelThreads, kernelThreads, kernelThreadsWhile, MAX_KERNEL_THREADS, setKernelThreads } from './threads.ts';
+export { IntraOpPool, SplitGovernor, type KernelCall } from './pool.ts';
+export { autoKernelThreads, holdOneKernelThread, kernelThreads, kernelThreadsWhile, MAX_KERNEL_THREADS, setKernelThreads } from './threads.ts';
 
 let pool: IntraOpPool | null = null;
 let poolMemory: WebAssembly.Memory | undefined;
@@ -32,7 +32,7 @@ export function intraOp(backend: BackendWasm): IntraOpPool | null {
     pool = new IntraOpPool(memory, modules, names);
     poolMemory = memory;
   }
-  return pool;
+  return pool.governor.allows(performance.now()) ? pool : null;
 }
 
 /** Stops the helper thread, if one was started. */

@@ -81,6 +81,54 @@ for (;;) {
 }
 `;
 
+/**
+ * Whether splitting pays, judged from what the splits cost. A split pays when the main thread,
+ * having done its share, waits less for the helper than its share took: doing both shares alone
+ * would have taken about twice its share. On a host whose second core is busy (another process,
+ * or a hypervisor that runs the VM's two cores in turn) the helper starts late and the wait is
+ * long; then kernels run on one thread for a while (1 s, doubling while it lasts, at most a
+ * minute) and try again. Either way the bits are the same.
+ */
+export class SplitGovernor {
+  private mainMs = 0;
+  private waitMs = 0;
+  private count = 0;
+  private offUntil = 0;
+  private pauseMs: number;
+  /** How many times splitting was paused. */
+  pauses = 0;
+
+  constructor(
+    private readonly window = 256,
+    private readonly firstPauseMs = 1000,
+    private readonly maxPauseMs = 60_000,
+  ) {
+    this.pauseMs = firstPauseMs;
+  }
+
+  /** Whether kernels should split at time `now` (ms). */
+  allows(now: number): boolean {
+    return now >= this.offUntil;
+  }
+
+  /** One split: the main thread's share took `mainMs`, then it waited `waitMs` for the helper. */
+  record(mainMs: number, waitMs: number, now: number): void {
+    this.mainMs += mainMs;
+    this.waitMs += waitMs;
+    if (++this.count < this.window) return;
+    if (this.waitMs > this.mainMs) {
+      this.offUntil = now + this.pauseMs;
+      this.pauseMs = Math.min(this.pauseMs * 2, this.maxPauseMs);
+      this.pauses++;
+    } else {
+      this.pauseMs = this.firstPauseMs;
+    }
+    this.mainMs = 0;
+    this.waitMs = 0;
+    this.count = 0;
+  }
+}
+
 /** How long the main thread waits for the helper before it calls the helper lost. */
 const LOST_AFTER_MS = 120_000;
 
@@ -94,6 +142,8 @@ export class IntraOpPool {
   private closed = false;
   /** How many times run() shared work with the helper (tests check that a split happened). */
   splits = 0;
+  /** Decides whether splits pay on this host now (see SplitGovernor). */
+  governor = new SplitGovernor();
 
   /**
    * @param memory the wasm backend's memory (shared)
@@ -130,12 +180,16 @@ export class IntraOpPool {
     Atomics.store(this.c, POSTED, seq);
     if (Atomics.load(this.c, SLEEPING) === 1) Atomics.notify(this.c, POSTED);
     let mainError: unknown;
+    const t0 = performance.now();
     try {
       main();
     } catch (e) {
       mainError = e;
     }
+    const t1 = performance.now();
     this.waitDone(seq);
+    const t2 = performance.now();
+    this.governor.record(t1 - t0, t2 - t1, t2);
     if (mainError !== undefined) throw mainError;
     if (Atomics.load(this.c, FAILED) === 1) {
       const len = new Int32Array(this.ctl, CTL_WORDS * 4, 1)[0]!;

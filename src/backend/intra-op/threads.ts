@@ -10,6 +10,7 @@ import { KdqError } from '../../errors.ts';
 export const MAX_KERNEL_THREADS = 2;
 
 let current = 1;
+let held = 0;
 
 /** Sets the thread count kernels use from their next call on. */
 export function setKernelThreads(threads: number): void {
@@ -19,9 +20,22 @@ export function setKernelThreads(threads: number): void {
   current = threads;
 }
 
-/** The thread count kernels use now. */
+/** The thread count kernels use now: 1 while something holds them to one thread. */
 export function kernelThreads(): number {
-  return current;
+  return held > 0 ? 1 : current;
+}
+
+/**
+ * Keeps kernels on one thread until the returned function is called, whatever setKernelThreads
+ * says meanwhile: data-parallel training (training.threads > 1) already has a thread per core.
+ */
+export function holdOneKernelThread(): () => void {
+  held++;
+  let released = false;
+  return () => {
+    if (!released) held--;
+    released = true;
+  };
 }
 
 /** `--kernel-threads auto`: one per core, at most MAX_KERNEL_THREADS. */
