@@ -161,7 +161,7 @@ async function measureBoth(o: Options): Promise<Record<string, ThroughputResult>
   return out;
 }
 
-function gitCommit(): string {
+export function gitCommit(): string {
   try {
     return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
   } catch {
@@ -177,6 +177,10 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === '--threads') {
     const { benchThreads } = await import('./threads.ts');
     return benchThreads();
+  }
+  if (argv[0] === '--kernel-ab') {
+    const { benchKernelThreads } = await import('./kernel-threads.ts');
+    return benchKernelThreads(argv.slice(1));
   }
   if (argv[0] === '--runs-table') {
     const { benchRunsTable } = await import('./runs-table.ts');

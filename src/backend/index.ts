@@ -2,6 +2,7 @@
  * The one place that chooses and sets up the tf.js backend. Everyone else imports tf as
  * `import * as tf from '@tensorflow/tfjs'` and calls `initBackend()` once before building models.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -42,6 +43,18 @@ export function wasmBinaryDir(): string {
   return path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
 }
 
+/** tf.js' wasm binaries (the build it loads depends on what the runtime supports). */
+function tfjsWasmBinaries(): Uint8Array[] {
+  const dir = wasmBinaryDir();
+  return ['tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm.wasm'].flatMap((f) => {
+    try {
+      return [readFileSync(path.join(dir, f))];
+    } catch {
+      return [];
+    }
+  });
+}
+
 async function activate(name: BackendName): Promise<void> {
   if (name === 'wasm') {
     registerWasmKernels();
@@ -55,7 +68,8 @@ async function activate(name: BackendName): Promise<void> {
       await tf.ready();
       return started;
     };
-    ok = name === 'wasm' ? await withSharedInstantiate(start) : await start();
+    // On wasm, in a shared memory, so that kernels can split their work with a helper thread (intra-op/).
+    ok = name === 'wasm' ? await withSharedInstantiate(tfjsWasmBinaries(), start) : await start();
   } catch (err) {
     cause = err;
   }

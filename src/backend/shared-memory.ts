@@ -89,14 +89,18 @@ export function isShared(memory: WebAssembly.Memory): boolean {
 }
 
 /**
- * Runs `init` (tf.js' wasm backend initialisation) with WebAssembly.instantiate giving every module
- * it compiles from bytes a shared memory. Restores WebAssembly.instantiate afterwards.
+ * Runs `init` (tf.js' wasm backend initialisation) with WebAssembly.instantiate giving a shared
+ * memory to the modules it compiles from bytes that are one of `binaries` (tf.js' own, compared
+ * byte for byte, so that no other module instantiated meanwhile is touched). Restores
+ * WebAssembly.instantiate afterwards.
  */
-export async function withSharedInstantiate<T>(init: () => Promise<T>): Promise<T> {
+export async function withSharedInstantiate<T>(binaries: readonly Uint8Array[], init: () => Promise<T>): Promise<T> {
   const original = WebAssembly.instantiate;
+  const isBinary = (b: Uint8Array) => binaries.some((x) => x.length === b.length && Buffer.from(x.buffer, x.byteOffset, x.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length)));
   const patched = function (this: unknown, source: unknown, imports?: WebAssembly.Imports): Promise<unknown> {
-    if (source instanceof Uint8Array || source instanceof ArrayBuffer) {
-      const shared = withSharedMemory(source instanceof Uint8Array ? source : new Uint8Array(source));
+    const bytes = source instanceof Uint8Array ? source : source instanceof ArrayBuffer ? new Uint8Array(source) : null;
+    if (bytes !== null && isBinary(bytes)) {
+      const shared = withSharedMemory(bytes);
       if (shared !== null) return original.call(WebAssembly, shared, imports);
     }
     return (original as (s: unknown, i?: WebAssembly.Imports) => Promise<unknown>).call(WebAssembly, source, imports);

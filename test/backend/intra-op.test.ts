@@ -8,7 +8,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
 import { closeIntraOp, holdOneKernelThread, intraOp, kernelThreads, kernelThreadsWhile, setKernelThreads, SplitGovernor } from '../../src/backend/intra-op/index.ts';
-import { withSharedMemory } from '../../src/backend/shared-memory.ts';
+import { withSharedInstantiate, withSharedMemory } from '../../src/backend/shared-memory.ts';
 import { setConvBlocks } from '../../src/backend/wasm-kernels/conv-gemm.ts';
 import { fusedDense } from '../../src/backend/wasm-kernels/fused-layers.ts';
 import { ADAM_UPDATE } from '../../src/backend/wasm-kernels/adam-update.ts';
@@ -81,6 +81,18 @@ describe('the wasm backend on shared memory', () => {
     expect(WebAssembly.validate(shared)).toBe(true);
     expect(withSharedMemory(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 0, 1]))).toBeNull();
     expect(withSharedMemory(new Uint8Array([1, 2, 3]))).toBeNull();
+  });
+
+  it('shares the memory of the listed binaries only, and restores WebAssembly.instantiate', async () => {
+    // (module (memory (export "m") 1 2)) and the same with a maximum of 3
+    const module = (max: number) => new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 4, 1, 1, 1, max, 7, 5, 1, 1, 0x6d, 2, 0]);
+    const memoryOf = async (bytes: Uint8Array) =>
+      ((await WebAssembly.instantiate(bytes)) as unknown as WebAssembly.WebAssemblyInstantiatedSource).instance.exports.m as WebAssembly.Memory;
+    const original = WebAssembly.instantiate;
+    const [listed, other] = await withSharedInstantiate([module(2)], async () => [await memoryOf(module(2)), await memoryOf(module(3))]);
+    expect(listed!.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(other!.buffer).toBeInstanceOf(ArrayBuffer);
+    expect(WebAssembly.instantiate).toBe(original);
   });
 });
 
