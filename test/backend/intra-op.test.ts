@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
-import { closeIntraOp, holdOneKernelThread, intraOp, kernelThreads, kernelThreadsWhile, setKernelThreads, SplitGovernor } from '../../src/backend/intra-op/index.ts';
+import { closeIntraOp, holdOneKernelThread, intraOp, IntraOpPool, kernelThreads, kernelThreadsWhile, setKernelThreads, SplitGovernor } from '../../src/backend/intra-op/index.ts';
 import { withSharedInstantiate, withSharedMemory } from '../../src/backend/shared-memory.ts';
 import { setConvBlocks } from '../../src/backend/wasm-kernels/conv-gemm.ts';
 import { fusedDense } from '../../src/backend/wasm-kernels/fused-layers.ts';
@@ -152,6 +152,18 @@ describe('--kernel-threads 2 gives the bits of one thread', () => {
     });
   }
 
+  it('more helper calls than the control block holds (tiny blocks over a batch of 32), in rounds', () => {
+    setConvBlocks({ bytes: 256, filterBytes: 64, filterMinRows: 4 });
+    const x = t([32, 28, 28, 1], 18) as tf.Tensor4D;
+    const dy = t([32, 26, 26, 16], 19) as tf.Tensor4D;
+    const attrs = { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', filterShape: [3, 3, 1, 16] };
+    // 21,632 output pixels in blocks of 4: 5,408 blocks, two calls each.
+    const r = bothWays(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor);
+    expect(r.splitsMade).toBeGreaterThan(2);
+    expectSameBits(r);
+    tf.dispose([x, dy]);
+  });
+
   it('one Adam step over an odd number of weights', () => {
     const n = 40_001;
     const [w, g, m, v] = [t([n], 11), t([n], 12), t([n], 13), tf.abs(t([n], 14))];
@@ -187,6 +199,18 @@ describe('the helper thread', () => {
     const r = bothWays(() => tf.matMul(x, w, false, false).add(fusedDense(x as tf.Tensor2D, w as tf.Tensor2D, tf.zeros([64]) as tf.Tensor1D, 'linear')));
     expectSameBits(r);
     tf.dispose([x, w]);
+  });
+
+  it('answers with why when the helper thread could not start, instead of leaving the main thread waiting', async () => {
+    // (module (import "env" "f" (func))): the helper gives it only the memory, so instantiating fails.
+    const needsF = new WebAssembly.Module(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 2, 9, 1, 3, 0x65, 0x6e, 0x76, 1, 0x66, 0, 0]));
+    const memory = (backend().wasm as unknown as { asm: { memory: WebAssembly.Memory } }).asm.memory;
+    const broken = new IntraOpPool(memory, [needsF], ['f']);
+    try {
+      expect(() => broken.run([['f']], () => undefined)).toThrow(/the helper thread could not start: .*--kernel-threads 1/);
+    } finally {
+      await broken.close();
+    }
   });
 
   it('rethrows what the main thread threw after the helper is done', () => {

@@ -6,7 +6,7 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { isShared } from '../shared-memory.ts';
 import { backendMemory, sharedModules, simdVariant, type SimdKernels } from '../simd/index.ts';
-import { IntraOpPool, type KernelCall } from './pool.ts';
+import { IntraOpPool, MAX_CALLS, type KernelCall } from './pool.ts';
 import { kernelThreads } from './threads.ts';
 
 export { IntraOpPool, SplitGovernor, type KernelCall } from './pool.ts';
@@ -69,8 +69,14 @@ export function runSplit(pool: IntraOpPool | null, simd: SimdKernels, main: read
   if (pool === null || helper.length === 0) {
     runCalls(simd, main);
     runCalls(simd, helper);
-  } else {
-    pool.run(helper, () => runCalls(simd, main));
+    return;
+  }
+  // More calls than the control block holds (many small blocks, a large batch): in rounds, each
+  // thread's calls still in their order.
+  const rounds = Math.ceil(helper.length / MAX_CALLS);
+  for (let r = 0; r < rounds; r++) {
+    const mine = main.slice(Math.ceil((main.length * r) / rounds), Math.ceil((main.length * (r + 1)) / rounds));
+    pool.run(helper.slice(r * MAX_CALLS, (r + 1) * MAX_CALLS), () => runCalls(simd, mine));
   }
 }
 

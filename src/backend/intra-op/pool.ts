@@ -2,7 +2,7 @@
  * A second thread inside one kernel: the helper runs kdq's SIMD kernels on the wasm backend's
  * shared memory (src/backend/shared-memory.ts) while the main thread runs its own share of the
  * same product, so one training step uses both cores. Each kernel splits its output between the
- * threads along lines its tiles already draw (src/backend/intra-op/split.ts), so every output value
+ * threads along lines its tiles already draw (the kernels in src/backend/wasm-kernels/), so every output value
  * is computed by the same instructions in the same order as on one thread: the bits do not
  * depend on the thread count.
  *
@@ -36,8 +36,15 @@ export type KernelCall = readonly [name: string, ...args: number[]];
 const HELPER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { memory, modules, names, ctl } = workerData;
-const exportsOf = Object.assign({}, ...modules.map((m) => new WebAssembly.Instance(m, { env: { memory } }).exports));
-const fns = names.map((n) => exportsOf[n]);
+// A helper that cannot start answers every call with why, instead of leaving the main thread waiting.
+let startError;
+let fns = [];
+try {
+  const exportsOf = Object.assign({}, ...modules.map((m) => new WebAssembly.Instance(m, { env: { memory } }).exports));
+  fns = names.map((n) => exportsOf[n]);
+} catch (e) {
+  startError = e;
+}
 // One caller per argument count, reading the arguments in place (no array per call).
 const callers = [];
 for (let n = 0; n <= ${CALL_SLOTS} - 3; n++) {
@@ -66,6 +73,7 @@ for (;;) {
   seen = posted;
   const count = Atomics.load(c, ${COUNT});
   try {
+    if (startError !== undefined) throw new Error('the helper thread could not start: ' + (startError.message || startError));
     for (let i = 0; i < count; i++) {
       const base = i * ${CALL_SLOTS};
       const r = callers[args[base + 1]](fns[args[base]], args, base);
