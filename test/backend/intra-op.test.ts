@@ -10,7 +10,9 @@ import { initBackend } from '../../src/backend/index.ts';
 import { closeIntraOp, holdOneKernelThread, intraOp, IntraOpPool, kernelThreads, kernelThreadsWhile, setKernelThreads, SplitGovernor } from '../../src/backend/intra-op/index.ts';
 import { withSharedInstantiate, withSharedMemory } from '../../src/backend/shared-memory.ts';
 import { setConvBlocks } from '../../src/backend/wasm-kernels/conv-gemm.ts';
+import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD } from '../../src/backend/wasm-kernels/batch-norm.ts';
 import { fusedDense } from '../../src/backend/wasm-kernels/fused-layers.ts';
+import { RELU_GRAD } from '../../src/backend/wasm-kernels/relu.ts';
 import { ADAM_UPDATE } from '../../src/backend/wasm-kernels/adam-update.ts';
 import { values } from './compare-backends.ts';
 
@@ -176,6 +178,25 @@ describe('--kernel-threads 2 gives the bits of one thread', () => {
     expect(r.splitsMade).toBe(1);
     expectSameBits(r);
     tf.dispose([w, g, m, v]);
+  });
+
+  it('batch normalization forward and backward, and relu gradient, over an odd number of rows', () => {
+    const shape = [7, 15, 15, 32];
+    const C = 32;
+    const [x, dy] = [t(shape, 20), t(shape, 21)];
+    const [gamma, beta, mm] = [t([C], 22), t([C], 23), t([C], 24)];
+    const mv = tf.abs(t([C], 25));
+    const mean = t([C], 26);
+    const variance = tf.abs(t([C], 27));
+    const attrs = { epsilon: 1e-3, momentum: 0.99 } as unknown as tf.NamedAttrMap;
+    const r = bothWays(() => [
+      ...(tf.engine().runKernel(BATCH_NORM_TRAIN, { x, gamma, beta, movingMean: mm, movingVariance: mv }, attrs) as unknown as tf.Tensor[]),
+      ...(tf.engine().runKernel(BATCH_NORM_TRAIN_GRAD, { dy, x, gamma, mean, variance }, attrs) as unknown as tf.Tensor[]),
+      tf.engine().runKernel(RELU_GRAD, { dy, y: x }) as tf.Tensor,
+    ]);
+    expect(r.splitsMade).toBeGreaterThanOrEqual(3);
+    expectSameBits(r);
+    tf.dispose([x, dy, gamma, beta, mm, mv, mean, variance]);
   });
 
   it('max-pool gradient over an odd batch', () => {

@@ -17,7 +17,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapOffset, simdKernels } from '../simd/index.ts';
+import { intraOp, MIN_SPLIT_ELEMENTS, runSplit, type KernelCall } from '../intra-op/index.ts';
+import { heapOffset, simdKernels, type SimdKernels } from '../simd/index.ts';
 import { heapF32, release, sizeOf } from './wasm-heap.ts';
 
 export const BATCH_NORM_TRAIN = 'KdqBatchNormTrain';
@@ -65,7 +66,7 @@ function batchNormTrain(args: ForwardArgs): tf.TensorInfo[] {
   const scale = heapF32(backend, scratch).subarray(0, C);
   for (let c = 0; c < C; c++) scale[c] = g[c] / Math.sqrt(v[c] + attrs.epsilon);
   if (simd !== null && C % 4 === 0) {
-    simd.bn_apply(at(x), 0, at(y), rows, C, 0, at(mean), at(scratch), at(beta), 0);
+    applyRows(backend, simd, [at(x), 0, at(y)], rows, C, [0, at(mean), at(scratch), at(beta), 0]);
   } else {
     const xv = heapF32(backend, x);
     const yv = heapF32(backend, y);
@@ -76,6 +77,21 @@ function batchNormTrain(args: ForwardArgs): tf.TensorInfo[] {
   }
   release(backend, scratch);
   return [y, mean, variance, movingAverage(backend, movingMean, mean, attrs.momentum), movingAverage(backend, movingVariance, variance, attrs.momentum)];
+}
+
+
+/**
+ * bn_apply over `rows` rows of C channels ([x, x2, out] row pointers; x2 0 when unused), each row
+ * on its own: with a helper thread, it takes the second half of the rows.
+ */
+function applyRows(backend: BackendWasm, simd: SimdKernels, [x, x2, out]: number[], rows: number, C: number, rest: number[]): void {
+  const pool = intraOp(backend);
+  const mid = pool !== null && rows * C >= MIN_SPLIT_ELEMENTS ? Math.floor(rows / 2) : 0;
+  const part = (r0: number, r1: number): KernelCall => {
+    const o = 4 * r0 * C;
+    return ['bn_apply', x + o, x2 === 0 ? 0 : x2 + o, out + o, r1 - r0, C, ...rest];
+  };
+  runSplit(pool, simd, [part(0, mid > 0 ? mid : rows)], mid > 0 ? [part(mid, rows)] : []);
 }
 
 /** v - (v - value) (1 - momentum), each operation rounded to float32 as tf.js' layer computes it with tensors. */
@@ -132,7 +148,7 @@ function batchNormTrainGrad(args: GradArgs): tf.TensorInfo[] {
     s[2 * C + c] = (-scale * invStd * invStd * sumDyXm) / rows;
   }
   if (vec) {
-    simd.bn_apply(at(x), at(dy), at(dx), rows, C, 1, at(mean), at(scratch), at(scratch) + 4 * C, at(scratch) + 8 * C);
+    applyRows(backend, simd, [at(x), at(dy), at(dx)], rows, C, [1, at(mean), at(scratch), at(scratch) + 4 * C, at(scratch) + 8 * C]);
   } else {
     const xv = heapF32(backend, x);
     const dyv = heapF32(backend, dy);
