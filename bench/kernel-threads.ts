@@ -43,7 +43,9 @@ export async function benchKernelThreads(argv: string[]): Promise<number> {
   const load0 = os.loadavg();
   const stall0 = memoryStallProbe();
   const backend = await initBackend();
-  process.stderr.write(`kdq bench: kernels on 1 and 2 threads, alternating, ${backend.name} backend, load ${load0[0]!.toFixed(2)}, memory-stall ratio ${stall0.ratio}\n`);
+  process.stderr.write(
+    `kdq bench: kernels on 1 and 2 threads, alternating, ${backend.name} backend, load ${load0[0]!.toFixed(2)}, memory-stall ratio ${stall0.ratio}\n`,
+  );
   const results: KernelThreadsResult[] = [];
   for (const shape of selectShapes(shapes)) {
     for (const batchSize of batches) {

@@ -48,14 +48,16 @@ function memoryLimitsOffset(bytes: Uint8Array): number {
         p = skipName(bytes, skipName(bytes, p));
         const kind = bytes[p++];
         if (kind === 0x02) return p;
-        if (kind === 0x00) p = readLeb(bytes, p)[1]; // function: type index
+        if (kind === 0x00)
+          p = readLeb(bytes, p)[1]; // function: type index
         else if (kind === 0x01) {
           // table: element type, then limits
           p++;
           const flag = bytes[p++]!;
           p = readLeb(bytes, p)[1];
           if (flag & 1) p = readLeb(bytes, p)[1];
-        } else if (kind === 0x03) p += 2; // global: value type, mutability
+        } else if (kind === 0x03)
+          p += 2; // global: value type, mutability
         else return -1;
       }
     }
@@ -96,7 +98,8 @@ export function isShared(memory: WebAssembly.Memory): boolean {
  */
 export async function withSharedInstantiate<T>(binaries: readonly Uint8Array[], init: () => Promise<T>): Promise<T> {
   const original = WebAssembly.instantiate;
-  const isBinary = (b: Uint8Array) => binaries.some((x) => x.length === b.length && Buffer.from(x.buffer, x.byteOffset, x.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length)));
+  const isBinary = (b: Uint8Array) =>
+    binaries.some((x) => x.length === b.length && Buffer.from(x.buffer, x.byteOffset, x.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length)));
   const patched = function (this: unknown, source: unknown, imports?: WebAssembly.Imports): Promise<unknown> {
     const bytes = source instanceof Uint8Array ? source : source instanceof ArrayBuffer ? new Uint8Array(source) : null;
     if (bytes !== null && isBinary(bytes)) {

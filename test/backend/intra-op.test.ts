@@ -7,7 +7,16 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
-import { closeIntraOp, holdOneKernelThread, intraOp, IntraOpPool, kernelThreads, kernelThreadsWhile, setKernelThreads, SplitGovernor } from '../../src/backend/intra-op/index.ts';
+import {
+  closeIntraOp,
+  holdOneKernelThread,
+  intraOp,
+  IntraOpPool,
+  kernelThreads,
+  kernelThreadsWhile,
+  setKernelThreads,
+  SplitGovernor,
+} from '../../src/backend/intra-op/index.ts';
 import { withSharedInstantiate, withSharedMemory } from '../../src/backend/shared-memory.ts';
 import { setConvBlocks } from '../../src/backend/wasm-kernels/conv-gemm.ts';
 import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD } from '../../src/backend/wasm-kernels/batch-norm.ts';
@@ -16,7 +25,14 @@ import { RELU_GRAD } from '../../src/backend/wasm-kernels/relu.ts';
 import { ADAM_UPDATE } from '../../src/backend/wasm-kernels/adam-update.ts';
 import { values } from './compare-backends.ts';
 
-const t = (shape: number[], seed: number) => tf.tensor(values(shape.reduce((a, b) => a * b, 1), seed), shape);
+const t = (shape: number[], seed: number) =>
+  tf.tensor(
+    values(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+  );
 const backend = () => tf.backend() as unknown as BackendWasm;
 
 /** The splits the pool made so far (0 before it exists). */
@@ -70,7 +86,7 @@ afterAll(async () => {
 });
 
 describe('the wasm backend on shared memory', () => {
-  it("runs in a shared WebAssembly.Memory (what the helper thread needs)", () => {
+  it('runs in a shared WebAssembly.Memory (what the helper thread needs)', () => {
     const wasm = (backend().wasm as unknown as { asm: { memory: WebAssembly.Memory } }).asm;
     expect(wasm.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
   });
@@ -110,7 +126,11 @@ describe('--kernel-threads 2 gives the bits of one thread', () => {
       const w = t([k, n], 2);
       const b = t([n], 3);
       const dy = t([m, n], 4);
-      const r = bothWays(() => [fusedDense(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D, 'relu'), tf.matMul(x, dy, true, false), tf.matMul(dy, w, false, true)]);
+      const r = bothWays(() => [
+        fusedDense(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D, 'relu'),
+        tf.matMul(x, dy, true, false),
+        tf.matMul(dy, w, false, true),
+      ]);
       expect(r.splitsMade).toBeGreaterThanOrEqual(3);
       expectSameBits(r);
       tf.dispose([x, w, b, dy]);
@@ -201,7 +221,14 @@ describe('--kernel-threads 2 gives the bits of one thread', () => {
 
   it('max-pool gradient over an odd batch', () => {
     const x = t([9, 26, 26, 32], 15) as tf.Tensor4D;
-    const r = bothWays(() => tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid').square().sum())(x));
+    const r = bothWays(() =>
+      tf.grad((a: tf.Tensor) =>
+        tf
+          .maxPool(a as tf.Tensor4D, 2, 2, 'valid')
+          .square()
+          .sum(),
+      )(x),
+    );
     expect(r.splitsMade).toBeGreaterThanOrEqual(1);
     expectSameBits(r);
     x.dispose();

@@ -10,7 +10,16 @@ beforeAll(async () => {
 
 describe('bench suite options', () => {
   it('defaults to every shape at batch 32 and 64', () => {
-    expect(parseSuiteArgs([])).toEqual({ batches: [32, 64], steps: 20, runs: 5, warmup: 5, profile: false, peer: false, kernelThreads: [autoKernelThreads()], note: '' });
+    expect(parseSuiteArgs([])).toEqual({
+      batches: [32, 64],
+      steps: 20,
+      runs: 5,
+      warmup: 5,
+      profile: false,
+      peer: false,
+      kernelThreads: [autoKernelThreads()],
+      note: '',
+    });
   });
 
   it('takes a subset of shapes, batch sizes, counts and --profile', () => {
@@ -32,7 +41,17 @@ describe('bench suite options', () => {
       '--note',
       'quiet',
     ]);
-    expect(o).toEqual({ shapes: ['cnn', 'resnet8'], batches: [64], steps: 7, runs: 3, warmup: 0, profile: true, peer: true, kernelThreads: [1, 2], note: 'quiet' });
+    expect(o).toEqual({
+      shapes: ['cnn', 'resnet8'],
+      batches: [64],
+      steps: 7,
+      runs: 3,
+      warmup: 0,
+      profile: true,
+      peer: true,
+      kernelThreads: [1, 2],
+      note: 'quiet',
+    });
   });
 
   it('rejects unknown shapes and options and bad counts, naming what is valid', () => {

@@ -28,7 +28,11 @@ export function intraOp(backend: BackendWasm): IntraOpPool | null {
     const modules = variant === 'none' ? null : sharedModules(variant);
     if (modules === null) return null;
     void pool?.close();
-    const names = modules.flatMap((m) => WebAssembly.Module.exports(m).filter((e) => e.kind === 'function').map((e) => e.name));
+    const names = modules.flatMap((m) =>
+      WebAssembly.Module.exports(m)
+        .filter((e) => e.kind === 'function')
+        .map((e) => e.name),
+    );
     pool = new IntraOpPool(memory, modules, names);
     poolMemory = memory;
   }

@@ -79,7 +79,6 @@ function batchNormTrain(args: ForwardArgs): tf.TensorInfo[] {
   return [y, mean, variance, movingAverage(backend, movingMean, mean, attrs.momentum), movingAverage(backend, movingVariance, variance, attrs.momentum)];
 }
 
-
 /**
  * bn_apply over `rows` rows of C channels ([x, x2, out] row pointers; x2 0 when unused), each row
  * on its own: with a helper thread, it takes the second half of the rows.
