@@ -62,6 +62,10 @@ describe('parseArgs', () => {
     expect(usageError(['run', 'f', '--jobs', '99999999999999999999'])).toContain('from 1 to 64');
     expect(usageError(['run', 'f', '--jobs', '2.5'])).toContain('whole number');
     expect(usageError(['cache', 'gc', '--older-than', 'soon'])).toContain('7d, 12h, 30m or 45s');
+    expect(parseArgs(['run', 'f', '--kernel-threads', '1']).options['kernel-threads']).toBe(1);
+    expect(parseArgs(['run', 'f', '--kernel-threads', 'auto']).options['kernel-threads']).toBe('auto');
+    expect(parseArgs(['worker', '--ipc', '--kernel-threads', '2']).options['kernel-threads']).toBe(2);
+    expect(usageError(['run', 'f', '--kernel-threads', '3'])).toBe("--kernel-threads expects a whole number from 1 to 2, got '3'");
   });
 
   it('refuses an empty folder rather than writing into the working folder', () => {
