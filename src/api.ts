@@ -2,7 +2,6 @@
  * kdq's operations as functions, used by the CLI and the tests: each composes the modules that do
  * the work. They throw KdqError; they never print except through the `log` callback they are given.
  */
-import { setKernelThreads } from './backend/intra-op/threads.ts';
 import type { Writable } from 'node:stream';
 import type { BackendName } from './names.ts';
 import { KdqError } from './errors.ts';
@@ -63,7 +62,6 @@ export async function run(file: string | Loaded, opts: RunOptions = {}): Promise
   if (loaded.sweep) {
     throw new KdqError('E_USAGE', `${loaded.base.file} declares a sweep: run it with 'kdq run' (api.sweep), or drop the sweep: block to run one experiment`);
   }
-  if (opts.kernelThreads !== undefined) setKernelThreads(opts.kernelThreads);
   const ws = workspace(opts);
   const planned = planLoaded(loaded.base);
   if (!opts.dryRun) await ensureWritableDir(ws.runsDir); // a read-only runs folder is named before the cache is touched
@@ -80,7 +78,6 @@ export async function run(file: string | Loaded, opts: RunOptions = {}): Promise
 export async function sweep(file: string | Loaded, opts: RunOptions = {}): Promise<SweepOutcome> {
   const loaded = typeof file === 'string' ? await load(file, opts) : file;
   if (!loaded.sweep) throw new KdqError('E_USAGE', `${loaded.base.file} has no sweep: block; add one, or pass --sweep key.path=v1,v2,...`);
-  if (opts.kernelThreads !== undefined) setKernelThreads(opts.kernelThreads);
   const { runSweep } = await import('./sweep/run-sweep.ts');
   return runSweep(workspace(opts), loaded.sweep, opts);
 }

@@ -42,9 +42,9 @@ export interface ExecutorChoice {
    */
   jobs?: number | 'auto';
   /**
-   * Most threads each stage's kernels use (`--kernel-threads`): in this process (api.run and
-   * api.sweep set it) and in each worker process, where the local executor gives each running
-   * stage its share of the cores. Default 1.
+   * Most threads each stage's kernels use (`--kernel-threads`): in this process (openWorkspace
+   * sets it) and in each worker process, where the local executor gives each running stage its
+   * share of the cores. Default 1.
    */
   kernelThreads?: number;
   /** `local` (worker processes on this machine) or `bullmq` (workers anywhere, through Redis). */

@@ -3,6 +3,7 @@
  * computed for, and the stage implementations bound to them. The CLI process and every executor
  * worker open one the same way, so they compute the same keys and share the same cache.
  */
+import { setKernelThreads } from './backend/intra-op/threads.ts';
 import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { backendIdentity, keyEnv, type BackendIdentity } from './backend/identity.ts';
@@ -23,6 +24,8 @@ export interface WorkspaceOptions extends Locations {
   log?: (line: string) => void;
   /** Where training progress bars go (default: nowhere). */
   progress?: Writable;
+  /** Threads the kernels of stages run in this process use (`--kernel-threads`); unset leaves them as they are. */
+  kernelThreads?: number;
 }
 
 export interface Workspace {
@@ -56,6 +59,7 @@ export function dataCacheDirOf(o: Pick<Locations, 'runsDir'>): string {
 }
 
 export function openWorkspace(opts: WorkspaceOptions = {}): Workspace {
+  if (opts.kernelThreads !== undefined) setKernelThreads(opts.kernelThreads);
   const runsDir = resolveRunsDir(opts);
   const log = opts.log ?? (() => undefined);
   const backend = backendIdentity(opts.backend);

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { kernelThreads, setKernelThreads } from '../src/backend/intra-op/threads.ts';
 import { openWorkspace, resolveCacheDir, resolveRunsDir } from '../src/workspace.ts';
 
 describe('where a workspace lives', () => {
@@ -19,5 +20,18 @@ describe('where a workspace lives', () => {
     const ws = openWorkspace({ runsDir: '/r', cacheDir: '/c', backend: 'cpu' });
     expect([ws.runsDir, ws.cacheDir, ws.dataCacheDir, ws.cache.dir]).toEqual(['/r', '/c', join('/r', '.data'), '/c']);
     expect(ws.keyEnv).toEqual({ backend: 'cpu', tfjs: '4.22.0' });
+  });
+
+  it('sets the kernel threads of the stages it runs (api.run and api.sweep open one), and leaves them when not asked', () => {
+    try {
+      openWorkspace({ runsDir: '/r', backend: 'cpu', kernelThreads: 2 });
+      expect(kernelThreads()).toBe(2);
+      openWorkspace({ runsDir: '/r', backend: 'cpu' });
+      expect(kernelThreads()).toBe(2);
+      openWorkspace({ runsDir: '/r', backend: 'cpu', kernelThreads: 1 });
+      expect(kernelThreads()).toBe(1);
+    } finally {
+      setKernelThreads(1);
+    }
   });
 });
