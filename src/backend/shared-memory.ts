@@ -104,7 +104,8 @@ export async function withSharedInstantiate<T>(binaries: readonly Uint8Array[], 
     const bytes = source instanceof Uint8Array ? source : source instanceof ArrayBuffer ? new Uint8Array(source) : null;
     if (bytes !== null && isBinary(bytes)) {
       const shared = withSharedMemory(bytes);
-      if (shared !== null) return original.call(WebAssembly, shared, imports);
+      // A runtime without shared WebAssembly memory still starts, on one thread.
+      if (shared !== null) return original.call(WebAssembly, shared, imports).catch(() => original.call(WebAssembly, bytes, imports));
     }
     return (original as (s: unknown, i?: WebAssembly.Imports) => Promise<unknown>).call(WebAssembly, source, imports);
   };

@@ -112,6 +112,21 @@ describe('the wasm backend on shared memory', () => {
     expect(other!.buffer).toBeInstanceOf(ArrayBuffer);
     expect(WebAssembly.instantiate).toBe(original);
   });
+
+  it('falls back to the unshared module where the runtime refuses a shared memory', async () => {
+    const module = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 4, 1, 1, 1, 2, 7, 5, 1, 1, 0x6d, 2, 0]);
+    const real = WebAssembly.instantiate;
+    // A runtime without threads: instantiating a module whose memory is shared (limits flag 3) fails.
+    const noThreads = ((bytes: Uint8Array, imports?: WebAssembly.Imports) =>
+      bytes[11] === 3 ? Promise.reject(new Error('no shared memory here')) : real(bytes, imports)) as typeof WebAssembly.instantiate;
+    (WebAssembly as { instantiate: unknown }).instantiate = noThreads;
+    try {
+      const got = (await withSharedInstantiate([module], () => WebAssembly.instantiate(module))) as unknown as WebAssembly.WebAssemblyInstantiatedSource;
+      expect((got.instance.exports.m as WebAssembly.Memory).buffer).toBeInstanceOf(ArrayBuffer);
+    } finally {
+      (WebAssembly as { instantiate: unknown }).instantiate = real;
+    }
+  });
 });
 
 describe('--kernel-threads 2 gives the bits of one thread', () => {
