@@ -1,11 +1,11 @@
 /**
- * Whether kdq's wasm kernels split their work with a second thread (`--threads`), and the pool
+ * Whether kdq's wasm kernels split their work with a second thread (`--kernel-threads`), and the pool
  * that does it. The split never changes a result's bits (see pool.ts), so the thread count is
  * not part of any stage key: it is a way of running, like `--jobs`.
  */
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { isShared } from '../shared-memory.ts';
-import { backendMemory, sharedModules, simdVariant, type SimdKernels } from '../simd/index.ts';
+import { backendMemory, compiledModules, simdVariant, type SimdKernels } from '../simd/index.ts';
 import { IntraOpPool, MAX_CALLS, type KernelCall } from './pool.ts';
 import { kernelThreads } from './threads.ts';
 
@@ -25,7 +25,7 @@ export function intraOp(backend: BackendWasm): IntraOpPool | null {
   if (memory === undefined || !isShared(memory)) return null;
   if (pool === null || poolMemory !== memory) {
     const variant = simdVariant();
-    const modules = variant === 'none' ? null : sharedModules(variant);
+    const modules = variant === 'none' ? null : compiledModules(variant, true);
     if (modules === null) return null;
     void pool?.close();
     const names = modules.flatMap((m) =>
@@ -59,29 +59,35 @@ export function splitPoint(total: number, align: number): number {
 /** Multiply-adds below which a product runs on one thread: the meeting costs a few microseconds. */
 export const MIN_SPLIT_MACS = 1 << 17;
 
-/** Runs `calls` on this thread, in order. */
-export function runCalls(simd: SimdKernels, calls: readonly KernelCall[]): void {
+/** Runs `calls` on this thread, in order; returns the sum of what they returned (0 for kernels without a result). */
+export function runCalls(simd: SimdKernels, calls: readonly KernelCall[]): number {
   const fns = simd as unknown as Record<string, (...args: number[]) => unknown>;
-  for (const call of calls) fns[call[0]]!(...(call.slice(1) as number[]));
+  let sum = 0;
+  for (const call of calls) {
+    const r = fns[call[0]]!(...(call.slice(1) as number[]));
+    if (typeof r === 'number') sum += r;
+  }
+  return sum;
 }
 
 /**
  * Runs `main` on this thread while the pool's helper runs `helper`; without a pool, both here
- * (main first). Either way every call computes the same values: only the thread differs.
+ * (main first). Either way every call computes the same values: only the thread differs. Returns
+ * the sum of what all the calls returned.
  */
-export function runSplit(pool: IntraOpPool | null, simd: SimdKernels, main: readonly KernelCall[], helper: readonly KernelCall[]): void {
-  if (pool === null || helper.length === 0) {
-    runCalls(simd, main);
-    runCalls(simd, helper);
-    return;
-  }
+export function runSplit(pool: IntraOpPool | null, simd: SimdKernels, main: readonly KernelCall[], helper: readonly KernelCall[]): number {
+  if (pool === null || helper.length === 0) return runCalls(simd, main) + runCalls(simd, helper);
   // More calls than the control block holds (many small blocks, a large batch): in rounds, each
   // thread's calls still in their order.
+  let sum = 0;
   const rounds = Math.ceil(helper.length / MAX_CALLS);
   for (let r = 0; r < rounds; r++) {
     const mine = main.slice(Math.ceil((main.length * r) / rounds), Math.ceil((main.length * (r + 1)) / rounds));
-    pool.run(helper.slice(r * MAX_CALLS, (r + 1) * MAX_CALLS), () => runCalls(simd, mine));
+    const theirs = helper.slice(r * MAX_CALLS, (r + 1) * MAX_CALLS);
+    pool.run(theirs, () => (sum += runCalls(simd, mine)));
+    for (let i = 0; i < theirs.length; i++) sum += pool.result(i);
   }
+  return sum;
 }
 
 /** Elements below which an element-wise kernel runs on one thread. */

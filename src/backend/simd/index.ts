@@ -149,8 +149,8 @@ export type { SimdVariant };
 type ModuleName = keyof typeof SIMD_MODULE_BYTES;
 const MODULE_NAMES = Object.keys(SIMD_MODULE_BYTES) as ModuleName[];
 
-/** Each variant's compiled modules, or null when this runtime cannot run that variant. */
-const compiled = new Map<'fma' | 'plain', WebAssembly.Module[] | null>();
+/** Each variant's compiled modules (unshared and shared), or null when this runtime cannot run them. */
+const compiled = new Map<string, WebAssembly.Module[] | null>();
 const instances = new Map<'fma' | 'plain', WeakMap<WebAssembly.Memory, SimdKernels>>();
 let disabled = false;
 let forced: 'fma' | 'plain' | undefined;
@@ -170,41 +170,27 @@ function relaxedSimdAvailable(bytes: Uint8Array<ArrayBuffer>): boolean {
   return WebAssembly.validate(bytes);
 }
 
-/** The compiled modules of `variant`, or null when this runtime cannot run it. */
-function module(variant: 'fma' | 'plain'): WebAssembly.Module[] | null {
-  let mods = compiled.get(variant);
+/**
+ * The compiled modules of `variant`, importing a shared memory when `shared` (for a backend whose
+ * memory is shared, src/backend/shared-memory.ts), or null when this runtime cannot run them.
+ */
+export function compiledModules(variant: 'fma' | 'plain', shared = false): WebAssembly.Module[] | null {
+  const key = `${variant}${shared ? ' shared' : ''}`;
+  let mods = compiled.get(key);
   if (mods === undefined) {
-    mods = [];
-    for (const name of MODULE_NAMES) {
-      const bytes = new Uint8Array(Buffer.from(SIMD_MODULE_BYTES[name][variant], 'base64'));
-      const ok = variant === 'fma' ? relaxedSimdAvailable(bytes) : WebAssembly.validate(bytes);
+    // The unshared build first: checking it switches relaxed SIMD on where Node needs a flag.
+    mods = shared && compiledModules(variant) === null ? null : [];
+    for (const name of mods === null ? [] : MODULE_NAMES) {
+      const unshared = new Uint8Array(Buffer.from(SIMD_MODULE_BYTES[name][variant], 'base64'));
+      const bytes = shared ? withSharedMemory(unshared) : unshared;
+      const ok = bytes !== null && (variant === 'fma' && !shared ? relaxedSimdAvailable(bytes) : WebAssembly.validate(bytes));
       if (!ok) {
         mods = null;
         break;
       }
-      mods.push(new WebAssembly.Module(bytes));
+      mods!.push(new WebAssembly.Module(bytes!));
     }
-    compiled.set(variant, mods);
-  }
-  return mods;
-}
-
-const sharedCompiled = new Map<'fma' | 'plain', WebAssembly.Module[] | null>();
-
-/** The modules of `variant` importing a shared memory, for a backend whose memory is shared; null if they cannot be made. */
-export function sharedModules(variant: 'fma' | 'plain'): WebAssembly.Module[] | null {
-  let mods = sharedCompiled.get(variant);
-  if (mods === undefined) {
-    mods = module(variant) === null ? null : [];
-    for (const name of mods === null ? [] : MODULE_NAMES) {
-      const bytes = withSharedMemory(Buffer.from(SIMD_MODULE_BYTES[name][variant], 'base64'));
-      if (bytes === null || !WebAssembly.validate(bytes)) {
-        mods = null;
-        break;
-      }
-      mods!.push(new WebAssembly.Module(bytes));
-    }
-    sharedCompiled.set(variant, mods);
+    compiled.set(key, mods);
   }
   return mods;
 }
@@ -216,9 +202,9 @@ export function sharedModules(variant: 'fma' | 'plain'): WebAssembly.Module[] | 
  */
 export function simdVariant(): SimdVariant {
   if (disabled) return 'none';
-  if (forced !== undefined) return module(forced) === null ? 'none' : forced;
-  if (module('fma') !== null) return 'fma';
-  return module('plain') === null ? 'none' : 'plain';
+  if (forced !== undefined) return compiledModules(forced) === null ? 'none' : forced;
+  if (compiledModules('fma') !== null) return 'fma';
+  return compiledModules('plain') === null ? 'none' : 'plain';
 }
 
 /** The backend's WebAssembly.Memory (Emscripten keeps the instance's exports under `asm`). */
@@ -232,8 +218,9 @@ export function simdKernels(backend: BackendWasm): SimdKernels | null {
   const variant = simdVariant();
   if (variant === 'none') return null;
   const memory = backendMemory(backend);
-  const mod = module(variant);
-  if (memory === undefined || mod === null) return null;
+  if (memory === undefined) return null;
+  const mods = compiledModules(variant, isShared(memory));
+  if (mods === null) return null;
   let byMemory = instances.get(variant);
   if (byMemory === undefined) {
     byMemory = new WeakMap();
@@ -241,8 +228,6 @@ export function simdKernels(backend: BackendWasm): SimdKernels | null {
   }
   let k = byMemory.get(memory);
   if (k === undefined) {
-    const mods = isShared(memory) ? sharedModules(variant) : mod;
-    if (mods === null) return null;
     k = Object.assign({}, ...mods.map((m) => new WebAssembly.Instance(m, { env: { memory } }).exports)) as SimdKernels;
     byMemory.set(memory, k);
   }

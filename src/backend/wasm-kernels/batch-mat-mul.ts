@@ -8,7 +8,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { intraOp, MIN_SPLIT_MACS, splitPoint } from '../intra-op/index.ts';
+import { intraOp, MIN_SPLIT_MACS, runSplit, splitPoint, type KernelCall } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { matMul2d, release, sizeOf, transpose2d } from './wasm-heap.ts';
 
@@ -64,14 +64,10 @@ export function fastBatchMatMulConfig(original: tf.KernelConfig): tf.KernelConfi
       // A^T B splits the rows of C (m), A B^T its columns (n), each at a multiple of 4.
       const pool = intraOp(backend);
       const mid = pool !== null && m * k * n >= MIN_SPLIT_MACS ? splitPoint(transposeA ? m : n, 4) : 0;
-      if (transposeA) {
-        if (mid > 0) pool!.run([['matmul_tn', ap, bp, cp, k, m, n, mid, m]], () => simd.matmul_tn(ap, bp, cp, k, m, n, 0, mid));
-        else simd.matmul_tn(ap, bp, cp, k, m, n, 0, m);
-      } else if (mid > 0) {
-        pool!.run([['matmul_nt', ap, bp, cp, m, n, k, mid, n]], () => simd.matmul_nt(ap, bp, cp, m, n, k, 0, mid));
-      } else {
-        simd.matmul_nt(ap, bp, cp, m, n, k, 0, n);
-      }
+      const end = transposeA ? m : n;
+      const part = (from: number, to: number): KernelCall =>
+        transposeA ? ['matmul_tn', ap, bp, cp, k, m, n, from, to] : ['matmul_nt', ap, bp, cp, m, n, k, from, to];
+      runSplit(pool, simd, [part(0, mid > 0 ? mid : end)], mid > 0 ? [part(mid, end)] : []);
       return { dataId: out.dataId, shape: outShape, dtype: 'float32' };
     }
     const cost = transposeCosts(m, k, n, transposeA, transposeB);

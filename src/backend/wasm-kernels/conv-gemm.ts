@@ -166,31 +166,8 @@ export function conv2dForward(
       const m = Math.min(rows, P - p0);
       if (direct) {
         const tbl = buf + 4 * (rows * K + SLACK);
-        calls.push([
-          'conv_direct',
-          xAt,
-          xEnd,
-          bp,
-          biasP,
-          yAt,
-          buf,
-          tbl,
-          flags,
-          p0,
-          m,
-          g.inHeight,
-          g.inWidth,
-          g.inChannels,
-          g.outHeight,
-          g.outWidth,
-          N,
-          g.filterHeight,
-          g.filterWidth,
-          g.strideHeight,
-          g.strideWidth,
-          g.top,
-          g.left,
-        ]);
+        // im2col's geometry with the output channels after the output size
+        calls.push(['conv_direct', xAt, xEnd, bp, biasP, yAt, buf, tbl, flags, p0, m, ...geometry.slice(0, 5), N, ...geometry.slice(5)]);
       } else if (pointwise) {
         calls.push(['gemm', xAt + 4 * p0 * K, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags]);
       } else {

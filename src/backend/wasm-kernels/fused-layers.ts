@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { intraOp, MIN_SPLIT_MACS, splitPoint } from '../intra-op/index.ts';
+import { intraOp, MIN_SPLIT_MACS, runSplit, splitPoint, type KernelCall } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { simdConv2d } from './conv2d.ts';
 import { RELU_BIAS_GRAD } from './relu-bias-grad.ts';
@@ -81,13 +81,21 @@ export function fusedDenseConfig(backendName: string): tf.KernelConfig | undefin
         const pack = backend.makeOutput([(mid > 0 ? 2 : 1) * k * 8], 'float32');
         const at = (t: tf.TensorInfo) => heapOffset(backend, t);
         const relu = a.activation === 'relu' ? 1 : 0;
-        if (mid > 0) {
-          pool!.run([['dense_forward', at(x), at(kernel), at(bias), at(out), at(pack) + 32 * k, m, k, n, mid, n, relu]], () =>
-            simd.dense_forward(at(x), at(kernel), at(bias), at(out), at(pack), m, k, n, 0, mid, relu),
-          );
-        } else {
-          simd.dense_forward(at(x), at(kernel), at(bias), at(out), at(pack), m, k, n, 0, n, relu);
-        }
+        const part = (n0: number, n1: number, packAt: number): KernelCall => [
+          'dense_forward',
+          at(x),
+          at(kernel),
+          at(bias),
+          at(out),
+          packAt,
+          m,
+          k,
+          n,
+          n0,
+          n1,
+          relu,
+        ];
+        runSplit(pool, simd, [part(0, mid > 0 ? mid : n, at(pack))], mid > 0 ? [part(mid, n, at(pack) + 32 * k)] : []);
         backend.disposeData(pack.dataId);
         return out;
       }

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { intraOp, MIN_SPLIT_ELEMENTS, type KernelCall } from '../intra-op/index.ts';
+import { intraOp, MIN_SPLIT_ELEMENTS, runSplit, type KernelCall } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { heapF32, sizeOf } from './wasm-heap.ts';
 
@@ -111,17 +111,7 @@ function maxPoolGrad(args: {
     ];
     const pool = intraOp(backend);
     const half = pool !== null && sizeOf(input.shape) >= MIN_SPLIT_ELEMENTS ? Math.floor(batchSize / 2) : 0;
-    let misses: number;
-    if (half > 0) {
-      let mine = 0;
-      const [, ...args] = part(0, half);
-      pool!.run([part(half, batchSize)], () => {
-        mine = (simd.max_pool_grad_2x2 as (...a: number[]) => number)(...args);
-      });
-      misses = mine + pool!.result(0);
-    } else {
-      misses = simd.max_pool_grad_2x2(at(input), at(output), at(dy), at(out), batchSize, inHeight, inWidth, C, outHeight, outWidth);
-    }
+    const misses = runSplit(pool, simd, [part(0, half > 0 ? half : batchSize)], half > 0 ? [part(half, batchSize)] : []);
     if (misses === 0) return out;
   }
   const dx = heapF32(backend, out);
