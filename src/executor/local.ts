@@ -46,11 +46,15 @@ export class LocalExecutor implements Executor {
     return this.opts.kernelThreads ?? 1;
   }
 
+  /** The kernel threads each running stage may use now. */
+  private coreShare(): number {
+    return kernelThreadsWhile(this.workers.filter((w) => w.busy !== null).length, this.maxThreads, this.opts.cores);
+  }
+
   /** Each busy worker's share of the cores, sent when it changed (a stage started or ended). */
   private shareCores(): void {
-    const running = this.workers.filter((w) => w.busy !== null);
-    const threads = kernelThreadsWhile(running.length, this.maxThreads, this.opts.cores);
-    for (const w of running) {
+    const threads = this.coreShare();
+    for (const w of this.workers.filter((x) => x.busy !== null)) {
       if (w.threads === threads) continue;
       w.threads = threads;
       w.proc.sendMessage({ type: 'threads', threads } satisfies WorkerRequest as never).catch(() => undefined);
@@ -109,16 +113,23 @@ export class LocalExecutor implements Executor {
           reject(new KdqError('E_EXECUTOR', 'run cancelled; stages done so far are cached, rerun to continue'));
           return;
         }
+        const started: WorkerHandle[] = [];
         for (const w of this.workers) {
           if (w.busy) continue;
           const next = [...waiting].find((k) => plan.tasks[k]!.deps.every((d) => outcomes.get(d)?.status === 'ran' || outcomes.get(d)?.status === 'cached'));
           if (next === undefined) break;
           waiting.delete(next);
-          const task = plan.tasks[next]!;
-          w.busy = task;
+          w.busy = plan.tasks[next]!;
+          started.push(w);
+        }
+        // Each new task goes out with its share of the cores once all are assigned; the workers
+        // already busy hear of a change of share.
+        const threads = this.coreShare();
+        for (const w of started) {
+          const task = w.busy!;
           emit({ type: 'start', task, worker: w.name });
-          w.threads = kernelThreadsWhile(this.workers.filter((x) => x.busy !== null).length, this.maxThreads, this.opts.cores);
-          w.proc.sendMessage({ type: 'task', task, threads: w.threads } satisfies WorkerRequest as never).catch((e: Error) => fail(w, e.message));
+          w.threads = threads;
+          w.proc.sendMessage({ type: 'task', task, threads } satisfies WorkerRequest as never).catch((e: Error) => fail(w, e.message));
         }
         this.shareCores();
         finishIfDone();
