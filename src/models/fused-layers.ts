@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchNormTrainAvailable, batchNormTrainOp } from '../backend/wasm-kernels/batch-norm.ts';
-import { fusedConv2d, fusedDense, fusedLayersAvailable } from '../backend/wasm-kernels/fused-layers.ts';
+import { fusedConv2d, fusedDense, fusedLayersAvailable, type FusedActivation } from '../backend/wasm-kernels/fused-layers.ts';
 import { reluAvailable, reluOp } from '../backend/wasm-kernels/relu.ts';
 
 /** The fields of tf.js' Conv and Dense layers read here (TypeScript-protected in tf.js). */
@@ -34,18 +34,29 @@ function isRelu(l: LayerInternals): boolean {
   return l.activation !== null && l.activation.getClassName() === 'relu';
 }
 
+/** The layer's activation when the fused kernels compute it, else null. */
+function fusedActivation(l: LayerInternals): FusedActivation | null {
+  const name = l.activation === null ? 'linear' : l.activation.getClassName();
+  return name === 'relu' || name === 'linear' ? name : null;
+}
+
 function dilationIsOne(d: number | number[] | undefined): boolean {
   return d === undefined || (Array.isArray(d) ? d.every((v) => v === 1) : d === 1);
 }
 
-/** The fused output of a 2-D conv layer, or null when the fused path does not apply. */
+/**
+ * The fused output of a 2-D conv layer, or null when the fused path does not apply. A linear conv
+ * (one before batch normalization) takes it too: tf.js' own fused conv computes the input
+ * gradient with the others, even for a first layer whose input is the data.
+ */
 function convCall(l: LayerInternals, x: tf.Tensor): tf.Tensor | null {
+  const activation = fusedActivation(l);
   if (
     x.rank !== 4 ||
     l.rank !== 2 ||
     l.kernel === null ||
     l.bias === null ||
-    !isRelu(l) ||
+    activation === null ||
     l.dataFormat !== 'channelsLast' ||
     !dilationIsOne(l.dilationRate) ||
     (l.padding !== 'valid' && l.padding !== 'same') ||
@@ -56,7 +67,7 @@ function convCall(l: LayerInternals, x: tf.Tensor): tf.Tensor | null {
   return fusedConv2d(x as tf.Tensor4D, l.kernel.read() as tf.Tensor4D, l.bias.read() as tf.Tensor1D, {
     strides: [l.strides[0], l.strides[1]],
     pad: l.padding,
-    activation: 'relu',
+    activation,
   });
 }
 

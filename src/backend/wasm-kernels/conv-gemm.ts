@@ -10,7 +10,7 @@
  * multiplied at once, so the memory touched is the tensors themselves plus one block. A 1x1
  * convolution at stride 1 without padding needs no im2col: its `cols` is x itself; and the
  * forward product reads the rows of `cols` straight from x for pixels whose taps are all inside
- * the image (conv_direct), where a filter row reads at least 16 floats.
+ * the image (conv_direct).
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -119,9 +119,6 @@ const SLACK = 4;
 /** Largest im2col matrix the filter gradient writes whole, so two threads share its writing (bytes). */
 const WHOLE_COLS_BYTES = 4 << 20;
 
-/** Floats of x a filter row reads (fw cin) from which conv_direct reads x in place rather than copying im2col rows. */
-const DIRECT_MIN_RUN = 16;
-
 /**
  * y = act(conv(x, filter) + bias) into a new [n, oh, ow, cout] tensor; `bias` may be null.
  * The accumulators start at the bias, and relu is f32x4.max (a NaN stays a NaN).
@@ -140,14 +137,18 @@ export function conv2dForward(
   const P = g.batch * g.outHeight * g.outWidth;
   const y = backend.makeOutput([g.batch, g.outHeight, g.outWidth, N], 'float32');
   if (P === 0) return y;
+  // conv_direct reads x in place even where a filter row reads a few floats (a first layer's
+  // fw cin = 3): minimum of 300 calls at batch 32 (bias + relu), ms, blocked im2col against
+  // conv_direct: 28x28x1 -> 32 3x3 0.92 / 0.66, -> 16 0.67 / 0.38, 32x32x3 -> 32 2.19 / 1.50,
+  // 49x10x1 -> 64 10x4/2 'same' 1.10 / 1.01, 28x28x1 -> 8 5x5 0.82 / 0.31, 28x28x2 -> 16 3x3
+  // 'same' 1.05 / 0.84.
   const pointwise = isPointwise(g);
   const rows = blockRows(K, P);
-  const direct = !pointwise && g.filterWidth * g.inChannels >= DIRECT_MIN_RUN;
   // With a second thread, it takes the second half of the blocks, with scratch of its own.
   const pool = intraOp(backend);
   const nBlocks = Math.ceil(P / rows);
   const mainBlocks = pool !== null && nBlocks >= 2 && P * K * N >= MIN_SPLIT_MACS ? Math.ceil(nBlocks / 2) : nBlocks;
-  const threadScratch = (pointwise ? 0 : rows * K + SLACK) + (direct ? 5 * Math.ceil(rows / 4) : 0);
+  const threadScratch = pointwise ? 0 : rows * K + SLACK + 5 * Math.ceil(rows / 4);
   // packed filter, then the bias padded to whole panels, then each thread's im2col block (and tile table)
   const scratch = backend.makeOutput([round8(N) * (K + 1) + threadScratch * (mainBlocks < nBlocks ? 2 : 1)], 'float32');
   const bp = heapOffset(backend, scratch);
@@ -164,14 +165,12 @@ export function conv2dForward(
     const calls: KernelCall[] = [];
     for (let p0 = first * rows; p0 < Math.min(P, end * rows); p0 += rows) {
       const m = Math.min(rows, P - p0);
-      if (direct) {
+      if (pointwise) {
+        calls.push(['gemm', xAt + 4 * p0 * K, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags]);
+      } else {
         const tbl = buf + 4 * (rows * K + SLACK);
         // im2col's geometry with the output channels after the output size
         calls.push(['conv_direct', xAt, xEnd, bp, biasP, yAt, buf, tbl, flags, p0, m, ...geometry.slice(0, 5), N, ...geometry.slice(5)]);
-      } else if (pointwise) {
-        calls.push(['gemm', xAt + 4 * p0 * K, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags]);
-      } else {
-        calls.push(['im2col', xAt, xEnd, buf, 4 * K, p0, m, 0, ...geometry], ['gemm', buf, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags]);
       }
     }
     return calls;

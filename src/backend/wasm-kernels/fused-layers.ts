@@ -110,11 +110,23 @@ export function fusedDenseConfig(backendName: string): tf.KernelConfig | undefin
   };
 }
 
-/** dz and db of a fused layer from its output gradient and output. */
-function biasActivationGrad(dy: tf.Tensor, y: tf.Tensor, activation: FusedActivation): [tf.Tensor, tf.Tensor] {
-  if (activation === 'relu') return tf.engine().runKernel(RELU_BIAS_GRAD, { dy, y }) as unknown as [tf.Tensor, tf.Tensor];
-  const axes = dy.shape.slice(0, -1).map((_, i) => i);
-  return [dy, tf.sum(dy, axes)];
+/**
+ * dz and db of a fused layer from its output gradient and output: for relu both from one pass,
+ * for linear dz is dy and db a sum over all but the last axis, computed only when asked for.
+ */
+function biasActivationGrad(dy: tf.Tensor, y: tf.Tensor, activation: FusedActivation): { dz: tf.Tensor; db: () => tf.Tensor } {
+  if (activation === 'relu') {
+    const [dz, db] = tf.engine().runKernel(RELU_BIAS_GRAD, { dy, y }) as unknown as [tf.Tensor, tf.Tensor];
+    return { dz, db: () => db };
+  }
+  return {
+    dz: dy,
+    db: () =>
+      tf.sum(
+        dy,
+        dy.shape.slice(0, -1).map((_, i) => i),
+      ),
+  };
 }
 
 export const fusedConv2dGradConfig: tf.GradConfig = {
@@ -124,13 +136,13 @@ export const fusedConv2dGradConfig: tf.GradConfig = {
   gradFunc: (dy, saved, attrs) => {
     const [x, filter, y] = saved;
     const a = attrs as unknown as FusedConv2DAttrs;
-    const [dz, db] = biasActivationGrad(dy as tf.Tensor, y, a.activation);
+    const { dz, db } = biasActivationGrad(dy as tf.Tensor, y, a.activation);
     const common = { strides: a.strides, pad: a.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
     return {
       x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...common, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
       filter: () =>
         tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...common, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
-      bias: () => db,
+      bias: db,
     };
   },
 };
@@ -142,11 +154,11 @@ export const fusedDenseGradConfig: tf.GradConfig = {
   gradFunc: (dy, saved, attrs) => {
     const [x, kernel, y] = saved;
     const a = attrs as unknown as FusedDenseAttrs;
-    const [dz, db] = biasActivationGrad(dy as tf.Tensor, y, a.activation);
+    const { dz, db } = biasActivationGrad(dy as tf.Tensor, y, a.activation);
     return {
       x: () => tf.matMul(dz, kernel, false, true),
       kernel: () => tf.matMul(x, dz, true, false),
-      bias: () => db,
+      bias: db,
     };
   },
 };
