@@ -24,6 +24,9 @@ export interface LocalExecutorOptions {
   log?: (line: string) => void;
 }
 
+/** How long a worker told to exit may take before it is stopped. */
+const EXIT_WAIT_MS = 5000;
+
 const WORKER_OPTIONS = { ipc: true, serialization: 'json', stdout: 'ignore', stderr: 'pipe', reject: false, buffer: false } as const;
 
 interface WorkerHandle {
@@ -172,9 +175,15 @@ export class LocalExecutor implements Executor {
     await Promise.all(
       ws.map(async (w) => {
         await w.proc.sendMessage({ type: 'exit' } satisfies WorkerRequest as never).catch(() => undefined);
-        const timer = setTimeout(() => w.proc.kill('SIGTERM'), 5000);
+        let killed = false;
+        const timer = setTimeout(() => {
+          killed = true;
+          w.proc.kill('SIGTERM');
+        }, EXIT_WAIT_MS);
         await w.proc;
         clearTimeout(timer);
+        // A worker that lingers holds up the end of every run by this long: worth a line.
+        if (killed) this.opts.log?.(`${w.name} did not exit within ${EXIT_WAIT_MS / 1000} s of being told to; stopped it with SIGTERM`);
       }),
     );
   }

@@ -61,7 +61,8 @@ async function ipcWorker(opts: WorkerOptions): Promise<void> {
   const { getEachMessage, sendMessage } = await import('execa');
   // The parent is gone (killed, or its terminal closed): stop at once, as it did. What this worker
   // was computing is left as a dead process's temp folder and lock, which the next run clears.
-  process.once('disconnect', () => process.exit(1));
+  const parentGone = () => process.exit(1);
+  process.once('disconnect', parentGone);
   const progress = progressLines((key, message) => {
     void sendMessage({ type: 'progress', key, message } satisfies WorkerReply as never).catch(() => undefined);
   });
@@ -69,10 +70,11 @@ async function ipcWorker(opts: WorkerOptions): Promise<void> {
   // lets the event loop run every few steps), not after the stage, where getEachMessage sees it.
   const max = opts.kernelThreads ?? 1;
   const applyThreads = (threads: number) => setKernelThreads(Math.max(1, Math.min(max, threads)));
-  process.on('message', (raw: unknown) => {
+  const onMessage = (raw: unknown) => {
     const m = raw as WorkerRequest | null;
     if (m !== null && typeof m === 'object' && m.type === 'threads') applyThreads(m.threads);
-  });
+  };
+  process.on('message', onMessage);
   for await (const raw of getEachMessage()) {
     const m = raw as unknown as WorkerRequest;
     if (m.type === 'exit') break;
@@ -103,6 +105,11 @@ async function ipcWorker(opts: WorkerOptions): Promise<void> {
     }
     await sendMessage({ type: 'done', outcome } satisfies WorkerReply as never);
   }
+  // Told to exit: close the channel, which the 'message' listener keeps open, so the event loop
+  // empties and the process ends now rather than when the parent kills it (5 s later).
+  process.off('disconnect', parentGone);
+  process.off('message', onMessage);
+  process.disconnect?.();
 }
 
 /** True when every dep of the task is in the cache, so running it now cannot block on another worker. */

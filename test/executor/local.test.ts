@@ -40,6 +40,8 @@ describe('kdq run --jobs 2 (sweep of two temperatures)', () => {
     // A worker's training progress reaches the submitter: a line per epoch, named by its stage.
     expect(r.err).toMatch(/^teacher@s1 epoch 1\/\d+: loss \d+\.\d+ acc .* samples\/s/m);
     expect(r.err).toMatch(/^student@s1 epoch 1\/\d+: loss /m);
+    // Told to exit, the workers end by themselves, not 5 s later by SIGTERM.
+    expect(r.err).not.toContain('did not exit');
 
     const cache = new Cache(join(runsDir, '.cache'));
     const kinds = (await cache.list()).map((e) => (e.meta as { kind: string }).kind);
