@@ -91,6 +91,7 @@ describe('the SIMD module', () => {
       'im2col',
       'matmul_nt',
       'matmul_tn',
+      'max_pool_2x2',
       'max_pool_grad_2x2',
       'pack_b',
       'relu_bias_grad',
@@ -167,6 +168,41 @@ describe('KdqReluBiasGrad', () => {
       expect(db.shape).toEqual([channels]);
       expect(relativeError(dbv, expectDb)).toBeLessThan(1e-6);
       tf.dispose([y, dy, dz, db]);
+    });
+  }
+});
+
+describe("MaxPool 2x2 stride 2 (SIMD path) gives the stock kernel's values", () => {
+  const cases = [
+    { name: 'kd-mnist teacher, 32 channels', shape: [3, 26, 26, 32], pool: 2, stride: 2, pad: 'valid', simd: true },
+    { name: 'odd sizes leave a row and a column outside every window', shape: [2, 7, 5, 4], pool: 2, stride: 2, pad: 'valid', simd: true },
+    { name: "'same' on even sizes pads nothing", shape: [2, 8, 6, 8], pool: 2, stride: 2, pad: 'same', simd: true },
+    { name: "'same' on odd sizes pads: the stock kernel", shape: [2, 7, 5, 4], pool: 2, stride: 2, pad: 'same', simd: false },
+    { name: '3x3 windows: the stock kernel', shape: [2, 9, 9, 4], pool: 3, stride: 2, pad: 'valid', simd: false },
+    { name: '3 channels: the stock kernel', shape: [2, 8, 8, 3], pool: 2, stride: 2, pad: 'valid', simd: false },
+  ] as const;
+  for (const c of cases) {
+    it(`${c.name}, with ties and all-negative windows`, () => {
+      const data = values(size([...c.shape]), 41);
+      for (let i = 0; i < data.length; i += 7) data[i] = 0.25;
+      for (let i = 0; i < data.length / 3; i++) data[i] = -Math.abs(data[i]) - 1;
+      const x = tf.tensor4d(data, [...c.shape] as [number, number, number, number]);
+      const simd = simdKernels(tf.backend() as BackendWasm)!;
+      let calls = 0;
+      const kernel = simd.max_pool_2x2;
+      simd.max_pool_2x2 = (...a) => {
+        calls++;
+        kernel(...a);
+      };
+      try {
+        const attrs = { filterSize: [c.pool, c.pool], strides: [c.stride, c.stride], pad: c.pad, dimRoundingMode: undefined };
+        const r = bothPaths('MaxPool', { x }, attrs);
+        expect(calls > 0).toBe(c.simd);
+        expect(Array.from(r.simd[0]!)).toEqual(Array.from(r.js[0]!));
+      } finally {
+        simd.max_pool_2x2 = kernel;
+        x.dispose();
+      }
     });
   }
 });

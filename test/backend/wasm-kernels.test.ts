@@ -56,6 +56,7 @@ describe('registration', () => {
     'FusedConv2D',
     'FusedDepthwiseConv2D',
     'Identity',
+    'MaxPool',
     'MaxPoolGrad',
     'Slice',
     'Sum',

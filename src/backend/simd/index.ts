@@ -32,6 +32,8 @@ export interface SimdKernels {
   ): void;
   relu_bias_grad(dy: number, y: number, dz: number, db: number, rows: number, channels: number): void;
   /** Returns how many (window, channel) pairs found no input equal to their maximum (NaN). */
+  /** y = the maximum of each 2x2 window at stride 2 of images [0, n), no padding, C a multiple of 4. */
+  max_pool_2x2(x: number, y: number, n: number, h: number, w: number, c: number, oh: number, ow: number): void;
   max_pool_grad_2x2(x: number, y: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number, ow: number): number;
   /** out[m, n] = act(x[m, k] w[k, n] + b), n a multiple of 8; relu 1 or 0 (linear); `pack` is scratch of k * 8 floats. */
   /** Columns [n0, n1) of it only (multiples of 8, or n1 = n). */

@@ -98,6 +98,43 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $row))))
 
+  ;; MaxPool for 2x2 windows at stride 2 with no padding, NHWC, C a multiple of 4, over images
+  ;; [0, N) of the slice at x (y likewise): y = the maximum of each window (f32x4.max: a NaN
+  ;; propagates). The rows and columns past 2 OH and 2 OW, if any, are in no window.
+  (func (export "max_pool_2x2")
+    (param $x i32) (param $y i32) (param $N i32) (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32)
+    (local $n i32) (local $oy i32) (local $ox i32) (local $c i32) (local $cB i32) (local $rowB i32) (local $row i32) (local $p i32) (local $o i32)
+    (local.set $cB (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $rowB (i32.mul (local.get $W) (local.get $cB)))
+    (local.set $o (local.get $y))
+    (block $ndone (loop $nl
+      (br_if $ndone (i32.ge_u (local.get $n) (local.get $N)))
+      (local.set $oy (i32.const 0))
+      (block $ydone (loop $yl
+        (br_if $ydone (i32.ge_u (local.get $oy) (local.get $OH)))
+        ;; x[n, 2 oy, 0, 0]
+        (local.set $row (i32.add (local.get $x) (i32.mul (i32.add (i32.mul (local.get $n) (local.get $H)) (i32.shl (local.get $oy) (i32.const 1))) (local.get $rowB))))
+        (local.set $ox (i32.const 0))
+        (block $xdone (loop $xl
+          (br_if $xdone (i32.ge_u (local.get $ox) (local.get $OW)))
+          (local.set $p (i32.add (local.get $row) (i32.shl (i32.mul (local.get $ox) (local.get $cB)) (i32.const 1))))
+          (local.set $c (i32.const 0))
+          (block $cdone (loop $cl
+            (br_if $cdone (i32.ge_u (local.get $c) (local.get $cB)))
+            (v128.store (local.get $o) (f32x4.max
+              (f32x4.max (v128.load (local.get $p)) (v128.load (i32.add (local.get $p) (local.get $cB))))
+              (f32x4.max (v128.load (i32.add (local.get $p) (local.get $rowB))) (v128.load (i32.add (i32.add (local.get $p) (local.get $rowB)) (local.get $cB))))))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (local.set $o (i32.add (local.get $o) (i32.const 16)))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $cl)))
+          (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+          (br $xl)))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (br $yl)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nl))))
+
   ;; MaxPoolGrad for 2x2 windows at stride 2 with no padding, NHWC, C a multiple of 4. Each output
   ;; gradient goes to the first (row-major) input of its window equal to the window's maximum y, as
   ;; the cpu backend does; inputs outside every window get 0. Returns how many (window, channel)

@@ -11,6 +11,7 @@ import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.ts';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
+import { simdMaxPoolConfig } from './max-pool.ts';
 import { sharedIdentityConfig } from './identity.ts';
 import { fastSliceConfig } from './slice.ts';
 import { FUSED_CONV2D, FUSED_DENSE, fusedConv2dConfig, fusedConv2dGradConfig, fusedDenseConfig, fusedDenseGradConfig } from './fused-layers.ts';
@@ -52,6 +53,7 @@ const OVERRIDES: Readonly<Record<string, (original: tf.KernelConfig) => tf.Kerne
   Sum: simdSumConfig,
   AvgPoolGrad: simdAvgPoolGradConfig,
   Identity: sharedIdentityConfig,
+  MaxPool: simdMaxPoolConfig,
   MaxPoolGrad: () => maxPoolGradConfig,
   Slice: fastSliceConfig,
 };
