@@ -79,15 +79,14 @@ describe('the SIMD module', () => {
     expect(Object.keys(k!).sort()).toEqual([
       'adam',
       'bn_apply',
-      'bn_grad_sums',
-      'bn_moments',
-      'channel_sum',
+      'channel_partials',
       'conv_direct',
       'dense_forward',
       'depthwise',
       'flip_filter',
       'gemm',
       'gemm_tn',
+      'grad_partials',
       'im2col',
       'matmul_nt',
       'matmul_tn',
@@ -96,6 +95,7 @@ describe('the SIMD module', () => {
       'pack_b',
       'relu_bias_grad',
       'relu_grad',
+      'sum_partials',
       'transpose_2d',
     ]);
   });

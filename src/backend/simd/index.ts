@@ -107,16 +107,16 @@ export interface SimdKernels {
   gemm_tn(a: number, lda: number, b: number, ldb: number, c: number, ldc: number, r: number, k: number, n: number, accumulate: number): void;
 
   // norm.wat: batch normalization and relu (see wasm-kernels/batch-norm.ts, relu.ts); channels in fours.
-  /** Per-channel mean and biased variance of x[rows, C]; `part` is scratch of C floats. */
-  bn_moments(x: number, rows: number, c: number, mean: number, variance: number, part: number): void;
+  /** parts[b][c] = sum over block b (256 rows) of x[r, c] (mode 0) or (x - mean)^2 (mode 1), for the blocks of x[rows, C]. */
+  channel_partials(x: number, mean: number, rows: number, c: number, mode: number, parts: number): void;
+  /** sum[c] = the nb blocks' partials added from 0 in block order, divided by n unless n is 0. */
+  sum_partials(parts: number, nb: number, c: number, sum: number, n: number): void;
   /** mode 0: out = (x - mean) scale + k1; mode 1: out = x2 scale + (x - mean) k2 + k1. */
   bn_apply(x: number, x2: number, out: number, rows: number, c: number, mode: number, mean: number, scale: number, k1: number, k2: number): void;
-  /** sumDy = sum dy, sumDyXm = sum dy (x - mean), per channel, in one pass; `part` is scratch of 2 C floats. */
-  bn_grad_sums(dy: number, x: number, mean: number, rows: number, c: number, sumDy: number, sumDyXm: number, part: number): void;
+  /** Per block of 256 rows: partsDy[b] = sum dy, partsDyXm[b] = sum dy (x - mean), per channel, in one pass. */
+  grad_partials(dy: number, x: number, mean: number, rows: number, c: number, partsDy: number, partsDyXm: number): void;
   /** dx = dy where y > 0, else 0, n a multiple of 4. */
   relu_grad(dy: number, y: number, dx: number, n: number): void;
-  /** sum[c] = sum over rows of x[rows, C]; `part` is scratch of C floats. */
-  channel_sum(x: number, rows: number, c: number, sum: number, part: number): void;
 
   // spatial.wat: depthwise convolution (multiplier 1) and average pooling's gradient; channels in fours.
   /**

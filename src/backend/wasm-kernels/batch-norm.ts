@@ -18,6 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { intraOp, MIN_SPLIT_ELEMENTS, runSplit, type KernelCall } from '../intra-op/index.ts';
+import { blockSums } from './channel-sums.ts';
 import { heapOffset, simdKernels, type SimdKernels } from '../simd/index.ts';
 import { heapF32, release, sizeOf } from './wasm-heap.ts';
 
@@ -53,11 +54,17 @@ function batchNormTrain(args: ForwardArgs): tf.TensorInfo[] {
   const y = backend.makeOutput([...x.shape], 'float32');
   const mean = backend.makeOutput([C], 'float32');
   const variance = backend.makeOutput([C], 'float32');
-  const scratch = backend.makeOutput([2 * C], 'float32');
+  const scratch = backend.makeOutput([C], 'float32');
   const simd = simdKernels(backend);
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
   if (simd !== null && C % 4 === 0) {
-    simd.bn_moments(at(x), rows, C, at(mean), at(variance), at(scratch) + 4 * C);
+    // as tf.moments: the mean, then the mean of (x - mean)^2 in a second pass
+    const sums = (mode: number, out: number) => {
+      const partials = (r0: number, r1: number, [parts]: number[]): KernelCall => ['channel_partials', at(x) + 4 * r0 * C, at(mean), r1 - r0, C, mode, parts!];
+      blockSums(backend, simd, partials, [out], rows, C, rows);
+    };
+    sums(0, at(mean));
+    sums(1, at(variance));
   } else {
     moments(heapF32(backend, x), rows, C, heapF32(backend, mean), heapF32(backend, variance));
   }
@@ -121,14 +128,24 @@ function batchNormTrainGrad(args: GradArgs): tf.TensorInfo[] {
   const dx = backend.makeOutput([...x.shape], 'float32');
   const dgamma = backend.makeOutput([C], 'float32');
   const dbeta = backend.makeOutput([C], 'float32');
-  // scale, k1, k2 of bn_apply's backward mode, then the per-channel sum dy (x - mean), then 2 C of scratch
-  const scratch = backend.makeOutput([6 * C], 'float32');
+  // scale, k1, k2 of bn_apply's backward mode, then the per-channel sum dy (x - mean)
+  const scratch = backend.makeOutput([4 * C], 'float32');
   const simd = simdKernels(backend);
   const vec = simd !== null && C % 4 === 0;
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
   const sumDyXmAt = at(scratch) + 12 * C;
   if (vec) {
-    simd.bn_grad_sums(at(dy), at(x), at(mean), rows, C, at(dbeta), sumDyXmAt, sumDyXmAt + 4 * C);
+    const partials = (r0: number, r1: number, [partsDy, partsDyXm]: number[]): KernelCall => [
+      'grad_partials',
+      at(dy) + 4 * r0 * C,
+      at(x) + 4 * r0 * C,
+      at(mean),
+      r1 - r0,
+      C,
+      partsDy!,
+      partsDyXm!,
+    ];
+    blockSums(backend, simd, partials, [at(dbeta), sumDyXmAt], rows, C);
   } else {
     gradSums(heapF32(backend, dy), heapF32(backend, x), heapF32(backend, mean), C, heapF32(backend, dbeta), heapF32(backend, scratch).subarray(3 * C, 4 * C));
   }

@@ -2,14 +2,17 @@
  * Sum over every axis but the last, the bias gradient of every layer that adds a bias outside kdq's
  * fused kernels (tf.js' fused convolution and matmul gradients, biasAdd, depthwise layers). The
  * stock wasm Sum transposes the tensor so that the reduced axes come last, then sums; this sums
- * the rows in place, four channels per SIMD lane group. For up to 256 rows the result is the
- * stock kernel's bit for bit (a running sum from 0 per channel); longer sums go in blocks of 256
- * rows, which rounds less. Other reductions go to the stock kernel.
+ * the rows in place, four channels per SIMD lane group, half of the rows on the helper thread
+ * (channel-sums.ts). For up to 256 rows the result is the stock kernel's bit for bit (a running sum
+ * from 0 per channel); longer sums go in blocks of 256 rows, which rounds less. Other reductions go
+ * to the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import type { KernelCall } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
-import { release, sizeOf } from './wasm-heap.ts';
+import { blockSums } from './channel-sums.ts';
+import { sizeOf } from './wasm-heap.ts';
 
 interface SumAttrs {
   axis: number | number[];
@@ -30,9 +33,9 @@ export function simdSumConfig(original: tf.KernelConfig): tf.KernelConfig {
     const C = x.shape[rank - 1];
     if (axes.length !== rank - 1 || axes.some((a, i) => a !== i) || C % 4 !== 0) return fallback(args);
     const out = backend.makeOutput(attrs.keepDims ? [...x.shape.slice(0, -1).map(() => 1), C] : [C], 'float32');
-    const part = backend.makeOutput([C], 'float32');
-    simd.channel_sum(heapOffset(backend, x), sizeOf(x.shape) / C, C, heapOffset(backend, out), heapOffset(backend, part));
-    release(backend, part);
+    const at = heapOffset(backend, x);
+    const partials = (r0: number, r1: number, [parts]: number[]): KernelCall => ['channel_partials', at + 4 * r0 * C, 0, r1 - r0, C, 0, parts!];
+    blockSums(backend, simd, partials, [heapOffset(backend, out)], sizeOf(x.shape) / C, C);
     return out;
   }
   return { ...original, kernelFunc: sum as unknown as tf.KernelFunc };
