@@ -30,8 +30,7 @@ export interface SimdKernels {
     invC2: number,
     eps: number,
   ): void;
-  /** dz = dy where y > 0, db = its sum over rows, for `channels` channels of rows `ld` bytes apart. */
-  relu_bias_grad(dy: number, y: number, dz: number, db: number, rows: number, channels: number, ld: number): void;
+  relu_bias_grad(dy: number, y: number, dz: number, db: number, rows: number, channels: number): void;
   /** Returns how many (window, channel) pairs found no input equal to their maximum (NaN). */
   /** y = the maximum of each 2x2 window at stride 2 of images [0, n), no padding, C a multiple of 4. */
   max_pool_2x2(x: number, y: number, n: number, h: number, w: number, c: number, oh: number, ow: number): void;

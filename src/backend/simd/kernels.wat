@@ -71,12 +71,11 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $tail))))
 
-  ;; The backward pass of relu(z + bias) given its output y, for `rows` rows of C channels, rows
-  ;; `ld` bytes apart (C of a row's channels: two threads each take some of them):
+  ;; The backward pass of relu(z + bias) given its output y, for `rows` rows of C channels:
   ;;   dz = dy where y > 0, else 0;   db[c] = sum over rows of dz[., c]
   ;; C must be a multiple of 4 (the caller checks).
   (func (export "relu_bias_grad")
-    (param $dy i32) (param $y i32) (param $dz i32) (param $db i32) (param $rows i32) (param $C i32) (param $ld i32)
+    (param $dy i32) (param $y i32) (param $dz i32) (param $db i32) (param $rows i32) (param $C i32)
     (local $r i32) (local $c i32) (local $rowBytes i32) (local $p i32) (local $q i32) (local $d v128)
     (local.set $rowBytes (i32.shl (local.get $C) (i32.const 2)))
     (memory.fill (local.get $db) (i32.const 0) (local.get $rowBytes))
@@ -87,7 +86,7 @@
         (block $cdone
           (loop $col
             (br_if $cdone (i32.ge_u (local.get $c) (local.get $rowBytes)))
-            (local.set $p (i32.add (i32.mul (local.get $r) (local.get $ld)) (local.get $c)))
+            (local.set $p (i32.add (i32.mul (local.get $r) (local.get $rowBytes)) (local.get $c)))
             (local.set $d (v128.and
               (v128.load (i32.add (local.get $dy) (local.get $p)))
               (f32x4.gt (v128.load (i32.add (local.get $y) (local.get $p))) (f32x4.splat (f32.const 0)))))

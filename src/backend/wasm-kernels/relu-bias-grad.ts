@@ -5,7 +5,6 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { intraOp, MIN_SPLIT_ELEMENTS, runSplit, splitPoint, type KernelCall } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { heapF32, sizeOf } from './wasm-heap.ts';
 
@@ -21,18 +20,7 @@ function reluBiasGrad(args: { inputs: { dy: tf.TensorInfo; y: tf.TensorInfo }; b
   const simd = simdKernels(backend);
   if (simd !== null && channels % 4 === 0) {
     const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-    // Each channel's sum runs over the rows in order: with a helper thread, it takes half of the
-    // channels (each thread reading its part of every row), so the sums are the same.
-    const pool = intraOp(backend);
-    const mid = pool !== null && rows * channels >= MIN_SPLIT_ELEMENTS ? splitPoint(channels, 4) : 0;
-    const part = (c0: number, c1: number): KernelCall => [
-      'relu_bias_grad',
-      ...[at(dy), at(y), at(dz), at(db)].map((p) => p + 4 * c0),
-      rows,
-      c1 - c0,
-      4 * channels,
-    ];
-    runSplit(pool, simd, [part(0, mid > 0 ? mid : channels)], mid > 0 ? [part(mid, channels)] : []);
+    simd.relu_bias_grad(at(dy), at(y), at(dz), at(db), rows, channels);
     return [dz, db];
   }
   const dyv = heapF32(backend, dy);
