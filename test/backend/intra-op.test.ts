@@ -14,9 +14,13 @@ import {
   IntraOpPool,
   kernelThreads,
   kernelThreadsWhile,
+  runShared,
   setKernelThreads,
   SplitGovernor,
+  type KernelCall,
+  type SharedUnit,
 } from '../../src/backend/intra-op/index.ts';
+import { heapOffset, simdKernels } from '../../src/backend/simd/index.ts';
 import { withSharedInstantiate, withSharedMemory } from '../../src/backend/shared-memory.ts';
 import { setConvBlocks } from '../../src/backend/wasm-kernels/conv-gemm.ts';
 import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD } from '../../src/backend/wasm-kernels/batch-norm.ts';
@@ -234,6 +238,62 @@ describe('--kernel-threads 2 gives the bits of one thread', () => {
     expect(r.splitsMade).toBe(7);
     expectSameBits(r);
     tf.dispose([x, dy, gamma, beta, mm, mv, mean, variance]);
+  });
+
+  it('runShared runs each unit exactly once, on one thread or the other, and adds up what they return', () => {
+    // 2x2 windows whose maximum (NaN) no input equals: the pooling gradient returns how many, 16
+    // per image here. Units of 1, 2 or 3 images cover 40 images: a unit run twice or skipped
+    // changes the total.
+    const [n, h, w, c] = [40, 4, 4, 4];
+    const [x, dy] = [t([n, h, w, c], 30), t([n, 2, 2, c], 31)];
+    const y = tf.fill([n, 2, 2, c], Number.NaN);
+    const dx = tf.zeros([n, h, w, c]);
+    const at = (v: tf.Tensor) => heapOffset(backend(), v);
+    const units: SharedUnit[] = [];
+    for (let i = 0, k = 1; i < n; i += k, k = (k % 3) + 1) {
+      const m = Math.min(k, n - i);
+      const call: KernelCall = [
+        'max_pool_grad_2x2',
+        at(x) + 4 * i * h * w * c,
+        at(y) + 4 * i * 4 * c,
+        at(dy) + 4 * i * 4 * c,
+        at(dx) + 4 * i * h * w * c,
+        m,
+        h,
+        w,
+        c,
+        2,
+        2,
+      ];
+      units.push([call, call]);
+    }
+    setKernelThreads(2);
+    const pool = intraOp(backend())!;
+    const before = pool.splits;
+    expect(runShared(pool, simdKernels(backend())!, units)).toBe(n * 4 * c);
+    expect(pool.splits).toBe(before + 1);
+    expect(runShared(null, simdKernels(backend())!, units)).toBe(n * 4 * c);
+    tf.dispose([x, dy, y, dx]);
+
+    // Adam steps in place: a unit run twice, or not at all, changes the weights.
+    const size = 40_001;
+    const adamRun = (shared: boolean) => {
+      const [wt, g, m, v] = [t([size], 32), t([size], 33), t([size], 34), tf.abs(t([size], 35))];
+      const [pw, pg, pm, pv] = [wt, g, m, v].map(at);
+      const parts: SharedUnit[] = [];
+      for (let from = 0; from < size; from += 2048) {
+        const k = Math.min(2048, size - from);
+        const call: KernelCall = ['adam', ...[pw, pg, pm, pv, pw, pm, pv].map((p) => p! + 4 * from), k, 0.9, 0.999, 0.1, 0.001, 0.001, 1, 1e-7];
+        parts.push([call, call]);
+      }
+      runShared(shared ? pool : null, simdKernels(backend())!, parts);
+      const bytes = [wt, m, v].map((a) => Buffer.from((a.dataSync() as Float32Array).slice().buffer));
+      tf.dispose([wt, g, m, v]);
+      return bytes;
+    };
+    const alone = adamRun(false);
+    const shared = adamRun(true);
+    shared.forEach((b, i) => expect(b.equals(alone[i]!), `output ${i}`).toBe(true));
   });
 
   it('max-pool gradient over an odd batch', () => {

@@ -90,5 +90,37 @@ export function runSplit(pool: IntraOpPool | null, simd: SimdKernels, main: read
   return sum;
 }
 
+/**
+ * How many units a kernel with no natural blocks (a product's rows or columns) is cut into for
+ * runShared: enough that the thread done first can take over part of a late one's share.
+ */
+export const SHARED_UNITS = 16;
+
+/** A unit of runShared: one kernel call as this thread runs it and as the helper does (they may differ in scratch). */
+export type SharedUnit = readonly [main: KernelCall, helper: KernelCall];
+
+/**
+ * Runs independent units once each, on either thread (IntraOpPool.runClaimed): this thread from
+ * the front, the helper from the back, so a helper that starts late or runs slow leaves more to
+ * this thread; without a pool, all here in order. Each unit computes the same values on either
+ * thread. Returns the sum of what the calls returned.
+ */
+export function runShared(pool: IntraOpPool | null, simd: SimdKernels, units: readonly SharedUnit[]): number {
+  if (pool === null || units.length < 2)
+    return runCalls(
+      simd,
+      units.map((u) => u[0]),
+    );
+  let sum = 0;
+  for (let r = 0; r < units.length; r += MAX_CALLS) {
+    const round = units.slice(r, r + MAX_CALLS);
+    sum += pool.runClaimed(
+      round.map((u) => u[1]),
+      (i) => runCalls(simd, [round[i]![0]]),
+    );
+  }
+  return sum;
+}
+
 /** Elements below which an element-wise kernel runs on one thread. */
 export const MIN_SPLIT_ELEMENTS = 1 << 14;

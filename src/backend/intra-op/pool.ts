@@ -22,6 +22,7 @@ const FAILED = 3; // 1 when a call threw; the message is in the text area
 const SLEEPING = 4; // 1 while the helper is (about to be) in Atomics.wait
 const STOP = 5; // 1: the helper returns
 const SPIN_MICROS = 6; // how long the helper spins before it sleeps
+const MODE = 7; // 0: the helper runs its calls in order; 1: it claims them from the back (runClaimed)
 
 const CTL_WORDS = 16;
 const TEXT_BYTES = 1024;
@@ -53,7 +54,8 @@ for (let n = 0; n <= ${CALL_SLOTS} - 3; n++) {
 }
 const c = new Int32Array(ctl, 0, ${CTL_WORDS});
 const text = new Uint8Array(ctl, ${CTL_WORDS * 4}, ${TEXT_BYTES});
-const args = new Float64Array(ctl, ${CTL_WORDS * 4 + TEXT_BYTES});
+const args = new Float64Array(ctl, ${CTL_WORDS * 4 + TEXT_BYTES}, ${MAX_CALLS * CALL_SLOTS});
+const claims = new Int32Array(ctl, ${CTL_WORDS * 4 + TEXT_BYTES + MAX_CALLS * CALL_SLOTS * 8}, ${MAX_CALLS});
 let seen = 0;
 for (;;) {
   let posted = Atomics.load(c, ${POSTED});
@@ -74,7 +76,11 @@ for (;;) {
   const count = Atomics.load(c, ${COUNT});
   try {
     if (startError !== undefined) throw new Error('the helper thread could not start: ' + (startError.message || startError));
-    for (let i = 0; i < count; i++) {
+    const claiming = Atomics.load(c, ${MODE}) === 1;
+    for (let j = 0; j < count; j++) {
+      // claiming: from the back, each call taken from the main thread's reach first
+      const i = claiming ? count - 1 - j : j;
+      if (claiming && Atomics.compareExchange(claims, i, 0, 2) !== 0) break;
       const base = i * ${CALL_SLOTS};
       const r = callers[args[base + 1]](fns[args[base]], args, base);
       args[base + ${CALL_SLOTS} - 1] = typeof r === 'number' ? r : 0;
@@ -141,9 +147,11 @@ export class SplitGovernor {
 const LOST_AFTER_MS = 120_000;
 
 export class IntraOpPool {
-  private readonly ctl = new SharedArrayBuffer(CTL_WORDS * 4 + TEXT_BYTES + MAX_CALLS * CALL_SLOTS * 8);
+  private readonly ctl = new SharedArrayBuffer(CTL_WORDS * 4 + TEXT_BYTES + MAX_CALLS * CALL_SLOTS * 8 + MAX_CALLS * 4);
   private readonly c = new Int32Array(this.ctl, 0, CTL_WORDS);
-  private readonly args = new Float64Array(this.ctl, CTL_WORDS * 4 + TEXT_BYTES);
+  private readonly args = new Float64Array(this.ctl, CTL_WORDS * 4 + TEXT_BYTES, MAX_CALLS * CALL_SLOTS);
+  /** Per call of runClaimed: 0 unclaimed, 1 the main thread's, 2 the helper's. */
+  private readonly claims = new Int32Array(this.ctl, CTL_WORDS * 4 + TEXT_BYTES + MAX_CALLS * CALL_SLOTS * 8, MAX_CALLS);
   private readonly index: Map<string, number>;
   private readonly worker: Worker;
   private seq = 0;
@@ -171,6 +179,30 @@ export class IntraOpPool {
    * Throws KdqError E_INTERNAL when a helper call threw (a wasm trap) or the helper is gone.
    */
   run(calls: readonly KernelCall[], main: () => void): void {
+    this.meet(calls, 0, main);
+  }
+
+  /**
+   * Runs each of `calls` once, on one thread or the other: this thread takes them from the front
+   * (`main(i)` runs its own version of call i, which may differ in scratch), the helper from the
+   * back, each claiming the next with an atomic exchange, until they meet. A helper that starts
+   * late or runs slow leaves more of them to this thread. Returns the sum of what the calls
+   * returned. The calls must not depend on each other.
+   */
+  runClaimed(calls: readonly KernelCall[], main: (i: number) => number): number {
+    this.claims.fill(0, 0, calls.length);
+    let sum = 0;
+    this.meet(calls, 1, () => {
+      for (let i = 0; i < calls.length; i++) {
+        if (Atomics.compareExchange(this.claims, i, 0, 1) !== 0) break;
+        sum += main(i);
+      }
+    });
+    for (let i = 0; i < calls.length; i++) if (this.claims[i] === 2) sum += this.result(i);
+    return sum;
+  }
+
+  private meet(calls: readonly KernelCall[], mode: number, main: () => void): void {
     if (this.closed) throw new KdqError('E_INTERNAL', 'the intra-op thread pool is closed');
     if (calls.length > MAX_CALLS) throw new KdqError('E_INTERNAL', `at most ${MAX_CALLS} helper calls per split, got ${calls.length}`);
     for (let i = 0; i < calls.length; i++) {
@@ -184,6 +216,7 @@ export class IntraOpPool {
     }
     this.splits++;
     const seq = ++this.seq;
+    Atomics.store(this.c, MODE, mode);
     Atomics.store(this.c, COUNT, calls.length);
     Atomics.store(this.c, POSTED, seq);
     if (Atomics.load(this.c, SLEEPING) === 1) Atomics.notify(this.c, POSTED);

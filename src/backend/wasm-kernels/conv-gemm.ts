@@ -14,7 +14,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { intraOp, MIN_SPLIT_MACS, runSplit, splitPoint, type KernelCall } from '../intra-op/index.ts';
+import { intraOp, MIN_SPLIT_MACS, runShared, runSplit, splitPoint, type KernelCall, type SharedUnit } from '../intra-op/index.ts';
 import { heapOffset, type SimdKernels } from '../simd/index.ts';
 import { release, sizeOf } from './wasm-heap.ts';
 
@@ -144,13 +144,12 @@ export function conv2dForward(
   // 'same' 1.05 / 0.84.
   const pointwise = isPointwise(g);
   const rows = blockRows(K, P);
-  // With a second thread, it takes the second half of the blocks, with scratch of its own.
-  const pool = intraOp(backend);
+  // With a second thread, the threads share out the blocks, each with scratch of its own.
   const nBlocks = Math.ceil(P / rows);
-  const mainBlocks = pool !== null && nBlocks >= 2 && P * K * N >= MIN_SPLIT_MACS ? Math.ceil(nBlocks / 2) : nBlocks;
+  const pool = nBlocks >= 2 && P * K * N >= MIN_SPLIT_MACS ? intraOp(backend) : null;
   const threadScratch = pointwise ? 0 : rows * K + SLACK + 5 * Math.ceil(rows / 4);
   // packed filter, then the bias padded to whole panels, then each thread's im2col block (and tile table)
-  const scratch = backend.makeOutput([round8(N) * (K + 1) + threadScratch * (mainBlocks < nBlocks ? 2 : 1)], 'float32');
+  const scratch = backend.makeOutput([round8(N) * (K + 1) + threadScratch * (pool !== null ? 2 : 1)], 'float32');
   const bp = heapOffset(backend, scratch);
   const biasP = bp + 4 * round8(N) * K;
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
@@ -161,22 +160,20 @@ export function conv2dForward(
   const xEnd = xAt + 4 * sizeOf(x.shape);
   const yAt = at(y);
   const geometry = im2colArgs(g);
-  const blockCalls = (first: number, end: number, buf: number): KernelCall[] => {
-    const calls: KernelCall[] = [];
-    for (let p0 = first * rows; p0 < Math.min(P, end * rows); p0 += rows) {
-      const m = Math.min(rows, P - p0);
-      if (pointwise) {
-        calls.push(['gemm', xAt + 4 * p0 * K, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags]);
-      } else {
-        const tbl = buf + 4 * (rows * K + SLACK);
-        // im2col's geometry with the output channels after the output size
-        calls.push(['conv_direct', xAt, xEnd, bp, biasP, yAt, buf, tbl, flags, p0, m, ...geometry.slice(0, 5), N, ...geometry.slice(5)]);
-      }
-    }
-    return calls;
+  // block b of output pixels, with scratch at buf
+  const blockCall = (b: number, buf: number): KernelCall => {
+    const p0 = b * rows;
+    const m = Math.min(rows, P - p0);
+    if (pointwise) return ['gemm', xAt + 4 * p0 * K, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags];
+    const tbl = buf + 4 * (rows * K + SLACK);
+    // im2col's geometry with the output channels after the output size
+    return ['conv_direct', xAt, xEnd, bp, biasP, yAt, buf, tbl, flags, p0, m, ...geometry.slice(0, 5), N, ...geometry.slice(5)];
   };
   const buf = biasP + 4 * round8(N);
-  runSplit(pool, simd, blockCalls(0, mainBlocks, buf), blockCalls(mainBlocks, nBlocks, buf + 4 * threadScratch));
+  // Blocks are independent: each thread takes the next one left, each with scratch of its own.
+  const units: SharedUnit[] = [];
+  for (let b = 0; b < nBlocks; b++) units.push([blockCall(b, buf), blockCall(b, buf + 4 * threadScratch)]);
+  runShared(pool, simd, units);
   release(backend, scratch);
   return y;
 }

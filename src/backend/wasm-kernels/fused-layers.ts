@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { intraOp, MIN_SPLIT_MACS, runSplit, splitPoint, type KernelCall } from '../intra-op/index.ts';
+import { intraOp, MIN_SPLIT_MACS, runShared, SHARED_UNITS, type KernelCall, type SharedUnit } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { simdConv2d } from './conv2d.ts';
 import { RELU_BIAS_GRAD } from './relu-bias-grad.ts';
@@ -75,10 +75,9 @@ export function fusedDenseConfig(backendName: string): tf.KernelConfig | undefin
       if (simd !== null && n % 8 === 0 && x.dtype === 'float32' && kernel.dtype === 'float32' && bias.dtype === 'float32') {
         const backend = args.backend as unknown as BackendWasm;
         const out = backend.makeOutput([m, n], 'float32');
-        const pool = intraOp(backend);
-        const mid = pool !== null && m * k * n >= MIN_SPLIT_MACS ? splitPoint(n, 8) : 0;
+        const pool = m * k * n >= MIN_SPLIT_MACS && n >= 16 ? intraOp(backend) : null;
         // one packed block of columns per thread
-        const pack = backend.makeOutput([(mid > 0 ? 2 : 1) * k * 8], 'float32');
+        const pack = backend.makeOutput([(pool !== null ? 2 : 1) * k * 8], 'float32');
         const at = (t: tf.TensorInfo) => heapOffset(backend, t);
         const relu = a.activation === 'relu' ? 1 : 0;
         const part = (n0: number, n1: number, packAt: number): KernelCall => [
@@ -95,7 +94,11 @@ export function fusedDenseConfig(backendName: string): tf.KernelConfig | undefin
           n1,
           relu,
         ];
-        runSplit(pool, simd, [part(0, mid > 0 ? mid : n, at(pack))], mid > 0 ? [part(mid, n, at(pack) + 32 * k)] : []);
+        // ranges of whole 8-column blocks, which the threads share out (runShared)
+        const step = pool === null ? n : Math.max(8, Math.ceil(n / SHARED_UNITS / 8) * 8);
+        const units: SharedUnit[] = [];
+        for (let n0 = 0; n0 < n; n0 += step) units.push([part(n0, Math.min(n, n0 + step), at(pack)), part(n0, Math.min(n, n0 + step), at(pack) + 32 * k)]);
+        runShared(pool, simd, units);
         backend.disposeData(pack.dataId);
         return out;
       }
