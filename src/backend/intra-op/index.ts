@@ -122,5 +122,22 @@ export function runShared(pool: IntraOpPool | null, simd: SimdKernels, units: re
   return sum;
 }
 
+/**
+ * Runs `part(from, to)` over [0, end): with a pool, cut into up to SHARED_UNITS ranges, each a
+ * multiple of `align` long but the last, and shared out by runShared; without, in one call.
+ * For kernels whose ranges are independent (element-wise passes, images, rows, whole blocks of
+ * a sum). Returns the sum of what the calls returned.
+ */
+export function shareRange(pool: IntraOpPool | null, simd: SimdKernels, end: number, align: number, part: (from: number, to: number) => KernelCall): number {
+  if (pool === null || end <= align) return runCalls(simd, [part(0, end)]);
+  const step = Math.max(align, Math.ceil(end / SHARED_UNITS / align) * align);
+  const units: SharedUnit[] = [];
+  for (let from = 0; from < end; from += step) {
+    const call = part(from, Math.min(end, from + step));
+    units.push([call, call]);
+  }
+  return runShared(pool, simd, units);
+}
+
 /** Elements below which an element-wise kernel runs on one thread. */
 export const MIN_SPLIT_ELEMENTS = 1 << 14;

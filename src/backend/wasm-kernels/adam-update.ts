@@ -13,7 +13,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { intraOp, MIN_SPLIT_ELEMENTS, runSplit, splitPoint, type KernelCall } from '../intra-op/index.ts';
+import { intraOp, MIN_SPLIT_ELEMENTS, shareRange, type KernelCall } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { heapF32, shareBuffer, sizeOf } from './wasm-heap.ts';
 
@@ -55,11 +55,10 @@ function adamUpdate(args: {
     const n = sizeOf(shape);
     const scalars = [beta1, beta2, 1 - beta1, 1 - beta2, -attrs.learningRate / c1, 1 / c2, epsilon];
     const ptrs = [inputs.value, inputs.gradient, inputs.m, inputs.v, outW, outM, outV].map(at);
-    // Each element is updated on its own: a second thread takes the second half of them.
-    const pool = intraOp(backend);
-    const mid = pool !== null && n >= MIN_SPLIT_ELEMENTS ? splitPoint(n, 4) : 0;
+    // Each element is updated on its own: with a second thread, the threads share out ranges of them.
+    const pool = n >= MIN_SPLIT_ELEMENTS ? intraOp(backend) : null;
     const part = (from: number, to: number): KernelCall => ['adam', ...ptrs.map((p) => p + 4 * from), to - from, ...scalars];
-    runSplit(pool, simd, [part(0, mid > 0 ? mid : n)], mid > 0 ? [part(mid, n)] : []);
+    shareRange(pool, simd, n, 4, part);
     return [outW, outM, outV];
   }
   const w = heapF32(backend, inputs.value);

@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { intraOp, MIN_SPLIT_ELEMENTS, runSplit, type KernelCall } from '../intra-op/index.ts';
+import { intraOp, MIN_SPLIT_ELEMENTS, shareRange, type KernelCall } from '../intra-op/index.ts';
 import { blockSums } from './channel-sums.ts';
 import { heapOffset, simdKernels, type SimdKernels } from '../simd/index.ts';
 import { heapF32, release, sizeOf } from './wasm-heap.ts';
@@ -88,16 +88,15 @@ function batchNormTrain(args: ForwardArgs): tf.TensorInfo[] {
 
 /**
  * bn_apply over `rows` rows of C channels ([x, x2, out] row pointers; x2 0 when unused), each row
- * on its own: with a helper thread, it takes the second half of the rows.
+ * on its own: with a helper thread, the threads share out ranges of rows.
  */
 function applyRows(backend: BackendWasm, simd: SimdKernels, [x, x2, out]: number[], rows: number, C: number, rest: number[]): void {
-  const pool = intraOp(backend);
-  const mid = pool !== null && rows * C >= MIN_SPLIT_ELEMENTS ? Math.floor(rows / 2) : 0;
+  const pool = rows * C >= MIN_SPLIT_ELEMENTS ? intraOp(backend) : null;
   const part = (r0: number, r1: number): KernelCall => {
     const o = 4 * r0 * C;
     return ['bn_apply', x + o, x2 === 0 ? 0 : x2 + o, out + o, r1 - r0, C, ...rest];
   };
-  runSplit(pool, simd, [part(0, mid > 0 ? mid : rows)], mid > 0 ? [part(mid, rows)] : []);
+  shareRange(pool, simd, rows, 1, part);
 }
 
 /** v - (v - value) (1 - momentum), each operation rounded to float32 as tf.js' layer computes it with tensors. */

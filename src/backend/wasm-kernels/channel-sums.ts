@@ -1,12 +1,12 @@
 /**
  * Per-channel sums over the rows of an NHWC tensor (batch normalization's statistics and gradient
  * sums, bias gradients) on kdq's SIMD kernels (norm.wat): each block of 256 rows summed on its own
- * into scratch, then the blocks' partials added from 0 in block order. A second thread takes the
- * second half of the blocks; the additions and their order are the same on one thread or two, so
- * are the bits.
+ * into scratch, then the blocks' partials added from 0 in block order. With a second thread the
+ * threads share out ranges of blocks; the additions and their order are the same on one thread or
+ * two, so are the bits.
  */
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { intraOp, MIN_SPLIT_ELEMENTS, runSplit, type KernelCall } from '../intra-op/index.ts';
+import { intraOp, MIN_SPLIT_ELEMENTS, shareRange, type KernelCall } from '../intra-op/index.ts';
 import { heapOffset, type SimdKernels } from '../simd/index.ts';
 import { release } from './wasm-heap.ts';
 
@@ -37,10 +37,9 @@ export function blockSums(
   const base = heapOffset(backend, scratch);
   const parts = outs.map((_, i) => base + 4 * i * blocks * C);
   const from = (block: number) => parts.map((p) => p + 4 * block * C);
-  const pool = intraOp(backend);
-  const mid = pool !== null && blocks >= 2 && rows * C >= MIN_SPLIT_ELEMENTS ? Math.ceil(blocks / 2) : blocks;
-  const split = Math.min(rows, mid * SUM_BLOCK_ROWS);
-  runSplit(pool, simd, [partials(0, split, from(0))], mid < blocks ? [partials(split, rows, from(mid))] : []);
+  const pool = rows * C >= MIN_SPLIT_ELEMENTS ? intraOp(backend) : null;
+  // ranges of whole blocks, which the threads share out
+  shareRange(pool, simd, rows, SUM_BLOCK_ROWS, (r0, r1) => partials(r0, r1, from(r0 / SUM_BLOCK_ROWS)));
   outs.forEach((out, i) => simd.sum_partials(parts[i]!, blocks, C, out, divisor));
   release(backend, scratch);
 }

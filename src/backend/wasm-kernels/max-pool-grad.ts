@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { intraOp, MIN_SPLIT_ELEMENTS, runSplit, type KernelCall } from '../intra-op/index.ts';
+import { intraOp, MIN_SPLIT_ELEMENTS, shareRange, type KernelCall } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { heapF32, sizeOf } from './wasm-heap.ts';
 
@@ -95,7 +95,7 @@ function maxPoolGrad(args: {
     const at = (t: tf.TensorInfo) => heapOffset(backend, t);
     const inImage = 4 * inHeight * inWidth * C;
     const outImage = 4 * outHeight * outWidth * C;
-    // Images are independent: a second thread takes the second half of the batch.
+    // Images are independent: with a second thread, the threads share them out.
     const part = (n0: number, n1: number): KernelCall => [
       'max_pool_grad_2x2',
       at(input) + n0 * inImage,
@@ -109,9 +109,8 @@ function maxPoolGrad(args: {
       outHeight,
       outWidth,
     ];
-    const pool = intraOp(backend);
-    const half = pool !== null && sizeOf(input.shape) >= MIN_SPLIT_ELEMENTS ? Math.floor(batchSize / 2) : 0;
-    const misses = runSplit(pool, simd, [part(0, half > 0 ? half : batchSize)], half > 0 ? [part(half, batchSize)] : []);
+    const pool = sizeOf(input.shape) >= MIN_SPLIT_ELEMENTS ? intraOp(backend) : null;
+    const misses = shareRange(pool, simd, batchSize, 1, part);
     if (misses === 0) return out;
   }
   const dx = heapF32(backend, out);

@@ -1,14 +1,14 @@
 /**
  * MaxPool on wasm for 2x2 windows at stride 2 without padding, channels in fours (the pooling of
- * every kdq network so far): one SIMD pass (max_pool_2x2), a second thread taking half of the
- * batch. Minimum of 200 calls, ms, stock against this on one thread: kd-mnist's teacher
+ * every kdq network so far): one SIMD pass (max_pool_2x2), images shared out with a second
+ * thread. Minimum of 200 calls, ms, stock against this on one thread: kd-mnist's teacher
  * [32, 26, 26, 32] 0.262 / 0.168, the 32x32x3 CNN's [32, 30, 30, 32] 0.346 / 0.212, soft labels'
  * batches of 256 3.58 / 2.49 (1.46 on two threads). A maximum is exact, so the values are the
  * stock kernel's (test/backend/simd.test.ts compares them); other pools go to the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { intraOp, MIN_SPLIT_ELEMENTS, runSplit, type KernelCall } from '../intra-op/index.ts';
+import { intraOp, MIN_SPLIT_ELEMENTS, shareRange, type KernelCall } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { sizeOf } from './wasm-heap.ts';
 
@@ -43,7 +43,7 @@ function maxPool2x2(args: Args): tf.TensorInfo | undefined {
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
   const inImage = 4 * inHeight * inWidth * C;
   const outImage = 4 * outHeight * outWidth * C;
-  // Images are independent: a second thread takes the second half of the batch.
+  // Images are independent: with a second thread, the threads share them out.
   const part = (n0: number, n1: number): KernelCall => [
     'max_pool_2x2',
     at(x) + n0 * inImage,
@@ -55,9 +55,8 @@ function maxPool2x2(args: Args): tf.TensorInfo | undefined {
     outHeight,
     outWidth,
   ];
-  const pool = intraOp(backend);
-  const half = pool !== null && sizeOf(x.shape) >= MIN_SPLIT_ELEMENTS ? Math.floor(batchSize / 2) : 0;
-  runSplit(pool, simd, [part(0, half > 0 ? half : batchSize)], half > 0 ? [part(half, batchSize)] : []);
+  const pool = sizeOf(x.shape) >= MIN_SPLIT_ELEMENTS ? intraOp(backend) : null;
+  shareRange(pool, simd, batchSize, 1, part);
   return y;
 }
 

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { intraOp, MIN_SPLIT_ELEMENTS, runSplit, splitPoint, type KernelCall } from '../intra-op/index.ts';
+import { intraOp, MIN_SPLIT_ELEMENTS, shareRange, type KernelCall } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { heapF32, sizeOf } from './wasm-heap.ts';
 
@@ -30,12 +30,11 @@ function reluGrad(args: { inputs: { dy: tf.TensorInfo; y: tf.TensorInfo }; backe
   const simd = simdKernels(backend);
   const head = simd === null ? 0 : n & ~3;
   if (simd !== null) {
-    // Element-wise: with a helper thread, it takes the second half (from a multiple of 4).
-    const pool = intraOp(backend);
-    const mid = pool !== null && head >= MIN_SPLIT_ELEMENTS ? splitPoint(head, 4) : 0;
+    // Element-wise: with a helper thread, the threads share out ranges (from multiples of 4).
+    const pool = head >= MIN_SPLIT_ELEMENTS ? intraOp(backend) : null;
     const ptrs = [heapOffset(backend, dy), heapOffset(backend, y), heapOffset(backend, dx)];
     const part = (from: number, to: number): KernelCall => ['relu_grad', ...ptrs.map((p) => p + 4 * from), to - from];
-    runSplit(pool, simd, [part(0, mid > 0 ? mid : head)], mid > 0 ? [part(mid, head)] : []);
+    shareRange(pool, simd, head, 4, part);
   }
   const dyv = heapF32(backend, dy);
   const yv = heapF32(backend, y);

@@ -2,8 +2,8 @@
  * Sum over every axis but the last, the bias gradient of every layer that adds a bias outside kdq's
  * fused kernels (tf.js' fused convolution and matmul gradients, biasAdd, depthwise layers). The
  * stock wasm Sum transposes the tensor so that the reduced axes come last, then sums; this sums
- * the rows in place, four channels per SIMD lane group, half of the blocks of rows on the helper
- * thread (channel-sums.ts). For up to 256 rows the result is the stock kernel's bit for bit (a running sum
+ * the rows in place, four channels per SIMD lane group, blocks of rows shared out between the
+ * threads (channel-sums.ts). For up to 256 rows the result is the stock kernel's bit for bit (a running sum
  * from 0 per channel); longer sums go in blocks of 256 rows, which rounds less. Other reductions go
  * to the stock kernel.
  */
