@@ -5,19 +5,13 @@
  * is a scalar loop (about 9 ms for ResNet-8's final 8x8 pool at batch 32); it still takes
  * channels not in fours.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapOffset, simdKernels } from '../simd/index.ts';
+import { poolInfo, type PoolAttrs } from './pool-geometry.ts';
 import { heapF32 } from './wasm-heap.ts';
 
-interface AvgPoolGradAttrs {
-  filterSize: [number, number] | number;
-  strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
-
-type Args = { inputs: { dy: tf.TensorInfo; input: tf.TensorInfo }; backend: BackendWasm; attrs: AvgPoolGradAttrs };
+type Args = { inputs: { dy: tf.TensorInfo; input: tf.TensorInfo }; backend: BackendWasm; attrs: PoolAttrs };
 
 export function simdAvgPoolGradConfig(original: tf.KernelConfig): tf.KernelConfig {
   const fallback = original.kernelFunc as unknown as (args: Args) => tf.TensorInfo;
@@ -25,14 +19,7 @@ export function simdAvgPoolGradConfig(original: tf.KernelConfig): tf.KernelConfi
     const { inputs, backend, attrs } = args;
     const { dy, input } = inputs;
     const simd = simdKernels(backend);
-    const info = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      attrs.filterSize,
-      attrs.strides,
-      1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-    );
+    const info = poolInfo(input.shape, attrs);
     if (simd === null || dy.dtype !== 'float32' || info.inChannels % 4 !== 0 || info.filterHeight > 255 || info.filterWidth > 255) return fallback(args);
     const dx = backend.makeOutput([...input.shape], 'float32');
     heapF32(backend, dx).fill(0);

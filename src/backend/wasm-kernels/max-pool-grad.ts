@@ -4,18 +4,11 @@
  * first maximum of its window in row-major order, like the cpu backend, so the two agree exactly;
  * padding is never a maximum.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { intraOp, MIN_SPLIT_ELEMENTS, shareRange, type KernelCall } from '../intra-op/index.ts';
-import { heapOffset, simdKernels } from '../simd/index.ts';
-import { heapF32, sizeOf } from './wasm-heap.ts';
-
-interface MaxPoolGradAttrs {
-  filterSize: [number, number] | number;
-  strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
+import { simdKernels } from '../simd/index.ts';
+import { isPool2x2, pool2x2Images, poolInfo, type PoolAttrs } from './pool-geometry.ts';
+import { heapF32 } from './wasm-heap.ts';
 
 /** A pooling window clipped to the image: rows [r0, r1), columns [c0, c1). */
 interface Window {
@@ -59,19 +52,12 @@ function argmaxInWindow(x: Float32Array, w: Window, rowStart: number, width: num
 function maxPoolGrad(args: {
   inputs: { dy: tf.TensorInfo; input: tf.TensorInfo; output: tf.TensorInfo };
   backend: BackendWasm;
-  attrs: MaxPoolGradAttrs;
+  attrs: PoolAttrs;
 }): tf.TensorInfo {
   const { inputs, backend, attrs } = args;
   const { dy, input, output } = inputs;
   // tf.js' maxPool gradient only exists for dilation 1, so windows are dense.
-  const info = tf.backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number],
-    attrs.filterSize,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-  );
+  const info = poolInfo(input.shape, attrs);
   const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth } = info;
   const { strideHeight, strideWidth, filterHeight, filterWidth } = info;
   const top = info.padInfo.top;
@@ -80,37 +66,13 @@ function maxPoolGrad(args: {
   // The common case (2x2 windows at stride 2, no padding, channels in fours) in SIMD; it reports
   // windows whose maximum matched no input (NaN), and those fall through to the general loop.
   const simd = simdKernels(backend);
-  if (
-    simd !== null &&
-    filterHeight === 2 &&
-    filterWidth === 2 &&
-    strideHeight === 2 &&
-    strideWidth === 2 &&
-    info.padInfo.top === 0 &&
-    info.padInfo.left === 0 &&
-    C % 4 === 0 &&
-    outHeight * 2 <= inHeight &&
-    outWidth * 2 <= inWidth
-  ) {
-    const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-    const inImage = 4 * inHeight * inWidth * C;
-    const outImage = 4 * outHeight * outWidth * C;
-    // Images are independent: with a second thread, the threads share them out.
-    const part = (n0: number, n1: number): KernelCall => [
-      'max_pool_grad_2x2',
-      at(input) + n0 * inImage,
-      at(output) + n0 * outImage,
-      at(dy) + n0 * outImage,
-      at(out) + n0 * inImage,
-      n1 - n0,
-      inHeight,
-      inWidth,
-      C,
-      outHeight,
-      outWidth,
-    ];
-    const pool = sizeOf(input.shape) >= MIN_SPLIT_ELEMENTS ? intraOp(backend) : null;
-    const misses = shareRange(pool, simd, batchSize, 1, part);
+  if (simd !== null && isPool2x2(info)) {
+    const misses = pool2x2Images(backend, simd, info, 'max_pool_grad_2x2', [
+      [input, 'in'],
+      [output, 'out'],
+      [dy, 'out'],
+      [out, 'in'],
+    ]);
     if (misses === 0) return out;
   }
   const dx = heapF32(backend, out);
