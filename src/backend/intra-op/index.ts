@@ -94,7 +94,7 @@ export function runSplit(pool: IntraOpPool | null, simd: SimdKernels, main: read
  * How many units a kernel with no natural blocks (a product's rows or columns) is cut into for
  * runShared: enough that the thread done first can take over part of a late one's share.
  */
-export const SHARED_UNITS = 16;
+const SHARED_UNITS = 16;
 
 /** A unit of runShared: one kernel call as this thread runs it and as the helper does (they may differ in scratch). */
 export type SharedUnit = readonly [main: KernelCall, helper: KernelCall];
@@ -126,15 +126,22 @@ export function runShared(pool: IntraOpPool | null, simd: SimdKernels, units: re
  * Runs `part(from, to)` over [0, end): with a pool, cut into up to SHARED_UNITS ranges, each a
  * multiple of `align` long but the last, and shared out by runShared; without, in one call.
  * For kernels whose ranges are independent (element-wise passes, images, rows, whole blocks of
- * a sum). Returns the sum of what the calls returned.
+ * a sum, a product's rows or columns). `part`'s third argument says whether the call is the
+ * helper's, for kernels whose scratch differs by thread. Returns the sum of what the calls returned.
  */
-export function shareRange(pool: IntraOpPool | null, simd: SimdKernels, end: number, align: number, part: (from: number, to: number) => KernelCall): number {
-  if (pool === null || end <= align) return runCalls(simd, [part(0, end)]);
+export function shareRange(
+  pool: IntraOpPool | null,
+  simd: SimdKernels,
+  end: number,
+  align: number,
+  part: (from: number, to: number, helper: boolean) => KernelCall,
+): number {
+  if (pool === null || end <= align) return runCalls(simd, [part(0, end, false)]);
   const step = Math.max(align, Math.ceil(end / SHARED_UNITS / align) * align);
   const units: SharedUnit[] = [];
   for (let from = 0; from < end; from += step) {
-    const call = part(from, Math.min(end, from + step));
-    units.push([call, call]);
+    const to = Math.min(end, from + step);
+    units.push([part(from, to, false), part(from, to, true)]);
   }
   return runShared(pool, simd, units);
 }

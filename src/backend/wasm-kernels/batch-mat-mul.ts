@@ -8,7 +8,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { intraOp, MIN_SPLIT_MACS, runShared, SHARED_UNITS, type KernelCall, type SharedUnit } from '../intra-op/index.ts';
+import { intraOp, MIN_SPLIT_MACS, shareRange, type KernelCall } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { matMul2d, release, sizeOf, transpose2d } from './wasm-heap.ts';
 
@@ -62,18 +62,12 @@ export function fastBatchMatMulConfig(original: tf.KernelConfig): tf.KernelConfi
       // A^T B: a is [k, m], b is [k, n]. A B^T: a is [m, k], b is [n, k].
       const [ap, bp, cp] = [heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out)];
       // A^T B in ranges of the rows of C (m), A B^T of its columns (n), each a multiple of 4 long;
-      // with a second thread, the threads share them out (runShared).
+      // with a second thread, the threads share them out (shareRange).
       const end = transposeA ? m : n;
       const pool = m * k * n >= MIN_SPLIT_MACS ? intraOp(backend) : null;
       const part = (from: number, to: number): KernelCall =>
         transposeA ? ['matmul_tn', ap, bp, cp, k, m, n, from, to] : ['matmul_nt', ap, bp, cp, m, n, k, from, to];
-      const step = pool === null ? end : Math.max(4, Math.ceil(end / SHARED_UNITS / 4) * 4);
-      const units: SharedUnit[] = [];
-      for (let from = 0; from < end; from += step) {
-        const call = part(from, Math.min(end, from + step));
-        units.push([call, call]);
-      }
-      runShared(pool, simd, units);
+      shareRange(pool, simd, end, 4, part);
       return { dataId: out.dataId, shape: outShape, dtype: 'float32' };
     }
     const cost = transposeCosts(m, k, n, transposeA, transposeB);

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { intraOp, MIN_SPLIT_MACS, runShared, SHARED_UNITS, type KernelCall, type SharedUnit } from '../intra-op/index.ts';
+import { intraOp, MIN_SPLIT_MACS, shareRange, type KernelCall } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { simdConv2d } from './conv2d.ts';
 import { RELU_BIAS_GRAD } from './relu-bias-grad.ts';
@@ -94,11 +94,8 @@ export function fusedDenseConfig(backendName: string): tf.KernelConfig | undefin
           n1,
           relu,
         ];
-        // ranges of whole 8-column blocks, which the threads share out (runShared)
-        const step = pool === null ? n : Math.max(8, Math.ceil(n / SHARED_UNITS / 8) * 8);
-        const units: SharedUnit[] = [];
-        for (let n0 = 0; n0 < n; n0 += step) units.push([part(n0, Math.min(n, n0 + step), at(pack)), part(n0, Math.min(n, n0 + step), at(pack) + 32 * k)]);
-        runShared(pool, simd, units);
+        // ranges of whole 8-column blocks, which the threads share out, each packing into its own block
+        shareRange(pool, simd, n, 8, (n0, n1, helper) => part(n0, n1, at(pack) + (helper ? 32 * k : 0)));
         backend.disposeData(pack.dataId);
         return out;
       }
