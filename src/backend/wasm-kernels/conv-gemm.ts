@@ -172,7 +172,10 @@ export function conv2dForward(
   const buf = biasP + 4 * round8(N);
   // Blocks are independent: each thread takes the next one left, each with scratch of its own.
   const units: SharedUnit[] = [];
-  for (let b = 0; b < nBlocks; b++) units.push([blockCall(b, buf), blockCall(b, buf + 4 * threadScratch)]);
+  for (let b = 0; b < nBlocks; b++) {
+    const mine = blockCall(b, buf);
+    units.push([mine, pool === null ? mine : blockCall(b, buf + 4 * threadScratch)]);
+  }
   runShared(pool, simd, units);
   release(backend, scratch);
   return y;
