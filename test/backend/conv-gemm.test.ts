@@ -4,7 +4,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
 import { forceSimdVariant, simdKernels } from '../../src/backend/simd/index.ts';
-import { setConvBlocks } from '../../src/backend/wasm-kernels/conv-gemm.ts';
+import { setConvBlocks, setDirectFilterGrad } from '../../src/backend/wasm-kernels/conv-gemm.ts';
 import { compareKernel, values } from './compare-backends.ts';
 
 const TOL = 1e-4;
@@ -75,10 +75,11 @@ beforeAll(async () => {
 
 afterEach(() => {
   setConvBlocks();
+  setDirectFilterGrad(true);
   forceSimdVariant(undefined);
 });
 
-const TINY_BLOCKS = { bytes: 1024, filterBytes: 1024, filterMinRows: 4 };
+const TINY_BLOCKS = { bytes: 1024, filterBytes: 1024, filterMinRows: 4, directFilterBytes: 256 };
 
 for (const blocks of [undefined, TINY_BLOCKS]) {
   describe(`convolutions on the SIMD matrix products match cpu (${blocks ? 'tiny' : 'default'} blocks)`, () => {
@@ -116,6 +117,50 @@ for (const blocks of [undefined, TINY_BLOCKS]) {
     }
   });
 }
+
+describe('the filter gradient of layers with fewer than 4 input channels', () => {
+  // Each value of dW is one chain of multiply-adds over the pixels in order, whether the taps are
+  // read in place or from im2col rows: the two must agree bit for bit, not only within rounding.
+  const shapes: { x: number[]; f: number[]; stride: number; pad: 'same' | 'valid' }[] = [
+    { x: [4, 28, 28, 1], f: [3, 3, 1, 32], stride: 1, pad: 'valid' }, // kd-mnist's teacher
+    { x: [3, 32, 32, 3], f: [3, 3, 3, 16], stride: 1, pad: 'same' }, // ResNet-8's first layer
+    { x: [3, 49, 10, 1], f: [10, 4, 1, 64], stride: 2, pad: 'same' }, // DS-CNN's first layer
+    { x: [2, 12, 11, 2], f: [2, 3, 2, 12], stride: 2, pad: 'valid' }, // rows and columns the stride leaves out
+    { x: [2, 9, 7, 3], f: [5, 5, 3, 4], stride: 1, pad: 'same' }, // narrow tiles only, wide padding
+  ];
+  for (const c of shapes) {
+    it(`reads the taps in place with the bits of im2col rows: ${c.x.join('x')}, ${c.f.slice(0, 2).join('x')} -> ${c.f[3]}, stride ${c.stride} ${c.pad}`, () => {
+      const simd = simdKernels(tf.backend() as BackendWasm)!;
+      const direct = vi.spyOn(simd, 'filter_grad_direct');
+      const gemmTn = vi.spyOn(simd, 'gemm_tn');
+      try {
+        const x = tf.tensor4d(values(size(c.x), 21), c.x as [number, number, number, number]);
+        const y = tf.conv2d(x, tf.zeros(c.f) as tf.Tensor4D, c.stride, c.pad);
+        const dy = tf.tensor(values(y.size, 22), y.shape);
+        const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', filterShape: c.f } as unknown as tf.NamedAttrMap;
+        const run = (inPlace: boolean, blockBytes?: number) => {
+          setDirectFilterGrad(inPlace);
+          setConvBlocks(blockBytes === undefined ? undefined : { filterBytes: blockBytes, directFilterBytes: blockBytes, filterMinRows: 4 });
+          const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs) as tf.Tensor;
+          const bytes = Buffer.from((dw.dataSync() as Float32Array).slice().buffer);
+          dw.dispose();
+          return bytes;
+        };
+        const rows = run(false);
+        expect(gemmTn).toHaveBeenCalled();
+        expect(direct).not.toHaveBeenCalled();
+        const inPlace = run(true);
+        expect(direct).toHaveBeenCalled();
+        expect(inPlace.equals(rows)).toBe(true);
+        // blocks cut elsewhere: the chains continue across them
+        expect(run(true, 128).equals(rows)).toBe(true);
+        tf.dispose([x, y, dy]);
+      } finally {
+        vi.restoreAllMocks();
+      }
+    });
+  }
+});
 
 describe('the plain SIMD build (no fused multiply-add)', () => {
   it('computes the same convolution and gradients, within float32 rounding', async () => {

@@ -167,16 +167,17 @@ describe('--kernel-threads 2 gives the bits of one thread', () => {
   });
 
   const convs: { name: string; x: number[]; f: number[]; stride: number; pad: 'same' | 'valid'; blocks?: number }[] = [
-    { name: "kd-mnist's teacher (im2col, 1 channel)", x: [32, 28, 28, 1], f: [3, 3, 1, 32], stride: 1, pad: 'valid' },
+    { name: "kd-mnist's teacher (1 channel: taps read in place)", x: [32, 28, 28, 1], f: [3, 3, 1, 32], stride: 1, pad: 'valid' },
     { name: '32 -> 64 channels (reads x in place)', x: [8, 15, 15, 32], f: [3, 3, 32, 64], stride: 1, pad: 'valid' },
     { name: 'pointwise 16 -> 24', x: [16, 12, 12, 16], f: [1, 1, 16, 24], stride: 1, pad: 'valid' },
     { name: 'stride 2, same padding, 12 filters', x: [9, 16, 16, 8], f: [3, 3, 8, 12], stride: 2, pad: 'same' },
     { name: 'tiny blocks (many block edges)', x: [5, 13, 11, 3], f: [3, 3, 3, 16], stride: 1, pad: 'same', blocks: 512 },
+    { name: "ResNet-8's first layer (3 channels, a padded copy)", x: [8, 32, 32, 3], f: [3, 3, 3, 16], stride: 1, pad: 'same' },
     { name: 'a large im2col matrix (each thread writes its own blocks)', x: [32, 32, 32, 16], f: [3, 3, 16, 16], stride: 1, pad: 'same' },
   ];
   for (const c of convs) {
     it(`convolution ${c.name}: forward, input and filter gradients`, () => {
-      if (c.blocks !== undefined) setConvBlocks({ bytes: c.blocks, filterBytes: c.blocks, filterMinRows: 4 });
+      if (c.blocks !== undefined) setConvBlocks({ bytes: c.blocks, filterBytes: c.blocks, filterMinRows: 4, directFilterBytes: c.blocks });
       const x = t(c.x, 8) as tf.Tensor4D;
       const f = t(c.f, 9) as tf.Tensor4D;
       const y = tf.conv2d(x, f, c.stride, c.pad);
@@ -194,7 +195,7 @@ describe('--kernel-threads 2 gives the bits of one thread', () => {
   }
 
   it('more helper calls than the control block holds (tiny blocks over a batch of 32), in rounds', () => {
-    setConvBlocks({ bytes: 256, filterBytes: 64, filterMinRows: 4 });
+    setConvBlocks({ bytes: 256, filterBytes: 64, filterMinRows: 4, directFilterBytes: 64 });
     const x = t([32, 28, 28, 1], 18) as tf.Tensor4D;
     const dy = t([32, 26, 26, 16], 19) as tf.Tensor4D;
     const attrs = { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', filterShape: [3, 3, 1, 16] };

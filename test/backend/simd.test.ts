@@ -83,6 +83,7 @@ describe('the SIMD module', () => {
       'conv_direct',
       'dense_forward',
       'depthwise',
+      'filter_grad_direct',
       'flip_filter',
       'gemm',
       'gemm_tn',

@@ -453,6 +453,172 @@
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br $k1l))))
 
+  ;; The filter gradient without an im2col matrix: c[K4, N] (+)= cols^T b, where row p of cols is
+  ;; read from x where gemm_tn would read the im2col row: output pixel p = (n, oy, ox) at
+  ;; x + ((n Hp + oy sh) Wp + ox sw) C floats, tap t = (kh FW + kw) C + ci at (kh Wp C + kw C + ci)
+  ;; floats past it. x is [n, Hp, Wp, C] with every tap inside (the caller pads a copy where the
+  ;; convolution pads). Taps t >= K (the rows that round K up to K4) read tap 0: their rows of c are
+  ;; dropped. Rows [p0, p0 + R) of cols; b is dy at row p0 (rows ldb bytes apart), c's rows are ldc
+  ;; bytes apart. Each value of c is one chain of multiply-adds over the pixels in order, as in
+  ;; gemm_tn over the im2col rows: the same bits.
+  (func (export "filter_grad_direct")
+    (param $x i32) (param $Hp i32) (param $Wp i32) (param $C i32) (param $OH i32) (param $OW i32)
+    (param $sh i32) (param $sw i32) (param $FW i32) (param $K i32) (param $K4 i32)
+    (param $p0 i32) (param $R i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32)
+    (param $N i32) (param $accumulate i32)
+    (local $k i32) (local $j i32) (local $t i32) (local $o i32) (local $n8 i32) (local $wide i32)
+    (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
+    (local $n0 i32) (local $oy0 i32) (local $ox0 i32) (local $n i32) (local $oy i32) (local $ox i32)
+    (local $r i32) (local $run i32) (local $pb i32) (local $bp i32) (local $pixB i32) (local $kwc i32) (local $contig i32)
+    (local $b0 v128) (local $b1 v128) (local $s v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
+    (local.set $n8 (i32.and (local.get $N) (i32.const -8)))
+    (local.set $pixB (i32.shl (i32.mul (local.get $sw) (local.get $C)) (i32.const 2)))
+    (local.set $kwc (i32.mul (local.get $FW) (local.get $C)))
+    (local.set $n0 (i32.div_u (local.get $p0) (i32.mul (local.get $OH) (local.get $OW))))
+    (local.set $oy0 (i32.rem_u (local.get $p0) (i32.mul (local.get $OH) (local.get $OW))))
+    (local.set $ox0 (i32.rem_u (local.get $oy0) (local.get $OW)))
+    (local.set $oy0 (i32.div_u (local.get $oy0) (local.get $OW)))
+    (block $kdone (loop $kl
+      (br_if $kdone (i32.ge_u (local.get $k) (local.get $K4)))
+      ;; the byte offsets of taps k .. k + 3 from a pixel's first value
+      (local.set $o0 (call $tap_offset (local.get $k) (local.get $K) (local.get $kwc) (local.get $Wp) (local.get $C)))
+      (local.set $o1 (call $tap_offset (i32.add (local.get $k) (i32.const 1)) (local.get $K) (local.get $kwc) (local.get $Wp) (local.get $C)))
+      (local.set $o2 (call $tap_offset (i32.add (local.get $k) (i32.const 2)) (local.get $K) (local.get $kwc) (local.get $Wp) (local.get $C)))
+      (local.set $o3 (call $tap_offset (i32.add (local.get $k) (i32.const 3)) (local.get $K) (local.get $kwc) (local.get $Wp) (local.get $C)))
+      ;; the inner loops read from a pointer at tap k: the other three relative to it
+      (local.set $o1 (i32.sub (local.get $o1) (local.get $o0)))
+      (local.set $o2 (i32.sub (local.get $o2) (local.get $o0)))
+      (local.set $o3 (i32.sub (local.get $o3) (local.get $o0)))
+      (local.set $contig (i32.and (i32.and (i32.eq (local.get $o1) (i32.const 4)) (i32.eq (local.get $o2) (i32.const 8))) (i32.eq (local.get $o3) (i32.const 12))))
+      (local.set $j (i32.const 0))
+      (block $jdone (loop $jl
+        (br_if $jdone (i32.ge_u (local.get $j) (local.get $N)))
+        (local.set $wide (i32.lt_u (local.get $j) (local.get $n8)))
+        (local.set $o (i32.add (i32.add (local.get $c) (i32.mul (local.get $k) (local.get $ldc))) (i32.shl (local.get $j) (i32.const 2))))
+        (if (local.get $accumulate)
+          (then
+            (local.set $a0 (v128.load (local.get $o)))
+            (local.set $a2 (v128.load (i32.add (local.get $o) (local.get $ldc))))
+            (local.set $a4 (v128.load (i32.add (local.get $o) (i32.shl (local.get $ldc) (i32.const 1)))))
+            (local.set $a6 (v128.load (i32.add (local.get $o) (i32.mul (local.get $ldc) (i32.const 3)))))
+            (if (local.get $wide) (then
+              (local.set $a1 (v128.load offset=16 (local.get $o)))
+              (local.set $a3 (v128.load offset=16 (i32.add (local.get $o) (local.get $ldc))))
+              (local.set $a5 (v128.load offset=16 (i32.add (local.get $o) (i32.shl (local.get $ldc) (i32.const 1)))))
+              (local.set $a7 (v128.load offset=16 (i32.add (local.get $o) (i32.mul (local.get $ldc) (i32.const 3))))))))
+          (else
+            (local.set $a0 (v128.const i32x4 0 0 0 0)) (local.set $a1 (local.get $a0))
+            (local.set $a2 (local.get $a0)) (local.set $a3 (local.get $a0))
+            (local.set $a4 (local.get $a0)) (local.set $a5 (local.get $a0))
+            (local.set $a6 (local.get $a0)) (local.set $a7 (local.get $a0))))
+        (local.set $bp (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $n (local.get $n0)) (local.set $oy (local.get $oy0)) (local.set $ox (local.get $ox0))
+        (local.set $r (local.get $R))
+        ;; runs of pixels along one output row
+        (block $rdone (loop $rl
+          (br_if $rdone (i32.eqz (local.get $r)))
+          (local.set $run (i32.sub (local.get $OW) (local.get $ox)))
+          (if (i32.gt_u (local.get $run) (local.get $r)) (then (local.set $run (local.get $r))))
+          (local.set $r (i32.sub (local.get $r) (local.get $run)))
+          (local.set $pb (i32.add (local.get $x) (i32.shl (i32.mul
+            (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $Hp)) (i32.mul (local.get $oy) (local.get $sh))) (local.get $Wp))
+                     (i32.mul (local.get $ox) (local.get $sw)))
+            (local.get $C)) (i32.const 2))))
+          (local.set $pb (i32.add (local.get $pb) (local.get $o0)))
+          (if (local.get $wide)
+            (then
+              (if (local.get $contig)
+                (then
+                  ;; taps k .. k + 3 are 4 channels side by side: one pointer
+                  (block $cdone (loop $cl
+                    (br_if $cdone (i32.eqz (local.get $run)))
+                    (local.set $b0 (v128.load (local.get $bp)))
+                    (local.set $b1 (v128.load offset=16 (local.get $bp)))
+                    (local.set $s (v128.load32_splat (local.get $pb)))
+                    (local.set $a0 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $a0)))
+                    (local.set $a1 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $a1)))
+                    (local.set $s (v128.load32_splat offset=4 (local.get $pb)))
+                    (local.set $a2 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $a2)))
+                    (local.set $a3 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $a3)))
+                    (local.set $s (v128.load32_splat offset=8 (local.get $pb)))
+                    (local.set $a4 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $a4)))
+                    (local.set $a5 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $a5)))
+                    (local.set $s (v128.load32_splat offset=12 (local.get $pb)))
+                    (local.set $a6 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $a6)))
+                    (local.set $a7 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $a7)))
+                    (local.set $pb (i32.add (local.get $pb) (local.get $pixB)))
+                    (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
+                    (local.set $run (i32.sub (local.get $run) (i32.const 1)))
+                    (br $cl))))
+                (else
+                  (block $pdone (loop $pl
+                    (br_if $pdone (i32.eqz (local.get $run)))
+                    (local.set $b0 (v128.load (local.get $bp)))
+                    (local.set $b1 (v128.load offset=16 (local.get $bp)))
+                    (local.set $s (v128.load32_splat (local.get $pb)))
+                    (local.set $a0 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $a0)))
+                    (local.set $a1 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $a1)))
+                    (local.set $s (v128.load32_splat (i32.add (local.get $pb) (local.get $o1))))
+                    (local.set $a2 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $a2)))
+                    (local.set $a3 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $a3)))
+                    (local.set $s (v128.load32_splat (i32.add (local.get $pb) (local.get $o2))))
+                    (local.set $a4 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $a4)))
+                    (local.set $a5 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $a5)))
+                    (local.set $s (v128.load32_splat (i32.add (local.get $pb) (local.get $o3))))
+                    (local.set $a6 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $a6)))
+                    (local.set $a7 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $a7)))
+                    (local.set $pb (i32.add (local.get $pb) (local.get $pixB)))
+                    (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
+                    (local.set $run (i32.sub (local.get $run) (i32.const 1)))
+                    (br $pl))))))
+            (else
+              (block $p4done (loop $p4l
+                (br_if $p4done (i32.eqz (local.get $run)))
+                (local.set $b0 (v128.load (local.get $bp)))
+                (local.set $a0 (f32x4.relaxed_madd (v128.load32_splat (local.get $pb)) (local.get $b0) (local.get $a0)))
+                (local.set $a2 (f32x4.relaxed_madd (v128.load32_splat (i32.add (local.get $pb) (local.get $o1))) (local.get $b0) (local.get $a2)))
+                (local.set $a4 (f32x4.relaxed_madd (v128.load32_splat (i32.add (local.get $pb) (local.get $o2))) (local.get $b0) (local.get $a4)))
+                (local.set $a6 (f32x4.relaxed_madd (v128.load32_splat (i32.add (local.get $pb) (local.get $o3))) (local.get $b0) (local.get $a6)))
+                (local.set $pb (i32.add (local.get $pb) (local.get $pixB)))
+                (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
+                (local.set $run (i32.sub (local.get $run) (i32.const 1)))
+                (br $p4l)))))
+          ;; the next output row
+          (local.set $ox (i32.const 0))
+          (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+          (if (i32.eq (local.get $oy) (local.get $OH)) (then
+            (local.set $oy (i32.const 0))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))))
+          (br $rl)))
+        (if (local.get $wide)
+          (then
+            (v128.store (local.get $o) (local.get $a0)) (v128.store offset=16 (local.get $o) (local.get $a1))
+            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+            (v128.store (local.get $o) (local.get $a2)) (v128.store offset=16 (local.get $o) (local.get $a3))
+            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+            (v128.store (local.get $o) (local.get $a4)) (v128.store offset=16 (local.get $o) (local.get $a5))
+            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+            (v128.store (local.get $o) (local.get $a6)) (v128.store offset=16 (local.get $o) (local.get $a7))
+            (local.set $j (i32.add (local.get $j) (i32.const 8))))
+          (else
+            (v128.store (local.get $o) (local.get $a0))
+            (v128.store (i32.add (local.get $o) (local.get $ldc)) (local.get $a2))
+            (v128.store (i32.add (local.get $o) (i32.shl (local.get $ldc) (i32.const 1))) (local.get $a4))
+            (v128.store (i32.add (local.get $o) (i32.mul (local.get $ldc) (i32.const 3))) (local.get $a6))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))))
+        (br $jl)))
+      (local.set $k (i32.add (local.get $k) (i32.const 4)))
+      (br $kl))))
+
+  ;; Byte offset of filter tap t (K taps, FW C of them per filter row) from a pixel's first value
+  ;; in rows of Wp pixels of C channels; 0 for t >= K.
+  (func $tap_offset (param $t i32) (param $K i32) (param $kwc i32) (param $Wp i32) (param $C i32) (result i32)
+    (if (i32.ge_u (local.get $t) (local.get $K)) (then (return (i32.const 0))))
+    (i32.shl (i32.add (i32.mul (i32.div_u (local.get $t) (local.get $kwc)) (i32.mul (local.get $Wp) (local.get $C)))
+                      (i32.rem_u (local.get $t) (local.get $kwc))) (i32.const 2)))
+
 ;; dst[fh - 1 - kh, fw - 1 - kw, co, ci] = src[kh, kw, ci, co]: the filter of the convolution
   ;; whose output is the input gradient of a stride-1 convolution (each tap's [ci, co] block
   ;; transposed, the taps in reverse order).

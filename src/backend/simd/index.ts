@@ -105,6 +105,28 @@ export interface SimdKernels {
   flip_filter(src: number, dst: number, fh: number, fw: number, cin: number, cout: number): void;
   /** c[K, N] (+)= a[R, K]^T b[R, N], N a multiple of 4. */
   gemm_tn(a: number, lda: number, b: number, ldb: number, c: number, ldc: number, r: number, k: number, n: number, accumulate: number): void;
+  /** gemm_tn over the im2col rows [p0, p0 + r) of x [n, hp, wp, c] without writing them (every tap inside x). */
+  filter_grad_direct(
+    x: number,
+    hp: number,
+    wp: number,
+    c: number,
+    oh: number,
+    ow: number,
+    sh: number,
+    sw: number,
+    fw: number,
+    k: number,
+    k4: number,
+    p0: number,
+    r: number,
+    b: number,
+    ldb: number,
+    out: number,
+    ldc: number,
+    n: number,
+    accumulate: number,
+  ): void;
 
   // norm.wat: batch normalization and relu (see wasm-kernels/batch-norm.ts, relu.ts); channels in fours.
   /** parts[b][c] = sum over block b (256 rows) of x[r, c] (mode 0) or (x - mean)^2 (mode 1), for the blocks of x[rows, C]. */

@@ -65,9 +65,11 @@ export interface ConvBlocks {
   /** Bytes of im2col rows per block of the filter gradient, unless that is fewer than `filterMinRows` rows. */
   filterBytes: number;
   filterMinRows: number;
+  /** Bytes of dy rows per block where the filter gradient reads taps in place (filter_grad_direct), unless fewer than `filterMinRows` rows. */
+  directFilterBytes: number;
 }
 
-const DEFAULT_BLOCKS: ConvBlocks = { bytes: 96 * 1024, filterBytes: 8 * 1024, filterMinRows: 64 };
+const DEFAULT_BLOCKS: ConvBlocks = { bytes: 96 * 1024, filterBytes: 8 * 1024, filterMinRows: 64, directFilterBytes: 16 * 1024 };
 let blocks: ConvBlocks = DEFAULT_BLOCKS;
 
 /**
@@ -285,12 +287,42 @@ export function filterGradSupported(outChannels: number): boolean {
   return outChannels % 4 === 0;
 }
 
+let directFilterGrad = true;
+
+/**
+ * Turns the filter gradient's reading of taps in place (filter_grad_direct) on or off; returns the
+ * previous setting. Both give the same bits; tests compare them.
+ */
+export function setDirectFilterGrad(on: boolean): boolean {
+  const previous = directFilterGrad;
+  directFilterGrad = on;
+  return previous;
+}
+
+/**
+ * Whether the filter gradient reads each pixel's taps from x (filter_grad_direct) instead of
+ * writing im2col rows for gemm_tn: where fewer than 4 input channels make each im2col row a few
+ * short copies. Minimum of 60 calls at batch 32, one thread, im2col + gemm_tn against in place,
+ * ms: 28x28x1 -> 32 3x3 0.83 / 0.48, -> 16 0.59 / 0.22, 32x32x3 -> 32 1.89 / 1.45; but
+ * 32x32x16 -> 16 4.03 / 3.87, 15x15x32 -> 64 4.63 / 6.41 and 8x8x64 -> 64 2.40 / 4.02 (the
+ * loads of every tile stride across whole pixels).
+ */
+function readsTapsInPlace(g: ConvGeometry): boolean {
+  return directFilterGrad && g.inChannels < 4 && !isPointwise(g);
+}
+
+/** Rows per block of filter_grad_direct: dy's rows of the block stay in L1 (16 KiB), at least 64. */
+function directFilterRows(n: number, rows: number): number {
+  return Math.min(mult4(Math.max(blocks.filterMinRows, Math.floor(blocks.directFilterBytes / (4 * n)))), rows);
+}
+
 /**
  * dW = the gradient of the convolution's filter, into a new [fh, fw, cin, cout] tensor; cout a
  * multiple of 4. The im2col rows are padded to K4 = K rounded up to 4 columns, so that every row
  * of dW is in a 4-row tile of gemm_tn (a lone row streams all of the block for one product per
  * load); the padding columns hold whatever im2col leaves there, and the product's rows they give
- * are dropped.
+ * are dropped. Each value of dW is one chain of multiply-adds over the pixels in order, whichever
+ * blocks, thread or path computes it.
  */
 export function conv2dFilterGrad(backend: BackendWasm, simd: SimdKernels, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
   const K = g.filterHeight * g.filterWidth * g.inChannels;
@@ -301,6 +333,7 @@ export function conv2dFilterGrad(backend: BackendWasm, simd: SimdKernels, x: tf.
     backend.typedArrayFromHeap(dw).fill(0);
     return dw;
   }
+  if (readsTapsInPlace(g)) return filterGradInPlace(backend, simd, x, dy, g, dw);
   const pointwise = isPointwise(g);
   const K4 = pointwise ? K : Math.ceil(K / 4) * 4;
   const rows = filterGradRows(K4, P);
@@ -359,16 +392,117 @@ export function conv2dFilterGrad(backend: BackendWasm, simd: SimdKernels, x: tf.
   const helperOut = scratch === null ? 0 : at(scratch) + 4 * helperAt;
   runSplit(pool, simd, columnCalls(0, mainCols, cols, out, 4 * N), columnCalls(mainCols, N, cols + 4 * blockFloats, helperOut, 4 * helperCols));
   if (scratch !== null) {
-    const d = backend.typedArrayFromHeap(dw) as Float32Array;
-    const sc = backend.typedArrayFromHeap(scratch) as Float32Array;
-    if (!pointwise && helperCols === 0) d.set(sc.subarray(0, K * N));
-    else {
-      for (let k = 0; k < K; k++) {
-        if (!pointwise) d.set(sc.subarray(k * N, k * N + mainCols), k * N);
-        d.set(sc.subarray(helperAt + k * helperCols, helperAt + (k + 1) * helperCols), k * N + mainCols);
-      }
-    }
+    gatherProducts(backend, dw, scratch, pointwise ? null : 0, helperAt, K, N, mainCols);
     release(backend, scratch);
   }
   return dw;
+}
+
+/**
+ * Copies the products of the two threads into dW [K, N]: the main thread's columns [0, mainCols)
+ * from rows N floats apart at `mainAt` in scratch (null: they are in dW already), the helper's
+ * from rows N - mainCols floats apart at `helperAt`.
+ */
+function gatherProducts(
+  backend: BackendWasm,
+  dw: tf.TensorInfo,
+  scratch: tf.TensorInfo,
+  mainAt: number | null,
+  helperAt: number,
+  K: number,
+  N: number,
+  mainCols: number,
+): void {
+  const d = backend.typedArrayFromHeap(dw) as Float32Array;
+  const sc = backend.typedArrayFromHeap(scratch) as Float32Array;
+  const helperCols = N - mainCols;
+  if (mainAt !== null && helperCols === 0) {
+    d.set(sc.subarray(mainAt, mainAt + K * N));
+    return;
+  }
+  for (let k = 0; k < K; k++) {
+    if (mainAt !== null) d.set(sc.subarray(mainAt + k * N, mainAt + k * N + mainCols), k * N);
+    d.set(sc.subarray(helperAt + k * helperCols, helperAt + (k + 1) * helperCols), k * N + mainCols);
+  }
+}
+
+/**
+ * conv2dFilterGrad by filter_grad_direct: each pixel's taps read from x, or from a copy of x with
+ * the convolution's zero padding around every image. The threads share dW's columns as in
+ * conv2dFilterGrad, each into a product of its own.
+ */
+function filterGradInPlace(backend: BackendWasm, simd: SimdKernels, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry, dw: tf.TensorInfo): tf.TensorInfo {
+  const K = g.filterHeight * g.filterWidth * g.inChannels;
+  const K4 = Math.ceil(K / 4) * 4;
+  const N = g.outChannels;
+  const P = g.batch * g.outHeight * g.outWidth;
+  // the rows and columns of input the taps span, padding included
+  const spanH = (g.outHeight - 1) * g.strideHeight + g.filterHeight;
+  const spanW = (g.outWidth - 1) * g.strideWidth + g.filterWidth;
+  const padded = g.top > 0 || g.left > 0 || spanH > g.inHeight || spanW > g.inWidth;
+  const hp = padded ? spanH : g.inHeight;
+  const wp = padded ? spanW : g.inWidth;
+  const pool = intraOp(backend);
+  const mid = pool !== null && P * K * N >= MIN_SPLIT_MACS ? splitPoint(N, 8) : 0;
+  const mainCols = mid > 0 ? mid : N;
+  const helperCols = N - mainCols;
+  // the main thread's product (rows N floats apart), the helper's a cache line on, then the padded copy of x
+  const helperAt = K4 * N + 16;
+  const copyAt = helperAt + K4 * helperCols;
+  const scratch = backend.makeOutput([copyAt + (padded ? g.batch * hp * wp * g.inChannels : 0)], 'float32');
+  const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+  const base = at(scratch);
+  let xAt = at(x);
+  if (padded) {
+    padImages(backend.typedArrayFromHeap(x) as Float32Array, (backend.typedArrayFromHeap(scratch) as Float32Array).subarray(copyAt), g, hp, wp);
+    xAt = base + 4 * copyAt;
+  }
+  const dyAt = at(dy);
+  const rows = directFilterRows(N, P);
+  const columnCalls = (n0: number, n1: number, c: number, ldc: number): KernelCall[] => {
+    const calls: KernelCall[] = [];
+    for (let p0 = 0; p0 < P && n1 > n0; p0 += rows) {
+      const m = Math.min(rows, P - p0);
+      calls.push([
+        'filter_grad_direct',
+        xAt,
+        hp,
+        wp,
+        g.inChannels,
+        g.outHeight,
+        g.outWidth,
+        g.strideHeight,
+        g.strideWidth,
+        g.filterWidth,
+        K,
+        K4,
+        p0,
+        m,
+        dyAt + 4 * (p0 * N + n0),
+        4 * N,
+        c,
+        ldc,
+        n1 - n0,
+        p0 === 0 ? 0 : 1,
+      ]);
+    }
+    return calls;
+  };
+  runSplit(pool, simd, columnCalls(0, mainCols, base, 4 * N), columnCalls(mainCols, N, base + 4 * helperAt, 4 * helperCols));
+  gatherProducts(backend, dw, scratch, 0, helperAt, K, N, mainCols);
+  release(backend, scratch);
+  return dw;
+}
+
+/** dst [n, hp, wp, c] = x with the convolution's zero padding: `top` rows and `left` columns before each image, the rest after. */
+function padImages(x: Float32Array, dst: Float32Array, g: ConvGeometry, hp: number, wp: number): void {
+  const c = g.inChannels;
+  dst.fill(0, 0, g.batch * hp * wp * c);
+  const cols = Math.min(g.inWidth, wp - g.left);
+  for (let n = 0; n < g.batch; n++) {
+    for (let iy = 0; iy < g.inHeight && iy + g.top < hp; iy++) {
+      const src = (n * g.inHeight + iy) * g.inWidth * c;
+      dst.set(x.subarray(src, src + cols * c), ((n * hp + iy + g.top) * wp + g.left) * c);
+    }
+  }
 }
