@@ -30,9 +30,12 @@ export async function loadModelStage(config: ModelStageConfig, dir: string, ds: 
  * The learning stages' version. 2: fused conv/dense + relu kernels and the one-kernel Adam on wasm
  * (float32 rounding differs). 3: kdq's SIMD dense forward on wasm (another summation order than XNNPACK's).
  * 4: kdq's im2col convolutions (forward and filter gradient) on wasm replace XNNPACK's and the
- * zero-skipping filter gradient (another summation order).
+ * zero-skipping filter gradient (another summation order). 5: 3x3 stride-1 convolutions with 8 or
+ * more input channels (forward and input gradient) by Winograd F(2x2, 3x3) on wasm (another
+ * rounding; networks whose convolutions all have fewer input channels, kd-mnist's, train to the
+ * same bits as at 4).
  */
-const LEARNING_VERSION = 4;
+const LEARNING_VERSION = 5;
 
 /**
  * Trains the stage's network and leaves its weights, history, test logits and accuracy in its
@@ -119,7 +122,8 @@ export function softLabelsStage(deps: StageServices): KdStageDefinition<'soft-la
     kind: 'soft-labels',
     // 2: the teacher's forward pass runs through the fused layer kernels on wasm.
     // 3: ... and its dense layers through kdq's SIMD dense forward. 4: its convolutions through kdq's im2col kernels.
-    version: 4,
+    // 5: its 3x3 stride-1 convolutions with 8 or more input channels by Winograd F(2x2, 3x3).
+    version: 5,
     cacheable: true,
     async run(ctx) {
       const { teacher } = ctx.inputs;

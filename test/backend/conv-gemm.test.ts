@@ -3,8 +3,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
-import { forceSimdVariant, simdKernels } from '../../src/backend/simd/index.ts';
+import { forceSimdVariant, heapOffset, simdKernels } from '../../src/backend/simd/index.ts';
 import { setConvBlocks, setDirectFilterGrad } from '../../src/backend/wasm-kernels/conv-gemm.ts';
+import { setWinograd } from '../../src/backend/wasm-kernels/winograd.ts';
 import { compareKernel, values } from './compare-backends.ts';
 
 const TOL = 1e-4;
@@ -64,6 +65,10 @@ function cases(): Case[] {
   out.push({ h: 16, w: 16, cin: 16, cout: 32, k: [3, 3], stride: 2, pad: 'same' });
   out.push({ h: 16, w: 16, cin: 16, cout: 32, k: [1, 1], stride: 2, pad: 'same' });
   out.push({ h: 28, w: 28, cin: 1, cout: 32, k: [3, 3], stride: 1, pad: 'valid' });
+  // Winograd's edges: odd output sizes (tiles half outside), 12 outputs (a half panel), and the
+  // input gradient of a 'valid' layer (a convolution of dy padded by 2)
+  out.push({ h: 9, w: 7, cin: 8, cout: 12, k: [3, 3], stride: 1, pad: 'same' });
+  out.push({ h: 10, w: 13, cin: 16, cout: 12, k: [3, 3], stride: 1, pad: 'valid' });
   return out;
 }
 
@@ -76,6 +81,7 @@ beforeAll(async () => {
 afterEach(() => {
   setConvBlocks();
   setDirectFilterGrad(true);
+  setWinograd(true);
   forceSimdVariant(undefined);
 });
 
@@ -121,7 +127,8 @@ for (const blocks of [undefined, TINY_BLOCKS]) {
 describe('the filter gradient of layers with fewer than 4 input channels', () => {
   // Each value of dW is one chain of multiply-adds over the pixels in order, whether the taps are
   // read in place or from im2col rows: the two must agree bit for bit, not only within rounding.
-  const shapes: { x: number[]; f: number[]; stride: number; pad: 'same' | 'valid' }[] = [
+  type Shape4 = [number, number, number, number];
+  const shapes: { x: Shape4; f: Shape4; stride: number; pad: 'same' | 'valid' }[] = [
     { x: [4, 28, 28, 1], f: [3, 3, 1, 32], stride: 1, pad: 'valid' }, // kd-mnist's teacher
     { x: [3, 32, 32, 3], f: [3, 3, 3, 16], stride: 1, pad: 'same' }, // ResNet-8's first layer
     { x: [3, 49, 10, 1], f: [10, 4, 1, 64], stride: 2, pad: 'same' }, // DS-CNN's first layer
@@ -134,7 +141,7 @@ describe('the filter gradient of layers with fewer than 4 input channels', () =>
       const direct = vi.spyOn(simd, 'filter_grad_direct');
       const gemmTn = vi.spyOn(simd, 'gemm_tn');
       try {
-        const x = tf.tensor4d(values(size(c.x), 21), c.x as [number, number, number, number]);
+        const x = tf.tensor(values(size(c.x), 21), c.x) as tf.Tensor4D;
         const y = tf.conv2d(x, tf.zeros(c.f) as tf.Tensor4D, c.stride, c.pad);
         const dy = tf.tensor(values(y.size, 22), y.shape);
         const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', filterShape: c.f } as unknown as tf.NamedAttrMap;
@@ -155,6 +162,77 @@ describe('the filter gradient of layers with fewer than 4 input channels', () =>
         // blocks cut elsewhere: the chains continue across them
         expect(run(true, 128).equals(rows)).toBe(true);
         tf.dispose([x, y, dy]);
+      } finally {
+        vi.restoreAllMocks();
+      }
+    });
+  }
+});
+
+describe('Winograd F(2x2, 3x3)', () => {
+  const F = Math.fround;
+  /** (G g G^T)[a][b] of one channel pair's 3x3 filter g, in the kernel's order of float32 roundings. */
+  function reference(g: number[][]): number[][] {
+    const apply = (p: number, q: number, r: number) => [p, F(F(F(p + q) + r) * 0.5), F(F(F(p - q) + r) * 0.5), r];
+    const cols = [0, 1, 2].map((kw) => apply(g[0]![kw]!, g[1]![kw]!, g[2]![kw]!));
+    return [0, 1, 2, 3].map((a) => apply(cols[0]![a]!, cols[1]![a]!, cols[2]![a]!));
+  }
+
+  it('transforms the filter into the 16 packed panels exactly, the half panel of 12 outputs padded with zeros', () => {
+    const backend = tf.backend() as BackendWasm;
+    const simd = simdKernels(backend)!;
+    const [C, N] = [8, 12];
+    const g = tf.tensor(values(9 * C * N, 31), [3, 3, C, N]);
+    const gv = g.dataSync() as Float32Array;
+    const panels = tf.fill([16 * 16 * C], Number.NaN);
+    simd.wino_filter(heapOffset(backend, g), heapOffset(backend, panels), C, N);
+    const u = panels.dataSync() as Float32Array;
+    const mismatches: string[] = [];
+    for (let ci = 0; ci < C; ci++) {
+      for (let co = 0; co < 16; co++) {
+        const want =
+          co < N ? reference([0, 1, 2].map((kh) => [0, 1, 2].map((kw) => gv[((kh * 3 + kw) * C + ci) * N + co]!))) : [0, 1, 2, 3].map(() => [0, 0, 0, 0]);
+        for (let xi = 0; xi < 16; xi++) {
+          // pack_b's layout: panel j of 8 columns holds row ci's 8 floats
+          const got = u[xi * 16 * C + (co >> 3) * C * 8 + ci * 8 + (co & 7)]!;
+          if (!Object.is(got, want[xi >> 2]![xi & 3]!)) mismatches.push(`ci ${ci} co ${co} xi ${xi}: ${got}`);
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+    tf.dispose([g, panels]);
+  });
+
+  const layers: { x: [number, number, number, number]; f: [number, number, number, number]; pad: 'same' | 'valid' }[] = [
+    { x: [2, 32, 32, 16], f: [3, 3, 16, 16], pad: 'same' }, // ResNet-8's first stack
+    { x: [2, 8, 8, 64], f: [3, 3, 64, 64], pad: 'same' }, // its last
+    { x: [2, 15, 15, 32], f: [3, 3, 32, 64], pad: 'valid' }, // the 32x32x3 CNN's second layer
+  ];
+  for (const c of layers) {
+    it(`computes ${c.x.slice(1).join('x')} -> ${c.f[3]} ${c.pad} (bias, relu) within float32 rounding of the direct product`, () => {
+      const simd = simdKernels(tf.backend() as BackendWasm)!;
+      const wino = vi.spyOn(simd, 'winograd');
+      try {
+        const x = tf.tensor(values(size(c.x), 41), c.x) as tf.Tensor4D;
+        const filter = tf.tensor(values(size(c.f), 42), c.f) as tf.Tensor4D;
+        const bias = tf.tensor1d(values(c.f[3]!, 43));
+        const run = (on: boolean) => {
+          setWinograd(on);
+          return tf.tidy(() => tf.fused.conv2d({ x, filter, bias, strides: 1, pad: c.pad, activation: 'relu' }).dataSync() as Float32Array);
+        };
+        const direct = run(false);
+        expect(wino).not.toHaveBeenCalled();
+        const w = run(true);
+        expect(wino).toHaveBeenCalled();
+        let worst = 0;
+        let scale = 0;
+        for (let i = 0; i < direct.length; i++) {
+          worst = Math.max(worst, Math.abs(w[i]! - direct[i]!));
+          scale = Math.max(scale, Math.abs(direct[i]!));
+        }
+        expect(worst / scale).toBeLessThan(1e-5);
+        expect(worst).toBeGreaterThan(0); // another rounding: not secretly the direct product
+        tf.dispose([x, filter, bias]);
       } finally {
         vi.restoreAllMocks();
       }

@@ -168,7 +168,9 @@ describe('--kernel-threads 2 gives the bits of one thread', () => {
 
   const convs: { name: string; x: number[]; f: number[]; stride: number; pad: 'same' | 'valid'; blocks?: number }[] = [
     { name: "kd-mnist's teacher (1 channel: taps read in place)", x: [32, 28, 28, 1], f: [3, 3, 1, 32], stride: 1, pad: 'valid' },
-    { name: '32 -> 64 channels (reads x in place)', x: [8, 15, 15, 32], f: [3, 3, 32, 64], stride: 1, pad: 'valid' },
+    { name: '32 -> 64 channels (Winograd)', x: [8, 15, 15, 32], f: [3, 3, 32, 64], stride: 1, pad: 'valid' },
+    { name: '16 -> 16 channels, same padding (Winograd forward and input gradient)', x: [8, 32, 32, 16], f: [3, 3, 16, 16], stride: 1, pad: 'same' },
+    { name: '32 -> 64 channels at stride 2 (reads x in place)', x: [8, 15, 15, 32], f: [3, 3, 32, 64], stride: 2, pad: 'same' },
     { name: 'pointwise 16 -> 24', x: [16, 12, 12, 16], f: [1, 1, 16, 24], stride: 1, pad: 'valid' },
     { name: 'stride 2, same padding, 12 filters', x: [9, 16, 16, 8], f: [3, 3, 8, 12], stride: 2, pad: 'same' },
     { name: 'tiny blocks (many block edges)', x: [5, 13, 11, 3], f: [3, 3, 3, 16], stride: 1, pad: 'same', blocks: 512 },

@@ -98,6 +98,8 @@ describe('the SIMD module', () => {
       'relu_grad',
       'sum_partials',
       'transpose_2d',
+      'wino_filter',
+      'winograd',
     ]);
   });
 });

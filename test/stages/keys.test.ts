@@ -35,13 +35,13 @@ describe('stage keys of experiments/kd-mnist-quick.yaml (wasm, tf.js 4.22.0, fma
     const keys = Object.fromEntries(result.stages.map((s) => [s.id, s.key]));
     expect(keys).toMatchObject({
       data: '3e785ad168e3922719fe38acc8fc2a3b8ab54ffade7333af42651ca266a8f02f',
-      'teacher@s1': '6fd2d3c0df96d3f7ac96529c5e80c767ccfa050af97475423da22cd356ff0a12',
-      'soft-labels@s1': '07fd6bcfbd04e3c72f9099b8fd2b8dfe207c5babcf95a773fa5fae420a22f038',
-      'student@s1': '3f306f287443d4be17b4912a54b7f648284c3ffa4e2cc8c4dc5c58380a49a07e',
-      'baseline@s1': '9d49cfb3a5d21b7c5a97ce4ad5197bcb3644067e45b3c42084a5d434e49e86b1',
-      'export:student_int8@s1': '4fb093eba77a724acc00d4099b481b363a8b97271eb5ad2dd3440b6f13d7caf6',
-      'evaluate:student_int8@s1': 'df40a2eb19bc61eed2e3e3b65d3487e5e4af1068e3e43ecd20f797a2f92f1fbf',
-      report: '93a0b86e0ebad7c838843d3b25b438969335ac14d136f7af54c13b9ef9eb7e3b',
+      'teacher@s1': '6ebc9c2ccd8e07cdeacf60672278c19974b300143a1606a7042058ac86e7c644',
+      'soft-labels@s1': '1ed9f7eb2b0daca08a1d6d9b1f07e0e7e9f88b824e707211c2aa49fbb22c3aeb',
+      'student@s1': 'd87a488254c6189d13e6ebc78e3081935a771bc5c4a41afc6011edd7c2eb6772',
+      'baseline@s1': '84850125295f4ed5007df56ea5361d187292282d28179fc73946982c33487e49',
+      'export:student_int8@s1': '5bc64632f50af4c1c86e98282eb55f6afadecd0d017e48bb346f35abd568d146',
+      'evaluate:student_int8@s1': 'e6a5d752d7e852b1db56b1895e04e75a24e019340ee1d1bf99e0d71a417a709d',
+      report: '285abbcd5b2d28b5f91191f2ddb839aeb8d0073f9aab296a3290be033c353f29',
     });
   });
 });

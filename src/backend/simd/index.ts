@@ -105,6 +105,33 @@ export interface SimdKernels {
   flip_filter(src: number, dst: number, fh: number, fw: number, cin: number, cout: number): void;
   /** c[K, N] (+)= a[R, K]^T b[R, N], N a multiple of 4. */
   gemm_tn(a: number, lda: number, b: number, ldb: number, c: number, ldc: number, r: number, k: number, n: number, accumulate: number): void;
+  /** U = G g G^T of the 3x3 filter g [3, 3, c, n] into the 16 packed panels `winograd` reads at u. */
+  wino_filter(g: number, u: number, c: number, n: number): void;
+  /**
+   * A 3x3 stride-1 convolution by Winograd F(2x2, 3x3) over tiles [t0, t1) in blocks of m tiles;
+   * `u` holds the transformed filter's 16 packed panels, `buf` the thread's scratch.
+   */
+  winograd(
+    x: number,
+    buf: number,
+    u: number,
+    bias: number,
+    y: number,
+    flags: number,
+    t0: number,
+    t1: number,
+    m: number,
+    h: number,
+    w: number,
+    c: number,
+    n: number,
+    oh: number,
+    ow: number,
+    th: number,
+    tw: number,
+    top: number,
+    left: number,
+  ): void;
   /** gemm_tn over the im2col rows [p0, p0 + r) of x [n, hp, wp, c] without writing them (every tap inside x). */
   filter_grad_direct(
     x: number,

@@ -17,41 +17,8 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { intraOp, MIN_SPLIT_MACS, runShared, runSplit, splitPoint, type KernelCall, type SharedUnit } from '../intra-op/index.ts';
 import { heapOffset, type SimdKernels } from '../simd/index.ts';
 import { release, sizeOf } from './wasm-heap.ts';
-
-/** The geometry the kernels take, from tf.js' Conv2DInfo. */
-export interface ConvGeometry {
-  batch: number;
-  inHeight: number;
-  inWidth: number;
-  inChannels: number;
-  outHeight: number;
-  outWidth: number;
-  outChannels: number;
-  filterHeight: number;
-  filterWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  top: number;
-  left: number;
-}
-
-export function convGeometry(info: tf.backend_util.Conv2DInfo): ConvGeometry {
-  return {
-    batch: info.batchSize,
-    inHeight: info.inHeight,
-    inWidth: info.inWidth,
-    inChannels: info.inChannels,
-    outHeight: info.outHeight,
-    outWidth: info.outWidth,
-    outChannels: info.outChannels,
-    filterHeight: info.filterHeight,
-    filterWidth: info.filterWidth,
-    strideHeight: info.strideHeight,
-    strideWidth: info.strideWidth,
-    top: info.padInfo.top,
-    left: info.padInfo.left,
-  };
-}
+import { conv2dWinograd, winogradApplies } from './winograd.ts';
+import type { ConvGeometry } from './conv-geometry.ts';
 
 /** Whether these kernels compute `info` (they take NHWC at dilation 1, like every kdq layer). */
 export function gemmConvSupported(info: tf.backend_util.Conv2DInfo): boolean {
@@ -137,6 +104,7 @@ export function conv2dForward(
   const K = g.filterHeight * g.filterWidth * g.inChannels;
   const N = g.outChannels;
   const P = g.batch * g.outHeight * g.outWidth;
+  if (winogradApplies(g)) return conv2dWinograd(backend, simd, x, filter, bias, g, relu);
   const y = backend.makeOutput([g.batch, g.outHeight, g.outWidth, N], 'float32');
   if (P === 0) return y;
   // conv_direct reads x in place even where a filter row reads a few floats (a first layer's

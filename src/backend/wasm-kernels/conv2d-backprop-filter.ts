@@ -1,8 +1,9 @@
 /**
  * Conv2DBackpropFilter for the wasm backend, which does not register it (so no Conv2D can train).
  * dW[kh, kw, ci, co] = sum over (n, y, x) of x[n, y*sh - top + kh*dh, x*sw - left + kw*dw, ci] * dy[n, y, x, co],
- * i.e. dW = cols^T dy with cols the im2col matrix: on kdq's SIMD products of im2col blocks
- * (conv-gemm.ts) for output channels in fours at dilation 1; otherwise the transposed im2col
+ * i.e. dW = cols^T dy with cols the im2col matrix: on kdq's SIMD products of im2col blocks, or of
+ * taps read in place for fewer than 4 input channels (conv-gemm.ts), for output channels in fours
+ * at dilation 1; otherwise the transposed im2col
  * matrix colsT[K = kh*kw*ci, P = n*y*x] is written whole and XNNPACK does dW = colsT x dy[P, co].
  * (A kernel that skipped zero inputs, kept for MNIST's mostly-black first layer, measured no
  * faster than the product on MNIST itself: 1.07 against 0.995 ms for the teacher at batch 32.)
@@ -11,7 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { KdqError } from '../../errors.ts';
 import { simdKernels } from '../simd/index.ts';
-import { conv2dFilterGrad, convGeometry, filterGradSupported, gemmConvSupported } from './conv-gemm.ts';
+import { conv2dFilterGrad, filterGradSupported, gemmConvSupported } from './conv-gemm.ts';
+import { convGeometry } from './conv-geometry.ts';
 import { heapF32, matMul2d, release } from './wasm-heap.ts';
 
 interface Conv2DBackpropFilterAttrs {

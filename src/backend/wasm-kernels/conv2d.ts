@@ -9,7 +9,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { simdKernels } from '../simd/index.ts';
-import { conv2dForward, conv2dInputGrad, convGeometry, gemmConvSupported } from './conv-gemm.ts';
+import { conv2dForward, conv2dInputGrad, gemmConvSupported } from './conv-gemm.ts';
+import { convGeometry } from './conv-geometry.ts';
 
 interface ConvAttrs {
   strides: [number, number] | number;
