@@ -8,6 +8,7 @@ import { saveWeights } from '../../src/models/weights.ts';
 import { OPTIMIZERS } from '../../src/names.ts';
 import { createOptimizer, OPTIMIZER_REGISTRY } from '../../src/train/optimizers.ts';
 import { accuracy, agreement, predictLogits, trainModel, type BatchStats, type TrainArgs } from '../../src/train/train.ts';
+import { INFERENCE_BATCH } from '../../src/train/predict.ts';
 import { floatInputs } from '../../src/data/model-inputs.ts';
 import { mnistSubset } from './mnist-subset.ts';
 import { rejection, trainingConfig } from './fixtures.ts';
@@ -219,6 +220,22 @@ describe('trainModel', () => {
     expect(agreement(logits, teacher, 10)).toBeGreaterThan(0.5);
     expect(accuracy(logits, data.labels, 10)).toBeLessThan(0.3);
     student.model.dispose();
+  });
+
+  it('gives each example the same logits, bit for bit, whatever batch it is predicted in', () => {
+    const layers: LayerSpec[] = [
+      { type: 'conv2d', filters: 8, kernelSize: 3, activation: 'relu', useBias: true },
+      { type: 'maxPooling2d', poolSize: 2 },
+      { type: 'conv2d', filters: 8, kernelSize: 3, activation: 'relu', useBias: true },
+      { type: 'flatten' },
+      { type: 'dense', units: 10, activation: 'linear', useBias: true },
+    ];
+    const model = buildModel(layers, SHAPE, 3);
+    const inputs = floatInputs(data.examples, SHAPE);
+    const bytes = (batch: number) => Buffer.from(predictLogits(model, inputs, batch).buffer);
+    const reference = bytes(INFERENCE_BATCH);
+    for (const batch of [1, 7, 64, 200]) expect(bytes(batch).equals(reference)).toBe(true);
+    model.dispose();
   });
 
   it('rejects inputs that do not fit, quoting them', async () => {
