@@ -224,9 +224,9 @@ describe('trainModel', () => {
 
   it('gives each example the same logits, bit for bit, whatever batch it is predicted in', () => {
     const layers: LayerSpec[] = [
-      { type: 'conv2d', filters: 8, kernelSize: 3, activation: 'relu', useBias: true },
-      { type: 'maxPooling2d', poolSize: 2 },
-      { type: 'conv2d', filters: 8, kernelSize: 3, activation: 'relu', useBias: true },
+      { type: 'conv2d', filters: 8, kernelSize: 3, strides: 1, padding: 'valid', activation: 'relu', useBias: true },
+      { type: 'maxPooling2d', poolSize: 2, strides: 2, padding: 'valid' },
+      { type: 'conv2d', filters: 8, kernelSize: 3, strides: 1, padding: 'same', activation: 'relu', useBias: true },
       { type: 'flatten' },
       { type: 'dense', units: 10, activation: 'linear', useBias: true },
     ];

@@ -222,11 +222,14 @@ export function conv2dInputGrad(
  * 4.01 / 5.52, 32 -> 32 on 16x16 3.61 / 4.28, 64 -> 64 on 8x8 3.43 / 3.86, 16 -> 32 on 16x16
  * 1.94 / 2.22, 32 -> 16 1.86 / 2.57; but 32 -> 64 on 15x15 'valid' (a quarter of dx's pixels
  * read the padding of dy) 6.05 / 5.17. Hence: cout <= cin, or cout <= 2 cin with at most a
- * quarter of dx's pixels near the border.
+ * quarter of dx's pixels near the border. And wherever the convolution of dy is a Winograd one:
+ * minimum of 40 calls at batch 32, one thread / two, dy W^T + col2im against Winograd, ms:
+ * 32 -> 64 on 15x15 'valid' 5.48 / 5.31, 4.83 / 3.35; 16 -> 32 on 16x16 'same' 2.34 / 1.77,
+ * 1.22 / 0.92; 16 -> 64 on 8x8 1.06 / 0.96, 0.83 / 0.54.
  */
 function inputGradAsConv(g: ConvGeometry): boolean {
   if (g.strideHeight !== 1 || g.strideWidth !== 1 || isPointwise(g) || g.top >= g.filterHeight || g.left >= g.filterWidth) return false;
-  if (g.outChannels <= g.inChannels) return true;
+  if (g.outChannels <= g.inChannels || winogradApplies(transposedGeometry(g))) return true;
   const interior = (Math.max(0, g.outHeight - g.filterHeight + 1) * Math.max(0, g.outWidth - g.filterWidth + 1)) / (g.inHeight * g.inWidth);
   return g.outChannels <= 2 * g.inChannels && interior >= 0.75;
 }
