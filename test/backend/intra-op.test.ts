@@ -14,13 +14,14 @@ import {
   IntraOpPool,
   kernelThreads,
   kernelThreadsWhile,
+  runCalls,
   runShared,
   setKernelThreads,
   SplitGovernor,
   type KernelCall,
   type SharedUnit,
 } from '../../src/backend/intra-op/index.ts';
-import { heapOffset, simdKernels } from '../../src/backend/simd/index.ts';
+import { compiledModules, heapOffset, simdKernels, simdVariant } from '../../src/backend/simd/index.ts';
 import { withSharedInstantiate, withSharedMemory } from '../../src/backend/shared-memory.ts';
 import { setConvBlocks } from '../../src/backend/wasm-kernels/conv-gemm.ts';
 import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD } from '../../src/backend/wasm-kernels/batch-norm.ts';
@@ -338,6 +339,58 @@ describe('the helper thread', () => {
       expect(() => broken.run([['f']], () => undefined)).toThrow(/the helper thread could not start: .*--kernel-threads 1/);
     } finally {
       await broken.close();
+    }
+  });
+
+  it('does not wait for a helper that has not come to a claimed split, and a late helper takes nothing of it', async () => {
+    // A helper that sleeps after every batch (no spinning): it wakes long after 16 tiny units are
+    // done, so most claimed splits end without it. Adam steps in place: a unit run twice, or a
+    // late helper running a unit of a split that is over, changes the weights.
+    const memory = (backend().wasm as unknown as { asm: { memory: WebAssembly.Memory } }).asm.memory;
+    const modules = compiledModules(simdVariant() as 'fma' | 'plain', true)!;
+    const names = modules.flatMap((m) => WebAssembly.Module.exports(m).map((e) => e.name));
+    const sleepy = new IntraOpPool(memory, modules, names, 0);
+    const simd = simdKernels(backend())!;
+    const at = (a: tf.Tensor) => heapOffset(backend(), a);
+    try {
+      const run = (pooled: boolean) => {
+        const [wt, g, m, v] = [t([64 * 16], 40), t([64 * 16], 41), t([64 * 16], 42), tf.abs(t([64 * 16], 43))];
+        const [w2, g2, m2, v2] = [t([4096], 44), t([4096], 45), t([4096], 46), tf.abs(t([4096], 47))];
+        const adam = (ps: number[], from: number, k: number): KernelCall => [
+          'adam',
+          ...[ps[0]!, ps[1]!, ps[2]!, ps[3]!, ps[0]!, ps[2]!, ps[3]!].map((p) => p + 4 * from),
+          k,
+          0.9,
+          0.999,
+          0.1,
+          0.001,
+          0.001,
+          1,
+          1e-7,
+        ];
+        const ps = [wt, g, m, v].map(at) as number[];
+        const qs = [w2, g2, m2, v2].map(at) as number[];
+        const units: KernelCall[] = Array.from({ length: 16 }, (_, u) => adam(ps, 64 * u, 64));
+        for (let round = 0; round < 200; round++) {
+          if (pooled) sleepy.runClaimed(units, (i) => runCalls(simd, [units[i]!]));
+          else runCalls(simd, units);
+          // every tenth round a split in halves: the helper must run its half exactly once
+          if (round % 10 === 9) {
+            const halves = [adam(qs, 0, 2048), adam(qs, 2048, 2048)] as const;
+            if (pooled) sleepy.run([halves[1]], () => runCalls(simd, [halves[0]]));
+            else runCalls(simd, [...halves]);
+          }
+        }
+        const bytes = [wt, m, v, w2, m2, v2].map((a) => Buffer.from((a.dataSync() as Float32Array).slice().buffer));
+        tf.dispose([wt, g, m, v, w2, g2, m2, v2]);
+        return bytes;
+      };
+      const alone = run(false);
+      const pooled = run(true);
+      pooled.forEach((b, i) => expect(b.equals(alone[i]!), `output ${i}`).toBe(true));
+      expect(sleepy.helperless).toBeGreaterThan(0);
+    } finally {
+      await sleepy.close();
     }
   });
 

@@ -9,13 +9,15 @@
  * The threads meet through a control block in a SharedArrayBuffer, not through messages: posting
  * a message and waking a thread costs tens of microseconds, a kernel's share can be a few. The
  * helper spins on the block for a while after each call (the next kernel of a training step comes
- * within microseconds), then sleeps in Atomics.wait; the main thread spins until the helper is done.
+ * within microseconds), then sleeps in Atomics.wait. The main thread spins until the helper is done
+ * with its share (run), or with the calls it took (runClaimed): a helper that comes late to a
+ * claimed split finds every call taken, and the main thread does not wait for it.
  */
 import { Worker } from 'node:worker_threads';
 import { KdqError } from '../../errors.ts';
 
 /** The helper's control block, in 32-bit words. */
-const POSTED = 0; // sequence number of the latest batch of calls
+const POSTED = 0; // sequence number of the latest batch of calls; WRITING while the main thread rewrites the batch
 const DONE = 1; // sequence number of the latest batch the helper finished
 const COUNT = 2; // calls in the batch
 const FAILED = 3; // 1 when a call threw; the message is in the text area
@@ -25,6 +27,14 @@ const SPIN_MICROS = 6; // how long the helper spins before it sleeps
 const MODE = 7; // 0: the helper runs its calls in order; 1: it claims them from the back (runClaimed)
 
 const CTL_WORDS = 16;
+/** POSTED while the main thread writes a batch: a helper that reads it waits for the batch's number. */
+const WRITING = -1;
+/**
+ * A claimed batch's calls: claims[i] is 4 s (free), 4 s + 1 (the main thread's), 4 s + 2 (the
+ * helper's, running) or 4 s + 3 (the helper's, done) for batch s, so that a helper still on an
+ * earlier batch can never take a call of this one. Batch numbers wrap below 2^29 to keep 4 s an int32.
+ */
+const SEQ_WRAP = 1 << 29;
 const TEXT_BYTES = 1024;
 /** Slots per call: the export's index, the argument count, the arguments, and last what it returned. */
 export const CALL_SLOTS = 26;
@@ -59,37 +69,46 @@ const claims = new Int32Array(ctl, ${CTL_WORDS * 4 + TEXT_BYTES + MAX_CALLS * CA
 let seen = 0;
 for (;;) {
   let posted = Atomics.load(c, ${POSTED});
-  if (posted === seen) {
+  if (posted === seen || posted === ${WRITING}) {
     let start = performance.now();
     let spins = 0;
-    while ((posted = Atomics.load(c, ${POSTED})) === seen) {
+    while ((posted = Atomics.load(c, ${POSTED})) === seen || posted === ${WRITING}) {
       if ((++spins & 1023) === 0 && (performance.now() - start) * 1000 > Atomics.load(c, ${SPIN_MICROS})) {
         Atomics.store(c, ${SLEEPING}, 1);
-        Atomics.wait(c, ${POSTED}, seen);
+        Atomics.wait(c, ${POSTED}, posted);
         Atomics.store(c, ${SLEEPING}, 0);
         start = performance.now();
       }
     }
   }
   if (Atomics.load(c, ${STOP}) === 1) break;
-  seen = posted;
   const count = Atomics.load(c, ${COUNT});
-  try {
-    if (startError !== undefined) throw new Error('the helper thread could not start: ' + (startError.message || startError));
-    const claiming = Atomics.load(c, ${MODE}) === 1;
-    for (let j = 0; j < count; j++) {
-      // claiming: from the back, each call taken from the main thread's reach first
-      const i = claiming ? count - 1 - j : j;
-      if (claiming && Atomics.compareExchange(claims, i, 0, 2) !== 0) break;
-      const base = i * ${CALL_SLOTS};
+  const claiming = Atomics.load(c, ${MODE}) === 1;
+  // The batch may have moved on while its count and mode were read: read them again.
+  if (Atomics.load(c, ${POSTED}) !== posted) continue;
+  seen = posted;
+  const free = 4 * posted;
+  for (let j = 0; j < count; j++) {
+    // claiming: from the back, each call taken from the main thread's reach first; a call of a
+    // batch the main thread already finished is never free
+    const i = claiming ? count - 1 - j : j;
+    if (claiming && Atomics.compareExchange(claims, i, free, free + 2) !== free) break;
+    const base = i * ${CALL_SLOTS};
+    let failed = false;
+    try {
+      if (startError !== undefined) throw new Error('the helper thread could not start: ' + (startError.message || startError));
       const r = callers[args[base + 1]](fns[args[base]], args, base);
       args[base + ${CALL_SLOTS} - 1] = typeof r === 'number' ? r : 0;
+    } catch (e) {
+      // reported before the call is marked done: the main thread reads FAILED after that
+      const bytes = new TextEncoder().encode(String(e && e.message ? e.message : e)).subarray(0, ${TEXT_BYTES - 4});
+      new Int32Array(ctl, ${CTL_WORDS * 4}, 1)[0] = bytes.length;
+      text.set(bytes, 4);
+      Atomics.store(c, ${FAILED}, 1);
+      failed = true;
     }
-  } catch (e) {
-    const bytes = new TextEncoder().encode(String(e && e.message ? e.message : e)).subarray(0, ${TEXT_BYTES - 4});
-    new Int32Array(ctl, ${CTL_WORDS * 4}, 1)[0] = bytes.length;
-    text.set(bytes, 4);
-    Atomics.store(c, ${FAILED}, 1);
+    if (claiming) Atomics.store(claims, i, free + 3);
+    if (failed) break;
   }
   Atomics.store(c, ${DONE}, posted);
 }
@@ -150,7 +169,7 @@ export class IntraOpPool {
   private readonly ctl = new SharedArrayBuffer(CTL_WORDS * 4 + TEXT_BYTES + MAX_CALLS * CALL_SLOTS * 8 + MAX_CALLS * 4);
   private readonly c = new Int32Array(this.ctl, 0, CTL_WORDS);
   private readonly args = new Float64Array(this.ctl, CTL_WORDS * 4 + TEXT_BYTES, MAX_CALLS * CALL_SLOTS);
-  /** Per call of runClaimed: 0 unclaimed, 1 the main thread's, 2 the helper's. */
+  /** Per call of runClaimed: whose it is, tagged with the batch's number (SEQ_WRAP). */
   private readonly claims = new Int32Array(this.ctl, CTL_WORDS * 4 + TEXT_BYTES + MAX_CALLS * CALL_SLOTS * 8, MAX_CALLS);
   private readonly index: Map<string, number>;
   private readonly worker: Worker;
@@ -158,6 +177,8 @@ export class IntraOpPool {
   private closed = false;
   /** How many times run() shared work with the helper (tests check that a split happened). */
   splits = 0;
+  /** Claimed splits the main thread finished alone, the helper not having come (it is not waited for). */
+  helperless = 0;
   /** Decides whether splits pay on this host now (see SplitGovernor). */
   governor = new SplitGovernor();
 
@@ -179,7 +200,7 @@ export class IntraOpPool {
    * Throws KdqError E_INTERNAL when a helper call threw (a wasm trap) or the helper is gone.
    */
   run(calls: readonly KernelCall[], main: () => void): void {
-    this.meet(calls, 0, main);
+    this.meet(calls, main);
   }
 
   /**
@@ -190,36 +211,68 @@ export class IntraOpPool {
    * returned. The calls must not depend on each other.
    */
   runClaimed(calls: readonly KernelCall[], main: (i: number) => number): number {
-    this.claims.fill(0, 0, calls.length);
+    const seq = this.post(calls, 1);
+    const free = 4 * seq;
     let sum = 0;
-    this.meet(calls, 1, () => {
+    let mainError: unknown;
+    const t0 = performance.now();
+    try {
       for (let i = 0; i < calls.length; i++) {
-        if (Atomics.compareExchange(this.claims, i, 0, 1) !== 0) break;
+        if (Atomics.compareExchange(this.claims, i, free, free + 1) !== free) break;
         sum += main(i);
       }
-    });
-    for (let i = 0; i < calls.length; i++) if (this.claims[i] === 2) sum += this.result(i);
+    } catch (e) {
+      mainError = e;
+      // take every call still free, so that the helper stops
+      for (let i = 0; i < calls.length; i++) Atomics.compareExchange(this.claims, i, free, free + 1);
+    }
+    const t1 = performance.now();
+    // Only the calls the helper is running: a helper that has not come yet takes none, and need
+    // not be waited for (when it comes, it finds none free).
+    for (let i = calls.length - 1; i >= 0; i--) this.waitFor(() => Atomics.load(this.claims, i) !== free + 2);
+    const t2 = performance.now();
+    this.governor.record(t1 - t0, t2 - t1, t2);
+    this.check(mainError);
+    let helped = false;
+    for (let i = 0; i < calls.length; i++) {
+      if (this.claims[i] === free + 3) {
+        sum += this.result(i);
+        helped = true;
+      }
+    }
+    if (!helped) this.helperless++;
     return sum;
   }
 
-  private meet(calls: readonly KernelCall[], mode: number, main: () => void): void {
+  /** Writes a batch of calls for the helper and posts it; returns its number. */
+  private post(calls: readonly KernelCall[], mode: number): number {
     if (this.closed) throw new KdqError('E_INTERNAL', 'the intra-op thread pool is closed');
     if (calls.length > MAX_CALLS) throw new KdqError('E_INTERNAL', `at most ${MAX_CALLS} helper calls per split, got ${calls.length}`);
+    // A helper still reading the previous batch's count and mode sees WRITING and reads again.
+    Atomics.store(this.c, POSTED, WRITING);
     for (let i = 0; i < calls.length; i++) {
-      const [name, ...a] = calls[i]!;
-      const fn = this.index.get(name);
-      if (fn === undefined || a.length > CALL_SLOTS - 3) throw new KdqError('E_INTERNAL', `intra-op helper cannot run ${name} with ${a.length} arguments`);
+      const call = calls[i]!;
+      const fn = this.index.get(call[0]);
+      if (fn === undefined || call.length - 1 > CALL_SLOTS - 3)
+        throw new KdqError('E_INTERNAL', `intra-op helper cannot run ${call[0]} with ${call.length - 1} arguments`);
       const base = i * CALL_SLOTS;
       this.args[base] = fn;
-      this.args[base + 1] = a.length;
-      for (let j = 0; j < a.length; j++) this.args[base + 2 + j] = a[j]!;
+      this.args[base + 1] = call.length - 1;
+      for (let j = 1; j < call.length; j++) this.args[base + 1 + j] = call[j] as number;
     }
     this.splits++;
-    const seq = ++this.seq;
+    this.seq = (this.seq % (SEQ_WRAP - 1)) + 1;
+    const seq = this.seq;
+    if (mode === 1) this.claims.fill(4 * seq, 0, calls.length);
     Atomics.store(this.c, MODE, mode);
     Atomics.store(this.c, COUNT, calls.length);
     Atomics.store(this.c, POSTED, seq);
     if (Atomics.load(this.c, SLEEPING) === 1) Atomics.notify(this.c, POSTED);
+    return seq;
+  }
+
+  private meet(calls: readonly KernelCall[], main: () => void): void {
+    const seq = this.post(calls, 0);
     let mainError: unknown;
     const t0 = performance.now();
     try {
@@ -228,9 +281,14 @@ export class IntraOpPool {
       mainError = e;
     }
     const t1 = performance.now();
-    this.waitDone(seq);
+    this.waitFor(() => Atomics.load(this.c, DONE) === seq);
     const t2 = performance.now();
     this.governor.record(t1 - t0, t2 - t1, t2);
+    this.check(mainError);
+  }
+
+  /** Rethrows the main thread's error, or the helper's. */
+  private check(mainError: unknown): void {
     if (mainError !== undefined) throw mainError;
     if (Atomics.load(this.c, FAILED) === 1) {
       const len = new Int32Array(this.ctl, CTL_WORDS * 4, 1)[0]!;
@@ -245,11 +303,12 @@ export class IntraOpPool {
     return this.args[i * CALL_SLOTS + CALL_SLOTS - 1]!;
   }
 
-  private waitDone(seq: number): void {
-    if (Atomics.load(this.c, DONE) === seq) return;
+  /** Spins until `done()`; a helper silent for LOST_AFTER_MS is lost. */
+  private waitFor(done: () => boolean): void {
+    if (done()) return;
     const start = performance.now();
     let spins = 0;
-    while (Atomics.load(this.c, DONE) !== seq) {
+    while (!done()) {
       if ((++spins & 0xfffff) === 0 && performance.now() - start > LOST_AFTER_MS) {
         this.closed = true;
         throw new KdqError('E_INTERNAL', `the intra-op thread did not answer for ${LOST_AFTER_MS / 1000} s; rerun with --kernel-threads 1`);
