@@ -231,8 +231,6 @@ export class IntraOpPool {
     // not be waited for (when it comes, it finds none free).
     for (let i = calls.length - 1; i >= 0; i--) this.waitFor(() => Atomics.load(this.claims, i) !== free + 2);
     const t2 = performance.now();
-    this.governor.record(t1 - t0, t2 - t1, t2);
-    this.check(mainError);
     let helped = false;
     for (let i = 0; i < calls.length; i++) {
       if (this.claims[i] === free + 3) {
@@ -241,6 +239,10 @@ export class IntraOpPool {
       }
     }
     if (!helped) this.helperless++;
+    // A split the helper missed gained nothing: to the governor it counts as a wait as long as
+    // the work, so that a helper that keeps missing them turns splitting off, as waiting would.
+    this.governor.record(t1 - t0, helped ? t2 - t1 : t1 - t0, t2);
+    this.check(mainError);
     return sum;
   }
 
