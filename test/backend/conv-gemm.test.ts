@@ -124,7 +124,7 @@ for (const blocks of [undefined, TINY_BLOCKS]) {
   });
 }
 
-describe('the filter gradient of layers with fewer than 4 input channels', () => {
+describe('the filter gradient read in place (fewer than 4 input channels, or up to 16 at stride 1)', () => {
   // Each value of dW is one chain of multiply-adds over the pixels in order, whether the taps are
   // read in place or from im2col rows: the two must agree bit for bit, not only within rounding.
   type Shape4 = [number, number, number, number];
@@ -134,6 +134,8 @@ describe('the filter gradient of layers with fewer than 4 input channels', () =>
     { x: [3, 49, 10, 1], f: [10, 4, 1, 64], stride: 2, pad: 'same' }, // DS-CNN's first layer
     { x: [2, 12, 11, 2], f: [2, 3, 2, 12], stride: 2, pad: 'valid' }, // rows and columns the stride leaves out
     { x: [2, 9, 7, 3], f: [5, 5, 3, 4], stride: 1, pad: 'same' }, // narrow tiles only, wide padding
+    { x: [2, 12, 10, 16], f: [3, 3, 16, 16], stride: 1, pad: 'same' }, // ResNet-8's first stack
+    { x: [2, 9, 9, 8], f: [3, 3, 8, 12], stride: 1, pad: 'valid' }, // taps 4 channels side by side, a narrow tile
   ];
   for (const c of shapes) {
     it(`reads the taps in place with the bits of im2col rows: ${c.x.join('x')}, ${c.f.slice(0, 2).join('x')} -> ${c.f[3]}, stride ${c.stride} ${c.pad}`, () => {

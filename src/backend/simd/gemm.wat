@@ -458,12 +458,13 @@
   ;; x + ((n Hp + oy sh) Wp + ox sw) C floats, tap t = (kh FW + kw) C + ci at (kh Wp C + kw C + ci)
   ;; floats past it. x is [n, Hp, Wp, C] with every tap inside (the caller pads a copy where the
   ;; convolution pads). Taps t >= K (the rows that round K up to K4) read tap 0: their rows of c are
-  ;; dropped. Rows [p0, p0 + R) of cols; b is dy at row p0 (rows ldb bytes apart), c's rows are ldc
-  ;; bytes apart. Each value of c is one chain of multiply-adds over the pixels in order, as in
-  ;; gemm_tn over the im2col rows: the same bits.
+  ;; dropped. Rows [p0, p0 + R) of cols and rows [k0, K4) of c (k0 a multiple of 4: two threads can
+  ;; take different taps); b is dy at row p0 (rows ldb bytes apart), c's rows are ldc bytes apart.
+  ;; Each value of c is one chain of multiply-adds over the pixels in order, as in gemm_tn over the
+  ;; im2col rows: the same bits.
   (func (export "filter_grad_direct")
     (param $x i32) (param $Hp i32) (param $Wp i32) (param $C i32) (param $OH i32) (param $OW i32)
-    (param $sh i32) (param $sw i32) (param $FW i32) (param $K i32) (param $K4 i32)
+    (param $sh i32) (param $sw i32) (param $FW i32) (param $K i32) (param $k0 i32) (param $K4 i32)
     (param $p0 i32) (param $R i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32)
     (param $N i32) (param $accumulate i32)
     (local $k i32) (local $j i32) (local $t i32) (local $o i32) (local $n8 i32) (local $wide i32)
@@ -480,6 +481,7 @@
     (local.set $oy0 (i32.rem_u (local.get $p0) (i32.mul (local.get $OH) (local.get $OW))))
     (local.set $ox0 (i32.rem_u (local.get $oy0) (local.get $OW)))
     (local.set $oy0 (i32.div_u (local.get $oy0) (local.get $OW)))
+    (local.set $k (local.get $k0))
     (block $kdone (loop $kl
       (br_if $kdone (i32.ge_u (local.get $k) (local.get $K4)))
       ;; the byte offsets of taps k .. k + 3 from a pixel's first value

@@ -132,7 +132,7 @@ export interface SimdKernels {
     top: number,
     left: number,
   ): void;
-  /** gemm_tn over the im2col rows [p0, p0 + r) of x [n, hp, wp, c] without writing them (every tap inside x). */
+  /** gemm_tn over the im2col rows [p0, p0 + r) of x [n, hp, wp, c] without writing them (every tap inside x), rows [k0, k4) of out. */
   filter_grad_direct(
     x: number,
     hp: number,
@@ -144,6 +144,7 @@ export interface SimdKernels {
     sw: number,
     fw: number,
     k: number,
+    k0: number,
     k4: number,
     p0: number,
     r: number,

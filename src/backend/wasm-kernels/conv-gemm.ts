@@ -273,13 +273,18 @@ export function setDirectFilterGrad(on: boolean): boolean {
 /**
  * Whether the filter gradient reads each pixel's taps from x (filter_grad_direct) instead of
  * writing im2col rows for gemm_tn: where fewer than 4 input channels make each im2col row a few
- * short copies. Minimum of 60 calls at batch 32, one thread, im2col + gemm_tn against in place,
- * ms: 28x28x1 -> 32 3x3 0.83 / 0.48, -> 16 0.59 / 0.22, 32x32x3 -> 32 1.89 / 1.45; but
- * 32x32x16 -> 16 4.03 / 3.87, 15x15x32 -> 64 4.63 / 6.41 and 8x8x64 -> 64 2.40 / 4.02 (the
- * loads of every tile stride across whole pixels).
+ * short copies, and at stride 1 up to 16 channels, where the two threads then share the taps
+ * without either writing im2col rows the other also writes. Minimum of 60 calls at batch 32, ms,
+ * im2col + gemm_tn against in place, one thread / two: 28x28x1 -> 32 3x3 0.83 / 0.48 (one
+ * thread), 32x32x3 -> 32 1.90 / 1.39, 1.92 / 0.91; ResNet-8's first layer 1.52 / 0.94, 0.95 /
+ * 0.68; its 16 -> 16 on 32x32 4.60 / 4.22, 3.37 / 2.43. Not with more channels or at stride 2:
+ * 16x16x32 -> 32 3.68 / 4.49, 2.27 / 2.38; 8x8x64 -> 64 3.53 / 5.35, 2.38 / 3.09; 15x15x32 -> 64
+ * 4.68 / 6.13; 32x32x16 -> 32 at stride 2 1.99 / 2.87, 1.26 / 1.61 (the loads of every tile
+ * stride across whole pixels).
  */
 function readsTapsInPlace(g: ConvGeometry): boolean {
-  return directFilterGrad && g.inChannels < 4 && !isPointwise(g);
+  if (!directFilterGrad || isPointwise(g)) return false;
+  return g.inChannels < 4 || (g.inChannels <= 16 && g.strideHeight === 1 && g.strideWidth === 1);
 }
 
 /** Rows per block of filter_grad_direct: dy's rows of the block stay in L1 (16 KiB), at least 64. */
@@ -399,8 +404,11 @@ function gatherProducts(
 
 /**
  * conv2dFilterGrad by filter_grad_direct: each pixel's taps read from x, or from a copy of x with
- * the convolution's zero padding around every image. The threads share dW's columns as in
- * conv2dFilterGrad, each into a product of its own.
+ * the convolution's zero padding around every image. With a second thread, each takes half of
+ * dW's rows (filter taps) over every pixel and column, into the one product, where the rows make
+ * at least 4 tiles of 4 (neither thread repeats the other's reading); with fewer (3x3 filters over
+ * one channel: 3 tiles), half of dW's columns each, the helper's into a product of its own. Either
+ * way the sums over pixels keep their order.
  */
 function filterGradInPlace(backend: BackendWasm, simd: SimdKernels, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry, dw: tf.TensorInfo): tf.TensorInfo {
   const K = g.filterHeight * g.filterWidth * g.inChannels;
@@ -413,13 +421,14 @@ function filterGradInPlace(backend: BackendWasm, simd: SimdKernels, x: tf.Tensor
   const padded = g.top > 0 || g.left > 0 || spanH > g.inHeight || spanW > g.inWidth;
   const hp = padded ? spanH : g.inHeight;
   const wp = padded ? spanW : g.inWidth;
-  const pool = intraOp(backend);
-  const mid = pool !== null && P * K * N >= MIN_SPLIT_MACS ? splitPoint(N, 8) : 0;
-  const mainCols = mid > 0 ? mid : N;
-  const helperCols = N - mainCols;
-  // the main thread's product (rows N floats apart), the helper's a cache line on, then the padded copy of x
+  const pool = P * K * N >= MIN_SPLIT_MACS ? intraOp(backend) : null;
+  const byTaps = K4 >= 16;
+  const kMid = pool !== null && byTaps ? splitPoint(K4, 4) : K4;
+  const nMid = pool !== null && !byTaps && splitPoint(N, 8) > 0 ? splitPoint(N, 8) : N;
+  // the product (rows N floats apart), the helper's product of columns [nMid, N) a cache line on,
+  // then the padded copy of x
   const helperAt = K4 * N + 16;
-  const copyAt = helperAt + K4 * helperCols;
+  const copyAt = helperAt + K4 * (N - nMid) + 16;
   const scratch = backend.makeOutput([copyAt + (padded ? g.batch * hp * wp * g.inChannels : 0)], 'float32');
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
   const base = at(scratch);
@@ -430,37 +439,21 @@ function filterGradInPlace(backend: BackendWasm, simd: SimdKernels, x: tf.Tensor
   }
   const dyAt = at(dy);
   const rows = directFilterRows(N, P);
-  const columnCalls = (n0: number, n1: number, c: number, ldc: number): KernelCall[] => {
-    const calls: KernelCall[] = [];
-    for (let p0 = 0; p0 < P && n1 > n0; p0 += rows) {
+  const geometry = [g.inChannels, g.outHeight, g.outWidth, g.strideHeight, g.strideWidth, g.filterWidth];
+  // rows [k0, k1) and columns [n0, n1) of the product, into c (rows ldc bytes apart)
+  const calls = (k0: number, k1: number, n0: number, n1: number, c: number, ldc: number): KernelCall[] => {
+    const list: KernelCall[] = [];
+    for (let p0 = 0; p0 < P && k1 > k0 && n1 > n0; p0 += rows) {
       const m = Math.min(rows, P - p0);
-      calls.push([
-        'filter_grad_direct',
-        xAt,
-        hp,
-        wp,
-        g.inChannels,
-        g.outHeight,
-        g.outWidth,
-        g.strideHeight,
-        g.strideWidth,
-        g.filterWidth,
-        K,
-        K4,
-        p0,
-        m,
-        dyAt + 4 * (p0 * N + n0),
-        4 * N,
-        c,
-        ldc,
-        n1 - n0,
-        p0 === 0 ? 0 : 1,
-      ]);
+      list.push(['filter_grad_direct', xAt, hp, wp, ...geometry, K, k0, k1, p0, m, dyAt + 4 * (p0 * N + n0), 4 * N, c, ldc, n1 - n0, p0 === 0 ? 0 : 1]);
     }
-    return calls;
+    return list;
   };
-  runSplit(pool, simd, columnCalls(0, mainCols, base, 4 * N), columnCalls(mainCols, N, base + 4 * helperAt, 4 * helperCols));
-  gatherProducts(backend, dw, scratch, 0, helperAt, K, N, mainCols);
+  const helperOut = base + 4 * helperAt;
+  const main = calls(0, kMid, 0, nMid, base, 4 * N);
+  const helper = kMid < K4 ? calls(kMid, K4, 0, N, base, 4 * N) : calls(0, K4, nMid, N, helperOut, 4 * (N - nMid));
+  runSplit(pool, simd, main, helper);
+  gatherProducts(backend, dw, scratch, 0, helperAt, K, N, nMid);
   release(backend, scratch);
   return dw;
 }
