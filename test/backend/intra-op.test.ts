@@ -300,6 +300,31 @@ describe('--kernel-threads 2 gives the bits of one thread', () => {
     shared.forEach((b, i) => expect(b.equals(alone[i]!), `output ${i}`).toBe(true));
   });
 
+  it("depthwise convolution (forward, both gradients) and average pooling's gradient, by images", () => {
+    const x = t([9, 25, 5, 64], 21) as tf.Tensor4D;
+    const f = t([3, 3, 64, 1], 22) as tf.Tensor4D;
+    const y = tf.depthwiseConv2d(x, f, 1, 'same');
+    const dy = t(y.shape, 23) as tf.Tensor4D;
+    const attrs = { strides: [1, 1], dilations: [1, 1], pad: 'same' };
+    const r = bothWays(() => [
+      tf.depthwiseConv2d(x, f, 1, 'same'),
+      tf
+        .engine()
+        .runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: f }, { ...attrs, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: f.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      tf.grad((a: tf.Tensor) =>
+        tf
+          .avgPool(a as tf.Tensor4D, [5, 5], 1, 'valid')
+          .square()
+          .sum(),
+      )(x),
+    ]);
+    // the forward pass, the input gradient and the pooling gradient; the filter gradient stays on one thread
+    expect(r.splitsMade).toBeGreaterThanOrEqual(3);
+    expectSameBits(r);
+    tf.dispose([x, f, y, dy]);
+  });
+
   it('max-pool gradient over an odd batch', () => {
     const x = t([9, 26, 26, 32], 15) as tf.Tensor4D;
     const r = bothWays(() =>

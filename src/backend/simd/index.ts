@@ -185,6 +185,7 @@ export interface SimdKernels {
     h: number,
     w: number,
     c: number,
+    cw: number,
     oh: number,
     ow: number,
     fh: number,

@@ -3,6 +3,8 @@
 ;; (src/backend/wasm-kernels/depthwise-conv2d*.ts, avg-pool-grad.ts). NHWC, dilation 1, C a
 ;; multiple of 4, one channel per lane; every output pixel's taps are clipped to the image once
 ;; and the channels run inside. Every pointer is a byte offset into the backend's memory.
+;; `depthwise` works on CW of the C channels (pixels C apart), from where its pointers point: two
+;; threads can take different channels, each channel's sums in the same order.
 ;; Built like kernels.wat (scripts/build-simd.ts).
 (module
   (import "env" "memory" (memory 1 65536))
@@ -69,11 +71,12 @@
   ;;   mode 3 (average pool grad): i += o * scale (f unused)
   (func (export "depthwise")
     (param $in i32) (param $f i32) (param $bias i32) (param $out i32) (param $mode i32) (param $flags i32) (param $scale f32)
-    (param $N i32) (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32)
+    (param $N i32) (param $H i32) (param $W i32) (param $C i32) (param $CW i32) (param $OH i32) (param $OW i32)
     (param $FH i32) (param $FW i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
     (local $n i32) (local $oy i32) (local $ox i32) (local $t i32) (local $kh i32) (local $kw i32) (local $kw0 i32) (local $kh1 i32) (local $kw1 i32)
-    (local $cB i32) (local $c i32) (local $o i32) (local $ip i32) (local $fp i32) (local $sv v128)
+    (local $cB i32) (local $cwB i32) (local $c i32) (local $o i32) (local $ip i32) (local $fp i32) (local $sv v128)
     (local.set $cB (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $cwB (i32.shl (local.get $CW) (i32.const 2)))
     (local.set $sv (f32x4.splat (local.get $scale)))
     (local.set $o (local.get $out))
     (block $ndone (loop $nl
@@ -91,8 +94,8 @@
           (local.set $kw1 (i32.shr_u (local.get $t) (i32.const 24)))
           (if (i32.eqz (local.get $mode)) (then
             (if (i32.and (local.get $flags) (i32.const 1))
-              (then (memory.copy (local.get $o) (local.get $bias) (local.get $cB)))
-              (else (memory.fill (local.get $o) (i32.const 0) (local.get $cB))))))
+              (then (memory.copy (local.get $o) (local.get $bias) (local.get $cwB)))
+              (else (memory.fill (local.get $o) (i32.const 0) (local.get $cwB))))))
           (local.set $kh (i32.and (local.get $t) (i32.const 255)))
           (block $khdone (loop $khl
             (br_if $khdone (i32.ge_u (local.get $kh) (local.get $kh1)))
@@ -106,7 +109,7 @@
             (local.set $kw (local.get $kw0))
             (block $kwdone (loop $kwl
               (br_if $kwdone (i32.ge_u (local.get $kw) (local.get $kw1)))
-              (call $tap_row (local.get $mode) (local.get $o) (local.get $ip) (local.get $fp) (local.get $cB) (local.get $sv))
+              (call $tap_row (local.get $mode) (local.get $o) (local.get $ip) (local.get $fp) (local.get $cwB) (local.get $sv))
               (local.set $ip (i32.add (local.get $ip) (local.get $cB)))
               (local.set $fp (i32.add (local.get $fp) (local.get $cB)))
               (local.set $kw (i32.add (local.get $kw) (i32.const 1)))
@@ -116,7 +119,7 @@
           (if (i32.and (i32.eqz (local.get $mode)) (i32.ne (i32.and (local.get $flags) (i32.const 2)) (i32.const 0))) (then
             (local.set $c (i32.const 0))
             (block $rdone (loop $rl
-              (br_if $rdone (i32.ge_u (local.get $c) (local.get $cB)))
+              (br_if $rdone (i32.ge_u (local.get $c) (local.get $cwB)))
               (v128.store (i32.add (local.get $o) (local.get $c)) (f32x4.max (v128.load (i32.add (local.get $o) (local.get $c))) (v128.const i32x4 0 0 0 0)))
               (local.set $c (i32.add (local.get $c) (i32.const 16)))
               (br $rl)))))

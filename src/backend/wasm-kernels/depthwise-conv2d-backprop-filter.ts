@@ -28,7 +28,7 @@ function depthwiseBackpropFilter(args: {
   const simd = simdKernels(backend);
   if (simd !== null && simdDepthwiseSupported(g)) {
     heapF32(backend, out).fill(0);
-    runDepthwise(simd, g, { input: heapOffset(backend, x), f: heapOffset(backend, out), out: heapOffset(backend, dy), mode: 2 });
+    runDepthwise(backend, simd, g, { input: heapOffset(backend, x), f: heapOffset(backend, out), out: heapOffset(backend, dy), mode: 2 });
     return out;
   }
   const dw = heapF32(backend, out);

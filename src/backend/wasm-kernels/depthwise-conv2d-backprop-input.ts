@@ -28,7 +28,7 @@ function depthwiseBackpropInput(args: {
   const simd = simdKernels(backend);
   if (simd !== null && simdDepthwiseSupported(g)) {
     heapF32(backend, out).fill(0);
-    runDepthwise(simd, g, { input: heapOffset(backend, out), f: heapOffset(backend, filter), out: heapOffset(backend, dy), mode: 1 });
+    runDepthwise(backend, simd, g, { input: heapOffset(backend, out), f: heapOffset(backend, filter), out: heapOffset(backend, dy), mode: 1 });
     return out;
   }
   const dx = heapF32(backend, out);

@@ -33,7 +33,7 @@ function simdDepthwise(args: Args): tf.TensorInfo | undefined {
   if (bias !== null && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== g.outChannels)) return undefined;
   const y = backend.makeOutput([g.batchSize, g.outHeight, g.outWidth, g.outChannels], 'float32');
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-  runDepthwise(simd, g, {
+  runDepthwise(backend, simd, g, {
     input: at(x),
     f: at(filter),
     out: at(y),
