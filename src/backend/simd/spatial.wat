@@ -3,8 +3,8 @@
 ;; (src/backend/wasm-kernels/depthwise-conv2d*.ts, avg-pool-grad.ts). NHWC, dilation 1, C a
 ;; multiple of 4, one channel per lane; every output pixel's taps are clipped to the image once
 ;; and the channels run inside. Every pointer is a byte offset into the backend's memory.
-;; `depthwise` works on CW of the C channels (pixels C apart), from where its pointers point: two
-;; threads can take different channels, each channel's sums in the same order.
+;; `depthwise` works on CW of the C channels (pixels C apart) from where its pointers point; kdq
+;; passes CW = C, and two threads take different images.
 ;; Built like kernels.wat (scripts/build-simd.ts).
 (module
   (import "env" "memory" (memory 1 65536))
