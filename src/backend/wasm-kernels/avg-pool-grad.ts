@@ -8,7 +8,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapOffset, simdKernels } from '../simd/index.ts';
-import { depthwisePass } from './depthwise-geometry.ts';
+import { runDepthwise } from './depthwise-geometry.ts';
 import { poolInfo, type PoolAttrs } from './pool-geometry.ts';
 import { heapF32 } from './wasm-heap.ts';
 
@@ -24,14 +24,8 @@ export function simdAvgPoolGradConfig(original: tf.KernelConfig): tf.KernelConfi
     if (simd === null || dy.dtype !== 'float32' || info.inChannels % 4 !== 0 || info.filterHeight > 255 || info.filterWidth > 255) return fallback(args);
     const dx = backend.makeOutput([...input.shape], 'float32');
     heapF32(backend, dx).fill(0);
-    const d = { n: info.batchSize, h: info.inHeight, w: info.inWidth, c: info.inChannels, oh: info.outHeight, ow: info.outWidth };
-    const window = { fh: info.filterHeight, fw: info.filterWidth, sh: info.strideHeight, sw: info.strideWidth, top: info.padInfo.top, left: info.padInfo.left };
-    depthwisePass(
-      backend,
-      simd,
-      { ...d, ...window },
-      { input: heapOffset(backend, dx), f: 0, out: heapOffset(backend, dy), mode: 3, scale: 1 / (info.filterHeight * info.filterWidth) },
-    );
+    const scale = 1 / (info.filterHeight * info.filterWidth);
+    runDepthwise(backend, simd, info, { input: heapOffset(backend, dx), f: 0, out: heapOffset(backend, dy), mode: 3, scale });
     return dx;
   }
   return { ...original, kernelFunc: avgPoolGrad as unknown as tf.KernelFunc };

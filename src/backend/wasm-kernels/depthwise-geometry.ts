@@ -40,41 +40,28 @@ export function simdDepthwiseSupported(g: DepthwiseGeometry): boolean {
   return g.mult === 1 && g.dilationHeight === 1 && g.dilationWidth === 1 && g.inChannels % 4 === 0 && g.filterHeight < 256 && g.filterWidth < 256;
 }
 
-/** The sizes spatial.wat's `depthwise` takes: images, input, channels, output, window, strides, padding. */
-export interface DepthwisePass {
-  n: number;
-  h: number;
-  w: number;
-  c: number;
-  oh: number;
-  ow: number;
-  fh: number;
-  fw: number;
-  sh: number;
-  sw: number;
-  top: number;
-  left: number;
-}
-
 /**
- * One pass of spatial.wat's `depthwise` (see its modes); pointers are heap offsets. In the modes
- * that write per image (forward, input gradient, average pooling's gradient), the threads share
- * out ranges of images by claims; each image is computed the same way on either thread. The filter
- * gradient sums over the images and stays on one thread: splitting it by channels instead measured
- * slower (DS-CNN's step at batch 32, median 60-70 ms against 41-57 with all modes on one thread;
- * each pixel's tap bookkeeping is the same for 16 channels as for 64).
+ * One pass of spatial.wat's `depthwise` over `g` (see its modes); pointers are heap offsets. `g` is
+ * a depthwise convolution's geometry or a pooling window's (poolInfo): the same fields. In the
+ * modes that write per image (forward, input gradient, average pooling's gradient), the threads
+ * share out ranges of images by claims; each image is computed the same way on either thread. The
+ * filter gradient sums over the images and stays on one thread: splitting it by channels instead
+ * measured slower (DS-CNN's step at batch 32, median 60-70 ms against 41-57 with all modes on one
+ * thread; each pixel's tap bookkeeping is the same for 16 channels as for 64).
  */
-export function depthwisePass(
+export function runDepthwise(
   backend: BackendWasm,
   simd: SimdKernels,
-  d: DepthwisePass,
+  g: tf.backend_util.Conv2DInfo,
   p: { input: number; f: number; out: number; mode: 0 | 1 | 2 | 3; bias?: number; flags?: number; scale?: number },
 ): void {
-  const macs = d.n * d.oh * d.ow * d.fh * d.fw * d.c;
-  const pool = p.mode !== 2 && d.n >= 2 && macs >= MIN_SPLIT_MACS ? intraOp(backend) : null;
-  const rest = [d.h, d.w, d.c, d.c, d.oh, d.ow, d.fh, d.fw, d.sh, d.sw, d.top, d.left];
-  const inImage = 4 * d.h * d.w * d.c;
-  const outImage = 4 * d.oh * d.ow * d.c;
+  const n = g.batchSize;
+  const c = g.inChannels;
+  const macs = n * g.outHeight * g.outWidth * g.filterHeight * g.filterWidth * c;
+  const pool = p.mode !== 2 && n >= 2 && macs >= MIN_SPLIT_MACS ? intraOp(backend) : null;
+  const window = [g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.padInfo.top, g.padInfo.left];
+  const inImage = 4 * g.inHeight * g.inWidth * c;
+  const outImage = 4 * g.outHeight * g.outWidth * c;
   const part = (n0: number, n1: number): KernelCall => [
     'depthwise',
     p.input + n0 * inImage,
@@ -85,18 +72,13 @@ export function depthwisePass(
     p.flags ?? 0,
     p.scale ?? 1,
     n1 - n0,
-    ...rest,
+    g.inHeight,
+    g.inWidth,
+    c,
+    c,
+    g.outHeight,
+    g.outWidth,
+    ...window,
   ];
-  shareRange(pool, simd, d.n, 1, part);
-}
-
-/** depthwisePass over `g`. */
-export function runDepthwise(
-  backend: BackendWasm,
-  simd: SimdKernels,
-  g: DepthwiseGeometry,
-  p: { input: number; f: number; out: number; mode: 0 | 1 | 2 | 3; bias?: number; flags?: number; scale?: number },
-): void {
-  const d = { n: g.batchSize, h: g.inHeight, w: g.inWidth, c: g.inChannels, oh: g.outHeight, ow: g.outWidth, fh: g.filterHeight, fw: g.filterWidth };
-  depthwisePass(backend, simd, { ...d, sh: g.strideHeight, sw: g.strideWidth, top: g.top, left: g.left }, p);
+  shareRange(pool, simd, n, 1, part);
 }
