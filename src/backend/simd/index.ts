@@ -97,7 +97,7 @@ export interface SimdKernels {
     top: number,
     left: number,
   ): void;
-  /** B[K, N] (rows ldb bytes apart, or the transpose of src[N, K]) into 8-column panels at dst. */
+  /** B[K, N] (rows ldb bytes apart, or the transpose of src[N, K]) into 8-column panels at dst: K packedColumns(N) floats. */
   pack_b(src: number, ldb: number, transposed: number, dst: number, k: number, n: number): void;
   /** c[M, N] = act(a[M, K] B + bias), B packed; flags 1 bias, 2 relu. */
   gemm(a: number, lda: number, bp: number, bias: number, c: number, ldc: number, m: number, k: number, n: number, flags: number): void;
@@ -298,6 +298,11 @@ export function forceSimdVariant(variant: 'fma' | 'plain' | undefined): void {
 }
 
 /** Byte offset of a tensor's data in the backend's memory. */
+/** Columns pack_b's panels hold for n columns of B: n rounded up to whole 8-column panels. */
+export function packedColumns(n: number): number {
+  return Math.ceil(n / 8) * 8;
+}
+
 export function heapOffset(backend: BackendWasm, t: tf.TensorInfo): number {
   return (backend.dataIdMap.get(t.dataId) as unknown as { memoryOffset: number }).memoryOffset;
 }

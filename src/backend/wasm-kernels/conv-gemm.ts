@@ -15,7 +15,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { intraOp, MIN_SPLIT_MACS, runShared, runSplit, splitPoint, type KernelCall, type SharedUnit } from '../intra-op/index.ts';
-import { heapOffset, type SimdKernels } from '../simd/index.ts';
+import { heapOffset, packedColumns, type SimdKernels } from '../simd/index.ts';
 import { release, sizeOf } from './wasm-heap.ts';
 import { conv2dWinograd, winogradApplies } from './winograd.ts';
 import type { ConvGeometry } from './conv-geometry.ts';
@@ -80,8 +80,6 @@ function im2colArgs(g: ConvGeometry): Im2colArgs {
   return [g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.top, g.left];
 }
 
-const round8 = (n: number) => Math.ceil(n / 8) * 8;
-
 /** Floats of slack after an im2col buffer: im2col may write 12 bytes past a row (one 16-byte copy of a shorter run). */
 const SLACK = 4;
 
@@ -101,10 +99,10 @@ export function conv2dForward(
   g: ConvGeometry,
   relu: boolean,
 ): tf.TensorInfo {
+  if (winogradApplies(g)) return conv2dWinograd(backend, simd, x, filter, bias, g, relu);
   const K = g.filterHeight * g.filterWidth * g.inChannels;
   const N = g.outChannels;
   const P = g.batch * g.outHeight * g.outWidth;
-  if (winogradApplies(g)) return conv2dWinograd(backend, simd, x, filter, bias, g, relu);
   const y = backend.makeOutput([g.batch, g.outHeight, g.outWidth, N], 'float32');
   if (P === 0) return y;
   // conv_direct reads x in place even where a filter row reads a few floats (a first layer's
@@ -119,9 +117,9 @@ export function conv2dForward(
   const pool = nBlocks >= 2 && P * K * N >= MIN_SPLIT_MACS ? intraOp(backend) : null;
   const threadScratch = pointwise ? 0 : rows * K + SLACK + 5 * Math.ceil(rows / 4);
   // packed filter, then the bias padded to whole panels, then each thread's im2col block (and tile table)
-  const scratch = backend.makeOutput([round8(N) * (K + 1) + threadScratch * (pool !== null ? 2 : 1)], 'float32');
+  const scratch = backend.makeOutput([packedColumns(N) * (K + 1) + threadScratch * (pool !== null ? 2 : 1)], 'float32');
   const bp = heapOffset(backend, scratch);
-  const biasP = bp + 4 * round8(N) * K;
+  const biasP = bp + 4 * packedColumns(N) * K;
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
   simd.pack_b(at(filter), 4 * N, 0, bp, K, N);
   if (bias !== null) simd.pack_b(at(bias), 0, 0, biasP, 1, N);
@@ -139,7 +137,7 @@ export function conv2dForward(
     // im2col's geometry with the output channels after the output size
     return ['conv_direct', xAt, xEnd, bp, biasP, yAt, buf, tbl, flags, p0, m, ...geometry.slice(0, 5), N, ...geometry.slice(5)];
   };
-  const buf = biasP + 4 * round8(N);
+  const buf = biasP + 4 * packedColumns(N);
   // Blocks are independent: each thread takes the next one left, each with scratch of its own.
   const units: SharedUnit[] = [];
   for (let b = 0; b < nBlocks; b++) {
@@ -189,7 +187,7 @@ export function conv2dInputGrad(
   const pMid = pool !== null && g.batch >= 2 && P * K * Cout >= MIN_SPLIT_MACS ? Math.floor(g.batch / 2) * g.outHeight * g.outWidth : 0;
   const blockFloats = pointwise ? 0 : rows * K;
   // W^T packed (B[cout, K] is the transpose of the filter's [K, cout] rows), then each thread's dcols block
-  const scratch = backend.makeOutput([round8(K) * Cout + blockFloats * (pMid > 0 ? 2 : 1)], 'float32');
+  const scratch = backend.makeOutput([packedColumns(K) * Cout + blockFloats * (pMid > 0 ? 2 : 1)], 'float32');
   const bp = heapOffset(backend, scratch);
   simd.pack_b(at(filter), 0, 1, bp, Cout, K);
   const dyAt = at(dy);
@@ -207,7 +205,7 @@ export function conv2dInputGrad(
     }
     return calls;
   };
-  const buf = bp + 4 * round8(K) * Cout;
+  const buf = bp + 4 * packedColumns(K) * Cout;
   runSplit(pool, simd, blockCalls(0, pMid > 0 ? pMid : P, buf), pMid > 0 ? blockCalls(pMid, P, buf + 4 * blockFloats) : []);
   release(backend, scratch);
   return dx;

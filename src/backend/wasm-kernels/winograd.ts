@@ -16,7 +16,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { intraOp, MIN_SPLIT_MACS, shareRange, type KernelCall } from '../intra-op/index.ts';
-import { heapOffset, type SimdKernels } from '../simd/index.ts';
+import { heapOffset, packedColumns, type SimdKernels } from '../simd/index.ts';
 import type { ConvGeometry } from './conv-geometry.ts';
 import { release } from './wasm-heap.ts';
 
@@ -44,8 +44,6 @@ export function winogradApplies(g: ConvGeometry): boolean {
     g.left <= 2
   );
 }
-
-const round8 = (n: number) => Math.ceil(n / 8) * 8;
 
 /** Tiles per block: the block's transformed input and products (16 (cin + cout) floats a tile) stay in L2. */
 function blockTiles(g: ConvGeometry): number {
@@ -77,7 +75,7 @@ export function conv2dWinograd(
   const P = g.batch * g.outHeight * g.outWidth;
   const pool = T > m && P * 9 * C * N >= MIN_SPLIT_MACS ? intraOp(backend) : null;
   // U's 16 panels, then each thread's V, M and edge scratch
-  const packed = 16 * round8(N) * C;
+  const packed = 16 * packedColumns(N) * C;
   const threadFloats = 16 * m * (C + N) + 64;
   const scratch = backend.makeOutput([packed + threadFloats * (pool !== null ? 2 : 1)], 'float32');
   const base = heapOffset(backend, scratch);
