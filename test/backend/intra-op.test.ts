@@ -18,10 +18,11 @@ import {
   runShared,
   setKernelThreads,
   SplitGovernor,
+  startPool,
   type KernelCall,
   type SharedUnit,
 } from '../../src/backend/intra-op/index.ts';
-import { compiledModules, heapOffset, simdKernels, simdVariant } from '../../src/backend/simd/index.ts';
+import { heapOffset, simdKernels } from '../../src/backend/simd/index.ts';
 import { withSharedInstantiate, withSharedMemory } from '../../src/backend/shared-memory.ts';
 import { setConvBlocks } from '../../src/backend/wasm-kernels/conv-gemm.ts';
 import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD } from '../../src/backend/wasm-kernels/batch-norm.ts';
@@ -372,9 +373,7 @@ describe('the helper thread', () => {
     // done, so most claimed splits end without it. Adam steps in place: a unit run twice, or a
     // late helper running a unit of a split that is over, changes the weights.
     const memory = (backend().wasm as unknown as { asm: { memory: WebAssembly.Memory } }).asm.memory;
-    const modules = compiledModules(simdVariant() as 'fma' | 'plain', true)!;
-    const names = modules.flatMap((m) => WebAssembly.Module.exports(m).map((e) => e.name));
-    const sleepy = new IntraOpPool(memory, modules, names, 0);
+    const sleepy = startPool(memory, 0)!;
     const simd = simdKernels(backend())!;
     const at = (a: tf.Tensor) => heapOffset(backend(), a);
     try {

@@ -24,19 +24,30 @@ export function intraOp(backend: BackendWasm): IntraOpPool | null {
   const memory = backendMemory(backend);
   if (memory === undefined || !isShared(memory)) return null;
   if (pool === null || poolMemory !== memory) {
-    const variant = simdVariant();
-    const modules = variant === 'none' ? null : compiledModules(variant, true);
-    if (modules === null) return null;
+    const fresh = startPool(memory);
+    if (fresh === null) return null;
     void pool?.close();
-    const names = modules.flatMap((m) =>
-      WebAssembly.Module.exports(m)
-        .filter((e) => e.kind === 'function')
-        .map((e) => e.name),
-    );
-    pool = new IntraOpPool(memory, modules, names);
+    pool = fresh;
     poolMemory = memory;
   }
   return pool.governor.allows(performance.now()) ? pool : null;
+}
+
+/**
+ * A new pool whose helper runs this process's build of kdq's SIMD modules on `memory`, or null
+ * without one. intraOp keeps one per backend memory; tests start others (`spinMicros`: how long
+ * the helper spins after each batch before it sleeps).
+ */
+export function startPool(memory: WebAssembly.Memory, spinMicros?: number): IntraOpPool | null {
+  const variant = simdVariant();
+  const modules = variant === 'none' ? null : compiledModules(variant, true);
+  if (modules === null) return null;
+  const names = modules.flatMap((m) =>
+    WebAssembly.Module.exports(m)
+      .filter((e) => e.kind === 'function')
+      .map((e) => e.name),
+  );
+  return new IntraOpPool(memory, modules, names, spinMicros);
 }
 
 /** Stops the helper thread, if one was started. */

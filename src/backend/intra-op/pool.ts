@@ -229,7 +229,9 @@ export class IntraOpPool {
     const t1 = performance.now();
     // Only the calls the helper is running: a helper that has not come yet takes none, and need
     // not be waited for (when it comes, it finds none free).
-    for (let i = calls.length - 1; i >= 0; i--) this.waitFor(() => Atomics.load(this.claims, i) !== free + 2);
+    for (let i = calls.length - 1; i >= 0; i--) {
+      if (Atomics.load(this.claims, i) === free + 2) this.waitFor(() => Atomics.load(this.claims, i) !== free + 2);
+    }
     const t2 = performance.now();
     let helped = false;
     for (let i = 0; i < calls.length; i++) {
