@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
 import { SIMD_MODULE_BYTES } from '../../src/backend/simd/kernels-wasm.ts';
-import { forceSimdVariant, setSimdEnabled, simdKernels, simdVariant } from '../../src/backend/simd/index.ts';
+import { forceSimdVariant, heapOffset, setSimdEnabled, simdKernels, simdVariant } from '../../src/backend/simd/index.ts';
 import { ADAM_UPDATE } from '../../src/backend/wasm-kernels/adam-update.ts';
 import { RELU_BIAS_GRAD } from '../../src/backend/wasm-kernels/relu-bias-grad.ts';
 import { FUSED_DENSE } from '../../src/backend/wasm-kernels/fused-layers.ts';
@@ -237,6 +237,34 @@ describe('MaxPoolGrad 2x2 stride 2 (SIMD path) matches cpu', () => {
         },
       );
       expect(Array.from(r.wasm.data)).toEqual(Array.from(r.cpu.data));
+    });
+  }
+
+  // dx is zeroed only where some input lies in no window; elsewhere every element is stored.
+  for (const shape of [
+    [2, 6, 8, 8],
+    [1, 7, 5, 4],
+  ]) {
+    it(`leaves nothing of what dx held before, ${shape.join('x')}`, async () => {
+      await initBackend('wasm');
+      const backend = tf.backend() as BackendWasm;
+      const simd = simdKernels(backend)!;
+      const [n, h, w, c] = shape as [number, number, number, number];
+      const x = tf.tensor4d(values(size(shape), 51), [n, h, w, c]);
+      const y = tf.maxPool(x, 2, 2, 'valid');
+      const dy = tf.onesLike(y);
+      const dx = tf.fill(shape, NaN);
+      const at = (t: tf.Tensor) => heapOffset(backend, t);
+      try {
+        const misses = simd.max_pool_grad_2x2(at(x), at(y), at(dy), at(dx), n, h, w, c, y.shape[1], y.shape[2]);
+        expect(misses).toBe(0);
+        const out = backend.typedArrayFromHeap(dx as unknown as tf.TensorInfo) as Float32Array;
+        // one 1 per window and channel, every other element 0
+        expect(out.filter((v) => Number.isNaN(v))).toHaveLength(0);
+        expect(out.reduce((s, v) => s + v, 0)).toBe(y.size);
+      } finally {
+        tf.dispose([x, y, dy, dx]);
+      }
     });
   }
 

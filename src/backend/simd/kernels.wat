@@ -139,6 +139,8 @@
   ;; gradient goes to the first (row-major) input of its window equal to the window's maximum y, as
   ;; the cpu backend does; inputs outside every window get 0. Returns how many (window, channel)
   ;; pairs had no input equal to y (a NaN maximum): the caller then uses the general kernel.
+  ;; dx is zeroed first only when some input lies in no window (an odd H or W): otherwise every
+  ;; input is stored below, and a fill would write the whole of dx twice.
   (func (export "max_pool_grad_2x2")
     (param $x i32) (param $y i32) (param $dy i32) (param $dx i32)
     (param $N i32) (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32)
@@ -149,8 +151,10 @@
     (local $taken v128)
     (local.set $pixB (i32.shl (local.get $C) (i32.const 2)))
     (local.set $rowB (i32.mul (local.get $W) (local.get $pixB)))
-    (memory.fill (local.get $dx) (i32.const 0)
-      (i32.mul (i32.mul (local.get $N) (local.get $H)) (local.get $rowB)))
+    (if (i32.or (i32.ne (local.get $H) (i32.shl (local.get $OH) (i32.const 1)))
+                (i32.ne (local.get $W) (i32.shl (local.get $OW) (i32.const 1))))
+      (then (memory.fill (local.get $dx) (i32.const 0)
+        (i32.mul (i32.mul (local.get $N) (local.get $H)) (local.get $rowB)))))
     (block $ndone
       (loop $nl
         (br_if $ndone (i32.ge_u (local.get $n) (local.get $N)))
