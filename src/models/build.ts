@@ -10,6 +10,7 @@ import type { LayerSpec } from '../config/types.ts';
 import { KdqError } from '../errors.ts';
 import type { LayerType } from '../names.ts';
 import { deriveSeed } from '../util/random.ts';
+import { fuseConvPool } from './fused-layers.ts';
 import { LAYER_REGISTRY, type LayerContext, type LayerFactory, type SpecOf } from './layer-registry.ts';
 import { INPUT, isChain, resolveWiring } from './wiring.ts';
 
@@ -106,7 +107,21 @@ function buildSequential(specs: { spec: LayerSpec; index: number }[], inputShape
       throw cannotBuild(role, spec, index, inputShape, err);
     }
   });
+  // A relu convolution whose only reader is a 2x2 max pool at stride 2: one kernel each way.
+  specs.forEach(({ spec }, position) => {
+    const next = specs[position + 1]?.spec;
+    if (model.layers.length === specs.length && spec.type === 'conv2d' && spec.activation === 'relu' && next !== undefined && isMaxPool2x2(next)) {
+      fuseConvPool(model.layers[position]!, model.layers[position + 1]!);
+    }
+  });
   return model;
+}
+
+/** Whether `spec` is a max pooling over 2x2 windows at stride 2 without padding. */
+function isMaxPool2x2(spec: LayerSpec): boolean {
+  if (spec.type !== 'maxPooling2d') return false;
+  const two = (v: number | [number, number] | null | undefined) => v === 2 || (Array.isArray(v) && v[0] === 2 && v[1] === 2);
+  return two(spec.poolSize) && (spec.strides === undefined || spec.strides === null || two(spec.strides)) && spec.padding !== 'same';
 }
 
 /**

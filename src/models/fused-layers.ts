@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchNormTrainAvailable, batchNormTrainOp } from '../backend/wasm-kernels/batch-norm.ts';
+import { convReluPoolAvailable, convReluPoolOp } from '../backend/wasm-kernels/conv-relu-pool.ts';
 import { fusedConv2d, fusedDense, fusedLayersAvailable, type FusedActivation } from '../backend/wasm-kernels/fused-layers.ts';
 import { reluAvailable, reluOp } from '../backend/wasm-kernels/relu.ts';
 
@@ -45,11 +46,11 @@ function dilationIsOne(d: number | number[] | undefined): boolean {
 }
 
 /**
- * The fused output of a 2-D conv layer, or null when the fused path does not apply. A linear conv
- * (one before batch normalization) takes it too: tf.js' own fused conv computes the input
- * gradient with the others, even for a first layer whose input is the data.
+ * The fused kernels' attributes for a 2-D conv layer on x, or null when the fused path does not
+ * apply. A linear conv (one before batch normalization) takes it too: tf.js' own fused conv
+ * computes the input gradient with the others, even for a first layer whose input is the data.
  */
-function convCall(l: LayerInternals, x: tf.Tensor): tf.Tensor | null {
+function convAttrs(l: LayerInternals, x: tf.Tensor): { strides: [number, number]; pad: 'valid' | 'same'; activation: FusedActivation } | null {
   const activation = fusedActivation(l);
   if (
     x.rank !== 4 ||
@@ -64,11 +65,14 @@ function convCall(l: LayerInternals, x: tf.Tensor): tf.Tensor | null {
   ) {
     return null;
   }
-  return fusedConv2d(x as tf.Tensor4D, l.kernel.read() as tf.Tensor4D, l.bias.read() as tf.Tensor1D, {
-    strides: [l.strides[0], l.strides[1]],
-    pad: l.padding,
-    activation,
-  });
+  return { strides: [l.strides[0], l.strides[1]], pad: l.padding, activation };
+}
+
+/** The fused output of a 2-D conv layer, or null when the fused path does not apply. */
+function convCall(l: LayerInternals, x: tf.Tensor): tf.Tensor | null {
+  const attrs = convAttrs(l, x);
+  if (attrs === null) return null;
+  return fusedConv2d(x as tf.Tensor4D, l.kernel!.read() as tf.Tensor4D, l.bias!.read() as tf.Tensor1D, attrs);
 }
 
 /** The fused output of a dense layer, or null when the fused path does not apply. */
@@ -93,6 +97,42 @@ export function fuseForTraining<L extends tf.layers.Layer>(layer: L, kind: keyof
     return stock(inputs, kwargs);
   };
   return layer;
+}
+
+/** Outputs of a convolution layer that already hold the max pooling of the layer after it. */
+const pooledAlready = new WeakSet<tf.Tensor>();
+
+/**
+ * Makes a relu Conv2D layer and the 2x2, stride 2, 'valid' MaxPooling2D right after it run as one
+ * kernel each way (KdqConvReluPool) where it is registered: the conv layer then returns the
+ * pooled output and the pooling layer passes it on (as a new tensor on the same buffer: tf.js
+ * layers may dispose a layer's input once used). The caller checks that the pooling layer is that one, and that
+ * nothing else reads the convolution's output. Either layer on its own, or any condition of the
+ * fused path not holding, keeps the layers' own calls.
+ */
+export function fuseConvPool(conv: tf.layers.Layer, pool: tf.layers.Layer): void {
+  const convOwn: Call = conv.call.bind(conv);
+  const poolOwn: Call = pool.call.bind(pool);
+  conv.call = (inputs, kwargs) => {
+    const x = single(inputs);
+    const l = conv as unknown as LayerInternals;
+    const attrs = x === null ? null : convAttrs(l, x);
+    if (x !== null && attrs !== null && attrs.activation === 'relu' && convReluPoolAvailable()) {
+      const pooled = convReluPoolOp(x as tf.Tensor4D, l.kernel!.read() as tf.Tensor4D, l.bias!.read() as tf.Tensor1D, {
+        strides: attrs.strides,
+        pad: attrs.pad,
+      });
+      pooledAlready.add(pooled);
+      return pooled;
+    }
+    return convOwn(inputs, kwargs);
+  };
+  pool.call = (inputs, kwargs) => {
+    const x = single(inputs);
+    // a reshape to its own shape shares the buffer, both ways
+    if (x !== null && pooledAlready.has(x)) return tf.reshape(x, x.shape);
+    return poolOwn(inputs, kwargs);
+  };
 }
 
 /** The fields of tf.js' BatchNormalization layer read here (TypeScript-protected in tf.js). */

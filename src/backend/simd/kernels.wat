@@ -135,6 +135,143 @@
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br $nl))))
 
+  ;; MaxPool 2x2 at stride 2 as max_pool_2x2 (the same maxima, bit for bit), also writing for each
+  ;; (window, channel) one byte at `arg` (windows in order, C bytes each): which input max_pool_grad_2x2
+  ;; would route the gradient to, 0 to 3 in row-major order within the window (the first equal to
+  ;; the maximum). Returns how many (window, channel) pairs had no input equal to their maximum (a
+  ;; NaN): their byte is 0 and the caller must not use the bytes.
+  (func (export "max_pool_2x2_arg")
+    (param $x i32) (param $y i32) (param $arg i32) (param $N i32) (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32)
+    (result i32)
+    (local $n i32) (local $oy i32) (local $ox i32) (local $c i32) (local $cB i32) (local $rowB i32) (local $row i32) (local $p i32)
+    (local $o i32) (local $a i32) (local $misses i32)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $yv v128)
+    (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $taken v128)
+    (local.set $cB (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $rowB (i32.mul (local.get $W) (local.get $cB)))
+    (local.set $o (local.get $y))
+    (local.set $a (local.get $arg))
+    (block $ndone (loop $nl
+      (br_if $ndone (i32.ge_u (local.get $n) (local.get $N)))
+      (local.set $oy (i32.const 0))
+      (block $ydone (loop $yl
+        (br_if $ydone (i32.ge_u (local.get $oy) (local.get $OH)))
+        (local.set $row (i32.add (local.get $x) (i32.mul (i32.add (i32.mul (local.get $n) (local.get $H)) (i32.shl (local.get $oy) (i32.const 1))) (local.get $rowB))))
+        (local.set $ox (i32.const 0))
+        (block $xdone (loop $xl
+          (br_if $xdone (i32.ge_u (local.get $ox) (local.get $OW)))
+          (local.set $p (i32.add (local.get $row) (i32.shl (i32.mul (local.get $ox) (local.get $cB)) (i32.const 1))))
+          (local.set $c (i32.const 0))
+          (block $cdone (loop $cl
+            (br_if $cdone (i32.ge_u (local.get $c) (local.get $cB)))
+            (local.set $x0 (v128.load (local.get $p)))
+            (local.set $x1 (v128.load (i32.add (local.get $p) (local.get $cB))))
+            (local.set $x2 (v128.load (i32.add (local.get $p) (local.get $rowB))))
+            (local.set $x3 (v128.load (i32.add (i32.add (local.get $p) (local.get $rowB)) (local.get $cB))))
+            (local.set $yv (f32x4.max (f32x4.max (local.get $x0) (local.get $x1)) (f32x4.max (local.get $x2) (local.get $x3))))
+            (v128.store (local.get $o) (local.get $yv))
+            (local.set $m0 (f32x4.eq (local.get $x0) (local.get $yv)))
+            (local.set $taken (local.get $m0))
+            (local.set $m1 (v128.andnot (f32x4.eq (local.get $x1) (local.get $yv)) (local.get $taken)))
+            (local.set $taken (v128.or (local.get $taken) (local.get $m1)))
+            (local.set $m2 (v128.andnot (f32x4.eq (local.get $x2) (local.get $yv)) (local.get $taken)))
+            (local.set $taken (v128.or (local.get $taken) (local.get $m2)))
+            (local.set $m3 (v128.andnot (f32x4.eq (local.get $x3) (local.get $yv)) (local.get $taken)))
+            (local.set $taken (v128.or (local.get $taken) (local.get $m3)))
+            (local.set $misses (i32.add (local.get $misses)
+              (i32.popcnt (i32.xor (i32x4.bitmask (local.get $taken)) (i32.const 15)))))
+            ;; lane index 1 m1 + 2 m2 + 3 m3, its low byte of each lane packed into one i32
+            (i32.store (local.get $a) (i32x4.extract_lane 0 (i8x16.shuffle 0 4 8 12 0 0 0 0 0 0 0 0 0 0 0 0
+              (v128.or (v128.and (local.get $m1) (v128.const i32x4 1 1 1 1))
+                (v128.or (v128.and (local.get $m2) (v128.const i32x4 2 2 2 2)) (v128.and (local.get $m3) (v128.const i32x4 3 3 3 3))))
+              (local.get $m0))))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (local.set $o (i32.add (local.get $o) (i32.const 16)))
+            (local.set $a (i32.add (local.get $a) (i32.const 4)))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $cl)))
+          (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+          (br $xl)))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (br $yl)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nl)))
+    (local.get $misses))
+
+  ;; The backward pass of relu(z + bias) followed by a 2x2 max pool at stride 2 (KdqConvReluPool),
+  ;; from the pool's output y, its routing bytes (max_pool_2x2_arg) and its output gradient dy, for
+  ;; images [0, N) of H x W x C, channels [c0, c1) (multiples of 4; two threads take one range each): dz = dy of the window at the input its byte names when that
+  ;; window's maximum is > 0 (relu passed it), else 0, for every input pixel in row-major order
+  ;; (0 outside every window); db[c] += dz[., c] in that same order (db is zeroed by the caller
+  ;; before the first images), skipping only the zeros of pixels in no window: a sum that starts
+  ;; at +0 is never -0, so adding a zero leaves it as it is. Exactly what max_pool_grad_2x2 then
+  ;; relu_bias_grad compute, bit for bit.
+  (func (export "unpool_relu_grad")
+    (param $dy i32) (param $y i32) (param $arg i32) (param $dz i32) (param $db i32)
+    (param $N i32) (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32) (param $c0 i32) (param $c1 i32)
+    (local $n i32) (local $oy i32) (local $r i32) (local $ox i32) (local $s i32) (local $c i32) (local $cB i32) (local $c1B i32)
+    (local $win i32) (local $winA i32) (local $rowWin i32) (local $rowA i32) (local $q i32) (local $end i32)
+    (local $pos v128) (local $d v128) (local $zero v128)
+    (local.set $cB (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $c1B (i32.shl (local.get $c1) (i32.const 2)))
+    (local.set $rowWin (local.get $dy))
+    (local.set $rowA (local.get $arg))
+    (block $ndone (loop $nl
+      (br_if $ndone (i32.ge_u (local.get $n) (local.get $N)))
+      (local.set $oy (i32.const 0))
+      (block $ydone (loop $yl
+        (br_if $ydone (i32.ge_u (local.get $oy) (local.get $OH)))
+        ;; the window row's two input rows, in order
+        (local.set $r (i32.const 0))
+        (block $rdone (loop $rl
+          (br_if $rdone (i32.ge_u (local.get $r) (i32.const 2)))
+          (local.set $win (local.get $rowWin))
+          (local.set $winA (local.get $rowA))
+          (local.set $ox (i32.const 0))
+          (block $xdone (loop $xl
+            (br_if $xdone (i32.ge_u (local.get $ox) (local.get $OW)))
+            (local.set $s (i32.const 0))
+            (block $sdone (loop $sl
+              (br_if $sdone (i32.ge_u (local.get $s) (i32.const 2)))
+              (local.set $pos (i32x4.splat (i32.add (i32.shl (local.get $r) (i32.const 1)) (local.get $s))))
+              (local.set $c (i32.shl (local.get $c0) (i32.const 2)))
+              (block $cdone (loop $cl
+                (br_if $cdone (i32.ge_u (local.get $c) (local.get $c1B)))
+                (local.set $q (i32.add (local.get $win) (local.get $c)))
+                (local.set $d (v128.and (v128.load (local.get $q))
+                  (v128.and
+                    (i32x4.eq (local.get $pos) (i8x16.shuffle 0 16 16 16 1 16 16 16 2 16 16 16 3 16 16 16
+                      (v128.load32_zero (i32.add (local.get $winA) (i32.shr_u (local.get $c) (i32.const 2)))) (local.get $zero)))
+                    (f32x4.gt (v128.load (i32.add (local.get $y) (i32.sub (local.get $q) (local.get $dy)))) (local.get $zero)))))
+                (v128.store (i32.add (local.get $dz) (local.get $c)) (local.get $d))
+                (local.set $q (i32.add (local.get $db) (local.get $c)))
+                (v128.store (local.get $q) (f32x4.add (v128.load (local.get $q)) (local.get $d)))
+                (local.set $c (i32.add (local.get $c) (i32.const 16)))
+                (br $cl)))
+              (local.set $dz (i32.add (local.get $dz) (local.get $cB)))
+              (local.set $s (i32.add (local.get $s) (i32.const 1)))
+              (br $sl)))
+            (local.set $win (i32.add (local.get $win) (local.get $cB)))
+            (local.set $winA (i32.add (local.get $winA) (local.get $C)))
+            (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+            (br $xl)))
+          ;; a last column in no window: zeros (which leave db as it is), written by the thread of channel 0
+          (local.set $end (i32.add (local.get $dz) (i32.mul (i32.sub (local.get $W) (i32.shl (local.get $OW) (i32.const 1))) (local.get $cB))))
+          (if (i32.eqz (local.get $c0)) (then (memory.fill (local.get $dz) (i32.const 0) (i32.sub (local.get $end) (local.get $dz)))))
+          (local.set $dz (local.get $end))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br $rl)))
+        (local.set $rowWin (local.get $win))
+        (local.set $rowA (local.get $winA))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (br $yl)))
+      ;; a last row in no window: zeros
+      (local.set $end (i32.add (local.get $dz) (i32.mul (i32.mul (i32.sub (local.get $H) (i32.shl (local.get $OH) (i32.const 1))) (local.get $W)) (local.get $cB))))
+      (if (i32.eqz (local.get $c0)) (then (memory.fill (local.get $dz) (i32.const 0) (i32.sub (local.get $end) (local.get $dz)))))
+      (local.set $dz (local.get $end))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nl))))
+
   ;; MaxPoolGrad for 2x2 windows at stride 2 with no padding, NHWC, C a multiple of 4. Each output
   ;; gradient goes to the first (row-major) input of its window equal to the window's maximum y, as
   ;; the cpu backend does; inputs outside every window get 0. Returns how many (window, channel)

@@ -22,11 +22,13 @@ import { RELU, reluConfig, reluGradConfig, reluGradKernelConfig } from './relu.t
 import { simdDepthwiseConv2dConfig } from './depthwise-conv2d.ts';
 import { simdSumConfig } from './sum.ts';
 import { simdAvgPoolGradConfig } from './avg-pool-grad.ts';
+import { convReluPoolConfig, convReluPoolGradConfig, unpoolReluGradConfig } from './conv-relu-pool.ts';
 
 /**
  * Kernels the stock backend does not register at all: three gradients, then kdq's own (one Adam
  * step per variable for FastAdamOptimizer; the fused-layer backward pass; batch normalization
- * while training, both ways; relu's one-pass gradient).
+ * while training, both ways; relu's one-pass gradient; a relu convolution and its 2x2 max pool
+ * as one kernel each way).
  */
 const MISSING: readonly tf.KernelConfig[] = [
   conv2dBackpropFilterConfig,
@@ -37,6 +39,8 @@ const MISSING: readonly tf.KernelConfig[] = [
   batchNormTrainConfig,
   batchNormTrainGradKernelConfig,
   reluGradKernelConfig,
+  convReluPoolConfig,
+  unpoolReluGradConfig,
 ];
 
 /** kdq's kernels built on stock ones (so made once those exist): fused layers, relu. */
@@ -82,7 +86,7 @@ export function registerWasmKernels(only?: readonly string[]): void {
       const config = make('wasm');
       if (config !== undefined && tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
     }
-    for (const grad of [fusedConv2dGradConfig, fusedDenseGradConfig, batchNormTrainGradConfig, reluGradConfig]) {
+    for (const grad of [fusedConv2dGradConfig, fusedDenseGradConfig, batchNormTrainGradConfig, reluGradConfig, convReluPoolGradConfig]) {
       if (tf.getGradient(grad.kernelName) === undefined) tf.registerGradient(grad);
     }
   }

@@ -30,18 +30,19 @@ export function isPool2x2(info: tf.backend_util.Conv2DInfo): boolean {
 /**
  * Runs a 2x2 pooling kernel over the batch of `info`, images shared out between the threads
  * (images are independent). `tensors` are its tensor arguments in order, each with whether it
- * has the pooling's input size or its output size per image. Returns the sum of what the calls
+ * has the pooling's input size, its output size or one byte per output value per image. Returns the sum of what the calls
  * returned.
  */
 export function pool2x2Images(
   backend: BackendWasm,
   simd: SimdKernels,
   info: tf.backend_util.Conv2DInfo,
-  kernel: 'max_pool_2x2' | 'max_pool_grad_2x2',
-  tensors: readonly (readonly [tf.TensorInfo, 'in' | 'out'])[],
+  kernel: 'max_pool_2x2' | 'max_pool_grad_2x2' | 'max_pool_2x2_arg',
+  tensors: readonly (readonly [tf.TensorInfo, 'in' | 'out' | 'arg'])[],
 ): number {
   const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth } = info;
-  const imageBytes = { in: 4 * inHeight * inWidth * C, out: 4 * outHeight * outWidth * C };
+  // 'arg': max_pool_2x2_arg's routing bytes, one per output value
+  const imageBytes = { in: 4 * inHeight * inWidth * C, out: 4 * outHeight * outWidth * C, arg: outHeight * outWidth * C };
   const at = tensors.map(([t, size]) => [heapOffset(backend, t), imageBytes[size]] as const);
   const part = (n0: number, n1: number): KernelCall => [kernel, ...at.map(([p, bytes]) => p + n0 * bytes), n1 - n0, inHeight, inWidth, C, outHeight, outWidth];
   const pool = batchSize * inHeight * inWidth * C >= MIN_SPLIT_ELEMENTS ? intraOp(backend) : null;

@@ -1,0 +1,152 @@
+/**
+ * A relu convolution followed by 2x2 max pooling at stride 2 (kd-mnist's and the plain CNN's
+ * blocks), as one kernel each way. Apart, the backward pass reads and writes the convolution's
+ * whole output four more times than it needs to: MaxPoolGrad reads it to find each window's
+ * maximum and writes a gradient of its size, then the convolution's relu gradient reads both and
+ * writes a third (KdqReluBiasGrad). Here the forward pass also writes one byte per pooled value
+ * saying which input was the maximum (max_pool_2x2_arg), the convolution's output is freed at
+ * once, and the backward pass writes dz and the bias gradient in one pass from the pooled output,
+ * those bytes and the pooled gradient (unpool_relu_grad). The values, sums included, are the ones
+ * the separate kernels compute, in the same order: the same bits (test/backend/conv-relu-pool.test.ts).
+ *
+ * A window whose maximum is NaN has no input equal to it; then the convolution's output is kept
+ * and the backward pass runs the separate kernels, which route that gradient as the cpu backend does.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapOffset, simdKernels } from '../simd/index.ts';
+import { FUSED_CONV2D, type FusedConv2DAttrs } from './fused-layers.ts';
+import { isPool2x2, pool2x2Images, poolInfo } from './pool-geometry.ts';
+import { RELU_BIAS_GRAD } from './relu-bias-grad.ts';
+import { release, sizeOf } from './wasm-heap.ts';
+
+export const CONV_RELU_POOL = 'KdqConvReluPool';
+export const UNPOOL_RELU_GRAD = 'KdqUnpoolReluGrad';
+
+/** The pooling every KdqConvReluPool does. */
+const POOL = { filterSize: 2, strides: 2, pad: 'valid' } as const;
+
+/** A convolution's attributes without the activation: KdqConvReluPool's is always relu. */
+export type ConvReluPoolAttrs = Omit<FusedConv2DAttrs, 'activation'>;
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/**
+ * [pooled output, routing bytes (int32, four per value), the convolution's output or an empty
+ * tensor]. Where kdq's SIMD kernels are missing or a maximum is NaN, the bytes are empty and the
+ * convolution's output is kept for the separate backward kernels.
+ */
+function convReluPool(args: KernelArgs): tf.TensorInfo[] {
+  const backend = args.backend as unknown as BackendWasm;
+  const a = args.attrs as unknown as ConvReluPoolAttrs;
+  const conv = tf.getKernel(FUSED_CONV2D, 'wasm')!;
+  const y = conv.kernelFunc({ ...args, attrs: { ...a, activation: 'relu' } as unknown as tf.NamedAttrMap }) as tf.TensorInfo;
+  const info = poolInfo(y.shape, POOL);
+  const shape = [info.batchSize, info.outHeight, info.outWidth, info.inChannels];
+  const simd = simdKernels(backend);
+  const empty = () => backend.makeOutput([0], 'int32');
+  if (simd === null || !isPool2x2(info)) {
+    const p = tf
+      .getKernel('MaxPool', 'wasm')!
+      .kernelFunc({ inputs: { x: y }, backend: args.backend, attrs: POOL as unknown as tf.NamedAttrMap }) as tf.TensorInfo;
+    return [p, empty(), y];
+  }
+  const p = backend.makeOutput(shape, 'float32');
+  const arg = backend.makeOutput([sizeOf(shape) / 4], 'int32');
+  const misses = pool2x2Images(backend, simd, info, 'max_pool_2x2_arg', [
+    [y, 'in'],
+    [p, 'out'],
+    [arg, 'arg'],
+  ]);
+  if (misses > 0) {
+    release(backend, arg);
+    return [p, empty(), y];
+  }
+  release(backend, y);
+  return [p, arg, backend.makeOutput([0], 'float32')];
+}
+
+export const convReluPoolConfig: tf.KernelConfig = {
+  kernelName: CONV_RELU_POOL,
+  backendName: 'wasm',
+  kernelFunc: convReluPool as unknown as tf.KernelFunc,
+};
+
+/** [dz, db]: the relu convolution's gradients before its product, from the pool's output gradient. */
+function unpoolReluGrad(args: {
+  inputs: { dy: tf.TensorInfo; y: tf.TensorInfo; arg: tf.TensorInfo };
+  backend: BackendWasm;
+  attrs: { convShape: number[] };
+}): tf.TensorInfo[] {
+  const { inputs, backend, attrs } = args;
+  const [n, h, w, c] = attrs.convShape as [number, number, number, number];
+  const [, oh, ow] = inputs.y.shape;
+  const simd = simdKernels(backend)!;
+  const dz = backend.makeOutput([n, h, w, c], 'float32');
+  const db = backend.makeOutput([c], 'float32');
+  backend.typedArrayFromHeap(db).fill(0);
+  const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+  // One thread: two, each with a range of channels, wrote the same cache lines of every pixel
+  // (tensors are 16-byte aligned) and took twice as long.
+  simd.unpool_relu_grad(at(inputs.dy), at(inputs.y), at(inputs.arg), at(dz), at(db), n, h, w, c, oh!, ow!, 0, c);
+  return [dz, db];
+}
+
+export const unpoolReluGradConfig: tf.KernelConfig = {
+  kernelName: UNPOOL_RELU_GRAD,
+  backendName: 'wasm',
+  kernelFunc: unpoolReluGrad as unknown as tf.KernelFunc,
+};
+
+export const convReluPoolGradConfig: tf.GradConfig = {
+  kernelName: CONV_RELU_POOL,
+  inputsToSave: ['x', 'filter'],
+  outputsToSave: [true, true, true],
+  gradFunc: (dys, saved, attrs) => {
+    const dp = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
+    const [x, filter, p, arg, y] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor, tf.Tensor4D];
+    const a = attrs as unknown as ConvReluPoolAttrs;
+    const info = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, a.strides, 1, a.pad);
+    const convShape = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+    let dz: tf.Tensor;
+    let db: tf.Tensor;
+    if (arg.size > 0) {
+      [dz, db] = tf.engine().runKernel(UNPOOL_RELU_GRAD, { dy: dp, y: p, arg }, { convShape } as unknown as tf.NamedAttrMap) as unknown as [
+        tf.Tensor,
+        tf.Tensor,
+      ];
+    } else {
+      const dy = tf
+        .engine()
+        .runKernel('MaxPoolGrad', { dy: dp, input: y, output: p }, { ...POOL, dimRoundingMode: undefined } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      [dz, db] = tf.engine().runKernel(RELU_BIAS_GRAD, { dy, y }) as unknown as [tf.Tensor, tf.Tensor];
+    }
+    const common = { strides: a.strides, pad: a.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+    return {
+      x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...common, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      filter: () =>
+        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...common, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      bias: () => db,
+    };
+  },
+};
+
+/** maxPool(relu(conv2d(x, filter) + bias), 2, 2, 'valid'), NHWC, dilation 1, through CONV_RELU_POOL. */
+export function convReluPoolOp(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, attrs: ConvReluPoolAttrs): tf.Tensor4D {
+  const [p, arg, y] = tf.engine().runKernel(CONV_RELU_POOL, { x, filter, bias }, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+  // a gradient tape keeps its own references to what it saved
+  tf.dispose([arg!, y!]);
+  return p as tf.Tensor4D;
+}
+
+let enabled = true;
+
+/** Turns the fused block off (or back on), for benchmarks and tests that compare it with the separate kernels. */
+export function setConvReluPool(on: boolean): void {
+  enabled = on;
+}
+
+/** Whether layers should use KdqConvReluPool: registered for the active backend and not turned off. */
+export function convReluPoolAvailable(): boolean {
+  return enabled && tf.getKernel(CONV_RELU_POOL, tf.getBackend()) !== undefined;
+}

@@ -1,0 +1,209 @@
+/**
+ * KdqConvReluPool against the kernels it replaces (KdqFusedConv2D with relu, then MaxPool): the
+ * pooled output and every gradient must be the same bits, on one thread and two.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/index.ts';
+import { setKernelThreads } from '../../src/backend/intra-op/index.ts';
+import { CONV_RELU_POOL, convReluPoolOp, setConvReluPool, UNPOOL_RELU_GRAD } from '../../src/backend/wasm-kernels/conv-relu-pool.ts';
+import { FUSED_CONV2D, fusedConv2d } from '../../src/backend/wasm-kernels/fused-layers.ts';
+import type { LayerSpec } from '../../src/config/types.ts';
+import { buildModel } from '../../src/models/build.ts';
+import { values } from './compare-backends.ts';
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+afterEach(() => setKernelThreads(1));
+
+interface Case {
+  name: string;
+  x: [number, number, number, number];
+  filters: number;
+  kernel: number;
+  strides: [number, number];
+  pad: 'valid' | 'same';
+  /** The input's gradient too (a convolution that is not the first layer). */
+  inputGrad: boolean;
+}
+
+const CASES: Case[] = [
+  { name: "kd-mnist's teacher block", x: [4, 28, 28, 1], filters: 32, kernel: 3, strides: [1, 1], pad: 'valid', inputGrad: false },
+  { name: 'an odd output (7x7): a row and a column in no window', x: [3, 9, 9, 2], filters: 8, kernel: 3, strides: [1, 1], pad: 'valid', inputGrad: true },
+  { name: "'same' over 16 channels", x: [2, 8, 10, 16], filters: 16, kernel: 3, strides: [1, 1], pad: 'same', inputGrad: true },
+  { name: 'stride 2', x: [2, 13, 13, 3], filters: 12, kernel: 3, strides: [2, 2], pad: 'valid', inputGrad: false },
+];
+
+/** Every output and gradient of the block, as bit patterns. */
+function run(c: Case, fused: boolean, poison?: (x: Float32Array) => void) {
+  const xv = values(
+    c.x.reduce((a, b) => a * b, 1),
+    11,
+  );
+  poison?.(xv);
+  const x = tf.tensor4d(xv, c.x);
+  const filter = tf.tensor4d(values(c.kernel * c.kernel * c.x[3] * c.filters, 12), [c.kernel, c.kernel, c.x[3], c.filters]);
+  // biases around 0 so that some windows are all zero after relu
+  const bias = tf.tensor1d(values(c.filters, 13).map((v) => v * 0.5));
+  const weight = tf.tensor1d(values(c.filters, 14));
+  const attrs = { strides: c.strides, pad: c.pad };
+  const f = (xi: tf.Tensor, fi: tf.Tensor, bi: tf.Tensor) => {
+    const [x4, f4, b1] = [xi as tf.Tensor4D, fi as tf.Tensor4D, bi as tf.Tensor1D];
+    const p = fused ? convReluPoolOp(x4, f4, b1, attrs) : tf.maxPool(fusedConv2d(x4, f4, b1, { ...attrs, activation: 'relu' }), 2, 2, 'valid');
+    return tf.sum(tf.mul(p, weight));
+  };
+  const grads = c.inputGrad ? tf.grads(f)([x, filter, bias]) : tf.grads((fi: tf.Tensor, bi: tf.Tensor) => f(x, fi, bi))([filter, bias]);
+  const pooled = tf.tidy(() =>
+    fused ? convReluPoolOp(x, filter, bias, attrs) : tf.maxPool(fusedConv2d(x, filter, bias, { ...attrs, activation: 'relu' }), 2, 2, 'valid'),
+  );
+  const bits = [pooled, ...grads].map((t) => Array.from(new Int32Array((t.dataSync() as Float32Array).slice().buffer)));
+  tf.dispose([x, filter, bias, weight, pooled, ...grads]);
+  return bits;
+}
+
+describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', () => {
+  for (const c of CASES) {
+    for (const threads of [1, 2]) {
+      it(`${c.name}, ${threads} thread(s)`, () => {
+        setKernelThreads(threads);
+        const fused = run(c, true);
+        const apart = run(c, false);
+        expect(fused.length).toBe(c.inputGrad ? 4 : 3);
+        for (let i = 0; i < fused.length; i++) expect(fused[i]).toEqual(apart[i]);
+        // the case has windows whose maximum relu zeroed, and others it passed
+        expect(fused[0]!.some((b) => b === 0)).toBe(true);
+        expect(fused[0]!.some((b) => b !== 0)).toBe(true);
+      });
+    }
+  }
+
+  it('runs the one-pass backward kernel where the maxima are numbers, and the separate kernels where one is NaN', () => {
+    const c = CASES[1]!;
+    const calls: string[] = [];
+    const wrap = (name: string) => {
+      const k = tf.getKernel(name, 'wasm')!;
+      tf.unregisterKernel(name, 'wasm');
+      tf.registerKernel({
+        ...k,
+        kernelFunc: (a) => {
+          calls.push(name);
+          return k.kernelFunc(a);
+        },
+      });
+      return k;
+    };
+    const saved = [wrap(UNPOOL_RELU_GRAD), wrap('MaxPoolGrad')];
+    try {
+      run(c, true);
+      expect(calls).toEqual([UNPOOL_RELU_GRAD]);
+      calls.length = 0;
+      const poison = (x: Float32Array) => {
+        x[5] = NaN;
+      };
+      const fused = run(c, true, poison);
+      expect(calls).toEqual(['MaxPoolGrad']);
+      const apart = run(c, false, poison);
+      for (let i = 0; i < fused.length; i++) expect(fused[i]).toEqual(apart[i]);
+    } finally {
+      for (const k of saved) {
+        tf.unregisterKernel(k.kernelName, 'wasm');
+        tf.registerKernel(k);
+      }
+    }
+  });
+
+  /** Kernels one training step of a model built from `layers` runs. */
+  function kernelsOfStep(layers: LayerSpec[]): Set<string> {
+    const model = buildModel(layers, [12, 12, 2], 3);
+    const seen = new Set<string>();
+    const names = [CONV_RELU_POOL, 'MaxPool', FUSED_CONV2D];
+    const saved = names.map((name) => {
+      const k = tf.getKernel(name, 'wasm')!;
+      tf.unregisterKernel(name, 'wasm');
+      tf.registerKernel({
+        ...k,
+        kernelFunc: (a) => {
+          seen.add(name);
+          return k.kernelFunc(a);
+        },
+      });
+      return k;
+    });
+    try {
+      const x = tf.tensor4d(values(2 * 12 * 12 * 2, 31), [2, 12, 12, 2]);
+      const g = tf.variableGrads(() => tf.sum(model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+      tf.dispose([x, g.value, ...Object.values(g.grads)]);
+    } finally {
+      for (const k of saved) {
+        tf.unregisterKernel(k.kernelName, 'wasm');
+        tf.registerKernel(k);
+      }
+      model.dispose();
+    }
+    return seen;
+  }
+
+  const conv = (activation: 'relu' | 'linear'): LayerSpec => ({ type: 'conv2d', filters: 8, kernelSize: 3, activation }) as LayerSpec;
+  const pool = (extra: object = {}): LayerSpec => ({ type: 'maxPooling2d', poolSize: 2, ...extra }) as LayerSpec;
+  const head: LayerSpec[] = [{ type: 'flatten' } as LayerSpec, { type: 'dense', units: 3, activation: 'linear' } as LayerSpec];
+
+  it('serves a relu conv layer followed by a 2x2 max pool at stride 2, and no other pair', () => {
+    expect(kernelsOfStep([conv('relu'), pool(), ...head])).toEqual(new Set([CONV_RELU_POOL, FUSED_CONV2D]));
+    expect(kernelsOfStep([conv('relu'), pool({ strides: [2, 2], padding: 'valid' }), ...head]).has(CONV_RELU_POOL)).toBe(true);
+    for (const layers of [
+      [conv('linear'), pool(), ...head],
+      [conv('relu'), pool({ padding: 'same' }), ...head],
+      [conv('relu'), pool({ strides: 1 }), ...head],
+      [conv('relu'), pool({ poolSize: 3 }), ...head],
+      [conv('relu'), { type: 'averagePooling2d', poolSize: 2 } as LayerSpec, ...head],
+    ]) {
+      const seen = kernelsOfStep(layers);
+      expect(seen.has(CONV_RELU_POOL)).toBe(false);
+      expect(seen.has(FUSED_CONV2D)).toBe(true);
+    }
+  });
+
+  it('trains a built model to the same weights as the separate kernels do', () => {
+    const layers = [conv('relu'), pool(), conv('relu'), pool(), ...head];
+    const train = (fused: boolean) => {
+      setConvReluPool(fused);
+      const model = buildModel(layers, [12, 12, 2], 5);
+      const opt = tf.train.adam(0.01);
+      const x = tf.tensor4d(values(4 * 12 * 12 * 2, 41), [4, 12, 12, 2]);
+      for (let i = 0; i < 3; i++) tf.dispose(opt.minimize(() => tf.sum(tf.square(model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, true) ?? []);
+      const bits = model.getWeights().map((w) => Array.from(new Int32Array((w.dataSync() as Float32Array).slice().buffer)));
+      tf.dispose([x]);
+      opt.dispose();
+      model.dispose();
+      return bits;
+    };
+    try {
+      const fused = train(true);
+      const apart = train(false);
+      expect(fused).toEqual(apart);
+    } finally {
+      setConvReluPool(true);
+    }
+  });
+
+  it('leaves no tensor behind outside a gradient tape', () => {
+    const c = CASES[0]!;
+    const x = tf.tensor4d(
+      values(
+        c.x.reduce((a, b) => a * b, 1),
+        21,
+      ),
+      c.x,
+    );
+    const filter = tf.randomNormal([3, 3, 1, 32], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const bias = tf.zeros([32]) as tf.Tensor1D;
+    const before = tf.memory().numTensors;
+    const p = convReluPoolOp(x, filter, bias, { strides: [1, 1], pad: 'valid' });
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(p.shape).toEqual([4, 13, 13, 32]);
+    tf.dispose([x, filter, bias, p]);
+    expect(tf.getKernel(CONV_RELU_POOL, 'wasm')).toBeDefined();
+  });
+});
