@@ -95,6 +95,7 @@ describe('the SIMD module', () => {
       'max_pool_2x2_arg',
       'max_pool_grad_2x2',
       'pack_b',
+      'pooled_bias_grad',
       'relu_bias_grad',
       'relu_grad',
       'sum_partials',

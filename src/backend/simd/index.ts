@@ -36,21 +36,10 @@ export interface SimdKernels {
   max_pool_2x2(x: number, y: number, n: number, h: number, w: number, c: number, oh: number, ow: number): void;
   max_pool_grad_2x2(x: number, y: number, dy: number, dx: number, n: number, h: number, w: number, c: number, oh: number, ow: number): number;
   max_pool_2x2_arg(x: number, y: number, arg: number, n: number, h: number, w: number, c: number, oh: number, ow: number): number;
-  unpool_relu_grad(
-    dy: number,
-    y: number,
-    arg: number,
-    dz: number,
-    db: number,
-    n: number,
-    h: number,
-    w: number,
-    c: number,
-    oh: number,
-    ow: number,
-    c0: number,
-    c1: number,
-  ): void;
+  /** dz of a relu convolution then 2x2 max pool, from the pool's output, routing bytes and gradient (KdqConvReluPool). */
+  unpool_relu_grad(dy: number, y: number, arg: number, dz: number, n: number, h: number, w: number, c: number, oh: number, ow: number): void;
+  /** Its bias gradient, from the pooled values alone, summed in the order of dz's pixels. */
+  pooled_bias_grad(dy: number, y: number, arg: number, db: number, n: number, c: number, oh: number, ow: number): void;
   /** out[m, n] = act(x[m, k] w[k, n] + b), n a multiple of 8; relu 1 or 0 (linear); `pack` is scratch of k * 8 floats. */
   /** Columns [n0, n1) of it only (multiples of 8, or n1 = n). */
   dense_forward(x: number, w: number, b: number, out: number, pack: number, m: number, k: number, n: number, n0: number, n1: number, relu: number): void;

@@ -200,20 +200,16 @@
 
   ;; The backward pass of relu(z + bias) followed by a 2x2 max pool at stride 2 (KdqConvReluPool),
   ;; from the pool's output y, its routing bytes (max_pool_2x2_arg) and its output gradient dy, for
-  ;; images [0, N) of H x W x C, channels [c0, c1) (multiples of 4; two threads take one range each): dz = dy of the window at the input its byte names when that
-  ;; window's maximum is > 0 (relu passed it), else 0, for every input pixel in row-major order
-  ;; (0 outside every window); db[c] += dz[., c] in that same order (db is zeroed by the caller
-  ;; before the first images), skipping only the zeros of pixels in no window: a sum that starts
-  ;; at +0 is never -0, so adding a zero leaves it as it is. Exactly what max_pool_grad_2x2 then
-  ;; relu_bias_grad compute, bit for bit.
+  ;; images [0, N) of H x W x C: dz = dy of the window at the input its byte names when that
+  ;; window's maximum is > 0 (relu passed it), else 0 (and 0 outside every window). Exactly what
+  ;; max_pool_grad_2x2 then relu_bias_grad compute, bit for bit; pooled_bias_grad gives db.
   (func (export "unpool_relu_grad")
-    (param $dy i32) (param $y i32) (param $arg i32) (param $dz i32) (param $db i32)
-    (param $N i32) (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32) (param $c0 i32) (param $c1 i32)
-    (local $n i32) (local $oy i32) (local $r i32) (local $ox i32) (local $s i32) (local $c i32) (local $cB i32) (local $c1B i32)
+    (param $dy i32) (param $y i32) (param $arg i32) (param $dz i32)
+    (param $N i32) (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32)
+    (local $n i32) (local $oy i32) (local $r i32) (local $ox i32) (local $s i32) (local $c i32) (local $cB i32)
     (local $win i32) (local $winA i32) (local $rowWin i32) (local $rowA i32) (local $q i32) (local $end i32)
-    (local $pos v128) (local $d v128) (local $zero v128)
+    (local $pos v128) (local $zero v128)
     (local.set $cB (i32.shl (local.get $C) (i32.const 2)))
-    (local.set $c1B (i32.shl (local.get $c1) (i32.const 2)))
     (local.set $rowWin (local.get $dy))
     (local.set $rowA (local.get $arg))
     (block $ndone (loop $nl
@@ -234,18 +230,15 @@
             (block $sdone (loop $sl
               (br_if $sdone (i32.ge_u (local.get $s) (i32.const 2)))
               (local.set $pos (i32x4.splat (i32.add (i32.shl (local.get $r) (i32.const 1)) (local.get $s))))
-              (local.set $c (i32.shl (local.get $c0) (i32.const 2)))
+              (local.set $c (i32.const 0))
               (block $cdone (loop $cl
-                (br_if $cdone (i32.ge_u (local.get $c) (local.get $c1B)))
+                (br_if $cdone (i32.ge_u (local.get $c) (local.get $cB)))
                 (local.set $q (i32.add (local.get $win) (local.get $c)))
-                (local.set $d (v128.and (v128.load (local.get $q))
+                (v128.store (i32.add (local.get $dz) (local.get $c)) (v128.and (v128.load (local.get $q))
                   (v128.and
                     (i32x4.eq (local.get $pos) (i8x16.shuffle 0 16 16 16 1 16 16 16 2 16 16 16 3 16 16 16
                       (v128.load32_zero (i32.add (local.get $winA) (i32.shr_u (local.get $c) (i32.const 2)))) (local.get $zero)))
                     (f32x4.gt (v128.load (i32.add (local.get $y) (i32.sub (local.get $q) (local.get $dy)))) (local.get $zero)))))
-                (v128.store (i32.add (local.get $dz) (local.get $c)) (local.get $d))
-                (local.set $q (i32.add (local.get $db) (local.get $c)))
-                (v128.store (local.get $q) (f32x4.add (v128.load (local.get $q)) (local.get $d)))
                 (local.set $c (i32.add (local.get $c) (i32.const 16)))
                 (br $cl)))
               (local.set $dz (i32.add (local.get $dz) (local.get $cB)))
@@ -255,9 +248,9 @@
             (local.set $winA (i32.add (local.get $winA) (local.get $C)))
             (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
             (br $xl)))
-          ;; a last column in no window: zeros (which leave db as it is), written by the thread of channel 0
+          ;; a last column in no window: zeros
           (local.set $end (i32.add (local.get $dz) (i32.mul (i32.sub (local.get $W) (i32.shl (local.get $OW) (i32.const 1))) (local.get $cB))))
-          (if (i32.eqz (local.get $c0)) (then (memory.fill (local.get $dz) (i32.const 0) (i32.sub (local.get $end) (local.get $dz)))))
+          (memory.fill (local.get $dz) (i32.const 0) (i32.sub (local.get $end) (local.get $dz)))
           (local.set $dz (local.get $end))
           (local.set $r (i32.add (local.get $r) (i32.const 1)))
           (br $rl)))
@@ -267,10 +260,56 @@
         (br $yl)))
       ;; a last row in no window: zeros
       (local.set $end (i32.add (local.get $dz) (i32.mul (i32.mul (i32.sub (local.get $H) (i32.shl (local.get $OH) (i32.const 1))) (local.get $W)) (local.get $cB))))
-      (if (i32.eqz (local.get $c0)) (then (memory.fill (local.get $dz) (i32.const 0) (i32.sub (local.get $end) (local.get $dz)))))
+      (memory.fill (local.get $dz) (i32.const 0) (i32.sub (local.get $end) (local.get $dz)))
       (local.set $dz (local.get $end))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br $nl))))
+
+  ;; db[c] = the sum of unpool_relu_grad's dz[., c] over every input pixel in row-major order, from
+  ;; the pooled values alone (db zeroed by the caller): dz is nonzero only at each window's routed
+  ;; input, so for each row of windows the inputs in its first row (bytes 0 and 1) come first, in
+  ;; window order, then those in its second row (bytes 2 and 3). The zeros left out leave the sum as
+  ;; it is: a sum that starts at +0 is never -0, and adding a zero to anything else changes nothing.
+  ;; relu_bias_grad's sums over the whole of dz, bit for bit.
+  (func (export "pooled_bias_grad")
+    (param $dy i32) (param $y i32) (param $arg i32) (param $db i32) (param $N i32) (param $C i32) (param $OH i32) (param $OW i32)
+    (local $rows i32) (local $row i32) (local $half i32) (local $ox i32) (local $c i32) (local $cB i32)
+    (local $win i32) (local $winA i32) (local $q i32) (local $a v128) (local $zero v128) (local $bit v128)
+    (local.set $cB (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $rows (i32.mul (local.get $N) (local.get $OH)))
+    (block $rowdone (loop $rowl
+      (br_if $rowdone (i32.ge_u (local.get $row) (local.get $rows)))
+      (local.set $half (i32.const 0))
+      (block $hdone (loop $hl
+        (br_if $hdone (i32.ge_u (local.get $half) (i32.const 2)))
+        ;; bytes 0 and 1 in the first pass, 2 and 3 in the second: bit 1 of the byte is the row
+        (local.set $bit (i32x4.splat (i32.shl (local.get $half) (i32.const 1))))
+        (local.set $win (i32.mul (i32.mul (local.get $row) (local.get $OW)) (local.get $cB)))
+        (local.set $winA (i32.add (local.get $arg) (i32.shr_u (local.get $win) (i32.const 2))))
+        (local.set $ox (i32.const 0))
+        (block $xdone (loop $xl
+          (br_if $xdone (i32.ge_u (local.get $ox) (local.get $OW)))
+          (local.set $c (i32.const 0))
+          (block $cdone (loop $cl
+            (br_if $cdone (i32.ge_u (local.get $c) (local.get $cB)))
+            (local.set $q (i32.add (local.get $win) (local.get $c)))
+            (local.set $a (i8x16.shuffle 0 16 16 16 1 16 16 16 2 16 16 16 3 16 16 16
+              (v128.load32_zero (i32.add (local.get $winA) (i32.shr_u (local.get $c) (i32.const 2)))) (local.get $zero)))
+            (local.set $a (v128.and (v128.load (i32.add (local.get $dy) (local.get $q)))
+              (v128.and (i32x4.eq (v128.and (local.get $a) (v128.const i32x4 2 2 2 2)) (local.get $bit))
+                (f32x4.gt (v128.load (i32.add (local.get $y) (local.get $q))) (local.get $zero)))))
+            (local.set $q (i32.add (local.get $db) (local.get $c)))
+            (v128.store (local.get $q) (f32x4.add (v128.load (local.get $q)) (local.get $a)))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $cl)))
+          (local.set $win (i32.add (local.get $win) (local.get $cB)))
+          (local.set $winA (i32.add (local.get $winA) (local.get $C)))
+          (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+          (br $xl)))
+        (local.set $half (i32.add (local.get $half) (i32.const 1)))
+        (br $hl)))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br $rowl))))
 
   ;; MaxPoolGrad for 2x2 windows at stride 2 with no padding, NHWC, C a multiple of 4. Each output
   ;; gradient goes to the first (row-major) input of its window equal to the window's maximum y, as

@@ -79,16 +79,21 @@ function unpoolReluGrad(args: {
   attrs: { convShape: number[] };
 }): tf.TensorInfo[] {
   const { inputs, backend, attrs } = args;
-  const [n, h, w, c] = attrs.convShape as [number, number, number, number];
-  const [, oh, ow] = inputs.y.shape;
+  const convShape = attrs.convShape as [number, number, number, number];
+  const info = poolInfo(convShape, POOL);
   const simd = simdKernels(backend)!;
-  const dz = backend.makeOutput([n, h, w, c], 'float32');
-  const db = backend.makeOutput([c], 'float32');
+  const dz = backend.makeOutput(convShape, 'float32');
+  const db = backend.makeOutput([info.inChannels], 'float32');
+  // dz: images shared out between the threads; db on this thread, in pixel order, from the pooled values
+  pool2x2Images(backend, simd, info, 'unpool_relu_grad', [
+    [inputs.dy, 'out'],
+    [inputs.y, 'out'],
+    [inputs.arg, 'arg'],
+    [dz, 'in'],
+  ]);
   backend.typedArrayFromHeap(db).fill(0);
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-  // One thread: two, each with a range of channels, wrote the same cache lines of every pixel
-  // (tensors are 16-byte aligned) and took twice as long.
-  simd.unpool_relu_grad(at(inputs.dy), at(inputs.y), at(inputs.arg), at(dz), at(db), n, h, w, c, oh!, ow!, 0, c);
+  simd.pooled_bias_grad(at(inputs.dy), at(inputs.y), at(inputs.arg), at(db), info.batchSize, info.inChannels, info.outHeight, info.outWidth);
   return [dz, db];
 }
 

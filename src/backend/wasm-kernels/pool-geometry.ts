@@ -37,7 +37,7 @@ export function pool2x2Images(
   backend: BackendWasm,
   simd: SimdKernels,
   info: tf.backend_util.Conv2DInfo,
-  kernel: 'max_pool_2x2' | 'max_pool_grad_2x2' | 'max_pool_2x2_arg',
+  kernel: 'max_pool_2x2' | 'max_pool_grad_2x2' | 'max_pool_2x2_arg' | 'unpool_relu_grad',
   tensors: readonly (readonly [tf.TensorInfo, 'in' | 'out' | 'arg'])[],
 ): number {
   const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth } = info;
