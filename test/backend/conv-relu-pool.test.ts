@@ -64,6 +64,7 @@ function run(c: Case, fused: boolean, poison?: (x: Float32Array) => void) {
 }
 
 describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', () => {
+  // convReluPoolOp is called directly here; layers take it only while a gradient is recorded
   for (const c of CASES) {
     for (const threads of [1, 2]) {
       it(`${c.name}, ${threads} thread(s)`, () => {
@@ -115,7 +116,7 @@ describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', ()
   });
 
   /** Kernels one training step of a model built from `layers` runs. */
-  function kernelsOfStep(layers: LayerSpec[]): Set<string> {
+  function kernelsOfStep(layers: LayerSpec[], train = true): Set<string> {
     const model = buildModel(layers, [12, 12, 2], 3);
     const seen = new Set<string>();
     const names = [CONV_RELU_POOL, 'MaxPool', FUSED_CONV2D];
@@ -133,8 +134,13 @@ describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', ()
     });
     try {
       const x = tf.tensor4d(values(2 * 12 * 12 * 2, 31), [2, 12, 12, 2]);
-      const g = tf.variableGrads(() => tf.sum(model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
-      tf.dispose([x, g.value, ...Object.values(g.grads)]);
+      if (train) {
+        const g = tf.variableGrads(() => tf.sum(model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+        tf.dispose([g.value, ...Object.values(g.grads)]);
+      } else {
+        tf.dispose(model.predict(x) as tf.Tensor);
+      }
+      x.dispose();
     } finally {
       for (const k of saved) {
         tf.unregisterKernel(k.kernelName, 'wasm');
@@ -152,6 +158,8 @@ describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', ()
   it('serves a relu conv layer followed by a 2x2 max pool at stride 2, and no other pair', () => {
     expect(kernelsOfStep([conv('relu'), pool(), ...head])).toEqual(new Set([CONV_RELU_POOL, FUSED_CONV2D]));
     expect(kernelsOfStep([conv('relu'), pool({ strides: [2, 2], padding: 'valid' }), ...head]).has(CONV_RELU_POOL)).toBe(true);
+    // inference has no backward pass to write the routing bytes for
+    expect(kernelsOfStep([conv('relu'), pool(), ...head], false)).toEqual(new Set(['MaxPool', FUSED_CONV2D]));
     for (const layers of [
       [conv('linear'), pool(), ...head],
       [conv('relu'), pool({ padding: 'same' }), ...head],

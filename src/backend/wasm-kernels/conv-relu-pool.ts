@@ -151,7 +151,11 @@ export function setConvReluPool(on: boolean): void {
   enabled = on;
 }
 
-/** Whether layers should use KdqConvReluPool: registered for the active backend and not turned off. */
+/**
+ * Whether layers should use KdqConvReluPool: registered for the active backend, not turned off,
+ * and a gradient being recorded. Inference (soft labels, test logits) keeps the separate kernels:
+ * without a backward pass the routing bytes would be work for nothing.
+ */
 export function convReluPoolAvailable(): boolean {
-  return enabled && tf.getKernel(CONV_RELU_POOL, tf.getBackend()) !== undefined;
+  return enabled && tf.getKernel(CONV_RELU_POOL, tf.getBackend()) !== undefined && (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
 }
