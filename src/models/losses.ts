@@ -37,6 +37,26 @@ export interface SoftTermArgs {
   temperature: number;
   /** `kl` only: multiply by T^2. */
   temperatureSquared: boolean;
+  /** `kl` only: the teacher's softTargets at this temperature, computed once for all epochs (else from `teacher`). */
+  targets?: SoftTargets;
+}
+
+/** What the `kl` term takes from the teacher: log softmax(t/T) and softmax(t/T), [N, C] each. */
+export interface SoftTargets {
+  logP: tf.Tensor2D;
+  p: tf.Tensor2D;
+}
+
+/**
+ * The teacher's side of the `kl` term. It depends on no weight, so a trainer can compute it once
+ * per example instead of every step (train/shard.ts): each row comes out the same whatever rows
+ * are computed with it (elementwise kernels and sums along a row).
+ */
+export function softTargets(teacher: tf.Tensor2D, temperature: number): SoftTargets {
+  return tf.tidy(() => {
+    const logP = tf.logSoftmax(tf.div(teacher, temperature)) as tf.Tensor2D;
+    return { logP, p: tf.exp(logP) as tf.Tensor2D };
+  });
 }
 
 export type SoftTerm = (args: SoftTermArgs) => tf.Scalar;
@@ -55,11 +75,11 @@ export const SOFT_LOSS_REGISTRY: Record<KdLoss, SoftTerm> = {
    * distillation: { loss: kl, temperature: 4, hardWeight: 0.1, softWeight: 0.9, temperatureSquared: true }
    * ```
    */
-  kl: ({ student, teacher, temperature, temperatureSquared }) =>
+  kl: ({ student, teacher, temperature, temperatureSquared, targets }) =>
     tf.tidy(() => {
-      const logP = tf.logSoftmax(tf.div(teacher, temperature));
+      const { logP, p } = targets ?? softTargets(teacher, temperature);
       const logQ = tf.logSoftmax(tf.div(student, temperature));
-      const kl = tf.mean(tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logQ)), 1));
+      const kl = tf.mean(tf.sum(tf.mul(p, tf.sub(logP, logQ)), 1));
       return (temperatureSquared ? tf.mul(kl, temperature * temperature) : kl) as tf.Scalar;
     }),
   /**
@@ -87,6 +107,8 @@ export function distillationLoss(args: {
   config: Pick<DistillationConfig, 'temperature' | 'hardWeight' | 'softWeight' | 'loss' | 'temperatureSquared'>;
   /** Label smoothing of the hard term (0 or absent: none). */
   labelSmoothing?: number;
+  /** The teacher's softTargets at config.temperature, when computed beforehand (`kl`). */
+  targets?: SoftTargets;
 }): tf.Scalar {
   const { studentLogits, teacherLogits, oneHot, config } = args;
   return tf.tidy(() => {
@@ -96,6 +118,7 @@ export function distillationLoss(args: {
       teacher: teacherLogits,
       temperature: config.temperature,
       temperatureSquared: config.temperatureSquared,
+      ...(args.targets ? { targets: args.targets } : {}),
     });
     return tf.add(tf.mul(hard, config.hardWeight), tf.mul(soft, config.softWeight));
   });

@@ -9,7 +9,7 @@ import type { AugmentConfig, DistillationConfig } from '../config/types.ts';
 import type { ElementType, ExampleArray } from '../data/formats/types.ts';
 import { modelInputs, type ModelInputs } from '../data/model-inputs.ts';
 import type { Preprocessing } from '../data/preprocess.ts';
-import { crossEntropyFromLogits, distillationLoss } from '../models/losses.ts';
+import { crossEntropyFromLogits, distillationLoss, softTargets, type SoftTargets } from '../models/losses.ts';
 import { augmentTransform } from './augment.ts';
 import { gatherLabels, gatherRows, oneHotRows } from './batches.ts';
 import { argmaxRows } from './metrics.ts';
@@ -49,10 +49,32 @@ export interface ShardData {
 export interface Shard {
   data: ShardData;
   inputs: ModelInputs;
+  /** The `kl` term's teacher side for every example (softTargets), one row each: it depends on no weight. */
+  targets: { logP: Float32Array; p: Float32Array } | null;
 }
 
+/** Rows of teacher logits per softTargets call while a shard is prepared. */
+const TARGET_ROWS = 4096;
+
 export function prepareShard(data: ShardData): Shard {
-  return { data, inputs: modelInputs(data.examples, data.inputShape, data.dtype, data.preprocessing) };
+  return { data, inputs: modelInputs(data.examples, data.inputShape, data.dtype, data.preprocessing), targets: allSoftTargets(data) };
+}
+
+/** softTargets of every example's teacher logits, or null without a `kl` term. */
+function allSoftTargets(d: ShardData): Shard['targets'] {
+  if (!d.softLogits || d.distillation?.loss !== 'kl') return null;
+  const k = d.numClasses;
+  const logP = new Float32Array(d.softLogits.length);
+  const p = new Float32Array(d.softLogits.length);
+  for (let at = 0; at < d.softLogits.length; at += TARGET_ROWS * k) {
+    const rows = d.softLogits.subarray(at, at + TARGET_ROWS * k);
+    tf.tidy(() => {
+      const t = softTargets(tf.tensor2d(rows, [rows.length / k, k]), d.distillation!.temperature);
+      logP.set(t.logP.dataSync() as Float32Array, at);
+      p.set(t.p.dataSync() as Float32Array, at);
+    });
+  }
+  return { logP, p };
 }
 
 export interface ShardResult {
@@ -67,6 +89,13 @@ export interface BatchTensors {
   xs: tf.Tensor;
   ys: tf.Tensor2D;
   ts: tf.Tensor2D | null;
+  /** The teacher logits' softTargets, with a `kl` term. */
+  targets: SoftTargets | null;
+}
+
+/** Every tensor of a batch, to dispose. */
+export function batchTensorList(t: BatchTensors): tf.Tensor[] {
+  return [t.xs, t.ys, ...(t.ts ? [t.ts] : []), ...(t.targets ? [t.targets.logP, t.targets.p] : [])];
 }
 
 /** The batch of rows order[start..end) of epoch `epoch` (0-based; it draws the augmentation). */
@@ -79,6 +108,12 @@ export function batchTensors(s: Shard, order: Uint32Array, start: number, end: n
     xs: tf.tensor(s.inputs.gather(order, start, end, transform), [rows, ...d.inputShape], 'float32'),
     ys: tf.tensor2d(oneHotRows(d.labels, k, order, start, end), [rows, k]),
     ts: d.softLogits ? tf.tensor2d(gatherRows(d.softLogits, k, order, start, end), [rows, k]) : null,
+    targets: s.targets
+      ? {
+          logP: tf.tensor2d(gatherRows(s.targets.logP, k, order, start, end), [rows, k]),
+          p: tf.tensor2d(gatherRows(s.targets.p, k, order, start, end), [rows, k]),
+        }
+      : null,
   };
 }
 
@@ -91,7 +126,14 @@ export function batchLoss(model: tf.LayersModel, d: ShardData, t: BatchTensors, 
     const out = model.apply(t.xs, { training: true }) as tf.Tensor2D;
     keep(tf.keep(out));
     return t.ts && d.distillation
-      ? distillationLoss({ studentLogits: out, teacherLogits: t.ts, oneHot: t.ys, config: d.distillation, labelSmoothing: d.labelSmoothing })
+      ? distillationLoss({
+          studentLogits: out,
+          teacherLogits: t.ts,
+          oneHot: t.ys,
+          config: d.distillation,
+          labelSmoothing: d.labelSmoothing,
+          ...(t.targets ? { targets: t.targets } : {}),
+        })
       : crossEntropyFromLogits(t.ys, out, d.labelSmoothing);
   };
 }
@@ -149,7 +191,7 @@ export function shardGradients(
     tf.dispose([value, ...Object.values(grads)]);
     return { lossSum, hits: countHits(logits!, d, order, start, end) };
   } finally {
-    tf.dispose([t.xs, t.ys, ...(t.ts ? [t.ts] : []), ...(logits ? [logits] : [])]);
+    tf.dispose([...batchTensorList(t), ...(logits ? [logits] : [])]);
   }
 }
 

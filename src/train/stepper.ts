@@ -8,7 +8,7 @@ import type { DistillationConfig, LayerSpec, TrainingConfig } from '../config/ty
 import { holdOneKernelThread } from '../backend/intra-op/threads.ts';
 import { KdqError } from '../errors.ts';
 import { startReplicas } from './data-parallel.ts';
-import { batchLoss, batchTensors, countHits, prepareShard, type ShardData } from './shard.ts';
+import { batchLoss, batchTensorList, batchTensors, countHits, prepareShard, type ShardData } from './shard.ts';
 import { UpdateRule } from './update-rule.ts';
 
 export interface StepResult {
@@ -87,7 +87,7 @@ function singleThreadStepper(args: StepperArgs): Stepper {
           tf.dispose([value, ...Object.values(grads)]);
         }
       } finally {
-        tf.dispose([t.xs, t.ys, ...(t.ts ? [t.ts] : []), ...(logits ? [logits] : [])]);
+        tf.dispose([...batchTensorList(t), ...(logits ? [logits] : [])]);
       }
     },
     async close() {

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/index.ts';
 import { KD_LOSSES } from '../../src/names.ts';
-import { crossEntropyFromLogits, distillationLoss, SOFT_LOSS_REGISTRY } from '../../src/models/losses.ts';
+import { crossEntropyFromLogits, distillationLoss, SOFT_LOSS_REGISTRY, softTargets } from '../../src/models/losses.ts';
 import { createRng } from '../../src/util/random.ts';
 
 // Reference values in float64, written from the formulas independently of tf.js.
@@ -178,5 +179,41 @@ describe('distillationLoss', () => {
 
   it('has one soft term per name in KD_LOSSES', () => {
     expect(Object.keys(SOFT_LOSS_REGISTRY).sort()).toEqual([...KD_LOSSES].sort());
+  });
+});
+
+describe('soft targets computed once (train/shard.ts) give the bits of computing them every step', () => {
+  const bits = (t: tf.Tensor) => Array.from(new Int32Array((t.dataSync() as Float32Array).slice().buffer));
+
+  it.each(['wasm', 'cpu'] as const)('a row of softTargets does not depend on the rows computed with it (%s)', async (backend) => {
+    await initBackend(backend);
+    const rng = createRng(3);
+    const all = Array.from({ length: 300 }, () => Array.from({ length: 10 }, () => (rng() - 0.5) * 20));
+    const whole = softTargets(tf.tensor2d(all), 5);
+    const rows = [7, 0, 299, 150, 31];
+    const part = softTargets(tf.tensor2d(rows.map((r) => all[r]!)), 5);
+    const [wl, wp, pl, pp] = [whole.logP, whole.p, part.logP, part.p].map(bits);
+    rows.forEach((r, i) => {
+      expect(pl!.slice(10 * i, 10 * i + 10)).toEqual(wl!.slice(10 * r, 10 * r + 10));
+      expect(pp!.slice(10 * i, 10 * i + 10)).toEqual(wp!.slice(10 * r, 10 * r + 10));
+    });
+    tf.dispose([whole.logP, whole.p, part.logP, part.p]);
+    await tf.setBackend('cpu');
+  });
+
+  it('the KD loss and its gradient are the same bits with the targets given', () => {
+    const { s, t, y } = randomCase(21, 32, 10, 5);
+    const c = { temperature: 5, hardWeight: 0.5, softWeight: 0.5, loss: 'kl' as const, temperatureSquared: true };
+    const [ts, ys] = [tf.tensor2d(t), tf.tensor2d(y)];
+    const targets = softTargets(ts, c.temperature);
+    const run = (given: boolean) =>
+      tf.valueAndGrad((x: tf.Tensor) =>
+        distillationLoss({ studentLogits: x as tf.Tensor2D, teacherLogits: ts, oneHot: ys, config: c, ...(given ? { targets } : {}) }),
+      )(tf.tensor2d(s));
+    const a = run(true);
+    const b = run(false);
+    expect(bits(a.value)).toEqual(bits(b.value));
+    expect(bits(a.grad)).toEqual(bits(b.grad));
+    tf.dispose([ts, ys, targets.logP, targets.p, a.value, a.grad, b.value, b.grad]);
   });
 });
