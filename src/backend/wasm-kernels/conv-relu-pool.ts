@@ -15,9 +15,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapOffset, simdKernels } from '../simd/index.ts';
-import { FUSED_CONV2D, type FusedConv2DAttrs } from './fused-layers.ts';
+import { biasActivationGrad, convGradients, FUSED_CONV2D, type FusedConv2DAttrs } from './fused-layers.ts';
 import { isPool2x2, pool2x2Images, poolInfo } from './pool-geometry.ts';
-import { RELU_BIAS_GRAD } from './relu-bias-grad.ts';
 import { release, sizeOf } from './wasm-heap.ts';
 
 export const CONV_RELU_POOL = 'KdqConvReluPool';
@@ -111,28 +110,18 @@ export const convReluPoolGradConfig: tf.GradConfig = {
     const dp = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
     const [x, filter, p, arg, y] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor, tf.Tensor4D];
     const a = attrs as unknown as ConvReluPoolAttrs;
-    const info = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, a.strides, 1, a.pad);
-    const convShape = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
-    let dz: tf.Tensor;
-    let db: tf.Tensor;
     if (arg.size > 0) {
-      [dz, db] = tf.engine().runKernel(UNPOOL_RELU_GRAD, { dy: dp, y: p, arg }, { convShape } as unknown as tf.NamedAttrMap) as unknown as [
-        tf.Tensor,
-        tf.Tensor,
-      ];
-    } else {
-      const dy = tf
-        .engine()
-        .runKernel('MaxPoolGrad', { dy: dp, input: y, output: p }, { ...POOL, dimRoundingMode: undefined } as unknown as tf.NamedAttrMap) as tf.Tensor;
-      [dz, db] = tf.engine().runKernel(RELU_BIAS_GRAD, { dy, y }) as unknown as [tf.Tensor, tf.Tensor];
+      const info = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, a.strides, 1, a.pad);
+      const convShape = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+      const [dz, db] = tf.engine().runKernel(UNPOOL_RELU_GRAD, { dy: dp, y: p, arg }, { convShape } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+      return convGradients(x, filter, dz!, () => db!, a);
     }
-    const common = { strides: a.strides, pad: a.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
-    return {
-      x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...common, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
-      filter: () =>
-        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...common, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
-      bias: () => db,
-    };
+    // a NaN maximum: the pool's and the fused convolution's own backward kernels, on the kept output
+    const dy = tf
+      .engine()
+      .runKernel('MaxPoolGrad', { dy: dp, input: y, output: p }, { ...POOL, dimRoundingMode: undefined } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const { dz, db } = biasActivationGrad(dy, y, 'relu');
+    return convGradients(x, filter, dz, db, a);
   },
 };
 

@@ -114,7 +114,7 @@ export function fusedDenseConfig(backendName: string): tf.KernelConfig | undefin
  * dz and db of a fused layer from its output gradient and output: for relu both from one pass,
  * for linear dz is dy and db a sum over all but the last axis, computed only when asked for.
  */
-function biasActivationGrad(dy: tf.Tensor, y: tf.Tensor, activation: FusedActivation): { dz: tf.Tensor; db: () => tf.Tensor } {
+export function biasActivationGrad(dy: tf.Tensor, y: tf.Tensor, activation: FusedActivation): { dz: tf.Tensor; db: () => tf.Tensor } {
   if (activation === 'relu') {
     const [dz, db] = tf.engine().runKernel(RELU_BIAS_GRAD, { dy, y }) as unknown as [tf.Tensor, tf.Tensor];
     return { dz, db: () => db };
@@ -129,6 +129,26 @@ function biasActivationGrad(dy: tf.Tensor, y: tf.Tensor, activation: FusedActiva
   };
 }
 
+/**
+ * A convolution's gradients from dz (the gradient before its bias and activation) and its bias
+ * gradient, each computed only when asked for.
+ */
+export function convGradients(
+  x: tf.Tensor,
+  filter: tf.Tensor,
+  dz: tf.Tensor,
+  db: () => tf.Tensor,
+  a: Pick<FusedConv2DAttrs, 'strides' | 'pad'>,
+): Record<'x' | 'filter' | 'bias', () => tf.Tensor> {
+  const common = { strides: a.strides, pad: a.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+  return {
+    x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...common, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+    filter: () =>
+      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...common, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+    bias: db,
+  };
+}
+
 export const fusedConv2dGradConfig: tf.GradConfig = {
   kernelName: FUSED_CONV2D,
   inputsToSave: ['x', 'filter'],
@@ -137,13 +157,7 @@ export const fusedConv2dGradConfig: tf.GradConfig = {
     const [x, filter, y] = saved;
     const a = attrs as unknown as FusedConv2DAttrs;
     const { dz, db } = biasActivationGrad(dy as tf.Tensor, y, a.activation);
-    const common = { strides: a.strides, pad: a.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
-    return {
-      x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter }, { ...common, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
-      filter: () =>
-        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { ...common, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
-      bias: db,
-    };
+    return convGradients(x, filter, dz, db, a);
   },
 };
 
