@@ -63,6 +63,30 @@ function run(c: Case, fused: boolean, poison?: (x: Float32Array) => void) {
   return bits;
 }
 
+/** Runs `fn` with the wasm kernels `names` reporting each call to `onCall`, then puts them back. */
+function whileRecording(names: string[], onCall: (name: string) => void, fn: () => void): void {
+  const saved = names.map((name) => {
+    const k = tf.getKernel(name, 'wasm')!;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({
+      ...k,
+      kernelFunc: (a) => {
+        onCall(name);
+        return k.kernelFunc(a);
+      },
+    });
+    return k;
+  });
+  try {
+    fn();
+  } finally {
+    for (const k of saved) {
+      tf.unregisterKernel(k.kernelName, 'wasm');
+      tf.registerKernel(k);
+    }
+  }
+}
+
 describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', () => {
   // convReluPoolOp is called directly here; layers take it only while a gradient is recorded
   for (const c of CASES) {
@@ -83,69 +107,44 @@ describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', ()
   it('runs the one-pass backward kernel where the maxima are numbers, and the separate kernels where one is NaN', () => {
     const c = CASES[1]!;
     const calls: string[] = [];
-    const wrap = (name: string) => {
-      const k = tf.getKernel(name, 'wasm')!;
-      tf.unregisterKernel(name, 'wasm');
-      tf.registerKernel({
-        ...k,
-        kernelFunc: (a) => {
-          calls.push(name);
-          return k.kernelFunc(a);
-        },
-      });
-      return k;
-    };
-    const saved = [wrap(UNPOOL_RELU_GRAD), wrap('MaxPoolGrad')];
-    try {
-      run(c, true);
-      expect(calls).toEqual([UNPOOL_RELU_GRAD]);
-      calls.length = 0;
-      const poison = (x: Float32Array) => {
-        x[5] = NaN;
-      };
-      const fused = run(c, true, poison);
-      expect(calls).toEqual(['MaxPoolGrad']);
-      const apart = run(c, false, poison);
-      for (let i = 0; i < fused.length; i++) expect(fused[i]).toEqual(apart[i]);
-    } finally {
-      for (const k of saved) {
-        tf.unregisterKernel(k.kernelName, 'wasm');
-        tf.registerKernel(k);
-      }
-    }
+    whileRecording(
+      [UNPOOL_RELU_GRAD, 'MaxPoolGrad'],
+      (name) => calls.push(name),
+      () => {
+        run(c, true);
+        expect(calls).toEqual([UNPOOL_RELU_GRAD]);
+        calls.length = 0;
+        const poison = (x: Float32Array) => {
+          x[5] = NaN;
+        };
+        const fused = run(c, true, poison);
+        expect(calls).toEqual(['MaxPoolGrad']);
+        const apart = run(c, false, poison);
+        for (let i = 0; i < fused.length; i++) expect(fused[i]).toEqual(apart[i]);
+      },
+    );
   });
 
   /** Kernels one training step of a model built from `layers` runs. */
   function kernelsOfStep(layers: LayerSpec[], train = true): Set<string> {
     const model = buildModel(layers, [12, 12, 2], 3);
     const seen = new Set<string>();
-    const names = [CONV_RELU_POOL, 'MaxPool', FUSED_CONV2D];
-    const saved = names.map((name) => {
-      const k = tf.getKernel(name, 'wasm')!;
-      tf.unregisterKernel(name, 'wasm');
-      tf.registerKernel({
-        ...k,
-        kernelFunc: (a) => {
-          seen.add(name);
-          return k.kernelFunc(a);
-        },
-      });
-      return k;
-    });
     try {
-      const x = tf.tensor4d(values(2 * 12 * 12 * 2, 31), [2, 12, 12, 2]);
-      if (train) {
-        const g = tf.variableGrads(() => tf.sum(model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
-        tf.dispose([g.value, ...Object.values(g.grads)]);
-      } else {
-        tf.dispose(model.predict(x) as tf.Tensor);
-      }
-      x.dispose();
+      whileRecording(
+        [CONV_RELU_POOL, 'MaxPool', FUSED_CONV2D],
+        (name) => seen.add(name),
+        () => {
+          const x = tf.tensor4d(values(2 * 12 * 12 * 2, 31), [2, 12, 12, 2]);
+          if (train) {
+            const g = tf.variableGrads(() => tf.sum(model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+            tf.dispose([g.value, ...Object.values(g.grads)]);
+          } else {
+            tf.dispose(model.predict(x) as tf.Tensor);
+          }
+          x.dispose();
+        },
+      );
     } finally {
-      for (const k of saved) {
-        tf.unregisterKernel(k.kernelName, 'wasm');
-        tf.registerKernel(k);
-      }
       model.dispose();
     }
     return seen;
