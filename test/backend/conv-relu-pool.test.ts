@@ -6,7 +6,9 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
 import { setKernelThreads } from '../../src/backend/intra-op/index.ts';
-import { CONV_RELU_POOL, convReluPoolOp, setConvReluPool, UNPOOL_RELU_GRAD } from '../../src/backend/wasm-kernels/conv-relu-pool.ts';
+import { simdKernels } from '../../src/backend/simd/index.ts';
+import { setConvBlocks } from '../../src/backend/wasm-kernels/conv-gemm.ts';
+import { CONV_RELU_POOL, convReluPoolOp, setConvPoolOnePass, setConvReluPool, UNPOOL_RELU_GRAD } from '../../src/backend/wasm-kernels/conv-relu-pool.ts';
 import { FUSED_CONV2D, fusedConv2d } from '../../src/backend/wasm-kernels/fused-layers.ts';
 import type { LayerSpec } from '../../src/config/types.ts';
 import { buildModel } from '../../src/models/build.ts';
@@ -16,7 +18,11 @@ beforeAll(async () => {
   await initBackend('wasm');
 });
 
-afterEach(() => setKernelThreads(1));
+afterEach(() => {
+  setKernelThreads(1);
+  setConvPoolOnePass(true);
+  setConvBlocks();
+});
 
 interface Case {
   name: string;
@@ -155,7 +161,11 @@ describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', ()
   const head: LayerSpec[] = [{ type: 'flatten' } as LayerSpec, { type: 'dense', units: 3, activation: 'linear' } as LayerSpec];
 
   it('serves a relu conv layer followed by a 2x2 max pool at stride 2, and no other pair', () => {
+    // the block pools as it convolves: no KdqFusedConv2D (its output is never written)
+    expect(kernelsOfStep([conv('relu'), pool(), ...head])).toEqual(new Set([CONV_RELU_POOL]));
+    setConvPoolOnePass(false);
     expect(kernelsOfStep([conv('relu'), pool(), ...head])).toEqual(new Set([CONV_RELU_POOL, FUSED_CONV2D]));
+    setConvPoolOnePass(true);
     expect(kernelsOfStep([conv('relu'), pool({ strides: [2, 2], padding: 'valid' }), ...head]).has(CONV_RELU_POOL)).toBe(true);
     // inference has no backward pass to write the routing bytes for
     expect(kernelsOfStep([conv('relu'), pool(), ...head], false)).toEqual(new Set(['MaxPool', FUSED_CONV2D]));
@@ -213,4 +223,67 @@ describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', ()
     tf.dispose([x, filter, bias, p]);
     expect(tf.getKernel(CONV_RELU_POOL, 'wasm')).toBeDefined();
   });
+});
+
+describe('conv_pool_direct gives the bits of conv_direct then max_pool_2x2_arg', () => {
+  /** KdqConvReluPool's raw outputs (pooled values, routing bytes) as bit patterns, with the convolution's output written or not. */
+  function outputs(x: number[], filters: number, kernel: number, strides: [number, number], pad: 'valid' | 'same', onePass: boolean) {
+    setConvPoolOnePass(onePass);
+    const size = x.reduce((a, b) => a * b, 1);
+    const xt = tf.tensor4d(values(size, 21), x as [number, number, number, number]);
+    const filter = tf.tensor4d(values(kernel * kernel * x[3]! * filters, 22), [kernel, kernel, x[3]!, filters]);
+    const bias = tf.tensor1d(values(filters, 23).map((v) => v * 0.5));
+    const outs = tf.engine().runKernel(CONV_RELU_POOL, { x: xt, filter, bias }, { strides, pad } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+    const bits = outs.map((t) => Array.from(new Int32Array((t.dataSync() as Float32Array | Int32Array).slice().buffer)));
+    tf.dispose([xt, filter, bias, ...outs]);
+    return bits;
+  }
+
+  const SHAPES: { name: string; x: number[]; filters: number; kernel: number; strides: [number, number]; pad: 'valid' | 'same' }[] = [
+    { name: "kd-mnist's teacher block", x: [6, 28, 28, 1], filters: 32, kernel: 3, strides: [1, 1], pad: 'valid' },
+    { name: "kd-mnist's student block", x: [5, 28, 28, 1], filters: 16, kernel: 3, strides: [1, 1], pad: 'valid' },
+    {
+      name: "'same' padding, odd sizes (9x11): windows over the border read im2col rows",
+      x: [2, 9, 11, 3],
+      filters: 8,
+      kernel: 3,
+      strides: [1, 1],
+      pad: 'same',
+    },
+    { name: 'a 5x5 filter, 12 channels (a half panel)', x: [3, 14, 12, 2], filters: 12, kernel: 5, strides: [1, 1], pad: 'same' },
+    { name: 'stride 2, an odd output', x: [2, 15, 15, 3], filters: 4, kernel: 3, strides: [2, 2], pad: 'valid' },
+  ];
+
+  for (const c of SHAPES) {
+    for (const threads of [1, 2]) {
+      it(`${c.name}, ${threads} thread(s), blocks of a few windows`, () => {
+        setKernelThreads(threads);
+        // small blocks: many blocks, shared between the threads, ending mid-image
+        setConvBlocks({ bytes: 1024 });
+        const calls: string[] = [];
+        const simd = simdKernels(tf.backend() as never)! as unknown as Record<string, (...a: number[]) => number>;
+        const original = simd.conv_pool_direct!;
+        simd.conv_pool_direct = (...a: number[]) => {
+          calls.push('conv_pool_direct');
+          return original(...a);
+        };
+        let one: number[][];
+        try {
+          one = outputs(c.x, c.filters, c.kernel, c.strides, c.pad, true);
+        } finally {
+          simd.conv_pool_direct = original;
+        }
+        const two = outputs(c.x, c.filters, c.kernel, c.strides, c.pad, false);
+        // several blocks (counted on one thread: with two, the kernels run from the shared pool's own table)
+        if (threads === 1) expect(calls.length).toBeGreaterThan(1);
+        expect(one[1]!.length).toBeGreaterThan(0);
+        expect(two[1]!.length).toBe(one[1]!.length);
+        expect(one[0]).toEqual(two[0]);
+        expect(one[1]).toEqual(two[1]);
+        // some maxima relu zeroed, some windows routed past their first input
+        expect(one[0]!.some((b) => b === 0)).toBe(true);
+        expect(one[1]!.some((b) => b !== 0)).toBe(true);
+      });
+    }
+  }
 });

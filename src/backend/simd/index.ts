@@ -102,6 +102,36 @@ export interface SimdKernels {
     top: number,
     left: number,
   ): void;
+  /**
+   * Pooled pixels [q0, q0 + windows) of maxPool2x2(act(conv(x) + bias)) into p, with
+   * max_pool_2x2_arg's routing bytes into arg, never writing the convolution's output; scratch tb
+   * (4 windows K floats + 16 bytes), tbl (5 windows i32). Returns the count of NaN maxima.
+   */
+  conv_pool_direct(
+    x: number,
+    xEnd: number,
+    bp: number,
+    bias: number,
+    p: number,
+    arg: number,
+    tb: number,
+    tbl: number,
+    flags: number,
+    q0: number,
+    windows: number,
+    h: number,
+    w: number,
+    c: number,
+    oh: number,
+    ow: number,
+    n: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    top: number,
+    left: number,
+  ): number;
   /** B[K, N] (rows ldb bytes apart, or the transpose of src[N, K]) into 8-column panels at dst: K packedColumns(N) floats. */
   pack_b(src: number, ldb: number, transposed: number, dst: number, k: number, n: number): void;
   /** c[M, N] = act(a[M, K] B + bias), B packed; flags 1 bias, 2 relu. */

@@ -116,14 +116,9 @@ export function conv2dForward(
   const nBlocks = Math.ceil(P / rows);
   const pool = nBlocks >= 2 && P * K * N >= MIN_SPLIT_MACS ? intraOp(backend) : null;
   const threadScratch = pointwise ? 0 : rows * K + SLACK + 5 * Math.ceil(rows / 4);
-  // packed filter, then the bias padded to whole panels, then each thread's im2col block (and tile table)
-  const scratch = backend.makeOutput([packedColumns(N) * (K + 1) + threadScratch * (pool !== null ? 2 : 1)], 'float32');
-  const bp = heapOffset(backend, scratch);
-  const biasP = bp + 4 * packedColumns(N) * K;
-  const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-  simd.pack_b(at(filter), 4 * N, 0, bp, K, N);
-  if (bias !== null) simd.pack_b(at(bias), 0, 0, biasP, 1, N);
+  const { scratch, bp, biasP, buf } = packFilter(backend, simd, filter, bias, K, N, threadScratch * (pool !== null ? 2 : 1));
   const flags = (bias !== null ? 1 : 0) | (relu ? 2 : 0);
+  const at = (t: tf.TensorInfo) => heapOffset(backend, t);
   const xAt = at(x);
   const xEnd = xAt + 4 * sizeOf(x.shape);
   const yAt = at(y);
@@ -137,7 +132,6 @@ export function conv2dForward(
     // im2col's geometry with the output channels after the output size
     return ['conv_direct', xAt, xEnd, bp, biasP, yAt, buf, tbl, flags, p0, m, ...geometry.slice(0, 5), N, ...geometry.slice(5)];
   };
-  const buf = biasP + 4 * packedColumns(N);
   // Blocks are independent: each thread takes the next one left, each with scratch of its own.
   const units: SharedUnit[] = [];
   for (let b = 0; b < nBlocks; b++) {
@@ -147,6 +141,81 @@ export function conv2dForward(
   runShared(pool, simd, units);
   release(backend, scratch);
   return y;
+}
+
+/**
+ * Scratch holding the filter packed into 8-column panels (pack_b), then the bias padded to whole
+ * panels, then `extraFloats` for the caller (`buf`).
+ */
+function packFilter(
+  backend: BackendWasm,
+  simd: SimdKernels,
+  filter: tf.TensorInfo,
+  bias: tf.TensorInfo | null,
+  K: number,
+  N: number,
+  extraFloats: number,
+): { scratch: tf.TensorInfo; bp: number; biasP: number; buf: number } {
+  const scratch = backend.makeOutput([packedColumns(N) * (K + 1) + extraFloats], 'float32');
+  const bp = heapOffset(backend, scratch);
+  const biasP = bp + 4 * packedColumns(N) * K;
+  simd.pack_b(heapOffset(backend, filter), 4 * N, 0, bp, K, N);
+  if (bias !== null) simd.pack_b(heapOffset(backend, bias), 0, 0, biasP, 1, N);
+  return { scratch, bp, biasP, buf: biasP + 4 * packedColumns(N) };
+}
+
+/** Whether conv2dPoolForward takes `g`: conv_direct's convolutions (not Winograd's, not pointwise), channels in fours, at least one window. */
+export function convPoolApplies(g: ConvGeometry): boolean {
+  return !winogradApplies(g) && !isPointwise(g) && g.outChannels % 4 === 0 && g.outHeight >= 2 && g.outWidth >= 2 && g.batch > 0;
+}
+
+/**
+ * maxPool(relu(conv(x, filter) + bias), 2x2, stride 2, valid) into a new [n, oh / 2, ow / 2, cout]
+ * tensor `p`, and max_pool_2x2_arg's routing bytes into `arg` (one per pooled value), without
+ * writing the convolution's output: conv_pool_direct, blocks of pool windows shared out between
+ * the threads like conv2dForward's blocks of pixels. The values are the ones conv2dForward then
+ * max_pool_2x2_arg give, bit for bit. `misses` counts NaN maxima: then `arg` is unusable and the
+ * caller must take the separate kernels. Only where convPoolApplies.
+ */
+export function conv2dPoolForward(
+  backend: BackendWasm,
+  simd: SimdKernels,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  bias: tf.TensorInfo | null,
+  g: ConvGeometry,
+): { p: tf.TensorInfo; arg: tf.TensorInfo; misses: number } {
+  const K = g.filterHeight * g.filterWidth * g.inChannels;
+  const N = g.outChannels;
+  const windows = g.batch * (g.outHeight >> 1) * (g.outWidth >> 1);
+  const p = backend.makeOutput([g.batch, g.outHeight >> 1, g.outWidth >> 1, N], 'float32');
+  const arg = backend.makeOutput([(windows * N) / 4], 'int32');
+  // a block of windows is four times as many pixels as conv2dForward's block of rows
+  const perBlock = Math.max(1, blockRows(K, 4 * windows) >> 2);
+  const nBlocks = Math.ceil(windows / perBlock);
+  const pool = nBlocks >= 2 && 4 * windows * K * N >= MIN_SPLIT_MACS ? intraOp(backend) : null;
+  const threadScratch = 4 * perBlock * K + SLACK + 5 * perBlock;
+  const { scratch, bp, biasP, buf } = packFilter(backend, simd, filter, bias, K, N, threadScratch * (pool !== null ? 2 : 1));
+  const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+  const xAt = at(x);
+  const xEnd = xAt + 4 * sizeOf(x.shape);
+  const [pAt, argAt] = [at(p), at(arg)];
+  const geometry = im2colArgs(g);
+  const flags = (bias !== null ? 1 : 0) | 2;
+  const blockCall = (b: number, tb: number): KernelCall => {
+    const q0 = b * perBlock;
+    const m = Math.min(perBlock, windows - q0);
+    const tbl = tb + 4 * (4 * perBlock * K + SLACK);
+    return ['conv_pool_direct', xAt, xEnd, bp, biasP, pAt, argAt, tb, tbl, flags, q0, m, ...geometry.slice(0, 5), N, ...geometry.slice(5)];
+  };
+  const units: SharedUnit[] = [];
+  for (let b = 0; b < nBlocks; b++) {
+    const mine = blockCall(b, buf);
+    units.push([mine, pool === null ? mine : blockCall(b, buf + 4 * threadScratch)]);
+  }
+  const misses = runShared(pool, simd, units);
+  release(backend, scratch);
+  return { p, arg, misses };
 }
 
 /**

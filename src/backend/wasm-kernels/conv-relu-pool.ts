@@ -5,7 +5,8 @@
  * maximum and writes a gradient of its size, then the convolution's relu gradient reads both and
  * writes a third (KdqReluBiasGrad). Here the forward pass also writes one byte per pooled value
  * saying which input was the maximum (max_pool_2x2_arg), the convolution's output is freed at
- * once, and the backward pass writes dz and the bias gradient in one pass from the pooled output,
+ * once (or, for the convolutions conv_direct computes, never written: conv_pool_direct pools each
+ * window as it computes it), and the backward pass writes dz and the bias gradient in one pass from the pooled output,
  * those bytes and the pooled gradient (unpool_relu_grad). The values, sums included, are the ones
  * the separate kernels compute, in the same order: the same bits (test/backend/conv-relu-pool.test.ts).
  *
@@ -15,6 +16,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapOffset, simdKernels } from '../simd/index.ts';
+import { conv2dPoolForward, convPoolApplies, gemmConvSupported } from './conv-gemm.ts';
+import { convGeometry } from './conv-geometry.ts';
 import { biasActivationGrad, convGradients, FUSED_CONV2D, type FusedConv2DAttrs } from './fused-layers.ts';
 import { isPool2x2, pool2x2Images, poolInfo } from './pool-geometry.ts';
 import { release, sizeOf } from './wasm-heap.ts';
@@ -38,6 +41,8 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 function convReluPool(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as unknown as BackendWasm;
   const a = args.attrs as unknown as ConvReluPoolAttrs;
+  const pooled = pooledInOnePass(backend, args.inputs as unknown as ConvInputs, a);
+  if (pooled !== null) return pooled;
   const conv = tf.getKernel(FUSED_CONV2D, 'wasm')!;
   const y = conv.kernelFunc({ ...args, attrs: { ...a, activation: 'relu' } as unknown as tf.NamedAttrMap }) as tf.TensorInfo;
   const info = poolInfo(y.shape, POOL);
@@ -63,6 +68,40 @@ function convReluPool(args: KernelArgs): tf.TensorInfo[] {
   }
   release(backend, y);
   return [p, arg, backend.makeOutput([0], 'float32')];
+}
+
+type ConvInputs = { x: tf.TensorInfo; filter: tf.TensorInfo; bias: tf.TensorInfo };
+
+/**
+ * KdqConvReluPool's outputs from conv_pool_direct, which pools each window as it computes it and
+ * never writes the convolution's output; null where it does not apply (Winograd's or pointwise
+ * convolutions, the stock kernels) or a maximum is NaN: then the separate kernels run.
+ */
+function pooledInOnePass(backend: BackendWasm, inputs: ConvInputs, a: ConvReluPoolAttrs): tf.TensorInfo[] | null {
+  const { x, filter, bias } = inputs;
+  const simd = simdKernels(backend);
+  if (simd === null || !onePass || x.dtype !== 'float32' || filter.dtype !== 'float32' || bias.dtype !== 'float32') return null;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    a.strides,
+    1,
+    a.pad,
+  );
+  const g = convGeometry(info);
+  if (!gemmConvSupported(info) || !convPoolApplies(g) || bias.shape.length !== 1 || bias.shape[0] !== g.outChannels) return null;
+  const { p, arg, misses } = conv2dPoolForward(backend, simd, x, filter, bias, g);
+  if (misses === 0) return [p, arg, backend.makeOutput([0], 'float32')];
+  release(backend, p);
+  release(backend, arg);
+  return null;
+}
+
+let onePass = true;
+
+/** Turns conv_pool_direct off (or back on): KdqConvReluPool then writes the convolution's output and pools it apart. For tests and benchmarks. */
+export function setConvPoolOnePass(on: boolean): void {
+  onePass = on;
 }
 
 export const convReluPoolConfig: tf.KernelConfig = {
