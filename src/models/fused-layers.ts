@@ -117,13 +117,14 @@ export function fuseConvPool(conv: tf.layers.Layer, pool: tf.layers.Layer): void
     const x = single(inputs);
     const l = conv as unknown as LayerInternals;
     const attrs = x === null ? null : convAttrs(l, x);
-    if (x !== null && attrs !== null && attrs.activation === 'relu' && convReluPoolAvailable()) {
-      const pooled = convReluPoolOp(x as tf.Tensor4D, l.kernel!.read() as tf.Tensor4D, l.bias!.read() as tf.Tensor1D, {
-        strides: attrs.strides,
-        pad: attrs.pad,
-      });
-      pooledAlready.add(pooled);
-      return pooled;
+    if (x !== null && attrs !== null && attrs.activation === 'relu') {
+      const block = { strides: attrs.strides, pad: attrs.pad };
+      const kernel = l.kernel!.read() as tf.Tensor4D;
+      if (convReluPoolAvailable(x.shape, kernel.shape, block)) {
+        const pooled = convReluPoolOp(x as tf.Tensor4D, kernel, l.bias!.read() as tf.Tensor1D, block);
+        pooledAlready.add(pooled);
+        return pooled;
+      }
     }
     return convOwn(inputs, kwargs);
   };

@@ -132,15 +132,15 @@ describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', ()
   });
 
   /** Kernels one training step of a model built from `layers` runs. */
-  function kernelsOfStep(layers: LayerSpec[], train = true): Set<string> {
-    const model = buildModel(layers, [12, 12, 2], 3);
+  function kernelsOfStep(layers: LayerSpec[], train = true, channels = 2): Set<string> {
+    const model = buildModel(layers, [12, 12, channels], 3);
     const seen = new Set<string>();
     try {
       whileRecording(
         [CONV_RELU_POOL, 'MaxPool', FUSED_CONV2D],
         (name) => seen.add(name),
         () => {
-          const x = tf.tensor4d(values(2 * 12 * 12 * 2, 31), [2, 12, 12, 2]);
+          const x = tf.tensor4d(values(2 * 12 * 12 * channels, 31), [2, 12, 12, channels]);
           if (train) {
             const g = tf.variableGrads(() => tf.sum(model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
             tf.dispose([g.value, ...Object.values(g.grads)]);
@@ -167,8 +167,15 @@ describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', ()
     expect(kernelsOfStep([conv('relu'), pool(), ...head])).toEqual(new Set([CONV_RELU_POOL, FUSED_CONV2D]));
     setConvPoolOnePass(true);
     expect(kernelsOfStep([conv('relu'), pool({ strides: [2, 2], padding: 'valid' }), ...head]).has(CONV_RELU_POOL)).toBe(true);
-    // inference has no backward pass to write the routing bytes for
+    // inference takes the block where it pools in one pass (conv_direct's convolutions)...
+    expect(kernelsOfStep([conv('relu'), pool(), ...head], false)).toEqual(new Set([CONV_RELU_POOL]));
+    // ...not where it would write the convolution's output and routing bytes for no backward pass:
+    // a 3x3 convolution over 8 channels goes through Winograd
+    expect(kernelsOfStep([conv('relu'), pool(), ...head], true, 8)).toEqual(new Set([CONV_RELU_POOL, FUSED_CONV2D]));
+    expect(kernelsOfStep([conv('relu'), pool(), ...head], false, 8)).toEqual(new Set(['MaxPool', FUSED_CONV2D]));
+    setConvPoolOnePass(false);
     expect(kernelsOfStep([conv('relu'), pool(), ...head], false)).toEqual(new Set(['MaxPool', FUSED_CONV2D]));
+    setConvPoolOnePass(true);
     for (const layers of [
       [conv('linear'), pool(), ...head],
       [conv('relu'), pool({ padding: 'same' }), ...head],
@@ -184,22 +191,28 @@ describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', ()
 
   it('trains a built model to the same weights as the separate kernels do', () => {
     const layers = [conv('relu'), pool(), conv('relu'), pool(), ...head];
-    const train = (fused: boolean) => {
+    // the weights after three steps, then the trained model's predictions (inference)
+    const train = (fused: boolean, onePass = true) => {
       setConvReluPool(fused);
+      setConvPoolOnePass(onePass);
       const model = buildModel(layers, [12, 12, 2], 5);
       const opt = tf.train.adam(0.01);
       const x = tf.tensor4d(values(4 * 12 * 12 * 2, 41), [4, 12, 12, 2]);
       for (let i = 0; i < 3; i++) tf.dispose(opt.minimize(() => tf.sum(tf.square(model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, true) ?? []);
-      const bits = model.getWeights().map((w) => Array.from(new Int32Array((w.dataSync() as Float32Array).slice().buffer)));
-      tf.dispose([x]);
+      const predicted = model.predict(x) as tf.Tensor;
+      const bits = [...model.getWeights(), predicted].map((w) => Array.from(new Int32Array((w.dataSync() as Float32Array).slice().buffer)));
+      tf.dispose([x, predicted]);
       opt.dispose();
       model.dispose();
       return bits;
     };
     try {
       const fused = train(true);
+      const twoPass = train(true, false);
       const apart = train(false);
+      expect(fused.length).toBe(7);
       expect(fused).toEqual(apart);
+      expect(twoPass).toEqual(apart);
     } finally {
       setConvReluPool(true);
     }
@@ -227,13 +240,25 @@ describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', ()
 
 describe('conv_pool_direct gives the bits of conv_direct then max_pool_2x2_arg', () => {
   /** KdqConvReluPool's raw outputs (pooled values, routing bytes) as bit patterns, with the convolution's output written or not. */
-  function outputs(x: number[], filters: number, kernel: number, strides: [number, number], pad: 'valid' | 'same', onePass: boolean) {
+  function outputs(
+    x: number[],
+    filters: number,
+    kernel: number,
+    strides: [number, number],
+    pad: 'valid' | 'same',
+    onePass: boolean,
+    routing = true,
+    nanAt = -1,
+  ) {
     setConvPoolOnePass(onePass);
     const size = x.reduce((a, b) => a * b, 1);
-    const xt = tf.tensor4d(values(size, 21), x as [number, number, number, number]);
+    const xv = values(size, 21);
+    if (nanAt >= 0) xv[nanAt] = NaN;
+    const xt = tf.tensor4d(xv, x as [number, number, number, number]);
     const filter = tf.tensor4d(values(kernel * kernel * x[3]! * filters, 22), [kernel, kernel, x[3]!, filters]);
     const bias = tf.tensor1d(values(filters, 23).map((v) => v * 0.5));
-    const outs = tf.engine().runKernel(CONV_RELU_POOL, { x: xt, filter, bias }, { strides, pad } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+    const attrs = { strides, pad, routing } as unknown as tf.NamedAttrMap;
+    const outs = tf.engine().runKernel(CONV_RELU_POOL, { x: xt, filter, bias }, attrs) as unknown as tf.Tensor[];
     const bits = outs.map((t) => Array.from(new Int32Array((t.dataSync() as Float32Array | Int32Array).slice().buffer)));
     tf.dispose([xt, filter, bias, ...outs]);
     return bits;
@@ -283,7 +308,21 @@ describe('conv_pool_direct gives the bits of conv_direct then max_pool_2x2_arg',
         // some maxima relu zeroed, some windows routed past their first input
         expect(one[0]!.some((b) => b === 0)).toBe(true);
         expect(one[1]!.some((b) => b !== 0)).toBe(true);
+        // without routing bytes (inference): the same maxima, no bytes, no convolution output kept
+        const maxima = outputs(c.x, c.filters, c.kernel, c.strides, c.pad, true, false);
+        expect(maxima[0]).toEqual(two[0]);
+        expect(maxima[1]!.length).toBe(0);
+        expect(maxima[2]!.length).toBe(0);
       });
     }
   }
+
+  it('keeps a NaN maximum a NaN without routing bytes, as MaxPool does', () => {
+    const c = SHAPES[2]!;
+    const maxima = outputs(c.x, c.filters, c.kernel, c.strides, c.pad, true, false, 7);
+    const apart = outputs(c.x, c.filters, c.kernel, c.strides, c.pad, false, false, 7);
+    const nan = (bits: number[]) => bits.filter((b) => Number.isNaN(new Float32Array(new Int32Array([b]).buffer)[0])).length;
+    expect(nan(maxima[0]!)).toBeGreaterThan(0);
+    expect(maxima[0]).toEqual(apart[0]);
+  });
 });

@@ -844,7 +844,8 @@
   ;; maximum goes to p ([n, OH / 2, OW / 2, N]) and its routing byte to arg, as max_pool_2x2_arg
   ;; computes them from conv_direct's output: the same bits. Pixels in no window (an odd OH or OW)
   ;; are not computed. Scratch: tb (4 windows K floats + 16 bytes), tbl (5 windows i32). N a
-  ;; multiple of 4. Returns how many (window, channel) maxima were NaN (then arg is unusable).
+  ;; multiple of 4. Flags as conv_direct's, and 4: no routing bytes (arg unused), the maxima only.
+  ;; Returns how many (window, channel) maxima were NaN (then arg is unusable).
   (func (export "conv_pool_direct")
     (param $x i32) (param $xEnd i32) (param $bp i32) (param $bias i32) (param $p i32) (param $arg i32) (param $tb i32) (param $tbl i32) (param $flags i32)
     (param $q0 i32) (param $windows i32)
@@ -984,12 +985,19 @@
         ;; window q's channels j.. of p, and their bytes of arg
         (local.set $o (i32.add (local.get $p) (i32.shl (i32.add (i32.mul (local.get $q) (local.get $N)) (local.get $j)) (i32.const 2))))
         (local.set $ao (i32.add (local.get $arg) (i32.add (i32.mul (local.get $q) (local.get $N)) (local.get $j))))
-        (local.set $misses (i32.add (local.get $misses)
-          (call $pool4_arg (local.get $o) (local.get $ao) (local.get $c0) (local.get $c2) (local.get $c4) (local.get $c6))))
-        (if (i32.ge_u (local.get $w) (i32.const 8)) (then
-          (local.set $misses (i32.add (local.get $misses)
-            (call $pool4_arg (i32.add (local.get $o) (i32.const 16)) (i32.add (local.get $ao) (i32.const 4))
-              (local.get $c1) (local.get $c3) (local.get $c5) (local.get $c7))))))
+        (if (i32.and (local.get $flags) (i32.const 4))
+          (then
+            ;; no routing bytes (inference): the maxima alone, as max_pool_2x2 takes them
+            (v128.store (local.get $o) (f32x4.max (f32x4.max (local.get $c0) (local.get $c2)) (f32x4.max (local.get $c4) (local.get $c6))))
+            (if (i32.ge_u (local.get $w) (i32.const 8)) (then
+              (v128.store offset=16 (local.get $o) (f32x4.max (f32x4.max (local.get $c1) (local.get $c3)) (f32x4.max (local.get $c5) (local.get $c7)))))))
+          (else
+            (local.set $misses (i32.add (local.get $misses)
+              (call $pool4_arg (local.get $o) (local.get $ao) (local.get $c0) (local.get $c2) (local.get $c4) (local.get $c6))))
+            (if (i32.ge_u (local.get $w) (i32.const 8)) (then
+              (local.set $misses (i32.add (local.get $misses)
+                (call $pool4_arg (i32.add (local.get $o) (i32.const 16)) (i32.add (local.get $ao) (i32.const 4))
+                  (local.get $c1) (local.get $c3) (local.get $c5) (local.get $c7))))))))
         (local.set $e (i32.add (local.get $e) (i32.const 20)))
         (local.set $q (i32.add (local.get $q) (i32.const 1)))
         (br $q2l)))

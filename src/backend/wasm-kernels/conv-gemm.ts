@@ -175,7 +175,8 @@ export function convPoolApplies(g: ConvGeometry): boolean {
  * writing the convolution's output: conv_pool_direct, blocks of pool windows shared out between
  * the threads like conv2dForward's blocks of pixels. The values are the ones conv2dForward then
  * max_pool_2x2_arg give, bit for bit. `misses` counts NaN maxima: then `arg` is unusable and the
- * caller must take the separate kernels. Only where convPoolApplies.
+ * caller must take the separate kernels. Without `routing` (inference), `arg` is empty and only
+ * the maxima are taken, as max_pool_2x2 takes them (NaN included). Only where convPoolApplies.
  */
 export function conv2dPoolForward(
   backend: BackendWasm,
@@ -184,12 +185,13 @@ export function conv2dPoolForward(
   filter: tf.TensorInfo,
   bias: tf.TensorInfo | null,
   g: ConvGeometry,
+  routing: boolean,
 ): { p: tf.TensorInfo; arg: tf.TensorInfo; misses: number } {
   const K = g.filterHeight * g.filterWidth * g.inChannels;
   const N = g.outChannels;
   const windows = g.batch * (g.outHeight >> 1) * (g.outWidth >> 1);
   const p = backend.makeOutput([g.batch, g.outHeight >> 1, g.outWidth >> 1, N], 'float32');
-  const arg = backend.makeOutput([(windows * N) / 4], 'int32');
+  const arg = backend.makeOutput([routing ? (windows * N) / 4 : 0], 'int32');
   // a block of windows is four times as many pixels as conv2dForward's block of rows
   const perBlock = Math.max(1, blockRows(K, 4 * windows) >> 2);
   const nBlocks = Math.ceil(windows / perBlock);
@@ -201,7 +203,7 @@ export function conv2dPoolForward(
   const xEnd = xAt + 4 * sizeOf(x.shape);
   const [pAt, argAt] = [at(p), at(arg)];
   const geometry = im2colArgs(g);
-  const flags = (bias !== null ? 1 : 0) | 2;
+  const flags = (bias !== null ? 1 : 0) | 2 | (routing ? 0 : 4);
   const blockCall = (b: number, tb: number): KernelCall => {
     const q0 = b * perBlock;
     const m = Math.min(perBlock, windows - q0);

@@ -15,9 +15,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { KdqError } from '../../errors.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { conv2dPoolForward, convPoolApplies, gemmConvSupported } from './conv-gemm.ts';
-import { convGeometry } from './conv-geometry.ts';
+import { convGeometry, type ConvGeometry } from './conv-geometry.ts';
 import { biasActivationGrad, convGradients, FUSED_CONV2D, type FusedConv2DAttrs } from './fused-layers.ts';
 import { isPool2x2, pool2x2Images, poolInfo } from './pool-geometry.ts';
 import { release, sizeOf } from './wasm-heap.ts';
@@ -31,6 +32,9 @@ const POOL = { filterSize: 2, strides: 2, pad: 'valid' } as const;
 /** A convolution's attributes without the activation: KdqConvReluPool's is always relu. */
 export type ConvReluPoolAttrs = Omit<FusedConv2DAttrs, 'activation'>;
 
+/** The kernel's attributes: `routing` false (no gradient being recorded) skips the routing bytes where the block pools in one pass. */
+type KernelAttrs = ConvReluPoolAttrs & { routing?: boolean };
+
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 /**
@@ -40,8 +44,8 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
  */
 function convReluPool(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as unknown as BackendWasm;
-  const a = args.attrs as unknown as ConvReluPoolAttrs;
-  const pooled = pooledInOnePass(backend, args.inputs as unknown as ConvInputs, a);
+  const a = args.attrs as unknown as KernelAttrs;
+  const pooled = pooledInOnePass(backend, args.inputs as unknown as ConvInputs, a, a.routing ?? true);
   if (pooled !== null) return pooled;
   const conv = tf.getKernel(FUSED_CONV2D, 'wasm')!;
   const y = conv.kernelFunc({ ...args, attrs: { ...a, activation: 'relu' } as unknown as tf.NamedAttrMap }) as tf.TensorInfo;
@@ -77,24 +81,31 @@ type ConvInputs = { x: tf.TensorInfo; filter: tf.TensorInfo; bias: tf.TensorInfo
  * never writes the convolution's output; null where it does not apply (Winograd's or pointwise
  * convolutions, the stock kernels) or a maximum is NaN: then the separate kernels run.
  */
-function pooledInOnePass(backend: BackendWasm, inputs: ConvInputs, a: ConvReluPoolAttrs): tf.TensorInfo[] | null {
+function pooledInOnePass(backend: BackendWasm, inputs: ConvInputs, a: ConvReluPoolAttrs, routing: boolean): tf.TensorInfo[] | null {
   const { x, filter, bias } = inputs;
   const simd = simdKernels(backend);
-  if (simd === null || !onePass || x.dtype !== 'float32' || filter.dtype !== 'float32' || bias.dtype !== 'float32') return null;
+  if (simd === null || x.dtype !== 'float32' || filter.dtype !== 'float32' || bias.dtype !== 'float32') return null;
+  const g = onePassGeometry(x.shape, filter.shape, a);
+  if (g === null || bias.shape.length !== 1 || bias.shape[0] !== g.outChannels) return null;
+  const { p, arg, misses } = conv2dPoolForward(backend, simd, x, filter, bias, g, routing);
+  if (misses === 0) return [p, arg, backend.makeOutput([0], 'float32')];
+  release(backend, p);
+  release(backend, arg);
+  return null;
+}
+
+/** The convolution's geometry where conv_pool_direct computes the block (and it is not turned off), else null. */
+function onePassGeometry(xShape: readonly number[], filterShape: readonly number[], a: ConvReluPoolAttrs): ConvGeometry | null {
+  if (!onePass || xShape.length !== 4 || filterShape.length !== 4) return null;
   const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filter.shape as [number, number, number, number],
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
     a.strides,
     1,
     a.pad,
   );
   const g = convGeometry(info);
-  if (!gemmConvSupported(info) || !convPoolApplies(g) || bias.shape.length !== 1 || bias.shape[0] !== g.outChannels) return null;
-  const { p, arg, misses } = conv2dPoolForward(backend, simd, x, filter, bias, g);
-  if (misses === 0) return [p, arg, backend.makeOutput([0], 'float32')];
-  release(backend, p);
-  release(backend, arg);
-  return null;
+  return gemmConvSupported(info) && convPoolApplies(g) ? g : null;
 }
 
 let onePass = true;
@@ -155,6 +166,12 @@ export const convReluPoolGradConfig: tf.GradConfig = {
       const [dz, db] = tf.engine().runKernel(UNPOOL_RELU_GRAD, { dy: dp, y: p, arg }, { convShape } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
       return convGradients(x, filter, dz!, () => db!, a);
     }
+    if (y.size === 0) {
+      throw new KdqError(
+        'E_INTERNAL',
+        `${CONV_RELU_POOL} ran without routing bytes (no gradient was being recorded) and cannot be differentiated; call convReluPoolOp inside the gradient`,
+      );
+    }
     // a NaN maximum: the pool's and the fused convolution's own backward kernels, on the kept output
     const dy = tf
       .engine()
@@ -164,12 +181,21 @@ export const convReluPoolGradConfig: tf.GradConfig = {
   },
 };
 
-/** maxPool(relu(conv2d(x, filter) + bias), 2, 2, 'valid'), NHWC, dilation 1, through CONV_RELU_POOL. */
+/**
+ * maxPool(relu(conv2d(x, filter) + bias), 2, 2, 'valid'), NHWC, dilation 1, through CONV_RELU_POOL;
+ * the routing bytes only while a gradient is being recorded.
+ */
 export function convReluPoolOp(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, attrs: ConvReluPoolAttrs): tf.Tensor4D {
-  const [p, arg, y] = tf.engine().runKernel(CONV_RELU_POOL, { x, filter, bias }, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+  const kernelAttrs: KernelAttrs = { ...attrs, routing: tapeOn() };
+  const [p, arg, y] = tf.engine().runKernel(CONV_RELU_POOL, { x, filter, bias }, kernelAttrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
   // a gradient tape keeps its own references to what it saved
   tf.dispose([arg!, y!]);
   return p as tf.Tensor4D;
+}
+
+/** Whether a gradient is being recorded (tf.js' engine knows; its .d.ts does not say). */
+function tapeOn(): boolean {
+  return (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
 }
 
 let enabled = true;
@@ -180,10 +206,14 @@ export function setConvReluPool(on: boolean): void {
 }
 
 /**
- * Whether layers should use KdqConvReluPool: registered for the active backend, not turned off,
- * and a gradient being recorded. Inference (soft labels, test logits) keeps the separate kernels:
- * without a backward pass the routing bytes would be work for nothing.
+ * Whether a layer should run its relu convolution of `xShape` by `filterShape` and the 2x2 pool
+ * after it as KdqConvReluPool: registered for the active backend, not turned off, and either a
+ * gradient being recorded or the block pooling in one pass (conv_pool_direct, kdq's SIMD kernels
+ * present). Otherwise inference (soft labels, test logits) keeps the separate kernels: there the
+ * two-pass block would write routing bytes for a backward pass that never comes.
  */
-export function convReluPoolAvailable(): boolean {
-  return enabled && tf.getKernel(CONV_RELU_POOL, tf.getBackend()) !== undefined && (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
+export function convReluPoolAvailable(xShape: readonly number[], filterShape: readonly number[], attrs: ConvReluPoolAttrs): boolean {
+  if (!enabled || tf.getKernel(CONV_RELU_POOL, tf.getBackend()) === undefined) return false;
+  if (tapeOn()) return true;
+  return simdKernels(tf.backend() as unknown as BackendWasm) !== null && onePassGeometry(xShape, filterShape, attrs) !== null;
 }
