@@ -12,6 +12,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
+import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -25,7 +26,7 @@ import { setSimdEnabled } from '../src/backend/simd/index.ts';
 import { measureThroughput, type BenchOptimizer, type ThroughputResult } from './train-throughput.ts';
 import { benchSuite, parseSuiteArgs } from './suite.ts';
 import { selectShapes } from './shapes.ts';
-import { measureShape } from './shape-throughput.ts';
+import { measureShape, openShape } from './shape-throughput.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'train.json');
@@ -297,13 +298,32 @@ async function suite(argv: string[]): Promise<number> {
 }
 
 /** Internal: one shape at one batch size in this process, printed as one JSON line. */
+/**
+ * One shape at one batch size (bench/suite.ts starts it in a fresh process): prints its
+ * ShapeResult as one JSON line. With --serve, the suite drives the runs (shape-throughput.ts'
+ * protocol, the PyTorch peer's too): {"ready": true} after the warm-up, then per line on stdin
+ * "run" times one run ({"medianStep": samples/s}) and "finish" prints the result and exits.
+ */
 async function shapeWorker(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  const o = parseSuiteArgs(rest);
+  const serve = rest.includes('--serve');
+  const o = parseSuiteArgs(rest.filter((a) => a !== '--serve'));
   const [shape] = selectShapes([name!]);
   await initBackend();
   setKernelThreads(o.kernelThreads[0]!);
-  const result = await measureShape(shape!, { batchSize: o.batches[0]!, steps: o.steps, runs: o.runs, warmup: o.warmup, profile: o.profile });
-  process.stdout.write(JSON.stringify(result) + '\n');
+  const options = { batchSize: o.batches[0]!, steps: o.steps, runs: o.runs, warmup: o.warmup, profile: o.profile };
+  if (!serve) {
+    process.stdout.write(JSON.stringify(await measureShape(shape!, options)) + '\n');
+    return 0;
+  }
+  const session = await openShape(shape!, options);
+  process.stdout.write(JSON.stringify({ ready: true }) + '\n');
+  for await (const line of createInterface({ input: process.stdin })) {
+    const command = line.trim();
+    if (command === 'run') process.stdout.write(JSON.stringify({ medianStep: Math.round(session.run() * 10) / 10 }) + '\n');
+    else if (command === 'finish') break;
+    else throw new Error(`shape worker: unknown command '${command}'; expected run or finish`);
+  }
+  process.stdout.write(JSON.stringify(session.finish()) + '\n');
   return 0;
 }

@@ -98,8 +98,16 @@ export async function prepareShape(shape: BenchShape, batchSize: number, seed = 
   };
 }
 
-/** Measures `shape` at one batch size in this process. */
-export async function measureShape(shape: BenchShape, o: ShapeRunOptions): Promise<ShapeResult> {
+/** A network ready to time, one run at a time (the suite interleaves runs with PyTorch's). */
+export interface ShapeSession {
+  /** One timed run of `steps` steps; returns its samples/s at the median step. */
+  run(): number;
+  /** The figures over every run so far; frees the model. */
+  finish(): ShapeResult;
+}
+
+/** Builds `shape` at one batch size in this process and runs the warm-up steps. */
+export async function openShape(shape: BenchShape, o: ShapeRunOptions): Promise<ShapeSession> {
   const { step, dispose } = await prepareShape(shape, o.batchSize);
   for (let i = 0; i < o.warmup; i++) step(i);
   const profiler = o.profile ? installKernelProfiler(tf.getBackend()) : undefined;
@@ -107,40 +115,50 @@ export async function measureShape(shape: BenchShape, o: ShapeRunOptions): Promi
   profiler?.reset();
   const rates: number[] = [];
   const medianStepRates: number[] = [];
-  const all: number[] = [];
   const stepsInOrder: number[] = [];
-  for (let r = 0; r < o.runs; r++) {
-    const times: number[] = [];
-    const t0 = performance.now();
-    for (let i = 0; i < o.steps; i++) {
-      const s0 = performance.now();
-      step(i);
-      times.push(performance.now() - s0);
-      profiler?.endStep();
-    }
-    rates.push((o.steps * o.batchSize * 1000) / (performance.now() - t0));
-    medianStepRates.push((o.batchSize * 1000) / median(times));
-    all.push(...times);
-    stepsInOrder.push(...times);
-  }
-  const table = profiler?.table();
-  profiler?.uninstall();
-  dispose();
-  all.sort((a, b) => a - b);
-  const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
   return {
-    shape: shape.name,
-    batchSize: o.batchSize,
-    runs: rates.map((x) => round(x)),
-    median: round(median(rates)),
-    medianStepRuns: medianStepRates.map((x) => round(x)),
-    medianSteps: round(median(medianStepRates)),
-    bestStep: round((o.batchSize * 1000) / all[0]!),
-    minStepMs: round(all[0]!, 3),
-    p10StepMs: round(all[Math.floor(all.length * 0.1)]!, 3),
-    peakRssMb: round(process.resourceUsage().maxRSS / 1024),
-    ...(table !== undefined ? { profile: stepProfile(table, stepsInOrder) } : {}),
+    run() {
+      const times: number[] = [];
+      const t0 = performance.now();
+      for (let i = 0; i < o.steps; i++) {
+        const s0 = performance.now();
+        step(i);
+        times.push(performance.now() - s0);
+        profiler?.endStep();
+      }
+      rates.push((o.steps * o.batchSize * 1000) / (performance.now() - t0));
+      medianStepRates.push((o.batchSize * 1000) / median(times));
+      stepsInOrder.push(...times);
+      return medianStepRates[medianStepRates.length - 1]!;
+    },
+    finish() {
+      const table = profiler?.table();
+      profiler?.uninstall();
+      dispose();
+      const all = [...stepsInOrder].sort((a, b) => a - b);
+      const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
+      return {
+        shape: shape.name,
+        batchSize: o.batchSize,
+        runs: rates.map((x) => round(x)),
+        median: round(median(rates)),
+        medianStepRuns: medianStepRates.map((x) => round(x)),
+        medianSteps: round(median(medianStepRates)),
+        bestStep: round((o.batchSize * 1000) / all[0]!),
+        minStepMs: round(all[0]!, 3),
+        p10StepMs: round(all[Math.floor(all.length * 0.1)]!, 3),
+        peakRssMb: round(process.resourceUsage().maxRSS / 1024),
+        ...(table !== undefined ? { profile: stepProfile(table, stepsInOrder) } : {}),
+      };
+    },
   };
+}
+
+/** Measures `shape` at one batch size in this process: `runs` runs in a row. */
+export async function measureShape(shape: BenchShape, o: ShapeRunOptions): Promise<ShapeResult> {
+  const session = await openShape(shape, o);
+  for (let r = 0; r < o.runs; r++) session.run();
+  return session.finish();
 }
 
 /**

@@ -6,6 +6,11 @@ and trains the same network in PyTorch (NCHW, its default layout) with Adam (lr 
 cross-entropy on seeded random data, timed the way bench/shape-throughput.ts times kdq: samples/s at
 the median step of each run, and the median of those. Prints one JSON line.
 
+With "serve": true in the job, it warms up, prints {"ready": true}, then reads commands, one per
+line: "run" times one run and prints {"medianStep": samples/s at its median step}; "finish" prints
+the JSON line above (over the runs done) and exits. The suite interleaves these runs with kdq's,
+so that each ratio compares runs made seconds apart.
+
 Run with Debian's python3-torch (/usr/bin/python3). Layers are interpreted from kdq's specs, so
 both sides train one network written once (bench/shapes.ts).
 """
@@ -153,7 +158,7 @@ def blas_library():
 
 
 def main():
-    job = json.load(sys.stdin)
+    job = json.loads(sys.stdin.readline())
     torch.set_num_threads(job["threads"])
     torch.manual_seed(job["seed"])
     h, w, c = job["inputShape"]
@@ -174,8 +179,9 @@ def main():
 
     for i in range(warmup):
         step(i)
-    median_steps, walls, fastest = [], [], float("inf")
-    for _ in range(runs):
+    median_steps, walls, step_times = [], [], []
+
+    def run():
         times = []
         t0 = time.perf_counter()
         for i in range(steps):
@@ -184,7 +190,23 @@ def main():
             times.append(time.perf_counter() - s0)
         walls.append(b * steps / (time.perf_counter() - t0))
         median_steps.append(b / statistics.median(times))
-        fastest = min(fastest, min(times))
+        step_times.extend(times)
+        return median_steps[-1]
+
+    if job.get("serve"):
+        print(json.dumps({"ready": True}), flush=True)
+        while True:
+            command = sys.stdin.readline().strip()
+            if command == "run":
+                print(json.dumps({"medianStep": round(run(), 1)}), flush=True)
+            elif command in ("finish", ""):
+                break
+            else:
+                raise SystemExit(f"torch_peer: unknown command {command!r}; expected run or finish")
+    else:
+        for _ in range(runs):
+            run()
+    fastest = min(step_times)
     print(
         json.dumps(
             {

@@ -14,7 +14,7 @@ describe('bench suite options', () => {
       batches: [32, 64],
       steps: 20,
       runs: 5,
-      warmup: 5,
+      warmup: 60,
       profile: false,
       peer: false,
       kernelThreads: [autoKernelThreads()],
