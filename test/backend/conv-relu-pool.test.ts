@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.ts';
 import { setKernelThreads } from '../../src/backend/intra-op/index.ts';
-import { simdKernels } from '../../src/backend/simd/index.ts';
+import { heapOffset, simdKernels } from '../../src/backend/simd/index.ts';
 import { setConvBlocks } from '../../src/backend/wasm-kernels/conv-gemm.ts';
 import { CONV_RELU_POOL, convReluPoolOp, setConvPoolOnePass, setConvReluPool, UNPOOL_RELU_GRAD } from '../../src/backend/wasm-kernels/conv-relu-pool.ts';
 import { FUSED_CONV2D, fusedConv2d } from '../../src/backend/wasm-kernels/fused-layers.ts';
@@ -324,5 +324,95 @@ describe('conv_pool_direct gives the bits of conv_direct then max_pool_2x2_arg',
     const nan = (bits: number[]) => bits.filter((b) => Number.isNaN(new Float32Array(new Int32Array([b]).buffer)[0])).length;
     expect(nan(maxima[0]!)).toBeGreaterThan(0);
     expect(maxima[0]).toEqual(apart[0]);
+  });
+});
+
+describe('routing bytes name the first input of a window equal to its maximum', () => {
+  /** Windows' inputs in row-major order, chosen for ties, signed zeros and negative maxima. */
+  const TUPLES: [number, number, number, number][] = [
+    [1, 1, 1, 1],
+    [0, 2, 2, 0],
+    [0, 0, 3, 3],
+    [0, 0, 0, 5],
+    [2, 5, 5, 5],
+    [4, 1, 4, 4],
+    [1, 2, 3, 4],
+    [4, 3, 2, 1],
+    [-0, 0, 0, 0],
+    [0, -0, 0, 0],
+    [-1, -0, 0, -2],
+    [-0, -1, -0, 0],
+    [-3, -2, -2, -5],
+    [-4, -4, -1, -1],
+    [0.5, 0, 0.5, 0.25],
+    [0, 0, 0, 0],
+  ];
+
+  /** wasm's f32x4.max: -0 below +0. */
+  const max = (a: number, b: number) => (a > b || (a === b && Object.is(b, -0)) ? a : b);
+
+  /** Index of the first input equal (===, so -0 equals +0) to the window's maximum. */
+  const firstMax = (t: readonly number[]) => {
+    const m = t.reduce(max);
+    return t.findIndex((v) => v === m);
+  };
+
+  /** `tuples` laid out as 2x2 windows of an [1, 2 rows, 2 cols, channels] image: window w, channel c takes tuples[w * channels + c]. */
+  function image(tuples: readonly (readonly number[])[], rows: number, cols: number, channels: number): Float32Array {
+    const W = 2 * cols;
+    const x = new Float32Array(4 * rows * cols * channels);
+    tuples.forEach((t, i) => {
+      const w = Math.floor(i / channels);
+      const c = i % channels;
+      const [py, px] = [Math.floor(w / cols), w % cols];
+      t.forEach((v, r) => {
+        x[((2 * py + (r >> 1)) * W + 2 * px + (r & 1)) * channels + c] = v;
+      });
+    });
+    return x;
+  }
+
+  it('max_pool_2x2_arg, on every tuple, and counts NaN maxima as misses', () => {
+    const backend = tf.backend() as never;
+    const simd = simdKernels(backend)!;
+    const run = (tuples: readonly (readonly number[])[]) => {
+      const x = tf.tensor4d(image(tuples, 2, 2, 4), [1, 4, 4, 4]);
+      const y = tf.zeros([1, 2, 2, 4]);
+      const arg = tf.zeros([4], 'int32');
+      const misses = simd.max_pool_2x2_arg(heapOffset(backend, x), heapOffset(backend, y), heapOffset(backend, arg), 1, 4, 4, 4, 2, 2);
+      const bytes = Array.from(new Uint8Array((arg.dataSync() as Int32Array).slice().buffer));
+      const maxima = Array.from(y.dataSync());
+      tf.dispose([x, y, arg]);
+      return { misses, bytes, maxima };
+    };
+    const r = run(TUPLES);
+    expect(r.misses).toBe(0);
+    expect(r.bytes).toEqual(TUPLES.map(firstMax));
+    expect(r.bytes).toEqual([0, 1, 2, 3, 1, 0, 3, 0, 0, 0, 1, 0, 1, 2, 0, 0]);
+    r.maxima.forEach((m, i) => expect(Object.is(m, Math.fround(TUPLES[i]!.reduce(max)))).toBe(true));
+    const nan = TUPLES.map((t, i) => (i === 3 || i === 9 ? [t[0], NaN, t[2], t[3]] : t));
+    expect(run(nan).misses).toBe(2);
+  });
+
+  it('conv_pool_direct, on the same tuples after relu', () => {
+    // a 2x2 filter that keeps its first tap only: each output pixel is its input pixel (plus zeros), then relu
+    const tuples = TUPLES.map((t) => t.map((v) => v * 3));
+    const x = new Float32Array(9 * 9);
+    const img = image(tuples, 4, 4, 1);
+    for (let i = 0; i < 8; i++) for (let j = 0; j < 8; j++) x[i * 9 + j] = img[i * 8 + j]!;
+    const filter = tf.tensor4d([1, 1, 1, 1, ...new Array<number>(12).fill(0)], [2, 2, 1, 4]);
+    const xt = tf.tensor4d(x, [1, 9, 9, 1]);
+    const bias = tf.zeros([4]);
+    const outs = tf.engine().runKernel(CONV_RELU_POOL, { x: xt, filter, bias }, {
+      strides: [1, 1],
+      pad: 'valid',
+      routing: true,
+    } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+    const bytes = Array.from(new Uint8Array((outs[1]!.dataSync() as Int32Array).slice().buffer));
+    // window w, channel c: every channel sees the same tuple
+    const relu = (t: readonly number[]) => t.map((v) => (v > 0 ? v : 0));
+    expect(bytes).toEqual(tuples.flatMap((t) => [0, 1, 2, 3].map(() => firstMax(relu(t)))));
+    expect(bytes.some((b) => b === 3) && bytes.some((b) => b === 2) && bytes.some((b) => b === 1)).toBe(true);
+    tf.dispose([xt, filter, bias, ...outs]);
   });
 });

@@ -816,27 +816,6 @@
       (local.set $j (i32.add (local.get $j) (i32.const 8)))
       (br $jl))))
 
-  ;; The maximum of four vectors (f32x4.max: a NaN propagates) stored at p, and one byte per lane
-  ;; at a naming which of them max_pool_grad_2x2 routes the gradient to: the first equal to the
-  ;; maximum, 0 to 3 (max_pool_2x2_arg's bytes). Returns how many lanes have none equal (a NaN).
-  (func $pool4_arg (param $p i32) (param $a i32) (param $x0 v128) (param $x1 v128) (param $x2 v128) (param $x3 v128) (result i32)
-    (local $yv v128) (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $taken v128)
-    (local.set $yv (f32x4.max (f32x4.max (local.get $x0) (local.get $x1)) (f32x4.max (local.get $x2) (local.get $x3))))
-    (v128.store (local.get $p) (local.get $yv))
-    (local.set $m0 (f32x4.eq (local.get $x0) (local.get $yv)))
-    (local.set $taken (local.get $m0))
-    (local.set $m1 (v128.andnot (f32x4.eq (local.get $x1) (local.get $yv)) (local.get $taken)))
-    (local.set $taken (v128.or (local.get $taken) (local.get $m1)))
-    (local.set $m2 (v128.andnot (f32x4.eq (local.get $x2) (local.get $yv)) (local.get $taken)))
-    (local.set $taken (v128.or (local.get $taken) (local.get $m2)))
-    (local.set $m3 (v128.andnot (f32x4.eq (local.get $x3) (local.get $yv)) (local.get $taken)))
-    (local.set $taken (v128.or (local.get $taken) (local.get $m3)))
-    (i32.store (local.get $a) (i32x4.extract_lane 0 (i8x16.shuffle 0 4 8 12 0 0 0 0 0 0 0 0 0 0 0 0
-      (v128.or (v128.and (local.get $m1) (v128.const i32x4 1 1 1 1))
-        (v128.or (v128.and (local.get $m2) (v128.const i32x4 2 2 2 2)) (v128.and (local.get $m3) (v128.const i32x4 3 3 3 3))))
-      (local.get $m0))))
-    (i32.popcnt (i32.xor (i32x4.bitmask (local.get $taken)) (i32.const 15))))
-
   ;; relu(conv(x) + bias) then 2x2 max pooling at stride 2 without padding (KdqConvReluPool), for
   ;; pooled pixels [q0, q0 + windows): conv_direct with each tile of four output pixels being one
   ;; pool window instead of four pixels in a row, so the convolution's output is never written.
@@ -860,7 +839,7 @@
     (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
     (local $b0 v128) (local $b1 v128) (local $w0 v128) (local $w1 v128) (local $s v128) (local $z v128)
     (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
-    (local $c4 v128) (local $c5 v128) (local $c6 v128) (local $c7 v128)
+    (local $c4 v128) (local $c5 v128) (local $c6 v128) (local $c7 v128) (local $m01 v128) (local $m23 v128)
     (local.set $cB (i32.shl (local.get $C) (i32.const 2)))
     (local.set $segB (i32.mul (local.get $FW) (local.get $cB)))
     (local.set $kB (i32.mul (local.get $FH) (local.get $segB)))
@@ -985,19 +964,35 @@
         ;; window q's channels j.. of p, and their bytes of arg
         (local.set $o (i32.add (local.get $p) (i32.shl (i32.add (i32.mul (local.get $q) (local.get $N)) (local.get $j)) (i32.const 2))))
         (local.set $ao (i32.add (local.get $arg) (i32.add (i32.mul (local.get $q) (local.get $N)) (local.get $j))))
-        (if (i32.and (local.get $flags) (i32.const 4))
-          (then
-            ;; no routing bytes (inference): the maxima alone, as max_pool_2x2 takes them
-            (v128.store (local.get $o) (f32x4.max (f32x4.max (local.get $c0) (local.get $c2)) (f32x4.max (local.get $c4) (local.get $c6))))
-            (if (i32.ge_u (local.get $w) (i32.const 8)) (then
-              (v128.store offset=16 (local.get $o) (f32x4.max (f32x4.max (local.get $c1) (local.get $c3)) (f32x4.max (local.get $c5) (local.get $c7)))))))
-          (else
-            (local.set $misses (i32.add (local.get $misses)
-              (call $pool4_arg (local.get $o) (local.get $ao) (local.get $c0) (local.get $c2) (local.get $c4) (local.get $c6))))
-            (if (i32.ge_u (local.get $w) (i32.const 8)) (then
-              (local.set $misses (i32.add (local.get $misses)
-                (call $pool4_arg (i32.add (local.get $o) (i32.const 16)) (i32.add (local.get $ao) (i32.const 4))
-                  (local.get $c1) (local.get $c3) (local.get $c5) (local.get $c7))))))))
+        ;; the maxima of the window's four pixels (c0, c2, c4, c6 and c1, c3, c5, c7: row-major)
+        (local.set $m01 (f32x4.max (local.get $c0) (local.get $c2)))
+        (local.set $m23 (f32x4.max (local.get $c4) (local.get $c6)))
+        (local.set $s (f32x4.max (local.get $m01) (local.get $m23)))
+        (v128.store (local.get $o) (local.get $s))
+        (if (i32.eqz (i32.and (local.get $flags) (i32.const 4))) (then
+          ;; routing bytes: the first pixel equal to the maximum, by a tournament that keeps the
+          ;; earlier pixel on ties (gt: -0 and +0 tie, as f32x4.eq has them equal); a NaN maximum
+          ;; (no pixel equal to it) is a miss
+          (local.set $misses (i32.add (local.get $misses) (i32.popcnt (i32x4.bitmask (f32x4.ne (local.get $s) (local.get $s))))))
+          (i32.store (local.get $ao) (i32x4.extract_lane 0 (i8x16.shuffle 0 4 8 12 0 0 0 0 0 0 0 0 0 0 0 0
+            (v128.bitselect
+              (i32x4.sub (v128.const i32x4 2 2 2 2) (f32x4.gt (local.get $c6) (local.get $c4)))
+              (i32x4.sub (v128.const i32x4 0 0 0 0) (f32x4.gt (local.get $c2) (local.get $c0)))
+              (f32x4.gt (local.get $m23) (local.get $m01)))
+            (local.get $s))))))
+        (if (i32.ge_u (local.get $w) (i32.const 8)) (then
+          (local.set $m01 (f32x4.max (local.get $c1) (local.get $c3)))
+          (local.set $m23 (f32x4.max (local.get $c5) (local.get $c7)))
+          (local.set $s (f32x4.max (local.get $m01) (local.get $m23)))
+          (v128.store offset=16 (local.get $o) (local.get $s))
+          (if (i32.eqz (i32.and (local.get $flags) (i32.const 4))) (then
+            (local.set $misses (i32.add (local.get $misses) (i32.popcnt (i32x4.bitmask (f32x4.ne (local.get $s) (local.get $s))))))
+            (i32.store offset=4 (local.get $ao) (i32x4.extract_lane 0 (i8x16.shuffle 0 4 8 12 0 0 0 0 0 0 0 0 0 0 0 0
+              (v128.bitselect
+                (i32x4.sub (v128.const i32x4 2 2 2 2) (f32x4.gt (local.get $c7) (local.get $c5)))
+                (i32x4.sub (v128.const i32x4 0 0 0 0) (f32x4.gt (local.get $c3) (local.get $c1)))
+                (f32x4.gt (local.get $m23) (local.get $m01)))
+              (local.get $s))))))))
         (local.set $e (i32.add (local.get $e) (i32.const 20)))
         (local.set $q (i32.add (local.get $q) (i32.const 1)))
         (br $q2l)))
