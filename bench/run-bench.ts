@@ -282,7 +282,7 @@ async function suite(argv: string[]): Promise<number> {
   const id = backendIdentity();
   process.stderr.write(
     `kdq bench suite: ${id.name} backend${id.kernels ? ` (${id.kernels} kernels)` : ''}, tf.js ${id.tfjs}, load ${load0.toFixed(2)}, ` +
-      `calibration ${calibration} ms, memory-stall ratio ${stall.ratio}; ${o.runs} runs of ${o.steps} steps after ${o.warmup} warm-up steps\n`,
+      `calibration ${calibration} ms, memory-stall ratio ${stall.ratio}; ${o.runs} runs of ${o.steps} steps after ${o.warmup} warm-up steps (at least ${o.warmupSeconds} s)\n`,
   );
   if (o.peer) await initBackend(); // the peer compares its network's parameter count with kdq's model
   await benchSuite(o, () => ({ loadavg: os.loadavg()[0], memoryStall: memoryStallProbe() }), {
@@ -311,7 +311,7 @@ async function shapeWorker(argv: string[]): Promise<number> {
   const [shape] = selectShapes([name!]);
   await initBackend();
   setKernelThreads(o.kernelThreads[0]!);
-  const options = { batchSize: o.batches[0]!, steps: o.steps, runs: o.runs, warmup: o.warmup, profile: o.profile };
+  const options = { batchSize: o.batches[0]!, steps: o.steps, runs: o.runs, warmup: o.warmup, warmupSeconds: o.warmupSeconds, profile: o.profile };
   if (!serve) {
     process.stdout.write(JSON.stringify(await measureShape(shape!, options)) + '\n');
     return 0;

@@ -18,6 +18,8 @@ export interface ShapeRunOptions {
   steps: number;
   runs: number;
   warmup: number;
+  /** ...and warm-up steps for at least this long. */
+  warmupSeconds?: number;
   /** Also time every kernel (slows the step a little: one wrapper call per kernel). */
   profile: boolean;
 }
@@ -109,7 +111,8 @@ export interface ShapeSession {
 /** Builds `shape` at one batch size in this process and runs the warm-up steps. */
 export async function openShape(shape: BenchShape, o: ShapeRunOptions): Promise<ShapeSession> {
   const { step, dispose } = await prepareShape(shape, o.batchSize);
-  for (let i = 0; i < o.warmup; i++) step(i);
+  const warm = performance.now() + 1000 * (o.warmupSeconds ?? 0);
+  for (let i = 0; i < o.warmup || performance.now() < warm; i++) step(i);
   const profiler = o.profile ? installKernelProfiler(tf.getBackend()) : undefined;
   if (profiler !== undefined) for (let i = 0; i < 2; i++) step(i);
   profiler?.reset();

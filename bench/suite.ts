@@ -37,6 +37,8 @@ export interface SuiteOptions {
   steps: number;
   runs: number;
   warmup: number;
+  /** ...and at least this many seconds of warm-up steps (both sides). */
+  warmupSeconds: number;
   profile: boolean;
   /** Also time PyTorch on the same networks (1 and 2 threads). */
   peer: boolean;
@@ -74,14 +76,25 @@ export type SuiteResult = ShapeResult & { kernelThreads: number; peer?: PeerResu
 const USAGE =
   'use --shapes NAME,... (' +
   BENCH_SHAPES.map((s) => s.name).join(', ') +
-  '), --batch N,..., --kernel-threads N,..., --steps N, --runs N (>= 3), --warmup N, --profile, --peer, --note TEXT';
+  '), --batch N,..., --kernel-threads N,..., --steps N, --runs N (>= 3), --warmup N, --warmup-seconds S, --profile, --peer, --note TEXT';
 
 /** The suite's options; throws with the usage on a bad one. */
 export function parseSuiteArgs(argv: string[]): SuiteOptions {
-  // 60 warm-up steps: a kdq process reaches its steady speed only after 60-100 steps (its first
-  // runs of 20 after 5 warm-up steps measured 2-3x slower: the JavaScript and WebAssembly being
-  // compiled to their optimized tiers, the heap growing), and PyTorch gets the same.
-  const o: SuiteOptions = { batches: [32, 64], steps: 20, runs: 5, warmup: 60, profile: false, peer: false, kernelThreads: [autoKernelThreads()], note: '' };
+  // At least 60 warm-up steps and 2 s: a kdq process reaches its steady speed only after 60-100
+  // steps (its first runs of 20 after 5 warm-up steps measured 2-3x slower: the JavaScript and
+  // WebAssembly being compiled to their optimized tiers, the heap growing; 60 steps of the MLP
+  // take 0.1 s and still left its first run at half speed), and PyTorch gets the same.
+  const o: SuiteOptions = {
+    batches: [32, 64],
+    steps: 20,
+    runs: 5,
+    warmup: 60,
+    warmupSeconds: 2,
+    profile: false,
+    peer: false,
+    kernelThreads: [autoKernelThreads()],
+    note: '',
+  };
   const list = (v: string | undefined) => (v ?? '').split(',').filter(Boolean);
   const count = (flag: string, v: string | undefined, min: number) => {
     const n = Number(v);
@@ -96,6 +109,7 @@ export function parseSuiteArgs(argv: string[]): SuiteOptions {
     else if (a === '--steps') o.steps = count('--steps', argv[++i], 1);
     else if (a === '--runs') o.runs = count('--runs', argv[++i], 3);
     else if (a === '--warmup') o.warmup = count('--warmup', argv[++i], 0);
+    else if (a === '--warmup-seconds') o.warmupSeconds = count('--warmup-seconds', argv[++i], 0);
     else if (a === '--profile') o.profile = true;
     else if (a === '--peer') o.peer = true;
     else if (a === '--note') o.note = argv[++i] ?? '';
@@ -120,6 +134,8 @@ function workerArgs(shape: string, batchSize: number, kernelThreads: number, o: 
     String(o.runs),
     '--warmup',
     String(o.warmup),
+    '--warmup-seconds',
+    String(o.warmupSeconds),
     '--kernel-threads',
     String(kernelThreads),
     ...(o.profile ? ['--profile'] : []),
@@ -225,6 +241,7 @@ export async function runPaired(shapeName: string, batchSize: number, kernelThre
       steps: o.steps,
       runs: o.runs,
       warmup: o.warmup,
+      warmupSeconds: o.warmupSeconds,
       threads,
       seed: 1,
       serve: true,
@@ -239,6 +256,7 @@ export async function runPaired(shapeName: string, batchSize: number, kernelThre
   try {
     // warm-ups run at the same time; the timed runs never do
     for (const c of all) await c.next<{ ready: boolean }>();
+    await sleep(SETTLE_MS);
     for (let r = 0; r < o.runs; r++) {
       const rates = new Map<LineChild, number>();
       for (let i = 0; i < all.length; i++) {
@@ -312,7 +330,16 @@ export async function benchSuite(o: SuiteOptions, probeAfter: () => Record<strin
     ...env,
     cpus: os.cpus().length,
     loadavg: [...load0, ...os.loadavg()],
-    options: { batches: o.batches, kernelThreads: o.kernelThreads, steps: o.steps, runs: o.runs, warmup: o.warmup, profile: o.profile, peer: o.peer },
+    options: {
+      batches: o.batches,
+      kernelThreads: o.kernelThreads,
+      steps: o.steps,
+      runs: o.runs,
+      warmup: o.warmup,
+      warmupSeconds: o.warmupSeconds,
+      profile: o.profile,
+      peer: o.peer,
+    },
     after,
     results,
     notes: o.note,

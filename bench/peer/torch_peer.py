@@ -1,7 +1,7 @@
 """The PyTorch peer of kdq's bench suite (`npm run bench -- --peer`).
 
 Reads one job as JSON on stdin: {"inputShape": [h, w, c], "classes": n, "layers": [kdq layer
-specs, defaults resolved], "batch": b, "steps": s, "runs": r, "warmup": w, "threads": t, "seed": k}
+specs, defaults resolved], "batch": b, "steps": s, "runs": r, "warmup": w, "warmupSeconds": ws, "threads": t, "seed": k}
 and trains the same network in PyTorch (NCHW, its default layout) with Adam (lr 0.001) and
 cross-entropy on seeded random data, timed the way bench/shape-throughput.ts times kdq: samples/s at
 the median step of each run, and the median of those. Prints one JSON line.
@@ -177,8 +177,11 @@ def main():
         loss.backward()
         opt.step()
 
-    for i in range(warmup):
+    warm = time.perf_counter() + job.get("warmupSeconds", 0)
+    i = 0
+    while i < warmup or time.perf_counter() < warm:
         step(i)
+        i += 1
     median_steps, walls, step_times = [], [], []
 
     def run():

@@ -27,7 +27,7 @@ describe('kdq against PyTorch, run by run', () => {
     process.env.FAKE_PEER_PARAMETERS = String(model.countParams());
     model.dispose();
     process.env.KDQ_BENCH_PYTHON = FAKE_PEER;
-    const o = { batches: [8], steps: 3, runs: 4, warmup: 1, profile: false, peer: true, kernelThreads: [1], note: '' };
+    const o = { batches: [8], steps: 3, runs: 4, warmup: 1, warmupSeconds: 0, profile: false, peer: true, kernelThreads: [1], note: '' };
     const r = await runPaired('mlp', 8, 1, o);
     expect(r.shape).toBe('mlp');
     expect(r.medianStepRuns).toHaveLength(4);
@@ -44,14 +44,14 @@ describe('kdq against PyTorch, run by run', () => {
 
   it('stops every process and says which one failed when a peer cannot start', async () => {
     process.env.KDQ_BENCH_PYTHON = '/nonexistent/python3';
-    const o = { batches: [8], steps: 2, runs: 3, warmup: 0, profile: false, peer: true, kernelThreads: [1], note: '' };
+    const o = { batches: [8], steps: 2, runs: 3, warmup: 0, warmupSeconds: 0, profile: false, peer: true, kernelThreads: [1], note: '' };
     await expect(runPaired('mlp', 8, 1, o)).rejects.toThrow(/the PyTorch peer \(1 thread\) could not start: spawn \/nonexistent\/python3 ENOENT/);
   }, 60_000);
 
   it('refuses a peer that built another network', async () => {
     process.env.FAKE_PEER_PARAMETERS = '12';
     process.env.KDQ_BENCH_PYTHON = FAKE_PEER;
-    const o = { batches: [8], steps: 2, runs: 3, warmup: 0, profile: false, peer: true, kernelThreads: [1], note: '' };
+    const o = { batches: [8], steps: 2, runs: 3, warmup: 0, warmupSeconds: 0, profile: false, peer: true, kernelThreads: [1], note: '' };
     await expect(runPaired('mlp', 8, 1, o)).rejects.toThrow(/built mlp with 12 parameters, kdq with 235146: not the same network/);
   }, 60_000);
 });
