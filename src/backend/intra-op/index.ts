@@ -138,7 +138,9 @@ export function runShared(pool: IntraOpPool | null, simd: SimdKernels, units: re
  * multiple of `align` long but the last, and shared out by runShared; without, in one call.
  * For kernels whose ranges are independent (element-wise passes, images, rows, whole blocks of
  * a sum, a product's rows or columns). `part`'s third argument says whether the call is the
- * helper's, for kernels whose scratch differs by thread. Returns the sum of what the calls returned.
+ * helper's, for kernels whose scratch differs by thread. `alongside`, a call that neither reads
+ * what the parts write nor writes what they read, runs once, as a unit of its own that the main
+ * thread takes first (after the parts without a pool). Returns the sum of what the calls returned.
  */
 export function shareRange(
   pool: IntraOpPool | null,
@@ -146,10 +148,11 @@ export function shareRange(
   end: number,
   align: number,
   part: (from: number, to: number, helper: boolean) => KernelCall,
+  alongside?: KernelCall,
 ): number {
-  if (pool === null || end <= align) return runCalls(simd, [part(0, end, false)]);
+  if (pool === null || end <= align) return runCalls(simd, alongside === undefined ? [part(0, end, false)] : [part(0, end, false), alongside]);
   const step = Math.max(align, Math.ceil(end / SHARED_UNITS / align) * align);
-  const units: SharedUnit[] = [];
+  const units: SharedUnit[] = alongside === undefined ? [] : [[alongside, alongside]];
   for (let from = 0; from < end; from += step) {
     const to = Math.min(end, from + step);
     units.push([part(from, to, false), part(from, to, true)]);

@@ -6,8 +6,8 @@
  * writes a third (KdqReluBiasGrad). Here the forward pass also writes one byte per pooled value
  * saying which input was the maximum (max_pool_2x2_arg), the convolution's output is freed at
  * once (or, for the convolutions conv_direct computes, never written: conv_pool_direct pools each
- * window as it computes it), and the backward pass writes dz and the bias gradient in one pass from the pooled output,
- * those bytes and the pooled gradient (unpool_relu_grad). The values, sums included, are the ones
+ * window as it computes it), and the backward pass writes dz and the bias gradient in one pass
+ * from the pooled output, those bytes and the pooled gradient (unpool_relu_grad). The values, sums included, are the ones
  * the separate kernels compute, in the same order: the same bits (test/backend/conv-relu-pool.test.ts).
  *
  * A window whose maximum is NaN has no input equal to it; then the convolution's output is kept
@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { KdqError } from '../../errors.ts';
+import type { KernelCall } from '../intra-op/index.ts';
 import { heapOffset, simdKernels } from '../simd/index.ts';
 import { conv2dPoolForward, convPoolApplies, gemmConvSupported } from './conv-gemm.ts';
 import { convGeometry, type ConvGeometry } from './conv-geometry.ts';
@@ -133,16 +134,34 @@ function unpoolReluGrad(args: {
   const simd = simdKernels(backend)!;
   const dz = backend.makeOutput(convShape, 'float32');
   const db = backend.makeOutput([info.inChannels], 'float32');
-  // dz: images shared out between the threads; db on this thread, in pixel order, from the pooled values
-  pool2x2Images(backend, simd, info, 'unpool_relu_grad', [
-    [inputs.dy, 'out'],
-    [inputs.y, 'out'],
-    [inputs.arg, 'arg'],
-    [dz, 'in'],
-  ]);
+  // dz: images shared out between the threads; db in one call, in pixel order, from the pooled
+  // values (it reads no dz), on whichever thread comes to it first while the other writes dz
   backend.typedArrayFromHeap(db).fill(0);
   const at = (t: tf.TensorInfo) => heapOffset(backend, t);
-  simd.pooled_bias_grad(at(inputs.dy), at(inputs.y), at(inputs.arg), at(db), info.batchSize, info.inChannels, info.outHeight, info.outWidth);
+  const dbCall: KernelCall = [
+    'pooled_bias_grad',
+    at(inputs.dy),
+    at(inputs.y),
+    at(inputs.arg),
+    at(db),
+    info.batchSize,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+  ];
+  pool2x2Images(
+    backend,
+    simd,
+    info,
+    'unpool_relu_grad',
+    [
+      [inputs.dy, 'out'],
+      [inputs.y, 'out'],
+      [inputs.arg, 'arg'],
+      [dz, 'in'],
+    ],
+    dbCall,
+  );
   return [dz, db];
 }
 

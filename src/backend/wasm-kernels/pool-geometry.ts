@@ -30,8 +30,8 @@ export function isPool2x2(info: tf.backend_util.Conv2DInfo): boolean {
 /**
  * Runs a 2x2 pooling kernel over the batch of `info`, images shared out between the threads
  * (images are independent). `tensors` are its tensor arguments in order, each with whether it
- * has the pooling's input size, its output size or one byte per output value per image. Returns the sum of what the calls
- * returned.
+ * has the pooling's input size, its output size or one byte per output value per image;
+ * `alongside` as shareRange's. Returns the sum of what the calls returned.
  */
 export function pool2x2Images(
   backend: BackendWasm,
@@ -39,6 +39,7 @@ export function pool2x2Images(
   info: tf.backend_util.Conv2DInfo,
   kernel: 'max_pool_2x2' | 'max_pool_grad_2x2' | 'max_pool_2x2_arg' | 'unpool_relu_grad',
   tensors: readonly (readonly [tf.TensorInfo, 'in' | 'out' | 'arg'])[],
+  alongside?: KernelCall,
 ): number {
   const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth } = info;
   // 'arg': max_pool_2x2_arg's routing bytes, one per output value
@@ -46,5 +47,5 @@ export function pool2x2Images(
   const at = tensors.map(([t, size]) => [heapOffset(backend, t), imageBytes[size]] as const);
   const part = (n0: number, n1: number): KernelCall => [kernel, ...at.map(([p, bytes]) => p + n0 * bytes), n1 - n0, inHeight, inWidth, C, outHeight, outWidth];
   const pool = batchSize * inHeight * inWidth * C >= MIN_SPLIT_ELEMENTS ? intraOp(backend) : null;
-  return shareRange(pool, simd, batchSize, 1, part);
+  return shareRange(pool, simd, batchSize, 1, part, alongside);
 }
