@@ -110,11 +110,15 @@ function buildSequential(specs: { spec: LayerSpec; index: number }[], inputShape
   // A relu convolution whose only reader is a 2x2 max pool at stride 2: one kernel each way.
   specs.forEach(({ spec }, position) => {
     const next = specs[position + 1]?.spec;
-    if (model.layers.length === specs.length && spec.type === 'conv2d' && spec.activation === 'relu' && next !== undefined && isMaxPool2x2(next)) {
+    if (model.layers.length === specs.length && isReluConv(spec) && next !== undefined && isMaxPool2x2(next)) {
       fuseConvPool(model.layers[position]!, model.layers[position + 1]!);
     }
   });
   return model;
+}
+
+function isReluConv(spec: LayerSpec): boolean {
+  return spec.type === 'conv2d' && spec.activation === 'relu';
 }
 
 /** Whether `spec` is a max pooling over 2x2 windows at stride 2 without padding. */
@@ -139,6 +143,7 @@ function buildGraph(
   const outputs = new Map<number, tf.SymbolicTensor>([[INPUT, input]]);
   const built = new Map(specs.map((s) => [s.index, s.spec]));
   const made: tf.layers.Layer[] = [];
+  const layerAt = new Map<number, tf.layers.Layer>();
   let last: tf.SymbolicTensor = input;
   sources.forEach((src, index) => {
     const ins = src.map((s) => outputs.get(s)!);
@@ -149,6 +154,7 @@ function buildGraph(
       try {
         const layer = layerOf(spec, index, seed, role);
         made.push(layer);
+        layerAt.set(index, layer);
         last = layer.apply(ins.length === 1 ? ins[0]! : ins) as tf.SymbolicTensor;
       } catch (err) {
         for (const l of made) if (l.built) l.dispose();
@@ -156,6 +162,17 @@ function buildGraph(
       }
     }
     outputs.set(index, last);
+  });
+  // A relu convolution whose only reader is a 2x2 max pool at stride 2, as in buildSequential:
+  // read by no other layer (a dropped softmax included) and not the model's output.
+  const readers = new Map<number, number>();
+  for (const src of sources) for (const s of src) readers.set(s, (readers.get(s) ?? 0) + 1);
+  sources.forEach((src, index) => {
+    const spec = built.get(index);
+    const from = src[0]!;
+    const conv = built.get(from);
+    if (spec === undefined || conv === undefined || src.length !== 1 || !isMaxPool2x2(spec) || !isReluConv(conv)) return;
+    if (readers.get(from) === 1 && from !== sources.length - 1) fuseConvPool(layerAt.get(from)!, layerAt.get(index)!);
   });
   return tf.model({ inputs: input, outputs: last, name: role });
 }

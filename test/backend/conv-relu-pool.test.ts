@@ -189,6 +189,55 @@ describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', ()
     }
   });
 
+  // functional models (branches): the block where the convolution's only reader is the pool
+  const named = (spec: LayerSpec, name: string, inputs?: string[]): LayerSpec => ({ ...spec, name, ...(inputs ? { inputs } : {}) }) as LayerSpec;
+  const residual: LayerSpec[] = [
+    named(conv('relu'), 'c'),
+    named(pool(), 'p'),
+    named({ type: 'conv2d', filters: 8, kernelSize: 1, activation: 'linear' } as LayerSpec, 'q'),
+    { type: 'add', inputs: ['p', 'q'] } as LayerSpec,
+    ...head,
+  ];
+
+  it('serves the block in a functional model too, where nothing else reads the convolution', () => {
+    expect(kernelsOfStep(residual)).toEqual(new Set([CONV_RELU_POOL, FUSED_CONV2D]));
+    // a second reader of the convolution's output: the layers' own kernels
+    const shared: LayerSpec[] = [
+      named(conv('relu'), 'c'),
+      named(pool(), 'p'),
+      named(pool(), 'p2', ['c']),
+      { type: 'add', inputs: ['p', 'p2'] } as LayerSpec,
+      ...head,
+    ];
+    const seen = kernelsOfStep(shared);
+    expect(seen.has(CONV_RELU_POOL)).toBe(false);
+    expect(seen.has('MaxPool')).toBe(true);
+  });
+
+  it('trains a functional model to the same weights and predictions as the separate kernels do', () => {
+    const train = (fused: boolean) => {
+      setConvReluPool(fused);
+      const model = buildModel(residual, [12, 12, 2], 5);
+      const opt = tf.train.adam(0.01);
+      const x = tf.tensor4d(values(4 * 12 * 12 * 2, 43), [4, 12, 12, 2]);
+      for (let i = 0; i < 3; i++) tf.dispose(opt.minimize(() => tf.sum(tf.square(model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, true) ?? []);
+      const predicted = model.predict(x) as tf.Tensor;
+      const bits = [...model.getWeights(), predicted].map((w) => Array.from(new Int32Array((w.dataSync() as Float32Array).slice().buffer)));
+      tf.dispose([x, predicted]);
+      opt.dispose();
+      model.dispose();
+      return bits;
+    };
+    try {
+      const fused = train(true);
+      const apart = train(false);
+      expect(fused.length).toBe(7);
+      expect(fused).toEqual(apart);
+    } finally {
+      setConvReluPool(true);
+    }
+  });
+
   it('trains a built model to the same weights as the separate kernels do', () => {
     const layers = [conv('relu'), pool(), conv('relu'), pool(), ...head];
     // the weights after three steps, then the trained model's predictions (inference)
