@@ -287,7 +287,7 @@ describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', ()
   });
 });
 
-describe('conv_pool_direct gives the bits of conv_direct then max_pool_2x2_arg', () => {
+describe("conv_direct's pooling mode gives the bits of conv_direct then max_pool_2x2_arg", () => {
   /** KdqConvReluPool's raw outputs (pooled values, routing bytes) as bit patterns, with the convolution's output written or not. */
   function outputs(
     x: number[],
@@ -336,16 +336,17 @@ describe('conv_pool_direct gives the bits of conv_direct then max_pool_2x2_arg',
         setConvBlocks({ bytes: 1024 });
         const calls: string[] = [];
         const simd = simdKernels(tf.backend() as never)! as unknown as Record<string, (...a: number[]) => number>;
-        const original = simd.conv_pool_direct!;
-        simd.conv_pool_direct = (...a: number[]) => {
-          calls.push('conv_pool_direct');
+        const original = simd.conv_direct!;
+        simd.conv_direct = (...a: number[]) => {
+          // flags (argument 9): 8 is the pooling mode
+          if ((a[8]! & 8) !== 0) calls.push('pooled');
           return original(...a);
         };
         let one: number[][];
         try {
           one = outputs(c.x, c.filters, c.kernel, c.strides, c.pad, true);
         } finally {
-          simd.conv_pool_direct = original;
+          simd.conv_direct = original;
         }
         const two = outputs(c.x, c.filters, c.kernel, c.strides, c.pad, false);
         // several blocks (counted on one thread: with two, the kernels run from the shared pool's own table)
@@ -443,7 +444,7 @@ describe('routing bytes name the first input of a window equal to its maximum', 
     expect(run(nan).misses).toBe(2);
   });
 
-  it('conv_pool_direct, on the same tuples after relu', () => {
+  it("conv_direct's pooling mode, on the same tuples after relu", () => {
     // a 2x2 filter that keeps its first tap only: each output pixel is its input pixel (plus zeros), then relu
     const tuples = TUPLES.map((t) => t.map((v) => v * 3));
     const x = new Float32Array(9 * 9);

@@ -81,7 +81,6 @@ describe('the SIMD module', () => {
       'bn_apply',
       'channel_partials',
       'conv_direct',
-      'conv_pool_direct',
       'dense_forward',
       'depthwise',
       'filter_grad_direct',

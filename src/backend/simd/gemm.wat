@@ -653,79 +653,148 @@
   ;; filter row (run s of pixel r at a_r + s W C floats); only the other tiles are copied by im2col
   ;; into their slot of `tb` (rows floats x K), read as one run of K floats. `tbl` is scratch of
   ;; 5 i32 per tile (its four row addresses and whether it is inside). Then, panel by panel of the
-  ;; filter packed by pack_b (`bp`, kept in L1), every tile: the loop order of $gemm.
+  ;; filter packed by pack_b (`bp`, kept in L1), every tile: the loop order of $gemm. Returns 0.
+  ;;
+  ;; Flag 8: relu(conv(x) + bias) then 2x2 max pooling at stride 2 without padding
+  ;; (KdqConvReluPool), for pooled pixels [p0, p0 + rows) instead: each tile is one pool window
+  ;; (its four pixels row-major) instead of four pixels in a row, so the convolution's output is
+  ;; never written. Each pixel's sum is the same (same taps, same order); the window's maximum goes
+  ;; to y ([n, OH / 2, OW / 2, N]) and its routing byte to arg, as max_pool_2x2_arg computes them
+  ;; from the convolution's output: the same bits. Pixels in no window (an odd OH or OW) are not
+  ;; computed. Scratch: tb (4 rows K floats + 16 bytes), tbl (5 rows i32). N a multiple of 4. With
+  ;; flag 4 too, no routing bytes (arg unused), the maxima only. Returns how many (window,
+  ;; channel) maxima were NaN (then arg is unusable).
   (func (export "conv_direct")
-    (param $x i32) (param $xEnd i32) (param $bp i32) (param $bias i32) (param $y i32) (param $tb i32) (param $tbl i32) (param $flags i32)
+    (param $x i32) (param $xEnd i32) (param $bp i32) (param $bias i32) (param $y i32) (param $arg i32) (param $tb i32) (param $tbl i32) (param $flags i32)
     (param $p0 i32) (param $rows i32)
     (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32) (param $N i32)
     (param $FH i32) (param $FW i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
+    (result i32)
     (local $q i32) (local $end i32) (local $m i32) (local $r i32) (local $n i32) (local $oy i32) (local $ox i32)
+    (local $py i32) (local $px i32) (local $PH i32) (local $PW i32) (local $pool i32) (local $misses i32) (local $ao i32)
     (local $iy i32) (local $ix i32) (local $inside i32) (local $cB i32) (local $segB i32) (local $kB i32) (local $rowB i32)
     (local $t i32) (local $e i32) (local $ptr i32) (local $j i32) (local $w i32) (local $panel i32)
     (local $nseg i32) (local $runB i32) (local $sg i32) (local $kk i32) (local $pp i32) (local $o i32) (local $ldc i32)
     (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
     (local $b0 v128) (local $b1 v128) (local $w0 v128) (local $w1 v128) (local $s v128) (local $z v128)
     (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
-    (local $c4 v128) (local $c5 v128) (local $c6 v128) (local $c7 v128)
+    (local $c4 v128) (local $c5 v128) (local $c6 v128) (local $c7 v128) (local $m01 v128) (local $m23 v128)
     (local.set $cB (i32.shl (local.get $C) (i32.const 2)))
     (local.set $segB (i32.mul (local.get $FW) (local.get $cB)))
     (local.set $kB (i32.mul (local.get $FH) (local.get $segB)))
     (local.set $rowB (i32.mul (local.get $W) (local.get $cB)))
     (local.set $ldc (i32.shl (local.get $N) (i32.const 2)))
     (local.set $end (i32.add (local.get $p0) (local.get $rows)))
-    ;; pass 1: the tiles' rows
-    (local.set $n (i32.div_u (local.get $p0) (i32.mul (local.get $OH) (local.get $OW))))
-    (local.set $oy (i32.rem_u (local.get $p0) (i32.mul (local.get $OH) (local.get $OW))))
-    (local.set $ox (i32.rem_u (local.get $oy) (local.get $OW)))
-    (local.set $oy (i32.div_u (local.get $oy) (local.get $OW)))
-    (local.set $q (local.get $p0))
-    (local.set $e (local.get $tbl))
-    (block $q1done (loop $q1l
-      (br_if $q1done (i32.ge_u (local.get $q) (local.get $end)))
-      (local.set $m (i32.sub (local.get $end) (local.get $q)))
-      (if (i32.gt_u (local.get $m) (i32.const 4)) (then (local.set $m (i32.const 4))))
-      (local.set $inside (i32.eq (local.get $m) (i32.const 4)))
-      (local.set $r (i32.const 0))
-      (block $rdone (loop $rl
-        (br_if $rdone (i32.ge_u (local.get $r) (local.get $m)))
-        (local.set $iy (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)))
-        (local.set $ix (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $left)))
-        (local.set $inside (i32.and (local.get $inside) (i32.and
-          (i32.and (i32.ge_s (local.get $iy) (i32.const 0)) (i32.le_s (i32.add (local.get $iy) (local.get $FH)) (local.get $H)))
-          (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.le_s (i32.add (local.get $ix) (local.get $FW)) (local.get $W))))))
-        (i32.store (i32.add (local.get $e) (i32.shl (local.get $r) (i32.const 2)))
-          (i32.add (local.get $x) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $H)) (local.get $iy)) (local.get $W)) (local.get $ix)) (local.get $cB))))
-        (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
-        (if (i32.eq (local.get $ox) (local.get $OW)) (then
-          (local.set $ox (i32.const 0))
-          (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
-          (if (i32.eq (local.get $oy) (local.get $OH)) (then
-            (local.set $oy (i32.const 0))
-            (local.set $n (i32.add (local.get $n) (i32.const 1)))))))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $rl)))
-      (if (i32.eqz (local.get $inside)) (then
-        ;; this tile's slot of tb: rows q - p0 on
-        (local.set $ptr (i32.add (local.get $tb) (i32.mul (i32.sub (local.get $q) (local.get $p0)) (local.get $kB))))
-        (call $im2col_walk (local.get $x) (local.get $xEnd) (local.get $ptr) (local.get $kB) (local.get $q) (local.get $m) (i32.const 0)
-          (local.get $H) (local.get $W) (local.get $C) (local.get $OH) (local.get $OW)
-          (local.get $FH) (local.get $FW) (local.get $sh) (local.get $sw) (local.get $top) (local.get $left))
-        (local.set $r (i32.const 0))
-        (block $bdone (loop $bl
-          (br_if $bdone (i32.ge_u (local.get $r) (local.get $m)))
-          (i32.store (i32.add (local.get $e) (i32.shl (local.get $r) (i32.const 2))) (i32.add (local.get $ptr) (i32.mul (local.get $r) (local.get $kB))))
-          (local.set $r (i32.add (local.get $r) (i32.const 1)))
-          (br $bl)))))
-      ;; rows past m repeat the last one
-      (block $pdone (loop $pl
-        (br_if $pdone (i32.ge_u (local.get $r) (i32.const 4)))
-        (i32.store (i32.add (local.get $e) (i32.shl (local.get $r) (i32.const 2))) (i32.load (i32.add (local.get $e) (i32.shl (i32.sub (local.get $m) (i32.const 1)) (i32.const 2)))))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $pl)))
-      (i32.store offset=16 (local.get $e) (local.get $inside))
-      (local.set $e (i32.add (local.get $e) (i32.const 20)))
-      (local.set $q (i32.add (local.get $q) (local.get $m)))
-      (br $q1l)))
+    (local.set $pool (i32.and (local.get $flags) (i32.const 8)))
+    (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
+    (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
+    (if (local.get $pool)
+      (then
+        ;; pass 1, pool windows: each window's four rows, (2 py, 2 px), (2 py, 2 px + 1), (2 py + 1, 2 px), (2 py + 1, 2 px + 1)
+        (local.set $n (i32.div_u (local.get $p0) (i32.mul (local.get $PH) (local.get $PW))))
+        (local.set $py (i32.rem_u (local.get $p0) (i32.mul (local.get $PH) (local.get $PW))))
+        (local.set $px (i32.rem_u (local.get $py) (local.get $PW)))
+        (local.set $py (i32.div_u (local.get $py) (local.get $PW)))
+        (local.set $q (local.get $p0))
+        (local.set $e (local.get $tbl))
+        (block $q1done (loop $q1l
+          (br_if $q1done (i32.ge_u (local.get $q) (local.get $end)))
+          (local.set $inside (i32.const 1))
+          (local.set $r (i32.const 0))
+          (block $rdone (loop $rl
+            (br_if $rdone (i32.ge_u (local.get $r) (i32.const 4)))
+            (local.set $oy (i32.add (i32.shl (local.get $py) (i32.const 1)) (i32.shr_u (local.get $r) (i32.const 1))))
+            (local.set $ox (i32.add (i32.shl (local.get $px) (i32.const 1)) (i32.and (local.get $r) (i32.const 1))))
+            (local.set $iy (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)))
+            (local.set $ix (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $left)))
+            (local.set $inside (i32.and (local.get $inside) (i32.and
+              (i32.and (i32.ge_s (local.get $iy) (i32.const 0)) (i32.le_s (i32.add (local.get $iy) (local.get $FH)) (local.get $H)))
+              (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.le_s (i32.add (local.get $ix) (local.get $FW)) (local.get $W))))))
+            (i32.store (i32.add (local.get $e) (i32.shl (local.get $r) (i32.const 2)))
+              (i32.add (local.get $x) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $H)) (local.get $iy)) (local.get $W)) (local.get $ix)) (local.get $cB))))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $rl)))
+          (if (i32.eqz (local.get $inside)) (then
+            ;; this window's slot of tb: two runs of two pixels, the window's rows
+            (local.set $ptr (i32.add (local.get $tb) (i32.mul (i32.shl (i32.sub (local.get $q) (local.get $p0)) (i32.const 2)) (local.get $kB))))
+            (local.set $r (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $OH)) (i32.shl (local.get $py) (i32.const 1))) (local.get $OW))
+              (i32.shl (local.get $px) (i32.const 1))))
+            (call $im2col_walk (local.get $x) (local.get $xEnd) (local.get $ptr) (local.get $kB) (local.get $r) (i32.const 2) (i32.const 0)
+              (local.get $H) (local.get $W) (local.get $C) (local.get $OH) (local.get $OW)
+              (local.get $FH) (local.get $FW) (local.get $sh) (local.get $sw) (local.get $top) (local.get $left))
+            (call $im2col_walk (local.get $x) (local.get $xEnd) (i32.add (local.get $ptr) (i32.shl (local.get $kB) (i32.const 1))) (local.get $kB)
+              (i32.add (local.get $r) (local.get $OW)) (i32.const 2) (i32.const 0)
+              (local.get $H) (local.get $W) (local.get $C) (local.get $OH) (local.get $OW)
+              (local.get $FH) (local.get $FW) (local.get $sh) (local.get $sw) (local.get $top) (local.get $left))
+            (i32.store (local.get $e) (local.get $ptr))
+            (i32.store offset=4 (local.get $e) (i32.add (local.get $ptr) (local.get $kB)))
+            (i32.store offset=8 (local.get $e) (i32.add (local.get $ptr) (i32.shl (local.get $kB) (i32.const 1))))
+            (i32.store offset=12 (local.get $e) (i32.add (local.get $ptr) (i32.mul (local.get $kB) (i32.const 3))))))
+          (i32.store offset=16 (local.get $e) (local.get $inside))
+          (local.set $e (i32.add (local.get $e) (i32.const 20)))
+          (local.set $px (i32.add (local.get $px) (i32.const 1)))
+          (if (i32.eq (local.get $px) (local.get $PW)) (then
+            (local.set $px (i32.const 0))
+            (local.set $py (i32.add (local.get $py) (i32.const 1)))
+            (if (i32.eq (local.get $py) (local.get $PH)) (then
+              (local.set $py (i32.const 0))
+              (local.set $n (i32.add (local.get $n) (i32.const 1)))))))
+          (local.set $q (i32.add (local.get $q) (i32.const 1)))
+          (br $q1l))))
+      (else
+        ;; pass 1, pixels: the tiles' rows
+        (local.set $n (i32.div_u (local.get $p0) (i32.mul (local.get $OH) (local.get $OW))))
+        (local.set $oy (i32.rem_u (local.get $p0) (i32.mul (local.get $OH) (local.get $OW))))
+        (local.set $ox (i32.rem_u (local.get $oy) (local.get $OW)))
+        (local.set $oy (i32.div_u (local.get $oy) (local.get $OW)))
+        (local.set $q (local.get $p0))
+        (local.set $e (local.get $tbl))
+        (block $q1done (loop $q1l
+          (br_if $q1done (i32.ge_u (local.get $q) (local.get $end)))
+          (local.set $m (i32.sub (local.get $end) (local.get $q)))
+          (if (i32.gt_u (local.get $m) (i32.const 4)) (then (local.set $m (i32.const 4))))
+          (local.set $inside (i32.eq (local.get $m) (i32.const 4)))
+          (local.set $r (i32.const 0))
+          (block $rdone (loop $rl
+            (br_if $rdone (i32.ge_u (local.get $r) (local.get $m)))
+            (local.set $iy (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)))
+            (local.set $ix (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $left)))
+            (local.set $inside (i32.and (local.get $inside) (i32.and
+              (i32.and (i32.ge_s (local.get $iy) (i32.const 0)) (i32.le_s (i32.add (local.get $iy) (local.get $FH)) (local.get $H)))
+              (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.le_s (i32.add (local.get $ix) (local.get $FW)) (local.get $W))))))
+            (i32.store (i32.add (local.get $e) (i32.shl (local.get $r) (i32.const 2)))
+              (i32.add (local.get $x) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $H)) (local.get $iy)) (local.get $W)) (local.get $ix)) (local.get $cB))))
+            (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+            (if (i32.eq (local.get $ox) (local.get $OW)) (then
+              (local.set $ox (i32.const 0))
+              (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+              (if (i32.eq (local.get $oy) (local.get $OH)) (then
+                (local.set $oy (i32.const 0))
+                (local.set $n (i32.add (local.get $n) (i32.const 1)))))))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $rl)))
+          (if (i32.eqz (local.get $inside)) (then
+            ;; this tile's slot of tb: rows q - p0 on
+            (local.set $ptr (i32.add (local.get $tb) (i32.mul (i32.sub (local.get $q) (local.get $p0)) (local.get $kB))))
+            (call $im2col_walk (local.get $x) (local.get $xEnd) (local.get $ptr) (local.get $kB) (local.get $q) (local.get $m) (i32.const 0)
+              (local.get $H) (local.get $W) (local.get $C) (local.get $OH) (local.get $OW)
+              (local.get $FH) (local.get $FW) (local.get $sh) (local.get $sw) (local.get $top) (local.get $left))
+            (local.set $r (i32.const 0))
+            (block $bdone (loop $bl
+              (br_if $bdone (i32.ge_u (local.get $r) (local.get $m)))
+              (i32.store (i32.add (local.get $e) (i32.shl (local.get $r) (i32.const 2))) (i32.add (local.get $ptr) (i32.mul (local.get $r) (local.get $kB))))
+              (local.set $r (i32.add (local.get $r) (i32.const 1)))
+              (br $bl)))))
+          ;; rows past m repeat the last one
+          (block $pdone (loop $pl
+            (br_if $pdone (i32.ge_u (local.get $r) (i32.const 4)))
+            (i32.store (i32.add (local.get $e) (i32.shl (local.get $r) (i32.const 2))) (i32.load (i32.add (local.get $e) (i32.shl (i32.sub (local.get $m) (i32.const 1)) (i32.const 2)))))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $pl)))
+          (i32.store offset=16 (local.get $e) (local.get $inside))
+          (local.set $e (i32.add (local.get $e) (i32.const 20)))
+          (local.set $q (i32.add (local.get $q) (local.get $m)))
+          (br $q1l)))))
     ;; pass 2: panel by panel, every tile
     (local.set $panel (local.get $bp))
     (block $jdone (loop $jl
@@ -742,8 +811,10 @@
       (local.set $e (local.get $tbl))
       (block $q2done (loop $q2l
         (br_if $q2done (i32.ge_u (local.get $q) (local.get $end)))
+        ;; a tile's pixels: four, or those left (a pool window is one tile of four)
         (local.set $m (i32.sub (local.get $end) (local.get $q)))
         (if (i32.gt_u (local.get $m) (i32.const 4)) (then (local.set $m (i32.const 4))))
+        (if (local.get $pool) (then (local.set $m (i32.const 4))))
         (local.set $inside (i32.load offset=16 (local.get $e)))
         (local.set $nseg (select (local.get $FH) (i32.const 1) (local.get $inside)))
         (local.set $runB (select (local.get $segB) (local.get $kB) (local.get $inside)))
@@ -791,210 +862,61 @@
           (local.set $c2 (f32x4.max (local.get $c2) (local.get $z))) (local.set $c3 (f32x4.max (local.get $c3) (local.get $z)))
           (local.set $c4 (f32x4.max (local.get $c4) (local.get $z))) (local.set $c5 (f32x4.max (local.get $c5) (local.get $z)))
           (local.set $c6 (f32x4.max (local.get $c6) (local.get $z))) (local.set $c7 (f32x4.max (local.get $c7) (local.get $z)))))
-        (local.set $o (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $q) (local.get $N)) (local.get $j)) (i32.const 2))))
-        (if (i32.and (i32.eq (local.get $m) (i32.const 4)) (i32.ge_u (local.get $w) (i32.const 8)))
+        (if (local.get $pool)
           (then
-            (v128.store (local.get $o) (local.get $c0)) (v128.store offset=16 (local.get $o) (local.get $c1))
-            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
-            (v128.store (local.get $o) (local.get $c2)) (v128.store offset=16 (local.get $o) (local.get $c3))
-            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
-            (v128.store (local.get $o) (local.get $c4)) (v128.store offset=16 (local.get $o) (local.get $c5))
-            (local.set $o (i32.add (local.get $o) (local.get $ldc)))
-            (v128.store (local.get $o) (local.get $c6)) (v128.store offset=16 (local.get $o) (local.get $c7)))
+            ;; window q's channels j.. of the pooled output, and their bytes of arg
+            (local.set $o (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $q) (local.get $N)) (local.get $j)) (i32.const 2))))
+            (local.set $ao (i32.add (local.get $arg) (i32.add (i32.mul (local.get $q) (local.get $N)) (local.get $j))))
+            ;; the maxima of the window's four pixels (c0, c2, c4, c6 and c1, c3, c5, c7: row-major)
+            (local.set $m01 (f32x4.max (local.get $c0) (local.get $c2)))
+            (local.set $m23 (f32x4.max (local.get $c4) (local.get $c6)))
+            (local.set $s (f32x4.max (local.get $m01) (local.get $m23)))
+            (v128.store (local.get $o) (local.get $s))
+            (if (i32.eqz (i32.and (local.get $flags) (i32.const 4))) (then
+              ;; routing bytes: the first pixel equal to the maximum, by a tournament that keeps the
+              ;; earlier pixel on ties (gt: -0 and +0 tie, as f32x4.eq has them equal); a NaN maximum
+              ;; (no pixel equal to it) is a miss
+              (local.set $misses (i32.add (local.get $misses) (i32.popcnt (i32x4.bitmask (f32x4.ne (local.get $s) (local.get $s))))))
+              (i32.store (local.get $ao) (i32x4.extract_lane 0 (i8x16.shuffle 0 4 8 12 0 0 0 0 0 0 0 0 0 0 0 0
+                (v128.bitselect
+                  (i32x4.sub (v128.const i32x4 2 2 2 2) (f32x4.gt (local.get $c6) (local.get $c4)))
+                  (i32x4.sub (v128.const i32x4 0 0 0 0) (f32x4.gt (local.get $c2) (local.get $c0)))
+                  (f32x4.gt (local.get $m23) (local.get $m01)))
+                (local.get $s))))))
+            (if (i32.ge_u (local.get $w) (i32.const 8)) (then
+              (local.set $m01 (f32x4.max (local.get $c1) (local.get $c3)))
+              (local.set $m23 (f32x4.max (local.get $c5) (local.get $c7)))
+              (local.set $s (f32x4.max (local.get $m01) (local.get $m23)))
+              (v128.store offset=16 (local.get $o) (local.get $s))
+              (if (i32.eqz (i32.and (local.get $flags) (i32.const 4))) (then
+                (local.set $misses (i32.add (local.get $misses) (i32.popcnt (i32x4.bitmask (f32x4.ne (local.get $s) (local.get $s))))))
+                (i32.store offset=4 (local.get $ao) (i32x4.extract_lane 0 (i8x16.shuffle 0 4 8 12 0 0 0 0 0 0 0 0 0 0 0 0
+                  (v128.bitselect
+                    (i32x4.sub (v128.const i32x4 2 2 2 2) (f32x4.gt (local.get $c7) (local.get $c5)))
+                    (i32x4.sub (v128.const i32x4 0 0 0 0) (f32x4.gt (local.get $c3) (local.get $c1)))
+                    (f32x4.gt (local.get $m23) (local.get $m01)))
+                  (local.get $s)))))))))
           (else
-            (call $store_cols (local.get $o) (local.get $c0) (local.get $c1) (local.get $w))
-            (if (i32.gt_u (local.get $m) (i32.const 1)) (then
-              (call $store_cols (i32.add (local.get $o) (local.get $ldc)) (local.get $c2) (local.get $c3) (local.get $w))))
-            (if (i32.gt_u (local.get $m) (i32.const 2)) (then
-              (call $store_cols (i32.add (local.get $o) (i32.shl (local.get $ldc) (i32.const 1))) (local.get $c4) (local.get $c5) (local.get $w))))
-            (if (i32.gt_u (local.get $m) (i32.const 3)) (then
-              (call $store_cols (i32.add (local.get $o) (i32.mul (local.get $ldc) (i32.const 3))) (local.get $c6) (local.get $c7) (local.get $w))))))
+            (local.set $o (i32.add (local.get $y) (i32.shl (i32.add (i32.mul (local.get $q) (local.get $N)) (local.get $j)) (i32.const 2))))
+            (if (i32.and (i32.eq (local.get $m) (i32.const 4)) (i32.ge_u (local.get $w) (i32.const 8)))
+              (then
+                (v128.store (local.get $o) (local.get $c0)) (v128.store offset=16 (local.get $o) (local.get $c1))
+                (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+                (v128.store (local.get $o) (local.get $c2)) (v128.store offset=16 (local.get $o) (local.get $c3))
+                (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+                (v128.store (local.get $o) (local.get $c4)) (v128.store offset=16 (local.get $o) (local.get $c5))
+                (local.set $o (i32.add (local.get $o) (local.get $ldc)))
+                (v128.store (local.get $o) (local.get $c6)) (v128.store offset=16 (local.get $o) (local.get $c7)))
+              (else
+                (call $store_cols (local.get $o) (local.get $c0) (local.get $c1) (local.get $w))
+                (if (i32.gt_u (local.get $m) (i32.const 1)) (then
+                  (call $store_cols (i32.add (local.get $o) (local.get $ldc)) (local.get $c2) (local.get $c3) (local.get $w))))
+                (if (i32.gt_u (local.get $m) (i32.const 2)) (then
+                  (call $store_cols (i32.add (local.get $o) (i32.shl (local.get $ldc) (i32.const 1))) (local.get $c4) (local.get $c5) (local.get $w))))
+                (if (i32.gt_u (local.get $m) (i32.const 3)) (then
+                  (call $store_cols (i32.add (local.get $o) (i32.mul (local.get $ldc) (i32.const 3))) (local.get $c6) (local.get $c7) (local.get $w))))))))
         (local.set $e (i32.add (local.get $e) (i32.const 20)))
-        (local.set $q (i32.add (local.get $q) (local.get $m)))
-        (br $q2l)))
-      (local.set $panel (i32.add (local.get $panel) (i32.shl (local.get $kB) (i32.const 3))))
-      (local.set $j (i32.add (local.get $j) (i32.const 8)))
-      (br $jl))))
-
-  ;; relu(conv(x) + bias) then 2x2 max pooling at stride 2 without padding (KdqConvReluPool), for
-  ;; pooled pixels [q0, q0 + windows): conv_direct with each tile of four output pixels being one
-  ;; pool window instead of four pixels in a row, so the convolution's output is never written.
-  ;; Each pixel's sum is the one conv_direct computes (same taps, same order); then the window's
-  ;; maximum goes to p ([n, OH / 2, OW / 2, N]) and its routing byte to arg, as max_pool_2x2_arg
-  ;; computes them from conv_direct's output: the same bits. Pixels in no window (an odd OH or OW)
-  ;; are not computed. Scratch: tb (4 windows K floats + 16 bytes), tbl (5 windows i32). N a
-  ;; multiple of 4. Flags as conv_direct's, and 4: no routing bytes (arg unused), the maxima only.
-  ;; Returns how many (window, channel) maxima were NaN (then arg is unusable).
-  (func (export "conv_pool_direct")
-    (param $x i32) (param $xEnd i32) (param $bp i32) (param $bias i32) (param $p i32) (param $arg i32) (param $tb i32) (param $tbl i32) (param $flags i32)
-    (param $q0 i32) (param $windows i32)
-    (param $H i32) (param $W i32) (param $C i32) (param $OH i32) (param $OW i32) (param $N i32)
-    (param $FH i32) (param $FW i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
-    (result i32)
-    (local $q i32) (local $end i32) (local $r i32) (local $n i32) (local $py i32) (local $px i32) (local $oy i32) (local $ox i32)
-    (local $PH i32) (local $PW i32)
-    (local $iy i32) (local $ix i32) (local $inside i32) (local $cB i32) (local $segB i32) (local $kB i32) (local $rowB i32)
-    (local $e i32) (local $ptr i32) (local $j i32) (local $w i32) (local $panel i32) (local $misses i32)
-    (local $nseg i32) (local $runB i32) (local $sg i32) (local $kk i32) (local $pp i32) (local $o i32) (local $ao i32)
-    (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32)
-    (local $b0 v128) (local $b1 v128) (local $w0 v128) (local $w1 v128) (local $s v128) (local $z v128)
-    (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
-    (local $c4 v128) (local $c5 v128) (local $c6 v128) (local $c7 v128) (local $m01 v128) (local $m23 v128)
-    (local.set $cB (i32.shl (local.get $C) (i32.const 2)))
-    (local.set $segB (i32.mul (local.get $FW) (local.get $cB)))
-    (local.set $kB (i32.mul (local.get $FH) (local.get $segB)))
-    (local.set $rowB (i32.mul (local.get $W) (local.get $cB)))
-    (local.set $PH (i32.shr_u (local.get $OH) (i32.const 1)))
-    (local.set $PW (i32.shr_u (local.get $OW) (i32.const 1)))
-    (local.set $end (i32.add (local.get $q0) (local.get $windows)))
-    ;; pass 1: each window's four rows, (2 py, 2 px), (2 py, 2 px + 1), (2 py + 1, 2 px), (2 py + 1, 2 px + 1)
-    (local.set $n (i32.div_u (local.get $q0) (i32.mul (local.get $PH) (local.get $PW))))
-    (local.set $py (i32.rem_u (local.get $q0) (i32.mul (local.get $PH) (local.get $PW))))
-    (local.set $px (i32.rem_u (local.get $py) (local.get $PW)))
-    (local.set $py (i32.div_u (local.get $py) (local.get $PW)))
-    (local.set $q (local.get $q0))
-    (local.set $e (local.get $tbl))
-    (block $q1done (loop $q1l
-      (br_if $q1done (i32.ge_u (local.get $q) (local.get $end)))
-      (local.set $inside (i32.const 1))
-      (local.set $r (i32.const 0))
-      (block $rdone (loop $rl
-        (br_if $rdone (i32.ge_u (local.get $r) (i32.const 4)))
-        (local.set $oy (i32.add (i32.shl (local.get $py) (i32.const 1)) (i32.shr_u (local.get $r) (i32.const 1))))
-        (local.set $ox (i32.add (i32.shl (local.get $px) (i32.const 1)) (i32.and (local.get $r) (i32.const 1))))
-        (local.set $iy (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)))
-        (local.set $ix (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $left)))
-        (local.set $inside (i32.and (local.get $inside) (i32.and
-          (i32.and (i32.ge_s (local.get $iy) (i32.const 0)) (i32.le_s (i32.add (local.get $iy) (local.get $FH)) (local.get $H)))
-          (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.le_s (i32.add (local.get $ix) (local.get $FW)) (local.get $W))))))
-        (i32.store (i32.add (local.get $e) (i32.shl (local.get $r) (i32.const 2)))
-          (i32.add (local.get $x) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $H)) (local.get $iy)) (local.get $W)) (local.get $ix)) (local.get $cB))))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $rl)))
-      (if (i32.eqz (local.get $inside)) (then
-        ;; this window's slot of tb: two runs of two pixels, the window's rows
-        (local.set $ptr (i32.add (local.get $tb) (i32.mul (i32.shl (i32.sub (local.get $q) (local.get $q0)) (i32.const 2)) (local.get $kB))))
-        (local.set $r (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $OH)) (i32.shl (local.get $py) (i32.const 1))) (local.get $OW))
-          (i32.shl (local.get $px) (i32.const 1))))
-        (call $im2col_walk (local.get $x) (local.get $xEnd) (local.get $ptr) (local.get $kB) (local.get $r) (i32.const 2) (i32.const 0)
-          (local.get $H) (local.get $W) (local.get $C) (local.get $OH) (local.get $OW)
-          (local.get $FH) (local.get $FW) (local.get $sh) (local.get $sw) (local.get $top) (local.get $left))
-        (call $im2col_walk (local.get $x) (local.get $xEnd) (i32.add (local.get $ptr) (i32.shl (local.get $kB) (i32.const 1))) (local.get $kB)
-          (i32.add (local.get $r) (local.get $OW)) (i32.const 2) (i32.const 0)
-          (local.get $H) (local.get $W) (local.get $C) (local.get $OH) (local.get $OW)
-          (local.get $FH) (local.get $FW) (local.get $sh) (local.get $sw) (local.get $top) (local.get $left))
-        (i32.store (local.get $e) (local.get $ptr))
-        (i32.store offset=4 (local.get $e) (i32.add (local.get $ptr) (local.get $kB)))
-        (i32.store offset=8 (local.get $e) (i32.add (local.get $ptr) (i32.shl (local.get $kB) (i32.const 1))))
-        (i32.store offset=12 (local.get $e) (i32.add (local.get $ptr) (i32.mul (local.get $kB) (i32.const 3))))))
-      (i32.store offset=16 (local.get $e) (local.get $inside))
-      (local.set $e (i32.add (local.get $e) (i32.const 20)))
-      (local.set $px (i32.add (local.get $px) (i32.const 1)))
-      (if (i32.eq (local.get $px) (local.get $PW)) (then
-        (local.set $px (i32.const 0))
-        (local.set $py (i32.add (local.get $py) (i32.const 1)))
-        (if (i32.eq (local.get $py) (local.get $PH)) (then
-          (local.set $py (i32.const 0))
-          (local.set $n (i32.add (local.get $n) (i32.const 1)))))))
-      (local.set $q (i32.add (local.get $q) (i32.const 1)))
-      (br $q1l)))
-    ;; pass 2: panel by panel, every window (conv_direct's loop)
-    (local.set $panel (local.get $bp))
-    (block $jdone (loop $jl
-      (br_if $jdone (i32.ge_u (local.get $j) (local.get $N)))
-      (local.set $w (i32.sub (local.get $N) (local.get $j)))
-      (if (i32.and (local.get $flags) (i32.const 1))
-        (then
-          (local.set $b0 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))))
-          (local.set $b1 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))))))
-        (else
-          (local.set $b0 (v128.const i32x4 0 0 0 0))
-          (local.set $b1 (v128.const i32x4 0 0 0 0))))
-      (local.set $q (local.get $q0))
-      (local.set $e (local.get $tbl))
-      (block $q2done (loop $q2l
-        (br_if $q2done (i32.ge_u (local.get $q) (local.get $end)))
-        (local.set $inside (i32.load offset=16 (local.get $e)))
-        (local.set $nseg (select (local.get $FH) (i32.const 1) (local.get $inside)))
-        (local.set $runB (select (local.get $segB) (local.get $kB) (local.get $inside)))
-        (local.set $c0 (local.get $b0)) (local.set $c1 (local.get $b1))
-        (local.set $c2 (local.get $b0)) (local.set $c3 (local.get $b1))
-        (local.set $c4 (local.get $b0)) (local.set $c5 (local.get $b1))
-        (local.set $c6 (local.get $b0)) (local.set $c7 (local.get $b1))
-        (local.set $pp (local.get $panel))
-        (local.set $x0 (i32.load (local.get $e)))
-        (local.set $x1 (i32.load offset=4 (local.get $e)))
-        (local.set $x2 (i32.load offset=8 (local.get $e)))
-        (local.set $x3 (i32.load offset=12 (local.get $e)))
-        (local.set $sg (i32.const 0))
-        (block $sdone (loop $sl
-          (br_if $sdone (i32.ge_u (local.get $sg) (local.get $nseg)))
-          (local.set $kk (i32.const 0))
-          (block $kdone (loop $kl
-            (br_if $kdone (i32.ge_u (local.get $kk) (local.get $runB)))
-            (local.set $w0 (v128.load (local.get $pp)))
-            (local.set $w1 (v128.load offset=16 (local.get $pp)))
-            (local.set $s (v128.load32_splat (i32.add (local.get $x0) (local.get $kk))))
-            (local.set $c0 (f32x4.relaxed_madd (local.get $s) (local.get $w0) (local.get $c0)))
-            (local.set $c1 (f32x4.relaxed_madd (local.get $s) (local.get $w1) (local.get $c1)))
-            (local.set $s (v128.load32_splat (i32.add (local.get $x1) (local.get $kk))))
-            (local.set $c2 (f32x4.relaxed_madd (local.get $s) (local.get $w0) (local.get $c2)))
-            (local.set $c3 (f32x4.relaxed_madd (local.get $s) (local.get $w1) (local.get $c3)))
-            (local.set $s (v128.load32_splat (i32.add (local.get $x2) (local.get $kk))))
-            (local.set $c4 (f32x4.relaxed_madd (local.get $s) (local.get $w0) (local.get $c4)))
-            (local.set $c5 (f32x4.relaxed_madd (local.get $s) (local.get $w1) (local.get $c5)))
-            (local.set $s (v128.load32_splat (i32.add (local.get $x3) (local.get $kk))))
-            (local.set $c6 (f32x4.relaxed_madd (local.get $s) (local.get $w0) (local.get $c6)))
-            (local.set $c7 (f32x4.relaxed_madd (local.get $s) (local.get $w1) (local.get $c7)))
-            (local.set $pp (i32.add (local.get $pp) (i32.const 32)))
-            (local.set $kk (i32.add (local.get $kk) (i32.const 4)))
-            (br $kl)))
-          (local.set $x0 (i32.add (local.get $x0) (local.get $rowB)))
-          (local.set $x1 (i32.add (local.get $x1) (local.get $rowB)))
-          (local.set $x2 (i32.add (local.get $x2) (local.get $rowB)))
-          (local.set $x3 (i32.add (local.get $x3) (local.get $rowB)))
-          (local.set $sg (i32.add (local.get $sg) (i32.const 1)))
-          (br $sl)))
-        (if (i32.and (local.get $flags) (i32.const 2)) (then
-          (local.set $z (v128.const i32x4 0 0 0 0))
-          (local.set $c0 (f32x4.max (local.get $c0) (local.get $z))) (local.set $c1 (f32x4.max (local.get $c1) (local.get $z)))
-          (local.set $c2 (f32x4.max (local.get $c2) (local.get $z))) (local.set $c3 (f32x4.max (local.get $c3) (local.get $z)))
-          (local.set $c4 (f32x4.max (local.get $c4) (local.get $z))) (local.set $c5 (f32x4.max (local.get $c5) (local.get $z)))
-          (local.set $c6 (f32x4.max (local.get $c6) (local.get $z))) (local.set $c7 (f32x4.max (local.get $c7) (local.get $z)))))
-        ;; window q's channels j.. of p, and their bytes of arg
-        (local.set $o (i32.add (local.get $p) (i32.shl (i32.add (i32.mul (local.get $q) (local.get $N)) (local.get $j)) (i32.const 2))))
-        (local.set $ao (i32.add (local.get $arg) (i32.add (i32.mul (local.get $q) (local.get $N)) (local.get $j))))
-        ;; the maxima of the window's four pixels (c0, c2, c4, c6 and c1, c3, c5, c7: row-major)
-        (local.set $m01 (f32x4.max (local.get $c0) (local.get $c2)))
-        (local.set $m23 (f32x4.max (local.get $c4) (local.get $c6)))
-        (local.set $s (f32x4.max (local.get $m01) (local.get $m23)))
-        (v128.store (local.get $o) (local.get $s))
-        (if (i32.eqz (i32.and (local.get $flags) (i32.const 4))) (then
-          ;; routing bytes: the first pixel equal to the maximum, by a tournament that keeps the
-          ;; earlier pixel on ties (gt: -0 and +0 tie, as f32x4.eq has them equal); a NaN maximum
-          ;; (no pixel equal to it) is a miss
-          (local.set $misses (i32.add (local.get $misses) (i32.popcnt (i32x4.bitmask (f32x4.ne (local.get $s) (local.get $s))))))
-          (i32.store (local.get $ao) (i32x4.extract_lane 0 (i8x16.shuffle 0 4 8 12 0 0 0 0 0 0 0 0 0 0 0 0
-            (v128.bitselect
-              (i32x4.sub (v128.const i32x4 2 2 2 2) (f32x4.gt (local.get $c6) (local.get $c4)))
-              (i32x4.sub (v128.const i32x4 0 0 0 0) (f32x4.gt (local.get $c2) (local.get $c0)))
-              (f32x4.gt (local.get $m23) (local.get $m01)))
-            (local.get $s))))))
-        (if (i32.ge_u (local.get $w) (i32.const 8)) (then
-          (local.set $m01 (f32x4.max (local.get $c1) (local.get $c3)))
-          (local.set $m23 (f32x4.max (local.get $c5) (local.get $c7)))
-          (local.set $s (f32x4.max (local.get $m01) (local.get $m23)))
-          (v128.store offset=16 (local.get $o) (local.get $s))
-          (if (i32.eqz (i32.and (local.get $flags) (i32.const 4))) (then
-            (local.set $misses (i32.add (local.get $misses) (i32.popcnt (i32x4.bitmask (f32x4.ne (local.get $s) (local.get $s))))))
-            (i32.store offset=4 (local.get $ao) (i32x4.extract_lane 0 (i8x16.shuffle 0 4 8 12 0 0 0 0 0 0 0 0 0 0 0 0
-              (v128.bitselect
-                (i32x4.sub (v128.const i32x4 2 2 2 2) (f32x4.gt (local.get $c7) (local.get $c5)))
-                (i32x4.sub (v128.const i32x4 0 0 0 0) (f32x4.gt (local.get $c3) (local.get $c1)))
-                (f32x4.gt (local.get $m23) (local.get $m01)))
-              (local.get $s))))))))
-        (local.set $e (i32.add (local.get $e) (i32.const 20)))
-        (local.set $q (i32.add (local.get $q) (i32.const 1)))
+        (local.set $q (i32.add (local.get $q) (select (i32.const 1) (local.get $m) (local.get $pool))))
         (br $q2l)))
       (local.set $panel (i32.add (local.get $panel) (i32.shl (local.get $kB) (i32.const 3))))
       (local.set $j (i32.add (local.get $j) (i32.const 8)))

@@ -77,48 +77,25 @@ export interface SimdKernels {
     top: number,
     left: number,
   ): void;
-  /** Output pixels [p0, p0 + rows) of act(conv(x) + bias) into y, reading x in place where it can; scratch tb (rows K floats + 16 bytes), tbl (5 ceil(rows / 4) i32). */
+  /**
+   * Output pixels [p0, p0 + rows) of act(conv(x) + bias) into y, reading x in place where it can;
+   * scratch tb (rows K floats + 16 bytes), tbl (5 ceil(rows / 4) i32); returns 0. With flag 8,
+   * pooled pixels [p0, p0 + rows) of maxPool2x2(relu(conv(x) + bias)) into y and max_pool_2x2_arg's
+   * routing bytes into arg (not with flag 4), never writing the convolution's output; scratch tb
+   * (4 rows K floats + 16 bytes), tbl (5 rows i32); returns the count of NaN maxima.
+   */
   conv_direct(
     x: number,
     xEnd: number,
     bp: number,
     bias: number,
     y: number,
+    arg: number,
     tb: number,
     tbl: number,
     flags: number,
     p0: number,
     rows: number,
-    h: number,
-    w: number,
-    c: number,
-    oh: number,
-    ow: number,
-    n: number,
-    fh: number,
-    fw: number,
-    sh: number,
-    sw: number,
-    top: number,
-    left: number,
-  ): void;
-  /**
-   * Pooled pixels [q0, q0 + windows) of maxPool2x2(act(conv(x) + bias)) into p, with
-   * max_pool_2x2_arg's routing bytes into arg, never writing the convolution's output; scratch tb
-   * (4 windows K floats + 16 bytes), tbl (5 windows i32). Returns the count of NaN maxima.
-   */
-  conv_pool_direct(
-    x: number,
-    xEnd: number,
-    bp: number,
-    bias: number,
-    p: number,
-    arg: number,
-    tb: number,
-    tbl: number,
-    flags: number,
-    q0: number,
-    windows: number,
     h: number,
     w: number,
     c: number,

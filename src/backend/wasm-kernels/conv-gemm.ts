@@ -130,7 +130,7 @@ export function conv2dForward(
     if (pointwise) return ['gemm', xAt + 4 * p0 * K, 4 * K, bp, biasP, yAt + 4 * p0 * N, 4 * N, m, K, N, flags];
     const tbl = buf + 4 * (rows * K + SLACK);
     // im2col's geometry with the output channels after the output size
-    return ['conv_direct', xAt, xEnd, bp, biasP, yAt, buf, tbl, flags, p0, m, ...geometry.slice(0, 5), N, ...geometry.slice(5)];
+    return ['conv_direct', xAt, xEnd, bp, biasP, yAt, 0, buf, tbl, flags, p0, m, ...geometry.slice(0, 5), N, ...geometry.slice(5)];
   };
   // Blocks are independent: each thread takes the next one left, each with scratch of its own.
   const units: SharedUnit[] = [];
@@ -172,7 +172,7 @@ export function convPoolApplies(g: ConvGeometry): boolean {
 /**
  * maxPool(relu(conv(x, filter) + bias), 2x2, stride 2, valid) into a new [n, oh / 2, ow / 2, cout]
  * tensor `p`, and max_pool_2x2_arg's routing bytes into `arg` (one per pooled value), without
- * writing the convolution's output: conv_pool_direct, blocks of pool windows shared out between
+ * writing the convolution's output: conv_direct with flag 8, blocks of pool windows shared out between
  * the threads like conv2dForward's blocks of pixels. The values are the ones conv2dForward then
  * max_pool_2x2_arg give, bit for bit. `misses` counts NaN maxima: then `arg` is unusable and the
  * caller must take the separate kernels. Without `routing` (inference), `arg` is empty and only
@@ -203,12 +203,13 @@ export function conv2dPoolForward(
   const xEnd = xAt + 4 * sizeOf(x.shape);
   const [pAt, argAt] = [at(p), at(arg)];
   const geometry = im2colArgs(g);
-  const flags = (bias !== null ? 1 : 0) | 2 | (routing ? 0 : 4);
+  // 8: conv_direct pools; 4: without routing bytes
+  const flags = (bias !== null ? 1 : 0) | 2 | (routing ? 0 : 4) | 8;
   const blockCall = (b: number, tb: number): KernelCall => {
     const q0 = b * perBlock;
     const m = Math.min(perBlock, windows - q0);
     const tbl = tb + 4 * (4 * perBlock * K + SLACK);
-    return ['conv_pool_direct', xAt, xEnd, bp, biasP, pAt, argAt, tb, tbl, flags, q0, m, ...geometry.slice(0, 5), N, ...geometry.slice(5)];
+    return ['conv_direct', xAt, xEnd, bp, biasP, pAt, argAt, tb, tbl, flags, q0, m, ...geometry.slice(0, 5), N, ...geometry.slice(5)];
   };
   const units: SharedUnit[] = [];
   for (let b = 0; b < nBlocks; b++) {

@@ -5,8 +5,8 @@
  * maximum and writes a gradient of its size, then the convolution's relu gradient reads both and
  * writes a third (KdqReluBiasGrad). Here the forward pass also writes one byte per pooled value
  * saying which input was the maximum (max_pool_2x2_arg), the convolution's output is freed at
- * once (or, for the convolutions conv_direct computes, never written: conv_pool_direct pools each
- * window as it computes it), and the backward pass writes dz and the bias gradient in one pass
+ * once (or, for the convolutions conv_direct computes, never written: conv_direct's pooling mode pools
+ * each window as it computes it), and the backward pass writes dz and the bias gradient in one pass
  * from the pooled output, those bytes and the pooled gradient (unpool_relu_grad). The values, sums included, are the ones
  * the separate kernels compute, in the same order: the same bits (test/backend/conv-relu-pool.test.ts).
  *
@@ -78,7 +78,7 @@ function convReluPool(args: KernelArgs): tf.TensorInfo[] {
 type ConvInputs = { x: tf.TensorInfo; filter: tf.TensorInfo; bias: tf.TensorInfo };
 
 /**
- * KdqConvReluPool's outputs from conv_pool_direct, which pools each window as it computes it and
+ * KdqConvReluPool's outputs from conv_direct's pooling mode (flag 8), which pools each window as it computes it and
  * never writes the convolution's output; null where it does not apply (Winograd's or pointwise
  * convolutions, the stock kernels) or a maximum is NaN: then the separate kernels run.
  */
@@ -95,7 +95,7 @@ function pooledInOnePass(backend: BackendWasm, inputs: ConvInputs, a: ConvReluPo
   return null;
 }
 
-/** The convolution's geometry where conv_pool_direct computes the block (and it is not turned off), else null. */
+/** The convolution's geometry where conv_direct's pooling mode computes the block (and it is not turned off), else null. */
 function onePassGeometry(xShape: readonly number[], filterShape: readonly number[], a: ConvReluPoolAttrs): ConvGeometry | null {
   if (!onePass || xShape.length !== 4 || filterShape.length !== 4) return null;
   const info = tf.backend_util.computeConv2DInfo(
@@ -111,7 +111,7 @@ function onePassGeometry(xShape: readonly number[], filterShape: readonly number
 
 let onePass = true;
 
-/** Turns conv_pool_direct off (or back on): KdqConvReluPool then writes the convolution's output and pools it apart. For tests and benchmarks. */
+/** Turns conv_direct's pooling mode off (or back on): KdqConvReluPool then writes the convolution's output and pools it apart. For tests and benchmarks. */
 export function setConvPoolOnePass(on: boolean): void {
   onePass = on;
 }
@@ -227,7 +227,7 @@ export function setConvReluPool(on: boolean): void {
 /**
  * Whether a layer should run its relu convolution of `xShape` by `filterShape` and the 2x2 pool
  * after it as KdqConvReluPool: registered for the active backend, not turned off, and either a
- * gradient being recorded or the block pooling in one pass (conv_pool_direct, kdq's SIMD kernels
+ * gradient being recorded or the block pooling in one pass (conv_direct's pooling mode, kdq's SIMD kernels
  * present). Otherwise inference (soft labels, test logits) keeps the separate kernels: there the
  * two-pass block would write routing bytes for a backward pass that never comes.
  */
