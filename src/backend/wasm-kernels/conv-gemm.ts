@@ -14,7 +14,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { intraOp, MIN_SPLIT_MACS, runShared, runSplit, splitPoint, type KernelCall, type SharedUnit } from '../intra-op/index.ts';
+import { intraOp, MIN_SPLIT_MACS, runShared, runSplit, splitPoint, type IntraOpPool, type KernelCall, type SharedUnit } from '../intra-op/index.ts';
 import { heapOffset, packedColumns, type SimdKernels } from '../simd/index.ts';
 import { release, sizeOf } from './wasm-heap.ts';
 import { conv2dWinograd, winogradApplies } from './winograd.ts';
@@ -132,15 +132,30 @@ export function conv2dForward(
     // im2col's geometry with the output channels after the output size
     return ['conv_direct', xAt, xEnd, bp, biasP, yAt, 0, buf, tbl, flags, p0, m, ...geometry.slice(0, 5), N, ...geometry.slice(5)];
   };
-  // Blocks are independent: each thread takes the next one left, each with scratch of its own.
+  runBlocks(pool, simd, nBlocks, buf, threadScratch, blockCall);
+  release(backend, scratch);
+  return y;
+}
+
+/**
+ * Blocks [0, nBlocks) of a product, independent of each other: each thread takes the next one
+ * left, each with scratch of its own (`threadScratch` floats at `buf`, then the helper's after
+ * it). Returns the sum of what the calls returned.
+ */
+function runBlocks(
+  pool: IntraOpPool | null,
+  simd: SimdKernels,
+  nBlocks: number,
+  buf: number,
+  threadScratch: number,
+  blockCall: (b: number, buf: number) => KernelCall,
+): number {
   const units: SharedUnit[] = [];
   for (let b = 0; b < nBlocks; b++) {
     const mine = blockCall(b, buf);
     units.push([mine, pool === null ? mine : blockCall(b, buf + 4 * threadScratch)]);
   }
-  runShared(pool, simd, units);
-  release(backend, scratch);
-  return y;
+  return runShared(pool, simd, units);
 }
 
 /**
@@ -211,12 +226,7 @@ export function conv2dPoolForward(
     const tbl = tb + 4 * (4 * perBlock * K + SLACK);
     return ['conv_direct', xAt, xEnd, bp, biasP, pAt, argAt, tb, tbl, flags, q0, m, ...geometry.slice(0, 5), N, ...geometry.slice(5)];
   };
-  const units: SharedUnit[] = [];
-  for (let b = 0; b < nBlocks; b++) {
-    const mine = blockCall(b, buf);
-    units.push([mine, pool === null ? mine : blockCall(b, buf + 4 * threadScratch)]);
-  }
-  const misses = runShared(pool, simd, units);
+  const misses = runBlocks(pool, simd, nBlocks, buf, threadScratch, blockCall);
   release(backend, scratch);
   return { p, arg, misses };
 }
