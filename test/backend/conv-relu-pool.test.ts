@@ -189,6 +189,26 @@ describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', ()
     }
   });
 
+  /**
+   * The weights of a model built from `layers` after three Adam steps on one batch (seeded by
+   * `seed`), then the trained model's predictions (inference), as bit patterns; with the block on
+   * (`fused`) or the separate kernels, and the block in one pass or two.
+   */
+  function trainedBits(layers: LayerSpec[], seed: number, fused: boolean, onePass = true): number[][] {
+    setConvReluPool(fused);
+    setConvPoolOnePass(onePass);
+    const model = buildModel(layers, [12, 12, 2], 5);
+    const opt = tf.train.adam(0.01);
+    const x = tf.tensor4d(values(4 * 12 * 12 * 2, seed), [4, 12, 12, 2]);
+    for (let i = 0; i < 3; i++) tf.dispose(opt.minimize(() => tf.sum(tf.square(model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, true) ?? []);
+    const predicted = model.predict(x) as tf.Tensor;
+    const bits = [...model.getWeights(), predicted].map((w) => Array.from(new Int32Array((w.dataSync() as Float32Array).slice().buffer)));
+    tf.dispose([x, predicted]);
+    opt.dispose();
+    model.dispose();
+    return bits;
+  }
+
   // functional models (branches): the block where the convolution's only reader is the pool
   const named = (spec: LayerSpec, name: string, inputs?: string[]): LayerSpec => ({ ...spec, name, ...(inputs ? { inputs } : {}) }) as LayerSpec;
   const residual: LayerSpec[] = [
@@ -215,22 +235,9 @@ describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', ()
   });
 
   it('trains a functional model to the same weights and predictions as the separate kernels do', () => {
-    const train = (fused: boolean) => {
-      setConvReluPool(fused);
-      const model = buildModel(residual, [12, 12, 2], 5);
-      const opt = tf.train.adam(0.01);
-      const x = tf.tensor4d(values(4 * 12 * 12 * 2, 43), [4, 12, 12, 2]);
-      for (let i = 0; i < 3; i++) tf.dispose(opt.minimize(() => tf.sum(tf.square(model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, true) ?? []);
-      const predicted = model.predict(x) as tf.Tensor;
-      const bits = [...model.getWeights(), predicted].map((w) => Array.from(new Int32Array((w.dataSync() as Float32Array).slice().buffer)));
-      tf.dispose([x, predicted]);
-      opt.dispose();
-      model.dispose();
-      return bits;
-    };
     try {
-      const fused = train(true);
-      const apart = train(false);
+      const fused = trainedBits(residual, 43, true);
+      const apart = trainedBits(residual, 43, false);
       expect(fused.length).toBe(7);
       expect(fused).toEqual(apart);
     } finally {
@@ -240,25 +247,10 @@ describe('KdqConvReluPool gives the bits of a relu convolution then MaxPool', ()
 
   it('trains a built model to the same weights as the separate kernels do', () => {
     const layers = [conv('relu'), pool(), conv('relu'), pool(), ...head];
-    // the weights after three steps, then the trained model's predictions (inference)
-    const train = (fused: boolean, onePass = true) => {
-      setConvReluPool(fused);
-      setConvPoolOnePass(onePass);
-      const model = buildModel(layers, [12, 12, 2], 5);
-      const opt = tf.train.adam(0.01);
-      const x = tf.tensor4d(values(4 * 12 * 12 * 2, 41), [4, 12, 12, 2]);
-      for (let i = 0; i < 3; i++) tf.dispose(opt.minimize(() => tf.sum(tf.square(model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, true) ?? []);
-      const predicted = model.predict(x) as tf.Tensor;
-      const bits = [...model.getWeights(), predicted].map((w) => Array.from(new Int32Array((w.dataSync() as Float32Array).slice().buffer)));
-      tf.dispose([x, predicted]);
-      opt.dispose();
-      model.dispose();
-      return bits;
-    };
     try {
-      const fused = train(true);
-      const twoPass = train(true, false);
-      const apart = train(false);
+      const fused = trainedBits(layers, 41, true);
+      const twoPass = trainedBits(layers, 41, true, false);
+      const apart = trainedBits(layers, 41, false);
       expect(fused.length).toBe(7);
       expect(fused).toEqual(apart);
       expect(twoPass).toEqual(apart);
